@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration: one immutable struct loaded from the YAML file (libyaml), validated as a
+ * whole, errors reported as "file:line: message". A reload builds a new struct and swaps it;
+ * the old one stays in force when the new file is bad. Every key is documented in
+ * docs/config.md and shown in conf/c2wall.yaml.
+ */
+#ifndef C2W_CONF_CONFIG_H
+#define C2W_CONF_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/** "address@port" (port optional, default given by the key), IPv4 or IPv6. */
+struct conf_addr {
+	struct sockaddr_storage ss;
+	socklen_t ss_len;
+	char text[64]; /* as written, normalised: "127.0.0.1@5353", "::1@5353" */
+};
+
+/** An address prefix: "192.0.2.0/24", "2001:db8::/32", or a bare address (full length). */
+struct conf_prefix {
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network byte order; bits beyond @bits are zero */
+	uint8_t bits;
+};
+
+struct conf_stub {
+	char *zone; /* presentation form, e.g. "corp.example." */
+	struct conf_addr *addrs;
+	size_t addr_count;
+};
+
+enum conf_resolver_mode {
+	CONF_RESOLVER_RECURSIVE = 0,
+	CONF_RESOLVER_FORWARD,
+};
+
+struct conf_server {
+	struct conf_addr *listen; /* default: 127.0.0.1@53 and ::1@53 */
+	size_t listen_count;
+	unsigned workers; /* 0 = auto: one per online core */
+	struct conf_prefix *allow; /* who may query; everyone else gets REFUSED */
+	size_t allow_count;        /* default: 127.0.0.0/8 and ::1/128 */
+	char *user;                /* drop privileges to this user after binding; NULL = keep */
+	unsigned tcp_clients_max;  /* per worker; default 256 */
+	unsigned tcp_idle_timeout_ms; /* default 10000 */
+	uint16_t edns_udp_size;       /* advertised and maximum UDP payload; default 1232 */
+	unsigned cache_entries;       /* per-worker answer cache slots; default 262144 */
+};
+
+struct conf_resolver {
+	enum conf_resolver_mode mode;
+	char *root_hints;   /* path; default /usr/share/dns/root.hints */
+	char *trust_anchor; /* path; NULL when "none" */
+	struct conf_addr *forward; /* mode forward: upstreams, default port 53 */
+	size_t forward_count;
+	struct conf_stub *stub;
+	size_t stub_count;
+	unsigned timeout_ms; /* an unanswered query gets SERVFAIL after this; default 5000 */
+	bool serve_stale;    /* RFC 8767; default false */
+	unsigned cache_mb;   /* libunbound message+rrset cache; default 64 */
+};
+
+enum conf_zone_format {
+	CONF_ZONE_RPZ = 0,
+	CONF_ZONE_HOSTS,
+	CONF_ZONE_DOMAINS,
+};
+
+/* The per-zone override ("policy:" key), draft-vixie-dnsop-dns-rpz-00 plus log and sinkhole. */
+enum conf_zone_policy {
+	CONF_POLICY_GIVEN = 0,
+	CONF_POLICY_NXDOMAIN,
+	CONF_POLICY_NODATA,
+	CONF_POLICY_PASSTHRU,
+	CONF_POLICY_DROP,
+	CONF_POLICY_TCP_ONLY,
+	CONF_POLICY_CNAME,    /* cname_target holds the name */
+	CONF_POLICY_LOG,      /* shadow mode: record hits, answer normally */
+	CONF_POLICY_SINKHOLE, /* answer with sinkhole.ipv4 / sinkhole.ipv6 */
+};
+
+struct conf_policy_zone {
+	char *name; /* policy zone origin, e.g. "c2.rpz.example." */
+	char *file;
+	enum conf_zone_format format;
+	enum conf_zone_policy policy;
+	char *cname_target; /* policy cname X */
+	char *category;     /* c2, malware, phishing, ...; default "c2" */
+	char *family;       /* default malware family for rules without one; may be NULL */
+	char *feed;         /* feed name for hit records; default: the zone name */
+	bool ede_filtered;  /* EDE 17 Filtered (subscriber's choice) instead of 15 Blocked */
+};
+
+struct conf_policy {
+	struct conf_policy_zone *zones; /* first = highest precedence */
+	size_t zone_count;
+	char *never_block_file; /* names no feed may block; NULL = none */
+	char **never_block;     /* inline list of names */
+	size_t never_block_count;
+	double max_change; /* refuse a reload that changes a zone's rule count by more than this
+			      fraction; 0 = no limit */
+};
+
+struct conf_events {
+	char *jsonl;  /* JSON Lines hit log path; NULL = off */
+	uint64_t jsonl_rotate_bytes; /* 0 = no size rotation */
+	unsigned jsonl_rotate_s;     /* 0 = no time rotation */
+	char *dnstap; /* "unix:/path" or "file:/path"; NULL = off */
+	bool syslog;
+	bool query_log; /* explicit opt-in to log every query; default false */
+	unsigned ring_entries; /* per-worker hit ring; default 4096 */
+};
+
+struct conf_privacy {
+	char *key_file;
+	unsigned key_rotation_s; /* default 86400 */
+	unsigned retention_days; /* default 30 */
+	unsigned notify_window_days; /* default 14 */
+	char *optout_file;
+};
+
+struct conf_store {
+	char *sqlite;   /* path; default /var/lib/c2wall/incidents.db */
+	char *postgres; /* libpq conninfo; NULL = off */
+};
+
+struct conf_control {
+	char *socket; /* unix socket path; default /run/c2wall/control.sock */
+	struct conf_addr *http; /* HTTP API and metrics listeners */
+	size_t http_count;
+};
+
+struct conf_sinkhole {
+	char *ipv4; /* textual address blocked names resolve to; NULL = none */
+	char *ipv6;
+	struct conf_addr *http;
+	size_t http_count;
+	struct conf_addr *tls;
+	size_t tls_count;
+	struct conf_addr *tcp;
+	size_t tcp_count;
+	char *templates; /* directory with page templates; NULL = built-in */
+};
+
+struct conf_log {
+	int level; /* enum c2w_log_level; default info */
+	bool syslog;
+};
+
+struct c2w_config {
+	char *path; /* the file this was loaded from */
+	struct conf_server server;
+	struct conf_resolver resolver;
+	struct conf_policy policy;
+	struct conf_events events;
+	struct conf_privacy privacy;
+	struct conf_store store;
+	struct conf_control control;
+	struct conf_sinkhole sinkhole;
+	struct conf_log log;
+};
+
+/**
+ * Load and validate a configuration file.
+ *
+ * @param path    YAML file
+ * @param out     out: the new config on success; free with conf_free()
+ * @param err     out: "file:line: message" on failure
+ * @param err_len size of @err
+ * @return C2W_OK, C2W_ECONFIG (message in @err), C2W_ENOMEM, or a negative errno from open
+ */
+int conf_load(const char *path, struct c2w_config **out, char *err, size_t err_len);
+
+/** Free a config from conf_load(); NULL does nothing. */
+void conf_free(struct c2w_config *cfg);
+
+/**
+ * Parse "address@port" or "address" (then @default_port).
+ *
+ * @return C2W_OK or C2W_EINVAL
+ */
+int conf_addr_parse(const char *text, uint16_t default_port, struct conf_addr *out);
+
+/**
+ * Parse a prefix "a.b.c.d/n", "x::/n" or a bare address.
+ *
+ * @return C2W_OK or C2W_EINVAL
+ */
+int conf_prefix_parse(const char *text, struct conf_prefix *out);
+
+/** True when @sa (AF_INET or AF_INET6; v4-mapped v6 counts as v4) lies inside @p. */
+bool conf_prefix_contains(const struct conf_prefix *p, const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-worker answer cache: rendered answer bodies keyed by (qname, qtype, qclass, DO, CD),
+ * in one preallocated table of fixed-size slots. Owned by one worker thread: no locks; lookups
+ * and stores allocate nothing. Entries expire by their smallest TTL; a full bucket evicts its
+ * oldest entry. Bodies larger than a slot are not cached (libunbound's cache still has them).
+ */
+#ifndef C2W_DNS_PCACHE_H
+#define C2W_DNS_PCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dns/msg.h"
+
+struct dns_pcache;
+
+/**
+ * @param entries   number of slots (rounded up to a power of two)
+ * @param slot_size bytes of answer body per slot (e.g. 1232)
+ * @return the cache, or NULL on ENOMEM
+ */
+struct dns_pcache *dns_pcache_new(unsigned entries, uint16_t slot_size);
+void dns_pcache_free(struct dns_pcache *c);
+
+/**
+ * Find a fresh body for @q.
+ *
+ * @param now_s  monotonic seconds
+ * @param ans    out: ans->wire points into the cache (valid until the next store on this
+ *               cache); other fields copied
+ * @param age_s  out: seconds since stored, for dns_answer_render()
+ * @return true on a hit
+ */
+bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t now_s,
+		       struct dns_answer *ans, uint32_t *age_s);
+
+/** Store @ans for @q (copied). Bodies with min_ttl 0, or too large, are skipped. */
+void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q,
+		      const struct dns_answer *ans, uint64_t now_s);
+
+/** Drop everything (after a policy or config change). */
+void dns_pcache_clear(struct dns_pcache *c);
+
+#endif
