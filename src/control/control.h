@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket: a unix stream socket on the daemon's main libevent base. Protocol, one
+ * request per line, one response line per request (docs/privacy.md, "Control socket"):
+ *
+ *   request  := command *(SP argument) LF      (at most 4096 bytes, at most 16 words)
+ *   response := "ok" LF | JSON LF | "error: " text LF
+ *
+ * Commands come from a handler registry: the daemon registers "reload", "stats", ...;
+ * control_optout_register() adds "optout add|remove|list". Clients (the CLI) use
+ * control_client_call(). The socket is created mode 0660; a stale socket file is replaced.
+ */
+#ifndef C2W_CONTROL_CONTROL_H
+#define C2W_CONTROL_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+#define CONTROL_LINE_MAX 4096
+#define CONTROL_ARGS_MAX 16
+
+struct event_base;
+struct control_server;
+struct control_reply;
+struct events_optout;
+struct events_pipeline;
+
+/**
+ * A command handler, run on the main loop's thread.
+ *
+ * @param arg    the pointer given at registration
+ * @param argc   words in the request, argv[0] is the command name
+ * @param argv   the words, valid for the call
+ * @param reply  where to write the response body (control_reply_printf); if the handler
+ *               writes nothing and returns C2W_OK the server answers "ok"
+ * @return C2W_OK, or an error: the server answers "error: " + the text set with
+ *         control_reply_error() or else c2w_strerror(return value)
+ */
+typedef int (*control_handler_cb)(void *arg, int argc, char **argv, struct control_reply *reply);
+
+/**
+ * Listen on @path (a stale socket file is removed first).
+ *
+ * @param base  the daemon's main event_base, borrowed until _free
+ * @return C2W_OK, C2W_EINVAL (path too long), negative errno
+ */
+C2W_NODISCARD int control_server_new(struct event_base *base, const char *path,
+				     struct control_server **out);
+
+/** Close every connection and the socket, unlink the path; NULL does nothing. */
+void control_server_free(struct control_server *srv);
+
+/**
+ * Register a command. "help" is built in (lists commands).
+ *
+ * @param name  command word, copied
+ * @return C2W_OK, C2W_EEXIST, C2W_EFULL (64 commands), C2W_ENOMEM
+ */
+C2W_NODISCARD int control_server_register(struct control_server *srv, const char *name,
+					  control_handler_cb cb, void *arg);
+
+/** Append to the response body (one line; the server adds the final LF). */
+void control_reply_printf(struct control_reply *reply, const char *fmt, ...) C2W_PRINTF(2, 3);
+
+/** Set the error text for a failing handler. */
+void control_reply_error(struct control_reply *reply, const char *fmt, ...) C2W_PRINTF(2, 3);
+
+/** Register "optout add PREFIX | remove PREFIX | list" over @reg (borrowed until _free). */
+C2W_NODISCARD int control_optout_register(struct control_server *srv, struct events_optout *reg);
+
+/** Register "events" (counters as JSON) over @p (borrowed until _free). */
+C2W_NODISCARD int control_events_register(struct control_server *srv, struct events_pipeline *p);
+
+/**
+ * Split one request line into words (in place in @buf). Pure; fuzzed.
+ *
+ * @param line  request bytes without the LF; may contain anything
+ * @param buf   caller's buffer of @cap bytes (>= len + 1) that receives the words
+ * @param argv  out: CONTROL_ARGS_MAX + 1 slots, NULL-terminated
+ * @return word count (>= 1), or C2W_EMALF (empty, NUL or control bytes, too many words),
+ *         C2W_ESPACE (too long)
+ */
+C2W_NODISCARD int control_request_parse(const char *line, size_t len, char *buf, size_t cap,
+					char **argv);
+
+/**
+ * Client side: connect to @path, send @request (a line without LF), read one response line.
+ *
+ * @param resp     out: the response without LF
+ * @param timeout_ms  for connect+send+receive
+ * @return C2W_OK (check @resp for "error: "), C2W_ENOENT or -ECONNREFUSED when no daemon
+ *         listens, C2W_ETIMEDOUT, C2W_ESPACE, negative errno
+ */
+C2W_NODISCARD int control_client_call(const char *path, const char *request, char *resp,
+				      size_t resp_cap, unsigned timeout_ms);
+
+#endif
