@@ -1,0 +1,1043 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker's query path: receive (recvmmsg / TCP framing), parse, ACL, answer from the
+ * per-worker cache or ask libunbound, render, send (sendmmsg). A cache hit allocates nothing
+ * and takes no lock. Queries in flight live in a preallocated slot pool; each has a timer that
+ * answers SERVFAIL when the upstream does not answer in time (DESIGN: failure behaviour).
+ */
+#include "net/worker.h"
+
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "dns/msg.h"
+#include "dns/pcache.h"
+#include "resolve/resolve.h"
+
+#define UDP_BATCH	 32
+#define UDP_RX_SIZE	 4096
+#define UDP_TX_SIZE	 4096
+#define UDP_ROUNDS	 8 /* batches per wake-up before yielding to other events */
+#define SLOT_COUNT	 4096
+#define MAX_POLLED	 64
+#define CTRL_SIZE	 64 /* room for one in_pktinfo / in6_pktinfo cmsg */
+#define PCACHE_SLOT_SIZE 1232
+#define EDE_NOT_SUPPORTED 21 /* RFC 8914 4.22 */
+
+struct net_worker;
+struct tcp_conn;
+
+/* Where an answer goes: a UDP peer (with our own address for wildcard sockets) or a TCP
+ * connection. Borrowed pointers on the fast path; copied into a slot when deferred. */
+struct net_route {
+	bool tcp;
+	int fd;
+	const struct sockaddr *peer;
+	socklen_t peer_len;
+	int local_family; /* 0: none, AF_INET or AF_INET6: reply from this address */
+	union {
+		struct in_pktinfo v4;
+		struct in6_pktinfo v6;
+	} local;
+	struct tcp_conn *conn;
+};
+
+struct net_slot {
+	struct net_worker *w;
+	struct net_slot *next_free;
+	struct event *timer;
+	bool in_use;
+	bool timed_out;
+	struct dns_query q;
+	uint8_t question[DNS_NAME_MAX + 4];
+	struct net_route rt;
+	struct sockaddr_storage peer;
+};
+
+struct tcp_conn {
+	struct net_worker *w;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	unsigned pending; /* queries in flight for this connection */
+	bool closed;      /* socket gone; freed once pending reaches 0 */
+	bool eof;         /* client closed its side: close once answers are written */
+	struct tcp_conn *prev, *next;
+};
+
+struct polled {
+	struct net_worker *w;
+	struct net_sock sock;
+	struct event *ev;             /* UDP */
+	struct evconnlistener *lev;   /* TCP */
+};
+
+enum mbox_type {
+	MBOX_NONE = 0,
+	MBOX_RELOAD,
+	MBOX_STOP,
+};
+
+struct mbox {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum mbox_type type;
+	const struct c2w_config *cfg;
+	const struct net_sock *socks;
+	size_t sock_count;
+	int result;
+	char err[256];
+	bool done;
+};
+
+struct retired_ctx {
+	struct resolve_ctx *ctx;
+	struct retired_ctx *next;
+};
+
+struct net_worker {
+	struct net_counters ctr; /* first: cache-line aligned */
+	unsigned id;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	const struct c2w_config *cfg;
+	struct resolve_ctx *rctx;    /* validating (when a trust anchor is set) */
+	struct resolve_ctx *rctx_cd; /* non-validating, for CD=1 queries */
+	struct retired_ctx *retired; /* replaced by a reload, freed when idle */
+	struct dns_pcache *cache;
+	struct net_slot *slots;
+	struct net_slot *free_slots;
+	struct polled *polled[MAX_POLLED];
+	size_t polled_count;
+	unsigned tcp_count;
+	struct tcp_conn *conns;
+	struct event *mbox_ev;
+	struct event *tick_ev;
+	struct mbox mbox;
+	uint64_t now_s; /* monotonic seconds, refreshed per batch */
+
+	/* UDP batch buffers. */
+	struct mmsghdr rmsg[UDP_BATCH];
+	struct mmsghdr smsg[UDP_BATCH];
+	struct iovec riov[UDP_BATCH];
+	struct iovec siov[UDP_BATCH];
+	struct sockaddr_storage rname[UDP_BATCH];
+	uint8_t rctrl[UDP_BATCH][CTRL_SIZE];
+	uint8_t sctrl[UDP_BATCH][CTRL_SIZE];
+	uint8_t rx[UDP_BATCH][UDP_RX_SIZE];
+	uint8_t tx[UDP_BATCH][UDP_TX_SIZE];
+
+	/* Answer bodies and TCP messages (up to 64 KiB each). */
+	struct dns_answer ans;
+	uint8_t ans_buf[DNS_MSG_MAX];
+	uint8_t out_buf[DNS_MSG_MAX + 2];
+	uint8_t tcp_in[DNS_MSG_MAX];
+};
+
+static uint64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* ---- answering ------------------------------------------------------------------------ */
+
+static void count_rcode(struct net_worker *w, const uint8_t *msg, size_t len)
+{
+	if (len < DNS_HEADER_LEN)
+		return;
+	w->ctr.answers++;
+	if (msg[2] & 0x02)
+		w->ctr.truncated++;
+	switch (msg[3] & 0x0f) {
+	case DNS_RCODE_NOERROR:
+		w->ctr.noerror++;
+		break;
+	case DNS_RCODE_NXDOMAIN:
+		w->ctr.nxdomain++;
+		break;
+	case DNS_RCODE_SERVFAIL:
+		w->ctr.servfail++;
+		break;
+	case DNS_RCODE_FORMERR:
+		w->ctr.formerr++;
+		break;
+	case DNS_RCODE_REFUSED:
+		w->ctr.refused++;
+		break;
+	case DNS_RCODE_NOTIMP:
+		w->ctr.notimp++;
+		break;
+	default:
+		break;
+	}
+}
+
+static size_t max_len_for(const struct net_worker *w, const struct dns_query *q, bool tcp)
+{
+	if (tcp)
+		return DNS_MSG_MAX;
+	if (!q->edns)
+		return DNS_UDP_MIN;
+	uint16_t ours = w->cfg->server.edns_udp_size ? w->cfg->server.edns_udp_size
+						       : DNS_EDNS_DEFAULT;
+	return q->edns_udp_size < ours ? q->edns_udp_size : ours;
+}
+
+/* Render @ans for @q into @out; returns the length or 0 when nothing can be sent. */
+static int render(struct net_worker *w, const struct dns_query *q, const struct dns_answer *ans,
+		  uint32_t age, bool tcp, uint8_t *out, size_t out_cap)
+{
+	uint16_t ours = w->cfg->server.edns_udp_size ? w->cfg->server.edns_udp_size
+						       : DNS_EDNS_DEFAULT;
+	int len = dns_answer_render(q, ans, age, ours, max_len_for(w, q, tcp), out, out_cap);
+	if (len <= 0)
+		return 0;
+	count_rcode(w, out, (size_t)len);
+	return len;
+}
+
+static int answer_rcode(struct net_worker *w, const struct dns_query *q, uint8_t rcode,
+			int ede, const char *ede_text, bool tcp, uint8_t *out, size_t out_cap)
+{
+	struct dns_answer *ans = &w->ans;
+	ans->wire = w->ans_buf;
+	ans->cap = sizeof(w->ans_buf);
+	if (dns_answer_empty(q, rcode, ede, ede_text, ans) != C2W_OK)
+		return 0;
+	return render(w, q, ans, 0, tcp, out, out_cap);
+}
+
+static bool acl_allows(const struct c2w_config *cfg, const struct sockaddr *peer)
+{
+	for (size_t i = 0; i < cfg->server.allow_count; i++)
+		if (conf_prefix_contains(&cfg->server.allow[i], peer))
+			return true;
+	return false;
+}
+
+/* RFC 8482 4.2: answer ANY with one synthesized HINFO record instead of everything. */
+static int answer_any(struct net_worker *w, const struct dns_query *q, bool tcp, uint8_t *out,
+		      size_t out_cap)
+{
+	static const uint8_t rr[] = {
+		0xc0, 0x0c,		/* owner: the question name */
+		0x00, DNS_TYPE_HINFO,	/* type */
+		0x00, DNS_CLASS_IN,	/* class */
+		0x00, 0x00, 0x0e, 0x10, /* TTL 3600 */
+		0x00, 0x09,		/* rdlength */
+		0x07, 'R', 'F', 'C', '8', '4', '8', '2', 0x00,
+	};
+	struct dns_answer *ans = &w->ans;
+	ans->wire = w->ans_buf;
+	ans->cap = sizeof(w->ans_buf);
+	if (dns_answer_empty(q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, ans) != C2W_OK ||
+	    ans->len + sizeof(rr) > ans->cap)
+		return 0;
+	memcpy(ans->wire + ans->len, rr, sizeof(rr));
+	ans->ttl_off[ans->ttl_count++] = (uint16_t)(ans->len + 6);
+	ans->len += sizeof(rr);
+	ans->wire[7] = 1; /* ANCOUNT */
+	ans->min_ttl = 3600;
+	return render(w, q, ans, 0, tcp, out, out_cap);
+}
+
+static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
+		       size_t len);
+static int defer_query(struct net_worker *w, const struct dns_query *q,
+		       const struct net_route *rt, uint8_t *out, size_t out_cap);
+
+/**
+ * Handle one query. Returns the length of an immediate answer written to @out, or 0 when
+ * nothing is to be sent now (ignored, or answered later by the resolver callback).
+ */
+static int handle_query(struct net_worker *w, const uint8_t *pkt, size_t len,
+			const struct net_route *rt, uint8_t *out, size_t out_cap)
+{
+	struct dns_query q;
+	w->ctr.queries++;
+	int ret = dns_query_parse(pkt, len, &q);
+	if (ret == C2W_EIGNORE) {
+		w->ctr.dropped++;
+		return 0;
+	}
+	if (ret != C2W_OK)
+		return answer_rcode(w, &q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL, rt->tcp, out,
+				    out_cap);
+	if (!acl_allows(w->cfg, rt->peer))
+		return answer_rcode(w, &q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL, rt->tcp,
+				    out, out_cap);
+	if (q.opcode != DNS_OPCODE_QUERY)
+		return answer_rcode(w, &q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, rt->tcp, out,
+				    out_cap);
+	if (q.qclass != DNS_CLASS_IN || q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)
+		return answer_rcode(w, &q, DNS_RCODE_REFUSED, EDE_NOT_SUPPORTED, NULL,
+				    rt->tcp, out, out_cap);
+	if (q.qtype == DNS_TYPE_ANY)
+		return answer_any(w, &q, rt->tcp, out, out_cap);
+
+	struct dns_answer hit;
+	uint32_t age;
+	if (dns_pcache_lookup(w->cache, &q, w->now_s, &hit, &age)) {
+		w->ctr.cache_hits++;
+		return render(w, &q, &hit, age, rt->tcp, out, out_cap);
+	}
+	w->ctr.cache_misses++;
+	return defer_query(w, &q, rt, out, out_cap);
+}
+
+/* ---- queries in flight ---------------------------------------------------------------- */
+
+static void conn_release(struct tcp_conn *c);
+
+static struct net_slot *slot_get(struct net_worker *w)
+{
+	struct net_slot *s = w->free_slots;
+	if (s == NULL)
+		return NULL;
+	w->free_slots = s->next_free;
+	s->in_use = true;
+	s->timed_out = false;
+	return s;
+}
+
+/* Let go of the client side of a slot (TCP connection reference). */
+static void slot_detach(struct net_slot *s)
+{
+	if (s->rt.tcp && s->rt.conn != NULL) {
+		struct tcp_conn *c = s->rt.conn;
+		s->rt.conn = NULL;
+		conn_release(c);
+	}
+}
+
+static void slot_put(struct net_worker *w, struct net_slot *s)
+{
+	evtimer_del(s->timer);
+	slot_detach(s);
+	s->in_use = false;
+	s->next_free = w->free_slots;
+	w->free_slots = s;
+}
+
+static void slot_deliver(struct net_worker *w, struct net_slot *s, const struct dns_answer *ans)
+{
+	bool tcp = s->rt.tcp;
+	uint8_t *out = w->out_buf + 2;
+	int len = render(w, &s->q, ans, 0, tcp, out, sizeof(w->out_buf) - 2);
+	if (len > 0)
+		route_send(w, &s->rt, out, (size_t)len);
+}
+
+static void build_answer(struct net_worker *w, const struct dns_query *q, int rcode,
+			 const uint8_t *pkt, size_t len, enum resolve_sec sec, const char *why)
+{
+	struct dns_answer *ans = &w->ans;
+	ans->wire = w->ans_buf;
+	ans->cap = sizeof(w->ans_buf);
+	if (sec == RESOLVE_SEC_BOGUS && !q->cd) {
+		/* RFC 8914 4.7: tell the client validation failed, with libunbound's reason. */
+		char text[sizeof(ans->ede_text)];
+		snprintf(text, sizeof(text), "%s", why != NULL ? why : "validation failed");
+		(void)dns_answer_empty(q, DNS_RCODE_SERVFAIL, DNS_EDE_DNSSEC_BOGUS, text, ans);
+		return;
+	}
+	if (pkt == NULL || len < DNS_HEADER_LEN) {
+		uint8_t rc = rcode > 0 && rcode < 16 ? (uint8_t)rcode : DNS_RCODE_SERVFAIL;
+		(void)dns_answer_empty(q, rc, DNS_EDE_NONE, NULL, ans);
+		return;
+	}
+	int ret = dns_answer_from_upstream(q, pkt, len, sec == RESOLVE_SEC_SECURE, q->edns_do, ans);
+	if (ret != C2W_OK) {
+		(void)dns_answer_empty(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "upstream answer unusable",
+				       ans);
+		return;
+	}
+	/* libunbound reports failures with rcode and an answer that has no records. */
+	if (rcode == DNS_RCODE_SERVFAIL && ans->ede_code == DNS_EDE_NONE) {
+		ans->ede_code = DNS_EDE_NO_REACHABLE_AUTH;
+		snprintf(ans->ede_text, sizeof(ans->ede_text), "no usable answer from upstream");
+	}
+}
+
+static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len,
+			enum resolve_sec sec, const char *why)
+{
+	struct net_slot *s = arg;
+	struct net_worker *w = s->w;
+	build_answer(w, &s->q, rcode, pkt, len, sec, why);
+	if (w->ans.rcode != DNS_RCODE_SERVFAIL)
+		dns_pcache_store(w->cache, &s->q, &w->ans, mono_s());
+	if (!s->timed_out)
+		slot_deliver(w, s, &w->ans);
+	slot_put(w, s);
+}
+
+static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_slot *s = arg;
+	struct net_worker *w = s->w;
+	(void)fd;
+	(void)what;
+	/* The upstream did not answer in time: SERVFAIL now (DESIGN: SERVFAIL within a bound).
+	 * The slot stays taken until libunbound calls back, so a late answer still fills the
+	 * cache; the client side is released at once. */
+	s->timed_out = true;
+	w->ctr.timeouts++;
+	struct dns_answer *ans = &w->ans;
+	ans->wire = w->ans_buf;
+	ans->cap = sizeof(w->ans_buf);
+	if (dns_answer_empty(&s->q, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE_AUTH,
+			     "upstream did not answer in time", ans) == C2W_OK)
+		slot_deliver(w, s, ans);
+	slot_detach(s);
+}
+
+static int defer_query(struct net_worker *w, const struct dns_query *q,
+		       const struct net_route *rt, uint8_t *out, size_t out_cap)
+{
+	struct net_slot *s = slot_get(w);
+	if (s == NULL) {
+		w->ctr.slots_exhausted++;
+		return answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "resolver overloaded",
+				    rt->tcp, out, out_cap);
+	}
+	s->q = *q;
+	memcpy(s->question, q->question, q->question_len);
+	s->q.question = s->question;
+	s->rt = *rt;
+	memcpy(&s->peer, rt->peer, rt->peer_len);
+	s->rt.peer = (const struct sockaddr *)&s->peer;
+	if (rt->tcp)
+		rt->conn->pending++;
+	unsigned ms = w->cfg->resolver.timeout_ms ? w->cfg->resolver.timeout_ms : 5000;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	evtimer_add(s->timer, &tv);
+	struct resolve_ctx *ctx = q->cd && w->rctx_cd != NULL ? w->rctx_cd : w->rctx;
+	int ret = resolve_ctx_query(ctx, q->qname, q->qtype, q->qclass, on_resolved, s);
+	if (ret != C2W_OK) {
+		slot_put(w, s);
+		return answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "resolver error",
+				    rt->tcp, out, out_cap);
+	}
+	return 0;
+}
+
+/* ---- UDP ------------------------------------------------------------------------------ */
+
+static void read_pktinfo(struct msghdr *mh, struct net_route *rt)
+{
+	rt->local_family = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			memcpy(&rt->local.v4, CMSG_DATA(c), sizeof(rt->local.v4));
+			rt->local.v4.ipi_spec_dst = rt->local.v4.ipi_addr;
+			rt->local.v4.ipi_ifindex = 0;
+			rt->local_family = AF_INET;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			memcpy(&rt->local.v6, CMSG_DATA(c), sizeof(rt->local.v6));
+			rt->local_family = AF_INET6;
+		}
+	}
+}
+
+static void write_pktinfo(const struct net_route *rt, struct msghdr *mh, uint8_t *buf)
+{
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
+	if (rt->local_family == 0)
+		return;
+	size_t dlen = rt->local_family == AF_INET ? sizeof(rt->local.v4) : sizeof(rt->local.v6);
+	mh->msg_control = buf;
+	mh->msg_controllen = CMSG_SPACE(dlen);
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = rt->local_family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	c->cmsg_type = rt->local_family == AF_INET ? IP_PKTINFO : IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(dlen);
+	memcpy(CMSG_DATA(c), &rt->local, dlen);
+}
+
+static void udp_send_one(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
+			 size_t len)
+{
+	uint8_t ctrl[CTRL_SIZE];
+	struct iovec iov = {.iov_base = msg, .iov_len = len};
+	struct msghdr mh = {
+		.msg_name = (void *)(uintptr_t)rt->peer,
+		.msg_namelen = rt->peer_len,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+	write_pktinfo(rt, &mh, ctrl);
+	if (sendmsg(rt->fd, &mh, MSG_DONTWAIT) < 0)
+		w->ctr.send_errors++;
+}
+
+static void udp_flush(struct net_worker *w, int fd, unsigned count)
+{
+	unsigned sent = 0;
+	while (sent < count) {
+		int n = sendmmsg(fd, w->smsg + sent, count - sent, MSG_DONTWAIT);
+		if (n <= 0) {
+			/* Drop the rest of the batch rather than block the worker. */
+			w->ctr.send_errors += count - sent;
+			return;
+		}
+		sent += (unsigned)n;
+	}
+}
+
+static void on_udp(evutil_socket_t fd, short what, void *arg)
+{
+	struct polled *p = arg;
+	struct net_worker *w = p->w;
+	(void)what;
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		for (unsigned i = 0; i < UDP_BATCH; i++) {
+			w->rmsg[i].msg_hdr.msg_namelen = sizeof(w->rname[i]);
+			w->rmsg[i].msg_hdr.msg_controllen = p->sock.wildcard ? CTRL_SIZE : 0;
+		}
+		int n = recvmmsg(fd, w->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		w->now_s = mono_s();
+		unsigned nsend = 0;
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &w->rmsg[i].msg_hdr;
+			struct net_route rt = {
+				.tcp = false,
+				.fd = fd,
+				.peer = (const struct sockaddr *)&w->rname[i],
+				.peer_len = mh->msg_namelen,
+			};
+			if (p->sock.wildcard)
+				read_pktinfo(mh, &rt);
+			else
+				rt.local_family = 0;
+			w->ctr.udp_queries++;
+			int len = handle_query(w, w->rx[i], w->rmsg[i].msg_len, &rt, w->tx[nsend],
+					       UDP_TX_SIZE);
+			if (len <= 0)
+				continue;
+			struct msghdr *sh = &w->smsg[nsend].msg_hdr;
+			w->siov[nsend].iov_len = (size_t)len;
+			sh->msg_name = &w->rname[i];
+			sh->msg_namelen = mh->msg_namelen;
+			write_pktinfo(&rt, sh, w->sctrl[nsend]);
+			nsend++;
+		}
+		if (nsend > 0)
+			udp_flush(w, fd, nsend);
+		if (n < UDP_BATCH)
+			return;
+	}
+}
+
+static void udp_buffers_init(struct net_worker *w)
+{
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		w->riov[i].iov_base = w->rx[i];
+		w->riov[i].iov_len = UDP_RX_SIZE;
+		w->rmsg[i].msg_hdr.msg_iov = &w->riov[i];
+		w->rmsg[i].msg_hdr.msg_iovlen = 1;
+		w->rmsg[i].msg_hdr.msg_name = &w->rname[i];
+		w->rmsg[i].msg_hdr.msg_control = w->rctrl[i];
+		w->siov[i].iov_base = w->tx[i];
+		w->smsg[i].msg_hdr.msg_iov = &w->siov[i];
+		w->smsg[i].msg_hdr.msg_iovlen = 1;
+	}
+}
+
+/* ---- TCP ------------------------------------------------------------------------------ */
+
+static void conn_free(struct tcp_conn *c)
+{
+	struct net_worker *w = c->w;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+static void conn_close(struct tcp_conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->w->tcp_count--;
+	if (c->pending == 0)
+		conn_free(c);
+}
+
+static void on_tcp_drained(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c);
+}
+
+static void conn_release(struct tcp_conn *c)
+{
+	c->pending--;
+	if (c->closed) {
+		if (c->pending == 0)
+			conn_free(c);
+		return;
+	}
+	/* The client half-closed after its last query: close once every answer is out. */
+	if (c->eof && c->pending == 0) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_close(c);
+		else
+			bufferevent_setcb(c->bev, NULL, on_tcp_drained, NULL, c);
+	}
+}
+
+static void tcp_send(struct tcp_conn *c, uint8_t *msg, size_t len)
+{
+	if (c->closed)
+		return;
+	/* RFC 1035 4.2.2: two-octet length prefix; the caller left room in front of @msg. */
+	msg[-2] = (uint8_t)(len >> 8);
+	msg[-1] = (uint8_t)len;
+	bufferevent_write(c->bev, msg - 2, len + 2);
+}
+
+static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
+		       size_t len)
+{
+	if (rt->tcp) {
+		if (rt->conn != NULL)
+			tcp_send(rt->conn, msg, len);
+		return;
+	}
+	udp_send_one(w, rt, msg, len);
+}
+
+static void on_tcp_read(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct net_worker *w = c->w;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	w->now_s = mono_s();
+	/* Pipelining (RFC 7766 6.2.1): every complete message is handled now; answers from the
+	 * cache go out at once, others when the resolver calls back, possibly out of order. */
+	while (!c->closed) {
+		uint8_t hdr[2];
+		size_t avail = evbuffer_get_length(in);
+		if (avail < 2 || evbuffer_copyout(in, hdr, 2) != 2)
+			return;
+		size_t mlen = ((size_t)hdr[0] << 8) | hdr[1];
+		if (avail < 2 + mlen)
+			return;
+		evbuffer_drain(in, 2);
+		if (evbuffer_remove(in, w->tcp_in, mlen) != (int)mlen) {
+			conn_close(c);
+			return;
+		}
+		struct net_route rt = {
+			.tcp = true,
+			.peer = (const struct sockaddr *)&c->peer,
+			.peer_len = c->peer_len,
+			.conn = c,
+		};
+		w->ctr.tcp_queries++;
+		uint8_t *out = w->out_buf + 2;
+		int len = handle_query(w, w->tcp_in, mlen, &rt, out, sizeof(w->out_buf) - 2);
+		if (len > 0)
+			tcp_send(c, out, (size_t)len);
+	}
+}
+
+static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+	if ((what & BEV_EVENT_TIMEOUT) && c->pending > 0) {
+		/* Idle only counts when nothing is in flight for this client. */
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->pending > 0) {
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	conn_close(c);
+}
+
+static void on_tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+			  int salen, void *arg)
+{
+	struct polled *p = arg;
+	struct net_worker *w = p->w;
+	(void)lev;
+	if (w->tcp_count >= w->cfg->server.tcp_clients_max) {
+		/* Bounded TCP clients (DESIGN: overload): refuse the newest. */
+		w->ctr.tcp_rejected++;
+		close(fd);
+		return;
+	}
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		close(fd);
+		return;
+	}
+	memcpy(&c->peer, sa, (size_t)salen);
+	c->peer_len = (socklen_t)salen;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	w->tcp_count++;
+	w->ctr.tcp_accepted++;
+	unsigned ms = w->cfg->server.tcp_idle_timeout_ms ? w->cfg->server.tcp_idle_timeout_ms
+							 : 10000;
+	struct timeval idle = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	bufferevent_setcb(c->bev, on_tcp_read, NULL, on_tcp_event, c);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* ---- sockets, mailbox, lifecycle ------------------------------------------------------ */
+
+static int poll_add(struct net_worker *w, const struct net_sock *s)
+{
+	if (w->polled_count >= MAX_POLLED)
+		return C2W_EFULL;
+	struct polled *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return C2W_ENOMEM;
+	p->w = w;
+	p->sock = *s;
+	if (s->proto == NET_UDP) {
+		p->ev = event_new(w->base, s->fd, EV_READ | EV_PERSIST, on_udp, p);
+		if (p->ev == NULL || event_add(p->ev, NULL) != 0)
+			goto out_fail;
+	} else {
+		p->lev = evconnlistener_new(w->base, on_tcp_accept, p, 0, -1, s->fd);
+		if (p->lev == NULL)
+			goto out_fail;
+	}
+	w->polled[w->polled_count++] = p;
+	return C2W_OK;
+out_fail:
+	if (p->ev != NULL)
+		event_free(p->ev);
+	free(p);
+	return C2W_ENOMEM;
+}
+
+/* Stop polling entry @i; the socket itself belongs to the main thread. */
+static void poll_remove(struct net_worker *w, size_t i)
+{
+	struct polled *p = w->polled[i];
+	if (p->ev != NULL)
+		event_free(p->ev);
+	if (p->lev != NULL)
+		evconnlistener_free(p->lev);
+	free(p);
+	w->polled[i] = w->polled[--w->polled_count];
+}
+
+/* Make the polled set equal to @socks (matched by file descriptor). */
+static void poll_sync(struct net_worker *w, const struct net_sock *socks, size_t count)
+{
+	for (size_t i = 0; i < w->polled_count;) {
+		bool keep = false;
+		for (size_t j = 0; j < count; j++)
+			keep |= socks[j].fd == w->polled[i]->sock.fd;
+		if (keep)
+			i++;
+		else
+			poll_remove(w, i);
+	}
+	for (size_t j = 0; j < count; j++) {
+		bool have = false;
+		for (size_t i = 0; i < w->polled_count; i++)
+			have |= socks[j].fd == w->polled[i]->sock.fd;
+		if (!have && poll_add(w, &socks[j]) != C2W_OK)
+			c2w_log_err("worker %u: cannot poll %s", w->id, socks[j].addr.text);
+	}
+}
+
+static int make_resolvers(struct net_worker *w, const struct c2w_config *cfg,
+			  struct resolve_ctx **rctx, struct resolve_ctx **rctx_cd, char *err,
+			  size_t err_len)
+{
+	*rctx = NULL;
+	*rctx_cd = NULL;
+	int ret = resolve_ctx_new(w->base, &cfg->resolver, true, rctx, err, err_len);
+	if (ret != C2W_OK)
+		return ret;
+	if (cfg->resolver.trust_anchor == NULL)
+		return C2W_OK;
+	ret = resolve_ctx_new(w->base, &cfg->resolver, false, rctx_cd, err, err_len);
+	if (ret != C2W_OK) {
+		resolve_ctx_free(*rctx);
+		*rctx = NULL;
+	}
+	return ret;
+}
+
+static void retire(struct net_worker *w, struct resolve_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	if (resolve_ctx_pending(ctx) == 0) {
+		resolve_ctx_free(ctx);
+		return;
+	}
+	struct retired_ctx *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		/* Cannot wait for its queries: cancel them (their clients time out). */
+		resolve_ctx_free(ctx);
+		return;
+	}
+	r->ctx = ctx;
+	r->next = w->retired;
+	w->retired = r;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_worker *w = arg;
+	(void)fd;
+	(void)what;
+	/* Contexts replaced by a reload go once their last query has called back; freeing them
+	 * here, outside libunbound's callbacks, is safe. */
+	for (struct retired_ctx **pr = &w->retired; *pr != NULL;) {
+		struct retired_ctx *r = *pr;
+		if (resolve_ctx_pending(r->ctx) == 0) {
+			*pr = r->next;
+			resolve_ctx_free(r->ctx);
+			free(r);
+		} else {
+			pr = &r->next;
+		}
+	}
+}
+
+static void mbox_reload(struct net_worker *w, struct mbox *m)
+{
+	struct resolve_ctx *rctx, *rctx_cd;
+	int ret = make_resolvers(w, m->cfg, &rctx, &rctx_cd, m->err, sizeof(m->err));
+	m->result = ret;
+	if (ret != C2W_OK)
+		return;
+	retire(w, w->rctx);
+	retire(w, w->rctx_cd);
+	w->rctx = rctx;
+	w->rctx_cd = rctx_cd;
+	w->cfg = m->cfg;
+	poll_sync(w, m->socks, m->sock_count);
+	/* Answers may depend on what changed (upstreams, policy): start from a clean cache. */
+	dns_pcache_clear(w->cache);
+}
+
+static void on_mbox(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_worker *w = arg;
+	struct mbox *m = &w->mbox;
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&m->mu);
+	if (m->type == MBOX_RELOAD)
+		mbox_reload(w, m);
+	else if (m->type == MBOX_STOP)
+		event_base_loopbreak(w->base);
+	m->type = MBOX_NONE;
+	m->done = true;
+	pthread_cond_signal(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static int mbox_call(struct net_worker *w, enum mbox_type type, const struct c2w_config *cfg,
+		     const struct net_sock *socks, size_t count, char *err, size_t err_len)
+{
+	struct mbox *m = &w->mbox;
+	pthread_mutex_lock(&m->mu);
+	m->type = type;
+	m->cfg = cfg;
+	m->socks = socks;
+	m->sock_count = count;
+	m->result = C2W_OK;
+	m->err[0] = '\0';
+	m->done = false;
+	event_active(w->mbox_ev, EV_READ, 0);
+	while (!m->done)
+		pthread_cond_wait(&m->cv, &m->mu);
+	int ret = m->result;
+	if (ret != C2W_OK && err != NULL)
+		snprintf(err, err_len, "%s", m->err);
+	pthread_mutex_unlock(&m->mu);
+	return ret;
+}
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+
+static void evthread_setup(void)
+{
+	/* The main thread activates workers' mailbox events: libevent needs its locks. */
+	evthread_use_pthreads();
+}
+
+static int slots_init(struct net_worker *w)
+{
+	w->slots = calloc(SLOT_COUNT, sizeof(*w->slots));
+	if (w->slots == NULL)
+		return C2W_ENOMEM;
+	for (unsigned i = 0; i < SLOT_COUNT; i++) {
+		struct net_slot *s = &w->slots[i];
+		s->w = w;
+		s->timer = evtimer_new(w->base, on_slot_timeout, s);
+		if (s->timer == NULL)
+			return C2W_ENOMEM;
+		s->next_free = w->free_slots;
+		w->free_slots = s;
+	}
+	return C2W_OK;
+}
+
+int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker **out,
+		   char *err, size_t err_len)
+{
+	pthread_once(&evthread_once, evthread_setup);
+	struct net_worker *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return C2W_ENOMEM;
+	w->id = id;
+	w->cfg = cfg;
+	pthread_mutex_init(&w->mbox.mu, NULL);
+	pthread_cond_init(&w->mbox.cv, NULL);
+	udp_buffers_init(w);
+	int ret = C2W_ENOMEM;
+	w->base = event_base_new();
+	if (w->base == NULL)
+		goto out_free;
+	unsigned entries = cfg->server.cache_entries ? cfg->server.cache_entries : 65536;
+	w->cache = dns_pcache_new(entries, PCACHE_SLOT_SIZE);
+	w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mbox, w);
+	w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+	if (w->cache == NULL || w->mbox_ev == NULL || w->tick_ev == NULL)
+		goto out_free;
+	struct timeval one = {.tv_sec = 1};
+	event_add(w->tick_ev, &one);
+	if (slots_init(w) != C2W_OK)
+		goto out_free;
+	ret = make_resolvers(w, cfg, &w->rctx, &w->rctx_cd, err, err_len);
+	if (ret != C2W_OK)
+		goto out_free;
+	*out = w;
+	return C2W_OK;
+out_free:
+	net_worker_free(w);
+	return ret;
+}
+
+static void *worker_main(void *arg)
+{
+	struct net_worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+int net_worker_start(struct net_worker *w, const struct net_sock *socks, size_t sock_count)
+{
+	for (size_t i = 0; i < sock_count; i++) {
+		int ret = poll_add(w, &socks[i]);
+		if (ret != C2W_OK)
+			return ret;
+	}
+	/* The mailbox event is activated by hand; it must be pending to be activatable
+	 * across threads without racing the loop start. */
+	int ret = pthread_create(&w->thread, NULL, worker_main, w);
+	if (ret != 0)
+		return -ret;
+	w->started = true;
+	return C2W_OK;
+}
+
+int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
+		      const struct net_sock *socks, size_t sock_count, char *err, size_t err_len)
+{
+	return mbox_call(w, MBOX_RELOAD, cfg, socks, sock_count, err, err_len);
+}
+
+void net_worker_stop(struct net_worker *w)
+{
+	if (w == NULL || !w->started)
+		return;
+	(void)mbox_call(w, MBOX_STOP, NULL, NULL, 0, NULL, 0);
+	pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+void net_worker_free(struct net_worker *w)
+{
+	if (w == NULL)
+		return;
+	while (w->polled_count > 0)
+		poll_remove(w, w->polled_count - 1);
+	while (w->conns != NULL) {
+		struct tcp_conn *c = w->conns;
+		if (!c->closed)
+			bufferevent_free(c->bev);
+		conn_free(c);
+	}
+	resolve_ctx_free(w->rctx);
+	resolve_ctx_free(w->rctx_cd);
+	while (w->retired != NULL) {
+		struct retired_ctx *r = w->retired;
+		w->retired = r->next;
+		resolve_ctx_free(r->ctx);
+		free(r);
+	}
+	if (w->slots != NULL) {
+		for (unsigned i = 0; i < SLOT_COUNT; i++)
+			if (w->slots[i].timer != NULL)
+				event_free(w->slots[i].timer);
+		free(w->slots);
+	}
+	if (w->mbox_ev != NULL)
+		event_free(w->mbox_ev);
+	if (w->tick_ev != NULL)
+		event_free(w->tick_ev);
+	dns_pcache_free(w->cache);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	pthread_mutex_destroy(&w->mbox.mu);
+	pthread_cond_destroy(&w->mbox.cv);
+	free(w);
+}
+
+void net_worker_counters(const struct net_worker *w, struct net_counters *out)
+{
+	*out = w->ctr;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker: one thread with its own event_base, libunbound contexts, answer cache, slot pool
+ * for queries in flight and counters. It polls the sockets the main thread gives it; no worker
+ * touches another's state. The main thread talks to a worker only through its mailbox.
+ */
+#ifndef C2W_NET_WORKER_H
+#define C2W_NET_WORKER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "net/listen.h"
+
+struct net_worker;
+
+/* Counters of one worker; written by that worker only, summed by the control thread. */
+struct net_counters {
+	_Alignas(64) uint64_t queries;
+	uint64_t udp_queries;
+	uint64_t tcp_queries;
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t answers;
+	uint64_t noerror;
+	uint64_t nxdomain;
+	uint64_t servfail;
+	uint64_t formerr;
+	uint64_t refused;
+	uint64_t notimp;
+	uint64_t truncated;
+	uint64_t dropped; /* ignored packets, QR=1, too short */
+	uint64_t timeouts;
+	uint64_t slots_exhausted;
+	uint64_t tcp_accepted;
+	uint64_t tcp_rejected;
+	uint64_t send_errors;
+};
+
+/**
+ * Create a worker (not started).
+ *
+ * @param id    worker number, for logs
+ * @param cfg   configuration, borrowed until replaced by net_worker_reload()
+ * @param out   out: the worker
+ * @param err   out: message on failure
+ * @return C2W_OK, C2W_ECONFIG (resolver set-up; message in @err), C2W_ENOMEM
+ */
+C2W_NODISCARD int net_worker_new(unsigned id, const struct c2w_config *cfg,
+				 struct net_worker **out, char *err, size_t err_len);
+
+/**
+ * Start the worker's thread polling @socks (borrowed; the main thread keeps them open until
+ * the worker no longer polls them).
+ */
+C2W_NODISCARD int net_worker_start(struct net_worker *w, const struct net_sock *socks,
+				   size_t sock_count);
+
+/**
+ * Hand the worker a new configuration and socket set; returns once the worker has switched
+ * (so the caller may then free the old config and close sockets no longer listed).
+ *
+ * @return C2W_OK, or C2W_ECONFIG when the worker could not build its new resolver (it keeps
+ *         the old one and the old config; message in @err)
+ */
+int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
+		      const struct net_sock *socks, size_t sock_count, char *err, size_t err_len);
+
+/** Stop the thread (answers in flight are abandoned) and join it. */
+void net_worker_stop(struct net_worker *w);
+
+/** Free a stopped (or never started) worker; NULL does nothing. */
+void net_worker_free(struct net_worker *w);
+
+/** Copy the worker's counters (relaxed reads; values may be a moment old). */
+void net_worker_counters(const struct net_worker *w, struct net_counters *out);
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libunbound contexts in event mode. Each worker owns its contexts: libunbound runs its
+ * outgoing queries, timers and cache on the worker's event_base, so one loop serves clients
+ * and upstreams without threads or locks between them.
+ */
+#include "resolve/resolve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unbound-event.h>
+#include <unbound.h>
+
+#include "dns/name.h"
+
+/* Per-query trampoline: counts pending queries and adapts libunbound's callback. Kept on a
+ * list so that freeing a context with queries in flight frees them too. */
+struct pending_query {
+	struct resolve_ctx *ctx;
+	resolve_done_cb cb;
+	void *arg;
+	struct pending_query *prev, *next;
+};
+
+struct resolve_ctx {
+	struct ub_ctx *ub;
+	unsigned pending;
+	struct pending_query *head;
+};
+
+static void pending_unlink(struct pending_query *pq)
+{
+	struct resolve_ctx *ctx = pq->ctx;
+	if (pq->prev != NULL)
+		pq->prev->next = pq->next;
+	else
+		ctx->head = pq->next;
+	if (pq->next != NULL)
+		pq->next->prev = pq->prev;
+	ctx->pending--;
+}
+
+static int set_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err,
+		   size_t err_len)
+{
+	int ret = ub_ctx_set_option(ub, opt, val);
+	if (ret != 0) {
+		snprintf(err, err_len, "resolver: libunbound option %s %s: %s", opt, val,
+			 ub_strerror(ret));
+		return C2W_ECONFIG;
+	}
+	return C2W_OK;
+}
+
+/* libunbound writes addresses as "addr@port". */
+static void addr_to_ub(const struct conf_addr *a, char *out, size_t len)
+{
+	snprintf(out, len, "%s", a->text);
+}
+
+static int apply_upstreams(struct ub_ctx *ub, const struct conf_resolver *rc, char *err,
+			   size_t err_len)
+{
+	char buf[96];
+	int ret;
+	if (rc->mode == CONF_RESOLVER_FORWARD) {
+		for (size_t i = 0; i < rc->forward_count; i++) {
+			addr_to_ub(&rc->forward[i], buf, sizeof(buf));
+			ret = ub_ctx_set_fwd(ub, buf);
+			if (ret != 0) {
+				snprintf(err, err_len, "resolver: forwarder %s: %s", buf,
+					 ub_strerror(ret));
+				return C2W_ECONFIG;
+			}
+		}
+	} else if (rc->root_hints != NULL) {
+		ret = set_opt(ub, "root-hints:", rc->root_hints, err, err_len);
+		if (ret != C2W_OK)
+			return ret;
+	}
+	for (size_t i = 0; i < rc->stub_count; i++) {
+		for (size_t j = 0; j < rc->stub[i].addr_count; j++) {
+			addr_to_ub(&rc->stub[i].addrs[j], buf, sizeof(buf));
+			ret = ub_ctx_set_stub(ub, rc->stub[i].zone, buf, 0);
+			if (ret != 0) {
+				snprintf(err, err_len, "resolver: stub %s %s: %s", rc->stub[i].zone,
+					 buf, ub_strerror(ret));
+				return C2W_ECONFIG;
+			}
+		}
+	}
+	return C2W_OK;
+}
+
+static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool validate,
+			 char *err, size_t err_len)
+{
+	char size[32];
+	unsigned mb = rc->cache_mb ? rc->cache_mb : 64;
+	int ret = 0;
+	/* Test worlds and single-box set-ups put authorities and forwarders on loopback. */
+	ret |= set_opt(ub, "do-not-query-localhost:", "no", err, err_len);
+	/* Our clients send their own EDNS; upstream we keep the flag-day size. */
+	ret |= set_opt(ub, "edns-buffer-size:", "1232", err, err_len);
+	ret |= set_opt(ub, "qname-minimisation:", "yes", err, err_len);
+	ret |= set_opt(ub, "harden-glue:", "yes", err, err_len);
+	snprintf(size, sizeof(size), "%um", validate ? mb : (mb / 8 ? mb / 8 : 1));
+	ret |= set_opt(ub, "rrset-cache-size:", size, err, err_len);
+	snprintf(size, sizeof(size), "%um", validate ? (mb / 2 ? mb / 2 : 1) : (mb / 16 ? mb / 16 : 1));
+	ret |= set_opt(ub, "msg-cache-size:", size, err, err_len);
+	if (rc->serve_stale) {
+		ret |= set_opt(ub, "serve-expired:", "yes", err, err_len);
+		ret |= set_opt(ub, "serve-expired-client-timeout:", "1800", err, err_len);
+	}
+	if (ret != 0)
+		return C2W_ECONFIG;
+	if (!validate || rc->trust_anchor == NULL)
+		return set_opt(ub, "module-config:", "iterator", err, err_len);
+	ret = ub_ctx_add_ta_file(ub, rc->trust_anchor);
+	if (ret != 0) {
+		snprintf(err, err_len, "resolver: trust-anchor %s: %s", rc->trust_anchor,
+			 ub_strerror(ret));
+		return C2W_ECONFIG;
+	}
+	return C2W_OK;
+}
+
+int resolve_ctx_new(struct event_base *base, const struct conf_resolver *rc, bool validate,
+		    struct resolve_ctx **out, char *err, size_t err_len)
+{
+	struct resolve_ctx *ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL)
+		return C2W_ENOMEM;
+	ctx->ub = ub_ctx_create_event(base);
+	if (ctx->ub == NULL) {
+		free(ctx);
+		snprintf(err, err_len, "resolver: cannot create libunbound context");
+		return C2W_ENOMEM;
+	}
+	int ret = apply_options(ctx->ub, rc, validate, err, err_len);
+	if (ret == C2W_OK)
+		ret = apply_upstreams(ctx->ub, rc, err, err_len);
+	if (ret != C2W_OK) {
+		ub_ctx_delete(ctx->ub);
+		free(ctx);
+		return ret;
+	}
+	*out = ctx;
+	return C2W_OK;
+}
+
+static void on_done(void *mydata, int rcode, void *packet, int packet_len, int sec,
+		    char *why_bogus, int was_ratelimited)
+{
+	struct pending_query *pq = mydata;
+	(void)was_ratelimited;
+	pending_unlink(pq);
+	enum resolve_sec s = sec == 2 ? RESOLVE_SEC_SECURE
+			     : sec == 1 ? RESOLVE_SEC_BOGUS
+					: RESOLVE_SEC_INSECURE;
+	/* libunbound: "do not inspect if rcode != 0" for errors; a SERVFAIL for bogus data
+	 * still reports sec = bogus, which is what the caller needs for the EDE. */
+	const uint8_t *pkt = packet_len > 0 ? packet : NULL;
+	pq->cb(pq->arg, rcode, pkt, packet_len > 0 ? (size_t)packet_len : 0, s, why_bogus);
+	free(pq);
+}
+
+int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qtype,
+		      uint16_t qclass, resolve_done_cb cb, void *arg)
+{
+	char name[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(qname, name, sizeof(name)) < 0)
+		return C2W_EMALF;
+	/* The trampoline is small; libunbound allocates far more per query on a miss. */
+	struct pending_query *pq = malloc(sizeof(*pq));
+	if (pq == NULL)
+		return C2W_ENOMEM;
+	pq->ctx = ctx;
+	pq->cb = cb;
+	pq->arg = arg;
+	pq->prev = NULL;
+	pq->next = ctx->head;
+	if (ctx->head != NULL)
+		ctx->head->prev = pq;
+	ctx->head = pq;
+	ctx->pending++;
+	int async_id = 0;
+	int ret = ub_resolve_event(ctx->ub, name, qtype, qclass, pq, on_done, &async_id);
+	if (ret != 0) {
+		/* The callback has not run: libunbound returns errors before attaching. */
+		pending_unlink(pq);
+		free(pq);
+		return C2W_EUPSTREAM;
+	}
+	return C2W_OK;
+}
+
+unsigned resolve_ctx_pending(const struct resolve_ctx *ctx)
+{
+	return ctx->pending;
+}
+
+void resolve_ctx_free(struct resolve_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	ub_ctx_delete(ctx->ub);
+	while (ctx->head != NULL) {
+		struct pending_query *pq = ctx->head;
+		pending_unlink(pq);
+		free(pq);
+	}
+	free(ctx);
+}

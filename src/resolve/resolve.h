@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Glue to libunbound in event mode: one context per worker, on the worker's own event_base,
+ * doing recursion from root hints (or forwarding, plus stub zones) and DNSSEC validation.
+ * This is the only file that includes <unbound.h>. Timeouts and the client side live in
+ * src/net; this file only asks and hands back the wire answer.
+ */
+#ifndef C2W_RESOLVE_RESOLVE_H
+#define C2W_RESOLVE_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/config.h"
+#include "core/err.h"
+
+struct event_base;
+struct resolve_ctx;
+
+/* DNSSEC outcome, as libunbound reports it. */
+enum resolve_sec {
+	RESOLVE_SEC_INSECURE = 0,
+	RESOLVE_SEC_BOGUS = 1,
+	RESOLVE_SEC_SECURE = 2,
+};
+
+/**
+ * Called once per query, possibly before resolve_ctx_query() returns (local data).
+ *
+ * @param arg        the caller's argument
+ * @param rcode      DNS rcode from libunbound; when not 0 @pkt may be NULL
+ * @param pkt        wire answer, borrowed: copy before returning
+ * @param len        its length
+ * @param sec        DNSSEC outcome
+ * @param why_bogus  libunbound's reason text for bogus answers, or NULL; borrowed
+ */
+typedef void (*resolve_done_cb)(void *arg, int rcode, const uint8_t *pkt, size_t len,
+				enum resolve_sec sec, const char *why_bogus);
+
+/**
+ * Create a resolver context on @base from the resolver section of the config.
+ *
+ * @param base      the worker's event_base; the context lives on it
+ * @param rc        resolver config, read during the call only
+ * @param validate  false: no DNSSEC validation (used for CD=1 queries)
+ * @param out       out: the context
+ * @param err       out: a message naming the option that failed
+ * @return C2W_OK, C2W_ECONFIG (message in @err), C2W_ENOMEM
+ */
+C2W_NODISCARD int resolve_ctx_new(struct event_base *base, const struct conf_resolver *rc,
+				  bool validate, struct resolve_ctx **out, char *err,
+				  size_t err_len);
+
+/**
+ * Ask for @qname/@qtype/@qclass. On C2W_OK @cb is called exactly once, later or during the
+ * call; on error never.
+ *
+ * @param qname  canonical wire name (dns/name.h)
+ * @return C2W_OK, C2W_EUPSTREAM (libunbound refused the query), C2W_EMALF (name)
+ */
+C2W_NODISCARD int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname,
+				    uint16_t qtype, uint16_t qclass, resolve_done_cb cb,
+				    void *arg);
+
+/** Queries asked and not yet called back. */
+unsigned resolve_ctx_pending(const struct resolve_ctx *ctx);
+
+/**
+ * Free the context. Queries still pending are cancelled: their callbacks never run, so the
+ * caller frees them when resolve_ctx_pending() is not 0. NULL does nothing.
+ */
+void resolve_ctx_free(struct resolve_ctx *ctx);
+
+#endif
