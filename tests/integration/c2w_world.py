@@ -152,6 +152,8 @@ def port_free(addr, port, proto=("udp", "tcp")):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     for p in proto:
         s = socket.socket(fam, socket.SOCK_DGRAM if p == "udp" else socket.SOCK_STREAM)
+        if p == "tcp":  # TIME_WAIT from closed connections is not "in use"; a listener is
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((addr, port))
         except OSError:
