@@ -192,15 +192,14 @@ class Malformed(unittest.TestCase):
     def test_tcp_zero_length_and_short_frames(self):
         for frame in (b"\0\0", b"\0\x05" + header()[:5], b"\0"):
             s = R.tcp_connect()
-            try:
+            try:  # the server may close at any point; only its survival matters
                 s.sendall(frame)
                 s.shutdown(socket.SHUT_WR)
                 s.settimeout(3.0)
-                try:
-                    while s.recv(65535):
-                        pass
-                except (socket.timeout, ConnectionResetError):
+                while s.recv(65535):
                     pass
+            except OSError:
+                pass
             finally:
                 s.close()
         self.assertTrue(R.running())
