@@ -810,6 +810,7 @@ class C2wall(Resolver):
             "resolver": res,
             "store": {"sqlite": os.path.join(self.dir, "incidents.db")},
             "control": {"socket": os.path.join(self.dir, "control.sock")},
+            "privacy": {"key-file": os.path.join(self.dir, "pseudonym.key")},
             "log": {"level": "debug"},
         }
         return _merge(cfg, self.extra)
