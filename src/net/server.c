@@ -16,8 +16,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include "control/control.h"
 #include "core/log.h"
+#include "events/optout.h"
+#include "events/pipeline.h"
+#include "events/ring.h"
 #include "net/listen.h"
+#include "policy/policy.h"
 #include "net/worker.h"
 #include "resolve/resolve.h"
 
@@ -35,7 +43,248 @@ struct net_server {
 	size_t sock_count;
 	struct event *ev_term, *ev_int, *ev_hup;
 	int exit_code;
+	struct policy_snap *snap; /* NULL when no policy zone is configured */
+	struct events_optout *optout;
+	struct events_pipeline *events;
+	struct events_ring **rings; /* one per worker */
+	struct control_server *control;
 };
+
+/* ---- policy ---------------------------------------------------------------------------- */
+
+static enum policy_override override_of(enum conf_zone_policy p)
+{
+	switch (p) {
+	case CONF_POLICY_NXDOMAIN:
+		return POLICY_OVERRIDE_NXDOMAIN;
+	case CONF_POLICY_NODATA:
+		return POLICY_OVERRIDE_NODATA;
+	case CONF_POLICY_PASSTHRU:
+		return POLICY_OVERRIDE_PASSTHRU;
+	case CONF_POLICY_DROP:
+		return POLICY_OVERRIDE_DROP;
+	case CONF_POLICY_TCP_ONLY:
+		return POLICY_OVERRIDE_TCP_ONLY;
+	case CONF_POLICY_CNAME:
+		return POLICY_OVERRIDE_CNAME;
+	case CONF_POLICY_LOG:
+		return POLICY_OVERRIDE_LOG;
+	case CONF_POLICY_SINKHOLE:
+		return POLICY_OVERRIDE_SINKHOLE;
+	default:
+		return POLICY_OVERRIDE_GIVEN;
+	}
+}
+
+static void spec_from_conf(const struct c2w_config *cfg, const struct conf_policy_zone *z,
+			   struct policy_zone_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->name = z->name;
+	spec->file = z->file;
+	spec->format = z->format == CONF_ZONE_HOSTS	? POLICY_FORMAT_HOSTS
+		       : z->format == CONF_ZONE_DOMAINS ? POLICY_FORMAT_DOMAINS
+							: POLICY_FORMAT_RPZ;
+	spec->override = override_of(z->policy);
+	spec->cname_target = z->cname_target;
+	spec->category = z->category;
+	spec->family = z->family;
+	spec->feed = z->feed;
+	spec->ede_filtered = z->ede_filtered;
+	if (cfg->sinkhole.ipv4 != NULL)
+		spec->has_sinkhole4 = inet_pton(AF_INET, cfg->sinkhole.ipv4, spec->sinkhole4) == 1;
+	if (cfg->sinkhole.ipv6 != NULL)
+		spec->has_sinkhole6 = inet_pton(AF_INET6, cfg->sinkhole.ipv6, spec->sinkhole6) == 1;
+}
+
+static void on_policy_diag(void *ctx, const char *file, unsigned line, const char *reason)
+{
+	(void)ctx;
+	c2w_log_warn("policy: %s:%u: %s", file, line, reason);
+}
+
+/**
+ * Build the policy snapshot for @cfg. At start a rule that would block a protected name is
+ * dropped and reported; at reload (@prev set) such a feed, or one that changes a zone's size
+ * by more than policy.max-change, is refused and the running policy stays.
+ */
+static int policy_load(const struct c2w_config *cfg, const struct policy_snap *prev,
+		       bool reload, struct policy_snap **out)
+{
+	*out = NULL;
+	if (cfg->policy.zone_count == 0)
+		return C2W_OK;
+	if (cfg->policy.zone_count > POLICY_ZONES_MAX) {
+		c2w_log_err("policy: at most %d zones", POLICY_ZONES_MAX);
+		return C2W_ECONFIG;
+	}
+	struct policy_zone_spec specs[POLICY_ZONES_MAX];
+	for (size_t i = 0; i < cfg->policy.zone_count; i++)
+		spec_from_conf(cfg, &cfg->policy.zones[i], &specs[i]);
+	struct policy_build_opts opts = {
+		.never_block = (const char *const *)cfg->policy.never_block,
+		.never_block_count = cfg->policy.never_block_count,
+		.never_block_file = cfg->policy.never_block_file,
+		.protect_mode = reload ? POLICY_PROTECT_REFUSE : POLICY_PROTECT_DROP,
+		.max_change = reload ? cfg->policy.max_change : 0,
+		.previous = prev,
+	};
+	struct policy_report *rep = calloc(1, sizeof(*rep));
+	if (rep == NULL)
+		return C2W_ENOMEM;
+	rep->diag = on_policy_diag;
+	int ret = policy_snap_build(specs, cfg->policy.zone_count, &opts, rep, out);
+	if (ret != C2W_OK) {
+		c2w_log_err("policy: not loaded: %s (%s)", rep->error[0] ? rep->error : "error",
+			    c2w_strerror(ret));
+	} else {
+		for (size_t i = 0; i < rep->zone_count; i++)
+			c2w_log_info("policy: zone %s: %llu rules, %llu lines rejected, %llu "
+				     "duplicates", rep->zones[i].name,
+				     (unsigned long long)rep->zones[i].rules,
+				     (unsigned long long)rep->zones[i].rejected,
+				     (unsigned long long)rep->zones[i].duplicates);
+	}
+	free(rep);
+	return ret;
+}
+
+/* ---- events, opt-out, control ---------------------------------------------------------- */
+
+/* Create the missing parent directories of @path (mkdir -p of its dirname). */
+static void ensure_parent_dir(const char *path)
+{
+	char buf[4096];
+	if (path == NULL || snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return;
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		(void)mkdir(buf, 0750);
+		*p = '/';
+	}
+}
+
+static int events_setup(struct net_server *srv)
+{
+	const struct c2w_config *cfg = srv->cfg;
+	char err[512] = "";
+	ensure_parent_dir(cfg->privacy.optout_file);
+	int ret = events_optout_open(cfg->privacy.optout_file, &srv->optout, err, sizeof(err));
+	if (ret != C2W_OK) {
+		c2w_log_err("privacy: opt-out registry: %s", err[0] ? err : c2w_strerror(ret));
+		return ret;
+	}
+	bool sinks = cfg->events.jsonl != NULL || cfg->events.dnstap != NULL ||
+		     cfg->events.syslog || cfg->store.sqlite != NULL;
+	if (!sinks)
+		return C2W_OK;
+	ensure_parent_dir(cfg->events.jsonl);
+	ensure_parent_dir(cfg->store.sqlite);
+	ensure_parent_dir(cfg->privacy.key_file);
+	struct events_spec spec = {
+		.jsonl = cfg->events.jsonl,
+		.jsonl_rotate_bytes = cfg->events.jsonl_rotate_bytes,
+		.jsonl_rotate_s = cfg->events.jsonl_rotate_s,
+		.dnstap = cfg->events.dnstap,
+		.syslog = cfg->events.syslog,
+		.query_log = cfg->events.query_log,
+		.key_file = cfg->privacy.key_file,
+		.key_rotation_s = cfg->privacy.key_rotation_s,
+		.retention_days = cfg->privacy.retention_days,
+		.notify_window_days = cfg->privacy.notify_window_days,
+		.sqlite = cfg->store.sqlite,
+	};
+	ret = events_pipeline_new(&spec, srv->optout, &srv->events);
+	if (ret != C2W_OK) {
+		c2w_log_err("events: cannot start the hit pipeline: %s", c2w_strerror(ret));
+		return ret;
+	}
+	srv->rings = calloc(srv->worker_count, sizeof(*srv->rings));
+	if (srv->rings == NULL)
+		return C2W_ENOMEM;
+	unsigned entries = cfg->events.ring_entries ? cfg->events.ring_entries : 4096;
+	for (unsigned i = 0; i < srv->worker_count; i++) {
+		ret = events_ring_new(entries, &srv->rings[i]);
+		if (ret == C2W_OK)
+			ret = events_pipeline_attach_ring(srv->events, srv->rings[i]);
+		if (ret != C2W_OK)
+			return ret;
+	}
+	return events_pipeline_start(srv->events);
+}
+
+static int on_ctl_reload(void *arg, int argc, char **argv, struct control_reply *reply)
+{
+	(void)argc;
+	(void)argv;
+	int ret = net_server_reload(arg);
+	if (ret != C2W_OK)
+		control_reply_error(reply, "reload failed (%s); the running configuration stays; "
+					   "see the daemon log", c2w_strerror(ret));
+	return ret;
+}
+
+static int on_ctl_stats(void *arg, int argc, char **argv, struct control_reply *reply)
+{
+	struct net_server *srv = arg;
+	(void)argc;
+	(void)argv;
+	struct net_counters sum = {0}, c;
+	for (unsigned i = 0; i < srv->worker_count; i++) {
+		net_worker_counters(srv->workers[i], &c);
+		sum.queries += c.queries;
+		sum.cache_hits += c.cache_hits;
+		sum.cache_misses += c.cache_misses;
+		sum.answers += c.answers;
+		sum.noerror += c.noerror;
+		sum.nxdomain += c.nxdomain;
+		sum.servfail += c.servfail;
+		sum.refused += c.refused;
+		sum.formerr += c.formerr;
+		sum.dropped += c.dropped;
+		sum.timeouts += c.timeouts;
+		sum.truncated += c.truncated;
+	}
+	control_reply_printf(reply,
+			     "{\"workers\":%u,\"queries\":%llu,\"cache_hits\":%llu,"
+			     "\"cache_misses\":%llu,\"answers\":%llu,\"noerror\":%llu,"
+			     "\"nxdomain\":%llu,\"servfail\":%llu,\"refused\":%llu,"
+			     "\"formerr\":%llu,\"dropped\":%llu,\"timeouts\":%llu,"
+			     "\"truncated\":%llu,\"policy_rules\":%llu}",
+			     srv->worker_count, (unsigned long long)sum.queries,
+			     (unsigned long long)sum.cache_hits, (unsigned long long)sum.cache_misses,
+			     (unsigned long long)sum.answers, (unsigned long long)sum.noerror,
+			     (unsigned long long)sum.nxdomain, (unsigned long long)sum.servfail,
+			     (unsigned long long)sum.refused, (unsigned long long)sum.formerr,
+			     (unsigned long long)sum.dropped, (unsigned long long)sum.timeouts,
+			     (unsigned long long)sum.truncated,
+			     (unsigned long long)(srv->snap ? policy_snap_rule_count(srv->snap) : 0));
+	return C2W_OK;
+}
+
+static int control_setup(struct net_server *srv)
+{
+	const char *path = srv->cfg->control.socket;
+	if (path == NULL)
+		return C2W_OK;
+	ensure_parent_dir(path);
+	int ret = control_server_new(srv->base, path, &srv->control);
+	if (ret != C2W_OK) {
+		c2w_log_err("control: socket %s: %s", path, c2w_strerror(ret));
+		return ret;
+	}
+	if (ret == C2W_OK)
+		ret = control_server_register(srv->control, "reload", on_ctl_reload, srv);
+	if (ret == C2W_OK)
+		ret = control_server_register(srv->control, "stats", on_ctl_stats, srv);
+	if (ret == C2W_OK && srv->optout != NULL)
+		ret = control_optout_register(srv->control, srv->optout);
+	if (ret == C2W_OK && srv->events != NULL)
+		ret = control_events_register(srv->control, srv->events);
+	return ret;
+}
 
 static unsigned worker_count_for(const struct c2w_config *cfg)
 {
@@ -161,6 +410,8 @@ static int start_workers(struct net_server *srv)
 			c2w_log_err("%s", err[0] ? err : c2w_strerror(ret));
 			break;
 		}
+		net_worker_attach(srv->workers[i], srv->snap,
+				  srv->rings != NULL ? srv->rings[i] : NULL, srv->optout);
 		size_t n = socks_for(srv->socks, srv->sock_count, i, mine);
 		ret = net_worker_start(srv->workers[i], mine, n);
 	}
@@ -183,6 +434,14 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	if (srv->workers == NULL || srv->base == NULL)
 		goto out_free;
 	ret = socks_build(cfg, srv->worker_count, NULL, 0, &srv->socks, &srv->sock_count);
+	if (ret != C2W_OK)
+		goto out_free;
+	ret = policy_load(cfg, NULL, false, &srv->snap);
+	if (ret != C2W_OK)
+		goto out_free;
+	ret = events_setup(srv);
+	if (ret == C2W_OK)
+		ret = control_setup(srv);
 	if (ret != C2W_OK)
 		goto out_free;
 	ret = drop_privileges(cfg->server.user);
@@ -248,25 +507,41 @@ int net_server_reload(struct net_server *srv)
 	ret = validate_resolver(srv, cfg);
 	if (ret != C2W_OK)
 		goto out_free_cfg;
+	struct policy_snap *snap = NULL;
+	ret = policy_load(cfg, srv->snap, true, &snap);
+	if (ret != C2W_OK) {
+		c2w_log_err("reload: policy not loaded; keeping the running configuration");
+		goto out_free_cfg;
+	}
 	struct srv_sock *socks;
 	size_t count;
 	ret = socks_build(cfg, srv->worker_count, srv->socks, srv->sock_count, &socks, &count);
 	if (ret != C2W_OK) {
 		c2w_log_err("reload: listeners failed; keeping the running configuration");
+		policy_snap_free(snap);
 		goto out_free_cfg;
 	}
 	struct net_sock *mine = calloc(count ? count : 1, sizeof(*mine));
 	if (mine == NULL) {
 		ret = C2W_ENOMEM;
 		free(socks);
+		policy_snap_free(snap);
 		goto out_free_cfg;
 	}
 	for (unsigned i = 0; i < srv->worker_count; i++) {
 		size_t n = socks_for(socks, count, i, mine);
-		if (net_worker_reload(srv->workers[i], cfg, mine, n, err, sizeof(err)) != C2W_OK)
+		if (net_worker_reload(srv->workers[i], cfg, snap, mine, n, err, sizeof(err)) !=
+		    C2W_OK)
 			c2w_log_err("reload: worker %u: %s", i, err);
 	}
 	free(mine);
+	/* Every worker has switched (mailbox round trip): the old snapshot is unreachable. */
+	policy_snap_free(srv->snap);
+	srv->snap = snap;
+	if (srv->optout != NULL && events_optout_reload(srv->optout, err, sizeof(err)) != C2W_OK)
+		c2w_log_err("reload: opt-out registry: %s; keeping the loaded list", err);
+	if (srv->events != NULL)
+		events_pipeline_reopen(srv->events);
 	/* Every worker now polls the new set: close what is no longer listed. */
 	for (size_t i = 0; i < srv->sock_count; i++)
 		if (find_sock(socks, count, &srv->socks[i].sock.addr, srv->socks[i].sock.proto,
@@ -293,6 +568,16 @@ void net_server_free(struct net_server *srv)
 	for (unsigned i = 0; srv->workers != NULL && i < srv->worker_count; i++)
 		net_worker_free(srv->workers[i]);
 	free(srv->workers);
+	control_server_free(srv->control);
+	if (srv->events != NULL) {
+		events_pipeline_stop(srv->events);
+		events_pipeline_free(srv->events);
+	}
+	for (unsigned i = 0; srv->rings != NULL && i < srv->worker_count; i++)
+		events_ring_free(srv->rings[i]);
+	free(srv->rings);
+	events_optout_free(srv->optout);
+	policy_snap_free(srv->snap);
 	for (size_t i = 0; i < srv->sock_count; i++)
 		net_sock_close(&srv->socks[i].sock);
 	free(srv->socks);

@@ -21,9 +21,15 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "core/log.h"
 #include "dns/msg.h"
+#include "dns/name.h"
+#include "events/hit.h"
+#include "events/optout.h"
+#include "events/ring.h"
+#include "policy/policy.h"
 #include "dns/pcache.h"
 #include "resolve/resolve.h"
 
@@ -65,6 +71,8 @@ struct net_slot {
 	uint8_t question[DNS_NAME_MAX + 4];
 	struct net_route rt;
 	struct sockaddr_storage peer;
+	bool policy_off;       /* opted out, or PASSTHRU at query time: answer as resolved */
+	struct policy_hit hit; /* tentative hit (RECURSE), action NONE when there is none */
 };
 
 struct tcp_conn {
@@ -96,6 +104,7 @@ struct mbox {
 	pthread_cond_t cv;
 	enum mbox_type type;
 	const struct c2w_config *cfg;
+	const struct policy_snap *snap;
 	const struct net_sock *socks;
 	size_t sock_count;
 	int result;
@@ -115,6 +124,9 @@ struct net_worker {
 	bool started;
 	struct event_base *base;
 	const struct c2w_config *cfg;
+	const struct policy_snap *snap; /* swapped only through the mailbox; NULL = no policy */
+	struct events_ring *ring;       /* hit records to the event thread; NULL = none */
+	struct events_optout *optout;   /* subscribers who declined the service; NULL = none */
 	struct resolve_ctx *rctx;    /* validating (when a trust anchor is set) */
 	struct resolve_ctx *rctx_cd; /* non-validating, for CD=1 queries */
 	struct retired_ctx *retired; /* replaced by a reload, freed when idle */
@@ -144,6 +156,8 @@ struct net_worker {
 	/* Answer bodies and TCP messages (up to 64 KiB each). */
 	struct dns_answer ans;
 	uint8_t ans_buf[DNS_MSG_MAX];
+	struct dns_answer pans; /* policy rewrites, built from @ans */
+	uint8_t pans_buf[DNS_MSG_MAX];
 	uint8_t out_buf[DNS_MSG_MAX + 2];
 	uint8_t tcp_in[DNS_MSG_MAX];
 };
@@ -260,7 +274,168 @@ static int answer_any(struct net_worker *w, const struct dns_query *q, bool tcp,
 static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
 		       size_t len);
 static int defer_query(struct net_worker *w, const struct dns_query *q,
-		       const struct net_route *rt, uint8_t *out, size_t out_cap);
+		       const struct net_route *rt, const struct policy_hit *hit, bool policy_off,
+		       uint8_t *out, size_t out_cap);
+
+/* ---- policy ---------------------------------------------------------------------------- */
+
+static uint8_t events_trigger_of(uint8_t t)
+{
+	switch (t) {
+	case POLICY_TRIGGER_CLIENT_IP:
+		return EVENTS_TRIGGER_CLIENT_IP;
+	case POLICY_TRIGGER_RESPONSE_IP:
+		return EVENTS_TRIGGER_RESPONSE_IP;
+	case POLICY_TRIGGER_NSDNAME:
+		return EVENTS_TRIGGER_NSDNAME;
+	case POLICY_TRIGGER_NSIP:
+		return EVENTS_TRIGGER_NSIP;
+	default:
+		return EVENTS_TRIGGER_QNAME;
+	}
+}
+
+static uint8_t events_action_of(const struct policy_hit *hit)
+{
+	if (hit->shadow)
+		return EVENTS_ACTION_LOG;
+	switch (hit->action) {
+	case POLICY_ACTION_NXDOMAIN:
+		return EVENTS_ACTION_NXDOMAIN;
+	case POLICY_ACTION_NODATA:
+		return EVENTS_ACTION_NODATA;
+	case POLICY_ACTION_PASSTHRU:
+		return EVENTS_ACTION_PASSTHRU;
+	case POLICY_ACTION_DROP:
+		return EVENTS_ACTION_DROP;
+	case POLICY_ACTION_TCP_ONLY:
+		return EVENTS_ACTION_TCP_ONLY;
+	case POLICY_ACTION_CNAME:
+	case POLICY_ACTION_CNAME_WILD:
+		return EVENTS_ACTION_CNAME;
+	case POLICY_ACTION_SINKHOLE:
+		return EVENTS_ACTION_SINKHOLE;
+	default:
+		return EVENTS_ACTION_LOCAL_DATA;
+	}
+}
+
+/* One line saying what the client got, for the hit record. */
+static void answer_summary(const uint8_t *msg, int len, char *out, size_t cap)
+{
+	static const char *const rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+					     "NOTIMP",	"REFUSED"};
+	if (len < DNS_HEADER_LEN) {
+		snprintf(out, cap, "no answer (dropped)");
+		return;
+	}
+	unsigned rc = msg[3] & 0x0f;
+	unsigned an = ((unsigned)msg[6] << 8) | msg[7];
+	snprintf(out, cap, "%s%s, %u answer record(s)", rc < 6 ? rcodes[rc] : "RCODE",
+		 (msg[2] & 0x02) ? " TC" : "", an);
+}
+
+/* Hand a hit to the event thread; never blocks (a full ring drops and counts). */
+static void record_hit(struct net_worker *w, const struct dns_query *q,
+		       const struct sockaddr *peer, const struct policy_hit *hit,
+		       const char *answer)
+{
+	if (w->ring == NULL)
+		return;
+	struct events_hit rec;
+	memset(&rec, 0, offsetof(struct events_hit, qname));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rec.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	(void)events_hit_set_client(&rec, peer);
+	rec.kind = EVENTS_KIND_HIT;
+	rec.trigger = events_trigger_of(hit->trigger);
+	rec.action = events_action_of(hit);
+	rec.qtype = q->qtype;
+	rec.worker = (uint16_t)w->id;
+	if (dns_name_to_text(q->qname, rec.qname, sizeof(rec.qname)) < 0)
+		rec.qname[0] = '\0';
+	events_hit_copy(rec.match, sizeof(rec.match), hit->match);
+	events_hit_copy(rec.zone, sizeof(rec.zone), hit->zone_name);
+	events_hit_copy(rec.category, sizeof(rec.category), hit->category);
+	events_hit_copy(rec.family, sizeof(rec.family), hit->family);
+	events_hit_copy(rec.feed, sizeof(rec.feed), hit->feed);
+	events_hit_copy(rec.answer, sizeof(rec.answer), answer);
+	(void)events_ring_push(w->ring, &rec);
+}
+
+/**
+ * Act on a policy hit. Sets *handled when the client's answer is decided here (written to
+ * @out, or deliberately nothing for DROP); otherwise the query goes on as if unmatched
+ * (PASSTHRU, TCP-ONLY over TCP, or a rewrite that could not be built).
+ *
+ * @param up   the answer the hit was found in (chain_pos > 0), or NULL
+ */
+static int policy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		      const struct policy_hit *hit, const uint8_t *up, size_t up_len, uint8_t *out,
+		      size_t out_cap, bool *handled)
+{
+	char summary[EVENTS_ANSWER_CAP];
+	int len = 0;
+	*handled = false;
+	switch (hit->action) {
+	case POLICY_ACTION_NONE:
+		return 0;
+	case POLICY_ACTION_PASSTHRU:
+		record_hit(w, q, rt->peer, hit, "passthru: answered as resolved");
+		return 0;
+	case POLICY_ACTION_DROP:
+		w->ctr.dropped++;
+		record_hit(w, q, rt->peer, hit, "dropped");
+		*handled = true;
+		return 0;
+	case POLICY_ACTION_TCP_ONLY:
+		if (rt->tcp)
+			return 0; /* over TCP the query is answered normally */
+		len = answer_rcode(w, q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, false, out, out_cap);
+		if (len > 0) {
+			out[2] |= 0x02; /* TC: retry over TCP */
+			w->ctr.truncated++;
+		}
+		record_hit(w, q, rt->peer, hit, "TC=1: retry over TCP");
+		*handled = true;
+		return len;
+	default:
+		break;
+	}
+	struct dns_answer *ans = &w->pans;
+	ans->wire = w->pans_buf;
+	ans->cap = sizeof(w->pans_buf);
+	if (policy_answer_build(w->snap, q, hit, up, up_len, ans) != C2W_OK)
+		return 0;
+	len = render(w, q, ans, 0, rt->tcp, out, out_cap);
+	answer_summary(out, len, summary, sizeof(summary));
+	record_hit(w, q, rt->peer, hit, summary);
+	*handled = true;
+	return len;
+}
+
+/* Query-time policy: opt-out, CLIENT-IP and QNAME triggers. */
+static enum policy_verdict policy_query(struct net_worker *w, const struct dns_query *q,
+					const struct sockaddr *peer, struct policy_hit *hit,
+					bool *policy_off)
+{
+	*policy_off = true;
+	hit->action = POLICY_ACTION_NONE;
+	if (w->snap == NULL)
+		return POLICY_VERDICT_NONE;
+	/* Subscribers who declined the service: real answers, no record at all. */
+	if (w->optout != NULL && events_optout_contains(w->optout, peer))
+		return POLICY_VERDICT_NONE;
+	*policy_off = false;
+	struct policy_hit shadow;
+	enum policy_verdict v = policy_match_query(w->snap, q, peer, hit, &shadow);
+	if (shadow.action != POLICY_ACTION_NONE)
+		record_hit(w, q, peer, &shadow, "shadow: answered normally");
+	if (v == POLICY_VERDICT_NONE)
+		hit->action = POLICY_ACTION_NONE;
+	return v;
+}
 
 /**
  * Handle one query. Returns the length of an immediate answer written to @out, or 0 when
@@ -288,17 +463,37 @@ static int handle_query(struct net_worker *w, const uint8_t *pkt, size_t len,
 	if (q.qclass != DNS_CLASS_IN || q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)
 		return answer_rcode(w, &q, DNS_RCODE_REFUSED, EDE_NOT_SUPPORTED, NULL,
 				    rt->tcp, out, out_cap);
+
+	struct policy_hit hit;
+	bool policy_off, handled;
+	enum policy_verdict v = policy_query(w, &q, rt->peer, &hit, &policy_off);
+	if (v == POLICY_VERDICT_ACT) {
+		/* Blocked without recursion (BIND's qname-wait-recurse no): no upstream traffic
+		 * toward the C&C operator's servers. */
+		int plen = policy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
+		if (handled)
+			return plen;
+		policy_off = true;
+		hit.action = POLICY_ACTION_NONE;
+	}
 	if (q.qtype == DNS_TYPE_ANY)
 		return answer_any(w, &q, rt->tcp, out, out_cap);
 
-	struct dns_answer hit;
+	struct dns_answer cached;
 	uint32_t age;
-	if (dns_pcache_lookup(w->cache, &q, w->now_s, &hit, &age)) {
+	if (dns_pcache_lookup(w->cache, &q, w->now_s, &cached, &age)) {
 		w->ctr.cache_hits++;
-		return render(w, &q, &hit, age, rt->tcp, out, out_cap);
+		/* Cached bodies carry no response-side policy match (on_resolved() stores only
+		 * those), so a tentative query-time hit stands as it is. */
+		if (hit.action != POLICY_ACTION_NONE) {
+			int plen = policy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
+			if (handled)
+				return plen;
+		}
+		return render(w, &q, &cached, age, rt->tcp, out, out_cap);
 	}
 	w->ctr.cache_misses++;
-	return defer_query(w, &q, rt, out, out_cap);
+	return defer_query(w, &q, rt, &hit, policy_off, out, out_cap);
 }
 
 /* ---- queries in flight ---------------------------------------------------------------- */
@@ -381,10 +576,31 @@ static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len,
 	struct net_slot *s = arg;
 	struct net_worker *w = s->w;
 	build_answer(w, &s->q, rcode, pkt, len, sec, why);
-	if (w->ans.rcode != DNS_RCODE_SERVFAIL)
+	bool had_hit = s->hit.action != POLICY_ACTION_NONE;
+	if (!s->policy_off && w->snap != NULL && w->ans.rcode != DNS_RCODE_SERVFAIL) {
+		/* Response triggers: CNAME chain names, answer IPs, NS names and addresses. */
+		struct policy_hit shadow;
+		memset(&shadow, 0, offsetof(struct policy_hit, match));
+		(void)policy_match_response(w->snap, &s->q, s->rt.peer, w->ans.wire, w->ans.len,
+					    &s->hit, &shadow);
+		if (shadow.action != POLICY_ACTION_NONE)
+			record_hit(w, &s->q, s->rt.peer, &shadow, "shadow: answered normally");
+	}
+	/* Cache only bodies no policy rule touched: cache hits then need no response check. */
+	if (!had_hit && s->hit.action == POLICY_ACTION_NONE && w->ans.rcode != DNS_RCODE_SERVFAIL)
 		dns_pcache_store(w->cache, &s->q, &w->ans, mono_s());
-	if (!s->timed_out)
-		slot_deliver(w, s, &w->ans);
+	if (!s->timed_out) {
+		bool handled = false;
+		if (s->hit.action != POLICY_ACTION_NONE) {
+			uint8_t *out = w->out_buf + 2;
+			int olen = policy_act(w, &s->q, &s->rt, &s->hit, w->ans.wire, w->ans.len,
+					      out, sizeof(w->out_buf) - 2, &handled);
+			if (handled && olen > 0)
+				route_send(w, &s->rt, out, (size_t)olen);
+		}
+		if (!handled)
+			slot_deliver(w, s, &w->ans);
+	}
 	slot_put(w, s);
 }
 
@@ -409,7 +625,8 @@ static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static int defer_query(struct net_worker *w, const struct dns_query *q,
-		       const struct net_route *rt, uint8_t *out, size_t out_cap)
+		       const struct net_route *rt, const struct policy_hit *hit, bool policy_off,
+		       uint8_t *out, size_t out_cap)
 {
 	struct net_slot *s = slot_get(w);
 	if (s == NULL) {
@@ -423,6 +640,11 @@ static int defer_query(struct net_worker *w, const struct dns_query *q,
 	s->rt = *rt;
 	memcpy(&s->peer, rt->peer, rt->peer_len);
 	s->rt.peer = (const struct sockaddr *)&s->peer;
+	s->policy_off = policy_off;
+	if (hit->action != POLICY_ACTION_NONE)
+		s->hit = *hit;
+	else
+		memset(&s->hit, 0, sizeof(s->hit));
 	if (rt->tcp)
 		rt->conn->pending++;
 	unsigned ms = w->cfg->resolver.timeout_ms ? w->cfg->resolver.timeout_ms : 5000;
@@ -856,6 +1078,7 @@ static void mbox_reload(struct net_worker *w, struct mbox *m)
 	w->rctx = rctx;
 	w->rctx_cd = rctx_cd;
 	w->cfg = m->cfg;
+	w->snap = m->snap;
 	poll_sync(w, m->socks, m->sock_count);
 	/* Answers may depend on what changed (upstreams, policy): start from a clean cache. */
 	dns_pcache_clear(w->cache);
@@ -879,12 +1102,14 @@ static void on_mbox(evutil_socket_t fd, short what, void *arg)
 }
 
 static int mbox_call(struct net_worker *w, enum mbox_type type, const struct c2w_config *cfg,
-		     const struct net_sock *socks, size_t count, char *err, size_t err_len)
+		     const struct policy_snap *snap, const struct net_sock *socks, size_t count,
+		     char *err, size_t err_len)
 {
 	struct mbox *m = &w->mbox;
 	pthread_mutex_lock(&m->mu);
 	m->type = type;
 	m->cfg = cfg;
+	m->snap = snap;
 	m->socks = socks;
 	m->sock_count = count;
 	m->result = C2W_OK;
@@ -964,7 +1189,10 @@ out_free:
 static void *worker_main(void *arg)
 {
 	struct net_worker *w = arg;
+	/* The opt-out registry is read under liburcu's read-side lock. */
+	rcu_register_thread();
 	event_base_dispatch(w->base);
+	rcu_unregister_thread();
 	return NULL;
 }
 
@@ -984,17 +1212,26 @@ int net_worker_start(struct net_worker *w, const struct net_sock *socks, size_t 
 	return C2W_OK;
 }
 
-int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
-		      const struct net_sock *socks, size_t sock_count, char *err, size_t err_len)
+void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
+		       struct events_ring *ring, struct events_optout *optout)
 {
-	return mbox_call(w, MBOX_RELOAD, cfg, socks, sock_count, err, err_len);
+	w->snap = snap;
+	w->ring = ring;
+	w->optout = optout;
+}
+
+int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
+		      const struct policy_snap *snap, const struct net_sock *socks,
+		      size_t sock_count, char *err, size_t err_len)
+{
+	return mbox_call(w, MBOX_RELOAD, cfg, snap, socks, sock_count, err, err_len);
 }
 
 void net_worker_stop(struct net_worker *w)
 {
 	if (w == NULL || !w->started)
 		return;
-	(void)mbox_call(w, MBOX_STOP, NULL, NULL, 0, NULL, 0);
+	(void)mbox_call(w, MBOX_STOP, NULL, NULL, NULL, 0, NULL, 0);
 	pthread_join(w->thread, NULL);
 	w->started = false;
 }

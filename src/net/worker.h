@@ -14,6 +14,9 @@
 #include "net/listen.h"
 
 struct net_worker;
+struct policy_snap;
+struct events_ring;
+struct events_optout;
 
 /* Counters of one worker; written by that worker only, summed by the control thread. */
 struct net_counters {
@@ -51,6 +54,13 @@ C2W_NODISCARD int net_worker_new(unsigned id, const struct c2w_config *cfg,
 				 struct net_worker **out, char *err, size_t err_len);
 
 /**
+ * Give the worker its policy snapshot, hit ring and opt-out registry (all borrowed; any may be
+ * NULL). Before net_worker_start() only; later snapshots come through net_worker_reload().
+ */
+void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
+		       struct events_ring *ring, struct events_optout *optout);
+
+/**
  * Start the worker's thread polling @socks (borrowed; the main thread keeps them open until
  * the worker no longer polls them).
  */
@@ -58,14 +68,17 @@ C2W_NODISCARD int net_worker_start(struct net_worker *w, const struct net_sock *
 				   size_t sock_count);
 
 /**
- * Hand the worker a new configuration and socket set; returns once the worker has switched
- * (so the caller may then free the old config and close sockets no longer listed).
+ * Hand the worker a new configuration, policy snapshot and socket set; returns once the worker
+ * has switched, so the caller may then free the old config and snapshot and close sockets no
+ * longer listed: the mailbox round trip is the grace period (no query of this worker can still
+ * hold the old snapshot, since a query pins it only within one loop callback).
  *
  * @return C2W_OK, or C2W_ECONFIG when the worker could not build its new resolver (it keeps
  *         the old one and the old config; message in @err)
  */
 int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
-		      const struct net_sock *socks, size_t sock_count, char *err, size_t err_len);
+		      const struct policy_snap *snap, const struct net_sock *socks,
+		      size_t sock_count, char *err, size_t err_len);
 
 /** Stop the thread (answers in flight are abandoned) and join it. */
 void net_worker_stop(struct net_worker *w);
