@@ -176,6 +176,30 @@ struct c2w_config {
  */
 int conf_load(const char *path, struct c2w_config **out, char *err, size_t err_len);
 
+/**
+ * Load and validate a configuration from memory (conf_load() reads the file and calls this).
+ *
+ * @param data    YAML text, borrowed; need not be NUL-terminated
+ * @param len     its length
+ * @param path    file name used in messages; relative paths in the config are resolved
+ *                against its directory (made absolute with the current directory)
+ * @param out     out: the new config on success; free with conf_free()
+ * @param err     out: "file:line: message" on failure
+ * @param err_len size of @err
+ * @return C2W_OK, C2W_ECONFIG (message in @err) or C2W_ENOMEM
+ */
+int conf_load_buffer(const char *data, size_t len, const char *path, struct c2w_config **out,
+		     char *err, size_t err_len);
+
+/**
+ * Create the missing parent directories of @path (mode 0750), like "mkdir -p $(dirname)".
+ * For the files the config names (hit log, store, keys), which may live in directories that
+ * do not exist yet.
+ *
+ * @return C2W_OK or a negative errno from mkdir
+ */
+int conf_path_mkparents(const char *path);
+
 /** Free a config from conf_load(); NULL does nothing. */
 void conf_free(struct c2w_config *cfg);
 

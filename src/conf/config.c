@@ -1,0 +1,1411 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The config loader: libyaml events → struct c2w_config. The file's shape is described by
+ * tables (one per section, one line per key), so adding a key is adding a line; the generic
+ * walker reports unknown and duplicate keys, wrong types and missing required keys as
+ * "file:line: message". Scalar syntax lives in value.c, addresses in addr.c.
+ */
+#include "conf/config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "conf/value.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#define CONF_FILE_MAX (1u << 20) /* a config file is small; refuse anything bigger */
+#define WHERE_MAX     192        /* "policy.zones[12].never-block" and the like */
+#define TABLE_KEYS    64         /* keys per table: map_lines keeps one line per key */
+
+struct parser;
+struct map_lines;
+
+enum key_kind {
+	KEY_MAP,      /* nested table */
+	KEY_STR,      /* non-empty string */
+	KEY_STR_OPT,  /* string; null or "none" → NULL */
+	KEY_PATH,     /* path, relative ones resolved against the config file's directory */
+	KEY_PATH_OPT, /* path; null or "none" → NULL */
+	KEY_NAME,     /* one domain name */
+	KEY_BOOL,
+	KEY_UINT,     /* integer in [lo, hi], stored in @width bytes */
+	KEY_MS,       /* duration in [lo, hi] ms, stored as unsigned milliseconds */
+	KEY_SEC,      /* duration in whole seconds, [lo, hi] in ms, stored as unsigned seconds */
+	KEY_BYTES,    /* size, [lo, hi] bytes, stored as uint64_t bytes */
+	KEY_MB,       /* size, [lo, hi] bytes, stored as unsigned MiB (rounded up) */
+	KEY_FRACTION, /* double >= 0 */
+	KEY_ENUM,     /* one of @enums, stored as int */
+	KEY_ADDRS,    /* list of "address@port", default port @port (0: port required) */
+	KEY_PREFIXES, /* list of prefixes */
+	KEY_NAMES,    /* list of domain names, char ** */
+	KEY_CUSTOM,   /* @parse does it */
+};
+
+struct enum_def {
+	const char *text;
+	int value;
+};
+
+struct key_def {
+	const char *name;
+	enum key_kind kind;
+	bool required;
+	size_t off;       /* field offset in the table's struct */
+	size_t count_off; /* lists: offset of the size_t count */
+	size_t width;     /* sizeof the field */
+	uint64_t lo, hi;
+	uint16_t port;
+	const struct enum_def *enums; /* KEY_ENUM: terminated by {NULL, 0} */
+	const struct table *sub;      /* KEY_MAP */
+	int (*parse)(struct parser *p, const struct key_def *k, void *base); /* KEY_CUSTOM */
+};
+
+struct table {
+	const struct key_def *keys;
+	size_t key_count;
+	/* Whole-table validation after the mapping ends; may be NULL. */
+	int (*check)(struct parser *p, void *base, const struct map_lines *ml);
+};
+
+/* Where each key of one mapping was seen, for duplicate and cross-key messages. */
+struct map_lines {
+	const struct table *tbl;
+	const char *where;        /* "server", "policy.zones[0]"; "" at the top */
+	unsigned start;           /* line of the mapping itself */
+	unsigned key[TABLE_KEYS]; /* line of each key; 0 = absent */
+};
+
+struct parser {
+	yaml_parser_t yp;
+	yaml_event_t ev; /* the current event; valid when @have_ev */
+	bool have_ev;
+	const uint8_t *data; /* the input, for reader-error line numbers */
+	size_t len;
+	const char *name; /* file name as the operator gave it, for messages */
+	char *dir;        /* absolute directory relative paths are resolved against */
+	char *err;
+	size_t err_len;
+	char where[WHERE_MAX];  /* key path of the value being parsed */
+	unsigned sinkhole_line; /* first zone with "policy: sinkhole"; 0 = none */
+};
+
+static char *join_path(const char *dir, const char *name);
+
+#define FIELD(base, off) ((void *)((char *)(base) + (off)))
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+static int fail(struct parser *p, unsigned line, const char *fmt, ...) C2W_PRINTF(3, 4);
+
+static int fail(struct parser *p, unsigned line, const char *fmt, ...)
+{
+	if (p->err == NULL || p->err_len == 0)
+		return C2W_ECONFIG;
+	int n = snprintf(p->err, p->err_len, "%s:%u: ", p->name, line);
+	if (n < 0 || (size_t)n >= p->err_len)
+		return C2W_ECONFIG;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->err_len - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* Values are quoted into messages: keep the message one printable line for logs. */
+	for (char *c = p->err; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return C2W_ECONFIG;
+}
+
+static int fail_nomem(struct parser *p)
+{
+	if (p->err != NULL && p->err_len > 0)
+		snprintf(p->err, p->err_len, "%s: out of memory", p->name);
+	return C2W_ENOMEM;
+}
+
+static unsigned line_of(const struct parser *p)
+{
+	return (unsigned)p->ev.start_mark.line + 1;
+}
+
+/* Line of @offset in the input, for reader errors (they carry no mark). */
+static unsigned line_at_offset(const struct parser *p, size_t offset)
+{
+	unsigned line = 1;
+	for (size_t i = 0; i < offset && i < p->len; i++)
+		if (p->data[i] == '\n')
+			line++;
+	return line;
+}
+
+static int fail_yaml(struct parser *p)
+{
+	const yaml_parser_t *y = &p->yp;
+	if (y->error == YAML_MEMORY_ERROR)
+		return fail_nomem(p);
+	if (y->error == YAML_READER_ERROR)
+		return fail(p, line_at_offset(p, y->problem_offset), "invalid input: %s",
+			    y->problem != NULL ? y->problem : "unreadable");
+	const char *problem = y->problem != NULL ? y->problem : "syntax error";
+	unsigned problem_line = (unsigned)y->problem_mark.line + 1;
+	unsigned context_line = (unsigned)y->context_mark.line + 1;
+	if (y->context == NULL)
+		return fail(p, problem_line, "YAML syntax error: %s", problem);
+	/* The scanner's context is the token it was reading (a quoted string, a key): that is
+	 * where the operator must look, the problem itself is often at the end of the file.
+	 * The parser's context is the enclosing collection; the problem line is the culprit. */
+	if (y->error == YAML_SCANNER_ERROR)
+		return fail(p, context_line, "YAML syntax error: %s (%s)", problem, y->context);
+	return fail(p, problem_line, "YAML syntax error: %s (%s at line %u)", problem, y->context,
+		    context_line);
+}
+
+/* ---- events --------------------------------------------------------------------------- */
+
+static int next(struct parser *p)
+{
+	if (p->have_ev) {
+		yaml_event_delete(&p->ev);
+		p->have_ev = false;
+	}
+	if (!yaml_parser_parse(&p->yp, &p->ev))
+		return fail_yaml(p);
+	p->have_ev = true;
+	/* Aliases could multiply a small file into a huge config ("billion laughs"), and a
+	 * config has no need for them. */
+	if (p->ev.type == YAML_ALIAS_EVENT)
+		return fail(p, line_of(p), "anchors and aliases are not supported");
+	return C2W_OK;
+}
+
+static bool ev_is_null(const struct parser *p)
+{
+	if (p->ev.type != YAML_SCALAR_EVENT || p->ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *v = (const char *)p->ev.data.scalar.value;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+static const char *ev_kind(const struct parser *p)
+{
+	switch (p->ev.type) {
+	case YAML_SEQUENCE_START_EVENT:
+		return "a list";
+	case YAML_MAPPING_START_EVENT:
+		return "a mapping";
+	default:
+		return "a single value";
+	}
+}
+
+/* The current event as a string: it must be a scalar without NUL bytes. */
+static int get_scalar(struct parser *p, const char **text)
+{
+	if (p->ev.type != YAML_SCALAR_EVENT)
+		return fail(p, line_of(p), "%s: expected a single value, not %s", p->where,
+			    ev_kind(p));
+	const char *v = (const char *)p->ev.data.scalar.value;
+	if (strlen(v) != p->ev.data.scalar.length)
+		return fail(p, line_of(p), "%s: value contains a NUL character", p->where);
+	*text = v;
+	return C2W_OK;
+}
+
+/* ---- storing values ------------------------------------------------------------------- */
+
+/* The tables' ranges guarantee @v fits; the assert catches a table that disagrees. */
+static void store_uint(void *field, size_t width, uint64_t v)
+{
+	assert(width == 8 || v >> (8 * width) == 0);
+	uint8_t u8 = (uint8_t)v;
+	uint16_t u16 = (uint16_t)v;
+	uint32_t u32 = (uint32_t)v;
+	switch (width) {
+	case 1:
+		memcpy(field, &u8, 1);
+		break;
+	case 2:
+		memcpy(field, &u16, 2);
+		break;
+	case 4:
+		memcpy(field, &u32, 4);
+		break;
+	default:
+		memcpy(field, &v, 8);
+		break;
+	}
+}
+
+static int set_str(struct parser *p, char **field, const char *text)
+{
+	char *copy = NULL;
+	if (text != NULL && (copy = strdup(text)) == NULL)
+		return fail_nomem(p);
+	free(*field);
+	*field = copy;
+	return C2W_OK;
+}
+
+static int set_path(struct parser *p, char **field, const char *text)
+{
+	if (text[0] == '/')
+		return set_str(p, field, text);
+	char *abs = join_path(p->dir, text);
+	if (abs == NULL)
+		return fail_nomem(p);
+	free(*field);
+	*field = abs;
+	return C2W_OK;
+}
+
+/*
+ * Make room for element @count of a growing array. Capacity is implied by the count (the
+ * next power of two, at least 4), so the structs keep only the count.
+ */
+static int array_slot(struct parser *p, void **arr, size_t count, size_t elem)
+{
+	size_t cap;
+	if (count == 0)
+		cap = 4;
+	else if (count >= 4 && (count & (count - 1)) == 0)
+		cap = count * 2;
+	else
+		return C2W_OK;
+	if (cap > SIZE_MAX / elem)
+		return fail_nomem(p);
+	void *grown = realloc(*arr, cap * elem);
+	if (grown == NULL)
+		return fail_nomem(p);
+	*arr = grown;
+	return C2W_OK;
+}
+
+static void fmt_ms(char *buf, size_t cap, uint64_t ms)
+{
+	static const struct {
+		uint64_t ms;
+		const char *unit;
+	} units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms != 0 && ms % units[i].ms == 0) {
+			snprintf(buf, cap, "%llu%s", (unsigned long long)(ms / units[i].ms),
+				 units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, cap, "%llums", (unsigned long long)ms);
+}
+
+static int check_range_ms(struct parser *p, const struct key_def *k, const char *text, uint64_t ms)
+{
+	if (ms >= k->lo && ms <= k->hi)
+		return C2W_OK;
+	char lo[32], hi[32];
+	fmt_ms(lo, sizeof(lo), k->lo);
+	fmt_ms(hi, sizeof(hi), k->hi);
+	return fail(p, line_of(p), "%s: '%s' is out of range (%s to %s)", p->where, text, lo, hi);
+}
+
+static int scalar_uint(struct parser *p, const struct key_def *k, const char *text, void *base)
+{
+	uint64_t v;
+	if (conf_value_parse_uint(text, &v) != C2W_OK)
+		return fail(p, line_of(p), "%s: expected a number, got '%s'", p->where, text);
+	if (v < k->lo || v > k->hi)
+		return fail(p, line_of(p), "%s: %s is out of range (%llu to %llu)", p->where, text,
+			    (unsigned long long)k->lo, (unsigned long long)k->hi);
+	store_uint(FIELD(base, k->off), k->width, v);
+	return C2W_OK;
+}
+
+static int scalar_duration(struct parser *p, const struct key_def *k, const char *text, void *base)
+{
+	uint64_t ms;
+	if (conf_value_parse_duration(text, &ms) != C2W_OK)
+		return fail(p, line_of(p),
+			    "%s: expected a duration like 30s, 5m, 24h or 7d, got '%s'", p->where,
+			    text);
+	int ret = check_range_ms(p, k, text, ms);
+	if (ret != C2W_OK)
+		return ret;
+	if (k->kind == KEY_SEC) {
+		if (ms % 1000 != 0)
+			return fail(p, line_of(p), "%s: '%s' is not a whole number of seconds",
+				    p->where, text);
+		ms /= 1000;
+	}
+	store_uint(FIELD(base, k->off), k->width, ms);
+	return C2W_OK;
+}
+
+static int scalar_size(struct parser *p, const struct key_def *k, const char *text, void *base)
+{
+	uint64_t bytes;
+	if (conf_value_parse_size(text, &bytes) != C2W_OK)
+		return fail(p, line_of(p), "%s: expected a size like 512k, 64m or 1g, got '%s'",
+			    p->where, text);
+	if (bytes < k->lo || bytes > k->hi)
+		return fail(p, line_of(p), "%s: '%s' is out of range (%lluk to %lluk)", p->where,
+			    text, (unsigned long long)(k->lo >> 10),
+			    (unsigned long long)(k->hi >> 10));
+	if (k->kind == KEY_MB)
+		store_uint(FIELD(base, k->off), k->width, (bytes + (1u << 20) - 1) >> 20);
+	else
+		store_uint(FIELD(base, k->off), k->width, bytes);
+	return C2W_OK;
+}
+
+static int scalar_enum(struct parser *p, const struct key_def *k, const char *text, void *base)
+{
+	char choices[256] = "";
+	size_t used = 0;
+	for (const struct enum_def *e = k->enums; e->text != NULL; e++) {
+		if (strcmp(text, e->text) == 0) {
+			assert(k->width == sizeof(int));
+			memcpy(FIELD(base, k->off), &e->value, sizeof(int));
+			return C2W_OK;
+		}
+		int n = snprintf(choices + used, sizeof(choices) - used, "%s%s",
+				 used != 0 ? ", " : "", e->text);
+		if (n > 0 && (size_t)n < sizeof(choices) - used)
+			used += (size_t)n;
+	}
+	return fail(p, line_of(p), "%s: '%s' is not one of %s", p->where, text, choices);
+}
+
+static bool is_none(const struct parser *p, const char *text)
+{
+	return ev_is_null(p) || strcmp(text, "none") == 0;
+}
+
+static int scalar_name(struct parser *p, const char *text, char **field)
+{
+	char name[256];
+	if (conf_value_parse_name(text, name, sizeof(name)) != C2W_OK)
+		return fail(p, line_of(p), "%s: '%s' is not a valid domain name", p->where, text);
+	return set_str(p, field, name);
+}
+
+static int scalar_value(struct parser *p, const struct key_def *k, void *base)
+{
+	const char *text;
+	int ret = get_scalar(p, &text);
+	if (ret != C2W_OK)
+		return ret;
+	char **str = FIELD(base, k->off);
+	bool optional = k->kind == KEY_STR_OPT || k->kind == KEY_PATH_OPT;
+
+	if (optional && is_none(p, text))
+		return set_str(p, str, NULL);
+	if (text[0] == '\0' || ev_is_null(p))
+		return fail(p, line_of(p), "%s: a value is required", p->where);
+	switch (k->kind) {
+	case KEY_STR:
+	case KEY_STR_OPT:
+		return set_str(p, str, text);
+	case KEY_PATH:
+	case KEY_PATH_OPT:
+		return set_path(p, str, text);
+	case KEY_NAME:
+		return scalar_name(p, text, str);
+	case KEY_BOOL:
+		assert(k->width == sizeof(bool));
+		if (conf_value_parse_bool(text, FIELD(base, k->off)) != C2W_OK)
+			return fail(p, line_of(p), "%s: expected true or false, got '%s'", p->where,
+				    text);
+		return C2W_OK;
+	case KEY_UINT:
+		return scalar_uint(p, k, text, base);
+	case KEY_MS:
+	case KEY_SEC:
+		return scalar_duration(p, k, text, base);
+	case KEY_BYTES:
+	case KEY_MB:
+		return scalar_size(p, k, text, base);
+	case KEY_FRACTION: {
+		double v;
+		assert(k->width == sizeof(double));
+		if (conf_value_parse_double(text, &v) != C2W_OK || v < 0)
+			return fail(p, line_of(p), "%s: expected a number >= 0, got '%s'", p->where,
+				    text);
+		memcpy(FIELD(base, k->off), &v, sizeof(v));
+		return C2W_OK;
+	}
+	case KEY_ENUM:
+		return scalar_enum(p, k, text, base);
+	default:
+		return fail(p, line_of(p), "%s: internal error: bad key kind", p->where);
+	}
+}
+
+/* ---- lists ---------------------------------------------------------------------------- */
+
+/* One list item: @text at the current event. */
+typedef int list_item_cb(struct parser *p, const struct key_def *k, void *base, const char *text);
+
+/*
+ * Walk a list of scalars; a single scalar counts as a one-item list, null as an empty one.
+ * Leaves the current event on the last event of the value.
+ */
+static int for_each_item(struct parser *p, const struct key_def *k, void *base, list_item_cb *item)
+{
+	const char *text;
+	int ret;
+	if (p->ev.type == YAML_SCALAR_EVENT) {
+		if (ev_is_null(p))
+			return C2W_OK;
+		ret = get_scalar(p, &text);
+		return ret != C2W_OK ? ret : item(p, k, base, text);
+	}
+	if (p->ev.type != YAML_SEQUENCE_START_EVENT)
+		return fail(p, line_of(p), "%s: expected a list, not %s", p->where, ev_kind(p));
+	for (;;) {
+		if ((ret = next(p)) != C2W_OK)
+			return ret;
+		if (p->ev.type == YAML_SEQUENCE_END_EVENT)
+			return C2W_OK;
+		if ((ret = get_scalar(p, &text)) != C2W_OK)
+			return ret;
+		if (text[0] == '\0')
+			return fail(p, line_of(p), "%s: empty list item", p->where);
+		if ((ret = item(p, k, base, text)) != C2W_OK)
+			return ret;
+	}
+}
+
+static int item_addr(struct parser *p, const struct key_def *k, void *base, const char *text)
+{
+	struct conf_addr **arr = FIELD(base, k->off);
+	size_t *count = FIELD(base, k->count_off);
+	struct conf_addr a;
+	if (conf_addr_parse(text, k->port, &a) != C2W_OK) {
+		if (k->port == 0 && strchr(text, '@') == NULL)
+			return fail(p, line_of(p), "%s: '%s' needs a port (address@port)", p->where,
+				    text);
+		return fail(p, line_of(p), "%s: '%s' is not a valid address (IPv4 or IPv6, @port)",
+			    p->where, text);
+	}
+	int ret = array_slot(p, (void **)arr, *count, sizeof(**arr));
+	if (ret != C2W_OK)
+		return ret;
+	(*arr)[(*count)++] = a;
+	return C2W_OK;
+}
+
+static int item_prefix(struct parser *p, const struct key_def *k, void *base, const char *text)
+{
+	struct conf_prefix **arr = FIELD(base, k->off);
+	size_t *count = FIELD(base, k->count_off);
+	struct conf_prefix pfx;
+	if (conf_prefix_parse(text, &pfx) != C2W_OK)
+		return fail(p, line_of(p),
+			    "%s: '%s' is not a valid prefix (address/length, host bits zero)",
+			    p->where, text);
+	int ret = array_slot(p, (void **)arr, *count, sizeof(**arr));
+	if (ret != C2W_OK)
+		return ret;
+	(*arr)[(*count)++] = pfx;
+	return C2W_OK;
+}
+
+static int item_name(struct parser *p, const struct key_def *k, void *base, const char *text)
+{
+	char ***arr = FIELD(base, k->off);
+	size_t *count = FIELD(base, k->count_off);
+	int ret = array_slot(p, (void **)arr, *count, sizeof(**arr));
+	if (ret != C2W_OK)
+		return ret;
+	(*arr)[*count] = NULL;
+	if ((ret = scalar_name(p, text, &(*arr)[*count])) != C2W_OK)
+		return ret;
+	(*count)++;
+	return C2W_OK;
+}
+
+static void free_names(char **names, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int list_value(struct parser *p, const struct key_def *k, void *base)
+{
+	void **arr = FIELD(base, k->off);
+	size_t *count = FIELD(base, k->count_off);
+	/* The key replaces the default list. */
+	if (k->kind == KEY_NAMES)
+		free_names(*arr, *count);
+	else
+		free(*arr);
+	*arr = NULL;
+	*count = 0;
+	switch (k->kind) {
+	case KEY_ADDRS:
+		return for_each_item(p, k, base, item_addr);
+	case KEY_PREFIXES:
+		return for_each_item(p, k, base, item_prefix);
+	default:
+		return for_each_item(p, k, base, item_name);
+	}
+}
+
+/* ---- mappings ------------------------------------------------------------------------- */
+
+static int parse_map(struct parser *p, const struct table *tbl, void *base, const char *where);
+
+static int find_key(const struct table *tbl, const char *name)
+{
+	for (size_t i = 0; i < tbl->key_count; i++)
+		if (strcmp(tbl->keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int fail_unknown(struct parser *p, const struct table *tbl, const char *where,
+			const char *key)
+{
+	/* The most common slip is snake_case for kebab-case. */
+	char alt[64];
+	size_t n = strlen(key);
+	if (n < sizeof(alt)) {
+		for (size_t i = 0; i <= n; i++)
+			alt[i] = key[i] == '_' ? '-' : key[i];
+		int i = find_key(tbl, alt);
+		if (i >= 0 && strcmp(alt, key) != 0)
+			return fail(p, line_of(p), "unknown key '%s' in %s (did you mean '%s'?)",
+				    key, where[0] != '\0' ? where : "top level", alt);
+	}
+	if (where[0] == '\0')
+		return fail(p, line_of(p), "unknown section '%s'", key);
+	return fail(p, line_of(p), "unknown key '%s' in %s", key, where);
+}
+
+static int handle_value(struct parser *p, const struct key_def *k, void *base)
+{
+	switch (k->kind) {
+	case KEY_MAP: {
+		if (ev_is_null(p))
+			return C2W_OK;
+		if (p->ev.type != YAML_MAPPING_START_EVENT)
+			return fail(p, line_of(p), "%s: expected a mapping (key: value), not %s",
+				    p->where, ev_kind(p));
+		char sub[WHERE_MAX];
+		snprintf(sub, sizeof(sub), "%s", p->where);
+		return parse_map(p, k->sub, FIELD(base, k->off), sub);
+	}
+	case KEY_ADDRS:
+	case KEY_PREFIXES:
+	case KEY_NAMES:
+		return list_value(p, k, base);
+	case KEY_CUSTOM:
+		return k->parse(p, k, base);
+	default:
+		return scalar_value(p, k, base);
+	}
+}
+
+static int check_required(struct parser *p, const struct map_lines *ml)
+{
+	for (size_t i = 0; i < ml->tbl->key_count; i++)
+		if (ml->tbl->keys[i].required && ml->key[i] == 0)
+			return fail(p, ml->start, "%s: missing required key '%s'",
+				    ml->where[0] != '\0' ? ml->where : "top level",
+				    ml->tbl->keys[i].name);
+	return C2W_OK;
+}
+
+/* Current event: MAPPING_START. Leaves the current event on its MAPPING_END. */
+static int parse_map(struct parser *p, const struct table *tbl, void *base, const char *where)
+{
+	struct map_lines ml = {.tbl = tbl, .where = where, .start = line_of(p)};
+	int ret;
+
+	for (;;) {
+		if ((ret = next(p)) != C2W_OK)
+			return ret;
+		if (p->ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		const char *key;
+		if (p->ev.type != YAML_SCALAR_EVENT)
+			return fail(p, line_of(p), "%s: keys must be plain strings",
+				    where[0] != '\0' ? where : "top level");
+		if ((ret = get_scalar(p, &key)) != C2W_OK)
+			return ret;
+		int i = find_key(tbl, key);
+		if (i < 0)
+			return fail_unknown(p, tbl, where, key);
+		if (ml.key[i] != 0)
+			return fail(p, line_of(p), "duplicate key '%s' in %s (first at line %u)",
+				    key, where[0] != '\0' ? where : "top level", ml.key[i]);
+		ml.key[i] = line_of(p);
+		snprintf(p->where, sizeof(p->where), "%s%s%s", where, where[0] != '\0' ? "." : "",
+			 key);
+		if ((ret = next(p)) != C2W_OK)
+			return ret;
+		if ((ret = handle_value(p, &tbl->keys[i], base)) != C2W_OK)
+			return ret;
+	}
+	if ((ret = check_required(p, &ml)) != C2W_OK)
+		return ret;
+	return tbl->check != NULL ? tbl->check(p, base, &ml) : C2W_OK;
+}
+
+/* Line of key @name in @ml, or the mapping's own line when the key is absent. */
+static unsigned key_line(const struct map_lines *ml, const char *name)
+{
+	int i = find_key(ml->tbl, name);
+	return i >= 0 && ml->key[i] != 0 ? ml->key[i] : ml->start;
+}
+
+static bool key_seen(const struct map_lines *ml, const char *name)
+{
+	int i = find_key(ml->tbl, name);
+	return i >= 0 && ml->key[i] != 0;
+}
+
+/*
+ * A list of mappings (policy.zones, resolver.stub): for each item, make room, parse it with
+ * @tbl, then let @after compare it with the items before it.
+ */
+static int map_list(struct parser *p, void **arr, size_t *count, size_t elem,
+		    const struct table *tbl,
+		    int (*after)(struct parser *p, void *arr, size_t idx, unsigned line))
+{
+	char where[WHERE_MAX], item_where[WHERE_MAX];
+	int ret;
+	snprintf(where, sizeof(where), "%s", p->where);
+	if (ev_is_null(p))
+		return C2W_OK;
+	if (p->ev.type != YAML_SEQUENCE_START_EVENT)
+		return fail(p, line_of(p), "%s: expected a list of mappings, not %s", where,
+			    ev_kind(p));
+	for (;;) {
+		if ((ret = next(p)) != C2W_OK)
+			return ret;
+		if (p->ev.type == YAML_SEQUENCE_END_EVENT)
+			return C2W_OK;
+		int n = snprintf(item_where, sizeof(item_where), "%s[%zu]", where, *count);
+		if (n < 0 || (size_t)n >= sizeof(item_where))
+			return fail(p, line_of(p), "%s: key path too long", where);
+		if (p->ev.type != YAML_MAPPING_START_EVENT)
+			return fail(p, line_of(p), "%s: expected a mapping (key: value), not %s",
+				    item_where, ev_kind(p));
+		if ((ret = array_slot(p, arr, *count, elem)) != C2W_OK)
+			return ret;
+		void *item = (char *)*arr + *count * elem;
+		memset(item, 0, elem);
+		(*count)++; /* counted before parsing, so conf_free sees partial items */
+		unsigned line = line_of(p);
+		if ((ret = parse_map(p, tbl, item, item_where)) != C2W_OK)
+			return ret;
+		if ((ret = after(p, *arr, *count - 1, line)) != C2W_OK)
+			return ret;
+	}
+}
+
+/* ---- custom keys ---------------------------------------------------------------------- */
+
+static int parse_workers(struct parser *p, const struct key_def *k, void *base)
+{
+	const char *text;
+	int ret = get_scalar(p, &text);
+	if (ret != C2W_OK)
+		return ret;
+	if (strcmp(text, "auto") == 0) {
+		store_uint(FIELD(base, k->off), k->width, 0);
+		return C2W_OK;
+	}
+	uint64_t v;
+	if (conf_value_parse_uint(text, &v) != C2W_OK || v < 1 || v > 1024)
+		return fail(p, line_of(p),
+			    "%s: expected 'auto' or a number from 1 to 1024, got '%s'", p->where,
+			    text);
+	store_uint(FIELD(base, k->off), k->width, v);
+	return C2W_OK;
+}
+
+static int parse_dnstap(struct parser *p, const struct key_def *k, void *base)
+{
+	const char *text;
+	char **field = FIELD(base, k->off);
+	int ret = get_scalar(p, &text);
+	if (ret != C2W_OK)
+		return ret;
+	if (is_none(p, text))
+		return set_str(p, field, NULL);
+	const char *path = NULL;
+	if (strncmp(text, "unix:", 5) == 0 || strncmp(text, "file:", 5) == 0)
+		path = text + 5;
+	if (path == NULL || path[0] == '\0')
+		return fail(p, line_of(p), "%s: expected unix:/path or file:/path, got '%s'",
+			    p->where, text);
+	char *resolved = NULL;
+	if ((ret = set_path(p, &resolved, path)) != C2W_OK)
+		return ret;
+	size_t n = strlen(resolved) + 6;
+	char *full = malloc(n);
+	if (full == NULL) {
+		free(resolved);
+		return fail_nomem(p);
+	}
+	snprintf(full, n, "%.5s%s", text, resolved);
+	free(resolved);
+	free(*field);
+	*field = full;
+	return C2W_OK;
+}
+
+static int parse_ip(struct parser *p, const struct key_def *k, void *base, int family)
+{
+	const char *text;
+	char **field = FIELD(base, k->off);
+	int ret = get_scalar(p, &text);
+	if (ret != C2W_OK)
+		return ret;
+	if (is_none(p, text))
+		return set_str(p, field, NULL);
+	uint8_t raw[16];
+	char norm[INET6_ADDRSTRLEN];
+	if (inet_pton(family, text, raw) != 1 || inet_ntop(family, raw, norm, sizeof(norm)) == NULL)
+		return fail(p, line_of(p), "%s: '%s' is not an IPv%d address", p->where, text,
+			    family == AF_INET ? 4 : 6);
+	return set_str(p, field, norm);
+}
+
+static int parse_ipv4(struct parser *p, const struct key_def *k, void *base)
+{
+	return parse_ip(p, k, base, AF_INET);
+}
+
+static int parse_ipv6(struct parser *p, const struct key_def *k, void *base)
+{
+	return parse_ip(p, k, base, AF_INET6);
+}
+
+static int parse_zone_policy(struct parser *p, const struct key_def *k, void *base)
+{
+	static const struct enum_def policies[] = {
+	    {"given", CONF_POLICY_GIVEN},   {"nxdomain", CONF_POLICY_NXDOMAIN},
+	    {"nodata", CONF_POLICY_NODATA}, {"passthru", CONF_POLICY_PASSTHRU},
+	    {"drop", CONF_POLICY_DROP},     {"tcp-only", CONF_POLICY_TCP_ONLY},
+	    {"log", CONF_POLICY_LOG},       {"sinkhole", CONF_POLICY_SINKHOLE},
+	};
+	struct conf_policy_zone *z = base;
+	const char *text;
+	int ret = get_scalar(p, &text);
+	(void)k;
+	if (ret != C2W_OK)
+		return ret;
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		if (strcmp(text, policies[i].text) == 0) {
+			z->policy = (enum conf_zone_policy)policies[i].value;
+			if (z->policy == CONF_POLICY_SINKHOLE && p->sinkhole_line == 0)
+				p->sinkhole_line = line_of(p);
+			return C2W_OK;
+		}
+	}
+	if (strncmp(text, "cname", 5) == 0 && (text[5] == ' ' || text[5] == '\t')) {
+		const char *target = text + 5 + strspn(text + 5, " \t");
+		z->policy = CONF_POLICY_CNAME;
+		return scalar_name(p, target, &z->cname_target);
+	}
+	return fail(p, line_of(p),
+		    "%s: '%s' is not one of given, nxdomain, nodata, passthru, drop, tcp-only, "
+		    "log, sinkhole, cname NAME",
+		    p->where, text);
+}
+
+static int parse_ede(struct parser *p, const struct key_def *k, void *base)
+{
+	struct conf_policy_zone *z = base;
+	const char *text;
+	int ret = get_scalar(p, &text);
+	(void)k;
+	if (ret != C2W_OK)
+		return ret;
+	if (strcmp(text, "blocked") == 0)
+		z->ede_filtered = false;
+	else if (strcmp(text, "filtered") == 0)
+		z->ede_filtered = true;
+	else
+		return fail(p, line_of(p), "%s: '%s' is not one of blocked, filtered", p->where,
+			    text);
+	return C2W_OK;
+}
+
+/* ---- the tables ----------------------------------------------------------------------- */
+
+#define K(n, k, st, f, ...)                                                                        \
+	{                                                                                          \
+		.name = (n), .kind = (k), .off = offsetof(st, f), .width = sizeof(((st *)0)->f),   \
+		__VA_ARGS__                                                                        \
+	}
+#define K_UINT(n, st, f, lo_, hi_)    K(n, KEY_UINT, st, f, .lo = (lo_), .hi = (hi_))
+#define K_LIST(n, k, st, f, cnt, ...) K(n, k, st, f, .count_off = offsetof(st, cnt), __VA_ARGS__)
+#define K_CUSTOM(n, st, f, fn)        K(n, KEY_CUSTOM, st, f, .parse = (fn))
+
+#define SECONDS(x) ((uint64_t)(x)*1000)
+#define DAYS(x)    SECONDS((uint64_t)(x)*86400)
+#define MIB(x)     ((uint64_t)(x) << 20)
+
+static int parse_stubs(struct parser *p, const struct key_def *k, void *base);
+static int parse_zones(struct parser *p, const struct key_def *k, void *base);
+
+static const struct enum_def resolver_modes[] = {
+    {"recursive", CONF_RESOLVER_RECURSIVE},
+    {"forward", CONF_RESOLVER_FORWARD},
+    {NULL, 0},
+};
+
+static const struct enum_def zone_formats[] = {
+    {"rpz", CONF_ZONE_RPZ},
+    {"hosts", CONF_ZONE_HOSTS},
+    {"domains", CONF_ZONE_DOMAINS},
+    {NULL, 0},
+};
+
+static const struct enum_def log_levels[] = {
+    {"error", C2W_LOG_ERR},
+    {"warning", C2W_LOG_WARN},
+    {"info", C2W_LOG_INFO},
+    {"debug", C2W_LOG_DEBUG},
+    {NULL, 0},
+};
+
+#define TABLE(keys_, check_)                                                                       \
+	{                                                                                          \
+		.keys = (keys_), .key_count = sizeof(keys_) / sizeof((keys_)[0]),                  \
+		.check = (check_)                                                                  \
+	}
+
+static int check_server(struct parser *p, void *base, const struct map_lines *ml)
+{
+	const struct conf_server *s = base;
+	if (s->listen_count == 0)
+		return fail(p, key_line(ml, "listen"),
+			    "server.listen: at least one address is needed");
+	return C2W_OK;
+}
+
+static const struct key_def server_keys[] = {
+    K_LIST("listen", KEY_ADDRS, struct conf_server, listen, listen_count, .port = 53),
+    K_CUSTOM("workers", struct conf_server, workers, parse_workers),
+    K_LIST("allow", KEY_PREFIXES, struct conf_server, allow, allow_count),
+    K("user", KEY_STR_OPT, struct conf_server, user),
+    K_UINT("tcp-clients", struct conf_server, tcp_clients_max, 1, 65535),
+    K("tcp-idle-timeout", KEY_MS, struct conf_server, tcp_idle_timeout_ms, .lo = 1,
+      .hi = SECONDS(3600)),
+    K_UINT("edns-udp-size", struct conf_server, edns_udp_size, 512, 65535),
+    K_UINT("cache-entries", struct conf_server, cache_entries, 1, 1u << 30),
+};
+
+static int check_stub(struct parser *p, void *base, const struct map_lines *ml)
+{
+	const struct conf_stub *s = base;
+	if (s->addr_count == 0)
+		return fail(p, key_line(ml, "addr"), "%s.addr: at least one address is needed",
+			    ml->where);
+	return C2W_OK;
+}
+
+static const struct key_def stub_keys[] = {
+    K("zone", KEY_NAME, struct conf_stub, zone, .required = true),
+    K_LIST("addr", KEY_ADDRS, struct conf_stub, addrs, addr_count, .port = 53, .required = true),
+};
+static const struct table stub_table = TABLE(stub_keys, check_stub);
+
+static int check_resolver(struct parser *p, void *base, const struct map_lines *ml)
+{
+	const struct conf_resolver *r = base;
+	if (r->mode == CONF_RESOLVER_FORWARD && r->forward_count == 0)
+		return fail(p, key_line(ml, "mode"),
+			    "resolver.mode is forward but resolver.forward lists no upstream");
+	if (r->mode == CONF_RESOLVER_RECURSIVE && r->forward_count > 0)
+		return fail(
+		    p, key_line(ml, "forward"),
+		    "resolver.forward is only used with 'mode: forward' (mode is recursive)");
+	return C2W_OK;
+}
+
+static const struct key_def resolver_keys[] = {
+    K("mode", KEY_ENUM, struct conf_resolver, mode, .enums = resolver_modes),
+    K("root-hints", KEY_PATH, struct conf_resolver, root_hints),
+    K("trust-anchor", KEY_PATH_OPT, struct conf_resolver, trust_anchor),
+    K_LIST("forward", KEY_ADDRS, struct conf_resolver, forward, forward_count, .port = 53),
+    K_CUSTOM("stub", struct conf_resolver, stub, parse_stubs),
+    K("timeout", KEY_MS, struct conf_resolver, timeout_ms, .lo = 1, .hi = SECONDS(600)),
+    K("serve-stale", KEY_BOOL, struct conf_resolver, serve_stale),
+    K("cache-size", KEY_MB, struct conf_resolver, cache_mb, .lo = MIB(1), .hi = MIB(1u << 20)),
+};
+
+static int check_zone(struct parser *p, void *base, const struct map_lines *ml)
+{
+	struct conf_policy_zone *z = base;
+	int ret;
+	(void)ml;
+	if (z->category == NULL && (ret = set_str(p, &z->category, "c2")) != C2W_OK)
+		return ret;
+	if (z->feed == NULL)
+		return set_str(p, &z->feed, z->name);
+	return C2W_OK;
+}
+
+static const struct key_def zone_keys[] = {
+    K("name", KEY_NAME, struct conf_policy_zone, name, .required = true),
+    K("file", KEY_PATH, struct conf_policy_zone, file, .required = true),
+    K("format", KEY_ENUM, struct conf_policy_zone, format, .enums = zone_formats),
+    K_CUSTOM("policy", struct conf_policy_zone, policy, parse_zone_policy),
+    K("category", KEY_STR, struct conf_policy_zone, category),
+    K("family", KEY_STR_OPT, struct conf_policy_zone, family),
+    K("feed", KEY_STR, struct conf_policy_zone, feed),
+    K_CUSTOM("ede", struct conf_policy_zone, ede_filtered, parse_ede),
+};
+static const struct table zone_table = TABLE(zone_keys, check_zone);
+
+static const struct key_def policy_keys[] = {
+    K_CUSTOM("zones", struct conf_policy, zones, parse_zones),
+    K_LIST("never-block", KEY_NAMES, struct conf_policy, never_block, never_block_count),
+    K("never-block-file", KEY_PATH_OPT, struct conf_policy, never_block_file),
+    K("max-change", KEY_FRACTION, struct conf_policy, max_change),
+};
+
+static const struct key_def events_keys[] = {
+    K("jsonl", KEY_PATH_OPT, struct conf_events, jsonl),
+    K("jsonl-rotate-size", KEY_BYTES, struct conf_events, jsonl_rotate_bytes, .lo = 0,
+      .hi = UINT64_MAX),
+    K("jsonl-rotate-interval", KEY_SEC, struct conf_events, jsonl_rotate_s, .lo = 0,
+      .hi = DAYS(366)),
+    K_CUSTOM("dnstap", struct conf_events, dnstap, parse_dnstap),
+    K("syslog", KEY_BOOL, struct conf_events, syslog),
+    K("query-log", KEY_BOOL, struct conf_events, query_log),
+    K_UINT("ring-entries", struct conf_events, ring_entries, 16, 1u << 24),
+};
+
+static int check_privacy(struct parser *p, void *base, const struct map_lines *ml)
+{
+	const struct conf_privacy *pr = base;
+	if (pr->notify_window_days > pr->retention_days)
+		return fail(p,
+			    key_line(ml, key_seen(ml, "notify-window-days") ? "notify-window-days"
+									    : "retention-days"),
+			    "privacy.notify-window-days (%u) exceeds privacy.retention-days (%u): "
+			    "addresses would be deleted before the notification window ends",
+			    pr->notify_window_days, pr->retention_days);
+	return C2W_OK;
+}
+
+static const struct key_def privacy_keys[] = {
+    K("key-file", KEY_PATH, struct conf_privacy, key_file),
+    K("key-rotation", KEY_SEC, struct conf_privacy, key_rotation_s, .lo = SECONDS(60),
+      .hi = DAYS(366)),
+    K_UINT("retention-days", struct conf_privacy, retention_days, 1, 3650),
+    K_UINT("notify-window-days", struct conf_privacy, notify_window_days, 1, 3650),
+    K("optout-file", KEY_PATH_OPT, struct conf_privacy, optout_file),
+};
+
+static const struct key_def store_keys[] = {
+    K("sqlite", KEY_PATH_OPT, struct conf_store, sqlite),
+    K("postgres", KEY_STR_OPT, struct conf_store, postgres),
+};
+
+static const struct key_def control_keys[] = {
+    K("socket", KEY_PATH_OPT, struct conf_control, socket),
+    K_LIST("http", KEY_ADDRS, struct conf_control, http, http_count, .port = 8053),
+};
+
+static const struct key_def sinkhole_keys[] = {
+    K_CUSTOM("ipv4", struct conf_sinkhole, ipv4, parse_ipv4),
+    K_CUSTOM("ipv6", struct conf_sinkhole, ipv6, parse_ipv6),
+    K_LIST("http", KEY_ADDRS, struct conf_sinkhole, http, http_count, .port = 80),
+    K_LIST("tls", KEY_ADDRS, struct conf_sinkhole, tls, tls_count, .port = 443),
+    K_LIST("tcp", KEY_ADDRS, struct conf_sinkhole, tcp, tcp_count, .port = 0),
+    K("templates", KEY_PATH_OPT, struct conf_sinkhole, templates),
+};
+
+static const struct key_def log_keys[] = {
+    K("level", KEY_ENUM, struct conf_log, level, .enums = log_levels),
+    K("syslog", KEY_BOOL, struct conf_log, syslog),
+};
+
+static const struct table server_table = TABLE(server_keys, check_server);
+static const struct table resolver_table = TABLE(resolver_keys, check_resolver);
+static const struct table policy_table = TABLE(policy_keys, NULL);
+static const struct table events_table = TABLE(events_keys, NULL);
+static const struct table privacy_table = TABLE(privacy_keys, check_privacy);
+static const struct table store_table = TABLE(store_keys, NULL);
+static const struct table control_table = TABLE(control_keys, NULL);
+static const struct table sinkhole_table = TABLE(sinkhole_keys, NULL);
+static const struct table log_table = TABLE(log_keys, NULL);
+
+static int check_top(struct parser *p, void *base, const struct map_lines *ml)
+{
+	const struct c2w_config *cfg = base;
+	(void)ml;
+	if (p->sinkhole_line != 0 && cfg->sinkhole.ipv4 == NULL && cfg->sinkhole.ipv6 == NULL)
+		return fail(p, p->sinkhole_line,
+			    "a zone uses 'policy: sinkhole' but neither sinkhole.ipv4 nor "
+			    "sinkhole.ipv6 is set");
+	return C2W_OK;
+}
+
+#define SECTION(n, f, t) K(n, KEY_MAP, struct c2w_config, f, .sub = &(t))
+
+static const struct key_def top_keys[] = {
+    SECTION("server", server, server_table),
+    SECTION("resolver", resolver, resolver_table),
+    SECTION("policy", policy, policy_table),
+    SECTION("events", events, events_table),
+    SECTION("privacy", privacy, privacy_table),
+    SECTION("store", store, store_table),
+    SECTION("control", control, control_table),
+    SECTION("sinkhole", sinkhole, sinkhole_table),
+    SECTION("log", log, log_table),
+};
+static const struct table top_table = TABLE(top_keys, check_top);
+
+static int stub_after(struct parser *p, void *arr, size_t idx, unsigned line)
+{
+	const struct conf_stub *stubs = arr;
+	for (size_t j = 0; j < idx; j++)
+		if (strcmp(stubs[idx].zone, stubs[j].zone) == 0)
+			return fail(p, line, "resolver.stub[%zu]: zone %s is already in stub[%zu]",
+				    idx, stubs[idx].zone, j);
+	return C2W_OK;
+}
+
+static int parse_stubs(struct parser *p, const struct key_def *k, void *base)
+{
+	struct conf_resolver *r = base;
+	(void)k;
+	return map_list(p, (void **)&r->stub, &r->stub_count, sizeof(*r->stub), &stub_table,
+			stub_after);
+}
+
+static int zone_after(struct parser *p, void *arr, size_t idx, unsigned line)
+{
+	const struct conf_policy_zone *zones = arr;
+	for (size_t j = 0; j < idx; j++)
+		if (strcmp(zones[idx].name, zones[j].name) == 0)
+			return fail(p, line, "policy.zones[%zu]: zone %s is already in zones[%zu]",
+				    idx, zones[idx].name, j);
+	return C2W_OK;
+}
+
+static int parse_zones(struct parser *p, const struct key_def *k, void *base)
+{
+	struct conf_policy *pol = base;
+	(void)k;
+	return map_list(p, (void **)&pol->zones, &pol->zone_count, sizeof(*pol->zones), &zone_table,
+			zone_after);
+}
+
+/* ---- defaults, lifecycle -------------------------------------------------------------- */
+
+static int add_default_addr(struct conf_addr **arr, size_t *count, const char *text)
+{
+	struct conf_addr *grown = realloc(*arr, (*count + 1) * sizeof(**arr));
+	if (grown == NULL)
+		return C2W_ENOMEM;
+	*arr = grown;
+	if (conf_addr_parse(text, 53, &grown[*count]) != C2W_OK)
+		return C2W_EINVAL;
+	(*count)++;
+	return C2W_OK;
+}
+
+static int add_default_prefix(struct conf_prefix **arr, size_t *count, const char *text)
+{
+	struct conf_prefix *grown = realloc(*arr, (*count + 1) * sizeof(**arr));
+	if (grown == NULL)
+		return C2W_ENOMEM;
+	*arr = grown;
+	if (conf_prefix_parse(text, &grown[*count]) != C2W_OK)
+		return C2W_EINVAL;
+	(*count)++;
+	return C2W_OK;
+}
+
+/* Every default in one place; docs/config.md and conf/c2wall.yaml repeat them. */
+static int set_defaults(struct c2w_config *cfg)
+{
+	struct conf_server *s = &cfg->server;
+	int ret;
+
+	if ((ret = add_default_addr(&s->listen, &s->listen_count, "127.0.0.1@53")) != C2W_OK ||
+	    (ret = add_default_addr(&s->listen, &s->listen_count, "::1@53")) != C2W_OK ||
+	    (ret = add_default_prefix(&s->allow, &s->allow_count, "127.0.0.0/8")) != C2W_OK ||
+	    (ret = add_default_prefix(&s->allow, &s->allow_count, "::1/128")) != C2W_OK)
+		return ret;
+	s->workers = 0;
+	s->tcp_clients_max = 256;
+	s->tcp_idle_timeout_ms = 10000;
+	s->edns_udp_size = 1232;
+	s->cache_entries = 262144;
+
+	cfg->resolver.mode = CONF_RESOLVER_RECURSIVE;
+	cfg->resolver.timeout_ms = 5000;
+	cfg->resolver.serve_stale = false;
+	cfg->resolver.cache_mb = 64;
+
+	cfg->policy.max_change = 0;
+	cfg->events.ring_entries = 4096;
+	cfg->privacy.key_rotation_s = 86400;
+	cfg->privacy.retention_days = 30;
+	cfg->privacy.notify_window_days = 14;
+	cfg->log.level = C2W_LOG_INFO;
+
+	static const struct {
+		size_t off;
+		const char *text;
+	} strings[] = {
+	    {offsetof(struct c2w_config, resolver.root_hints), "/usr/share/dns/root.hints"},
+	    {offsetof(struct c2w_config, resolver.trust_anchor), "/usr/share/dns/root.key"},
+	    {offsetof(struct c2w_config, privacy.key_file), "/var/lib/c2wall/pseudonym.key"},
+	    {offsetof(struct c2w_config, store.sqlite), "/var/lib/c2wall/incidents.db"},
+	    {offsetof(struct c2w_config, control.socket), "/run/c2wall/control.sock"},
+	};
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		char **field = FIELD(cfg, strings[i].off);
+		if ((*field = strdup(strings[i].text)) == NULL)
+			return C2W_ENOMEM;
+	}
+	return C2W_OK;
+}
+
+static void free_zone(struct conf_policy_zone *z)
+{
+	free(z->name);
+	free(z->file);
+	free(z->cname_target);
+	free(z->category);
+	free(z->family);
+	free(z->feed);
+}
+
+void conf_free(struct c2w_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->server.listen);
+	free(cfg->server.allow);
+	free(cfg->server.user);
+	free(cfg->resolver.root_hints);
+	free(cfg->resolver.trust_anchor);
+	free(cfg->resolver.forward);
+	for (size_t i = 0; i < cfg->resolver.stub_count; i++) {
+		free(cfg->resolver.stub[i].zone);
+		free(cfg->resolver.stub[i].addrs);
+	}
+	free(cfg->resolver.stub);
+	for (size_t i = 0; i < cfg->policy.zone_count; i++)
+		free_zone(&cfg->policy.zones[i]);
+	free(cfg->policy.zones);
+	free(cfg->policy.never_block_file);
+	free_names(cfg->policy.never_block, cfg->policy.never_block_count);
+	free(cfg->events.jsonl);
+	free(cfg->events.dnstap);
+	free(cfg->privacy.key_file);
+	free(cfg->privacy.optout_file);
+	free(cfg->store.sqlite);
+	free(cfg->store.postgres);
+	free(cfg->control.socket);
+	free(cfg->control.http);
+	free(cfg->sinkhole.ipv4);
+	free(cfg->sinkhole.ipv6);
+	free(cfg->sinkhole.http);
+	free(cfg->sinkhole.tls);
+	free(cfg->sinkhole.tcp);
+	free(cfg->sinkhole.templates);
+	free(cfg);
+}
+
+/* ---- loading -------------------------------------------------------------------------- */
+
+static char *join_path(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir);
+	const char *sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/";
+	size_t n = dl + strlen(sep) + strlen(name) + 1;
+	char *out = malloc(n);
+	if (out != NULL)
+		snprintf(out, n, "%s%s%s", dir, sep, name);
+	return out;
+}
+
+/*
+ * The absolute directory of @path: relative paths in the file are resolved against it, so
+ * the daemon can chdir("/") and a reload from another directory means the same files.
+ */
+static char *config_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return NULL;
+	char *real = realpath(dir, NULL);
+	if (real != NULL) {
+		free(dir);
+		return real;
+	}
+	if (dir[0] == '/')
+		return dir;
+	/* The directory does not exist (a buffer with a made-up name): resolve lexically. */
+	char cwd[PATH_MAX];
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return dir;
+	char *abs = join_path(cwd, dir);
+	free(dir);
+	return abs;
+}
+
+static int parse_stream(struct parser *p, struct c2w_config *cfg)
+{
+	int ret;
+	if ((ret = next(p)) != C2W_OK) /* STREAM-START */
+		return ret;
+	if ((ret = next(p)) != C2W_OK)
+		return ret;
+	if (p->ev.type == YAML_STREAM_END_EVENT)
+		return C2W_OK;         /* an empty file: all defaults */
+	if ((ret = next(p)) != C2W_OK) /* past DOCUMENT-START */
+		return ret;
+	if (p->ev.type == YAML_MAPPING_START_EVENT) {
+		if ((ret = parse_map(p, &top_table, cfg, "")) != C2W_OK)
+			return ret;
+	} else if (!ev_is_null(p)) {
+		return fail(p, line_of(p),
+			    "the file must be a mapping of sections (server:, resolver:, ...), "
+			    "not %s",
+			    ev_kind(p));
+	}
+	if ((ret = next(p)) != C2W_OK) /* DOCUMENT-END */
+		return ret;
+	if ((ret = next(p)) != C2W_OK)
+		return ret;
+	if (p->ev.type != YAML_STREAM_END_EVENT)
+		return fail(p, line_of(p), "only one YAML document is allowed in a config file");
+	return C2W_OK;
+}
+
+int conf_load_buffer(const char *data, size_t len, const char *path, struct c2w_config **out,
+		     char *err, size_t err_len)
+{
+	struct parser p = {
+	    .data = (const uint8_t *)data,
+	    .len = len,
+	    .name = path,
+	    .err = err,
+	    .err_len = err_len,
+	};
+	struct c2w_config *cfg = NULL;
+	int ret = C2W_ENOMEM;
+
+	*out = NULL;
+	if (err != NULL && err_len > 0)
+		err[0] = '\0';
+	if (!yaml_parser_initialize(&p.yp))
+		return fail_nomem(&p);
+	yaml_parser_set_input_string(&p.yp, (const unsigned char *)data, len);
+	if ((p.dir = config_dir(path)) == NULL)
+		goto out_nomem;
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		goto out_nomem;
+	const char *base = strrchr(path, '/');
+	if ((cfg->path = join_path(p.dir, base != NULL ? base + 1 : path)) == NULL)
+		goto out_nomem;
+	if ((ret = set_defaults(cfg)) != C2W_OK)
+		goto out_nomem;
+	if ((ret = parse_stream(&p, cfg)) != C2W_OK)
+		goto out_free;
+	*out = cfg;
+	cfg = NULL;
+	goto out_free;
+out_nomem:
+	ret = fail_nomem(&p);
+out_free:
+	conf_free(cfg);
+	if (p.have_ev)
+		yaml_event_delete(&p.ev);
+	yaml_parser_delete(&p.yp);
+	free(p.dir);
+	return ret;
+}
+
+static int fail_file(const char *path, char *err, size_t err_len, int ret, const char *what)
+{
+	if (err != NULL && err_len > 0)
+		snprintf(err, err_len, "%s: %s", path, what != NULL ? what : c2w_strerror(ret));
+	return ret;
+}
+
+int conf_load(const char *path, struct c2w_config **out, char *err, size_t err_len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	*out = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_file(path, err, err_len, -errno, NULL);
+	if (fstat(fd, &st) != 0) {
+		ret = fail_file(path, err, err_len, -errno, NULL);
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = fail_file(path, err, err_len, C2W_ECONFIG, "not a regular file");
+		goto out_close;
+	}
+	if (st.st_size > (off_t)CONF_FILE_MAX) {
+		ret = fail_file(path, err, err_len, C2W_ECONFIG, "file too large (limit 1 MiB)");
+		goto out_close;
+	}
+	/* Read to EOF rather than trusting st_size: the file may change under us. */
+	if ((buf = malloc(CONF_FILE_MAX + 1)) == NULL) {
+		ret = fail_file(path, err, err_len, C2W_ENOMEM, NULL);
+		goto out_close;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, CONF_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = fail_file(path, err, err_len, -errno, NULL);
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONF_FILE_MAX) {
+			ret = fail_file(path, err, err_len, C2W_ECONFIG,
+					"file too large (limit 1 MiB)");
+			goto out_free;
+		}
+	}
+	ret = conf_load_buffer(buf, len, path, out, err, err_len);
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return ret;
+}
