@@ -50,6 +50,13 @@
 #define DNS_TYPE_ANY	255
 #define DNS_CLASS_IN	1
 
+/* Message sections holding resource records, in wire order. */
+enum dns_section {
+	DNS_SECTION_ANSWER = 0,
+	DNS_SECTION_AUTHORITY = 1,
+	DNS_SECTION_ADDITIONAL = 2,
+};
+
 /* Extended DNS Error codes (RFC 8914) we emit. */
 #define DNS_EDE_NONE		  -1
 #define DNS_EDE_OTHER		  0
@@ -78,6 +85,8 @@ struct dns_query {
 	uint8_t edns_version;
 	bool edns_do;
 	uint16_t edns_udp_size; /* as advertised by the client, >= 512 */
+	const uint8_t *edns_opts; /* OPT RDATA (options, validated), borrowed; NULL without OPT */
+	uint16_t edns_opts_len;
 };
 
 /**
@@ -125,7 +134,12 @@ struct dns_answer {
  * @param secure     libunbound said the answer validated
  * @param keep_dnssec client set DO
  * @param ans        out: body written to ans->wire (ans->cap bytes available)
- * @return C2W_OK, C2W_EMALF (upstream reply does not parse), C2W_ESPACE (too large)
+ * @return C2W_OK, C2W_EMALF (upstream reply does not parse, or its question is not @q's),
+ *         C2W_ESPACE (too large: ans->len is 0; or more than DNS_ANSWER_TTLS records: then
+ *         ans->len > 0, the body is complete and may be rendered with age 0 but must not be
+ *         cached; ttl_count and min_ttl are 0), C2W_EINVAL (@q has no question).
+ *         min_ttl is the smallest TTL; an SOA in the authority section counts as
+ *         min(TTL, MINIMUM) (RFC 2308 5); 0 when there are no records.
  */
 C2W_NODISCARD int dns_answer_from_upstream(const struct dns_query *q, const uint8_t *up,
 					   size_t up_len, bool secure, bool keep_dnssec,
@@ -143,6 +157,19 @@ C2W_NODISCARD int dns_answer_from_upstream(const struct dns_query *q, const uint
  */
 int dns_answer_render(const struct dns_query *q, const struct dns_answer *ans, uint32_t age_s,
 		      uint16_t udp_size, size_t max_len, uint8_t *out, size_t out_cap);
+
+/**
+ * Render the BADVERS response (RFC 6891 6.1.3) for a query whose q->edns_version is above 0,
+ * the only version we implement: RCODE 16 split between the header (0) and the OPT's
+ * extended RCODE (1), OPT version 0, the question echoed, no records. The worker calls this
+ * instead of resolving when dns_query_parse() returned C2W_OK with edns_version != 0.
+ *
+ * @param q         parsed query, q->edns must be true
+ * @param udp_size  our advertised UDP payload size
+ * @return length written, C2W_EINVAL (no OPT in @q) or C2W_ESPACE
+ */
+int dns_answer_render_badvers(const struct dns_query *q, uint16_t udp_size, uint8_t *out,
+			      size_t out_cap);
 
 /**
  * Build a body with no records: @rcode, the question (when @q has one), and an optional EDE.
