@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Control server on the main libevent loop: unix stream socket, one request line in, one
+ * response line out, commands from a registry. Connections are few and short (the CLI);
+ * each holds one bufferevent.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control/control.h"
+#include "core/log.h"
+
+#define COMMANDS_MAX 64
+
+struct command {
+	char *name;
+	control_handler_cb cb;
+	void *arg;
+};
+
+struct control_server {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	char *path;
+	struct command commands[COMMANDS_MAX];
+	size_t command_count;
+};
+
+struct control_reply {
+	struct evbuffer *body;
+	char error[512];
+};
+
+void control_reply_printf(struct control_reply *reply, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(reply->body, fmt, ap);
+	va_end(ap);
+}
+
+void control_reply_error(struct control_reply *reply, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reply->error, sizeof(reply->error), fmt, ap);
+	va_end(ap);
+}
+
+static int help_cb(void *arg, int argc, char **argv, struct control_reply *reply)
+{
+	struct control_server *srv = arg;
+	(void)argc;
+	(void)argv;
+	control_reply_printf(reply, "[\"help\"");
+	for (size_t i = 0; i < srv->command_count; i++)
+		control_reply_printf(reply, ",\"%s\"", srv->commands[i].name);
+	control_reply_printf(reply, "]");
+	return C2W_OK;
+}
+
+static void run_line(struct control_server *srv, const char *line, size_t len,
+		     struct evbuffer *out)
+{
+	char buf[CONTROL_LINE_MAX];
+	char *argv[CONTROL_ARGS_MAX + 1];
+	int argc = control_request_parse(line, len, buf, sizeof(buf), argv);
+	if (argc < 0) {
+		evbuffer_add_printf(out, "error: %s\n",
+				    argc == C2W_ESPACE ? "request too long" : "malformed request");
+		return;
+	}
+	struct control_reply reply = {.body = evbuffer_new()};
+	if (reply.body == NULL) {
+		evbuffer_add_printf(out, "error: out of memory\n");
+		return;
+	}
+	int ret = C2W_ENOENT;
+	bool found = false;
+	if (strcmp(argv[0], "help") == 0) {
+		found = true;
+		ret = help_cb(srv, argc, argv, &reply);
+	}
+	for (size_t i = 0; !found && i < srv->command_count; i++)
+		if (strcmp(argv[0], srv->commands[i].name) == 0) {
+			found = true;
+			ret = srv->commands[i].cb(srv->commands[i].arg, argc, argv, &reply);
+		}
+	if (!found) {
+		evbuffer_add_printf(out, "error: unknown command (try \"help\")\n");
+	} else if (ret != C2W_OK) {
+		evbuffer_add_printf(out, "error: %s\n",
+				    reply.error[0] ? reply.error : c2w_strerror(ret));
+	} else if (evbuffer_get_length(reply.body) == 0) {
+		evbuffer_add_printf(out, "ok\n");
+	} else {
+		/* One response line: a handler's newline must not split it. */
+		size_t n = evbuffer_get_length(reply.body);
+		unsigned char *p = evbuffer_pullup(reply.body, -1);
+		for (size_t i = 0; p && i < n; i++)
+			if (p[i] == '\n' || p[i] == '\r')
+				p[i] = ' ';
+		evbuffer_add_buffer(out, reply.body);
+		evbuffer_add(out, "\n", 1);
+	}
+	evbuffer_free(reply.body);
+}
+
+static void conn_close(struct bufferevent *bev)
+{
+	bufferevent_free(bev);
+}
+
+static void write_done_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	conn_close(bev);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_server *srv = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
+	for (;;) {
+		size_t len;
+		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+		if (line == NULL)
+			break;
+		run_line(srv, line, len, out);
+		free(line);
+	}
+	if (evbuffer_get_length(in) >= CONTROL_LINE_MAX) {
+		evbuffer_add_printf(out, "error: request too long\n");
+		evbuffer_drain(in, evbuffer_get_length(in));
+		/* Close once the error went out. */
+		bufferevent_setcb(bev, NULL, write_done_cb, NULL, NULL);
+		bufferevent_disable(bev, EV_READ);
+	}
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		/* Client closed: flush what is left, then free. */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_close(bev);
+		else
+			bufferevent_setcb(bev, NULL, write_done_cb, NULL, NULL);
+	}
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct control_server *srv = arg;
+	(void)l;
+	(void)sa;
+	(void)socklen;
+	struct bufferevent *bev =
+		bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		close(fd);
+		return;
+	}
+	struct timeval tv = {10, 0}; /* idle clients do not pin a connection forever */
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, srv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+int control_server_new(struct event_base *base, const char *path, struct control_server **out)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return C2W_EINVAL;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	struct control_server *srv = calloc(1, sizeof(*srv));
+	if (srv == NULL || (srv->path = strdup(path)) == NULL) {
+		free(srv);
+		return C2W_ENOMEM;
+	}
+	srv->base = base;
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path); /* stale socket of a previous run */
+	mode_t old = umask(0117);
+	srv->listener = evconnlistener_new_bind(base, accept_cb, srv,
+						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+						(struct sockaddr *)&sun, sizeof(sun));
+	int err = errno;
+	umask(old);
+	if (srv->listener == NULL) {
+		c2w_log_err("control: cannot listen on %s: %s", path, c2w_strerror(-err));
+		free(srv->path);
+		free(srv);
+		return err ? -err : C2W_EIO;
+	}
+	*out = srv;
+	return C2W_OK;
+}
+
+void control_server_free(struct control_server *srv)
+{
+	if (srv == NULL)
+		return;
+	evconnlistener_free(srv->listener);
+	unlink(srv->path);
+	for (size_t i = 0; i < srv->command_count; i++)
+		free(srv->commands[i].name);
+	free(srv->path);
+	free(srv);
+}
+
+int control_server_register(struct control_server *srv, const char *name, control_handler_cb cb,
+			    void *arg)
+{
+	if (strcmp(name, "help") == 0)
+		return C2W_EEXIST;
+	for (size_t i = 0; i < srv->command_count; i++)
+		if (strcmp(srv->commands[i].name, name) == 0)
+			return C2W_EEXIST;
+	if (srv->command_count == COMMANDS_MAX)
+		return C2W_EFULL;
+	char *copy = strdup(name);
+	if (copy == NULL)
+		return C2W_ENOMEM;
+	srv->commands[srv->command_count++] = (struct command){copy, cb, arg};
+	return C2W_OK;
+}
