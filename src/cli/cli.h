@@ -14,5 +14,8 @@ struct cli_command {
 };
 
 int cli_serve_main(int argc, char **argv);
+int cli_optout_main(int argc, char **argv);
+int cli_subscribers_main(int argc, char **argv);
+int cli_incidents_main(int argc, char **argv);
 
 #endif
