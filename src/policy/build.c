@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy_snap_build(): parse every zone's feed, add the never-block list, apply the guard
+ * rails (protected names, max change against the previous snapshot), compile, and write/map
+ * the result. On any failure the caller's old snapshot stays in force.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/name.h"
+#include "policy/feed.h"
+#include "policy/image.h"
+#include "policy/rules.h"
+
+static int protect_text(struct policy_rules *r, const char *text, size_t len)
+{
+	char buf[DNS_NAME_TEXT_MAX];
+	uint8_t wire[DNS_NAME_WIRE_MAX];
+	size_t wl;
+	bool wild = false;
+
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r'))
+		len--;
+	while (len > 0 && (*text == ' ' || *text == '\t')) {
+		text++;
+		len--;
+	}
+	if (len == 0 || *text == '#')
+		return C2W_OK;
+	if (len > 2 && text[0] == '*' && text[1] == '.') {
+		wild = true;
+		text += 2;
+		len -= 2;
+	}
+	if (len + 2 > sizeof(buf))
+		return C2W_EINVAL;
+	memcpy(buf, text, len);
+	buf[len] = 0;
+	if (buf[len - 1] != '.') {
+		buf[len] = '.';
+		buf[len + 1] = 0;
+	}
+	if (dns_name_from_text(buf, NULL, wire, &wl) != C2W_OK)
+		return C2W_EINVAL;
+	dns_name_lower(wire);
+	return policy_rules_protect(r, wire, wild);
+}
+
+static int load_never_block(struct policy_rules *r, const struct policy_build_opts *o,
+			    struct policy_report *rep)
+{
+	for (size_t i = 0; i < o->never_block_count; i++) {
+		int ret = protect_text(r, o->never_block[i], strlen(o->never_block[i]));
+		if (ret == C2W_ENOMEM)
+			return ret;
+		if (ret != C2W_OK && rep != NULL && rep->diag != NULL)
+			rep->diag(rep->diag_ctx, "never-block", (unsigned)i + 1, "bad protected name");
+	}
+	if (o->never_block_file == NULL)
+		return C2W_OK;
+	char *buf;
+	size_t len;
+	int ret = policy_feed_read(o->never_block_file, &buf, &len);
+	if (ret != C2W_OK) {
+		if (rep != NULL)
+			snprintf(rep->error, sizeof(rep->error), "%s: cannot read never-block list (%s)",
+				 o->never_block_file, c2w_strerror(ret));
+		return C2W_EFEED;
+	}
+	unsigned line = 0;
+	for (size_t i = 0; i < len;) {
+		size_t st = i;
+		while (i < len && buf[i] != '\n')
+			i++;
+		line++;
+		ret = protect_text(r, buf + st, i - st);
+		i++;
+		if (ret == C2W_ENOMEM)
+			break;
+		if (ret != C2W_OK && rep != NULL && rep->diag != NULL)
+			rep->diag(rep->diag_ctx, o->never_block_file, line, "bad protected name");
+		ret = C2W_OK;
+	}
+	free(buf);
+	return ret;
+}
+
+/* Compare each zone's rule count with the zone of the same name in @prev. */
+static int check_change(const struct policy_snap *s, const struct policy_build_opts *o,
+			struct policy_report *rep)
+{
+	const struct policy_snap *p = o->previous;
+
+	if (p == NULL || o->max_change <= 0)
+		return C2W_OK;
+	for (size_t i = 0; i < s->hdr->zone_count; i++) {
+		const char *name = img_str(s, s->zones[i].name_off);
+		for (size_t k = 0; k < p->hdr->zone_count; k++) {
+			if (strcmp(name, img_str(p, p->zones[k].name_off)) != 0)
+				continue;
+			double was = (double)p->zones[k].rule_count;
+			double now = (double)s->zones[i].rule_count;
+			double diff = now > was ? now - was : was - now;
+			if ((was == 0 && now > 0) || (was > 0 && diff / was > o->max_change)) {
+				if (rep != NULL)
+					snprintf(rep->error, sizeof(rep->error),
+						 "zone %s changes from %.0f to %.0f rules, more than "
+						 "the allowed fraction %.2f: reload refused",
+						 name, was, now, o->max_change);
+				return C2W_ERANGE;
+			}
+		}
+	}
+	return C2W_OK;
+}
+
+int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
+		      const struct policy_build_opts *opts, struct policy_report *rep,
+		      struct policy_snap **out)
+{
+	static const struct policy_build_opts none = {0};
+	const struct policy_build_opts *o = opts ? opts : &none;
+	struct policy_snap *s = NULL;
+	uint8_t *img = NULL;
+	size_t img_len = 0;
+	int ret;
+
+	if (rep != NULL) {
+		policy_diag_cb cb = rep->diag;
+		void *ctx = rep->diag_ctx;
+		memset(rep, 0, sizeof(*rep));
+		rep->diag = cb;
+		rep->diag_ctx = ctx;
+	}
+	if (count == 0 || count > POLICY_ZONES_MAX)
+		return C2W_EINVAL;
+	struct policy_rules *r = policy_rules_new(rep);
+	if (r == NULL)
+		return C2W_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		int z = policy_rules_zone_add(r, &specs[i]);
+		if (z < 0) {
+			ret = z;
+			if (rep != NULL)
+				snprintf(rep->error, sizeof(rep->error), "zone %zu (%s): bad zone spec",
+					 i + 1, specs[i].name ? specs[i].name : "?");
+			goto out_free;
+		}
+		if (specs[i].format == POLICY_FORMAT_RPZ)
+			ret = policy_feed_rpz_load(r, (unsigned)z, specs[i].file);
+		else
+			ret = policy_feed_hosts_load(r, (unsigned)z, specs[i].file,
+						     specs[i].format == POLICY_FORMAT_DOMAINS);
+		if (ret != C2W_OK) {
+			if (rep != NULL)
+				snprintf(rep->error, sizeof(rep->error), "%s: cannot load feed (%s)",
+					 specs[i].file, c2w_strerror(ret));
+			ret = ret == C2W_ENOMEM ? ret : C2W_EFEED;
+			goto out_free;
+		}
+	}
+	ret = load_never_block(r, o, rep);
+	if (ret != C2W_OK)
+		goto out_free;
+	ret = policy_rules_compile(r, o->protect_mode == POLICY_PROTECT_REFUSE, &img, &img_len);
+	if (ret != C2W_OK) {
+		if (rep != NULL && rep->error[0] == 0)
+			snprintf(rep->error, sizeof(rep->error), "compile failed: %s",
+				 c2w_strerror(ret));
+		goto out_free;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		ret = C2W_ENOMEM;
+		goto out_free;
+	}
+	ret = policy_img_attach(s, img, img_len, rep ? rep->error : NULL, rep ? sizeof(rep->error) : 0);
+	if (ret != C2W_OK)
+		goto out_free;
+	img = NULL; /* owned by s */
+	ret = check_change(s, o, rep);
+	if (ret != C2W_OK)
+		goto out_free;
+	if (o->out_path != NULL) {
+		ret = policy_snap_write(s, o->out_path);
+		if (ret != C2W_OK) {
+			if (rep != NULL)
+				snprintf(rep->error, sizeof(rep->error), "%s: cannot write (%s)",
+					 o->out_path, c2w_strerror(ret));
+			goto out_free;
+		}
+		/* Serve from the mapped file so every worker shares one page-cache copy. */
+		struct policy_snap *m;
+		ret = policy_snap_open(o->out_path, &m, rep ? rep->error : NULL,
+				       rep ? sizeof(rep->error) : 0);
+		if (ret != C2W_OK)
+			goto out_free;
+		policy_snap_free(s);
+		s = m;
+	}
+	*out = s;
+	s = NULL;
+	ret = C2W_OK;
+out_free:
+	policy_snap_free(s);
+	free(img);
+	policy_rules_free(r);
+	return ret;
+}

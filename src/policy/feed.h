@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Feed parsers: each turns one feed (an RPZ master file, a hosts file, a domain list) into
+ * rules of one zone in a struct policy_rules. Bad lines are reported with file:line and
+ * skipped. Per-rule metadata comes from the line's comment: "category=c2 family=emotet
+ * first-seen=2026-01-01" (docs/policy.md).
+ */
+#ifndef C2W_POLICY_FEED_H
+#define C2W_POLICY_FEED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/rules.h"
+
+struct feed_meta {
+	char category[POLICY_TEXT_CATEGORY];
+	char family[POLICY_TEXT_FAMILY];
+	uint16_t first_seen; /* days since 1970-01-01, 0 = none */
+};
+
+/**
+ * Read "key=value" pairs (category, family, first-seen YYYY-MM-DD) from comment text.
+ * Unknown keys and malformed values are ignored. @return true when any key was found
+ */
+bool policy_feed_meta_parse(const char *text, size_t len, struct feed_meta *out);
+
+/** Parse "YYYY-MM-DD" into days since 1970-01-01. @return true on success */
+bool policy_feed_date(const char *text, size_t len, uint16_t *days);
+
+/**
+ * Load an RPZ master file into zone @zone of @r.
+ * @return C2W_OK (bad lines reported), a negative errno when the file cannot be read, C2W_ENOMEM
+ */
+C2W_NODISCARD int policy_feed_rpz_load(struct policy_rules *r, unsigned zone, const char *path);
+
+/** Same from memory; @allow_include false rejects $INCLUDE (fuzzing). */
+C2W_NODISCARD int policy_feed_rpz_parse(struct policy_rules *r, unsigned zone, const char *buf,
+					size_t len, const char *name, bool allow_include);
+
+/**
+ * Hosts file ("ADDR NAME..." per line, '#' comments) or, with @domains, a domain list (one name
+ * per line: blocks the name and everything below it; "*.name" only below it).
+ */
+C2W_NODISCARD int policy_feed_hosts_load(struct policy_rules *r, unsigned zone, const char *path,
+					 bool domains);
+C2W_NODISCARD int policy_feed_hosts_parse(struct policy_rules *r, unsigned zone, const char *buf,
+					  size_t len, const char *name, bool domains);
+
+/** Read a whole file (at most 1 GiB). @return C2W_OK or a negative errno / C2W_EFEED */
+C2W_NODISCARD int policy_feed_read(const char *path, char **out, size_t *out_len);
+
+#endif

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compiled snapshot image, internal to src/policy: a versioned header, a zone table, one
+ * open-addressing hash table of 16-byte slots for every rule of every zone (name triggers keyed
+ * by suffix hashes, IP triggers by (family, prefix length, masked address)), and three blobs
+ * (keys, rule data, strings) referenced by 32-bit offsets. Position-independent: the file is
+ * mapped read-only as it is. Native byte order (the header records it).
+ */
+#ifndef C2W_POLICY_IMAGE_H
+#define C2W_POLICY_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xxhash.h>
+
+#include "policy/policy.h"
+
+#define IMG_MAGIC	"C2WPOLS\0"
+#define IMG_VERSION	1
+#define IMG_ENDIAN	0x01020304u
+#define IMG_SUM_FROM	64 /* the checksum covers bytes [IMG_SUM_FROM, file_len) */
+#define IMG_SEED	0x63327761ull
+#define IMG_LOAD_NUM	4 /* slots = rules * 5 / 4 + 1: load factor 0.8 */
+#define IMG_LOAD_DEN	5
+
+/* Slot kinds: trigger type, plus flags. */
+#define IMG_KIND_WILD	 0x08
+#define IMG_KIND_PROTECT 0x10 /* never-block entry; zone is 0 */
+
+struct img_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t endian;
+	uint64_t file_len;
+	uint64_t checksum;
+	uint8_t reserved[32];
+	/* checksummed from here (offset 64) */
+	uint32_t zone_count;
+	uint32_t flags; /* IMG_F_* */
+	uint64_t rule_count;
+	uint64_t protect_count;
+	uint64_t slot_count;
+	uint64_t zones_off;
+	uint64_t slots_off;
+	uint64_t keys_off, keys_len;
+	uint64_t data_off, data_len;
+	uint64_t str_off, str_len;
+	uint64_t created; /* unix time */
+};
+
+#define IMG_F_RESPONSE_RULES 1u /* some zone has RESPONSE-IP, NSDNAME or NSIP rules */
+
+/* IP trigger families in lenmask. */
+#define IMG_IP_TRIGGERS 3 /* client-ip, response-ip, nsip */
+
+struct img_zone {
+	uint64_t rule_count;
+	uint64_t lenmask[IMG_IP_TRIGGERS][2][3]; /* [trigger][v4,v6] bit b: a /b rule exists */
+	uint64_t by_trigger[POLICY_TRIGGER_COUNT];
+	uint64_t by_action[POLICY_ACTION_COUNT];
+	uint32_t name_off;   /* str: presentation form */
+	uint32_t origin_off; /* str: wire form */
+	uint32_t feed_off, category_off, family_off;
+	uint32_t cname_off; /* str: wire form of the override CNAME target, 0 = none */
+	uint32_t soa_off;   /* str: SOA rdata */
+	uint32_t soa_len;
+	uint32_t soa_ttl;
+	uint8_t override;
+	uint8_t ede_filtered;
+	uint8_t has4, has6;
+	uint8_t s4[4];
+	uint8_t s6[16];
+	uint8_t has_exact[POLICY_TRIGGER_COUNT];
+	uint8_t has_wild[POLICY_TRIGGER_COUNT];
+	uint8_t format;
+	uint8_t pad[5];
+};
+
+struct img_slot {
+	uint32_t tag;      /* low 32 bits of the slot hash */
+	uint32_t key_off;  /* keys blob: [len][bytes]; 0 = empty slot */
+	uint32_t data_off; /* data blob: struct img_data */
+	uint8_t zone;
+	uint8_t kind;
+	uint16_t first_seen; /* days since 1970-01-01, 0 = unknown */
+};
+
+/* Rule data, deduplicated: most rules of a feed share one. Followed by rr_count records
+ * [type u16][rdlen u16][rdata], unaligned, native order for the two u16. */
+struct img_data {
+	uint8_t action; /* enum policy_action as the feed gave it */
+	uint8_t pad;
+	uint16_t rr_count;
+	uint32_t ttl;
+	uint32_t category_off; /* str; 0 = zone default */
+	uint32_t family_off;   /* str; 0 = zone default */
+};
+
+_Static_assert(sizeof(struct img_header) == 168, "header layout");
+_Static_assert(sizeof(struct img_slot) == 16, "slot layout");
+_Static_assert(sizeof(struct img_data) == 16, "data layout");
+_Static_assert(sizeof(struct img_zone) % 8 == 0, "zone layout");
+
+struct policy_snap {
+	const uint8_t *base;
+	size_t len;
+	bool mapped; /* munmap vs free */
+	const struct img_header *hdr;
+	const struct img_zone *zones;
+	const struct img_slot *slots;
+	const uint8_t *keys, *data;
+	const char *str;
+};
+
+static inline uint64_t img_fmix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Hash of one more label (length byte + bytes) in front of a suffix with hash @h. */
+static inline uint64_t img_label_hash(const uint8_t *label, uint64_t h)
+{
+	return XXH3_64bits_withSeed(label, (size_t)label[0] + 1, h);
+}
+
+static inline uint64_t img_slot_hash(uint64_t h, unsigned zone, unsigned kind)
+{
+	return img_fmix(h ^ ((uint64_t)(zone << 8 | kind) + 1) * 0x9e3779b97f4a7c15ull);
+}
+
+static inline uint64_t img_slot_index(uint64_t h, uint64_t count)
+{
+	return (uint64_t)(((unsigned __int128)h * count) >> 64);
+}
+
+/*
+ * Hash of a relative name key (wire labels without the root, lower case): labels from the
+ * right, starting at IMG_SEED. Used by the compiler; the matcher computes the same values
+ * incrementally for every suffix of the query name.
+ */
+uint64_t policy_img_name_hash(const uint8_t *key, size_t len);
+
+/** Hash of an IP key [family][bits][masked address bytes]. */
+static inline uint64_t img_ip_hash(const uint8_t *key, size_t len)
+{
+	return XXH3_64bits_withSeed(key, len, IMG_SEED);
+}
+
+/**
+ * Find the slot for (@zone, @kind, @key) with precomputed name/IP hash @h.
+ * @return the slot or NULL
+ */
+const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, unsigned zone,
+				       unsigned kind, const uint8_t *key, size_t key_len);
+
+/** Attach a verified image (header, bounds) to @s. @return C2W_OK or C2W_EMALF */
+int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, char *err,
+		      size_t err_len);
+
+static inline const char *img_str(const struct policy_snap *s, uint32_t off)
+{
+	return s->str + off;
+}
+
+static inline const struct img_data *img_data_at(const struct policy_snap *s, uint32_t off)
+{
+	return (const struct img_data *)(const void *)(s->data + off);
+}
+
+#endif

@@ -1,0 +1,927 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rule set under construction and the compiler to a snapshot image. Build-time only. Rules are
+ * kept in arrays with a dedupe index keyed by (zone, kind, key); local data records hang off
+ * their rule in file order; rule data (action, TTL, records, metadata) is deduplicated in the
+ * image so a million "CNAME ." rules share one 16-byte entry.
+ */
+#include "policy/rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dns/name.h"
+#include "policy/image.h"
+
+#define NONE32 UINT32_MAX
+
+struct vec {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+struct brule {
+	uint32_t key_off; /* keys vec: [len][bytes] */
+	uint32_t rr_first, rr_last;
+	uint32_t ttl;
+	uint32_t cat_off, fam_off; /* strs vec; 0 = zone default */
+	uint32_t file_off;         /* strs vec */
+	uint32_t line;
+	uint16_t first_seen;
+	uint8_t zone, kind, action;
+	uint8_t dropped;
+};
+
+struct brr {
+	uint32_t next;
+	uint16_t type, rdlen;
+	uint32_t off; /* rrdata vec */
+};
+
+/* Open-addressing index of offsets+1 (0 = empty). */
+struct index {
+	uint32_t *slot;
+	size_t cap, count;
+};
+
+struct bzone {
+	struct policy_zone_spec spec;
+	uint32_t name_off, origin_off, feed_off, cat_off, fam_off, cname_off;
+	uint8_t origin[DNS_NAME_WIRE_MAX];
+	uint8_t soa[DNS_NAME_WIRE_MAX * 2 + 20];
+	uint16_t soa_len;
+	uint32_t soa_ttl;
+	bool have_soa;
+};
+
+struct policy_rules {
+	struct policy_report *rep;
+	struct bzone zones[POLICY_ZONES_MAX];
+	size_t zone_count;
+	struct brule *rules;
+	size_t rule_count, rule_cap;
+	struct brr *rrs;
+	size_t rr_count, rr_cap;
+	struct vec keys, rrdata, strs;
+	struct index rule_idx; /* rule indices by (zone, kind, key) */
+	struct index str_idx;  /* strs offsets by content */
+	struct vec protect;    /* [wild][len][key bytes]... */
+	struct index protect_idx;
+	size_t protect_count;
+};
+
+/* ---- small containers ---- */
+
+static int vec_reserve(struct vec *v, size_t more)
+{
+	if (v->len + more <= v->cap)
+		return C2W_OK;
+	size_t cap = v->cap ? v->cap : 4096;
+	while (cap < v->len + more)
+		cap *= 2;
+	uint8_t *p = realloc(v->p, cap);
+	if (p == NULL)
+		return C2W_ENOMEM;
+	v->p = p;
+	v->cap = cap;
+	return C2W_OK;
+}
+
+static int vec_push(struct vec *v, const void *data, size_t len, uint32_t *off)
+{
+	if (v->len + len > UINT32_MAX || vec_reserve(v, len) != C2W_OK)
+		return C2W_ENOMEM;
+	if (off != NULL)
+		*off = (uint32_t)v->len;
+	if (len)
+		memcpy(v->p + v->len, data, len);
+	v->len += len;
+	return C2W_OK;
+}
+
+static int index_grow(struct index *ix, uint64_t (*hash)(const void *, uint32_t), const void *ctx)
+{
+	size_t cap = ix->cap ? ix->cap * 2 : 1024;
+	uint32_t *slot = calloc(cap, sizeof(*slot));
+
+	if (slot == NULL)
+		return C2W_ENOMEM;
+	for (size_t i = 0; i < ix->cap; i++) {
+		if (ix->slot[i] == 0)
+			continue;
+		size_t k = (size_t)hash(ctx, ix->slot[i] - 1) & (cap - 1);
+		while (slot[k] != 0)
+			k = (k + 1) & (cap - 1);
+		slot[k] = ix->slot[i];
+	}
+	free(ix->slot);
+	ix->slot = slot;
+	ix->cap = cap;
+	return C2W_OK;
+}
+
+/* ---- keys ---- */
+
+static uint64_t rule_hash3(unsigned zone, unsigned kind, const uint8_t *key, size_t len)
+{
+	return XXH3_64bits_withSeed(key, len, (uint64_t)(zone << 8 | kind) + 17);
+}
+
+static uint64_t rule_hash_cb(const void *ctx, uint32_t i)
+{
+	const struct policy_rules *r = ctx;
+	const struct brule *b = &r->rules[i];
+	const uint8_t *k = r->keys.p + b->key_off;
+	return rule_hash3(b->zone, b->kind, k + 1, k[0]);
+}
+
+static uint64_t str_hash_cb(const void *ctx, uint32_t off)
+{
+	const struct policy_rules *r = ctx;
+	const char *s = (const char *)r->strs.p + off;
+	return XXH3_64bits(s, strlen(s));
+}
+
+static uint64_t protect_hash_cb(const void *ctx, uint32_t off)
+{
+	const struct policy_rules *r = ctx;
+	const uint8_t *p = r->protect.p + off;
+	return XXH3_64bits(p, (size_t)p[1] + 2);
+}
+
+/* Intern a NUL-terminated string; @return its offset (0 for NULL or ""). */
+static int str_intern(struct policy_rules *r, const char *s, size_t len, uint32_t *off)
+{
+	if (s == NULL || len == 0) {
+		*off = 0;
+		return C2W_OK;
+	}
+	if (r->str_idx.count * 2 >= r->str_idx.cap &&
+	    index_grow(&r->str_idx, str_hash_cb, r) != C2W_OK)
+		return C2W_ENOMEM;
+	size_t k = (size_t)XXH3_64bits(s, len) & (r->str_idx.cap - 1);
+	while (r->str_idx.slot[k] != 0) {
+		const char *t = (const char *)r->strs.p + r->str_idx.slot[k] - 1;
+		if (strlen(t) == len && memcmp(t, s, len) == 0) {
+			*off = r->str_idx.slot[k] - 1;
+			return C2W_OK;
+		}
+		k = (k + 1) & (r->str_idx.cap - 1);
+	}
+	uint32_t o;
+	if (vec_push(&r->strs, s, len, &o) != C2W_OK || vec_push(&r->strs, "", 1, NULL) != C2W_OK)
+		return C2W_ENOMEM;
+	r->str_idx.slot[k] = o + 1;
+	r->str_idx.count++;
+	*off = o;
+	return C2W_OK;
+}
+
+/* Intern binary data (wire names) in strs: stored as raw bytes, not deduplicated. */
+static int bin_push(struct policy_rules *r, const void *p, size_t len, uint32_t *off)
+{
+	return vec_push(&r->strs, p, len, off);
+}
+
+/* ---- public: construction ---- */
+
+struct policy_rules *policy_rules_new(struct policy_report *rep)
+{
+	struct policy_rules *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->rep = rep;
+	/* Offset 0 of keys and strs is reserved: "empty slot" and "no string". */
+	if (vec_push(&r->keys, "", 1, NULL) != C2W_OK || vec_push(&r->strs, "", 1, NULL) != C2W_OK ||
+	    vec_push(&r->protect, "", 1, NULL) != C2W_OK) {
+		policy_rules_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void policy_rules_free(struct policy_rules *r)
+{
+	if (r == NULL)
+		return;
+	free(r->rules);
+	free(r->rrs);
+	free(r->keys.p);
+	free(r->rrdata.p);
+	free(r->strs.p);
+	free(r->rule_idx.slot);
+	free(r->str_idx.slot);
+	free(r->protect.p);
+	free(r->protect_idx.slot);
+	free(r);
+}
+
+/* Copy with truncation (no format string: nothing to warn about). */
+static void set_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static struct policy_zone_report *zrep(struct policy_rules *r, unsigned zone)
+{
+	if (r->rep == NULL || zone >= POLICY_ZONES_MAX)
+		return NULL;
+	return &r->rep->zones[zone];
+}
+
+static void diag(struct policy_rules *r, const char *file, unsigned line, const char *reason)
+{
+	if (r->rep != NULL && r->rep->diag != NULL)
+		r->rep->diag(r->rep->diag_ctx, file, line, reason);
+}
+
+int policy_rules_zone_add(struct policy_rules *r, const struct policy_zone_spec *spec)
+{
+	size_t olen;
+	char text[DNS_NAME_TEXT_MAX];
+
+	if (r->zone_count >= POLICY_ZONES_MAX)
+		return C2W_ERANGE;
+	if (spec->name == NULL || spec->file == NULL || spec->format > POLICY_FORMAT_DOMAINS ||
+	    spec->override > POLICY_OVERRIDE_SINKHOLE)
+		return C2W_EINVAL;
+	struct bzone *z = &r->zones[r->zone_count];
+	memset(z, 0, sizeof(*z));
+	z->spec = *spec;
+	if (dns_name_from_text(spec->name, NULL, z->origin, &olen) != C2W_OK)
+		return C2W_EINVAL;
+	dns_name_lower(z->origin);
+	if (dns_name_to_text(z->origin, text, sizeof(text)) < 0)
+		return C2W_EINVAL;
+	if (str_intern(r, text, strlen(text), &z->name_off) != C2W_OK ||
+	    bin_push(r, z->origin, olen, &z->origin_off) != C2W_OK)
+		return C2W_ENOMEM;
+	const char *feed = spec->feed ? spec->feed : text;
+	const char *cat = spec->category ? spec->category : "c2";
+	if (str_intern(r, feed, strlen(feed), &z->feed_off) != C2W_OK ||
+	    str_intern(r, cat, strlen(cat), &z->cat_off) != C2W_OK ||
+	    str_intern(r, spec->family, spec->family ? strlen(spec->family) : 0, &z->fam_off) !=
+		    C2W_OK)
+		return C2W_ENOMEM;
+	if (spec->override == POLICY_OVERRIDE_CNAME) {
+		uint8_t t[DNS_NAME_WIRE_MAX];
+		size_t tl;
+		if (spec->cname_target == NULL ||
+		    dns_name_from_text(spec->cname_target, NULL, t, &tl) != C2W_OK)
+			return C2W_EINVAL;
+		dns_name_lower(t);
+		if (bin_push(r, t, tl, &z->cname_off) != C2W_OK)
+			return C2W_ENOMEM;
+	}
+	if (r->rep != NULL) {
+		set_text(r->rep->zones[r->zone_count].name, POLICY_TEXT_NAME, text);
+		r->rep->zone_count = r->zone_count + 1;
+	}
+	return (int)r->zone_count++;
+}
+
+const uint8_t *policy_rules_zone_origin(const struct policy_rules *r, unsigned zone)
+{
+	return r->zones[zone].origin;
+}
+
+uint32_t policy_rules_zone_ttl(const struct policy_rules *r, unsigned zone)
+{
+	return r->zones[zone].spec.ttl ? r->zones[zone].spec.ttl : 300;
+}
+
+int policy_rules_zone_soa(struct policy_rules *r, unsigned zone, const uint8_t *rdata,
+			  uint16_t rdlen, uint32_t ttl)
+{
+	struct bzone *z = &r->zones[zone];
+
+	if (z->have_soa || rdlen > sizeof(z->soa))
+		return C2W_OK;
+	memcpy(z->soa, rdata, rdlen);
+	z->soa_len = rdlen;
+	z->soa_ttl = ttl;
+	z->have_soa = true;
+	return C2W_OK;
+}
+
+void policy_rules_reject(struct policy_rules *r, unsigned zone, const char *file, unsigned line,
+			 const char *reason)
+{
+	struct policy_zone_report *zr = zrep(r, zone);
+
+	if (zr != NULL)
+		zr->rejected++;
+	diag(r, file, line, reason);
+}
+
+static bool is_cname_like(uint8_t action)
+{
+	return action != POLICY_ACTION_LOCAL_DATA;
+}
+
+static int add_rr(struct policy_rules *r, struct brule *b, uint16_t type, const uint8_t *rdata,
+		  uint16_t rdlen)
+{
+	if (r->rr_count == r->rr_cap) {
+		size_t cap = r->rr_cap ? r->rr_cap * 2 : 256;
+		struct brr *n = realloc(r->rrs, cap * sizeof(*n));
+		if (n == NULL)
+			return C2W_ENOMEM;
+		r->rrs = n;
+		r->rr_cap = cap;
+	}
+	struct brr *rr = &r->rrs[r->rr_count];
+	rr->next = NONE32;
+	rr->type = type;
+	rr->rdlen = rdlen;
+	if (vec_push(&r->rrdata, rdata, rdlen, &rr->off) != C2W_OK)
+		return C2W_ENOMEM;
+	if (b->rr_first == NONE32)
+		b->rr_first = (uint32_t)r->rr_count;
+	else
+		r->rrs[b->rr_last].next = (uint32_t)r->rr_count;
+	b->rr_last = (uint32_t)r->rr_count;
+	r->rr_count++;
+	return C2W_OK;
+}
+
+static bool rr_exists(const struct policy_rules *r, const struct brule *b, uint16_t type,
+		      const uint8_t *rdata, uint16_t rdlen)
+{
+	for (uint32_t i = b->rr_first; i != NONE32; i = r->rrs[i].next)
+		if (r->rrs[i].type == type && r->rrs[i].rdlen == rdlen &&
+		    memcmp(r->rrdata.p + r->rrs[i].off, rdata, rdlen) == 0)
+			return true;
+	return false;
+}
+
+static void merge(struct policy_rules *r, struct brule *b, enum policy_action action,
+		  uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
+		  const struct rule_src *src, int *ret)
+{
+	struct policy_zone_report *zr = zrep(r, b->zone);
+	char why[160];
+
+	if (is_cname_like(b->action) || is_cname_like((uint8_t)action)) {
+		bool same = b->action == action && action != POLICY_ACTION_CNAME &&
+			    action != POLICY_ACTION_CNAME_WILD;
+		if (same || (b->action == action && rr_exists(r, b, rr_type, rdata, rdlen))) {
+			if (zr != NULL)
+				zr->duplicates++;
+			return;
+		}
+		if (zr != NULL)
+			zr->conflicts++;
+		snprintf(why, sizeof(why), "conflicting rule for the same trigger (%s vs %s at line %u): "
+			 "first kept", policy_action_name((enum policy_action)action),
+			 policy_action_name((enum policy_action)b->action), b->line);
+		diag(r, src ? src->file : "", src ? src->line : 0, why);
+		return;
+	}
+	if (rr_exists(r, b, rr_type, rdata, rdlen)) {
+		if (zr != NULL)
+			zr->duplicates++;
+		return;
+	}
+	if (ttl < b->ttl)
+		b->ttl = ttl;
+	*ret = add_rr(r, b, rr_type, rdata, rdlen);
+}
+
+int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger trigger,
+		     bool wildcard, const uint8_t *key, size_t key_len, enum policy_action action,
+		     uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
+		     const struct rule_meta *meta, const struct rule_src *src)
+{
+	unsigned kind = (unsigned)trigger | (wildcard ? IMG_KIND_WILD : 0);
+	int ret = C2W_OK;
+
+	if (key_len > 255 || zone >= r->zone_count)
+		return C2W_EINVAL;
+	if (r->rule_idx.count * 2 >= r->rule_idx.cap &&
+	    index_grow(&r->rule_idx, rule_hash_cb, r) != C2W_OK)
+		return C2W_ENOMEM;
+	size_t k = (size_t)rule_hash3(zone, kind, key, key_len) & (r->rule_idx.cap - 1);
+	while (r->rule_idx.slot[k] != 0) {
+		struct brule *b = &r->rules[r->rule_idx.slot[k] - 1];
+		const uint8_t *bk = r->keys.p + b->key_off;
+		if (b->zone == zone && b->kind == kind && bk[0] == key_len &&
+		    memcmp(bk + 1, key, key_len) == 0) {
+			merge(r, b, action, ttl, rr_type, rdata, rdlen, src, &ret);
+			return ret;
+		}
+		k = (k + 1) & (r->rule_idx.cap - 1);
+	}
+	if (r->rule_count == r->rule_cap) {
+		size_t cap = r->rule_cap ? r->rule_cap * 2 : 1024;
+		struct brule *n = realloc(r->rules, cap * sizeof(*n));
+		if (n == NULL)
+			return C2W_ENOMEM;
+		r->rules = n;
+		r->rule_cap = cap;
+	}
+	if (r->rule_count >= NONE32 - 1)
+		return C2W_ERANGE;
+	struct brule *b = &r->rules[r->rule_count];
+	memset(b, 0, sizeof(*b));
+	uint8_t kl = (uint8_t)key_len;
+	if (vec_push(&r->keys, &kl, 1, &b->key_off) != C2W_OK ||
+	    vec_push(&r->keys, key, key_len, NULL) != C2W_OK)
+		return C2W_ENOMEM;
+	b->rr_first = b->rr_last = NONE32;
+	b->ttl = ttl;
+	b->zone = (uint8_t)zone;
+	b->kind = (uint8_t)kind;
+	b->action = (uint8_t)action;
+	b->line = src ? src->line : 0;
+	if (meta != NULL) {
+		b->first_seen = meta->first_seen;
+		if (str_intern(r, meta->category, meta->category ? strlen(meta->category) : 0,
+			       &b->cat_off) != C2W_OK ||
+		    str_intern(r, meta->family, meta->family ? strlen(meta->family) : 0,
+			       &b->fam_off) != C2W_OK)
+			return C2W_ENOMEM;
+	}
+	if (action == POLICY_ACTION_LOCAL_DATA || action == POLICY_ACTION_CNAME ||
+	    action == POLICY_ACTION_CNAME_WILD) {
+		uint16_t t = action == POLICY_ACTION_LOCAL_DATA ? rr_type : DNS_TYPE_CNAME;
+		if (add_rr(r, b, t, rdata, rdlen) != C2W_OK)
+			return C2W_ENOMEM;
+	}
+	r->rule_idx.slot[k] = (uint32_t)r->rule_count + 1;
+	r->rule_idx.count++;
+	r->rule_count++;
+	return C2W_OK;
+}
+
+/* ---- never-block ---- */
+
+static bool protect_has(const struct policy_rules *r, bool wild, const uint8_t *key, size_t len)
+{
+	uint8_t probe[257];
+
+	if (r->protect_idx.cap == 0)
+		return false;
+	probe[0] = wild;
+	probe[1] = (uint8_t)len;
+	memcpy(probe + 2, key, len);
+	size_t k = (size_t)XXH3_64bits(probe, len + 2) & (r->protect_idx.cap - 1);
+	while (r->protect_idx.slot[k] != 0) {
+		const uint8_t *p = r->protect.p + r->protect_idx.slot[k] - 1;
+		if (memcmp(p, probe, len + 2) == 0)
+			return true;
+		k = (k + 1) & (r->protect_idx.cap - 1);
+	}
+	return false;
+}
+
+int policy_rules_protect(struct policy_rules *r, const uint8_t *name, bool wildcard)
+{
+	int wl = dns_name_wire_len(name, DNS_NAME_WIRE_MAX);
+
+	if (wl < 1)
+		return C2W_EINVAL;
+	size_t len = (size_t)wl - 1; /* without the root label */
+	if (protect_has(r, wildcard, name, len))
+		return C2W_OK;
+	if (r->protect_idx.count * 2 >= r->protect_idx.cap &&
+	    index_grow(&r->protect_idx, protect_hash_cb, r) != C2W_OK)
+		return C2W_ENOMEM;
+	uint8_t hdr[2] = {wildcard, (uint8_t)len};
+	uint32_t off;
+	if (vec_push(&r->protect, hdr, 2, &off) != C2W_OK ||
+	    vec_push(&r->protect, name, len, NULL) != C2W_OK)
+		return C2W_ENOMEM;
+	size_t k = (size_t)protect_hash_cb(r, off) & (r->protect_idx.cap - 1);
+	while (r->protect_idx.slot[k] != 0)
+		k = (k + 1) & (r->protect_idx.cap - 1);
+	r->protect_idx.slot[k] = off + 1;
+	r->protect_idx.count++;
+	r->protect_count++;
+	return C2W_OK;
+}
+
+static bool blocks(const struct policy_rules *r, const struct brule *b)
+{
+	unsigned ov = r->zones[b->zone].spec.override;
+	if (ov == POLICY_OVERRIDE_LOG || ov == POLICY_OVERRIDE_PASSTHRU)
+		return false;
+	if (ov != POLICY_OVERRIDE_GIVEN)
+		return true;
+	return b->action != POLICY_ACTION_PASSTHRU;
+}
+
+static void rule_text(const struct policy_rules *r, const struct brule *b, char *out, size_t cap)
+{
+	const uint8_t *k = r->keys.p + b->key_off;
+	uint8_t name[DNS_NAME_WIRE_MAX + 2];
+	char text[DNS_NAME_TEXT_MAX];
+
+	memcpy(name, k + 1, k[0]);
+	name[k[0]] = 0;
+	if (dns_name_to_text(name, text, sizeof(text)) < 0)
+		snprintf(text, sizeof(text), "?");
+	snprintf(out, cap, "%s%s", (b->kind & IMG_KIND_WILD) ? "*." : "",
+		 strcmp(text, ".") == 0 && (b->kind & IMG_KIND_WILD) ? "" : text);
+}
+
+/* Is the QNAME rule @b inside protected space? (exact protected, or under a protected "*.") */
+static bool rule_protected(const struct policy_rules *r, const struct brule *b)
+{
+	const uint8_t *k = r->keys.p + b->key_off;
+	size_t len = k[0];
+	bool wild = b->kind & IMG_KIND_WILD;
+
+	if (!wild && protect_has(r, false, k + 1, len))
+		return true;
+	/* Wildcard rule "*.W" lies inside "*.P" when W is P or below; an exact N when strictly
+	 * below P. */
+	size_t p = wild ? 0 : (len ? (size_t)k[1] + 1 : len + 1);
+	while (p <= len) {
+		if (protect_has(r, true, k + 1 + p, len - p))
+			return true;
+		if (p == len)
+			break;
+		p += (size_t)k[1 + p] + 1;
+	}
+	return false;
+}
+
+static int apply_protect(struct policy_rules *r, bool refuse)
+{
+	char text[600], why[800];
+	int ret = C2W_OK;
+
+	if (r->protect_count == 0)
+		return C2W_OK;
+	for (size_t i = 0; i < r->rule_count; i++) {
+		struct brule *b = &r->rules[i];
+		if ((b->kind & 7) != POLICY_TRIGGER_QNAME || !blocks(r, b) || !rule_protected(r, b))
+			continue;
+		rule_text(r, b, text, sizeof(text));
+		snprintf(why, sizeof(why), "rule %s in zone %s would block a protected name: %s", text,
+			 (const char *)r->strs.p + r->zones[b->zone].name_off,
+			 refuse ? "refused" : "dropped");
+		diag(r, r->zones[b->zone].spec.file, b->line, why);
+		if (refuse) {
+			ret = C2W_EPROTECTED;
+			if (r->rep != NULL && r->rep->error[0] == 0)
+				set_text(r->rep->error, sizeof(r->rep->error), why);
+			continue;
+		}
+		b->dropped = 1;
+		struct policy_zone_report *zr = zrep(r, b->zone);
+		if (zr != NULL)
+			zr->protected_dropped++;
+	}
+	/* Wildcards that cover a protected name stay (they block other names); the protected name
+	 * is exempt at match time. A refusing build refuses them too. */
+	for (size_t off = 1; off < r->protect.len; off += (size_t)r->protect.p[off + 1] + 2) {
+		const uint8_t *p = r->protect.p + off;
+		size_t len = p[1];
+		const uint8_t *key = p + 2;
+		/* Proper suffixes S of P: a wildcard "*.S" reaches P (or P's subtree). */
+		for (size_t q = 0; q < len;) {
+			q += (size_t)key[q] + 1;
+			for (size_t z = 0; z < r->zone_count; z++) {
+				unsigned kind = POLICY_TRIGGER_QNAME | IMG_KIND_WILD;
+				size_t k = (size_t)rule_hash3((unsigned)z, kind, key + q, len - q) &
+					   (r->rule_idx.cap - 1);
+				for (; r->rule_idx.cap && r->rule_idx.slot[k] != 0;
+				     k = (k + 1) & (r->rule_idx.cap - 1)) {
+					struct brule *b = &r->rules[r->rule_idx.slot[k] - 1];
+					const uint8_t *bk = r->keys.p + b->key_off;
+					if (b->zone != z || b->kind != kind || bk[0] != len - q ||
+					    memcmp(bk + 1, key + q, len - q) != 0)
+						continue;
+					if (b->dropped || !blocks(r, b))
+						break;
+					rule_text(r, b, text, sizeof(text));
+					snprintf(why, sizeof(why),
+						 "rule %s in zone %s covers a protected name: %s", text,
+						 (const char *)r->strs.p + r->zones[z].name_off,
+						 refuse ? "refused" : "name exempted");
+					diag(r, r->zones[z].spec.file, b->line, why);
+					if (refuse) {
+						ret = C2W_EPROTECTED;
+						if (r->rep != NULL && r->rep->error[0] == 0)
+							set_text(r->rep->error, sizeof(r->rep->error), why);
+					}
+					break;
+				}
+			}
+		}
+	}
+	return ret;
+}
+
+/* ---- compile ---- */
+
+struct img_build {
+	struct vec data;
+	struct index data_idx; /* data offsets+1 by content */
+	struct vec *cur;       /* for the hash callback */
+};
+
+static size_t data_len(const uint8_t *p)
+{
+	const struct img_data *d = (const void *)p;
+	size_t o = sizeof(*d);
+	for (unsigned i = 0; i < d->rr_count; i++) {
+		uint16_t rdlen;
+		memcpy(&rdlen, p + o + 2, 2);
+		o += 4 + rdlen;
+	}
+	return o;
+}
+
+static uint64_t data_hash_cb(const void *ctx, uint32_t off)
+{
+	const struct img_build *ib = ctx;
+	const uint8_t *p = ib->data.p + off;
+	return XXH3_64bits(p, data_len(p));
+}
+
+/* Serialize @b's data at the end of ib->data, dedupe; @return offset via @off. */
+static int emit_data(struct policy_rules *r, struct img_build *ib, const struct brule *b,
+		     uint32_t *off)
+{
+	struct img_data d = {.action = b->action, .ttl = b->ttl, .category_off = b->cat_off,
+			     .family_off = b->fam_off};
+	size_t start = ib->data.len;
+
+	for (uint32_t i = b->rr_first; i != NONE32; i = r->rrs[i].next)
+		d.rr_count++;
+	/* Keep entries 4-aligned so struct img_data can be read in place. */
+	while (ib->data.len % 4 != 0)
+		if (vec_push(&ib->data, "", 1, NULL) != C2W_OK)
+			return C2W_ENOMEM;
+	start = ib->data.len;
+	if (vec_push(&ib->data, &d, sizeof(d), NULL) != C2W_OK)
+		return C2W_ENOMEM;
+	for (uint32_t i = b->rr_first; i != NONE32; i = r->rrs[i].next) {
+		const struct brr *rr = &r->rrs[i];
+		if (vec_push(&ib->data, &rr->type, 2, NULL) != C2W_OK ||
+		    vec_push(&ib->data, &rr->rdlen, 2, NULL) != C2W_OK ||
+		    vec_push(&ib->data, r->rrdata.p + rr->off, rr->rdlen, NULL) != C2W_OK)
+			return C2W_ENOMEM;
+	}
+	size_t len = ib->data.len - start;
+	if (ib->data_idx.count * 2 >= ib->data_idx.cap &&
+	    index_grow(&ib->data_idx, data_hash_cb, ib) != C2W_OK)
+		return C2W_ENOMEM;
+	size_t k = (size_t)XXH3_64bits(ib->data.p + start, len) & (ib->data_idx.cap - 1);
+	while (ib->data_idx.slot[k] != 0) {
+		uint32_t o = ib->data_idx.slot[k] - 1;
+		if (data_len(ib->data.p + o) == len && memcmp(ib->data.p + o, ib->data.p + start, len) == 0) {
+			ib->data.len = start; /* drop the copy */
+			*off = o;
+			return C2W_OK;
+		}
+		k = (k + 1) & (ib->data_idx.cap - 1);
+	}
+	ib->data_idx.slot[k] = (uint32_t)start + 1;
+	ib->data_idx.count++;
+	*off = (uint32_t)start;
+	return C2W_OK;
+}
+
+uint64_t policy_img_name_hash(const uint8_t *key, size_t len)
+{
+	const uint8_t *lab[128];
+	size_t n = 0;
+	uint64_t h = IMG_SEED;
+
+	for (size_t p = 0; p < len && n < 128; p += (size_t)key[p] + 1)
+		lab[n++] = key + p;
+	while (n > 0)
+		h = img_label_hash(lab[--n], h);
+	return h;
+}
+
+static uint64_t key_hash(const uint8_t *k, unsigned kind)
+{
+	unsigned t = kind & 7;
+	if (t == POLICY_TRIGGER_QNAME || t == POLICY_TRIGGER_NSDNAME || (kind & IMG_KIND_PROTECT))
+		return policy_img_name_hash(k + 1, k[0]);
+	return img_ip_hash(k + 1, k[0]);
+}
+
+static void slot_put(struct img_slot *slots, uint64_t count, uint64_t h, uint32_t key_off,
+		     uint32_t data_off, unsigned zone, unsigned kind, uint16_t first_seen)
+{
+	uint64_t sh = img_slot_hash(h, zone, kind);
+	uint64_t i = img_slot_index(sh, count);
+
+	while (slots[i].key_off != 0)
+		i = i + 1 == count ? 0 : i + 1;
+	slots[i].tag = (uint32_t)sh;
+	slots[i].key_off = key_off;
+	slots[i].data_off = data_off;
+	slots[i].zone = (uint8_t)zone;
+	slots[i].kind = (uint8_t)kind;
+	slots[i].first_seen = first_seen;
+}
+
+static void zone_stats(struct policy_rules *r, struct img_zone *zones, const struct brule *b)
+{
+	struct img_zone *z = &zones[b->zone];
+	unsigned t = b->kind & 7;
+	const uint8_t *k = r->keys.p + b->key_off;
+	struct policy_zone_report *zr = zrep(r, b->zone);
+
+	z->rule_count++;
+	z->by_trigger[t]++;
+	z->by_action[b->action]++;
+	if (b->kind & IMG_KIND_WILD)
+		z->has_wild[t] = 1;
+	else
+		z->has_exact[t] = 1;
+	if (t == POLICY_TRIGGER_CLIENT_IP || t == POLICY_TRIGGER_RESPONSE_IP ||
+	    t == POLICY_TRIGGER_NSIP) {
+		unsigned ti = t == POLICY_TRIGGER_CLIENT_IP ? 0 : t == POLICY_TRIGGER_RESPONSE_IP ? 1 : 2;
+		unsigned fam = k[1] == 6, bits = k[2];
+		z->lenmask[ti][fam][bits / 64] |= 1ull << (bits % 64);
+	}
+	if (zr != NULL) {
+		zr->rules++;
+		zr->by_trigger[t]++;
+		zr->by_action[b->action]++;
+		if (b->kind & IMG_KIND_WILD)
+			zr->wildcards++;
+	}
+}
+
+static int fill_zones(struct policy_rules *r, struct img_zone *zones)
+{
+	for (size_t i = 0; i < r->zone_count; i++) {
+		struct bzone *bz = &r->zones[i];
+		struct img_zone *z = &zones[i];
+		z->name_off = bz->name_off;
+		z->origin_off = bz->origin_off;
+		z->feed_off = bz->feed_off;
+		z->category_off = bz->cat_off;
+		z->family_off = bz->fam_off;
+		z->cname_off = bz->cname_off;
+		z->override = (uint8_t)bz->spec.override;
+		z->ede_filtered = bz->spec.ede_filtered;
+		z->has4 = bz->spec.has_sinkhole4;
+		z->has6 = bz->spec.has_sinkhole6;
+		memcpy(z->s4, bz->spec.sinkhole4, 4);
+		memcpy(z->s6, bz->spec.sinkhole6, 16);
+		z->format = (uint8_t)bz->spec.format;
+		if (!bz->have_soa) {
+			/* Hosts and domain lists have no SOA: synthesize BIND's default for a
+			 * response-policy zone ("localhost. root.localhost." style). */
+			static const uint8_t lh[] = "\011localhost";
+			static const uint8_t rt[] = "\004root\011localhost";
+			uint32_t ttl = bz->spec.ttl ? bz->spec.ttl : 300;
+			uint8_t *p = bz->soa;
+			memcpy(p, lh, sizeof(lh));
+			p += sizeof(lh);
+			memcpy(p, rt, sizeof(rt));
+			p += sizeof(rt);
+			const uint32_t v[5] = {1, 3600, 600, 86400, ttl};
+			for (int k = 0; k < 5; k++, p += 4) {
+				p[0] = (uint8_t)(v[k] >> 24);
+				p[1] = (uint8_t)(v[k] >> 16);
+				p[2] = (uint8_t)(v[k] >> 8);
+				p[3] = (uint8_t)v[k];
+			}
+			bz->soa_len = (uint16_t)(p - bz->soa);
+			bz->soa_ttl = ttl;
+		}
+		if (bin_push(r, bz->soa, bz->soa_len, &z->soa_off) != C2W_OK)
+			return C2W_ENOMEM;
+		z->soa_len = bz->soa_len;
+		z->soa_ttl = bz->soa_ttl;
+	}
+	return C2W_OK;
+}
+
+static size_t align8(size_t x)
+{
+	return (x + 7) & ~(size_t)7;
+}
+
+int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t **out,
+			 size_t *out_len)
+{
+	struct img_build ib = {0};
+	struct img_zone zones[POLICY_ZONES_MAX];
+	uint32_t *doff = NULL;
+	uint8_t *img = NULL;
+	int ret = apply_protect(r, refuse_protected);
+
+	if (ret != C2W_OK)
+		return ret;
+	memset(zones, 0, sizeof(zones));
+	if (vec_push(&ib.data, "\0\0\0\0", 4, NULL) != C2W_OK)
+		goto out_nomem;
+	doff = malloc((r->rule_count ? r->rule_count : 1) * sizeof(*doff));
+	if (doff == NULL)
+		goto out_nomem;
+	uint64_t live = 0;
+	for (size_t i = 0; i < r->rule_count; i++) {
+		if (r->rules[i].dropped)
+			continue;
+		if (emit_data(r, &ib, &r->rules[i], &doff[i]) != C2W_OK)
+			goto out_nomem;
+		zone_stats(r, zones, &r->rules[i]);
+		live++;
+	}
+	if (fill_zones(r, zones) != C2W_OK)
+		goto out_nomem;
+	uint64_t nslots = (live + r->protect_count) * IMG_LOAD_DEN / IMG_LOAD_NUM + 1;
+	if (nslots < 8)
+		nslots = 8;
+	if (nslots > UINT32_MAX)
+		goto out_range;
+	/* Protected names go into the keys blob too. */
+	size_t prot_keys_start = r->keys.len;
+	for (size_t off = 1; off < r->protect.len; off += (size_t)r->protect.p[off + 1] + 2)
+		if (vec_push(&r->keys, r->protect.p + off + 1, (size_t)r->protect.p[off + 1] + 1,
+			     NULL) != C2W_OK)
+			goto out_nomem;
+
+	size_t hdr_len = sizeof(struct img_header);
+	size_t zones_off = align8(hdr_len);
+	size_t slots_off = align8(zones_off + r->zone_count * sizeof(struct img_zone));
+	size_t keys_off = align8(slots_off + nslots * sizeof(struct img_slot));
+	size_t data_off = align8(keys_off + r->keys.len);
+	size_t str_off = align8(data_off + ib.data.len);
+	size_t total = align8(str_off + r->strs.len);
+	if (r->keys.len > UINT32_MAX || ib.data.len > UINT32_MAX || r->strs.len > UINT32_MAX)
+		goto out_range;
+	img = calloc(1, total);
+	if (img == NULL)
+		goto out_nomem;
+	struct img_header *h = (struct img_header *)(void *)img;
+	memcpy(h->magic, IMG_MAGIC, 8);
+	h->version = IMG_VERSION;
+	h->endian = IMG_ENDIAN;
+	h->file_len = total;
+	h->zone_count = (uint32_t)r->zone_count;
+	h->rule_count = live;
+	h->protect_count = r->protect_count;
+	h->slot_count = nslots;
+	h->zones_off = zones_off;
+	h->slots_off = slots_off;
+	h->keys_off = keys_off;
+	h->keys_len = r->keys.len;
+	h->data_off = data_off;
+	h->data_len = ib.data.len;
+	h->str_off = str_off;
+	h->str_len = r->strs.len;
+	h->created = (uint64_t)time(NULL);
+	for (size_t z = 0; z < r->zone_count; z++)
+		if (zones[z].by_trigger[POLICY_TRIGGER_RESPONSE_IP] ||
+		    zones[z].by_trigger[POLICY_TRIGGER_NSDNAME] ||
+		    zones[z].by_trigger[POLICY_TRIGGER_NSIP])
+			h->flags |= IMG_F_RESPONSE_RULES;
+	memcpy(img + zones_off, zones, r->zone_count * sizeof(struct img_zone));
+	memcpy(img + keys_off, r->keys.p, r->keys.len);
+	memcpy(img + data_off, ib.data.p, ib.data.len);
+	memcpy(img + str_off, r->strs.p, r->strs.len);
+	struct img_slot *slots = (struct img_slot *)(void *)(img + slots_off);
+	for (size_t i = 0; i < r->rule_count; i++) {
+		const struct brule *b = &r->rules[i];
+		if (b->dropped)
+			continue;
+		slot_put(slots, nslots, key_hash(r->keys.p + b->key_off, b->kind), b->key_off,
+			 doff[i], b->zone, b->kind, b->first_seen);
+	}
+	size_t ko = prot_keys_start;
+	for (size_t off = 1; off < r->protect.len; off += (size_t)r->protect.p[off + 1] + 2) {
+		unsigned kind = IMG_KIND_PROTECT | (r->protect.p[off] ? IMG_KIND_WILD : 0);
+		slot_put(slots, nslots, policy_img_name_hash(r->keys.p + ko + 1, r->keys.p[ko]),
+			 (uint32_t)ko, 0, 0, kind, 0);
+		ko += (size_t)r->keys.p[ko] + 1;
+	}
+	h->checksum = XXH3_64bits(img + IMG_SUM_FROM, total - IMG_SUM_FROM);
+	if (r->rep != NULL) {
+		r->rep->rules = live;
+		r->rep->snapshot_bytes = total;
+	}
+	*out = img;
+	*out_len = total;
+	ret = C2W_OK;
+	goto out_free;
+out_range:
+	ret = C2W_ERANGE;
+	goto out_free;
+out_nomem:
+	ret = C2W_ENOMEM;
+out_free:
+	free(doff);
+	free(ib.data.p);
+	free(ib.data_idx.slot);
+	return ret;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshot lifetime: attach and verify an image (header, bounds, checksum), map a compiled
+ * file read-only, write one atomically, free. The slot probe used by every lookup lives here.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy/image.h"
+
+static int fail(char *err, size_t err_len, int code, const char *msg)
+{
+	if (err != NULL && err_len > 0)
+		snprintf(err, err_len, "%s", msg);
+	return code;
+}
+
+static bool in_bounds(uint64_t off, uint64_t len, uint64_t total)
+{
+	return off <= total && len <= total - off;
+}
+
+int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, char *err,
+		      size_t err_len)
+{
+	const struct img_header *h = (const void *)base;
+
+	if (len < sizeof(*h) || memcmp(h->magic, IMG_MAGIC, 8) != 0)
+		return fail(err, err_len, C2W_EMALF, "not a c2wall policy snapshot (bad magic)");
+	if (h->version != IMG_VERSION || h->endian != IMG_ENDIAN)
+		return fail(err, err_len, C2W_EVERSION,
+			    "snapshot format version or byte order not supported: recompile it");
+	if (h->file_len != len)
+		return fail(err, err_len, C2W_EMALF, "snapshot truncated or has trailing bytes");
+	if (XXH3_64bits(base + IMG_SUM_FROM, len - IMG_SUM_FROM) != h->checksum)
+		return fail(err, err_len, C2W_ECHECKSUM, "snapshot checksum mismatch (corrupted)");
+	if (h->zone_count > POLICY_ZONES_MAX || h->slot_count == 0 || h->slot_count > UINT32_MAX ||
+	    !in_bounds(h->zones_off, (uint64_t)h->zone_count * sizeof(struct img_zone), len) ||
+	    !in_bounds(h->slots_off, h->slot_count * sizeof(struct img_slot), len) ||
+	    !in_bounds(h->keys_off, h->keys_len, len) || !in_bounds(h->data_off, h->data_len, len) ||
+	    !in_bounds(h->str_off, h->str_len, len) || h->str_len == 0 ||
+	    base[h->str_off + h->str_len - 1] != 0 || (h->zones_off | h->slots_off | h->data_off) % 8)
+		return fail(err, err_len, C2W_EMALF, "snapshot sections out of bounds");
+	s->base = base;
+	s->len = len;
+	s->hdr = h;
+	s->zones = (const void *)(base + h->zones_off);
+	s->slots = (const void *)(base + h->slots_off);
+	s->keys = base + h->keys_off;
+	s->data = base + h->data_off;
+	s->str = (const char *)base + h->str_off;
+	return C2W_OK;
+}
+
+int policy_snap_open(const char *path, struct policy_snap **out, char *err, size_t err_len)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return fail(err, err_len, -errno, "cannot open snapshot");
+	if (fstat(fd, &st) != 0) {
+		ret = -errno;
+		close(fd);
+		return fail(err, err_len, ret, "cannot stat snapshot");
+	}
+	if (st.st_size < (off_t)sizeof(struct img_header)) {
+		close(fd);
+		return fail(err, err_len, C2W_EMALF, "snapshot too short");
+	}
+	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	ret = map == MAP_FAILED ? -errno : C2W_OK;
+	close(fd);
+	if (ret != C2W_OK)
+		return fail(err, err_len, ret, "cannot map snapshot");
+	struct policy_snap *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		munmap(map, (size_t)st.st_size);
+		return C2W_ENOMEM;
+	}
+	s->mapped = true;
+	ret = policy_img_attach(s, map, (size_t)st.st_size, err, err_len);
+	if (ret != C2W_OK) {
+		munmap(map, (size_t)st.st_size);
+		free(s);
+		return ret;
+	}
+	*out = s;
+	return C2W_OK;
+}
+
+int policy_snap_write(const struct policy_snap *snap, const char *path)
+{
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return C2W_EINVAL;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	size_t done = 0;
+	while (done < snap->len) {
+		ssize_t w = write(fd, snap->base + done, snap->len - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto out_err;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto out_err;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto out_err;
+	}
+	if (rename(tmp, path) != 0) {
+		int e = -errno;
+		unlink(tmp);
+		return e;
+	}
+	return C2W_OK;
+out_err: {
+	int e = -errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return e;
+}
+}
+
+void policy_snap_free(struct policy_snap *snap)
+{
+	if (snap == NULL)
+		return;
+	if (snap->mapped)
+		munmap((void *)(uintptr_t)snap->base, snap->len);
+	else
+		free((void *)(uintptr_t)snap->base);
+	free(snap);
+}
+
+uint64_t policy_snap_rule_count(const struct policy_snap *snap)
+{
+	return snap->hdr->rule_count;
+}
+
+size_t policy_snap_zone_count(const struct policy_snap *snap)
+{
+	return snap->hdr->zone_count;
+}
+
+uint64_t policy_snap_size(const struct policy_snap *snap)
+{
+	return snap->len;
+}
+
+bool policy_snap_has_response_rules(const struct policy_snap *snap)
+{
+	return (snap->hdr->flags & IMG_F_RESPONSE_RULES) != 0;
+}
+
+const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, unsigned zone,
+				       unsigned kind, const uint8_t *key, size_t key_len)
+{
+	uint64_t count = s->hdr->slot_count;
+	uint64_t sh = img_slot_hash(h, zone, kind);
+	uint32_t tag = (uint32_t)sh;
+	uint64_t i = img_slot_index(sh, count);
+
+	/* Bounded: the table always has empty slots (load factor 0.8). */
+	for (uint64_t n = 0; n < count; n++) {
+		const struct img_slot *sl = &s->slots[i];
+		if (sl->key_off == 0)
+			return NULL;
+		if (sl->tag == tag && sl->zone == zone && sl->kind == kind &&
+		    sl->key_off < s->hdr->keys_len) {
+			const uint8_t *k = s->keys + sl->key_off;
+			if (k[0] == key_len && sl->key_off + 1 + key_len <= s->hdr->keys_len &&
+			    memcmp(k + 1, key, key_len) == 0)
+				return sl;
+		}
+		i = i + 1 == count ? 0 : i + 1;
+	}
+	return NULL;
+}
