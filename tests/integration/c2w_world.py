@@ -95,6 +95,10 @@ SIGNZONE = "/usr/bin/dnssec-signzone"
 
 KEEP_TMP = os.environ.get("C2W_KEEP_TMP") == "1"
 
+# Lines that ASan/UBSan/LSan print; a daemon built with -DC2W_SANITIZE=ON must print none.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
+
 # --------------------------------------------------------------------------------------------
 # Process bookkeeping: everything we start is stopped by PID, also from atexit.
 # --------------------------------------------------------------------------------------------
@@ -668,6 +672,10 @@ class Resolver:
         if check and rc != 0:
             self.print_log()
             raise AssertionError("%s exited %s after SIGTERM" % (self.kind, rc))
+        bad = [m for m in SANITIZER_MARKERS if m in self.stderr_text()]
+        if check and bad:
+            self.print_log()
+            raise AssertionError("%s stderr has sanitizer reports: %s" % (self.kind, bad))
         return rc
 
     def stderr_text(self):
