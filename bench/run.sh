@@ -1,0 +1,628 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# c2wall side by side with Unbound, BIND 9, PowerDNS Recursor, Knot Resolver, dnsdist and a
+# bare UDP reflector, on this machine, in one run, with dnsperf. See docs/BENCHMARKS.md.
+#
+#   bench/run.sh [--duration S] [--only c2wall,unbound,...] [--rpz FILE] [options]
+#
+# Method: an NSD instance on loopback serves bench.example. (N names; not under test., which
+# Unbound and libunbound answer locally with NXDOMAIN, RFC 6761); every resolver forwards to
+# it with DNSSEC validation off. One server at a time runs with one worker pinned to core 0,
+# dnsperf pinned to core 1; the cache is warmed by one pass over all names, then dnsperf runs
+# for a fixed time. The server's CPU time (utime+stime of the whole process from
+# /proc/PID/stat) over the timed run is divided by the answers dnsperf received.
+# Everything listens on 127.0.0.1 only, on high ports; every process this script starts is
+# stopped by PID when it ends (trap). Results: a Markdown table on stdout and in
+# bench/results/latest.md.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+ALL_SERVERS="reflector,c2wall,unbound,bind,pdns,kresd,dnsdist"
+
+duration=15
+only=$ALL_SERVERS
+rpz=""
+names=10000
+clients=4
+outstanding=500
+build=1
+keep=0
+ready_timeout=30
+server_cpu=${BENCH_SERVER_CPU:-0}
+client_cpu=${BENCH_CLIENT_CPU:-1}
+port_base=${BENCH_PORT_BASE:-5370}
+
+usage() {
+	cat <<'EOF'
+NAME
+    bench/run.sh - c2wall against other resolvers and a bare UDP reflector, with dnsperf
+
+SYNOPSIS
+    bench/run.sh [--duration S] [--only LIST] [--rpz FILE] [--names N] [--clients C]
+                 [--outstanding Q] [--no-build] [--keep] [--ready-timeout S]
+
+DESCRIPTION
+    Starts an NSD authoritative server for bench.example. on loopback, then each selected
+    server in turn (one worker, pinned to CPU $BENCH_SERVER_CPU, default 0) forwarding to it,
+    warms its cache with one pass over all names, and runs dnsperf (pinned to CPU
+    $BENCH_CLIENT_CPU, default 1) for S seconds. Records QPS, answers and the server's CPU
+    time per answered query; prints a Markdown table with ratios to c2wall and to Unbound
+    and writes it to bench/results/latest.md (raw dnsperf output beside it in
+    bench/results/latest/). DNSSEC validation is off for every server.
+
+OPTIONS
+    --duration S       timed dnsperf run per server, seconds (default 15)
+    --only LIST        comma-separated subset of: reflector,c2wall,unbound,bind,pdns,kresd,dnsdist
+    --rpz FILE         load this RPZ zone (origin rpz.bench.) into every server that has RPZ
+                       (c2wall, unbound, bind, pdns, kresd); see bench/gen_rpz.py. The
+                       reflector and dnsdist run without it and are marked so.
+    --names N          names in the benchmark zone and query file (default 10000)
+    --clients C        dnsperf -c (default 4)
+    --outstanding Q    dnsperf -q, queries in flight (default 500)
+    --no-build         do not (re)build c2wall; use build-bench/c2wall as it is
+    --keep             keep the temporary directory with configs and logs
+    --ready-timeout S  how long a server may take to start answering (default 30, or 600
+                       with --rpz: a large RPZ takes time to load)
+    -h, --help         this text
+
+ENVIRONMENT
+    BENCH_SERVER_CPU, BENCH_CLIENT_CPU   cores for the server and for dnsperf (0 and 1)
+    BENCH_PORT_BASE                      first of the ports used (default 5370: reflector
+                                         +0, c2wall +1, unbound +2, bind +3, pdns +4, kresd +5,
+                                         dnsdist +6, NSD +9)
+
+EXIT STATUS
+    0 when the run completed (a server that failed is reported in its row), 2 on bad usage,
+    1 when the harness itself could not run (missing tool, port in use, NSD failed).
+EOF
+}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--duration) duration=${2:?}; shift 2 ;;
+	--only) only=${2:?}; shift 2 ;;
+	--rpz) rpz=${2:?}; shift 2 ;;
+	--names) names=${2:?}; shift 2 ;;
+	--clients) clients=${2:?}; shift 2 ;;
+	--outstanding) outstanding=${2:?}; shift 2 ;;
+	--no-build) build=0; shift ;;
+	--keep) keep=1; shift ;;
+	--ready-timeout) ready_timeout=${2:?}; ready_timeout_set=1; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+for v in duration names clients outstanding ready_timeout port_base server_cpu client_cpu; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: --${v//_/-} must be a number" >&2; exit 2; }
+done
+[ "$duration" -ge 1 ] && [ "$duration" -le 3600 ] || { echo "bench: --duration 1..3600" >&2; exit 2; }
+[ "$names" -ge 1 ] && [ "$names" -le 10000000 ] || { echo "bench: --names 1..10000000" >&2; exit 2; }
+servers=()
+IFS=, read -r -a req <<<"$only"
+for s in "${req[@]}"; do
+	case ",$ALL_SERVERS," in
+	*",$s,"*) servers+=("$s") ;;
+	*) echo "bench: unknown server '$s' (known: $ALL_SERVERS)" >&2; exit 2 ;;
+	esac
+done
+if [ -n "$rpz" ]; then
+	[ -r "$rpz" ] || { echo "bench: cannot read RPZ file '$rpz'" >&2; exit 2; }
+	rpz=$(cd "$(dirname "$rpz")" && pwd)/$(basename "$rpz")
+	[ "${ready_timeout_set:-0}" = 1 ] || ready_timeout=600
+fi
+
+for tool in dnsperf nsd dig taskset timeout cc; do
+	command -v "$tool" >/dev/null || die "missing tool: $tool"
+done
+if [ "$(nproc)" -lt 2 ] && [ "$server_cpu" = "$client_cpu" ]; then
+	echo "bench: warning: server and dnsperf share CPU $server_cpu" >&2
+fi
+
+P_REFLECTOR=$((port_base + 0)) P_C2WALL=$((port_base + 1)) P_UNBOUND=$((port_base + 2))
+P_BIND=$((port_base + 3)) P_PDNS=$((port_base + 4)) P_KRESD=$((port_base + 5))
+P_DNSDIST=$((port_base + 6)) P_NSD=$((port_base + 9))
+
+work=$(mktemp -d /tmp/c2wall-bench.XXXXXX)
+results_dir=$top/bench/results
+raw_dir=$results_dir/latest
+pids=()
+
+# Stop one process we started: SIGTERM, up to 10 s, then SIGKILL. Reaps it.
+stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		# A dead child stays visible to kill -0 until reaped.
+		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+	local i
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		stop_pid "${pids[$i]}"
+	done
+	pids=()
+	if [ "$keep" = 1 ]; then
+		echo "bench: configs and logs kept in $work" >&2
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Start "$@" in the background pinned to CPU $1; its PID goes to $last_pid and $pids.
+# taskset execs the program, so the PID is the server's own.
+spawn() {
+	local cpu=$1 log=$2
+	shift 2
+	taskset -c "$cpu" "$@" >"$log" 2>&1 &
+	last_pid=$!
+	pids+=("$last_pid")
+}
+
+# Drop a stopped PID from the list the trap walks.
+forget_pid() {
+	local p keep_pids=()
+	for p in "${pids[@]}"; do
+		[ "$p" = "$1" ] || keep_pids+=("$p")
+	done
+	pids=("${keep_pids[@]}")
+}
+
+port_free() {
+	! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# Wait until the server on $1 answers n0.bench.example: with the zone's address ($2 = "addr") or
+# at least NOERROR ($2 = "noerror", the reflector). Bounded by $ready_timeout seconds.
+wait_ready() {
+	local port=$1 want=$2 pid=$3 deadline out
+	deadline=$((SECONDS + ready_timeout))
+	while [ $SECONDS -lt $deadline ]; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		out=$(dig +time=1 +tries=1 -p "$port" @127.0.0.1 n0.bench.example A 2>/dev/null || true)
+		case $want in
+		addr) grep -q '^n0\.bench\.example\..*IN[[:space:]]A[[:space:]]10\.0\.0\.0' <<<"$out" && return 0 ;;
+		noerror) grep -q 'status: NOERROR' <<<"$out" && return 0 ;;
+		esac
+		sleep 0.2
+	done
+	return 1
+}
+
+# utime+stime of the whole process (all threads, live and exited), in clock ticks. The
+# command name in field 2 may hold spaces, so cut after its closing parenthesis.
+cpu_ticks() {
+	local stat
+	stat=$(cat "/proc/$1/stat") || return 1
+	stat=${stat##*) }
+	awk '{print $12 + $13}' <<<"$stat"
+}
+
+# ---------------------------------------------------------------- data: zone and queries
+gen_data() {
+	awk -v n="$names" 'BEGIN {
+		print "$ORIGIN bench.example."
+		print "$TTL 86400"
+		print "@ SOA ns.bench.example. hostmaster.bench.example. 1 3600 600 864000 86400"
+		print "@ NS ns"
+		print "ns A 127.0.0.1"
+		for (i = 0; i < n; i++)
+			printf "n%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
+	}' >"$work/bench.example.zone"
+	# Shuffled with a fixed random source: the same order every run.
+	awk -v n="$names" 'BEGIN { for (i = 0; i < n; i++) printf "n%d.bench.example A\n", i }' |
+		shuf --random-source=<(yes) >"$work/queries.txt"
+	# Root hints that point nowhere but loopback: no server may prime from the Internet.
+	cat >"$work/root.hints" <<'EOF'
+.                        3600000  NS  a.root.bench.invalid.
+a.root.bench.invalid.    3600000  A   127.0.0.254
+EOF
+}
+
+start_nsd() {
+	cat >"$work/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$P_NSD
+    port: $P_NSD
+    server-count: 1
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "$work"
+    pidfile: "$work/nsd.pid"
+    xfrdfile: "$work/nsd-xfrd.state"
+    zonelistfile: "$work/nsd-zone.list"
+    database: ""
+    logfile: "$work/nsd.log"
+    verbosity: 0
+remote-control:
+    control-enable: no
+zone:
+    name: bench.example.
+    zonefile: "$work/bench.example.zone"
+EOF
+	# NSD only answers the warm-up pass, on the client's core.
+	spawn "$client_cpu" "$work/nsd.out" nsd -d -c "$work/nsd.conf"
+	nsd_pid=$last_pid
+	wait_ready "$P_NSD" addr "$nsd_pid" || { cat "$work/nsd.out" "$work/nsd.log" >&2 2>/dev/null; die "NSD did not start"; }
+}
+
+# ---------------------------------------------------------------- one config per server
+conf_c2wall() {
+	{
+		cat <<EOF
+server:
+  listen: ["127.0.0.1@$P_C2WALL"]
+  workers: 1
+  allow: ["127.0.0.0/8"]
+resolver:
+  mode: forward
+  forward: ["127.0.0.1@$P_NSD"]
+  trust-anchor: none
+  root-hints: $work/root.hints
+  cache-size: 64m
+events:
+  jsonl: none
+privacy:
+  key-file: $work/c2wall/pseudonym.key
+store:
+  sqlite: none
+control:
+  socket: none
+log:
+  level: warning
+EOF
+		if [ -n "$rpz" ]; then
+			cat <<EOF
+policy:
+  zones:
+    - name: rpz.bench
+      file: $rpz
+      format: rpz
+EOF
+		fi
+	} >"$work/c2wall.yaml"
+	mkdir -p "$work/c2wall"
+	cmd=("$c2wall_bin" serve --config "$work/c2wall.yaml")
+}
+
+conf_unbound() {
+	local modules=iterator
+	[ -n "$rpz" ] && modules="respip iterator"
+	{
+		cat <<EOF
+server:
+    interface: 127.0.0.1@$P_UNBOUND
+    port: $P_UNBOUND
+    num-threads: 1
+    so-reuseport: no
+    do-ip6: no
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "$work"
+    pidfile: "$work/unbound.pid"
+    use-syslog: no
+    verbosity: 0
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    module-config: "$modules"
+    root-hints: "$work/root.hints"
+    msg-cache-size: 32m
+    rrset-cache-size: 32m
+remote-control:
+    control-enable: no
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@$P_NSD
+EOF
+		if [ -n "$rpz" ]; then
+			cat <<EOF
+rpz:
+    name: rpz.bench.
+    zonefile: "$rpz"
+EOF
+		fi
+	} >"$work/unbound.conf"
+	cmd=(unbound -d -c "$work/unbound.conf")
+}
+
+conf_bind() {
+	local rp="" rz=""
+	if [ -n "$rpz" ]; then
+		rp='response-policy { zone "rpz.bench"; };'
+		rz="zone \"rpz.bench\" { type primary; file \"$rpz\"; };"
+	fi
+	cat >"$work/named.conf" <<EOF
+options {
+    directory "$work";
+    pid-file "$work/named.pid";
+    session-keyfile "$work/named-session.key";
+    managed-keys-directory "$work";
+    listen-on port $P_BIND { 127.0.0.1; };
+    listen-on-v6 { none; };
+    recursion yes;
+    allow-query { 127.0.0.0/8; };
+    allow-recursion { 127.0.0.0/8; };
+    forwarders { 127.0.0.1 port $P_NSD; };
+    forward only;
+    dnssec-validation no;
+    max-cache-size 64m;
+    recursive-clients 10000;
+    $rp
+};
+controls { };
+logging { category default { default_stderr; }; category lame-servers { null; }; };
+zone "." { type hint; file "$work/root.hints"; };
+$rz
+EOF
+	cmd=(named -g -n 1 -c "$work/named.conf")
+}
+
+conf_pdns() {
+	mkdir -p "$work/pdns"
+	cat >"$work/pdns/recursor.conf" <<EOF
+local-address=127.0.0.1
+local-port=$P_PDNS
+threads=1
+pdns-distributes-queries=no
+reuseport=no
+forward-zones-recurse=.=127.0.0.1:$P_NSD
+dnssec=off
+allow-from=127.0.0.0/8
+socket-dir=$work/pdns
+daemon=no
+write-pid=no
+disable-syslog=yes
+quiet=yes
+loglevel=3
+security-poll-suffix=
+hint-file=$work/root.hints
+EOF
+	if [ -n "$rpz" ]; then
+		echo "rpzFile(\"$rpz\", {policyName=\"rpz.bench\"})" >"$work/pdns/rpz.lua"
+		echo "lua-config-file=$work/pdns/rpz.lua" >>"$work/pdns/recursor.conf"
+	fi
+	cmd=(pdns_recursor --config-dir="$work/pdns")
+}
+
+conf_kresd() {
+	mkdir -p "$work/kresd" "$work/kresd-cache"
+	{
+		cat <<EOF
+-- No network beyond loopback: drop the modules that query the root on their own.
+for _, m in ipairs({'priming', 'detect_time_skew', 'detect_time_jump', 'ta_signal_query', 'ta_sentinel', 'ta_update'}) do
+    pcall(modules.unload, m)
+end
+trust_anchors.remove('.')
+net.ipv6 = false
+net.listen('127.0.0.1', $P_KRESD, { kind = 'dns' })
+cache.open(64 * MB, 'lmdb://$work/kresd-cache')
+log_level('warning')
+EOF
+		if [ -n "$rpz" ]; then
+			echo "policy.add(policy.rpz(policy.DENY, '$rpz', false))"
+		fi
+		echo "policy.add(policy.all(policy.FORWARD('127.0.0.1@$P_NSD')))"
+	} >"$work/kresd.conf"
+	cmd=(kresd -n -c "$work/kresd.conf" "$work/kresd")
+}
+
+conf_dnsdist() {
+	cat >"$work/dnsdist.conf" <<EOF
+setSecurityPollSuffix('')
+setLocal('127.0.0.1:$P_DNSDIST')
+setACL({'127.0.0.0/8'})
+newServer({address='127.0.0.1:$P_NSD', checkName='bench.example.', checkType='SOA'})
+pc = newPacketCache(200000, {maxTTL=86400, minTTL=0})
+getPool(''):setCache(pc)
+EOF
+	cmd=(dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf")
+}
+
+conf_reflector() {
+	cmd=("$work/reflector" -a 127.0.0.1 -p "$P_REFLECTOR")
+}
+
+# ---------------------------------------------------------------- build and versions
+build_c2wall() {
+	c2wall_bin=$top/build-bench/c2wall
+	c2wall_status=""
+	if [ "$build" = 1 ]; then
+		# Warnings do not fail a benchmark build (the product build keeps -Werror).
+		if ! { cmake -S "$top" -B "$top/build-bench" -DCMAKE_BUILD_TYPE=Release \
+			-DBUILD_TESTING=OFF -DC2W_WERROR=OFF &&
+			cmake --build "$top/build-bench" -j2 --target c2wall; } >"$work/c2wall-build.log" 2>&1; then
+			mkdir -p "$raw_dir"
+			cp "$work/c2wall-build.log" "$raw_dir/"
+			c2wall_status="build failed (bench/results/latest/c2wall-build.log)"
+			return
+		fi
+	fi
+	[ -x "$c2wall_bin" ] || c2wall_status="no binary at build-bench/c2wall"
+}
+
+version_of() {
+	case $1 in
+	reflector) echo "bench/reflector.c" ;;
+	c2wall) echo "c2wall $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')" ;;
+	unbound) unbound -V 2>/dev/null | awk 'NR == 1 {print "Unbound", $2}' ;;
+	bind) named -v 2>/dev/null | awk '{print $1, $2}' ;;
+	pdns) pdns_recursor --version 2>&1 | grep -o 'PowerDNS Recursor [0-9.]*' | head -1 ;;
+	kresd) kresd --version 2>/dev/null | sed 's/, version//' ;;
+	dnsdist) dnsdist --version 2>/dev/null | awk 'NR == 1 {print $1, $2}' ;;
+	esac
+}
+
+kind_of() {
+	case $1 in
+	reflector) echo "kernel-path ceiling" ;;
+	dnsdist) echo "load balancer + packet cache" ;;
+	*) echo "resolver" ;;
+	esac
+}
+
+binary_of() {
+	case $1 in
+	reflector) echo cc ;;
+	c2wall) echo "$c2wall_bin" ;;
+	unbound) echo unbound ;;
+	bind) echo named ;;
+	pdns) echo pdns_recursor ;;
+	kresd) echo kresd ;;
+	dnsdist) echo dnsdist ;;
+	esac
+}
+
+port_of() {
+	case $1 in
+	reflector) echo "$P_REFLECTOR" ;;
+	c2wall) echo "$P_C2WALL" ;;
+	unbound) echo "$P_UNBOUND" ;;
+	bind) echo "$P_BIND" ;;
+	pdns) echo "$P_PDNS" ;;
+	kresd) echo "$P_KRESD" ;;
+	dnsdist) echo "$P_DNSDIST" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- one measurement
+# dnsperf's summary line "  Label:   value ..." -> first word of the value.
+perf_field() {
+	awk -v key="$1" -F: '{ k = $1; sub(/^[ \t]+/, "", k) } k == key { split($2, a, " "); print a[1]; exit }' "$2"
+}
+
+# Append one row: name status qps answered lost noerror cpu_ticks lat_ms sent
+row() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$work/results.tsv"
+}
+
+measure() {
+	local name=$1 port pid t0 t1 out status rpz_note=""
+	port=$(port_of "$name")
+	local kind ver
+	kind=$(kind_of "$name")
+	ver=$(version_of "$name")
+	if [ -n "$rpz" ] && { [ "$name" = reflector ] || [ "$name" = dnsdist ]; }; then
+		rpz_note="no RPZ"
+	fi
+	if [ "$name" = c2wall ] && [ -n "$c2wall_status" ]; then
+		row "$name" "$kind" "$ver" "not measured: $c2wall_status" - - - - - - "$rpz_note"
+		return
+	fi
+	if ! command -v "$(binary_of "$name")" >/dev/null; then
+		row "$name" "$kind" "$ver" "not measured: $(binary_of "$name") not installed" - - - - - - "$rpz_note"
+		return
+	fi
+	if ! port_free "$port"; then
+		row "$name" "$kind" "$ver" "not measured: port $port in use" - - - - - - "$rpz_note"
+		return
+	fi
+	"conf_$name"
+	echo "bench: $name: starting on 127.0.0.1@$port" >&2
+	local t_start=$SECONDS
+	spawn "$server_cpu" "$raw_dir/$name.log" "${cmd[@]}"
+	pid=$last_pid
+	local want=addr
+	[ "$name" = reflector ] && want=noerror
+	if ! wait_ready "$port" "$want" "$pid"; then
+		stop_pid "$pid"
+		forget_pid "$pid"
+		row "$name" "$kind" "$ver" "not measured: did not answer within ${ready_timeout}s (bench/results/latest/$name.log)" - - - - - - "$rpz_note"
+		return
+	fi
+	local startup=$((SECONDS - t_start))
+	echo "bench: $name: ready after ${startup}s; warming the cache" >&2
+	# One pass over all names, a modest number in flight so the upstream keeps up.
+	taskset -c "$client_cpu" timeout 120 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" \
+		-n 1 -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
+	echo "bench: $name: dnsperf for ${duration}s" >&2
+	t0=$(cpu_ticks "$pid") || t0=""
+	out=$raw_dir/$name.dnsperf.txt
+	taskset -c "$client_cpu" timeout $((duration + 60)) dnsperf -s 127.0.0.1 -p "$port" \
+		-d "$work/queries.txt" -l "$duration" -q "$outstanding" -c "$clients" -t 2 \
+		>"$out" 2>&1 || true
+	t1=$(cpu_ticks "$pid") || t1=""
+	status=ok
+	kill -0 "$pid" 2>/dev/null || status="died during the run"
+	stop_pid "$pid"
+	forget_pid "$pid"
+	local qps answered lost noerror sent lat
+	qps=$(perf_field "Queries per second" "$out")
+	answered=$(perf_field "Queries completed" "$out")
+	lost=$(perf_field "Queries lost" "$out")
+	sent=$(perf_field "Queries sent" "$out")
+	lat=$(perf_field "Average Latency (s)" "$out")
+	noerror=$(grep -o 'NOERROR [0-9]*' "$out" | awk '{print $2}' | head -1)
+	if [ -z "$qps" ] || [ -z "$answered" ] || [ -z "$t0" ] || [ -z "$t1" ]; then
+		row "$name" "$kind" "$ver" "not measured: ${status/ok/no dnsperf summary} (bench/results/latest/$name.dnsperf.txt)" - - - - - - "$rpz_note"
+		return
+	fi
+	[ "$status" = ok ] || status="not measured: $status"
+	local note=$rpz_note
+	[ -n "$rpz" ] && [ -z "$note" ] && note="RPZ loaded in ${startup}s"
+	row "$name" "$kind" "$ver" "$status" "$qps" "$answered" "$lost" "${noerror:-0}" \
+		"$((t1 - t0))" "$lat" "$note"
+	echo "bench: $name: $qps q/s, $answered answers, $((t1 - t0)) CPU ticks" >&2
+}
+
+# ---------------------------------------------------------------- main
+for s in "${servers[@]}"; do
+	port_free "$(port_of "$s")" || die "port $(port_of "$s") ($s) is in use; set BENCH_PORT_BASE"
+done
+port_free "$P_NSD" || die "port $P_NSD (NSD) is in use; set BENCH_PORT_BASE"
+mkdir -p "$results_dir"
+rm -rf "$raw_dir"
+mkdir -p "$raw_dir"
+: >"$work/results.tsv"
+
+for s in "${servers[@]}"; do
+	case $s in
+	c2wall) build_c2wall ;;
+	reflector) cc -O2 -std=c17 -Wall -Wextra -o "$work/reflector" "$top/bench/reflector.c" ||
+		die "cannot build bench/reflector.c" ;;
+	esac
+done
+gen_data
+start_nsd
+for s in "${servers[@]}"; do
+	measure "$s"
+done
+
+rpz_rules=""
+[ -n "$rpz" ] && rpz_rules=$(grep -cvE '^\s*($|;|\$|@)' "$rpz" || true)
+{
+	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding"
+	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+	printf 'nproc\t%s\n' "$(nproc)"
+	printf 'kernel\t%s\n' "$(uname -sr)"
+	printf 'dnsperf\t%s\n' "$(dnsperf -h 2>&1 | awk '/^Version/ {print $2}')"
+	printf 'clk_tck\t%s\n' "$(getconf CLK_TCK)"
+	printf 'duration\t%s\n' "$duration"
+	printf 'names\t%s\n' "$names"
+	printf 'clients\t%s\n' "$clients"
+	printf 'outstanding\t%s\n' "$outstanding"
+	printf 'server_cpu\t%s\n' "$server_cpu"
+	printf 'client_cpu\t%s\n' "$client_cpu"
+	printf 'rpz\t%s\n' "${rpz:+$(basename "$rpz") ($rpz_rules rules)}"
+} >"$work/meta.tsv"
+cp "$work/results.tsv" "$work/meta.tsv" "$raw_dir/"
+/usr/bin/python3 "$top/bench/report.py" "$work/meta.tsv" "$work/results.tsv" >"$results_dir/latest.md"
+cat "$results_dir/latest.md"
