@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		/* Touch what the daemon reads first, so ASan sees every array in bounds. */
 		for (size_t i = 0; i < cfg->policy.zone_count; i++)
-			if (cfg->policy.zones[i].name == NULL || cfg->policy.zones[i].file == NULL ||
-			    cfg->policy.zones[i].feed == NULL)
+			if (cfg->policy.zones[i].name == NULL ||
+			    cfg->policy.zones[i].file == NULL || cfg->policy.zones[i].feed == NULL)
 				abort();
 		for (size_t i = 0; i < cfg->server.allow_count; i++)
 			(void)cfg->server.allow[i].bits;
