@@ -17,6 +17,9 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include <fstrm.h>
+
+#include "events/dnstap.pb-c.h"
 #include "events/pipeline.h"
 #include "events/store.h"
 #include "test.h"
@@ -82,6 +85,39 @@ static int64_t scalar(const char *db_path, const char *sql)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return v;
+}
+
+/* Decode our own frames too: dnstap-ldns 0.2 does not print the Policy message. */
+static void check_policy_fields(const char *tap)
+{
+	struct fstrm_file_options *fo = fstrm_file_options_init();
+	fstrm_file_options_set_file_path(fo, tap);
+	struct fstrm_reader *r = fstrm_file_reader_init(fo, NULL);
+	fstrm_file_options_destroy(&fo);
+	CHECK(r != NULL && fstrm_reader_open(r) == fstrm_res_success);
+	const uint8_t *data;
+	size_t len;
+	int frames = 0, policy_ok = 0;
+	while (r && fstrm_reader_read(r, &data, &len) == fstrm_res_success) {
+		Dnstap__Dnstap *d = dnstap__dnstap__unpack(NULL, len, data);
+		frames++;
+		if (d && d->message && d->message->policy) {
+			Dnstap__Policy *pol = d->message->policy;
+			if (pol->has_match && pol->match == DNSTAP__POLICY__MATCH__QNAME &&
+			    pol->has_action && pol->has_rule && pol->rule.len > 1 &&
+			    pol->type && strcmp(pol->type, "RPZ") == 0 && pol->has_value &&
+			    pol->value.len == strlen("*.c2.example.") &&
+			    !d->message->has_query_address && d->has_extra &&
+			    memmem(d->extra.data, d->extra.len, "client=", 7) != NULL)
+				policy_ok++;
+			if (pol->action == DNSTAP__POLICY__ACTION__LOCAL_DATA)
+				policy_ok += 100;
+		}
+		dnstap__dnstap__free_unpacked(d, NULL);
+	}
+	CHECK_EQ(frames, 3);
+	CHECK_EQ(policy_ok, 103); /* all three with policy, one sinkhole = LOCAL_DATA */
+	fstrm_reader_destroy(&r);
 }
 
 static void test_all_sinks(void)
@@ -198,6 +234,7 @@ static void test_all_sinks(void)
 	CHECK(strstr(out, "NXDOMAIN") != NULL);
 	CHECK(strstr(out, "c.c2.example.") == NULL);
 	CHECK(strstr(out, "192.0.2.17") == NULL);
+	check_policy_fields(tap);
 	if (test_failures_)
 		fprintf(stderr, "dnstap-ldns output:\n%s\n", out);
 	free(out);
