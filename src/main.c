@@ -8,6 +8,9 @@
 /* One line per subcommand; the implementation is src/cli/cmd_<name>.c. */
 static const struct cli_command commands[] = {
 	{"serve", "run the resolver (foreground)", cli_serve_main},
+	{"check", "validate policy feeds, report rejected lines and counts", cli_check_main},
+	{"compile", "compile policy feeds into a snapshot file", cli_compile_main},
+	{"explain", "show which policy rule acts on a name and why", cli_explain_main},
 	{"optout", "add, remove or list opted-out subscribers", cli_optout_main},
 	{"subscribers", "import address-to-subscriber assignments", cli_subscribers_main},
 	{"incidents", "list, export, import, mark incidents for notification", cli_incidents_main},

@@ -14,6 +14,9 @@ struct cli_command {
 };
 
 int cli_serve_main(int argc, char **argv);
+int cli_check_main(int argc, char **argv);
+int cli_compile_main(int argc, char **argv);
+int cli_explain_main(int argc, char **argv);
 int cli_optout_main(int argc, char **argv);
 int cli_subscribers_main(int argc, char **argv);
 int cli_incidents_main(int argc, char **argv);

@@ -51,4 +51,14 @@ C2W_NODISCARD int policy_feed_hosts_parse(struct policy_rules *r, unsigned zone,
 /** Read a whole file (at most 1 GiB). @return C2W_OK or a negative errno / C2W_EFEED */
 C2W_NODISCARD int policy_feed_read(const char *path, char **out, size_t *out_len);
 
+/**
+ * Guess a feed's format and zone name for the CLI: RPZ when the file has an SOA or $ORIGIN
+ * (zone name from the first $ORIGIN or SOA owner), hosts when the first data line starts
+ * with an address, a domain list otherwise; the zone name falls back to the file's base name.
+ *
+ * @return C2W_OK or a negative errno when the file cannot be read
+ */
+C2W_NODISCARD int policy_feed_guess(const char *path, enum policy_format *format, char *zone,
+				    size_t zone_cap);
+
 #endif

@@ -837,8 +837,8 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 		zone_stats(r, zones, &r->rules[i]);
 		live++;
 	}
-	if (fill_zones(r, zones) != C2W_OK)
-		goto out_nomem;
+	if (fill_zones(r, zones) != C2W_OK || vec_push(&r->strs, "", 1, NULL) != C2W_OK)
+		goto out_nomem; /* the strings blob ends with a NUL: every lookup stays inside */
 	uint64_t nslots = (live + r->protect_count) * IMG_LOAD_DEN / IMG_LOAD_NUM + 1;
 	if (nslots < 8)
 		nslots = 8;
