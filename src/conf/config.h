@@ -200,6 +200,20 @@ int conf_load_buffer(const char *data, size_t len, const char *path, struct c2w_
  */
 int conf_path_mkparents(const char *path);
 
+/**
+ * Which settings that only take effect at restart differ between two configs (listeners,
+ * worker count, per-worker table sizes, user, store and control endpoints). A reload applies
+ * the rest and logs these, so the operator knows a restart is still due.
+ *
+ * @param old_cfg  running config, borrowed
+ * @param new_cfg  freshly loaded config, borrowed
+ * @param out      out: comma-separated key paths ("server.listen, server.workers"), or ""
+ * @param out_len  size of @out; a long list is truncated
+ * @return number of differing restart-only keys (0: the reload applies completely)
+ */
+unsigned conf_diff_restart(const struct c2w_config *old_cfg, const struct c2w_config *new_cfg,
+			   char *out, size_t out_len);
+
 /** Free a config from conf_load(); NULL does nothing. */
 void conf_free(struct c2w_config *cfg);
 

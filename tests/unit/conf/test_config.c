@@ -771,6 +771,30 @@ static void test_sample_config(void)
 	conf_free(cfg);
 }
 
+static void test_diff_restart(void)
+{
+	struct c2w_config *a = load_ok("server:\n  listen: [127.0.0.1@5353]\n  workers: 2\n"
+				       "log:\n  level: info\n");
+	struct c2w_config *b = load_ok("server:\n  listen: [127.0.0.1@5353]\n  workers: 2\n"
+				       "log:\n  level: debug\n");
+	struct c2w_config *c = load_ok("server:\n  listen: [127.0.0.1@5354]\n  workers: 3\n"
+				       "store:\n  sqlite: none\n");
+	char out[128], small[10];
+	if (a == NULL || b == NULL || c == NULL)
+		goto out;
+	/* A log level change applies on reload: nothing waits for a restart. */
+	CHECK_EQ(conf_diff_restart(a, b, out, sizeof(out)), 0);
+	CHECK_STREQ(out, "");
+	CHECK_EQ(conf_diff_restart(a, c, out, sizeof(out)), 3);
+	CHECK_STREQ(out, "server.listen, server.workers, store.sqlite");
+	CHECK_EQ(conf_diff_restart(a, c, small, sizeof(small)), 3);
+	CHECK_STREQ(small, "server.li");
+out:
+	conf_free(a);
+	conf_free(b);
+	conf_free(c);
+}
+
 static void setup(void)
 {
 	char tmpl[] = "/tmp/c2w-conf-XXXXXX";
@@ -803,4 +827,4 @@ TEST_MAIN(TEST(test_setup), TEST(test_defaults), TEST(test_every_key), TEST(test
 	  TEST(test_errors_required), TEST(test_errors_yaml), TEST(test_open_errors),
 	  TEST(test_relative_paths), TEST(test_load_buffer), TEST(test_addr_parse),
 	  TEST(test_prefixes), TEST(test_durations_sizes), TEST(test_sample_config),
-	  TEST(test_teardown))
+	  TEST(test_diff_restart), TEST(test_teardown))

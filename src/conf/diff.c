@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Comparing a running config with a reloaded one: the settings that are fixed when workers
+ * and listeners start. The reload path (src/net) applies the new config and logs what still
+ * needs a restart; docs/config.md marks the same keys "restart".
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conf/config.h"
+
+static bool str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static bool addrs_differ(const struct conf_addr *a, size_t a_count, const struct conf_addr *b,
+			 size_t b_count)
+{
+	if (a_count != b_count)
+		return true;
+	for (size_t i = 0; i < a_count; i++)
+		if (strcmp(a[i].text, b[i].text) != 0)
+			return true;
+	return false;
+}
+
+struct diff {
+	char *out;
+	size_t out_len;
+	size_t used;
+	unsigned count;
+};
+
+static void note(struct diff *d, bool differs, const char *key)
+{
+	if (!differs)
+		return;
+	d->count++;
+	if (d->out_len == 0 || d->used >= d->out_len)
+		return;
+	int n =
+	    snprintf(d->out + d->used, d->out_len - d->used, "%s%s", d->count > 1 ? ", " : "", key);
+	if (n > 0)
+		d->used += (size_t)n;
+}
+
+unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *n, char *out,
+			   size_t out_len)
+{
+	struct diff d = {.out = out, .out_len = out_len};
+	if (out_len > 0)
+		out[0] = '\0';
+	note(&d,
+	     addrs_differ(o->server.listen, o->server.listen_count, n->server.listen,
+			  n->server.listen_count),
+	     "server.listen");
+	note(&d, o->server.workers != n->server.workers, "server.workers");
+	note(&d, str_differs(o->server.user, n->server.user), "server.user");
+	note(&d, o->server.tcp_clients_max != n->server.tcp_clients_max, "server.tcp-clients");
+	note(&d, o->server.cache_entries != n->server.cache_entries, "server.cache-entries");
+	note(&d, o->events.ring_entries != n->events.ring_entries, "events.ring-entries");
+	note(&d, str_differs(o->store.sqlite, n->store.sqlite), "store.sqlite");
+	note(&d, str_differs(o->store.postgres, n->store.postgres), "store.postgres");
+	note(&d, str_differs(o->control.socket, n->control.socket), "control.socket");
+	note(&d,
+	     addrs_differ(o->control.http, o->control.http_count, n->control.http,
+			  n->control.http_count),
+	     "control.http");
+	note(&d,
+	     addrs_differ(o->sinkhole.http, o->sinkhole.http_count, n->sinkhole.http,
+			  n->sinkhole.http_count),
+	     "sinkhole.http");
+	note(&d,
+	     addrs_differ(o->sinkhole.tls, o->sinkhole.tls_count, n->sinkhole.tls,
+			  n->sinkhole.tls_count),
+	     "sinkhole.tls");
+	note(&d,
+	     addrs_differ(o->sinkhole.tcp, o->sinkhole.tcp_count, n->sinkhole.tcp,
+			  n->sinkhole.tcp_count),
+	     "sinkhole.tcp");
+	return d.count;
+}
