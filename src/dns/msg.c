@@ -64,8 +64,7 @@ static int parse_qname(const uint8_t *pkt, size_t len, size_t *pos, struct dns_q
 }
 
 /* RFC 6891 6.1: one OPT, root owner, options well framed. Else FORMERR. */
-static int parse_opt(const struct dns_rr *rr, const uint8_t *pkt, struct dns_query *q,
-		     bool *seen)
+static int parse_opt(const struct dns_rr *rr, const uint8_t *pkt, struct dns_query *q, bool *seen)
 {
 	if (*seen || rr->owner_len != 1 || rr->section != DNS_SECTION_ADDITIONAL) {
 		q->edns = false;
@@ -184,8 +183,8 @@ int dns_answer_from_upstream(const struct dns_query *q, const uint8_t *up, size_
 	return ret;
 }
 
-int dns_answer_empty(const struct dns_query *q, uint8_t rcode, int ede_code,
-		     const char *ede_text, struct dns_answer *ans)
+int dns_answer_empty(const struct dns_query *q, uint8_t rcode, int ede_code, const char *ede_text,
+		     struct dns_answer *ans)
 {
 	struct dns_writer w;
 	int ret = dns_writer_init(&w, ans, q, rcode, false);

@@ -14,41 +14,41 @@
 
 #include "core/err.h"
 
-#define DNS_HEADER_LEN	  12
-#define DNS_NAME_MAX	  255
-#define DNS_UDP_MIN	  512  /* RFC 1035 limit without EDNS */
-#define DNS_EDNS_DEFAULT  1232 /* DNS flag day 2020 */
-#define DNS_MSG_MAX	  65535
-#define DNS_ANSWER_TTLS	  128 /* TTL fields tracked per answer body; more: not cacheable */
+#define DNS_HEADER_LEN   12
+#define DNS_NAME_MAX     255
+#define DNS_UDP_MIN      512  /* RFC 1035 limit without EDNS */
+#define DNS_EDNS_DEFAULT 1232 /* DNS flag day 2020 */
+#define DNS_MSG_MAX      65535
+#define DNS_ANSWER_TTLS  128 /* TTL fields tracked per answer body; more: not cacheable */
 
-#define DNS_OPCODE_QUERY  0
-#define DNS_RCODE_NOERROR 0
-#define DNS_RCODE_FORMERR 1
+#define DNS_OPCODE_QUERY   0
+#define DNS_RCODE_NOERROR  0
+#define DNS_RCODE_FORMERR  1
 #define DNS_RCODE_SERVFAIL 2
 #define DNS_RCODE_NXDOMAIN 3
-#define DNS_RCODE_NOTIMP  4
-#define DNS_RCODE_REFUSED 5
-#define DNS_RCODE_BADVERS 16 /* extended: needs OPT */
+#define DNS_RCODE_NOTIMP   4
+#define DNS_RCODE_REFUSED  5
+#define DNS_RCODE_BADVERS  16 /* extended: needs OPT */
 
-#define DNS_TYPE_A	1
-#define DNS_TYPE_NS	2
-#define DNS_TYPE_CNAME	5
-#define DNS_TYPE_SOA	6
-#define DNS_TYPE_PTR	12
-#define DNS_TYPE_HINFO	13
-#define DNS_TYPE_MX	15
-#define DNS_TYPE_TXT	16
-#define DNS_TYPE_AAAA	28
-#define DNS_TYPE_OPT	41
-#define DNS_TYPE_DS	43
-#define DNS_TYPE_RRSIG	46
-#define DNS_TYPE_NSEC	47
+#define DNS_TYPE_A      1
+#define DNS_TYPE_NS     2
+#define DNS_TYPE_CNAME  5
+#define DNS_TYPE_SOA    6
+#define DNS_TYPE_PTR    12
+#define DNS_TYPE_HINFO  13
+#define DNS_TYPE_MX     15
+#define DNS_TYPE_TXT    16
+#define DNS_TYPE_AAAA   28
+#define DNS_TYPE_OPT    41
+#define DNS_TYPE_DS     43
+#define DNS_TYPE_RRSIG  46
+#define DNS_TYPE_NSEC   47
 #define DNS_TYPE_DNSKEY 48
-#define DNS_TYPE_NSEC3	50
-#define DNS_TYPE_IXFR	251
-#define DNS_TYPE_AXFR	252
-#define DNS_TYPE_ANY	255
-#define DNS_CLASS_IN	1
+#define DNS_TYPE_NSEC3  50
+#define DNS_TYPE_IXFR   251
+#define DNS_TYPE_AXFR   252
+#define DNS_TYPE_ANY    255
+#define DNS_CLASS_IN    1
 
 /* Message sections holding resource records, in wire order. */
 enum dns_section {
@@ -58,23 +58,23 @@ enum dns_section {
 };
 
 /* Extended DNS Error codes (RFC 8914) we emit. */
-#define DNS_EDE_NONE		  -1
-#define DNS_EDE_OTHER		  0
-#define DNS_EDE_DNSSEC_BOGUS	  6
-#define DNS_EDE_STALE_ANSWER	  3
-#define DNS_EDE_BLOCKED		  15
-#define DNS_EDE_CENSORED	  16
-#define DNS_EDE_FILTERED	  17
-#define DNS_EDE_PROHIBITED	  18
-#define DNS_EDE_NOT_READY	  14
+#define DNS_EDE_NONE              -1
+#define DNS_EDE_OTHER             0
+#define DNS_EDE_DNSSEC_BOGUS      6
+#define DNS_EDE_STALE_ANSWER      3
+#define DNS_EDE_BLOCKED           15
+#define DNS_EDE_CENSORED          16
+#define DNS_EDE_FILTERED          17
+#define DNS_EDE_PROHIBITED        18
+#define DNS_EDE_NOT_READY         14
 #define DNS_EDE_NO_REACHABLE_AUTH 22
-#define DNS_EDE_NETWORK_ERROR	  23
+#define DNS_EDE_NETWORK_ERROR     23
 
 /** A client's query, parsed in place. Pointers borrow the packet buffer. */
 struct dns_query {
 	uint16_t id;
 	uint8_t opcode;
-	bool rd, cd, ad; /* flags as sent; AD in a query means "I understand AD" (RFC 6840 5.7) */
+	bool rd, cd, ad;   /* flags as sent; AD in a query means "I understand AD" (RFC 6840 5.7) */
 	bool has_question; /* false when FORMERR came before the question was read */
 	uint16_t qtype, qclass;
 	uint8_t qname[DNS_NAME_MAX]; /* canonical: lower case, uncompressed wire form */
@@ -84,7 +84,7 @@ struct dns_query {
 	bool edns;               /* an OPT RR was present */
 	uint8_t edns_version;
 	bool edns_do;
-	uint16_t edns_udp_size; /* as advertised by the client, >= 512 */
+	uint16_t edns_udp_size;   /* as advertised by the client, >= 512 */
 	const uint8_t *edns_opts; /* OPT RDATA (options, validated), borrowed; NULL without OPT */
 	uint16_t edns_opts_len;
 };
@@ -114,7 +114,7 @@ struct dns_answer {
 	uint16_t cap;  /* its size */
 	uint16_t len;
 	uint8_t rcode;
-	bool secure;   /* DNSSEC validated: AD may be set */
+	bool secure;         /* DNSSEC validated: AD may be set */
 	bool dnssec_records; /* body kept RRSIG/NSEC/NSEC3 (for DO clients) */
 	uint16_t ttl_count;
 	uint16_t ttl_off[DNS_ANSWER_TTLS]; /* offsets of the 32-bit TTL fields in @wire */
@@ -177,7 +177,7 @@ int dns_answer_render_badvers(const struct dns_query *q, uint16_t udp_size, uint
  *
  * @return C2W_OK or C2W_ESPACE
  */
-int dns_answer_empty(const struct dns_query *q, uint8_t rcode, int ede_code,
-		     const char *ede_text, struct dns_answer *ans);
+int dns_answer_empty(const struct dns_query *q, uint8_t rcode, int ede_code, const char *ede_text,
+		     struct dns_answer *ans);
 
 #endif

@@ -15,7 +15,7 @@
 #define LC8(i) LC(i), LC(i + 1), LC(i + 2), LC(i + 3), LC(i + 4), LC(i + 5), LC(i + 6), LC(i + 7)
 #define LC64(i)                                                                                    \
 	LC8(i), LC8(i + 8), LC8(i + 16), LC8(i + 24), LC8(i + 32), LC8(i + 40), LC8(i + 48),       \
-		LC8(i + 56)
+	    LC8(i + 56)
 const uint8_t dns_lower_table[256] = {LC64(0), LC64(64), LC64(128), LC64(192)};
 #undef LC64
 #undef LC8
@@ -28,8 +28,7 @@ const uint8_t dns_lower_table[256] = {LC64(0), LC64(64), LC64(128), LC64(192)};
  */
 #define MAX_HOPS 127
 
-int dns_name_unpack(const uint8_t *pkt, size_t pkt_len, size_t *pos, uint8_t *out,
-		    size_t *out_len)
+int dns_name_unpack(const uint8_t *pkt, size_t pkt_len, size_t *pos, uint8_t *out, size_t *out_len)
 {
 	size_t p = *pos, seg_start = *pos, o = 0, after = 0;
 	unsigned hops = 0;

@@ -13,7 +13,7 @@
 
 #include "core/err.h"
 
-#define DNS_LABEL_MAX	  63
+#define DNS_LABEL_MAX     63
 #define DNS_NAME_WIRE_MAX 255
 #define DNS_NAME_TEXT_MAX 1024 /* worst case: every byte escaped as \DDD */
 

@@ -47,7 +47,7 @@ struct dns_pcache {
 	struct bucket *buckets;
 	uint8_t *slots;
 	size_t slot_bytes; /* sizeof(struct entry) + body, rounded to 64 */
-	uint32_t mask;	   /* bucket count - 1 */
+	uint32_t mask;     /* bucket count - 1 */
 	uint16_t slot_size;
 };
 
@@ -170,8 +170,8 @@ static unsigned pick_way(const struct dns_pcache *c, size_t b, uint64_t h,
 	return have_free ? victim : oldest;
 }
 
-void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q,
-		      const struct dns_answer *ans, uint64_t now_s)
+void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const struct dns_answer *ans,
+		      uint64_t now_s)
 {
 	if (ans->min_ttl == 0 || ans->len > c->slot_size || ans->ttl_count > DNS_ANSWER_TTLS ||
 	    !q->has_question)

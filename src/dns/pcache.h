@@ -36,8 +36,8 @@ bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t
 		       struct dns_answer *ans, uint32_t *age_s);
 
 /** Store @ans for @q (copied). Bodies with min_ttl 0, or too large, are skipped. */
-void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q,
-		      const struct dns_answer *ans, uint64_t now_s);
+void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const struct dns_answer *ans,
+		      uint64_t now_s);
 
 /** Drop everything (after a policy or config change). */
 void dns_pcache_clear(struct dns_pcache *c);

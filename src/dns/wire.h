@@ -12,22 +12,22 @@
 #include <stdint.h>
 
 /* Header byte offsets and flag bits (RFC 1035 4.1.1). */
-#define DNS_HDR_ID	 0
-#define DNS_HDR_FLAGS1	 2
-#define DNS_HDR_FLAGS2	 3
-#define DNS_HDR_QDCOUNT	 4
-#define DNS_HDR_ANCOUNT	 6
-#define DNS_HDR_NSCOUNT	 8
-#define DNS_HDR_ARCOUNT	 10
-#define DNS_FLAG1_QR	 0x80
-#define DNS_FLAG1_AA	 0x04
-#define DNS_FLAG1_TC	 0x02
-#define DNS_FLAG1_RD	 0x01
-#define DNS_FLAG2_RA	 0x80
-#define DNS_FLAG2_AD	 0x20
-#define DNS_FLAG2_CD	 0x10
-#define DNS_EDNS_DO	 0x8000
-#define DNS_OPT_EDE	 15 /* RFC 8914 option code */
+#define DNS_HDR_ID        0
+#define DNS_HDR_FLAGS1    2
+#define DNS_HDR_FLAGS2    3
+#define DNS_HDR_QDCOUNT   4
+#define DNS_HDR_ANCOUNT   6
+#define DNS_HDR_NSCOUNT   8
+#define DNS_HDR_ARCOUNT   10
+#define DNS_FLAG1_QR      0x80
+#define DNS_FLAG1_AA      0x04
+#define DNS_FLAG1_TC      0x02
+#define DNS_FLAG1_RD      0x01
+#define DNS_FLAG2_RA      0x80
+#define DNS_FLAG2_AD      0x20
+#define DNS_FLAG2_CD      0x10
+#define DNS_EDNS_DO       0x8000
+#define DNS_OPT_EDE       15 /* RFC 8914 option code */
 #define DNS_OPT_FIXED_LEN 11 /* root owner + type + class + ttl + rdlen */
 
 static inline uint16_t dns_get16(const uint8_t *p)
@@ -64,11 +64,11 @@ extern const uint8_t dns_lower_table[256];
  */
 enum dns_rdf {
 	DNS_RDF_END = 0,
-	DNS_RDF_NAME_C,	 /* domain name, compressible on output */
-	DNS_RDF_NAME,	 /* domain name, written uncompressed */
-	DNS_RDF_FIX2,	 /* 2 bytes */
-	DNS_RDF_FIX6,	 /* 6 bytes (SRV priority, weight, port) */
-	DNS_RDF_FIX20,	 /* 20 bytes (SOA serial..minimum) */
+	DNS_RDF_NAME_C, /* domain name, compressible on output */
+	DNS_RDF_NAME,   /* domain name, written uncompressed */
+	DNS_RDF_FIX2,   /* 2 bytes */
+	DNS_RDF_FIX6,   /* 6 bytes (SRV priority, weight, port) */
+	DNS_RDF_FIX20,  /* 20 bytes (SOA serial..minimum) */
 };
 
 /**

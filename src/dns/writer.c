@@ -254,9 +254,9 @@ static void note_ttl(struct dns_writer *w, enum dns_section sec, uint16_t type, 
 	a->ttl_off[a->ttl_count++] = (uint16_t)ttl_at;
 }
 
-static int add_rr(struct dns_writer *w, enum dns_section sec, const uint8_t *owner,
-		  uint16_t type, uint16_t rclass, uint32_t ttl, const uint8_t *src, size_t src_len,
-		  size_t rd_off, uint16_t rdlen, bool names_ptr)
+static int add_rr(struct dns_writer *w, enum dns_section sec, const uint8_t *owner, uint16_t type,
+		  uint16_t rclass, uint32_t ttl, const uint8_t *src, size_t src_len, size_t rd_off,
+		  uint16_t rdlen, bool names_ptr)
 {
 	if (w->err != C2W_OK)
 		return w->err;

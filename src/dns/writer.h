@@ -22,15 +22,15 @@
 /** Writer state. Fields are private to writer.c; the caller only provides the storage. */
 struct dns_writer {
 	struct dns_answer *ans;
-	size_t pos;	   /* next byte to write in ans->wire */
+	size_t pos;        /* next byte to write in ans->wire */
 	uint16_t count[3]; /* records per section */
-	int section;	   /* last section written to; sections go in order */
-	int err;	   /* first error, sticky: later calls do nothing */
+	int section;       /* last section written to; sections go in order */
+	int err;           /* first error, sticky: later calls do nothing */
 	uint32_t min_ttl;
 	bool have_ttl;
 	bool ttl_overflow; /* more records than DNS_ANSWER_TTLS */
 	uint16_t comp_count;
-	uint16_t comp_off[DNS_WRITER_COMP_MAX];	 /* where a name suffix starts in ans->wire */
+	uint16_t comp_off[DNS_WRITER_COMP_MAX];   /* where a name suffix starts in ans->wire */
 	uint8_t comp_labels[DNS_WRITER_COMP_MAX]; /* its label count (cheap pre-filter) */
 };
 
@@ -76,8 +76,8 @@ C2W_NODISCARD int dns_writer_add_rr(struct dns_writer *w, enum dns_section sec,
  */
 C2W_NODISCARD int dns_writer_copy_rr(struct dns_writer *w, enum dns_section sec,
 				     const uint8_t *owner, uint16_t type, uint16_t rclass,
-				     uint32_t ttl, const uint8_t *pkt, size_t pkt_len, size_t rd_off,
-				     uint16_t rdlen);
+				     uint32_t ttl, const uint8_t *pkt, size_t pkt_len,
+				     size_t rd_off, uint16_t rdlen);
 
 /**
  * Finish the body: section counts, ans->len, ans->min_ttl (0 when there are no records,

@@ -7,6 +7,7 @@ is committed; rerun only to change the packets. Packets are made by dnspython, w
 to_wire() applies its own name compression, so our parser sees a foreign compressor.
 """
 import os
+import struct
 import sys
 
 import dns.edns
@@ -100,4 +101,40 @@ for k, v in pk.items():
     sub = "query" if k.startswith("q_") else "answer"
     with open(f"{ROOT}/tests/fuzz/corpus/{sub}/{k}.bin", "wb") as f:
         f.write(v)
-print("wrote", len(pk), "packets", file=sys.stderr)
+
+# Malformed seeds for the fuzz corpus (regression inputs, not used by the unit tests).
+C = ROOT + "/tests/fuzz/corpus/"
+
+
+def w(path, data):
+    with open(C + path, "wb") as f:
+        f.write(bytes(data))
+
+
+def hdr(qd, an, ns, ar, fl=0x0100):
+    return struct.pack(">HHHHHH", 0x1234, fl, qd, an, ns, ar)
+
+
+qn = b"\x03www\x07example\x03com\x00"
+q = qn + b"\x00\x01\x00\x01"
+opt = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"
+a_rr = b"\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03\x04"
+loop = b"\xc0" + bytes([12 + len(q)])  # a pointer to itself
+w("query/bad_two_opt.bin", hdr(1, 0, 0, 2) + q + opt + opt)
+w("query/bad_opt_owner.bin", hdr(1, 0, 0, 1) + q + b"\x01a" + opt[1:])
+w("query/bad_label64.bin", hdr(1, 0, 0, 0) + b"\x40" + b"a" * 64 + b"\x00\x00\x01\x00\x01")
+w("query/bad_ar_loop.bin", hdr(1, 0, 0, 1) + q + loop + a_rr)
+w("query/bad_qdcount0.bin", hdr(0, 0, 0, 0) + q)
+R = 0x8180
+w("answer/bad_owner_loop.bin", hdr(1, 1, 0, 0, R) + q + loop + a_rr)
+w("answer/bad_cname_fwd.bin", hdr(1, 1, 0, 0, R) + q +
+  b"\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x02\xc0\xff")
+w("answer/bad_a_len3.bin", hdr(1, 1, 0, 0, R) + q +
+  b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x03\x01\x02\x03")
+w("answer/bad_soa_short.bin", hdr(1, 0, 1, 0, R | 3) + q +
+  b"\xc0\x10\x00\x06\x00\x01\x00\x00\x0e\x10\x00\x08\xc0\x10\xc0\x10\x00\x00\x00\x01")
+m = dns.message.make_response(dns.message.make_query("www.example.com", "A"))
+m.answer.append(dns.rrset.from_text("www.example.com.", 60, "IN", "A",
+                                    *["10.0.%d.%d" % (i // 256, i % 256) for i in range(130)]))
+w("answer/many_records.bin", m.to_wire())
+print("wrote", len(pk), "packets and the malformed seeds", file=sys.stderr)

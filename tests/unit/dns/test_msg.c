@@ -46,7 +46,8 @@ static int decode(const uint8_t *pkt, size_t len, struct decoded *d)
 	d->ar = get16(pkt + 10);
 	d->count = 0;
 	d->opt = -1;
-	while (d->count < ARRAY_LEN(d->rr) && (ret = dns_iter_next(&d->it, &d->rr[d->count])) == 0) {
+	while (d->count < ARRAY_LEN(d->rr) &&
+	       (ret = dns_iter_next(&d->it, &d->rr[d->count])) == 0) {
 		if (d->rr[d->count].type == DNS_TYPE_OPT)
 			d->opt = (int)d->count;
 		d->count++;
@@ -205,11 +206,9 @@ static void test_query_every_prefix(void)
 		const uint8_t *p;
 		size_t len;
 	} pk[] = {
-		{pkt_q_plain, sizeof(pkt_q_plain)},
-		{pkt_q_edns_do, sizeof(pkt_q_edns_do)},
-		{pkt_q_edns_small, sizeof(pkt_q_edns_small)},
-		{pkt_q_edns_v1, sizeof(pkt_q_edns_v1)},
-		{pkt_q_cookie, sizeof(pkt_q_cookie)},
+	    {pkt_q_plain, sizeof(pkt_q_plain)},           {pkt_q_edns_do, sizeof(pkt_q_edns_do)},
+	    {pkt_q_edns_small, sizeof(pkt_q_edns_small)}, {pkt_q_edns_v1, sizeof(pkt_q_edns_v1)},
+	    {pkt_q_cookie, sizeof(pkt_q_cookie)},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(pk); i++) {
 		for (size_t len = 0; len < pk[i].len; len++) {
@@ -242,7 +241,7 @@ static void test_badvers(void)
 	CHECK_EQ(d.ar, 1);
 	CHECK(d.opt == 0);
 	if (d.opt == 0) {
-		CHECK_EQ(d.rr[0].ttl >> 24, 1);	     /* extended RCODE: 1 << 4 | 0 = 16 */
+		CHECK_EQ(d.rr[0].ttl >> 24, 1);          /* extended RCODE: 1 << 4 | 0 = 16 */
 		CHECK_EQ((d.rr[0].ttl >> 16) & 0xFF, 0); /* version 0 */
 		CHECK_EQ(d.rr[0].rclass, 1232);
 	}
@@ -323,9 +322,9 @@ static void test_upstream_cname_chain(void)
 
 static void nx_query(struct dns_query *q)
 {
-	static const uint8_t pkt[] = {0xAB, 0xCD, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-				      4,    'N',  'o',	'p',  'e', 7, 'e', 'x', 'a', 'm', 'p', 'l',
-				      'e',  3,	  'c',	'o',  'm', 0, 0,   1,	0,   1};
+	static const uint8_t pkt[] = {0xAB, 0xCD, 0x01, 0x00, 0,   1, 0,   0,   0,   0,   0,   0,
+				      4,    'N',  'o',  'p',  'e', 7, 'e', 'x', 'a', 'm', 'p', 'l',
+				      'e',  3,    'c',  'o',  'm', 0, 0,   1,   0,   1};
 	parse_ok(pkt, sizeof(pkt), q);
 }
 
@@ -350,9 +349,9 @@ static void test_upstream_nxdomain(void)
 	CHECK_EQ(d.rr[0].rdlen, 6 + 13 + 20); /* "ns1"+ptr, "hostmaster"+ptr, 20 */
 	CHECK_EQ(get32(wire + d.rr[0].rdata_off + d.rr[0].rdlen - 4), 300);
 
-	CHECK_EQ(dns_answer_from_upstream(&q, pkt_a_nxdomain, sizeof(pkt_a_nxdomain), false, true,
-					  &ans),
-		 C2W_OK);
+	CHECK_EQ(
+	    dns_answer_from_upstream(&q, pkt_a_nxdomain, sizeof(pkt_a_nxdomain), false, true, &ans),
+	    C2W_OK);
 	CHECK_EQ(decode(wire, ans.len, &d), C2W_OK);
 	CHECK_EQ(d.ns, 3);
 	CHECK_EQ(d.rr[2].type, DNS_TYPE_NSEC);
@@ -361,8 +360,9 @@ static void test_upstream_nxdomain(void)
 
 static void test_upstream_mx_and_mismatch(void)
 {
-	static const uint8_t qpkt[] = {0, 7, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, 'e', 'x', 'a',
-				       'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 15, 0, 1};
+	static const uint8_t qpkt[] = {0, 7,   0x01, 0,   0,   1,   0,   0,   0,   0,
+				       0, 0,   7,    'e', 'x', 'a', 'm', 'p', 'l', 'e',
+				       3, 'c', 'o',  'm', 0,   0,   15,  0,   1};
 	struct dns_query q, other;
 	uint8_t wire[512];
 	struct dns_answer ans = {.wire = wire, .cap = sizeof(wire)};
@@ -378,7 +378,8 @@ static void test_upstream_mx_and_mismatch(void)
 	CHECK_EQ(dns_iter_rdata_name(&d.it, &d.rr[1], 2, name, &nlen), C2W_OK);
 	CHECK(dns_name_equal(name, (const uint8_t *)"\3mx2\7example\3com"));
 	CHECK_EQ(get16(wire + d.rr[1].rdata_off), 20);
-	CHECK_EQ(dns_iter_rdata_name(&d.it, &d.rr[1], 1, name, &nlen), C2W_EMALF); /* 20-byte label */
+	CHECK_EQ(dns_iter_rdata_name(&d.it, &d.rr[1], 1, name, &nlen),
+		 C2W_EMALF); /* 20-byte label */
 	CHECK_EQ(ans.min_ttl, 600);
 
 	/* The reply is for another question. */
@@ -415,9 +416,9 @@ static void test_upstream_every_prefix(void)
 		const uint8_t *p;
 		size_t len;
 	} pk[] = {
-		{pkt_a_cname_chain, sizeof(pkt_a_cname_chain)},
-		{pkt_a_nxdomain, sizeof(pkt_a_nxdomain)},
-		{pkt_a_mx, sizeof(pkt_a_mx)},
+	    {pkt_a_cname_chain, sizeof(pkt_a_cname_chain)},
+	    {pkt_a_nxdomain, sizeof(pkt_a_nxdomain)},
+	    {pkt_a_mx, sizeof(pkt_a_mx)},
 	};
 	struct dns_query q;
 	uint8_t wire[1232];
@@ -437,7 +438,8 @@ static void test_upstream_every_prefix(void)
 		qlen = it.pos;
 		parse_ok(qbuf, qlen, &qs);
 		q = qs;
-		CHECK_EQ(dns_answer_from_upstream(&q, pk[i].p, pk[i].len, false, true, &ans), C2W_OK);
+		CHECK_EQ(dns_answer_from_upstream(&q, pk[i].p, pk[i].len, false, true, &ans),
+			 C2W_OK);
 		for (size_t len = 0; len < pk[i].len; len++) {
 			uint8_t *buf = malloc(len ? len : 1);
 			memcpy(buf, pk[i].p, len);
@@ -466,7 +468,7 @@ static void test_render(void)
 	CHECK(len > 0);
 	CHECK_EQ(decode(out, (size_t)len, &d), C2W_OK);
 	CHECK_EQ(d.id, 0x1234);
-	CHECK_EQ(d.flags, 0x8000 | 0x0100 | 0x0080 | 0x0020); /* QR RD RA AD */
+	CHECK_EQ(d.flags, 0x8000 | 0x0100 | 0x0080 | 0x0020);    /* QR RD RA AD */
 	CHECK(memcmp(out + 12, "\3www\7Example\3COM", 17) == 0); /* client's case */
 	CHECK_EQ(d.an, 4);
 	CHECK_EQ(d.ar, 3);
@@ -622,9 +624,9 @@ static void test_writer(void)
 	CHECK_EQ(dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q.qname, DNS_TYPE_CNAME, DNS_CLASS_IN,
 				   30, cname, sizeof(cname)),
 		 C2W_OK);
-	CHECK_EQ(dns_writer_add_rr(&w, DNS_SECTION_ANSWER, cname, DNS_TYPE_A, DNS_CLASS_IN, 20,
-				   sink, 4),
-		 C2W_OK);
+	CHECK_EQ(
+	    dns_writer_add_rr(&w, DNS_SECTION_ANSWER, cname, DNS_TYPE_A, DNS_CLASS_IN, 20, sink, 4),
+	    C2W_OK);
 	/* SOA: two names then 20 bytes; MINIMUM 5 caps the TTL 100 in authority. */
 	uint8_t soa[128];
 	size_t n = 0;
@@ -689,9 +691,9 @@ static void test_writer(void)
 	CHECK_EQ(dns_writer_finish(&w), C2W_ESPACE);
 	/* TTL with the top bit set counts as 0 (RFC 2181 8). */
 	CHECK_EQ(dns_writer_init(&w, &ans, &q, 0, false), C2W_OK);
-	CHECK_EQ(dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q.qname, DNS_TYPE_A, 1, 0x80000000u,
-				   sink, 4),
-		 C2W_OK);
+	CHECK_EQ(
+	    dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q.qname, DNS_TYPE_A, 1, 0x80000000u, sink, 4),
+	    C2W_OK);
 	CHECK_EQ(dns_writer_finish(&w), C2W_OK);
 	CHECK_EQ(ans.min_ttl, 0);
 }
@@ -710,8 +712,9 @@ static void test_too_many_records(void)
 	CHECK_EQ(dns_writer_init(&w, &upa, &q, 0, false), C2W_OK);
 	for (unsigned i = 0; i < DNS_ANSWER_TTLS + 2; i++) {
 		uint8_t a[4] = {10, 0, (uint8_t)(i >> 8), (uint8_t)i};
-		CHECK_EQ(dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q.qname, DNS_TYPE_A, 1, 60, a, 4),
-			 C2W_OK);
+		CHECK_EQ(
+		    dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q.qname, DNS_TYPE_A, 1, 60, a, 4),
+		    C2W_OK);
 	}
 	CHECK_EQ(dns_writer_finish(&w), C2W_ESPACE);
 	CHECK(upa.len > 0);

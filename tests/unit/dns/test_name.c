@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* dns/name.h: decompression and its attacks, text form and escapes, comparisons. */
 #include "dns/name.h"
-
 #include "test.h"
 
 /* Header (12 zero bytes) followed by @body. */
@@ -15,9 +14,8 @@ static size_t mkpkt(uint8_t *pkt, const uint8_t *body, size_t body_len)
 static void test_unpack_plain_and_compressed(void)
 {
 	/* 12: www.example.com.  29: mail + ptr(16) -> mail.example.com. */
-	static const uint8_t body[] = {3,   'w', 'w', 'w', 7,	'E', 'x', 'a', 'm', 'p',
-				       'l', 'e', 3,   'c', 'o', 'm', 0,	  4,   'm', 'a',
-				       'i', 'l', 0xC0, 16};
+	static const uint8_t body[] = {3, 'w', 'w', 'w', 7, 'E', 'x', 'a', 'm', 'p', 'l',  'e',
+				       3, 'c', 'o', 'm', 0, 4,   'm', 'a', 'i', 'l', 0xC0, 16};
 	uint8_t pkt[64], out[DNS_NAME_WIRE_MAX];
 	size_t len = mkpkt(pkt, body, sizeof(body)), pos = 12, out_len = 0;
 
@@ -131,8 +129,8 @@ static void test_unpack_label_and_name_limits(void)
 		memset(body + n, 'd', 63);
 		n += 63;
 	}
-	body[n++] = 0;		      /* name A: 193 octets at 12 */
-	body[n++] = 61;		      /* name B: 61-byte label + ptr to A */
+	body[n++] = 0;  /* name A: 193 octets at 12 */
+	body[n++] = 61; /* name B: 61-byte label + ptr to A */
 	memset(body + n, 'e', 61);
 	n += 61;
 	body[n++] = 0xC0;
@@ -173,9 +171,8 @@ static void test_unpack_pointer_chain_bound(void)
 
 static void test_unpack_every_prefix(void)
 {
-	static const uint8_t body[] = {3,   'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l',
-				       'e', 3,	 'c', 'o', 'm', 0, 4,	'm', 'a', 'i', 'l',
-				       0xC0, 16};
+	static const uint8_t body[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l',  'e',
+				       3, 'c', 'o', 'm', 0, 4,   'm', 'a', 'i', 'l', 0xC0, 16};
 	uint8_t pkt[64], out[DNS_NAME_WIRE_MAX];
 	size_t full = mkpkt(pkt, body, sizeof(body));
 

@@ -3,11 +3,10 @@
  * dns/pcache.h: hit, miss, expiry, eviction, key parts (case, type, DO, CD), what is not
  * stored, clear, and the cost of a hit.
  */
-#include "dns/pcache.h"
-
 #include <time.h>
 
 #include "dns/name.h"
+#include "dns/pcache.h"
 #include "dns/writer.h"
 #include "test.h"
 
