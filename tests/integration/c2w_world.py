@@ -42,6 +42,7 @@ import time
 import unittest
 
 import dns.edns
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -180,19 +181,31 @@ def free_port(addr="127.0.0.1"):
 
 
 def wait_answer(addr, port, qname="test.", rdtype="SOA", timeout=10.0, proc=None):
-    """Poll until addr:port answers a UDP query (any RCODE). Returns the response."""
+    """Poll until addr:port answers over UDP (any RCODE). Each round sends a normal query and
+    an opcode STATUS probe, which a resolver answers itself (NOTIMP) even when its upstream
+    is a black hole. Returns the first reply."""
     deadline = time.monotonic() + timeout
-    last = None
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError("process exited with %s before answering" % proc.returncode)
         q = dns.message.make_query(qname, rdtype)
+        probe = dns.message.make_query(qname, rdtype)
+        probe.set_opcode(dns.opcode.STATUS)
+        s = socket.socket(fam, socket.SOCK_DGRAM)
         try:
-            return dns.query.udp(q, addr, port=port, timeout=0.3)
-        except Exception as e:  # timeout, refused: not up yet
-            last = e
-            time.sleep(0.05)
-    raise RuntimeError("%s@%d did not answer within %.1fs (%r)" % (addr, port, timeout, last))
+            s.settimeout(0.3)
+            s.sendto(q.to_wire(), (addr, port))
+            s.sendto(probe.to_wire(), (addr, port))
+            wire = s.recv(65535)
+            m = dns.message.from_wire(wire, ignore_trailing=True)
+            if m.id in (q.id, probe.id):
+                return m
+        except (OSError, dns.exception.DNSException):
+            time.sleep(0.05)  # refused (not bound yet), timeout, or unparsable
+        finally:
+            s.close()
+    raise RuntimeError("%s@%d did not answer within %.1fs" % (addr, port, timeout))
 
 
 # --------------------------------------------------------------------------------------------
