@@ -526,8 +526,16 @@ static int item_name(struct parser *p, const struct key_def *k, void *base, cons
 	int ret = array_slot(p, (void **)arr, *count, sizeof(**arr));
 	if (ret != C2W_OK)
 		return ret;
+	/* "*.name" is the policy engine's wildcard: everything below name. */
+	bool wild = strncmp(text, "*.", 2) == 0;
+	char name[258];
+	if (conf_value_parse_name(text + (wild ? 2 : 0), name + 2, sizeof(name) - 2) != C2W_OK ||
+	    (wild && strcmp(name + 2, ".") == 0))
+		return fail(p, line_of(p), "%s: '%s' is not a valid domain name", p->where, text);
+	if (wild)
+		memcpy(name, "*.", 2);
 	(*arr)[*count] = NULL;
-	if ((ret = scalar_name(p, text, &(*arr)[*count])) != C2W_OK)
+	if ((ret = set_str(p, &(*arr)[*count], wild ? name : name + 2)) != C2W_OK)
 		return ret;
 	(*count)++;
 	return C2W_OK;

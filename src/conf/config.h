@@ -201,9 +201,9 @@ int conf_load_buffer(const char *data, size_t len, const char *path, struct c2w_
 int conf_path_mkparents(const char *path);
 
 /**
- * Which settings that only take effect at restart differ between two configs (listeners,
- * worker count, per-worker table sizes, user, store and control endpoints). A reload applies
- * the rest and logs these, so the operator knows a restart is still due.
+ * Which settings that only take effect at restart differ between two configs (worker count,
+ * per-worker cache size, user, event sinks, privacy, store, control, sinkhole servers, log).
+ * A reload applies the rest and logs these, so the operator knows a restart is still due.
  *
  * @param old_cfg  running config, borrowed
  * @param new_cfg  freshly loaded config, borrowed

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Comparing a running config with a reloaded one: the settings that are fixed when workers
- * and listeners start. The reload path (src/net) applies the new config and logs what still
- * needs a restart; docs/config.md marks the same keys "restart".
+ * Comparing a running config with a reloaded one: the settings fixed when the daemon starts
+ * (workers, event pipeline, store, control, sinkhole servers, logging). The reload path in
+ * src/net/server.c applies the rest; docs/config.md marks the same keys "restart".
  */
 #include <stdio.h>
 #include <string.h>
@@ -53,15 +53,27 @@ unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *
 	struct diff d = {.out = out, .out_len = out_len};
 	if (out_len > 0)
 		out[0] = '\0';
-	note(&d,
-	     addrs_differ(o->server.listen, o->server.listen_count, n->server.listen,
-			  n->server.listen_count),
-	     "server.listen");
+	/* server.listen is not here: a reload opens new listeners and closes removed ones. */
 	note(&d, o->server.workers != n->server.workers, "server.workers");
 	note(&d, str_differs(o->server.user, n->server.user), "server.user");
-	note(&d, o->server.tcp_clients_max != n->server.tcp_clients_max, "server.tcp-clients");
 	note(&d, o->server.cache_entries != n->server.cache_entries, "server.cache-entries");
+	/* The event pipeline is built once; SIGHUP only reopens its files (log rotation). */
+	note(&d, str_differs(o->events.jsonl, n->events.jsonl), "events.jsonl");
+	note(&d, o->events.jsonl_rotate_bytes != n->events.jsonl_rotate_bytes,
+	     "events.jsonl-rotate-size");
+	note(&d, o->events.jsonl_rotate_s != n->events.jsonl_rotate_s,
+	     "events.jsonl-rotate-interval");
+	note(&d, str_differs(o->events.dnstap, n->events.dnstap), "events.dnstap");
+	note(&d, o->events.syslog != n->events.syslog, "events.syslog");
+	note(&d, o->events.query_log != n->events.query_log, "events.query-log");
 	note(&d, o->events.ring_entries != n->events.ring_entries, "events.ring-entries");
+	note(&d, str_differs(o->privacy.key_file, n->privacy.key_file), "privacy.key-file");
+	note(&d, o->privacy.key_rotation_s != n->privacy.key_rotation_s, "privacy.key-rotation");
+	note(&d, o->privacy.retention_days != n->privacy.retention_days, "privacy.retention-days");
+	note(&d, o->privacy.notify_window_days != n->privacy.notify_window_days,
+	     "privacy.notify-window-days");
+	note(&d, str_differs(o->privacy.optout_file, n->privacy.optout_file),
+	     "privacy.optout-file");
 	note(&d, str_differs(o->store.sqlite, n->store.sqlite), "store.sqlite");
 	note(&d, str_differs(o->store.postgres, n->store.postgres), "store.postgres");
 	note(&d, str_differs(o->control.socket, n->control.socket), "control.socket");
@@ -81,5 +93,8 @@ unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *
 	     addrs_differ(o->sinkhole.tcp, o->sinkhole.tcp_count, n->sinkhole.tcp,
 			  n->sinkhole.tcp_count),
 	     "sinkhole.tcp");
+	note(&d, str_differs(o->sinkhole.templates, n->sinkhole.templates), "sinkhole.templates");
+	note(&d, o->log.level != n->log.level, "log.level");
+	note(&d, o->log.syslog != n->log.syslog, "log.syslog");
 	return d.count;
 }

@@ -188,7 +188,7 @@ static const char full_yaml[] = "server:\n"
 				"      format: domains\n"
 				"      policy: sinkhole\n"
 				"      category: phishing\n"
-				"  never-block: [example.jp, Example.COM.]\n"
+				"  never-block: [example.jp, Example.COM., \"*.Isp.Example\"]\n"
 				"  never-block-file: never.txt\n"
 				"  max-change: 0.25\n"
 				"events:\n"
@@ -282,9 +282,10 @@ static void check_full_policy(const struct c2w_config *cfg)
 	CHECK_EQ(pol->zones[2].format, CONF_ZONE_DOMAINS);
 	CHECK_EQ(pol->zones[2].policy, CONF_POLICY_SINKHOLE);
 	CHECK_STREQ(pol->zones[2].category, "phishing");
-	CHECK_EQ(pol->never_block_count, 2);
+	CHECK_EQ(pol->never_block_count, 3);
 	CHECK_STREQ(pol->never_block[0], "example.jp.");
 	CHECK_STREQ(pol->never_block[1], "example.com.");
+	CHECK_STREQ(pol->never_block[2], "*.isp.example.");
 	join(want, sizeof(want), g_dir, "never.txt");
 	CHECK_STREQ(pol->never_block_file, want);
 	CHECK(pol->max_change == 0.25);
@@ -398,6 +399,10 @@ static void test_errors_values(void)
 		     "policy.zones[0].name: 'bad name' is not a valid domain name");
 	expect_error("policy:\n  never-block: [good.example, -ok, \"a b\"]\n", 2,
 		     "'a b' is not a valid domain name");
+	expect_error("policy:\n  never-block: [\"*.\"]\n", 2, "'*.' is not a valid domain name");
+	expect_error("policy:\n  never-block: [\"a.*.b\"]\n", 2, "is not a valid domain name");
+	expect_error("policy:\n  zones:\n    - {name: \"*.a\", file: b}\n", 3,
+		     "'*.a' is not a valid domain name");
 	expect_error("events:\n  dnstap: tcp:127.0.0.1\n", 2, "expected unix:/path or file:/path");
 	expect_error("sinkhole:\n  ipv4: \"::1\"\n", 2, "'::1' is not an IPv4 address");
 	expect_error("sinkhole:\n  ipv6: 127.0.0.1\n", 2, "is not an IPv6 address");
@@ -778,17 +783,19 @@ static void test_diff_restart(void)
 	struct c2w_config *b = load_ok("server:\n  listen: [127.0.0.1@5353]\n  workers: 2\n"
 				       "log:\n  level: debug\n");
 	struct c2w_config *c = load_ok("server:\n  listen: [127.0.0.1@5354]\n  workers: 3\n"
-				       "store:\n  sqlite: none\n");
+				       "store:\n  sqlite: none\nlog:\n  level: error\n");
 	char out[128], small[10];
 	if (a == NULL || b == NULL || c == NULL)
 		goto out;
-	/* A log level change applies on reload: nothing waits for a restart. */
-	CHECK_EQ(conf_diff_restart(a, b, out, sizeof(out)), 0);
+	CHECK_EQ(conf_diff_restart(a, a, out, sizeof(out)), 0);
 	CHECK_STREQ(out, "");
+	CHECK_EQ(conf_diff_restart(a, b, out, sizeof(out)), 1);
+	CHECK_STREQ(out, "log.level");
+	/* A listener change is applied by the reload itself; workers and store are not. */
 	CHECK_EQ(conf_diff_restart(a, c, out, sizeof(out)), 3);
-	CHECK_STREQ(out, "server.listen, server.workers, store.sqlite");
+	CHECK_STREQ(out, "server.workers, store.sqlite, log.level");
 	CHECK_EQ(conf_diff_restart(a, c, small, sizeof(small)), 3);
-	CHECK_STREQ(small, "server.li");
+	CHECK_STREQ(small, "server.wo");
 out:
 	conf_free(a);
 	conf_free(b);
