@@ -140,7 +140,9 @@ bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t
 		memcpy(ans->ttl_off, e->ttl_off, e->ttl_count * sizeof(e->ttl_off[0]));
 		ans->min_ttl = e->min_ttl;
 		ans->ede_code = e->ede_code;
-		memcpy(ans->ede_text, e->ede_text, sizeof(ans->ede_text));
+		ans->ede_text[0] = 0;
+		if (e->ede_code >= 0) /* the text matters only with a code: skip 64 bytes */
+			memcpy(ans->ede_text, e->ede_text, sizeof(ans->ede_text));
 		*age_s = now - m->stored;
 		return true;
 	}
