@@ -28,6 +28,7 @@ test crashes. C2W_KEEP_TMP=1 keeps the temp directory (configs, zones, logs) for
 """
 
 import atexit
+import fcntl
 import os
 import random
 import shutil
@@ -90,6 +91,7 @@ BIGTXT = ["big%d-" % i + "x" * (250 - len("big%d-" % i)) for i in range(8)]
 MEDTXT = ["med%d-" % i + "y" * (200 - len("med%d-" % i)) for i in range(3)]
 
 NSD = "/usr/sbin/nsd"
+LOCK_PATH = "/tmp/c2w-world.lock"
 UNBOUND = "/usr/sbin/unbound"
 KEYGEN = "/usr/bin/dnssec-keygen"
 SIGNZONE = "/usr/bin/dnssec-signzone"
@@ -474,6 +476,7 @@ class World:
         self.trust_anchor = os.path.join(self.tmp, "root.ds") if sign else None
         self.zone_files = {}
         self._stopped = False
+        self._lockf = None
         atexit.register(self.stop)
 
     # ---- building ----
@@ -541,9 +544,29 @@ zone:
 """)
         return d, conf
 
+    def _lock(self, wait_s=300.0):
+        """The world's addresses are fixed: two test runs on one machine (two build dirs)
+        take turns through a lock file instead of failing on a busy port 53."""
+        self._lockf = open(LOCK_PATH, "w")
+        deadline = time.monotonic() + wait_s
+        told = False
+        while True:
+            try:
+                fcntl.flock(self._lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("another test world holds %s for over %.0fs" %
+                                       (LOCK_PATH, wait_s))
+                if not told:
+                    log("another world is running; waiting for %s" % LOCK_PATH)
+                    told = True
+                time.sleep(0.2)
+
     def start(self):
         t0 = time.monotonic()
         try:
+            self._lock()
             for name, _ in SERVERS:
                 if not port_free(ADDR[name], 53):
                     raise RuntimeError("%s@53 is in use; is another world running?" % ADDR[name])
@@ -608,6 +631,9 @@ zone:
             log("kept %s" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._lockf is not None:
+            self._lockf.close()  # releases the flock
+            self._lockf = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -821,6 +847,8 @@ class C2wall(Resolver):
             "root-hints": self.world.root_hints,
             "trust-anchor": self.world.trust_anchor if self.validate else "none",
             "timeout": "%dms" % self.timeout_ms,
+            # The world's TLD is test. (RFC 6761): lift libunbound's built-in empty zone.
+            "transparent-zones": ["test."],
         }
         if self.mode == "forward":
             res["forward"] = self.forward
