@@ -955,6 +955,8 @@ static const struct key_def resolver_keys[] = {
     K_CUSTOM("stub", struct conf_resolver, stub, parse_stubs),
     K("timeout", KEY_MS, struct conf_resolver, timeout_ms, .lo = 1, .hi = SECONDS(600)),
     K("serve-stale", KEY_BOOL, struct conf_resolver, serve_stale),
+    K_LIST("transparent-zones", KEY_NAMES, struct conf_resolver, transparent_zones,
+	   transparent_zone_count),
     K("cache-size", KEY_MB, struct conf_resolver, cache_mb, .lo = MIB(1), .hi = MIB(1u << 20)),
 };
 
@@ -1221,6 +1223,7 @@ void conf_free(struct c2w_config *cfg)
 	for (size_t i = 0; i < cfg->policy.zone_count; i++)
 		free_zone(&cfg->policy.zones[i]);
 	free(cfg->policy.zones);
+	free_names(cfg->resolver.transparent_zones, cfg->resolver.transparent_zone_count);
 	free(cfg->policy.never_block_file);
 	free_names(cfg->policy.never_block, cfg->policy.never_block_count);
 	free(cfg->events.jsonl);

@@ -62,6 +62,10 @@ struct conf_resolver {
 	size_t stub_count;
 	unsigned timeout_ms; /* an unanswered query gets SERVFAIL after this; default 5000 */
 	bool serve_stale;    /* RFC 8767; default false */
+	char **transparent_zones; /* lift libunbound's built-in empty local zone (RFC 6761,
+				     RFC 6303) for these names, e.g. "test."; stub zones are
+				     lifted automatically */
+	size_t transparent_zone_count;
 	unsigned cache_mb;   /* libunbound message+rrset cache; default 64 */
 };
 

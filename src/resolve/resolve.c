@@ -62,7 +62,7 @@ static void addr_to_ub(const struct conf_addr *a, char *out, size_t len)
 static int apply_upstreams(struct ub_ctx *ub, const struct conf_resolver *rc, char *err,
 			   size_t err_len)
 {
-	char buf[96];
+	char buf[300];
 	int ret;
 	if (rc->mode == CONF_RESOLVER_FORWARD) {
 		for (size_t i = 0; i < rc->forward_count; i++) {
@@ -79,7 +79,22 @@ static int apply_upstreams(struct ub_ctx *ub, const struct conf_resolver *rc, ch
 		if (ret != C2W_OK)
 			return ret;
 	}
+	/* libunbound answers special-use names (RFC 6761 test., invalid., RFC 6303 private
+	 * reverse zones) from built-in empty zones; a zone the operator configures explicitly
+	 * must resolve through its upstreams instead. ("nodefault" has no effect through
+	 * ub_ctx_set_option in libunbound 1.17; "transparent" does the job.) */
+	for (size_t i = 0; i < rc->transparent_zone_count; i++) {
+		snprintf(buf, sizeof(buf), "%s transparent", rc->transparent_zones[i]);
+		ret = set_opt(ub, "local-zone:", buf, err, err_len);
+		if (ret != C2W_OK)
+			return ret;
+	}
 	for (size_t i = 0; i < rc->stub_count; i++) {
+		char lz[300];
+		snprintf(lz, sizeof(lz), "%s transparent", rc->stub[i].zone);
+		ret = set_opt(ub, "local-zone:", lz, err, err_len);
+		if (ret != C2W_OK)
+			return ret;
 		for (size_t j = 0; j < rc->stub[i].addr_count; j++) {
 			addr_to_ub(&rc->stub[i].addrs[j], buf, sizeof(buf));
 			ret = ub_ctx_set_stub(ub, rc->stub[i].zone, buf, 0);
