@@ -212,6 +212,7 @@ static const char *ev_kind(const struct parser *p)
 /* The current event as a string: it must be a scalar without NUL bytes. */
 static int get_scalar(struct parser *p, const char **text)
 {
+	*text = ""; /* never left unset, whatever the caller does with an error */
 	if (p->ev.type != YAML_SCALAR_EVENT)
 		return fail(p, line_of(p), "%s: expected a single value, not %s", p->where,
 			    ev_kind(p));
@@ -589,7 +590,7 @@ static int fail_unknown(struct parser *p, const struct table *tbl, const char *w
 	size_t n = strlen(key);
 	if (n < sizeof(alt)) {
 		for (size_t i = 0; i <= n; i++)
-			alt[i] = key[i] == '_' ? '-' : key[i];
+			alt[i] = (char)(key[i] == '_' ? '-' : key[i]);
 		int i = find_key(tbl, alt);
 		if (i >= 0 && strcmp(alt, key) != 0)
 			return fail(p, line_of(p), "unknown key '%s' in %s (did you mean '%s'?)",
@@ -1162,7 +1163,7 @@ static int set_defaults(struct c2w_config *cfg)
 	s->tcp_clients_max = 256;
 	s->tcp_idle_timeout_ms = 10000;
 	s->edns_udp_size = 1232;
-	s->cache_entries = 262144;
+	s->cache_entries = 65536;
 
 	cfg->resolver.mode = CONF_RESOLVER_RECURSIVE;
 	cfg->resolver.timeout_ms = 5000;

@@ -49,7 +49,7 @@ struct conf_server {
 	unsigned tcp_clients_max;  /* per worker; default 256 */
 	unsigned tcp_idle_timeout_ms; /* default 10000 */
 	uint16_t edns_udp_size;       /* advertised and maximum UDP payload; default 1232 */
-	unsigned cache_entries;       /* per-worker answer cache slots; default 262144 */
+	unsigned cache_entries;       /* per-worker answer cache slots; default 65536 (~2 KiB each, touched on use) */
 };
 
 struct conf_resolver {

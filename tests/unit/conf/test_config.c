@@ -89,7 +89,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->server.tcp_clients_max, 256);
 	CHECK_EQ(cfg->server.tcp_idle_timeout_ms, 10000);
 	CHECK_EQ(cfg->server.edns_udp_size, 1232);
-	CHECK_EQ(cfg->server.cache_entries, 262144);
+	CHECK_EQ(cfg->server.cache_entries, 65536);
 	CHECK_EQ(cfg->resolver.mode, CONF_RESOLVER_RECURSIVE);
 	CHECK_STREQ(cfg->resolver.root_hints, "/usr/share/dns/root.hints");
 	CHECK_STREQ(cfg->resolver.trust_anchor, "/usr/share/dns/root.key");
