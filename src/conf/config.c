@@ -60,12 +60,12 @@ struct enum_def {
 struct key_def {
 	const char *name;
 	enum key_kind kind;
+	uint16_t port; /* KEY_ADDRS: default port, 0 = port required */
 	bool required;
 	size_t off;       /* field offset in the table's struct */
 	size_t count_off; /* lists: offset of the size_t count */
 	size_t width;     /* sizeof the field */
 	uint64_t lo, hi;
-	uint16_t port;
 	const struct enum_def *enums; /* KEY_ENUM: terminated by {NULL, 0} */
 	const struct table *sub;      /* KEY_MAP */
 	int (*parse)(struct parser *p, const struct key_def *k, void *base); /* KEY_CUSTOM */
@@ -1344,7 +1344,7 @@ int conf_load_buffer(const char *data, size_t len, const char *path, struct c2w_
 	const char *base = strrchr(path, '/');
 	if ((cfg->path = join_path(p.dir, base != NULL ? base + 1 : path)) == NULL)
 		goto out_nomem;
-	if ((ret = set_defaults(cfg)) != C2W_OK)
+	if (set_defaults(cfg) != C2W_OK) /* the defaults are constants: only ENOMEM fails */
 		goto out_nomem;
 	if ((ret = parse_stream(&p, cfg)) != C2W_OK)
 		goto out_free;
