@@ -17,50 +17,50 @@
 #include "events/store.h"
 
 static const char incidents_help[] =
-	"NAME\n"
-	"    c2wall incidents - list, export, import and mark incidents for notification\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    c2wall incidents list [--since DATE] [--unnotified] [--config FILE]\n"
-	"    c2wall incidents export [--since DATE] [--format csv|json] [--unnotified]\n"
-	"                            [--output FILE] [--config FILE]\n"
-	"    c2wall incidents mark-notified ID... [--config FILE]\n"
-	"    c2wall incidents mark-notified --until DATE [--config FILE]\n"
-	"    c2wall incidents import FILE [--config FILE]\n"
-	"    c2wall incidents purge [--config FILE]\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    An incident is one client, one UTC day and one malware family (or the matched\n"
-	"    rule when the family is unknown): hit count, first and last seen, the names asked,\n"
-	"    sinkhole evidence, and the subscriber who held the address at first_seen (see\n"
-	"    c2wall subscribers).\n"
-	"\n"
-	"    list     a table for local use; shows the raw address while it is kept\n"
-	"             (privacy.notify-window-days), \"(erased)\" after.\n"
-	"    export   for the notification work: CSV (default) or JSON to stdout. Carries\n"
-	"             the pseudonym (HMAC-SHA256, with its key id) and the subscriber id,\n"
-	"             never the raw address; a header says what the file contains.\n"
-	"    mark-notified  record that the subscribers of these incidents were warned.\n"
-	"    import   merge reports of infected addresses from external sinkholes or\n"
-	"             taken-down C&C servers, CSV \"timestamp,address,family,source\"; bad\n"
-	"             rows are reported as FILE:LINE: reason, good rows are kept.\n"
-	"    purge    apply privacy.retention-days and privacy.notify-window-days now (the\n"
-	"             daemon also does it every minute).\n"
-	"\n"
-	"    DATE is RFC 3339 (2024-06-10T00:00:00Z), YYYY-MM-DD (UTC), unix seconds, or\n"
-	"    -Nd for N days ago.\n"
-	"\n"
-	"OPTIONS\n"
-	"    -c, --config FILE   configuration file (default /etc/c2wall/c2wall.yaml)\n"
-	"    -s, --since DATE    only incidents last seen at or after DATE (default: all)\n"
-	"    -f, --format FMT    csv or json (export)\n"
-	"    -u, --unnotified    skip incidents already marked notified\n"
-	"    -o, --output FILE   write the export to FILE instead of stdout\n"
-	"        --until DATE    mark-notified: every incident last seen before DATE\n"
-	"    -h, --help          this text\n"
-	"\n"
-	"EXIT STATUS\n"
-	"    0 done, 1 error (or rejected import rows), 2 usage\n";
+    "NAME\n"
+    "    c2wall incidents - list, export, import and mark incidents for notification\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    c2wall incidents list [--since DATE] [--unnotified] [--config FILE]\n"
+    "    c2wall incidents export [--since DATE] [--format csv|json] [--unnotified]\n"
+    "                            [--output FILE] [--config FILE]\n"
+    "    c2wall incidents mark-notified ID... [--config FILE]\n"
+    "    c2wall incidents mark-notified --until DATE [--config FILE]\n"
+    "    c2wall incidents import FILE [--config FILE]\n"
+    "    c2wall incidents purge [--config FILE]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    An incident is one client, one UTC day and one malware family (or the matched\n"
+    "    rule when the family is unknown): hit count, first and last seen, the names asked,\n"
+    "    sinkhole evidence, and the subscriber who held the address at first_seen (see\n"
+    "    c2wall subscribers).\n"
+    "\n"
+    "    list     a table for local use; shows the raw address while it is kept\n"
+    "             (privacy.notify-window-days), \"(erased)\" after.\n"
+    "    export   for the notification work: CSV (default) or JSON to stdout. Carries\n"
+    "             the pseudonym (HMAC-SHA256, with its key id) and the subscriber id,\n"
+    "             never the raw address; a header says what the file contains.\n"
+    "    mark-notified  record that the subscribers of these incidents were warned.\n"
+    "    import   merge reports of infected addresses from external sinkholes or\n"
+    "             taken-down C&C servers, CSV \"timestamp,address,family,source\"; bad\n"
+    "             rows are reported as FILE:LINE: reason, good rows are kept.\n"
+    "    purge    apply privacy.retention-days and privacy.notify-window-days now (the\n"
+    "             daemon also does it every minute).\n"
+    "\n"
+    "    DATE is RFC 3339 (2024-06-10T00:00:00Z), YYYY-MM-DD (UTC), unix seconds, or\n"
+    "    -Nd for N days ago.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -c, --config FILE   configuration file (default /etc/c2wall/c2wall.yaml)\n"
+    "    -s, --since DATE    only incidents last seen at or after DATE (default: all)\n"
+    "    -f, --format FMT    csv or json (export)\n"
+    "    -u, --unnotified    skip incidents already marked notified\n"
+    "    -o, --output FILE   write the export to FILE instead of stdout\n"
+    "        --until DATE    mark-notified: every incident last seen before DATE\n"
+    "    -h, --help          this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done, 1 error (or rejected import rows), 2 usage\n";
 
 struct args {
 	const char *config;
@@ -209,24 +209,40 @@ static int do_purge(struct events_store *st, const struct c2w_config *cfg)
 int cli_incidents_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"since", required_argument, NULL, 's'},
-		{"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
-		{"until", required_argument, NULL, 'U'},  {"unnotified", no_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"since", required_argument, NULL, 's'},
+	    {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+	    {"until", required_argument, NULL, 'U'},  {"unnotified", no_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct args a = {.config = "/etc/c2wall/c2wall.yaml"};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:s:f:o:uh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a.config = optarg; break;
-		case 's': a.since = optarg; break;
-		case 'f': a.format = optarg; break;
-		case 'o': a.output = optarg; break;
-		case 'U': a.until = optarg; break;
-		case 'u': a.unnotified = true; break;
-		case 'h': fputs(incidents_help, stdout); return 0;
-		default: fputs(incidents_help, stderr); return 2;
+		case 'c':
+			a.config = optarg;
+			break;
+		case 's':
+			a.since = optarg;
+			break;
+		case 'f':
+			a.format = optarg;
+			break;
+		case 'o':
+			a.output = optarg;
+			break;
+		case 'U':
+			a.until = optarg;
+			break;
+		case 'u':
+			a.unnotified = true;
+			break;
+		case 'h':
+			fputs(incidents_help, stdout);
+			return 0;
+		default:
+			fputs(incidents_help, stderr);
+			return 2;
 		}
 	}
 	int rest = argc - optind;

@@ -15,30 +15,30 @@
 #include "events/optout.h"
 
 static const char optout_help[] =
-	"NAME\n"
-	"    c2wall optout - manage the opt-out registry\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    c2wall optout add PREFIX [--config FILE]\n"
-	"    c2wall optout remove PREFIX [--config FILE]\n"
-	"    c2wall optout list [--config FILE]\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    Subscribers who declined the service are listed by address or prefix (IPv4 or\n"
-	"    IPv6, e.g. 192.0.2.7, 198.51.100.0/24, 2001:db8:1::/48). Their queries get the\n"
-	"    real answer and leave no record anywhere (hit log, dnstap, syslog, incident store).\n"
-	"\n"
-	"    The command talks to the running daemon over control.socket, so a change takes\n"
-	"    effect at once. When no daemon is running it edits privacy.optout-file directly\n"
-	"    (atomically: temporary file, fsync, rename) and says so; the daemon reads it at\n"
-	"    start.\n"
-	"\n"
-	"OPTIONS\n"
-	"    -c, --config FILE   configuration file (default /etc/c2wall/c2wall.yaml)\n"
-	"    -h, --help          this text\n"
-	"\n"
-	"EXIT STATUS\n"
-	"    0 done, 1 error (already present, not present, bad prefix, I/O), 2 usage\n";
+    "NAME\n"
+    "    c2wall optout - manage the opt-out registry\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    c2wall optout add PREFIX [--config FILE]\n"
+    "    c2wall optout remove PREFIX [--config FILE]\n"
+    "    c2wall optout list [--config FILE]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Subscribers who declined the service are listed by address or prefix (IPv4 or\n"
+    "    IPv6, e.g. 192.0.2.7, 198.51.100.0/24, 2001:db8:1::/48). Their queries get the\n"
+    "    real answer and leave no record anywhere (hit log, dnstap, syslog, incident store).\n"
+    "\n"
+    "    The command talks to the running daemon over control.socket, so a change takes\n"
+    "    effect at once. When no daemon is running it edits privacy.optout-file directly\n"
+    "    (atomically: temporary file, fsync, rename) and says so; the daemon reads it at\n"
+    "    start.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -c, --config FILE   configuration file (default /etc/c2wall/c2wall.yaml)\n"
+    "    -h, --help          this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 done, 1 error (already present, not present, bad prefix, I/O), 2 usage\n";
 
 static int direct(const struct c2w_config *cfg, const char *verb, const char *arg)
 {
@@ -104,9 +104,9 @@ static void print_list(const char *json)
 int cli_optout_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = "/etc/c2wall/c2wall.yaml";
 	int c;
@@ -135,15 +135,16 @@ int cli_optout_main(int argc, char **argv)
 	struct c2w_config *cfg = NULL;
 	int ret = conf_load(path, &cfg, err, sizeof(err));
 	if (ret != C2W_OK) {
-		fprintf(stderr, "c2wall optout: %s\n", ret == C2W_ECONFIG ? err : c2w_strerror(ret));
+		fprintf(stderr, "c2wall optout: %s\n",
+			ret == C2W_ECONFIG ? err : c2w_strerror(ret));
 		return 1;
 	}
 	char req[256], resp[65536];
 	snprintf(req, sizeof(req), "optout %s%s%s", verb, arg ? " " : "", arg ? arg : "");
 	int rc;
 	ret = cfg->control.socket
-		      ? control_client_call(cfg->control.socket, req, resp, sizeof(resp), 5000)
-		      : C2W_ENOENT;
+		  ? control_client_call(cfg->control.socket, req, resp, sizeof(resp), 5000)
+		  : C2W_ENOENT;
 	if (ret == C2W_ENOENT || ret == -ECONNREFUSED) {
 		rc = direct(cfg, verb, arg);
 	} else if (ret != C2W_OK) {

@@ -10,32 +10,32 @@
 #include "events/store.h"
 
 static const char subscribers_help[] =
-	"NAME\n"
-	"    c2wall subscribers - load who held which address when\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    c2wall subscribers import FILE [--config FILE]\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    Imports address assignments exported from RADIUS accounting or DHCP leases into\n"
-	"    the incident store (store.sqlite), so each incident names the subscriber who\n"
-	"    held the address at the time of the hit. FILE is CSV (\"-\" reads stdin):\n"
-	"\n"
-	"        subscriber_id,address_or_prefix,start,end\n"
-	"        cust-1042,192.0.2.17,2024-06-10T08:00:00Z,2024-06-11T08:00:00Z\n"
-	"        cust-2001,2001:db8:42::/56,2024-06-01,\n"
-	"\n"
-	"    Times are RFC 3339, YYYY-MM-DD[ HH:MM:SS] (UTC) or unix seconds; an empty end\n"
-	"    means still assigned. A header line and lines starting with '#' are skipped. Bad\n"
-	"    rows are reported on stderr as FILE:LINE: reason and skipped; good rows are kept.\n"
-	"    Assignments older than privacy.retention-days are deleted by retention.\n"
-	"\n"
-	"OPTIONS\n"
-	"    -c, --config FILE   configuration file (default /etc/c2wall/c2wall.yaml)\n"
-	"    -h, --help          this text\n"
-	"\n"
-	"EXIT STATUS\n"
-	"    0 all rows imported, 1 some rows rejected or an error, 2 usage\n";
+    "NAME\n"
+    "    c2wall subscribers - load who held which address when\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    c2wall subscribers import FILE [--config FILE]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Imports address assignments exported from RADIUS accounting or DHCP leases into\n"
+    "    the incident store (store.sqlite), so each incident names the subscriber who\n"
+    "    held the address at the time of the hit. FILE is CSV (\"-\" reads stdin):\n"
+    "\n"
+    "        subscriber_id,address_or_prefix,start,end\n"
+    "        cust-1042,192.0.2.17,2024-06-10T08:00:00Z,2024-06-11T08:00:00Z\n"
+    "        cust-2001,2001:db8:42::/56,2024-06-01,\n"
+    "\n"
+    "    Times are RFC 3339, YYYY-MM-DD[ HH:MM:SS] (UTC) or unix seconds; an empty end\n"
+    "    means still assigned. A header line and lines starting with '#' are skipped. Bad\n"
+    "    rows are reported on stderr as FILE:LINE: reason and skipped; good rows are kept.\n"
+    "    Assignments older than privacy.retention-days are deleted by retention.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -c, --config FILE   configuration file (default /etc/c2wall/c2wall.yaml)\n"
+    "    -h, --help          this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 all rows imported, 1 some rows rejected or an error, 2 usage\n";
 
 struct report {
 	const char *file;
@@ -50,9 +50,9 @@ static void report_cb(void *arg, unsigned line, const char *message)
 int cli_subscribers_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = "/etc/c2wall/c2wall.yaml";
 	int c;

@@ -29,7 +29,8 @@ static int optout_cb(void *arg, int argc, char **argv, struct control_reply *rep
 	}
 	if (argc == 3 && (strcmp(argv[1], "add") == 0 || strcmp(argv[1], "remove") == 0)) {
 		bool add = argv[1][0] == 'a';
-		int ret = add ? events_optout_add(reg, argv[2]) : events_optout_remove(reg, argv[2]);
+		int ret =
+		    add ? events_optout_add(reg, argv[2]) : events_optout_remove(reg, argv[2]);
 		if (ret == C2W_EINVAL)
 			control_reply_error(reply, "not an address or prefix: %.64s", argv[2]);
 		else if (ret == C2W_EEXIST)

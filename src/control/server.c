@@ -27,8 +27,15 @@ struct command {
 	void *arg;
 };
 
+struct conn {
+	struct control_server *srv;
+	struct bufferevent *bev;
+	struct conn *prev, *next;
+};
+
 struct control_server {
 	struct event_base *base;
+	struct conn *conns; /* open connections, closed by control_server_free() */
 	struct evconnlistener *listener;
 	char *path;
 	struct command commands[COMMANDS_MAX];
@@ -68,8 +75,7 @@ static int help_cb(void *arg, int argc, char **argv, struct control_reply *reply
 	return C2W_OK;
 }
 
-static void run_line(struct control_server *srv, const char *line, size_t len,
-		     struct evbuffer *out)
+static void run_line(struct control_server *srv, const char *line, size_t len, struct evbuffer *out)
 {
 	char buf[CONTROL_LINE_MAX];
 	char *argv[CONTROL_ARGS_MAX + 1];
@@ -115,20 +121,28 @@ static void run_line(struct control_server *srv, const char *line, size_t len,
 	evbuffer_free(reply.body);
 }
 
-static void conn_close(struct bufferevent *bev)
+static void conn_close(struct conn *c)
 {
-	bufferevent_free(bev);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	free(c);
 }
 
 static void write_done_cb(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
-	conn_close(bev);
+	(void)bev;
+	conn_close(arg);
 }
 
 static void read_cb(struct bufferevent *bev, void *arg)
 {
-	struct control_server *srv = arg;
+	struct conn *c = arg;
+	struct control_server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out = bufferevent_get_output(bev);
 	for (;;) {
@@ -143,21 +157,21 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_add_printf(out, "error: request too long\n");
 		evbuffer_drain(in, evbuffer_get_length(in));
 		/* Close once the error went out. */
-		bufferevent_setcb(bev, NULL, write_done_cb, NULL, NULL);
+		bufferevent_setcb(bev, NULL, write_done_cb, NULL, c);
 		bufferevent_disable(bev, EV_READ);
 	}
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	(void)arg;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		/* Client closed: flush what is left, then free. */
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_close(bev);
-		else
-			bufferevent_setcb(bev, NULL, write_done_cb, NULL, NULL);
+	struct conn *c = arg;
+	if ((what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		conn_close(c);
+		return;
 	}
+	/* EOF with a response still queued: send it, then free. */
+	bufferevent_setcb(bev, NULL, write_done_cb, NULL, c);
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -167,15 +181,23 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	(void)l;
 	(void)sa;
 	(void)socklen;
+	struct conn *c = calloc(1, sizeof(*c));
 	struct bufferevent *bev =
-		bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	    c ? bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
 	if (bev == NULL) {
+		free(c);
 		close(fd);
 		return;
 	}
+	c->srv = srv;
+	c->bev = bev;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
 	struct timeval tv = {10, 0}; /* idle clients do not pin a connection forever */
 	bufferevent_set_timeouts(bev, &tv, &tv);
-	bufferevent_setcb(bev, read_cb, NULL, event_cb, srv);
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, c);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -214,6 +236,8 @@ void control_server_free(struct control_server *srv)
 {
 	if (srv == NULL)
 		return;
+	while (srv->conns)
+		conn_close(srv->conns);
 	evconnlistener_free(srv->listener);
 	unlink(srv->path);
 	for (size_t i = 0; i < srv->command_count; i++)

@@ -83,17 +83,16 @@ static size_t synth_response(const struct events_hit *hit, uint8_t *buf, size_t 
 {
 	uint8_t name[DNS_NAME_WIRE_MAX];
 	size_t name_len = 0;
-	if (dns_name_from_text(hit->qname[0] ? hit->qname : ".", NULL, name, &name_len) !=
-	    C2W_OK) {
+	if (dns_name_from_text(hit->qname[0] ? hit->qname : ".", NULL, name, &name_len) != C2W_OK) {
 		name[0] = 0;
 		name_len = 1;
 	}
 	if (12 + name_len + 4 > cap)
 		return 0;
 	memset(buf, 0, 12);
-	buf[2] = 0x81; /* QR, RD */
+	buf[2] = 0x81;                            /* QR, RD */
 	buf[3] = (uint8_t)(0x80 | rcode_of(hit)); /* RA, rcode */
-	buf[5] = 1;				  /* QDCOUNT */
+	buf[5] = 1;                               /* QDCOUNT */
 	memcpy(buf + 12, name, name_len);
 	uint8_t *q = buf + 12 + name_len;
 	q[0] = (uint8_t)(hit->qtype >> 8);
@@ -224,8 +223,7 @@ void events_dnstap_close(struct events_dnstap *d)
 	free(d);
 }
 
-void events_syslog_write(const struct events_hit *hit, const char *pseudonym,
-			 const char *key_id)
+void events_syslog_write(const struct events_hit *hit, const char *pseudonym, const char *key_id)
 {
 	char tbuf[16];
 	syslog(LOG_DAEMON | LOG_NOTICE,
@@ -233,6 +231,5 @@ void events_syslog_write(const struct events_hit *hit, const char *pseudonym,
 	       "category=%s family=%s feed=%s answer=\"%s\"",
 	       pseudonym, key_id, hit->qname, events_qtype_name(hit->qtype, tbuf, sizeof(tbuf)),
 	       events_trigger_name(hit->trigger), hit->match, hit->zone,
-	       events_action_name(hit->action), hit->category, hit->family, hit->feed,
-	       hit->answer);
+	       events_action_name(hit->action), hit->category, hit->family, hit->feed, hit->answer);
 }

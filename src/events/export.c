@@ -13,11 +13,11 @@
 #include "events/store_int.h"
 
 static const char contains_text[] =
-	"c2wall incidents: one record per client, UTC day and malware family (or matched rule "
-	"when the family is unknown). client = HMAC-SHA256 pseudonym of the address under key "
-	"key_id; subscriber_id = the subscriber holding the address at first_seen (from "
-	"imported assignments); names = query names asked (with counts); evidence = sinkhole "
-	"contacts. No raw IP addresses.";
+    "c2wall incidents: one record per client, UTC day and malware family (or matched rule "
+    "when the family is unknown). client = HMAC-SHA256 pseudonym of the address under key "
+    "key_id; subscriber_id = the subscriber holding the address at first_seen (from "
+    "imported assignments); names = query names asked (with counts); evidence = sinkhole "
+    "contacts. No raw IP addresses.";
 
 static void json_str(FILE *out, const char *s)
 {
@@ -78,9 +78,9 @@ static void write_names(struct events_store *st, int64_t id, bool json, FILE *ou
 			fprintf(out, ",\"qtype\":%d,\"count\":%lld}", sqlite3_column_int(s, 1),
 				(long long)sqlite3_column_int64(s, 2));
 		} else if (pos < sizeof(buf)) {
-			int n = snprintf(buf + pos, sizeof(buf) - pos, "%s%s(%lld)",
-					 first ? "" : ";", col(s, 0),
-					 (long long)sqlite3_column_int64(s, 2));
+			int n =
+			    snprintf(buf + pos, sizeof(buf) - pos, "%s%s(%lld)", first ? "" : ";",
+				     col(s, 0), (long long)sqlite3_column_int64(s, 2));
 			pos += n > 0 ? (size_t)n : 0;
 		}
 		first = false;
@@ -93,8 +93,8 @@ static void write_names(struct events_store *st, int64_t id, bool json, FILE *ou
 }
 
 /* Evidence attached to the incident, or unattached from the same client and day. */
-static void write_evidence(struct events_store *st, int64_t id, const char *day,
-			   const void *bin, int bin_len, bool json, FILE *out)
+static void write_evidence(struct events_store *st, int64_t id, const char *day, const void *bin,
+			   int bin_len, bool json, FILE *out)
 {
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(st->db,
@@ -129,8 +129,8 @@ static void write_evidence(struct events_store *st, int64_t id, const char *day,
 			fputc('}', out);
 		} else if (pos < sizeof(buf)) {
 			int n = snprintf(buf + pos, sizeof(buf) - pos, "%s%s port %d %s %s%s %s",
-					 first ? "" : ";", ts, sqlite3_column_int(s, 5),
-					 col(s, 2), col(s, 1), col(s, 3), col(s, 4));
+					 first ? "" : ";", ts, sqlite3_column_int(s, 5), col(s, 2),
+					 col(s, 1), col(s, 3), col(s, 4));
 			pos += n > 0 ? (size_t)n : 0;
 		}
 		first = false;
@@ -142,12 +142,13 @@ static void write_evidence(struct events_store *st, int64_t id, const char *day,
 		csv_str(out, buf);
 }
 
-static const char sql_list[] =
-	"SELECT id, day, coalesce(subscriber_id, " SUBSCRIBER_AT("i.client_bin", "i.first_seen")
-	"), pseudonym, key_id, label, family, rule, zone, category, action, count, first_seen,"
-	" last_seen, sources, notified_at, client_ip, client_bin"
-	" FROM incidents i WHERE last_seen >= ?1 AND (?2 = 0 OR notified_at IS NULL)"
-	" ORDER BY first_seen, id";
+static const char sql_list[] = "SELECT id, day, coalesce(subscriber_id, " SUBSCRIBER_AT(
+    "i.client_bin",
+    "i.first_seen") "), pseudonym, key_id, label, family, rule, zone, category, action, count, "
+		    "first_seen,"
+		    " last_seen, sources, notified_at, client_ip, client_bin"
+		    " FROM incidents i WHERE last_seen >= ?1 AND (?2 = 0 OR notified_at IS NULL)"
+		    " ORDER BY first_seen, id";
 
 static void header(FILE *out, enum events_export_format fmt, uint64_t since_s)
 {
@@ -206,9 +207,8 @@ static void row_out(struct events_store *st, sqlite3_stmt *s, enum events_export
 		fputc('\n', out);
 		return;
 	}
-	static const char *const keys[] = {"subscriber_id", "client", "key_id", "label",
-					   "family",	    "rule",   "zone",	"category",
-					   "action"};
+	static const char *const keys[] = {"subscriber_id", "client", "key_id",   "label", "family",
+					   "rule",          "zone",   "category", "action"};
 	fprintf(out, "%s{\"id\":%lld,\"day\":\"%s\"", first ? "" : ",", (long long)id, day);
 	for (int c = 2; c <= 10; c++) {
 		fprintf(out, ",\"%s\":", keys[c - 2]);

@@ -56,7 +56,7 @@ void events_hit_copy(char *dst, size_t cap, const char *src)
 const char *events_trigger_name(unsigned trigger)
 {
 	static const char *const names[EVENTS_TRIGGER_COUNT_] = {
-		"qname", "client-ip", "response-ip", "nsdname", "nsip",
+	    "qname", "client-ip", "response-ip", "nsdname", "nsip",
 	};
 	return trigger < EVENTS_TRIGGER_COUNT_ ? names[trigger] : "unknown";
 }
@@ -64,8 +64,8 @@ const char *events_trigger_name(unsigned trigger)
 const char *events_action_name(unsigned action)
 {
 	static const char *const names[EVENTS_ACTION_COUNT_] = {
-		"nxdomain", "nodata", "passthru", "drop",     "tcp-only",
-		"local-data", "cname", "log",	    "sinkhole",
+	    "nxdomain",   "nodata", "passthru", "drop",     "tcp-only",
+	    "local-data", "cname",  "log",      "sinkhole",
 	};
 	return action < EVENTS_ACTION_COUNT_ ? names[action] : "unknown";
 }

@@ -13,10 +13,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define EVENTS_NAME_CAP	    256 /* presentation name, 253 chars + dot + NUL */
+#define EVENTS_NAME_CAP     256 /* presentation name, 253 chars + dot + NUL */
 #define EVENTS_CATEGORY_CAP 32
 #define EVENTS_FAMILY_CAP   64
-#define EVENTS_FEED_CAP	    64
+#define EVENTS_FEED_CAP     64
 #define EVENTS_ANSWER_CAP   128
 
 /* What matched (draft-vixie-dnsop-dns-rpz-00 trigger types). */
@@ -53,22 +53,22 @@ enum events_kind {
 };
 
 struct events_hit {
-	uint64_t time_ns;	  /* CLOCK_REALTIME, nanoseconds since the epoch */
-	uint8_t client_addr[16];  /* network order; IPv4 in the first 4 bytes */
-	uint16_t client_port;	  /* host order */
-	uint8_t client_family;	  /* AF_INET or AF_INET6 */
-	uint8_t kind;		  /* enum events_kind */
-	uint8_t trigger;	  /* enum events_trigger */
-	uint8_t action;		  /* enum events_action */
-	uint16_t qtype;		  /* DNS type code */
-	uint16_t worker;	  /* worker index that saw the query */
-	char qname[EVENTS_NAME_CAP];	 /* presentation form, lower case, e.g. "c2.example." */
-	char match[EVENTS_NAME_CAP];	 /* matched rule: name ("*.bad.example.") or prefix */
-	char zone[EVENTS_NAME_CAP];	 /* policy zone origin */
+	uint64_t time_ns;                   /* CLOCK_REALTIME, nanoseconds since the epoch */
+	uint8_t client_addr[16];            /* network order; IPv4 in the first 4 bytes */
+	uint16_t client_port;               /* host order */
+	uint8_t client_family;              /* AF_INET or AF_INET6 */
+	uint8_t kind;                       /* enum events_kind */
+	uint8_t trigger;                    /* enum events_trigger */
+	uint8_t action;                     /* enum events_action */
+	uint16_t qtype;                     /* DNS type code */
+	uint16_t worker;                    /* worker index that saw the query */
+	char qname[EVENTS_NAME_CAP];        /* presentation form, lower case, e.g. "c2.example." */
+	char match[EVENTS_NAME_CAP];        /* matched rule: name ("*.bad.example.") or prefix */
+	char zone[EVENTS_NAME_CAP];         /* policy zone origin */
 	char category[EVENTS_CATEGORY_CAP]; /* "c2", "malware", ... */
-	char family[EVENTS_FAMILY_CAP];	 /* malware family; "" when unknown */
-	char feed[EVENTS_FEED_CAP];	 /* feed name */
-	char answer[EVENTS_ANSWER_CAP];	 /* what the client got: "NXDOMAIN", "A 127.0.0.2" */
+	char family[EVENTS_FAMILY_CAP];     /* malware family; "" when unknown */
+	char feed[EVENTS_FEED_CAP];         /* feed name */
+	char answer[EVENTS_ANSWER_CAP];     /* what the client got: "NXDOMAIN", "A 127.0.0.2" */
 };
 
 /**

@@ -175,8 +175,7 @@ int events_csv_split(char *line, char **fields, int max)
 }
 
 /* Copy a line into @buf; reject NUL bytes and over-long lines. */
-static int take_line(const char *line, size_t len, char *buf, size_t cap, char *err,
-		     size_t err_len)
+static int take_line(const char *line, size_t len, char *buf, size_t cap, char *err, size_t err_len)
 {
 	if (len >= cap) {
 		snprintf(err, err_len, "line too long (%zu bytes)", len);
@@ -212,8 +211,8 @@ static bool printable(const char *s)
 	return true;
 }
 
-int events_import_subscriber_parse(const char *line, size_t len,
-				   struct events_subscriber_row *out, char *err, size_t err_len)
+int events_import_subscriber_parse(const char *line, size_t len, struct events_subscriber_row *out,
+				   char *err, size_t err_len)
 {
 	static const char *const hdr[] = {"subscriber_id", "subscriber", "id", NULL};
 	char buf[EVENTS_IMPORT_LINE_MAX];
@@ -229,8 +228,8 @@ int events_import_subscriber_parse(const char *line, size_t len,
 	if (n >= 1 && is_header(f[0], hdr))
 		return C2W_EIGNORE;
 	if (n != 3 && n != 4) {
-		snprintf(err, err_len, "expected 4 fields (subscriber_id,address,start,end), got %d",
-			 n);
+		snprintf(err, err_len,
+			 "expected 4 fields (subscriber_id,address,start,end), got %d", n);
 		return C2W_EMALF;
 	}
 	size_t idlen = strlen(f[0]);
@@ -276,8 +275,8 @@ int events_import_report_parse(const char *line, size_t len, struct events_repor
 	if (n >= 1 && is_header(f[0], hdr))
 		return C2W_EIGNORE;
 	if (n != 4) {
-		snprintf(err, err_len, "expected 4 fields (timestamp,address,family,source), got %d",
-			 n);
+		snprintf(err, err_len,
+			 "expected 4 fields (timestamp,address,family,source), got %d", n);
 		return C2W_EMALF;
 	}
 	if (events_time_parse(f[0], &out->time_s) != C2W_OK) {

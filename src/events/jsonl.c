@@ -25,9 +25,9 @@ const char *events_qtype_name(uint16_t qtype, char *buf, size_t cap)
 	static const struct {
 		uint16_t code;
 		const char *name;
-	} types[] = {{1, "A"},	   {2, "NS"},	  {5, "CNAME"}, {6, "SOA"},   {12, "PTR"},
-		     {15, "MX"},   {16, "TXT"},	  {28, "AAAA"}, {33, "SRV"},  {35, "NAPTR"},
-		     {43, "DS"},   {48, "DNSKEY"}, {64, "SVCB"}, {65, "HTTPS"}, {255, "ANY"}};
+	} types[] = {{1, "A"},   {2, "NS"},      {5, "CNAME"}, {6, "SOA"},    {12, "PTR"},
+		     {15, "MX"}, {16, "TXT"},    {28, "AAAA"}, {33, "SRV"},   {35, "NAPTR"},
+		     {43, "DS"}, {48, "DNSKEY"}, {64, "SVCB"}, {65, "HTTPS"}, {255, "ANY"}};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (types[i].code == qtype) {
 			snprintf(buf, cap, "%s", types[i].name);
@@ -199,8 +199,8 @@ static int rotate(struct events_jsonl *j)
 	return open_file(j);
 }
 
-int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit,
-		       const char *pseudonym, const char *key_id)
+int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit, const char *pseudonym,
+		       const char *key_id)
 {
 	char line[4096];
 	int rotated = 0;

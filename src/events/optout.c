@@ -21,13 +21,13 @@
 
 struct table {
 	size_t count;
-	size_t len_count;	 /* distinct (family, bits) pairs */
+	size_t len_count;               /* distinct (family, bits) pairs */
 	struct events_prefix lens[162]; /* family+bits only; 33 v4 + 129 v6 at most */
-	struct events_prefix items[];	/* sorted by cmp_prefix */
+	struct events_prefix items[];   /* sorted by cmp_prefix */
 };
 
 struct events_optout {
-	struct table *table; /* RCU-protected */
+	struct table *table;  /* RCU-protected */
 	pthread_mutex_t lock; /* writers */
 	char *path;
 };
@@ -152,8 +152,7 @@ static bool table_contains(const struct table *t, int family, const uint8_t *add
 	return false;
 }
 
-bool events_optout_contains_raw(const struct events_optout *reg, int family,
-				const uint8_t addr[16])
+bool events_optout_contains_raw(const struct events_optout *reg, int family, const uint8_t addr[16])
 {
 	if (reg == NULL || (family != AF_INET && family != AF_INET6))
 		return false;

@@ -19,7 +19,7 @@
 #include "events/store.h"
 
 #define RINGS_MAX   256
-#define BATCH	    256
+#define BATCH       256
 #define HOUSEKEEP_S 60
 
 struct counter {
@@ -51,8 +51,8 @@ struct events_pipeline {
 	size_t counter_last; /* cache: index of the last zone/action seen */
 
 	_Atomic uint64_t hits, optout_skipped, query_skipped, store_lost, sink_errors,
-		jsonl_rotations, key_rotations;
-	uint64_t batch;		/* hits added to the store since the last commit */
+	    jsonl_rotations, key_rotations;
+	uint64_t batch; /* hits added to the store since the last commit */
 	uint64_t last_flush_ms;
 	uint64_t last_housekeep_s;
 	uint64_t sink_log_s; /* rate limit for sink errors */
@@ -121,10 +121,10 @@ int events_pipeline_new(const struct events_spec *spec, struct events_optout *op
 			    p->spec.key_file ? p->spec.key_file : "(ephemeral)", c2w_strerror(ret));
 		goto out_free;
 	}
-	if (p->spec.jsonl && (ret = events_jsonl_open(p->spec.jsonl, p->spec.jsonl_rotate_bytes,
-						      p->spec.jsonl_rotate_s, &p->jsonl)) != C2W_OK) {
-		c2w_log_err("events: cannot open hit log %s: %s", p->spec.jsonl,
-			    c2w_strerror(ret));
+	if (p->spec.jsonl &&
+	    (ret = events_jsonl_open(p->spec.jsonl, p->spec.jsonl_rotate_bytes,
+				     p->spec.jsonl_rotate_s, &p->jsonl)) != C2W_OK) {
+		c2w_log_err("events: cannot open hit log %s: %s", p->spec.jsonl, c2w_strerror(ret));
 		goto out_free;
 	}
 	if (p->spec.dnstap &&
@@ -198,8 +198,8 @@ static void process_one(struct events_pipeline *p, const struct events_hit *hit)
 		atomic_fetch_add(&p->query_skipped, 1);
 		return;
 	}
-	if (p->optout != NULL && events_optout_contains_raw(p->optout, hit->client_family,
-							     hit->client_addr)) {
+	if (p->optout != NULL &&
+	    events_optout_contains_raw(p->optout, hit->client_family, hit->client_addr)) {
 		atomic_fetch_add(&p->optout_skipped, 1);
 		return;
 	}
@@ -237,8 +237,7 @@ static void process_one(struct events_pipeline *p, const struct events_hit *hit)
 	}
 }
 
-void events_pipeline_process(struct events_pipeline *p, const struct events_hit *hits,
-			     size_t count)
+void events_pipeline_process(struct events_pipeline *p, const struct events_hit *hits, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		process_one(p, &hits[i]);
@@ -394,8 +393,8 @@ void events_pipeline_stats(const struct events_pipeline *p, struct events_stats 
 		out->dropped += events_ring_dropped(p->rings[i]);
 }
 
-static struct events_counter *find_or_add(struct events_counter **arr, size_t *count,
-					  size_t *cap, const char *zone, unsigned action)
+static struct events_counter *find_or_add(struct events_counter **arr, size_t *count, size_t *cap,
+					  const char *zone, unsigned action)
 {
 	for (size_t i = 0; i < *count; i++)
 		if ((*arr)[i].action == action && strcmp((*arr)[i].zone, zone) == 0)
@@ -425,7 +424,7 @@ int events_pipeline_counters(const struct events_pipeline *p, struct events_coun
 	pthread_mutex_lock(&m->count_lock);
 	for (size_t i = 0; i < m->counter_count && ret == C2W_OK; i++) {
 		struct events_counter *c =
-			find_or_add(&arr, &n, &cap, m->counters[i].zone, m->counters[i].action);
+		    find_or_add(&arr, &n, &cap, m->counters[i].zone, m->counters[i].action);
 		if (c == NULL)
 			ret = C2W_ENOMEM;
 		else
@@ -440,7 +439,7 @@ int events_pipeline_counters(const struct events_pipeline *p, struct events_coun
 				if (drops[d].by_action[a] == 0)
 					continue;
 				struct events_counter *c =
-					find_or_add(&arr, &n, &cap, drops[d].zone, a);
+				    find_or_add(&arr, &n, &cap, drops[d].zone, a);
 				if (c == NULL) {
 					ret = C2W_ENOMEM;
 					break;

@@ -25,19 +25,19 @@
 
 /* What the daemon fills from config (events:, privacy:, store:). Strings are copied. */
 struct events_spec {
-	const char *jsonl;	     /* JSON Lines path; NULL = off */
+	const char *jsonl;           /* JSON Lines path; NULL = off */
 	uint64_t jsonl_rotate_bytes; /* rotate when the file reaches this size; 0 = never */
 	unsigned jsonl_rotate_s;     /* rotate when the file is this old; 0 = never */
-	const char *dnstap;	     /* "unix:/path" or "file:/path"; NULL = off */
-	bool syslog;		     /* one syslog line per hit (LOG_DAEMON|LOG_NOTICE) */
-	bool query_log;		     /* accept EVENTS_KIND_QUERY records; default false */
-	const char *key_file;	     /* pseudonym key file; NULL = ephemeral key */
+	const char *dnstap;          /* "unix:/path" or "file:/path"; NULL = off */
+	bool syslog;                 /* one syslog line per hit (LOG_DAEMON|LOG_NOTICE) */
+	bool query_log;              /* accept EVENTS_KIND_QUERY records; default false */
+	const char *key_file;        /* pseudonym key file; NULL = ephemeral key */
 	unsigned key_rotation_s;     /* 0 = never */
 	unsigned retention_days;     /* 0 = keep forever */
 	unsigned notify_window_days; /* 0 = never erase raw addresses */
-	const char *sqlite;	     /* incident store; NULL = none */
-	unsigned flush_ms;	     /* store commit interval; 0 = default 1000 */
-	const char *identity;	     /* dnstap identity; NULL = "c2wall" */
+	const char *sqlite;          /* incident store; NULL = none */
+	unsigned flush_ms;           /* store commit interval; 0 = default 1000 */
+	const char *identity;        /* dnstap identity; NULL = "c2wall" */
 };
 
 /* One counter row: hits written and hits dropped (full ring) for a zone and action. */
@@ -49,12 +49,12 @@ struct events_counter {
 };
 
 struct events_stats {
-	uint64_t hits;		/* records processed (after opt-out and kind filters) */
-	uint64_t dropped;	/* lost to full rings */
+	uint64_t hits;           /* records processed (after opt-out and kind filters) */
+	uint64_t dropped;        /* lost to full rings */
 	uint64_t optout_skipped; /* records discarded because the client opted out */
-	uint64_t query_skipped;	 /* query records discarded (query_log off) */
-	uint64_t store_lost;	 /* hits the store could not keep (disk full, locked...) */
-	uint64_t sink_errors;	 /* failed writes to JSONL / dnstap / syslog */
+	uint64_t query_skipped;  /* query records discarded (query_log off) */
+	uint64_t store_lost;     /* hits the store could not keep (disk full, locked...) */
+	uint64_t sink_errors;    /* failed writes to JSONL / dnstap / syslog */
 	uint64_t jsonl_rotations;
 	uint64_t key_rotations;
 };
@@ -72,15 +72,14 @@ struct events_store;
  * @param out     out: the pipeline
  * @return C2W_OK, C2W_ECONFIG, C2W_ESTORE, negative errno
  */
-C2W_NODISCARD int events_pipeline_new(const struct events_spec *spec,
-				      struct events_optout *optout, struct events_pipeline **out);
+C2W_NODISCARD int events_pipeline_new(const struct events_spec *spec, struct events_optout *optout,
+				      struct events_pipeline **out);
 
 /**
  * Add a worker's ring (before _start). Borrowed until _free. @return C2W_OK, C2W_EFULL
  * (more than 256 rings), C2W_EINVAL after start.
  */
-C2W_NODISCARD int events_pipeline_attach_ring(struct events_pipeline *p,
-					      struct events_ring *ring);
+C2W_NODISCARD int events_pipeline_attach_ring(struct events_pipeline *p, struct events_ring *ring);
 
 /** Start the event thread. @return C2W_OK or negative errno from pthread_create. */
 C2W_NODISCARD int events_pipeline_start(struct events_pipeline *p);

@@ -18,7 +18,7 @@
 
 #include "core/log.h"
 
-#define KEY_LEN	   32
+#define KEY_LEN    32
 #define FILE_MAGIC "c2wall-pseudonym-key 1"
 
 struct key {
@@ -49,7 +49,7 @@ static int unhex(const char *in, uint8_t *out, size_t len)
 {
 	for (size_t i = 0; i < 2 * len; i++) {
 		char c = in[i];
-		int v = c >= '0' && c <= '9'	 ? c - '0'
+		int v = c >= '0' && c <= '9'   ? c - '0'
 			: c >= 'a' && c <= 'f' ? c - 'a' + 10
 			: c >= 'A' && c <= 'F' ? c - 'A' + 10
 					       : -1;
@@ -176,7 +176,8 @@ int events_pseudo_open(const char *path, unsigned rotation_s, struct events_pseu
 		if (ret == C2W_OK)
 			ret = save(ps);
 		if (ret != C2W_OK) {
-			c2w_log_err("events: cannot create key file %s: %s", path, c2w_strerror(ret));
+			c2w_log_err("events: cannot create key file %s: %s", path,
+				    c2w_strerror(ret));
 			goto out_free;
 		}
 		c2w_log_info("events: created pseudonym key %s (id %s)", path, ps->cur.id);
@@ -229,8 +230,7 @@ int events_pseudo_rotate(struct events_pseudo *ps, uint64_t now)
 		return ret;
 	*ps = next;
 	OPENSSL_cleanse(&next, sizeof(next));
-	c2w_log_info("events: pseudonym key rotated (id %s, previous %s)", ps->cur.id,
-		     ps->prev.id);
+	c2w_log_info("events: pseudonym key rotated (id %s, previous %s)", ps->cur.id, ps->prev.id);
 	return C2W_OK;
 }
 

@@ -18,10 +18,10 @@
 
 #include "core/err.h"
 
-#define EVENTS_PSEUDO_LEN   32 /* hex chars of a pseudonym (128 bits of the HMAC) */
-#define EVENTS_KEY_ID_LEN   8
-#define EVENTS_PSEUDO_CAP   (EVENTS_PSEUDO_LEN + 1)
-#define EVENTS_KEY_ID_CAP   (EVENTS_KEY_ID_LEN + 1)
+#define EVENTS_PSEUDO_LEN 32 /* hex chars of a pseudonym (128 bits of the HMAC) */
+#define EVENTS_KEY_ID_LEN 8
+#define EVENTS_PSEUDO_CAP (EVENTS_PSEUDO_LEN + 1)
+#define EVENTS_KEY_ID_CAP (EVENTS_KEY_ID_LEN + 1)
 
 struct events_pseudo;
 

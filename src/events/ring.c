@@ -21,7 +21,7 @@ struct drop_slot {
 
 struct events_ring {
 	alignas(CACHELINE) _Atomic uint64_t head; /* next slot to write; producer */
-	uint64_t tail_cache;			  /* producer's view of tail */
+	uint64_t tail_cache;                      /* producer's view of tail */
 	_Atomic uint64_t pushed;
 	_Atomic uint64_t dropped;
 	alignas(CACHELINE) _Atomic uint64_t tail; /* next slot to read; consumer */
@@ -80,8 +80,8 @@ bool events_ring_push(struct events_ring *ring, const struct events_hit *hit)
 		ring->tail_cache = atomic_load_explicit(&ring->tail, memory_order_acquire);
 		if (head - ring->tail_cache > ring->mask) {
 			struct drop_slot *s = drop_slot(ring, hit->zone);
-			unsigned a = hit->action < EVENTS_ACTION_COUNT_ ? hit->action
-									: EVENTS_ACTION_LOG;
+			unsigned a =
+			    hit->action < EVENTS_ACTION_COUNT_ ? hit->action : EVENTS_ACTION_LOG;
 			atomic_fetch_add_explicit(&s->by_action[a], 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&ring->dropped, 1, memory_order_relaxed);
 			return false;
@@ -117,8 +117,7 @@ uint64_t events_ring_dropped(const struct events_ring *ring)
 	return atomic_load_explicit(&ring->dropped, memory_order_relaxed);
 }
 
-size_t events_ring_drops(const struct events_ring *ring, struct events_ring_drops *out,
-			 size_t cap)
+size_t events_ring_drops(const struct events_ring *ring, struct events_ring_drops *out, size_t cap)
 {
 	size_t n = 0;
 	for (size_t i = 0; i <= EVENTS_RING_DROP_ZONES && n < cap; i++) {
@@ -129,7 +128,7 @@ size_t events_ring_drops(const struct events_ring *ring, struct events_ring_drop
 		uint64_t total = 0;
 		for (unsigned a = 0; a < EVENTS_ACTION_COUNT_; a++) {
 			out[n].by_action[a] =
-				atomic_load_explicit(&s->by_action[a], memory_order_relaxed);
+			    atomic_load_explicit(&s->by_action[a], memory_order_relaxed);
 			total += out[n].by_action[a];
 		}
 		if (i == EVENTS_RING_DROP_ZONES && total == 0)

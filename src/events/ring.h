@@ -67,8 +67,7 @@ uint64_t events_ring_dropped(const struct events_ring *ring);
  * @param cap    its length (EVENTS_RING_DROP_ZONES + 1 covers all)
  * @return number of entries filled
  */
-size_t events_ring_drops(const struct events_ring *ring, struct events_ring_drops *out,
-			 size_t cap);
+size_t events_ring_drops(const struct events_ring *ring, struct events_ring_drops *out, size_t cap);
 
 /** Capacity after rounding. */
 size_t events_ring_capacity(const struct events_ring *ring);

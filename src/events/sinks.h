@@ -33,8 +33,8 @@ C2W_NODISCARD int events_jsonl_open(const char *path, uint64_t rotate_bytes, uns
  * "<path>.<UTC yyyymmddThhmmssZ>[.N]"). @return C2W_OK, 1 when a rotation happened, or an
  * error (the line is lost).
  */
-int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit,
-		       const char *pseudonym, const char *key_id);
+int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit, const char *pseudonym,
+		       const char *key_id);
 
 /** Push buffered lines to the kernel. @return C2W_OK or negative errno. */
 int events_jsonl_flush(struct events_jsonl *j);
@@ -64,8 +64,7 @@ int events_dnstap_write(struct events_dnstap *d, const struct events_hit *hit,
 void events_dnstap_close(struct events_dnstap *d);
 
 /** One syslog line (LOG_DAEMON | LOG_NOTICE) per hit, key=value fields. */
-void events_syslog_write(const struct events_hit *hit, const char *pseudonym,
-			 const char *key_id);
+void events_syslog_write(const struct events_hit *hit, const char *pseudonym, const char *key_id);
 
 /** DNS type mnemonic ("A", "AAAA", ...) or "TYPE<n>" into @buf; returns @buf. */
 const char *events_qtype_name(uint16_t qtype, char *buf, size_t cap);

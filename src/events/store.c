@@ -24,65 +24,64 @@
 #define NAMES_PER_INCIDENT 100
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
-	"INSERT OR IGNORE INTO meta VALUES('schema_version','1');"
-	"CREATE TABLE IF NOT EXISTS incidents("
-	" id INTEGER PRIMARY KEY,"
-	" day TEXT NOT NULL,"
-	" client_bin BLOB,"
-	" client_ip TEXT,"
-	" pseudonym TEXT NOT NULL,"
-	" key_id TEXT NOT NULL,"
-	" label TEXT NOT NULL,"
-	" family TEXT NOT NULL DEFAULT '',"
-	" rule TEXT NOT NULL DEFAULT '',"
-	" zone TEXT NOT NULL DEFAULT '',"
-	" category TEXT NOT NULL DEFAULT '',"
-	" feed TEXT NOT NULL DEFAULT '',"
-	" action TEXT NOT NULL DEFAULT '',"
-	" count INTEGER NOT NULL,"
-	" first_seen INTEGER NOT NULL,"
-	" last_seen INTEGER NOT NULL,"
-	" sources TEXT NOT NULL,"
-	" subscriber_id TEXT,"
-	" notified_at INTEGER,"
-	" UNIQUE(day, client_bin, label));"
-	"CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seen);"
-	"CREATE TABLE IF NOT EXISTS incident_names("
-	" incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
-	" qname TEXT NOT NULL, qtype INTEGER NOT NULL, count INTEGER NOT NULL,"
-	" PRIMARY KEY(incident_id, qname, qtype));"
-	"CREATE TABLE IF NOT EXISTS evidence("
-	" id INTEGER PRIMARY KEY,"
-	" incident_id INTEGER REFERENCES incidents(id) ON DELETE CASCADE,"
-	" time INTEGER NOT NULL, day TEXT NOT NULL, client_bin BLOB,"
-	" pseudonym TEXT NOT NULL, key_id TEXT NOT NULL,"
-	" host TEXT, method TEXT, path TEXT, user_agent TEXT, port INTEGER, detail TEXT);"
-	"CREATE INDEX IF NOT EXISTS evidence_day ON evidence(day, client_bin);"
-	"CREATE TABLE IF NOT EXISTS subscribers("
-	" id INTEGER PRIMARY KEY, subscriber_id TEXT NOT NULL,"
-	" lo BLOB NOT NULL, hi BLOB NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,"
-	" UNIQUE(subscriber_id, lo, hi, start));"
-	"CREATE INDEX IF NOT EXISTS subscribers_lo ON subscribers(lo);";
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "INSERT OR IGNORE INTO meta VALUES('schema_version','1');"
+    "CREATE TABLE IF NOT EXISTS incidents("
+    " id INTEGER PRIMARY KEY,"
+    " day TEXT NOT NULL,"
+    " client_bin BLOB,"
+    " client_ip TEXT,"
+    " pseudonym TEXT NOT NULL,"
+    " key_id TEXT NOT NULL,"
+    " label TEXT NOT NULL,"
+    " family TEXT NOT NULL DEFAULT '',"
+    " rule TEXT NOT NULL DEFAULT '',"
+    " zone TEXT NOT NULL DEFAULT '',"
+    " category TEXT NOT NULL DEFAULT '',"
+    " feed TEXT NOT NULL DEFAULT '',"
+    " action TEXT NOT NULL DEFAULT '',"
+    " count INTEGER NOT NULL,"
+    " first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL,"
+    " sources TEXT NOT NULL,"
+    " subscriber_id TEXT,"
+    " notified_at INTEGER,"
+    " UNIQUE(day, client_bin, label));"
+    "CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seen);"
+    "CREATE TABLE IF NOT EXISTS incident_names("
+    " incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    " qname TEXT NOT NULL, qtype INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(incident_id, qname, qtype));"
+    "CREATE TABLE IF NOT EXISTS evidence("
+    " id INTEGER PRIMARY KEY,"
+    " incident_id INTEGER REFERENCES incidents(id) ON DELETE CASCADE,"
+    " time INTEGER NOT NULL, day TEXT NOT NULL, client_bin BLOB,"
+    " pseudonym TEXT NOT NULL, key_id TEXT NOT NULL,"
+    " host TEXT, method TEXT, path TEXT, user_agent TEXT, port INTEGER, detail TEXT);"
+    "CREATE INDEX IF NOT EXISTS evidence_day ON evidence(day, client_bin);"
+    "CREATE TABLE IF NOT EXISTS subscribers("
+    " id INTEGER PRIMARY KEY, subscriber_id TEXT NOT NULL,"
+    " lo BLOB NOT NULL, hi BLOB NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,"
+    " UNIQUE(subscriber_id, lo, hi, start));"
+    "CREATE INDEX IF NOT EXISTS subscribers_lo ON subscribers(lo);";
 
 static const char sql_incident_upsert[] =
-	"INSERT INTO incidents(day, client_bin, client_ip, pseudonym, key_id, label, family, rule,"
-	" zone, category, feed, action, count, first_seen, last_seen, sources)"
-	" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,1,?13,?13,?14)"
-	" ON CONFLICT(day, client_bin, label) DO UPDATE SET count = count + 1,"
-	" first_seen = min(first_seen, excluded.first_seen),"
-	" last_seen = max(last_seen, excluded.last_seen),"
-	" sources = CASE WHEN instr(',' || sources || ',', ',' || excluded.sources || ',') > 0"
-	"  THEN sources ELSE sources || ',' || excluded.sources END"
-	" RETURNING id";
+    "INSERT INTO incidents(day, client_bin, client_ip, pseudonym, key_id, label, family, rule,"
+    " zone, category, feed, action, count, first_seen, last_seen, sources)"
+    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,1,?13,?13,?14)"
+    " ON CONFLICT(day, client_bin, label) DO UPDATE SET count = count + 1,"
+    " first_seen = min(first_seen, excluded.first_seen),"
+    " last_seen = max(last_seen, excluded.last_seen),"
+    " sources = CASE WHEN instr(',' || sources || ',', ',' || excluded.sources || ',') > 0"
+    "  THEN sources ELSE sources || ',' || excluded.sources END"
+    " RETURNING id";
 
 static const char sql_name_upsert[] =
-	"INSERT INTO incident_names(incident_id, qname, qtype, count)"
-	" SELECT ?1, ?2, ?3, 1 WHERE (SELECT count(*) FROM incident_names WHERE incident_id = ?1)"
-	" < " "100"
-	" ON CONFLICT(incident_id, qname, qtype) DO UPDATE SET count = count + 1";
-
-
+    "INSERT INTO incident_names(incident_id, qname, qtype, count)"
+    " SELECT ?1, ?2, ?3, 1 WHERE (SELECT count(*) FROM incident_names WHERE incident_id = ?1)"
+    " < "
+    "100"
+    " ON CONFLICT(incident_id, qname, qtype) DO UPDATE SET count = count + 1";
 
 int events_store_fail(struct events_store *st, const char *what)
 {
@@ -245,18 +244,18 @@ int events_store_hit_add(struct events_store *st, const struct events_hit *hit,
 	if ((ret = begin(st)) != C2W_OK)
 		goto out_unlock;
 	struct incident_in in = {
-		.time_s = (int64_t)(hit->time_ns / 1000000000u),
-		.family = hit->client_family == AF_INET6 ? AF_INET6 : AF_INET,
-		.addr = hit->client_addr,
-		.pseudonym = pseudonym,
-		.key_id = key_id,
-		.family_name = hit->family,
-		.rule = hit->match,
-		.zone = hit->zone,
-		.category = hit->category,
-		.feed = hit->feed,
-		.action = events_action_name(hit->action),
-		.source = "dns",
+	    .time_s = (int64_t)(hit->time_ns / 1000000000u),
+	    .family = hit->client_family == AF_INET6 ? AF_INET6 : AF_INET,
+	    .addr = hit->client_addr,
+	    .pseudonym = pseudonym,
+	    .key_id = key_id,
+	    .family_name = hit->family,
+	    .rule = hit->match,
+	    .zone = hit->zone,
+	    .category = hit->category,
+	    .feed = hit->feed,
+	    .action = events_action_name(hit->action),
+	    .source = "dns",
 	};
 	if ((ret = incident_upsert(st, &in, &id)) != C2W_OK)
 		goto out_rollback;
@@ -324,10 +323,10 @@ int events_store_evidence_add(struct events_store *st, uint64_t time_ns,
 	int64_t t = (int64_t)(time_ns / 1000000000u);
 	day_of(t, day);
 	static const char sql[] =
-		"INSERT INTO evidence(incident_id, time, day, client_bin, pseudonym, key_id, host,"
-		" method, path, user_agent, port, detail) VALUES((SELECT id FROM incidents WHERE"
-		" day = ?2 AND client_bin = ?3 ORDER BY last_seen DESC LIMIT 1),"
-		" ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	    "INSERT INTO evidence(incident_id, time, day, client_bin, pseudonym, key_id, host,"
+	    " method, path, user_agent, port, detail) VALUES((SELECT id FROM incidents WHERE"
+	    " day = ?2 AND client_bin = ?3 ORDER BY last_seen DESC LIMIT 1),"
+	    " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	sqlite3_stmt *s = NULL;
 	int ret = C2W_OK;
 	pthread_mutex_lock(&st->lock);
@@ -397,12 +396,13 @@ int events_store_retention(struct events_store *st, uint64_t now_s, unsigned ret
 	if (notify_window_days > 0) {
 		int64_t cut = (int64_t)now_s - (int64_t)notify_window_days * 86400;
 		/* Keep who it was (subscriber id), forget the address. */
-		n = changes_of(st,
-			       "UPDATE incidents SET subscriber_id = coalesce(subscriber_id, "
-			       SUBSCRIBER_AT("incidents.client_bin", "incidents.first_seen")
-			       "), client_bin = NULL, client_ip = NULL"
-			       " WHERE last_seen < ?1 AND client_bin IS NOT NULL",
-			       cut);
+		n = changes_of(
+		    st,
+		    "UPDATE incidents SET subscriber_id = coalesce(subscriber_id, " SUBSCRIBER_AT(
+			"incidents.client_bin",
+			"incidents.first_seen") "), client_bin = NULL, client_ip = NULL"
+						" WHERE last_seen < ?1 AND client_bin IS NOT NULL",
+		    cut);
 		if (n < 0)
 			goto out_fail;
 		res->addresses_erased = (uint64_t)n;
@@ -422,8 +422,8 @@ out_unlock:
 }
 
 /* Read lines from @in and hand each to @row; bad rows go to @report by line number. */
-typedef int (*row_cb)(struct events_store *st, const char *line, size_t len, void *ctx,
-		      char *err, size_t err_len);
+typedef int (*row_cb)(struct events_store *st, const char *line, size_t len, void *ctx, char *err,
+		      size_t err_len);
 
 static int import_lines(struct events_store *st, FILE *in, row_cb row, void *ctx,
 			events_import_report_cb report, void *arg, struct events_import_result *res)
@@ -512,9 +512,10 @@ int events_store_subscribers_import(struct events_store *st, FILE *in,
 		return ret;
 	pthread_mutex_lock(&st->lock);
 	if (changes_of(st,
-		       "UPDATE incidents SET subscriber_id = "
-		       SUBSCRIBER_AT("incidents.client_bin", "incidents.first_seen")
-		       " WHERE subscriber_id IS NULL AND client_bin IS NOT NULL AND ?1 = ?1",
+		       "UPDATE incidents SET subscriber_id = " SUBSCRIBER_AT(
+			   "incidents.client_bin",
+			   "incidents.first_seen") " WHERE subscriber_id IS NULL AND client_bin IS "
+						   "NOT NULL AND ?1 = ?1",
 		       0) < 0)
 		ret = C2W_ESTORE;
 	pthread_mutex_unlock(&st->lock);
@@ -525,8 +526,8 @@ struct report_ctx {
 	const struct events_pseudo *ps;
 };
 
-static int report_row(struct events_store *st, const char *line, size_t len, void *ctx,
-		      char *err, size_t err_len)
+static int report_row(struct events_store *st, const char *line, size_t len, void *ctx, char *err,
+		      size_t err_len)
 {
 	struct report_ctx *rc = ctx;
 	struct events_report_row r;
@@ -541,26 +542,26 @@ static int report_row(struct events_store *st, const char *line, size_t len, voi
 		if (*p == ',')
 			*p = ';'; /* sources is a comma-separated set */
 	struct incident_in in = {
-		.time_s = r.time_s,
-		.family = r.addr.family,
-		.addr = r.addr.addr,
-		.pseudonym = pseudonym,
-		.key_id = events_pseudo_key_id(rc->ps),
-		.family_name = r.family,
-		.rule = r.family[0] ? "" : "external-report",
-		.zone = "",
-		.category = "c2",
-		.feed = source,
-		.action = "report",
-		.source = source,
+	    .time_s = r.time_s,
+	    .family = r.addr.family,
+	    .addr = r.addr.addr,
+	    .pseudonym = pseudonym,
+	    .key_id = events_pseudo_key_id(rc->ps),
+	    .family_name = r.family,
+	    .rule = r.family[0] ? "" : "external-report",
+	    .zone = "",
+	    .category = "c2",
+	    .feed = source,
+	    .action = "report",
+	    .source = source,
 	};
 	int64_t id;
 	return incident_upsert(st, &in, &id);
 }
 
-int events_store_incidents_import(struct events_store *st, FILE *in,
-				  const struct events_pseudo *ps, events_import_report_cb report,
-				  void *arg, struct events_import_result *res)
+int events_store_incidents_import(struct events_store *st, FILE *in, const struct events_pseudo *ps,
+				  events_import_report_cb report, void *arg,
+				  struct events_import_result *res)
 {
 	struct report_ctx ctx = {.ps = ps};
 	return import_lines(st, in, report_row, &ctx, report, arg, res);
@@ -601,9 +602,8 @@ int64_t events_store_hit_count(struct events_store *st)
 	sqlite3_stmt *s = NULL;
 	int64_t n = -1;
 	pthread_mutex_lock(&st->lock);
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT coalesce(sum(count),0) FROM incidents",
-			       -1, &s, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce(sum(count),0) FROM incidents", -1, &s,
+			       NULL) == SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);

@@ -123,7 +123,7 @@ C2W_NODISCARD int events_store_incidents_import(struct events_store *st, FILE *i
 
 enum events_export_format {
 	EVENTS_EXPORT_TABLE = 0, /* human-readable list, raw address shown (local use) */
-	EVENTS_EXPORT_CSV,	 /* leaves the box: pseudonym + subscriber id, no raw address */
+	EVENTS_EXPORT_CSV,       /* leaves the box: pseudonym + subscriber id, no raw address */
 	EVENTS_EXPORT_JSON,
 };
 

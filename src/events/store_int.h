@@ -22,7 +22,7 @@ struct events_store {
 
 /* The subscriber holding an address (?1 BLOB) at a time (?2). */
 #define SUBSCRIBER_AT(addr, t)                                                                     \
-	"(SELECT s.subscriber_id FROM subscribers s WHERE " addr " IS NOT NULL AND s.lo <= " addr \
+	"(SELECT s.subscriber_id FROM subscribers s WHERE " addr " IS NOT NULL AND s.lo <= " addr  \
 	" AND s.hi >= " addr " AND s.start <= " t " AND s.end > " t                                \
 	" ORDER BY s.start DESC LIMIT 1)"
 

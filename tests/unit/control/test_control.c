@@ -3,10 +3,12 @@
  * Control socket over a real unix socket: the server runs on a libevent base in this
  * thread, a client thread sends requests with control_client_call().
  */
-#include <event2/event.h>
-#include <pthread.h>
 #include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <urcu.h>
@@ -25,20 +27,20 @@ struct exchange {
 };
 
 static struct exchange ex[] = {
-	{.req = "optout list"},
-	{.req = "optout add 192.0.2.0/24"},
-	{.req = "optout add 192.0.2.0/24"},
-	{.req = "optout add 2001:db8::/32"},
-	{.req = "optout list"},
-	{.req = "optout remove 192.0.2.0/24"},
-	{.req = "optout remove 192.0.2.0/24"},
-	{.req = "optout add 192.0.2.1/24"},
-	{.req = "optout"},
-	{.req = "nosuch"},
-	{.req = "echo a  b\tc"},
-	{.req = "help"},
-	{.req = "fail"},
-	{.req = "   "},
+    {.req = "optout list"},
+    {.req = "optout add 192.0.2.0/24"},
+    {.req = "optout add 192.0.2.0/24"},
+    {.req = "optout add 2001:db8::/32"},
+    {.req = "optout list"},
+    {.req = "optout remove 192.0.2.0/24"},
+    {.req = "optout remove 192.0.2.0/24"},
+    {.req = "optout add 192.0.2.1/24"},
+    {.req = "optout"},
+    {.req = "nosuch"},
+    {.req = "echo a  b\tc"},
+    {.req = "help"},
+    {.req = "fail"},
+    {.req = "   "},
 };
 
 static int echo_cb(void *arg, int argc, char **argv, struct control_reply *reply)
@@ -63,7 +65,8 @@ static void *client(void *arg)
 {
 	(void)arg;
 	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++)
-		ex[i].ret = control_client_call(sock, ex[i].req, ex[i].resp, sizeof(ex[i].resp), 3000);
+		ex[i].ret =
+		    control_client_call(sock, ex[i].req, ex[i].resp, sizeof(ex[i].resp), 3000);
 	event_base_loopbreak(base);
 	return NULL;
 }
@@ -75,6 +78,8 @@ static void *raw_client(void *arg)
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	struct timeval tv = {5, 0}; /* never hang the test */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 		char big[CONTROL_LINE_MAX + 100];
 		memset(big, 'x', sizeof(big));
@@ -188,6 +193,7 @@ int main(void)
 {
 	static const struct test_case cases[] = {TEST(test_parse), TEST(test_protocol)};
 	rcu_register_thread();
+	evthread_use_pthreads(); /* the client threads break the loop */
 	int ret = test_run(cases, sizeof(cases) / sizeof(cases[0]));
 	rcu_unregister_thread();
 	return ret;

@@ -6,6 +6,7 @@
  * SIGKILL bound (a child writing hits is killed, the store lost at most ~1 s of them).
  */
 #include <arpa/inet.h>
+#include <fstrm.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -16,8 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <urcu.h>
-
-#include <fstrm.h>
 
 #include "events/dnstap.pb-c.h"
 #include "events/pipeline.h"
@@ -52,9 +51,8 @@ static void make_hit(struct events_hit *h, const char *ip, const char *qname, un
 	events_hit_copy(h->category, sizeof(h->category), "c2");
 	events_hit_copy(h->family, sizeof(h->family), "emotet");
 	events_hit_copy(h->feed, sizeof(h->feed), "abuse.ch");
-	events_hit_copy(h->answer, sizeof(h->answer), action == EVENTS_ACTION_NXDOMAIN
-							      ? "NXDOMAIN"
-							      : "A 127.0.0.2");
+	events_hit_copy(h->answer, sizeof(h->answer),
+			action == EVENTS_ACTION_NXDOMAIN ? "NXDOMAIN" : "A 127.0.0.2");
 	h->qtype = 1;
 	h->trigger = EVENTS_TRIGGER_QNAME;
 	h->action = (uint8_t)action;
@@ -104,8 +102,8 @@ static void check_policy_fields(const char *tap)
 		if (d && d->message && d->message->policy) {
 			Dnstap__Policy *pol = d->message->policy;
 			if (pol->has_match && pol->match == DNSTAP__POLICY__MATCH__QNAME &&
-			    pol->has_action && pol->has_rule && pol->rule.len > 1 &&
-			    pol->type && strcmp(pol->type, "RPZ") == 0 && pol->has_value &&
+			    pol->has_action && pol->has_rule && pol->rule.len > 1 && pol->type &&
+			    strcmp(pol->type, "RPZ") == 0 && pol->has_value &&
 			    pol->value.len == strlen("*.c2.example.") &&
 			    !d->message->has_query_address && d->has_extra &&
 			    memmem(d->extra.data, d->extra.len, "client=", 7) != NULL)
@@ -199,8 +197,8 @@ static void test_all_sinks(void)
 		/* v4-mapped and plain v4 of one client: one pseudonym. */
 		char *c1 = strstr(log, "\"client\":\"");
 		char *c3 = strstr(strstr(log, "d.c2.example.") - 200 > log
-					  ? strstr(log, "d.c2.example.") - 200
-					  : log,
+				      ? strstr(log, "d.c2.example.") - 200
+				      : log,
 				  "\"client\":\"");
 		(void)c3;
 		char first[40] = "";
@@ -375,8 +373,8 @@ static void test_sigkill_bound(void)
 {
 	char db[128];
 	path_of(db, sizeof(db), "kill.db");
-	struct shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shared *sh =
+	    mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(sh != MAP_FAILED);
 	if (sh == MAP_FAILED)
 		return;
@@ -410,8 +408,8 @@ static void test_sigkill_bound(void)
 int main(void)
 {
 	static const struct test_case cases[] = {
-		TEST(test_all_sinks), TEST(test_reopen_and_rotation), TEST(test_ring_drops_counted),
-		TEST(test_sigkill_bound)};
+	    TEST(test_all_sinks), TEST(test_reopen_and_rotation), TEST(test_ring_drops_counted),
+	    TEST(test_sigkill_bound)};
 	rcu_register_thread();
 	snprintf(dir, sizeof(dir), "/tmp/c2w-pipe-XXXXXX");
 	if (mkdtemp(dir) == NULL)

@@ -98,7 +98,8 @@ static void test_spsc_threads(void)
 				if (got > 0 && out[i].time_ns <= last)
 					ordered = false;
 				char want[32];
-				snprintf(want, sizeof(want), "n%u.example.", (unsigned)out[i].time_ns);
+				snprintf(want, sizeof(want), "n%u.example.",
+					 (unsigned)out[i].time_ns);
 				if (strcmp(out[i].qname, want) != 0)
 					ordered = false; /* torn record */
 				last = out[i].time_ns;

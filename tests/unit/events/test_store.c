@@ -95,12 +95,14 @@ static void test_aggregate_and_export(void)
 	CHECK_EQ(scalar("agg.db", "SELECT count FROM incidents WHERE label='emotet' AND"
 				  " day='2024-06-10' AND client_ip='192.0.2.17'"),
 		 3);
-	CHECK_EQ(scalar("agg.db", "SELECT last_seen - first_seen FROM incidents WHERE"
-				  " label='emotet' AND day='2024-06-10' AND client_ip='192.0.2.17'"),
+	CHECK_EQ(scalar("agg.db",
+			"SELECT last_seen - first_seen FROM incidents WHERE"
+			" label='emotet' AND day='2024-06-10' AND client_ip='192.0.2.17'"),
 		 200);
-	CHECK_EQ(scalar("agg.db", "SELECT count(*) FROM incident_names n JOIN incidents i ON"
-				  " i.id=n.incident_id WHERE i.label='emotet' AND i.day='2024-06-10'"
-				  " AND i.client_ip='192.0.2.17'"),
+	CHECK_EQ(scalar("agg.db",
+			"SELECT count(*) FROM incident_names n JOIN incidents i ON"
+			" i.id=n.incident_id WHERE i.label='emotet' AND i.day='2024-06-10'"
+			" AND i.client_ip='192.0.2.17'"),
 		 2);
 
 	/* Subscribers: the address changed hands at noon on day 0. */
@@ -240,15 +242,15 @@ static void test_import_reports(void)
 	char path[128];
 	snprintf(path, sizeof(path), "%s/reports.csv", dir);
 	FILE *f = fopen(path, "w");
-	fputs("timestamp,address,family,source\n"		    /* 1 header */
+	fputs("timestamp,address,family,source\n"                     /* 1 header */
 	      "2024-06-10T05:00:00Z,192.0.2.50,emotet,shadowserver\n" /* 2 merges */
-	      "2024-06-10T06:00:00Z,192.0.2.51,qakbot,jpcert\n"	    /* 3 new */
-	      "2024-06-10T06:00:00Z,not-an-ip,qakbot,jpcert\n"	    /* 4 bad */
-	      "\n"						    /* 5 blank */
-	      "2024-99-10T06:00:00Z,192.0.2.52,qakbot,jpcert\n"	    /* 6 bad */
-	      "2024-06-10T06:00:00Z,192.0.2.52,qakbot\n"	    /* 7 bad */
-	      "\"unterminated,192.0.2.52,qakbot,x\n"		    /* 8 bad */
-	      "2024-06-10T07:00:00Z,2001:db8::9,,takedown-1\n",	    /* 9 ok */
+	      "2024-06-10T06:00:00Z,192.0.2.51,qakbot,jpcert\n"       /* 3 new */
+	      "2024-06-10T06:00:00Z,not-an-ip,qakbot,jpcert\n"        /* 4 bad */
+	      "\n"                                                    /* 5 blank */
+	      "2024-99-10T06:00:00Z,192.0.2.52,qakbot,jpcert\n"       /* 6 bad */
+	      "2024-06-10T06:00:00Z,192.0.2.52,qakbot\n"              /* 7 bad */
+	      "\"unterminated,192.0.2.52,qakbot,x\n"                  /* 8 bad */
+	      "2024-06-10T07:00:00Z,2001:db8::9,,takedown-1\n",       /* 9 ok */
 	      f);
 	fclose(f);
 	f = fopen(path, "r");
@@ -301,8 +303,8 @@ static void test_store_unavailable(void)
 int main(void)
 {
 	static const struct test_case cases[] = {
-		TEST(test_aggregate_and_export), TEST(test_retention_and_evidence),
-		TEST(test_import_reports), TEST(test_store_unavailable)};
+	    TEST(test_aggregate_and_export), TEST(test_retention_and_evidence),
+	    TEST(test_import_reports), TEST(test_store_unavailable)};
 	snprintf(dir, sizeof(dir), "/tmp/c2w-store-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return 1;
