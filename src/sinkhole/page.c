@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "sinkhole/assets.h"
+#include "sinkhole/text.h"
 
 enum var {
 	V_DOMAIN,
@@ -456,10 +457,52 @@ static size_t count_tags(const char *t, size_t len)
 	return n;
 }
 
+/* Spec text over the directory's text.<lang>.txt; the built-in text fills the rest later. */
+static int merge_text(const char *dir, const char *file, const struct sinkhole_text *spec,
+		      struct sinkhole_text_file *tf, struct sinkhole_text *out)
+{
+	static const struct sinkhole_text none;
+	char *data = NULL;
+	size_t len = 0;
+	int ret = dir ? read_small(dir, file, &data, &len) : C2W_ENOENT;
+	if (ret == C2W_OK) {
+		unsigned line;
+		ret = sinkhole_text_parse(data, len, tf, &line);
+		free(data);
+		if (ret != C2W_OK) {
+			c2w_log_err("sinkhole: %s/%s:%u: %s (want \"key = value\" with isp, step, "
+				    "link = label | url, optout, contact)",
+				    dir, file, line, c2w_strerror(ret));
+			return C2W_EIO;
+		}
+	} else if (ret != C2W_ENOENT) {
+		return ret;
+	}
+	*out = tf->buf ? tf->text : none;
+	if (spec == NULL)
+		return C2W_OK;
+	if (spec->isp_name)
+		out->isp_name = spec->isp_name;
+	if (spec->optout)
+		out->optout = spec->optout;
+	if (spec->contact)
+		out->contact = spec->contact;
+	if (spec->step_count) {
+		out->steps = spec->steps;
+		out->step_count = spec->step_count;
+	}
+	if (spec->link_count) {
+		out->links = spec->links;
+		out->link_count = spec->link_count;
+	}
+	return C2W_OK;
+}
+
 int sinkhole_page_new(const char *dir, const struct sinkhole_text *text,
 		      struct sinkhole_page **out)
 {
 	static const char *const files[SINKHOLE_LANG_COUNT] = {"page.ja.html", "page.en.html"};
+	static const char *const texts[SINKHOLE_LANG_COUNT] = {"text.ja.txt", "text.en.txt"};
 	const unsigned char *builtin[SINKHOLE_LANG_COUNT] = {sinkhole_asset_page_ja,
 							     sinkhole_asset_page_en};
 	const size_t builtin_len[SINKHOLE_LANG_COUNT] = {sinkhole_asset_page_ja_len,
@@ -471,10 +514,14 @@ int sinkhole_page_new(const char *dir, const struct sinkhole_text *text,
 			   &pg->css, &pg->css_len);
 	for (int l = 0; l < SINKHOLE_LANG_COUNT && ret == C2W_OK; l++) {
 		struct lang_page *lp = &pg->l[l];
-		static const struct sinkhole_text none;
+		struct sinkhole_text_file tf = {0};
+		struct sinkhole_text merged;
 		ret = load_one(dir, files[l], builtin[l], builtin_len[l], &lp->tpl, &lp->tpl_len);
 		if (ret == C2W_OK)
-			ret = build_static(lp, text ? &text[l] : &none, &default_text[l]);
+			ret = merge_text(dir, texts[l], text ? &text[l] : NULL, &tf, &merged);
+		if (ret == C2W_OK)
+			ret = build_static(lp, &merged, &default_text[l]);
+		sinkhole_text_file_deinit(&tf);
 		if (ret == C2W_OK)
 			ret = check_template(lp, files[l]);
 		if (ret != C2W_OK)

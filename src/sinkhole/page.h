@@ -32,12 +32,14 @@ struct sinkhole_page_req {
 /**
  * Load templates and copy operator text.
  *
- * @param dir   directory holding page.ja.html, page.en.html, style.css (each optional: a
- *              missing file takes the built-in one); NULL = all built-in
- * @param text  operator text per language, borrowed; NULL fields take the built-in text
+ * @param dir   directory holding page.ja.html, page.en.html, style.css, text.ja.txt,
+ *              text.en.txt (each optional: a missing file takes the built-in one; see
+ *              sinkhole/text.h); NULL = all built-in
+ * @param text  operator text per language, borrowed; NULL fields take the text file's, then
+ *              the built-in text
  * @param out   out: free with sinkhole_page_free()
  * @return C2W_OK; C2W_EIO (a file unreadable, larger than SINKHOLE_TEMPLATE_MAX, an unknown
- *         placeholder or an unclosed section; logged with the file name); C2W_EINVAL (a link
+ *         placeholder, an unclosed section, a bad text file line; logged with file and line); C2W_EINVAL (a link
  *         that is not http(s) or points at a download: .exe .msi .apk .zip ...); C2W_ENOMEM
  */
 C2W_NODISCARD int sinkhole_page_new(const char *dir, const struct sinkhole_text *text,

@@ -51,7 +51,8 @@ struct sinkhole_link {
 
 /**
  * Operator text for one language. Plain text, never HTML: the page escapes all of it.
- * A NULL field (or a zero count) takes the built-in default text of that language.
+ * A NULL field (or a zero count) takes the templates directory's text.<lang>.txt value, else
+ * the built-in default text of that language.
  */
 struct sinkhole_text {
 	const char *isp_name;           /* "Example ISP" */
@@ -74,8 +75,8 @@ struct sinkhole_spec {
 	size_t tls_count;
 	const struct sinkhole_addr *tcp; /* record-and-close ports */
 	size_t tcp_count;
-	const char *templates; /* directory with page.ja.html, page.en.html, style.css (each
-				  optional); NULL = built-in templates */
+	const char *templates; /* directory with page.ja.html, page.en.html, style.css,
+				  text.ja.txt, text.en.txt (each optional); NULL = built-in */
 	struct sinkhole_text text[SINKHOLE_LANG_COUNT];
 	size_t header_max;       /* 0 = SINKHOLE_DEFAULT_HEADER_MAX (min 1024, max 65536) */
 	unsigned header_count;   /* 0 = SINKHOLE_DEFAULT_HEADER_COUNT */
