@@ -62,6 +62,7 @@ struct key_def {
 	enum key_kind kind;
 	uint16_t port; /* KEY_ADDRS: default port, 0 = port required */
 	bool required;
+	bool wild;        /* KEY_NAMES: "*.name" allowed */
 	size_t off;       /* field offset in the table's struct */
 	size_t count_off; /* lists: offset of the size_t count */
 	size_t width;     /* sizeof the field */
@@ -528,7 +529,7 @@ static int item_name(struct parser *p, const struct key_def *k, void *base, cons
 	if (ret != C2W_OK)
 		return ret;
 	/* "*.name" is the policy engine's wildcard: everything below name. */
-	bool wild = strncmp(text, "*.", 2) == 0;
+	bool wild = k->wild && strncmp(text, "*.", 2) == 0;
 	char name[258];
 	if (conf_value_parse_name(text + (wild ? 2 : 0), name + 2, sizeof(name) - 2) != C2W_OK ||
 	    (wild && strcmp(name + 2, ".") == 0))
@@ -987,7 +988,8 @@ static const struct table zone_table = TABLE(zone_keys, check_zone);
 
 static const struct key_def policy_keys[] = {
     K_CUSTOM("zones", struct conf_policy, zones, parse_zones),
-    K_LIST("never-block", KEY_NAMES, struct conf_policy, never_block, never_block_count),
+    K_LIST("never-block", KEY_NAMES, struct conf_policy, never_block, never_block_count,
+	   .wild = true),
     K("never-block-file", KEY_PATH_OPT, struct conf_policy, never_block_file),
     K("max-change", KEY_FRACTION, struct conf_policy, max_change),
 };

@@ -95,6 +95,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK_STREQ(cfg->resolver.trust_anchor, "/usr/share/dns/root.key");
 	CHECK_EQ(cfg->resolver.forward_count, 0);
 	CHECK_EQ(cfg->resolver.stub_count, 0);
+	CHECK_EQ(cfg->resolver.transparent_zone_count, 0);
 	CHECK_EQ(cfg->resolver.timeout_ms, 5000);
 	CHECK(!cfg->resolver.serve_stale);
 	CHECK_EQ(cfg->resolver.cache_mb, 64);
@@ -168,6 +169,7 @@ static const char full_yaml[] = "server:\n"
 				"    - {zone: lab.example., addr: \"10.9.9.9@5353\"}\n"
 				"  timeout: 2s\n"
 				"  serve-stale: yes\n"
+				"  transparent-zones: [test, 10.in-addr.arpa.]\n"
 				"  cache-size: 1g\n"
 				"policy:\n"
 				"  zones:\n"
@@ -252,6 +254,11 @@ static void check_full_server_resolver(const struct c2w_config *cfg)
 	CHECK_STREQ(cfg->resolver.stub[1].addrs[0].text, "10.9.9.9@5353");
 	CHECK_EQ(cfg->resolver.timeout_ms, 2000);
 	CHECK(cfg->resolver.serve_stale);
+	CHECK_EQ(cfg->resolver.transparent_zone_count, 2);
+	if (cfg->resolver.transparent_zone_count == 2) {
+		CHECK_STREQ(cfg->resolver.transparent_zones[0], "test.");
+		CHECK_STREQ(cfg->resolver.transparent_zones[1], "10.in-addr.arpa.");
+	}
 	CHECK_EQ(cfg->resolver.cache_mb, 1024);
 }
 
@@ -400,6 +407,9 @@ static void test_errors_values(void)
 	expect_error("policy:\n  never-block: [good.example, -ok, \"a b\"]\n", 2,
 		     "'a b' is not a valid domain name");
 	expect_error("policy:\n  never-block: [\"*.\"]\n", 2, "'*.' is not a valid domain name");
+	/* The wildcard is the never-block list's; other name lists take plain names. */
+	expect_error("resolver:\n  transparent-zones: [\"*.test\"]\n", 2,
+		     "resolver.transparent-zones: '*.test' is not a valid domain name");
 	expect_error("policy:\n  never-block: [\"a.*.b\"]\n", 2, "is not a valid domain name");
 	expect_error("policy:\n  zones:\n    - {name: \"*.a\", file: b}\n", 3,
 		     "'*.a' is not a valid domain name");
