@@ -17,7 +17,7 @@
 #include "policy/policy.h"
 
 #define IMG_MAGIC	"C2WPOLS\0"
-#define IMG_VERSION	1
+#define IMG_VERSION	2
 #define IMG_ENDIAN	0x01020304u
 #define IMG_SUM_FROM	64 /* the checksum covers bytes [IMG_SUM_FROM, file_len) */
 #define IMG_SEED	0x63327761ull
@@ -50,6 +50,7 @@ struct img_header {
 };
 
 #define IMG_F_RESPONSE_RULES 1u /* some zone has RESPONSE-IP, NSDNAME or NSIP rules */
+#define IMG_F_DIST_SATURATED 2u /* a probe distance hit 255: no Robin Hood early exit */
 
 /* IP trigger families in lenmask. */
 #define IMG_IP_TRIGGERS 3 /* client-ip, response-ip, nsip */
@@ -78,7 +79,7 @@ struct img_zone {
 };
 
 struct img_slot {
-	uint32_t tag;      /* low 32 bits of the slot hash */
+	uint32_t tag;      /* bits 8..31: slot-hash bits; bits 0..7: Robin Hood probe distance */
 	uint32_t key_off;  /* keys blob: [len][bytes]; 0 = empty slot */
 	uint32_t data_off; /* data blob: struct img_data */
 	uint8_t zone;
@@ -137,6 +138,12 @@ static inline uint64_t img_slot_hash(uint64_t h, unsigned zone, unsigned kind)
 static inline uint64_t img_slot_index(uint64_t h, uint64_t count)
 {
 	return (uint64_t)(((unsigned __int128)h * count) >> 64);
+}
+
+/* The tag bits of a slot hash (distance bits clear). */
+static inline uint32_t img_tag(uint64_t sh)
+{
+	return (uint32_t)sh & ~0xffu;
 }
 
 /*

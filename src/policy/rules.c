@@ -714,20 +714,34 @@ static uint64_t key_hash(const uint8_t *k, unsigned kind)
 	return img_ip_hash(k + 1, k[0]);
 }
 
+/* Robin Hood insertion: an entry further from home takes the slot of one closer to it, so a
+ * lookup can stop as soon as it sees an entry closer to home than its own probe count. */
 static void slot_put(struct img_slot *slots, uint64_t count, uint64_t h, uint32_t key_off,
-		     uint32_t data_off, unsigned zone, unsigned kind, uint16_t first_seen)
+		     uint32_t data_off, unsigned zone, unsigned kind, uint16_t first_seen,
+		     uint32_t *flags)
 {
 	uint64_t sh = img_slot_hash(h, zone, kind);
 	uint64_t i = img_slot_index(sh, count);
+	struct img_slot cur = {.tag = img_tag(sh), .key_off = key_off, .data_off = data_off,
+			       .zone = (uint8_t)zone, .kind = (uint8_t)kind,
+			       .first_seen = first_seen};
 
-	while (slots[i].key_off != 0)
+	for (;;) {
+		if (slots[i].key_off == 0) {
+			slots[i] = cur;
+			return;
+		}
+		if ((slots[i].tag & 0xff) < (cur.tag & 0xff)) {
+			struct img_slot t = slots[i];
+			slots[i] = cur;
+			cur = t;
+		}
 		i = i + 1 == count ? 0 : i + 1;
-	slots[i].tag = (uint32_t)sh;
-	slots[i].key_off = key_off;
-	slots[i].data_off = data_off;
-	slots[i].zone = (uint8_t)zone;
-	slots[i].kind = (uint8_t)kind;
-	slots[i].first_seen = first_seen;
+		if ((cur.tag & 0xff) == 0xff)
+			*flags |= IMG_F_DIST_SATURATED;
+		else
+			cur.tag++;
+	}
 }
 
 static void zone_stats(struct policy_rules *r, struct img_zone *zones, const struct brule *b)
@@ -896,13 +910,13 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 		if (b->dropped)
 			continue;
 		slot_put(slots, nslots, key_hash(r->keys.p + b->key_off, b->kind), b->key_off,
-			 doff[i], b->zone, b->kind, b->first_seen);
+			 doff[i], b->zone, b->kind, b->first_seen, &h->flags);
 	}
 	size_t ko = prot_keys_start;
 	for (size_t off = 1; off < r->protect.len; off += (size_t)r->protect.p[off + 1] + 2) {
 		unsigned kind = IMG_KIND_PROTECT | (r->protect.p[off] ? IMG_KIND_WILD : 0);
 		slot_put(slots, nslots, policy_img_name_hash(r->keys.p + ko + 1, r->keys.p[ko]),
-			 (uint32_t)ko, 0, 0, kind, 0);
+			 (uint32_t)ko, 0, 0, kind, 0, &h->flags);
 		ko += (size_t)r->keys.p[ko] + 1;
 	}
 	h->checksum = XXH3_64bits(img + IMG_SUM_FROM, total - IMG_SUM_FROM);

@@ -172,15 +172,16 @@ const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, 
 {
 	uint64_t count = s->hdr->slot_count;
 	uint64_t sh = img_slot_hash(h, zone, kind);
-	uint32_t tag = (uint32_t)sh;
+	uint32_t tag = img_tag(sh);
 	uint64_t i = img_slot_index(sh, count);
+	bool early = !(s->hdr->flags & IMG_F_DIST_SATURATED);
 
 	/* Bounded: the table always has empty slots (load factor 0.8). */
 	for (uint64_t n = 0; n < count; n++) {
 		const struct img_slot *sl = &s->slots[i];
-		if (sl->key_off == 0)
+		if (sl->key_off == 0 || (early && (sl->tag & 0xff) < n))
 			return NULL;
-		if (sl->tag == tag && sl->zone == zone && sl->kind == kind &&
+		if ((sl->tag & ~0xffu) == tag && sl->zone == zone && sl->kind == kind &&
 		    sl->key_off < s->hdr->keys_len) {
 			const uint8_t *k = s->keys + sl->key_off;
 			if (k[0] == key_len && sl->key_off + 1 + key_len <= s->hdr->keys_len &&

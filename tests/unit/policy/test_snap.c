@@ -118,18 +118,22 @@ static void test_memory_per_rule(void)
 	CHECK(h.wildcard);
 	q = mkq("h0000007.c2-8.example.", DNS_TYPE_A);
 	CHECK_EQ(policy_match_query(s, &q, NULL, &h, NULL), POLICY_VERDICT_NONE);
-	/* lookup cost: time 1M misses */
+	/* lookup cost: 1M prepared queries (misses that probe exact + every wildcard level) */
+	enum { NQ = 1 << 16 };
+	struct dns_query *qs = malloc(NQ * sizeof(*qs));
+	for (unsigned i = 0; i < NQ; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "www.h%07u.c2-%u.example.", i * 13, (i * 13) % 997);
+		qs[i] = mkq(name, DNS_TYPE_A);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	unsigned hits = 0;
-	for (unsigned i = 0; i < 1000000; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "www.h%07u.c2-%u.example.", i, i % 997);
-		q = mkq(name, DNS_TYPE_A);
-		hits += policy_match_query(s, &q, NULL, &h, NULL) != POLICY_VERDICT_NONE;
-	}
+	for (unsigned i = 0; i < 1000000; i++)
+		hits += policy_match_query(s, &qs[i % NQ], NULL, &h, NULL) != POLICY_VERDICT_NONE;
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("1M lookups (4-label names, %u hits): %.0f ns each incl. name setup\n", hits,
+	printf("1M lookups (4-label names, %u hits): %.0f ns each\n", hits,
 	       ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / 1e6);
+	free(qs);
 	policy_snap_free(s);
 }
 
