@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
 	{"optout", "add, remove or list opted-out subscribers", cli_optout_main},
 	{"subscribers", "import address-to-subscriber assignments", cli_subscribers_main},
 	{"incidents", "list, export, import, mark incidents for notification", cli_incidents_main},
+	{"sinkhole", "run the sinkhole and its warning page on its own", cli_sinkhole_main},
 };
 
 static void usage(FILE *out)
