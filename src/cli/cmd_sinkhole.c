@@ -126,9 +126,16 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 	if (ctx->store == NULL)
 		return;
 	bool fam = ev->info != NULL && ev->info->family[0] != '\0';
-	snprintf(detail, sizeof(detail), "proto=%s status=%d blocked=%s%s%s",
-		 sinkhole_proto_name(ev->proto), ev->http_status, ev->blocked ? "yes" : "no",
-		 fam ? " family=" : "", fam ? ev->info->family : "");
+	int dl = snprintf(detail, sizeof(detail), "proto=%s status=%d blocked=%s%s%s",
+			  sinkhole_proto_name(ev->proto), ev->http_status,
+			  ev->blocked ? "yes" : "no", fam ? " family=" : "", fam ? ev->info->family : "");
+	/* The first bytes of a raw contact, hex, as far as the detail column allows. */
+	if (ev->bytes_len > 0 && dl > 0 && (size_t)dl + 14 < sizeof(detail)) {
+		size_t pos = (size_t)dl + (size_t)snprintf(detail + dl, sizeof(detail) - (size_t)dl,
+							   " first_bytes=");
+		for (size_t i = 0; i < ev->bytes_len && pos + 3 < sizeof(detail); i++, pos += 2)
+			snprintf(detail + pos, 3, "%02x", ev->bytes[i]);
+	}
 	int ret = events_store_evidence_add(ctx->store, (uint64_t)ev->time_ms * 1000000u,
 					    ev->client, pseudonym, key_id ? key_id : "",
 					    ev->host, ev->method, ev->path, ev->user_agent,

@@ -105,7 +105,8 @@ int sinkhole_evidence_json(const struct sinkhole_evidence *ev, const char *pseud
 			addf(&o, ",\"incident\":%lld", (long long)ev->info->incident_id);
 	}
 	if (ev->bytes_len > 0) {
-		add(&o, ",\"first_bytes_hex\":\"", 19);
+		const char *k = ",\"first_bytes_hex\":\"";
+		add(&o, k, strlen(k));
 		for (size_t i = 0; i < ev->bytes_len && !o.full; i++) {
 			char h[2] = {hex[ev->bytes[i] >> 4], hex[ev->bytes[i] & 15]};
 			add(&o, h, 2);
