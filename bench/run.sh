@@ -116,6 +116,12 @@ if [ -n "$rpz" ]; then
 	[ -r "$rpz" ] || { echo "bench: cannot read RPZ file '$rpz'" >&2; exit 2; }
 	rpz=$(cd "$(dirname "$rpz")" && pwd)/$(basename "$rpz")
 	[ "${ready_timeout_set:-0}" = 1 ] || ready_timeout=600
+	# A name the RPZ turns into NXDOMAIN ("name CNAME ."), to check the policy is in force.
+	rpz_probe=$(awk '$1 !~ /^[@$;*]/ && $(NF-1) == "CNAME" && $NF == "." { print $1; exit }' "$rpz")
+	[ -n "$rpz_probe" ] || { echo "bench: no 'NAME CNAME .' rule in $rpz to probe with" >&2; exit 2; }
+	case $rpz_probe in
+	*.) die "absolute rule names are not supported in --rpz files: $rpz_probe" ;;
+	esac
 fi
 
 for tool in dnsperf nsd dig taskset timeout cc; do
@@ -188,17 +194,21 @@ port_free() {
 	! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
 }
 
-# Wait until the server on $1 answers n0.bench.example: with the zone's address ($2 = "addr") or
-# at least NOERROR ($2 = "noerror", the reflector). Bounded by $ready_timeout seconds.
+# Wait until the server on $1 answers $4 (default n0.bench.example A): with the zone's
+# address ($2 = "addr"), at least NOERROR ($2 = "noerror", the reflector) or NXDOMAIN ($2 =
+# "nxdomain", an RPZ rule in force). Bounded by $ready_timeout seconds. Returns 1 on timeout,
+# 2 when the process is gone.
 wait_ready() {
-	local port=$1 want=$2 pid=$3 deadline out
+	local port=$1 want=$2 pid=$3 qname=${4:-n0.bench.example} deadline out
 	deadline=$((SECONDS + ready_timeout))
 	while [ $SECONDS -lt $deadline ]; do
-		kill -0 "$pid" 2>/dev/null || return 1
-		out=$(dig +time=1 +tries=1 -p "$port" @127.0.0.1 n0.bench.example A 2>/dev/null || true)
+		kill -0 "$pid" 2>/dev/null || return 2
+		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && return 2
+		out=$(dig +time=1 +tries=1 -p "$port" @127.0.0.1 "$qname" A 2>/dev/null || true)
 		case $want in
 		addr) grep -q '^n0\.bench\.example\..*IN[[:space:]]A[[:space:]]10\.0\.0\.0' <<<"$out" && return 0 ;;
 		noerror) grep -q 'status: NOERROR' <<<"$out" && return 0 ;;
+		nxdomain) grep -q 'status: NXDOMAIN' <<<"$out" && return 0 ;;
 		esac
 		sleep 0.2
 	done
@@ -346,7 +356,9 @@ EOF
 conf_bind() {
 	local rp="" rz=""
 	if [ -n "$rpz" ]; then
-		rp='response-policy { zone "rpz.bench"; };'
+		# Rewrite on the QNAME alone, without waiting for recursion (which fails for names
+		# outside bench.example.): QNAME triggers before resolving, as c2wall does.
+		rp='response-policy { zone "rpz.bench"; } qname-wait-recurse no;'
 		rz="zone \"rpz.bench\" { type primary; file \"$rpz\"; };"
 	fi
 	cat >"$work/named.conf" <<EOF
@@ -541,10 +553,21 @@ measure() {
 	pid=$last_pid
 	local want=addr
 	[ "$name" = reflector ] && want=noerror
-	if ! wait_ready "$port" "$want" "$pid"; then
+	local rc=0 why
+	wait_ready "$port" "$want" "$pid" || rc=$?
+	# With a policy, the server is ready when a rule blocks: some load zones after they answer.
+	if [ "$rc" = 0 ] && [ -n "$rpz" ] && [ -z "$rpz_note" ]; then
+		wait_ready "$port" nxdomain "$pid" "$rpz_probe" || rc=$((${?} + 10))
+	fi
+	if [ "$rc" != 0 ]; then
+		case $rc in
+		1) why="did not answer within ${ready_timeout}s" ;;
+		11) why="RPZ rule $rpz_probe not in force within ${ready_timeout}s" ;;
+		*) why="exited at start" ;;
+		esac
 		stop_pid "$pid"
 		forget_pid "$pid"
-		row "$name" "$kind" "$ver" "not measured: did not answer within ${ready_timeout}s (bench/results/latest/$name.log)" - - - - - - "$rpz_note"
+		row "$name" "$kind" "$ver" "not measured: $why (bench/results/latest/$name.log)" - - - - - - "$rpz_note"
 		return
 	fi
 	local startup=$((SECONDS - t_start))
@@ -576,7 +599,7 @@ measure() {
 	fi
 	[ "$status" = ok ] || status="not measured: $status"
 	local note=$rpz_note
-	[ -n "$rpz" ] && [ -z "$note" ] && note="RPZ loaded in ${startup}s"
+	[ -n "$rpz" ] && [ -z "$note" ] && note="RPZ in force after ${startup}s"
 	row "$name" "$kind" "$ver" "$status" "$qps" "$answered" "$lost" "${noerror:-0}" \
 		"$((t1 - t0))" "$lat" "$note"
 	echo "bench: $name: $qps q/s, $answered answers, $((t1 - t0)) CPU ticks" >&2
