@@ -460,6 +460,14 @@ static int handle_query(struct net_worker *w, const uint8_t *pkt, size_t len,
 	if (q.opcode != DNS_OPCODE_QUERY)
 		return answer_rcode(w, &q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, rt->tcp, out,
 				    out_cap);
+	if (q.edns && q.edns_version > 0) {
+		/* RFC 6891 6.1.3: we speak EDNS version 0 only. */
+		int blen = dns_answer_render_badvers(&q, w->cfg->server.edns_udp_size
+								 ? w->cfg->server.edns_udp_size
+								 : DNS_EDNS_DEFAULT,
+						     out, out_cap);
+		return blen > 0 ? blen : 0;
+	}
 	if (q.qclass != DNS_CLASS_IN || q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)
 		return answer_rcode(w, &q, DNS_RCODE_REFUSED, EDE_NOT_SUPPORTED, NULL,
 				    rt->tcp, out, out_cap);
@@ -558,6 +566,11 @@ static void build_answer(struct net_worker *w, const struct dns_query *q, int rc
 		return;
 	}
 	int ret = dns_answer_from_upstream(q, pkt, len, sec == RESOLVE_SEC_SECURE, q->edns_do, ans);
+	if (ret == C2W_ESPACE && ans->len > 0) {
+		/* More records than TTL slots: complete, sendable, but not cacheable. */
+		ans->min_ttl = 0;
+		ret = C2W_OK;
+	}
 	if (ret != C2W_OK) {
 		(void)dns_answer_empty(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "upstream answer unusable",
 				       ans);

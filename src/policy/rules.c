@@ -528,8 +528,11 @@ static void rule_text(const struct policy_rules *r, const struct brule *b, char 
 	name[k[0]] = 0;
 	if (dns_name_to_text(name, text, sizeof(text)) < 0)
 		snprintf(text, sizeof(text), "?");
-	snprintf(out, cap, "%s%s", (b->kind & IMG_KIND_WILD) ? "*." : "",
-		 strcmp(text, ".") == 0 && (b->kind & IMG_KIND_WILD) ? "" : text);
+	int n = snprintf(out, cap, "%s%s", (b->kind & IMG_KIND_WILD) ? "*." : "",
+			 strcmp(text, ".") == 0 && (b->kind & IMG_KIND_WILD) ? "" : text);
+	/* Report texts are bounded; a cut name keeps a visible marker. */
+	if (n >= (int)cap && cap > 4)
+		memcpy(out + cap - 4, "...", 4);
 }
 
 /* Is the QNAME rule @b inside protected space? (exact protected, or under a protected "*.") */

@@ -68,7 +68,8 @@ static struct c2w_config *load_ok_at(const char *file, int srcline, const char *
 
 static void join(char *out, size_t cap, const char *a, const char *b)
 {
-	snprintf(out, cap, "%s/%s", a, b);
+	int n = snprintf(out, cap, "%s/%s", a, b);
+	CHECK(n > 0 && (size_t)n < cap);
 }
 
 static void check_defaults(const struct c2w_config *cfg)
