@@ -35,7 +35,8 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
 class Sinkhole:
     """One `c2wall sinkhole` process with HTTP (v4 and v6), TLS and TCP listeners."""
 
-    def __init__(self, read_timeout_ms=1500, max_connections=16, extra_args=(), text_ja=None):
+    def __init__(self, read_timeout_ms=1500, max_connections=16, extra_args=(), text_ja=None,
+                 text_en=None):
         self.bin = os.environ.get("C2WALL_BIN", "c2wall")
         self.tmp = tempfile.mkdtemp(prefix="c2w-sinkhole-")
         self.http = free_port()
@@ -50,9 +51,11 @@ class Sinkhole:
         self.proc = None
         self.templates = os.path.join(self.tmp, "templates")
         os.mkdir(self.templates)
-        if text_ja:
-            with open(os.path.join(self.templates, "text.ja.txt"), "w", encoding="utf-8") as f:
-                f.write(text_ja)
+        for lang, text in (("ja", text_ja), ("en", text_en)):
+            if text:
+                path = os.path.join(self.templates, f"text.{lang}.txt")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
         with open(os.path.join(self.tmp, "c2.rpz"), "w") as f:
             f.write(FEED)
         self.config = os.path.join(self.tmp, "c2wall.yaml")
