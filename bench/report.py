@@ -5,8 +5,8 @@
     bench/report.py META.tsv RESULTS.tsv
 
 META.tsv: "key<TAB>value" lines (machine, command, parameters). RESULTS.tsv: one row per server,
-name kind version status qps answered lost noerror cpu_ticks latency_s note ("-" when not
-measured). CPU time per answer = cpu_ticks / CLK_TCK / answered, in microseconds. Every figure
+name kind version status qps answered lost noerror cpu_ticks latency_s rss_kib note ("-" when
+not measured). CPU time per answer = cpu_ticks / CLK_TCK / answered, in microseconds. Every figure
 is shown beside its ratio to c2wall and to Unbound; a reference that was not measured gives "-".
 """
 import sys
@@ -21,7 +21,7 @@ NAMES = {
     "dnsdist": "dnsdist",
 }
 FIELDS = ["name", "kind", "version", "status", "qps", "answered", "lost", "noerror",
-          "cpu_ticks", "latency", "note"]
+          "cpu_ticks", "latency", "rss_kib", "note"]
 
 
 def read_meta(path):
@@ -51,6 +51,7 @@ def read_rows(path, clk_tck):
                 r["cpu_s"] = ticks / clk_tck
                 r["us_per_answer"] = (r["cpu_s"] * 1e6 / r["answered"]) if r["answered"] else None
                 r["latency_ms"] = float(r["latency"]) * 1000.0
+                r["rss_mib"] = int(r["rss_kib"]) / 1024.0 if r["rss_kib"].isdigit() else None
             rows.append(r)
     return rows
 
@@ -70,22 +71,24 @@ def ref_of(rows, name, key):
 
 def table(rows):
     out = ["| server | kind | QPS | ÷ c2wall | ÷ Unbound | answered | lost | NOERROR | "
-           "CPU µs/answer | ÷ c2wall | ÷ Unbound | CPU s | avg latency ms | note |",
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+           "CPU µs/answer | ÷ c2wall | ÷ Unbound | CPU s | avg latency ms | RSS MiB | note |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
     q_c2w, q_ub = ref_of(rows, "c2wall", "qps"), ref_of(rows, "unbound", "qps")
     c_c2w, c_ub = ref_of(rows, "c2wall", "us_per_answer"), ref_of(rows, "unbound", "us_per_answer")
     for r in rows:
         label = "%s (%s)" % (NAMES.get(r["name"], r["name"]), r["version"])
         if not r["ok"]:
-            out.append("| %s | %s | %s | | | | | | | | | | | %s |"
+            out.append("| %s | %s | %s | | | | | | | | | | | | %s |"
                        % (label, r["kind"], r["status"], r["note"]))
             continue
         us = r["us_per_answer"]
         noerr = "%.1f%%" % (100.0 * r["noerror"] / r["answered"]) if r["answered"] else "-"
-        out.append("| %s | %s | %.0f | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.3f | %s |" % (
-            label, r["kind"], r["qps"], ratio(r["qps"], q_c2w), ratio(r["qps"], q_ub),
-            r["answered"], r["lost"], noerr, "%.2f" % us if us is not None else "-",
-            ratio(us, c_c2w), ratio(us, c_ub), r["cpu_s"], r["latency_ms"], r["note"]))
+        rss = "%.0f" % r["rss_mib"] if r["rss_mib"] is not None else "-"
+        out.append("| %s | %s | %.0f | %s | %s | %d | %d | %s | %s | %s | %s | %.2f | %.3f | %s | %s |"
+                   % (label, r["kind"], r["qps"], ratio(r["qps"], q_c2w), ratio(r["qps"], q_ub),
+                      r["answered"], r["lost"], noerr, "%.2f" % us if us is not None else "-",
+                      ratio(us, c_c2w), ratio(us, c_ub), r["cpu_s"], r["latency_ms"], rss,
+                      r["note"]))
     return "\n".join(out)
 
 
@@ -113,7 +116,8 @@ def main():
     print()
     print("CPU µs/answer = the server process's utime+stime over the timed run "
           "(/proc/PID/stat, all threads, %s ticks/s) / answers received. Ratios: the row's "
-          "figure divided by c2wall's and by Unbound's (for CPU, below 1 is cheaper)." % clk_tck)
+          "figure divided by c2wall's and by Unbound's (for CPU, below 1 is cheaper). RSS: the "
+          "server's resident memory at the end of its run." % clk_tck)
     print()
     print(table(rows))
     return 0

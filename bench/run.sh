@@ -224,6 +224,12 @@ cpu_ticks() {
 	awk '{print $12 + $13}' <<<"$stat"
 }
 
+# "busy total" ticks of one CPU from /proc/stat: user..steal (guest time is already in user),
+# busy = all but idle and iowait.
+core_ticks() {
+	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
 # ---------------------------------------------------------------- data: zone and queries
 gen_data() {
 	awk -v n="$names" 'BEGIN {
@@ -520,13 +526,14 @@ perf_field() {
 	awk -v key="$1" -F: '{ k = $1; sub(/^[ \t]+/, "", k) } k == key { split($2, a, " "); print a[1]; exit }' "$2"
 }
 
-# Append one row: name status qps answered lost noerror cpu_ticks lat_ms sent
+# Append one row: name kind version status qps answered lost noerror cpu_ticks latency_s
+# rss_kib note
 row() {
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$work/results.tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$work/results.tsv"
 }
 
 measure() {
-	local name=$1 port pid t0 t1 out status rpz_note=""
+	local name=$1 port pid t0 t1 out status rss c0_busy c0_total c1_busy c1_total rpz_note=""
 	port=$(port_of "$name")
 	local kind ver
 	kind=$(kind_of "$name")
@@ -535,15 +542,15 @@ measure() {
 		rpz_note="no RPZ"
 	fi
 	if [ "$name" = c2wall ] && [ -n "$c2wall_status" ]; then
-		row "$name" "$kind" "$ver" "not measured: $c2wall_status" - - - - - - "$rpz_note"
+		row "$name" "$kind" "$ver" "not measured: $c2wall_status" - - - - - - - "$rpz_note"
 		return
 	fi
 	if ! command -v "$(binary_of "$name")" >/dev/null; then
-		row "$name" "$kind" "$ver" "not measured: $(binary_of "$name") not installed" - - - - - - "$rpz_note"
+		row "$name" "$kind" "$ver" "not measured: $(binary_of "$name") not installed" - - - - - - - "$rpz_note"
 		return
 	fi
 	if ! port_free "$port"; then
-		row "$name" "$kind" "$ver" "not measured: port $port in use" - - - - - - "$rpz_note"
+		row "$name" "$kind" "$ver" "not measured: port $port in use" - - - - - - - "$rpz_note"
 		return
 	fi
 	"conf_$name"
@@ -567,7 +574,7 @@ measure() {
 		esac
 		stop_pid "$pid"
 		forget_pid "$pid"
-		row "$name" "$kind" "$ver" "not measured: $why (bench/results/latest/$name.log)" - - - - - - "$rpz_note"
+		row "$name" "$kind" "$ver" "not measured: $why (bench/results/latest/$name.log)" - - - - - - - "$rpz_note"
 		return
 	fi
 	local startup=$((SECONDS - t_start))
@@ -577,11 +584,14 @@ measure() {
 		-n 1 -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
 	echo "bench: $name: dnsperf for ${duration}s" >&2
 	t0=$(cpu_ticks "$pid") || t0=""
+	read -r c0_busy c0_total < <(core_ticks "$server_cpu")
 	out=$raw_dir/$name.dnsperf.txt
 	taskset -c "$client_cpu" timeout $((duration + 60)) dnsperf -s 127.0.0.1 -p "$port" \
 		-d "$work/queries.txt" -l "$duration" -q "$outstanding" -c "$clients" -t 2 \
 		>"$out" 2>&1 || true
 	t1=$(cpu_ticks "$pid") || t1=""
+	read -r c1_busy c1_total < <(core_ticks "$server_cpu")
+	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
 	status=ok
 	kill -0 "$pid" 2>/dev/null || status="died during the run"
 	stop_pid "$pid"
@@ -594,14 +604,21 @@ measure() {
 	lat=$(perf_field "Average Latency (s)" "$out")
 	noerror=$(grep -o 'NOERROR [0-9]*' "$out" | awk '{print $2}' | head -1)
 	if [ -z "$qps" ] || [ -z "$answered" ] || [ -z "$t0" ] || [ -z "$t1" ]; then
-		row "$name" "$kind" "$ver" "not measured: ${status/ok/no dnsperf summary} (bench/results/latest/$name.dnsperf.txt)" - - - - - - "$rpz_note"
+		row "$name" "$kind" "$ver" "not measured: ${status/ok/no dnsperf summary} (bench/results/latest/$name.dnsperf.txt)" - - - - - - - "$rpz_note"
 		return
 	fi
 	[ "$status" = ok ] || status="not measured: $status"
 	local note=$rpz_note
 	[ -n "$rpz" ] && [ -z "$note" ] && note="RPZ in force after ${startup}s"
+	# Time the server's core spent on anything but the server (other processes, interrupts):
+	# when it is large the QPS figure is disturbed; CPU per answer much less so.
+	local other=$(((c1_busy - c0_busy) - (t1 - t0)))
+	local span=$((c1_total - c0_total))
+	if [ "$span" -gt 0 ] && [ $((other * 100 / span)) -ge 10 ]; then
+		note="${note:+$note; }core $server_cpu $((other * 100 / span))% busy with other work"
+	fi
 	row "$name" "$kind" "$ver" "$status" "$qps" "$answered" "$lost" "${noerror:-0}" \
-		"$((t1 - t0))" "$lat" "$note"
+		"$((t1 - t0))" "$lat" "${rss:--}" "$note"
 	echo "bench: $name: $qps q/s, $answered answers, $((t1 - t0)) CPU ticks" >&2
 }
 
