@@ -10,42 +10,42 @@
 #include "net/server.h"
 
 static const char serve_help[] =
-	"NAME\n"
-	"    c2wall serve - run the c2wall protective DNS resolver\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    c2wall serve --config FILE [--check] [--debug]\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    Runs the resolver in the foreground: listens on server.listen (UDP and TCP),\n"
-	"    answers clients in server.allow (everyone else gets REFUSED), resolves through\n"
-	"    libunbound (recursion from root hints, or forwarding, plus stub zones) with DNSSEC\n"
-	"    validation, and applies the policy zones. Logs go to stderr (or syslog with\n"
-	"    log.syslog: true).\n"
-	"\n"
-	"OPTIONS\n"
-	"    -c, --config FILE   configuration file (YAML; see docs/config.md)\n"
-	"    --check             validate the configuration and exit: 0 when valid, 1 with\n"
-	"                        FILE:LINE: message on stderr when not\n"
-	"    -d, --debug         log at debug level\n"
-	"    -h, --help          this text\n"
-	"\n"
-	"SIGNALS\n"
-	"    SIGTERM, SIGINT   stop cleanly (exit status 0)\n"
-	"    SIGHUP            reload the configuration; listeners that did not change stay\n"
-	"                      open; on any error the running configuration stays in force\n"
-	"\n"
-	"EXIT STATUS\n"
-	"    0 clean stop or valid config, 1 error, 2 usage\n";
+    "NAME\n"
+    "    c2wall serve - run the c2wall protective DNS resolver\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    c2wall serve --config FILE [--check] [--debug]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Runs the resolver in the foreground: listens on server.listen (UDP and TCP),\n"
+    "    answers clients in server.allow (everyone else gets REFUSED), resolves through\n"
+    "    libunbound (recursion from root hints, or forwarding, plus stub zones) with DNSSEC\n"
+    "    validation, and applies the policy zones. Logs go to stderr (or syslog with\n"
+    "    log.syslog: true).\n"
+    "\n"
+    "OPTIONS\n"
+    "    -c, --config FILE   configuration file (YAML; see docs/config.md)\n"
+    "    --check             validate the configuration and exit: 0 when valid, 1 with\n"
+    "                        FILE:LINE: message on stderr when not\n"
+    "    -d, --debug         log at debug level\n"
+    "    -h, --help          this text\n"
+    "\n"
+    "SIGNALS\n"
+    "    SIGTERM, SIGINT   stop cleanly (exit status 0)\n"
+    "    SIGHUP            reload the configuration; listeners that did not change stay\n"
+    "                      open; on any error the running configuration stays in force\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 clean stop or valid config, 1 error, 2 usage\n";
 
 int cli_serve_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'k'},
-		{"debug", no_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'k'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	bool check = false, debug = false;

@@ -6,6 +6,7 @@
  */
 #include "net/server.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <grp.h>
 #include <pthread.h>
@@ -14,10 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "control/control.h"
 #include "core/log.h"
@@ -25,8 +24,8 @@
 #include "events/pipeline.h"
 #include "events/ring.h"
 #include "net/listen.h"
-#include "policy/policy.h"
 #include "net/worker.h"
+#include "policy/policy.h"
 #include "resolve/resolve.h"
 
 struct srv_sock {
@@ -82,7 +81,7 @@ static void spec_from_conf(const struct c2w_config *cfg, const struct conf_polic
 	memset(spec, 0, sizeof(*spec));
 	spec->name = z->name;
 	spec->file = z->file;
-	spec->format = z->format == CONF_ZONE_HOSTS	? POLICY_FORMAT_HOSTS
+	spec->format = z->format == CONF_ZONE_HOSTS     ? POLICY_FORMAT_HOSTS
 		       : z->format == CONF_ZONE_DOMAINS ? POLICY_FORMAT_DOMAINS
 							: POLICY_FORMAT_RPZ;
 	spec->override = override_of(z->policy);
@@ -108,8 +107,8 @@ static void on_policy_diag(void *ctx, const char *file, unsigned line, const cha
  * dropped and reported; at reload (@prev set) such a feed, or one that changes a zone's size
  * by more than policy.max-change, is refused and the running policy stays.
  */
-static int policy_load(const struct c2w_config *cfg, const struct policy_snap *prev,
-		       bool reload, struct policy_snap **out)
+static int policy_load(const struct c2w_config *cfg, const struct policy_snap *prev, bool reload,
+		       struct policy_snap **out)
 {
 	*out = NULL;
 	if (cfg->policy.zone_count == 0)
@@ -122,12 +121,12 @@ static int policy_load(const struct c2w_config *cfg, const struct policy_snap *p
 	for (size_t i = 0; i < cfg->policy.zone_count; i++)
 		spec_from_conf(cfg, &cfg->policy.zones[i], &specs[i]);
 	struct policy_build_opts opts = {
-		.never_block = (const char *const *)cfg->policy.never_block,
-		.never_block_count = cfg->policy.never_block_count,
-		.never_block_file = cfg->policy.never_block_file,
-		.protect_mode = reload ? POLICY_PROTECT_REFUSE : POLICY_PROTECT_DROP,
-		.max_change = reload ? cfg->policy.max_change : 0,
-		.previous = prev,
+	    .never_block = (const char *const *)cfg->policy.never_block,
+	    .never_block_count = cfg->policy.never_block_count,
+	    .never_block_file = cfg->policy.never_block_file,
+	    .protect_mode = reload ? POLICY_PROTECT_REFUSE : POLICY_PROTECT_DROP,
+	    .max_change = reload ? cfg->policy.max_change : 0,
+	    .previous = prev,
 	};
 	struct policy_report *rep = calloc(1, sizeof(*rep));
 	if (rep == NULL)
@@ -140,8 +139,8 @@ static int policy_load(const struct c2w_config *cfg, const struct policy_snap *p
 	} else {
 		for (size_t i = 0; i < rep->zone_count; i++)
 			c2w_log_info("policy: zone %s: %llu rules, %llu lines rejected, %llu "
-				     "duplicates", rep->zones[i].name,
-				     (unsigned long long)rep->zones[i].rules,
+				     "duplicates",
+				     rep->zones[i].name, (unsigned long long)rep->zones[i].rules,
 				     (unsigned long long)rep->zones[i].rejected,
 				     (unsigned long long)rep->zones[i].duplicates);
 	}
@@ -184,17 +183,17 @@ static int events_setup(struct net_server *srv)
 	ensure_parent_dir(cfg->store.sqlite);
 	ensure_parent_dir(cfg->privacy.key_file);
 	struct events_spec spec = {
-		.jsonl = cfg->events.jsonl,
-		.jsonl_rotate_bytes = cfg->events.jsonl_rotate_bytes,
-		.jsonl_rotate_s = cfg->events.jsonl_rotate_s,
-		.dnstap = cfg->events.dnstap,
-		.syslog = cfg->events.syslog,
-		.query_log = cfg->events.query_log,
-		.key_file = cfg->privacy.key_file,
-		.key_rotation_s = cfg->privacy.key_rotation_s,
-		.retention_days = cfg->privacy.retention_days,
-		.notify_window_days = cfg->privacy.notify_window_days,
-		.sqlite = cfg->store.sqlite,
+	    .jsonl = cfg->events.jsonl,
+	    .jsonl_rotate_bytes = cfg->events.jsonl_rotate_bytes,
+	    .jsonl_rotate_s = cfg->events.jsonl_rotate_s,
+	    .dnstap = cfg->events.dnstap,
+	    .syslog = cfg->events.syslog,
+	    .query_log = cfg->events.query_log,
+	    .key_file = cfg->privacy.key_file,
+	    .key_rotation_s = cfg->privacy.key_rotation_s,
+	    .retention_days = cfg->privacy.retention_days,
+	    .notify_window_days = cfg->privacy.notify_window_days,
+	    .sqlite = cfg->store.sqlite,
 	};
 	ret = events_pipeline_new(&spec, srv->optout, &srv->events);
 	if (ret != C2W_OK) {
@@ -221,8 +220,10 @@ static int on_ctl_reload(void *arg, int argc, char **argv, struct control_reply 
 	(void)argv;
 	int ret = net_server_reload(arg);
 	if (ret != C2W_OK)
-		control_reply_error(reply, "reload failed (%s); the running configuration stays; "
-					   "see the daemon log", c2w_strerror(ret));
+		control_reply_error(reply,
+				    "reload failed (%s); the running configuration stays; "
+				    "see the daemon log",
+				    c2w_strerror(ret));
 	return ret;
 }
 
@@ -247,20 +248,20 @@ static int on_ctl_stats(void *arg, int argc, char **argv, struct control_reply *
 		sum.timeouts += c.timeouts;
 		sum.truncated += c.truncated;
 	}
-	control_reply_printf(reply,
-			     "{\"workers\":%u,\"queries\":%llu,\"cache_hits\":%llu,"
-			     "\"cache_misses\":%llu,\"answers\":%llu,\"noerror\":%llu,"
-			     "\"nxdomain\":%llu,\"servfail\":%llu,\"refused\":%llu,"
-			     "\"formerr\":%llu,\"dropped\":%llu,\"timeouts\":%llu,"
-			     "\"truncated\":%llu,\"policy_rules\":%llu}",
-			     srv->worker_count, (unsigned long long)sum.queries,
-			     (unsigned long long)sum.cache_hits, (unsigned long long)sum.cache_misses,
-			     (unsigned long long)sum.answers, (unsigned long long)sum.noerror,
-			     (unsigned long long)sum.nxdomain, (unsigned long long)sum.servfail,
-			     (unsigned long long)sum.refused, (unsigned long long)sum.formerr,
-			     (unsigned long long)sum.dropped, (unsigned long long)sum.timeouts,
-			     (unsigned long long)sum.truncated,
-			     (unsigned long long)(srv->snap ? policy_snap_rule_count(srv->snap) : 0));
+	control_reply_printf(
+	    reply,
+	    "{\"workers\":%u,\"queries\":%llu,\"cache_hits\":%llu,"
+	    "\"cache_misses\":%llu,\"answers\":%llu,\"noerror\":%llu,"
+	    "\"nxdomain\":%llu,\"servfail\":%llu,\"refused\":%llu,"
+	    "\"formerr\":%llu,\"dropped\":%llu,\"timeouts\":%llu,"
+	    "\"truncated\":%llu,\"policy_rules\":%llu}",
+	    srv->worker_count, (unsigned long long)sum.queries, (unsigned long long)sum.cache_hits,
+	    (unsigned long long)sum.cache_misses, (unsigned long long)sum.answers,
+	    (unsigned long long)sum.noerror, (unsigned long long)sum.nxdomain,
+	    (unsigned long long)sum.servfail, (unsigned long long)sum.refused,
+	    (unsigned long long)sum.formerr, (unsigned long long)sum.dropped,
+	    (unsigned long long)sum.timeouts, (unsigned long long)sum.truncated,
+	    (unsigned long long)(srv->snap ? policy_snap_rule_count(srv->snap) : 0));
 	return C2W_OK;
 }
 
@@ -323,7 +324,7 @@ static int socks_build(const struct c2w_config *cfg, unsigned workers, const str
 			for (int proto = NET_UDP; proto <= NET_TCP; proto++) {
 				const struct conf_addr *a = &cfg->server.listen[i];
 				const struct srv_sock *o =
-					find_sock(old, old_count, a, (enum net_proto)proto, w);
+				    find_sock(old, old_count, a, (enum net_proto)proto, w);
 				t[k].worker = w;
 				if (o != NULL) {
 					t[k++].sock = o->sock;

@@ -1,173 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The worker's query path: receive (recvmmsg / TCP framing), parse, ACL, answer from the
- * per-worker cache or ask libunbound, render, send (sendmmsg). A cache hit allocates nothing
- * and takes no lock. Queries in flight live in a preallocated slot pool; each has a timer that
- * answers SERVFAIL when the upstream does not answer in time (DESIGN: failure behaviour).
+ * The worker's query path: receive (recvmmsg), parse, ACL, policy, answer from the per-worker
+ * cache or ask libunbound, render, send (sendmmsg). A cache hit allocates nothing and takes no
+ * lock. Queries in flight live in a preallocated slot pool; each has a timer that answers
+ * SERVFAIL when the upstream does not answer in time (DESIGN: failure behaviour). TCP is in
+ * worker_tcp.c, the RPZ glue in worker_policy.c.
  */
-#include "net/worker.h"
-
-#include <event2/bufferevent.h>
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/listener.h>
-#include <event2/thread.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-#include <urcu.h>
-
-#include "core/log.h"
-#include "dns/msg.h"
-#include "dns/name.h"
-#include "events/hit.h"
-#include "events/optout.h"
-#include "events/ring.h"
-#include "policy/policy.h"
-#include "dns/pcache.h"
-#include "resolve/resolve.h"
-
-#define UDP_BATCH	 32
-#define UDP_RX_SIZE	 4096
-#define UDP_TX_SIZE	 4096
-#define UDP_ROUNDS	 8 /* batches per wake-up before yielding to other events */
-#define SLOT_COUNT	 4096
-#define MAX_POLLED	 64
-#define CTRL_SIZE	 64 /* room for one in_pktinfo / in6_pktinfo cmsg */
-#define PCACHE_SLOT_SIZE 1232
-#define EDE_NOT_SUPPORTED 21 /* RFC 8914 4.22 */
-
-struct net_worker;
-struct tcp_conn;
-
-/* Where an answer goes: a UDP peer (with our own address for wildcard sockets) or a TCP
- * connection. Borrowed pointers on the fast path; copied into a slot when deferred. */
-struct net_route {
-	bool tcp;
-	int fd;
-	const struct sockaddr *peer;
-	socklen_t peer_len;
-	int local_family; /* 0: none, AF_INET or AF_INET6: reply from this address */
-	union {
-		struct in_pktinfo v4;
-		struct in6_pktinfo v6;
-	} local;
-	struct tcp_conn *conn;
-};
-
-struct net_slot {
-	struct net_worker *w;
-	struct net_slot *next_free;
-	struct event *timer;
-	bool in_use;
-	bool timed_out;
-	struct dns_query q;
-	uint8_t question[DNS_NAME_MAX + 4];
-	struct net_route rt;
-	struct sockaddr_storage peer;
-	bool policy_off;       /* opted out, or PASSTHRU at query time: answer as resolved */
-	struct policy_hit hit; /* tentative hit (RECURSE), action NONE when there is none */
-};
-
-struct tcp_conn {
-	struct net_worker *w;
-	struct bufferevent *bev;
-	struct sockaddr_storage peer;
-	socklen_t peer_len;
-	unsigned pending; /* queries in flight for this connection */
-	bool closed;      /* socket gone; freed once pending reaches 0 */
-	bool eof;         /* client closed its side: close once answers are written */
-	struct tcp_conn *prev, *next;
-};
-
-struct polled {
-	struct net_worker *w;
-	struct net_sock sock;
-	struct event *ev;             /* UDP */
-	struct evconnlistener *lev;   /* TCP */
-};
-
-enum mbox_type {
-	MBOX_NONE = 0,
-	MBOX_RELOAD,
-	MBOX_STOP,
-};
-
-struct mbox {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	enum mbox_type type;
-	const struct c2w_config *cfg;
-	const struct policy_snap *snap;
-	const struct net_sock *socks;
-	size_t sock_count;
-	int result;
-	char err[256];
-	bool done;
-};
-
-struct retired_ctx {
-	struct resolve_ctx *ctx;
-	struct retired_ctx *next;
-};
-
-struct net_worker {
-	struct net_counters ctr; /* first: cache-line aligned */
-	unsigned id;
-	pthread_t thread;
-	bool started;
-	struct event_base *base;
-	const struct c2w_config *cfg;
-	const struct policy_snap *snap; /* swapped only through the mailbox; NULL = no policy */
-	struct events_ring *ring;       /* hit records to the event thread; NULL = none */
-	struct events_optout *optout;   /* subscribers who declined the service; NULL = none */
-	struct resolve_ctx *rctx;    /* validating (when a trust anchor is set) */
-	struct resolve_ctx *rctx_cd; /* non-validating, for CD=1 queries */
-	struct retired_ctx *retired; /* replaced by a reload, freed when idle */
-	struct dns_pcache *cache;
-	struct net_slot *slots;
-	struct net_slot *free_slots;
-	struct polled *polled[MAX_POLLED];
-	size_t polled_count;
-	unsigned tcp_count;
-	struct tcp_conn *conns;
-	struct event *mbox_ev;
-	struct event *tick_ev;
-	struct mbox mbox;
-	uint64_t now_s; /* monotonic seconds, refreshed per batch */
-
-	/* UDP batch buffers. */
-	struct mmsghdr rmsg[UDP_BATCH];
-	struct mmsghdr smsg[UDP_BATCH];
-	struct iovec riov[UDP_BATCH];
-	struct iovec siov[UDP_BATCH];
-	struct sockaddr_storage rname[UDP_BATCH];
-	uint8_t rctrl[UDP_BATCH][CTRL_SIZE];
-	uint8_t sctrl[UDP_BATCH][CTRL_SIZE];
-	uint8_t rx[UDP_BATCH][UDP_RX_SIZE];
-	uint8_t tx[UDP_BATCH][UDP_TX_SIZE];
-
-	/* Answer bodies and TCP messages (up to 64 KiB each). */
-	struct dns_answer ans;
-	uint8_t ans_buf[DNS_MSG_MAX];
-	struct dns_answer pans; /* policy rewrites, built from @ans */
-	uint8_t pans_buf[DNS_MSG_MAX];
-	uint8_t out_buf[DNS_MSG_MAX + 2];
-	uint8_t tcp_in[DNS_MSG_MAX];
-};
-
-static uint64_t mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec;
-}
+#include "net/worker_int.h"
 
 /* ---- answering ------------------------------------------------------------------------ */
 
@@ -208,17 +47,17 @@ static size_t max_len_for(const struct net_worker *w, const struct dns_query *q,
 		return DNS_MSG_MAX;
 	if (!q->edns)
 		return DNS_UDP_MIN;
-	uint16_t ours = w->cfg->server.edns_udp_size ? w->cfg->server.edns_udp_size
-						       : DNS_EDNS_DEFAULT;
+	uint16_t ours =
+	    w->cfg->server.edns_udp_size ? w->cfg->server.edns_udp_size : DNS_EDNS_DEFAULT;
 	return q->edns_udp_size < ours ? q->edns_udp_size : ours;
 }
 
 /* Render @ans for @q into @out; returns the length or 0 when nothing can be sent. */
-static int render(struct net_worker *w, const struct dns_query *q, const struct dns_answer *ans,
-		  uint32_t age, bool tcp, uint8_t *out, size_t out_cap)
+int net_worker_render(struct net_worker *w, const struct dns_query *q, const struct dns_answer *ans,
+		      uint32_t age, bool tcp, uint8_t *out, size_t out_cap)
 {
-	uint16_t ours = w->cfg->server.edns_udp_size ? w->cfg->server.edns_udp_size
-						       : DNS_EDNS_DEFAULT;
+	uint16_t ours =
+	    w->cfg->server.edns_udp_size ? w->cfg->server.edns_udp_size : DNS_EDNS_DEFAULT;
 	int len = dns_answer_render(q, ans, age, ours, max_len_for(w, q, tcp), out, out_cap);
 	if (len <= 0)
 		return 0;
@@ -226,15 +65,15 @@ static int render(struct net_worker *w, const struct dns_query *q, const struct 
 	return len;
 }
 
-static int answer_rcode(struct net_worker *w, const struct dns_query *q, uint8_t rcode,
-			int ede, const char *ede_text, bool tcp, uint8_t *out, size_t out_cap)
+int net_worker_answer_rcode(struct net_worker *w, const struct dns_query *q, uint8_t rcode, int ede,
+			    const char *ede_text, bool tcp, uint8_t *out, size_t out_cap)
 {
 	struct dns_answer *ans = &w->ans;
 	ans->wire = w->ans_buf;
 	ans->cap = sizeof(w->ans_buf);
 	if (dns_answer_empty(q, rcode, ede, ede_text, ans) != C2W_OK)
 		return 0;
-	return render(w, q, ans, 0, tcp, out, out_cap);
+	return net_worker_render(w, q, ans, 0, tcp, out, out_cap);
 }
 
 static bool acl_allows(const struct c2w_config *cfg, const struct sockaddr *peer)
@@ -250,12 +89,17 @@ static int answer_any(struct net_worker *w, const struct dns_query *q, bool tcp,
 		      size_t out_cap)
 {
 	static const uint8_t rr[] = {
-		0xc0, 0x0c,		/* owner: the question name */
-		0x00, DNS_TYPE_HINFO,	/* type */
-		0x00, DNS_CLASS_IN,	/* class */
-		0x00, 0x00, 0x0e, 0x10, /* TTL 3600 */
-		0x00, 0x09,		/* rdlength */
-		0x07, 'R', 'F', 'C', '8', '4', '8', '2', 0x00,
+	    0xc0, 0x0c,           /* owner: the question name */
+	    0x00, DNS_TYPE_HINFO, /* type */
+	    0x00, DNS_CLASS_IN,   /* class */
+	    0x00, 0x00,
+	    0x0e, 0x10, /* TTL 3600 */
+	    0x00, 0x09, /* rdlength */
+	    0x07, 'R',
+	    'F',  'C',
+	    '8',  '4',
+	    '8',  '2',
+	    0x00,
 	};
 	struct dns_answer *ans = &w->ans;
 	ans->wire = w->ans_buf;
@@ -268,181 +112,19 @@ static int answer_any(struct net_worker *w, const struct dns_query *q, bool tcp,
 	ans->len += sizeof(rr);
 	ans->wire[7] = 1; /* ANCOUNT */
 	ans->min_ttl = 3600;
-	return render(w, q, ans, 0, tcp, out, out_cap);
+	return net_worker_render(w, q, ans, 0, tcp, out, out_cap);
 }
 
-static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
-		       size_t len);
-static int defer_query(struct net_worker *w, const struct dns_query *q,
-		       const struct net_route *rt, const struct policy_hit *hit, bool policy_off,
-		       uint8_t *out, size_t out_cap);
-
-/* ---- policy ---------------------------------------------------------------------------- */
-
-static uint8_t events_trigger_of(uint8_t t)
-{
-	switch (t) {
-	case POLICY_TRIGGER_CLIENT_IP:
-		return EVENTS_TRIGGER_CLIENT_IP;
-	case POLICY_TRIGGER_RESPONSE_IP:
-		return EVENTS_TRIGGER_RESPONSE_IP;
-	case POLICY_TRIGGER_NSDNAME:
-		return EVENTS_TRIGGER_NSDNAME;
-	case POLICY_TRIGGER_NSIP:
-		return EVENTS_TRIGGER_NSIP;
-	default:
-		return EVENTS_TRIGGER_QNAME;
-	}
-}
-
-static uint8_t events_action_of(const struct policy_hit *hit)
-{
-	if (hit->shadow)
-		return EVENTS_ACTION_LOG;
-	switch (hit->action) {
-	case POLICY_ACTION_NXDOMAIN:
-		return EVENTS_ACTION_NXDOMAIN;
-	case POLICY_ACTION_NODATA:
-		return EVENTS_ACTION_NODATA;
-	case POLICY_ACTION_PASSTHRU:
-		return EVENTS_ACTION_PASSTHRU;
-	case POLICY_ACTION_DROP:
-		return EVENTS_ACTION_DROP;
-	case POLICY_ACTION_TCP_ONLY:
-		return EVENTS_ACTION_TCP_ONLY;
-	case POLICY_ACTION_CNAME:
-	case POLICY_ACTION_CNAME_WILD:
-		return EVENTS_ACTION_CNAME;
-	case POLICY_ACTION_SINKHOLE:
-		return EVENTS_ACTION_SINKHOLE;
-	default:
-		return EVENTS_ACTION_LOCAL_DATA;
-	}
-}
-
-/* One line saying what the client got, for the hit record. */
-static void answer_summary(const uint8_t *msg, int len, char *out, size_t cap)
-{
-	static const char *const rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-					     "NOTIMP",	"REFUSED"};
-	if (len < DNS_HEADER_LEN) {
-		snprintf(out, cap, "no answer (dropped)");
-		return;
-	}
-	unsigned rc = msg[3] & 0x0f;
-	unsigned an = ((unsigned)msg[6] << 8) | msg[7];
-	snprintf(out, cap, "%s%s, %u answer record(s)", rc < 6 ? rcodes[rc] : "RCODE",
-		 (msg[2] & 0x02) ? " TC" : "", an);
-}
-
-/* Hand a hit to the event thread; never blocks (a full ring drops and counts). */
-static void record_hit(struct net_worker *w, const struct dns_query *q,
-		       const struct sockaddr *peer, const struct policy_hit *hit,
-		       const char *answer)
-{
-	if (w->ring == NULL)
-		return;
-	struct events_hit rec;
-	memset(&rec, 0, offsetof(struct events_hit, qname));
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	rec.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	(void)events_hit_set_client(&rec, peer);
-	rec.kind = EVENTS_KIND_HIT;
-	rec.trigger = events_trigger_of(hit->trigger);
-	rec.action = events_action_of(hit);
-	rec.qtype = q->qtype;
-	rec.worker = (uint16_t)w->id;
-	if (dns_name_to_text(q->qname, rec.qname, sizeof(rec.qname)) < 0)
-		rec.qname[0] = '\0';
-	events_hit_copy(rec.match, sizeof(rec.match), hit->match);
-	events_hit_copy(rec.zone, sizeof(rec.zone), hit->zone_name);
-	events_hit_copy(rec.category, sizeof(rec.category), hit->category);
-	events_hit_copy(rec.family, sizeof(rec.family), hit->family);
-	events_hit_copy(rec.feed, sizeof(rec.feed), hit->feed);
-	events_hit_copy(rec.answer, sizeof(rec.answer), answer);
-	(void)events_ring_push(w->ring, &rec);
-}
-
-/**
- * Act on a policy hit. Sets *handled when the client's answer is decided here (written to
- * @out, or deliberately nothing for DROP); otherwise the query goes on as if unmatched
- * (PASSTHRU, TCP-ONLY over TCP, or a rewrite that could not be built).
- *
- * @param up   the answer the hit was found in (chain_pos > 0), or NULL
- */
-static int policy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
-		      const struct policy_hit *hit, const uint8_t *up, size_t up_len, uint8_t *out,
-		      size_t out_cap, bool *handled)
-{
-	char summary[EVENTS_ANSWER_CAP];
-	int len = 0;
-	*handled = false;
-	switch (hit->action) {
-	case POLICY_ACTION_NONE:
-		return 0;
-	case POLICY_ACTION_PASSTHRU:
-		record_hit(w, q, rt->peer, hit, "passthru: answered as resolved");
-		return 0;
-	case POLICY_ACTION_DROP:
-		w->ctr.dropped++;
-		record_hit(w, q, rt->peer, hit, "dropped");
-		*handled = true;
-		return 0;
-	case POLICY_ACTION_TCP_ONLY:
-		if (rt->tcp)
-			return 0; /* over TCP the query is answered normally */
-		len = answer_rcode(w, q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, false, out, out_cap);
-		if (len > 0) {
-			out[2] |= 0x02; /* TC: retry over TCP */
-			w->ctr.truncated++;
-		}
-		record_hit(w, q, rt->peer, hit, "TC=1: retry over TCP");
-		*handled = true;
-		return len;
-	default:
-		break;
-	}
-	struct dns_answer *ans = &w->pans;
-	ans->wire = w->pans_buf;
-	ans->cap = sizeof(w->pans_buf);
-	if (policy_answer_build(w->snap, q, hit, up, up_len, ans) != C2W_OK)
-		return 0;
-	len = render(w, q, ans, 0, rt->tcp, out, out_cap);
-	answer_summary(out, len, summary, sizeof(summary));
-	record_hit(w, q, rt->peer, hit, summary);
-	*handled = true;
-	return len;
-}
-
-/* Query-time policy: opt-out, CLIENT-IP and QNAME triggers. */
-static enum policy_verdict policy_query(struct net_worker *w, const struct dns_query *q,
-					const struct sockaddr *peer, struct policy_hit *hit,
-					bool *policy_off)
-{
-	*policy_off = true;
-	hit->action = POLICY_ACTION_NONE;
-	if (w->snap == NULL)
-		return POLICY_VERDICT_NONE;
-	/* Subscribers who declined the service: real answers, no record at all. */
-	if (w->optout != NULL && events_optout_contains(w->optout, peer))
-		return POLICY_VERDICT_NONE;
-	*policy_off = false;
-	struct policy_hit shadow;
-	enum policy_verdict v = policy_match_query(w->snap, q, peer, hit, &shadow);
-	if (shadow.action != POLICY_ACTION_NONE)
-		record_hit(w, q, peer, &shadow, "shadow: answered normally");
-	if (v == POLICY_VERDICT_NONE)
-		hit->action = POLICY_ACTION_NONE;
-	return v;
-}
+static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len);
+static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		       const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap);
 
 /**
  * Handle one query. Returns the length of an immediate answer written to @out, or 0 when
  * nothing is to be sent now (ignored, or answered later by the resolver callback).
  */
-static int handle_query(struct net_worker *w, const uint8_t *pkt, size_t len,
-			const struct net_route *rt, uint8_t *out, size_t out_cap)
+int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
+		      const struct net_route *rt, uint8_t *out, size_t out_cap)
 {
 	struct dns_query q;
 	w->ctr.queries++;
@@ -452,33 +134,33 @@ static int handle_query(struct net_worker *w, const uint8_t *pkt, size_t len,
 		return 0;
 	}
 	if (ret != C2W_OK)
-		return answer_rcode(w, &q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL, rt->tcp, out,
-				    out_cap);
+		return net_worker_answer_rcode(w, &q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL,
+					       rt->tcp, out, out_cap);
 	if (!acl_allows(w->cfg, rt->peer))
-		return answer_rcode(w, &q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL, rt->tcp,
-				    out, out_cap);
+		return net_worker_answer_rcode(w, &q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL,
+					       rt->tcp, out, out_cap);
 	if (q.opcode != DNS_OPCODE_QUERY)
-		return answer_rcode(w, &q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, rt->tcp, out,
-				    out_cap);
+		return net_worker_answer_rcode(w, &q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, rt->tcp,
+					       out, out_cap);
 	if (q.edns && q.edns_version > 0) {
 		/* RFC 6891 6.1.3: we speak EDNS version 0 only. */
-		int blen = dns_answer_render_badvers(&q, w->cfg->server.edns_udp_size
-								 ? w->cfg->server.edns_udp_size
-								 : DNS_EDNS_DEFAULT,
-						     out, out_cap);
+		int blen = dns_answer_render_badvers(
+		    &q,
+		    w->cfg->server.edns_udp_size ? w->cfg->server.edns_udp_size : DNS_EDNS_DEFAULT,
+		    out, out_cap);
 		return blen > 0 ? blen : 0;
 	}
 	if (q.qclass != DNS_CLASS_IN || q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR)
-		return answer_rcode(w, &q, DNS_RCODE_REFUSED, EDE_NOT_SUPPORTED, NULL,
-				    rt->tcp, out, out_cap);
+		return net_worker_answer_rcode(w, &q, DNS_RCODE_REFUSED, EDE_NOT_SUPPORTED, NULL,
+					       rt->tcp, out, out_cap);
 
 	struct policy_hit hit;
 	bool policy_off, handled;
-	enum policy_verdict v = policy_query(w, &q, rt->peer, &hit, &policy_off);
+	enum policy_verdict v = net_wpolicy_query(w, &q, rt->peer, &hit, &policy_off);
 	if (v == POLICY_VERDICT_ACT) {
 		/* Blocked without recursion (BIND's qname-wait-recurse no): no upstream traffic
 		 * toward the C&C operator's servers. */
-		int plen = policy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
+		int plen = net_wpolicy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
 		if (handled)
 			return plen;
 		policy_off = true;
@@ -494,19 +176,18 @@ static int handle_query(struct net_worker *w, const uint8_t *pkt, size_t len,
 		/* Cached bodies carry no response-side policy match (on_resolved() stores only
 		 * those), so a tentative query-time hit stands as it is. */
 		if (hit.action != POLICY_ACTION_NONE) {
-			int plen = policy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
+			int plen =
+			    net_wpolicy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
 			if (handled)
 				return plen;
 		}
-		return render(w, &q, &cached, age, rt->tcp, out, out_cap);
+		return net_worker_render(w, &q, &cached, age, rt->tcp, out, out_cap);
 	}
 	w->ctr.cache_misses++;
 	return defer_query(w, &q, rt, &hit, policy_off, out, out_cap);
 }
 
 /* ---- queries in flight ---------------------------------------------------------------- */
-
-static void conn_release(struct tcp_conn *c);
 
 static struct net_slot *slot_get(struct net_worker *w)
 {
@@ -525,7 +206,7 @@ static void slot_detach(struct net_slot *s)
 	if (s->rt.tcp && s->rt.conn != NULL) {
 		struct tcp_conn *c = s->rt.conn;
 		s->rt.conn = NULL;
-		conn_release(c);
+		net_tcp_release(c);
 	}
 }
 
@@ -542,7 +223,7 @@ static void slot_deliver(struct net_worker *w, struct net_slot *s, const struct 
 {
 	bool tcp = s->rt.tcp;
 	uint8_t *out = w->out_buf + 2;
-	int len = render(w, &s->q, ans, 0, tcp, out, sizeof(w->out_buf) - 2);
+	int len = net_worker_render(w, &s->q, ans, 0, tcp, out, sizeof(w->out_buf) - 2);
 	if (len > 0)
 		route_send(w, &s->rt, out, (size_t)len);
 }
@@ -572,8 +253,8 @@ static void build_answer(struct net_worker *w, const struct dns_query *q, int rc
 		ret = C2W_OK;
 	}
 	if (ret != C2W_OK) {
-		(void)dns_answer_empty(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "upstream answer unusable",
-				       ans);
+		(void)dns_answer_empty(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+				       "upstream answer unusable", ans);
 		return;
 	}
 	/* libunbound reports failures with rcode and an answer that has no records. */
@@ -583,22 +264,15 @@ static void build_answer(struct net_worker *w, const struct dns_query *q, int rc
 	}
 }
 
-static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len,
-			enum resolve_sec sec, const char *why)
+static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
+			const char *why)
 {
 	struct net_slot *s = arg;
 	struct net_worker *w = s->w;
 	build_answer(w, &s->q, rcode, pkt, len, sec, why);
 	bool had_hit = s->hit.action != POLICY_ACTION_NONE;
-	if (!s->policy_off && w->snap != NULL && w->ans.rcode != DNS_RCODE_SERVFAIL) {
-		/* Response triggers: CNAME chain names, answer IPs, NS names and addresses. */
-		struct policy_hit shadow;
-		memset(&shadow, 0, offsetof(struct policy_hit, match));
-		(void)policy_match_response(w->snap, &s->q, s->rt.peer, w->ans.wire, w->ans.len,
-					    &s->hit, &shadow);
-		if (shadow.action != POLICY_ACTION_NONE)
-			record_hit(w, &s->q, s->rt.peer, &shadow, "shadow: answered normally");
-	}
+	if (!s->policy_off && w->snap != NULL && w->ans.rcode != DNS_RCODE_SERVFAIL)
+		net_wpolicy_response(w, s);
 	/* Cache only bodies no policy rule touched: cache hits then need no response check. */
 	if (!had_hit && s->hit.action == POLICY_ACTION_NONE && w->ans.rcode != DNS_RCODE_SERVFAIL)
 		dns_pcache_store(w->cache, &s->q, &w->ans, mono_s());
@@ -606,8 +280,9 @@ static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len,
 		bool handled = false;
 		if (s->hit.action != POLICY_ACTION_NONE) {
 			uint8_t *out = w->out_buf + 2;
-			int olen = policy_act(w, &s->q, &s->rt, &s->hit, w->ans.wire, w->ans.len,
-					      out, sizeof(w->out_buf) - 2, &handled);
+			int olen =
+			    net_wpolicy_act(w, &s->q, &s->rt, &s->hit, w->ans.wire, w->ans.len, out,
+					    sizeof(w->out_buf) - 2, &handled);
 			if (handled && olen > 0)
 				route_send(w, &s->rt, out, (size_t)olen);
 		}
@@ -637,15 +312,14 @@ static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
 	slot_detach(s);
 }
 
-static int defer_query(struct net_worker *w, const struct dns_query *q,
-		       const struct net_route *rt, const struct policy_hit *hit, bool policy_off,
-		       uint8_t *out, size_t out_cap)
+static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		       const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap)
 {
 	struct net_slot *s = slot_get(w);
 	if (s == NULL) {
 		w->ctr.slots_exhausted++;
-		return answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "resolver overloaded",
-				    rt->tcp, out, out_cap);
+		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+					       "resolver overloaded", rt->tcp, out, out_cap);
 	}
 	s->q = *q;
 	memcpy(s->question, q->question, q->question_len);
@@ -667,8 +341,8 @@ static int defer_query(struct net_worker *w, const struct dns_query *q,
 	int ret = resolve_ctx_query(ctx, q->qname, q->qtype, q->qclass, on_resolved, s);
 	if (ret != C2W_OK) {
 		slot_put(w, s);
-		return answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "resolver error",
-				    rt->tcp, out, out_cap);
+		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+					       "resolver error", rt->tcp, out, out_cap);
 	}
 	return 0;
 }
@@ -707,16 +381,15 @@ static void write_pktinfo(const struct net_route *rt, struct msghdr *mh, uint8_t
 	memcpy(CMSG_DATA(c), &rt->local, dlen);
 }
 
-static void udp_send_one(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
-			 size_t len)
+static void udp_send_one(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len)
 {
 	uint8_t ctrl[CTRL_SIZE];
 	struct iovec iov = {.iov_base = msg, .iov_len = len};
 	struct msghdr mh = {
-		.msg_name = (void *)(uintptr_t)rt->peer,
-		.msg_namelen = rt->peer_len,
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
+	    .msg_name = (void *)(uintptr_t)rt->peer,
+	    .msg_namelen = rt->peer_len,
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
 	};
 	write_pktinfo(rt, &mh, ctrl);
 	if (sendmsg(rt->fd, &mh, MSG_DONTWAIT) < 0)
@@ -755,18 +428,18 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &w->rmsg[i].msg_hdr;
 			struct net_route rt = {
-				.tcp = false,
-				.fd = fd,
-				.peer = (const struct sockaddr *)&w->rname[i],
-				.peer_len = mh->msg_namelen,
+			    .tcp = false,
+			    .fd = fd,
+			    .peer = (const struct sockaddr *)&w->rname[i],
+			    .peer_len = mh->msg_namelen,
 			};
 			if (p->sock.wildcard)
 				read_pktinfo(mh, &rt);
 			else
 				rt.local_family = 0;
 			w->ctr.udp_queries++;
-			int len = handle_query(w, w->rx[i], w->rmsg[i].msg_len, &rt, w->tx[nsend],
-					       UDP_TX_SIZE);
+			int len = net_worker_handle(w, w->rx[i], w->rmsg[i].msg_len, &rt,
+						    w->tx[nsend], UDP_TX_SIZE);
 			if (len <= 0)
 				continue;
 			struct msghdr *sh = &w->smsg[nsend].msg_hdr;
@@ -798,166 +471,14 @@ static void udp_buffers_init(struct net_worker *w)
 	}
 }
 
-/* ---- TCP ------------------------------------------------------------------------------ */
-
-static void conn_free(struct tcp_conn *c)
-{
-	struct net_worker *w = c->w;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	free(c);
-}
-
-static void conn_close(struct tcp_conn *c)
-{
-	if (c->closed)
-		return;
-	c->closed = true;
-	bufferevent_free(c->bev);
-	c->bev = NULL;
-	c->w->tcp_count--;
-	if (c->pending == 0)
-		conn_free(c);
-}
-
-static void on_tcp_drained(struct bufferevent *bev, void *arg)
-{
-	struct tcp_conn *c = arg;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_close(c);
-}
-
-static void conn_release(struct tcp_conn *c)
-{
-	c->pending--;
-	if (c->closed) {
-		if (c->pending == 0)
-			conn_free(c);
-		return;
-	}
-	/* The client half-closed after its last query: close once every answer is out. */
-	if (c->eof && c->pending == 0) {
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_close(c);
-		else
-			bufferevent_setcb(c->bev, NULL, on_tcp_drained, NULL, c);
-	}
-}
-
-static void tcp_send(struct tcp_conn *c, uint8_t *msg, size_t len)
-{
-	if (c->closed)
-		return;
-	/* RFC 1035 4.2.2: two-octet length prefix; the caller left room in front of @msg. */
-	msg[-2] = (uint8_t)(len >> 8);
-	msg[-1] = (uint8_t)len;
-	bufferevent_write(c->bev, msg - 2, len + 2);
-}
-
-static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
-		       size_t len)
+static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len)
 {
 	if (rt->tcp) {
 		if (rt->conn != NULL)
-			tcp_send(rt->conn, msg, len);
+			net_tcp_send(rt->conn, msg, len);
 		return;
 	}
 	udp_send_one(w, rt, msg, len);
-}
-
-static void on_tcp_read(struct bufferevent *bev, void *arg)
-{
-	struct tcp_conn *c = arg;
-	struct net_worker *w = c->w;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	w->now_s = mono_s();
-	/* Pipelining (RFC 7766 6.2.1): every complete message is handled now; answers from the
-	 * cache go out at once, others when the resolver calls back, possibly out of order. */
-	while (!c->closed) {
-		uint8_t hdr[2];
-		size_t avail = evbuffer_get_length(in);
-		if (avail < 2 || evbuffer_copyout(in, hdr, 2) != 2)
-			return;
-		size_t mlen = ((size_t)hdr[0] << 8) | hdr[1];
-		if (avail < 2 + mlen)
-			return;
-		evbuffer_drain(in, 2);
-		if (evbuffer_remove(in, w->tcp_in, mlen) != (int)mlen) {
-			conn_close(c);
-			return;
-		}
-		struct net_route rt = {
-			.tcp = true,
-			.peer = (const struct sockaddr *)&c->peer,
-			.peer_len = c->peer_len,
-			.conn = c,
-		};
-		w->ctr.tcp_queries++;
-		uint8_t *out = w->out_buf + 2;
-		int len = handle_query(w, w->tcp_in, mlen, &rt, out, sizeof(w->out_buf) - 2);
-		if (len > 0)
-			tcp_send(c, out, (size_t)len);
-	}
-}
-
-static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct tcp_conn *c = arg;
-	if ((what & BEV_EVENT_TIMEOUT) && c->pending > 0) {
-		/* Idle only counts when nothing is in flight for this client. */
-		bufferevent_enable(bev, EV_READ);
-		return;
-	}
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->pending > 0) {
-		c->eof = true;
-		bufferevent_disable(bev, EV_READ);
-		return;
-	}
-	conn_close(c);
-}
-
-static void on_tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-			  int salen, void *arg)
-{
-	struct polled *p = arg;
-	struct net_worker *w = p->w;
-	(void)lev;
-	if (w->tcp_count >= w->cfg->server.tcp_clients_max) {
-		/* Bounded TCP clients (DESIGN: overload): refuse the newest. */
-		w->ctr.tcp_rejected++;
-		close(fd);
-		return;
-	}
-	struct tcp_conn *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		close(fd);
-		return;
-	}
-	c->w = w;
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		free(c);
-		close(fd);
-		return;
-	}
-	memcpy(&c->peer, sa, (size_t)salen);
-	c->peer_len = (socklen_t)salen;
-	c->next = w->conns;
-	if (w->conns != NULL)
-		w->conns->prev = c;
-	w->conns = c;
-	w->tcp_count++;
-	w->ctr.tcp_accepted++;
-	unsigned ms = w->cfg->server.tcp_idle_timeout_ms ? w->cfg->server.tcp_idle_timeout_ms
-							 : 10000;
-	struct timeval idle = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	bufferevent_setcb(c->bev, on_tcp_read, NULL, on_tcp_event, c);
-	bufferevent_set_timeouts(c->bev, &idle, &idle);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 /* ---- sockets, mailbox, lifecycle ------------------------------------------------------ */
@@ -976,7 +497,7 @@ static int poll_add(struct net_worker *w, const struct net_sock *s)
 		if (p->ev == NULL || event_add(p->ev, NULL) != 0)
 			goto out_fail;
 	} else {
-		p->lev = evconnlistener_new(w->base, on_tcp_accept, p, 0, -1, s->fd);
+		p->lev = evconnlistener_new(w->base, net_tcp_accept, p, 0, -1, s->fd);
 		if (p->lev == NULL)
 			goto out_fail;
 	}
@@ -1163,8 +684,8 @@ static int slots_init(struct net_worker *w)
 	return C2W_OK;
 }
 
-int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker **out,
-		   char *err, size_t err_len)
+int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker **out, char *err,
+		   size_t err_len)
 {
 	pthread_once(&evthread_once, evthread_setup);
 	struct net_worker *w = calloc(1, sizeof(*w));
@@ -1255,12 +776,7 @@ void net_worker_free(struct net_worker *w)
 		return;
 	while (w->polled_count > 0)
 		poll_remove(w, w->polled_count - 1);
-	while (w->conns != NULL) {
-		struct tcp_conn *c = w->conns;
-		if (!c->closed)
-			bufferevent_free(c->bev);
-		conn_free(c);
-	}
+	net_tcp_free_all(w);
 	resolve_ctx_free(w->rctx);
 	resolve_ctx_free(w->rctx_cd);
 	while (w->retired != NULL) {

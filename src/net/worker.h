@@ -50,8 +50,8 @@ struct net_counters {
  * @param err   out: message on failure
  * @return C2W_OK, C2W_ECONFIG (resolver set-up; message in @err), C2W_ENOMEM
  */
-C2W_NODISCARD int net_worker_new(unsigned id, const struct c2w_config *cfg,
-				 struct net_worker **out, char *err, size_t err_len);
+C2W_NODISCARD int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker **out,
+				 char *err, size_t err_len);
 
 /**
  * Give the worker its policy snapshot, hit ring and opt-out registry (all borrowed; any may be

@@ -41,8 +41,7 @@ static void pending_unlink(struct pending_query *pq)
 	ctx->pending--;
 }
 
-static int set_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err,
-		   size_t err_len)
+static int set_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err, size_t err_len)
 {
 	int ret = ub_ctx_set_option(ub, opt, val);
 	if (ret != 0) {
@@ -122,7 +121,8 @@ static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool
 	ret |= set_opt(ub, "harden-glue:", "yes", err, err_len);
 	snprintf(size, sizeof(size), "%um", validate ? mb : (mb / 8 ? mb / 8 : 1));
 	ret |= set_opt(ub, "rrset-cache-size:", size, err, err_len);
-	snprintf(size, sizeof(size), "%um", validate ? (mb / 2 ? mb / 2 : 1) : (mb / 16 ? mb / 16 : 1));
+	snprintf(size, sizeof(size), "%um",
+		 validate ? (mb / 2 ? mb / 2 : 1) : (mb / 16 ? mb / 16 : 1));
 	ret |= set_opt(ub, "msg-cache-size:", size, err, err_len);
 	if (rc->serve_stale) {
 		ret |= set_opt(ub, "serve-expired:", "yes", err, err_len);
@@ -165,13 +165,13 @@ int resolve_ctx_new(struct event_base *base, const struct conf_resolver *rc, boo
 	return C2W_OK;
 }
 
-static void on_done(void *mydata, int rcode, void *packet, int packet_len, int sec,
-		    char *why_bogus, int was_ratelimited)
+static void on_done(void *mydata, int rcode, void *packet, int packet_len, int sec, char *why_bogus,
+		    int was_ratelimited)
 {
 	struct pending_query *pq = mydata;
 	(void)was_ratelimited;
 	pending_unlink(pq);
-	enum resolve_sec s = sec == 2 ? RESOLVE_SEC_SECURE
+	enum resolve_sec s = sec == 2   ? RESOLVE_SEC_SECURE
 			     : sec == 1 ? RESOLVE_SEC_BOGUS
 					: RESOLVE_SEC_INSECURE;
 	/* libunbound: "do not inspect if rcode != 0" for errors; a SERVFAIL for bogus data

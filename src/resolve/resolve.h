@@ -59,9 +59,8 @@ C2W_NODISCARD int resolve_ctx_new(struct event_base *base, const struct conf_res
  * @param qname  canonical wire name (dns/name.h)
  * @return C2W_OK, C2W_EUPSTREAM (libunbound refused the query), C2W_EMALF (name)
  */
-C2W_NODISCARD int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname,
-				    uint16_t qtype, uint16_t qclass, resolve_done_cb cb,
-				    void *arg);
+C2W_NODISCARD int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qtype,
+				    uint16_t qclass, resolve_done_cb cb, void *arg);
 
 /** Queries asked and not yet called back. */
 unsigned resolve_ctx_pending(const struct resolve_ctx *ctx);

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker internals shared by worker.c (query path, UDP, lifecycle), worker_tcp.c (TCP
+ * connections) and worker_policy.c (RPZ glue and hit records). Not for other areas: the
+ * worker's public API is worker.h. Everything here belongs to the worker's own thread.
+ */
+#ifndef C2W_NET_WORKER_INT_H
+#define C2W_NET_WORKER_INT_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <urcu.h>
+
+#include "core/log.h"
+#include "dns/msg.h"
+#include "dns/name.h"
+#include "dns/pcache.h"
+#include "events/hit.h"
+#include "events/optout.h"
+#include "events/ring.h"
+#include "net/worker.h"
+#include "policy/policy.h"
+#include "resolve/resolve.h"
+
+#define UDP_BATCH         32
+#define UDP_RX_SIZE       4096
+#define UDP_TX_SIZE       4096
+#define UDP_ROUNDS        8 /* batches per wake-up before yielding to other events */
+#define SLOT_COUNT        4096
+#define MAX_POLLED        64
+#define CTRL_SIZE         64 /* room for one in_pktinfo / in6_pktinfo cmsg */
+#define PCACHE_SLOT_SIZE  1232
+#define EDE_NOT_SUPPORTED 21 /* RFC 8914 4.22 */
+
+struct net_worker;
+struct tcp_conn;
+
+/* Where an answer goes: a UDP peer (with our own address for wildcard sockets) or a TCP
+ * connection. Borrowed pointers on the fast path; copied into a slot when deferred. */
+struct net_route {
+	bool tcp;
+	int fd;
+	const struct sockaddr *peer;
+	socklen_t peer_len;
+	int local_family; /* 0: none, AF_INET or AF_INET6: reply from this address */
+	union {
+		struct in_pktinfo v4;
+		struct in6_pktinfo v6;
+	} local;
+	struct tcp_conn *conn;
+};
+
+struct net_slot {
+	struct net_worker *w;
+	struct net_slot *next_free;
+	struct event *timer;
+	bool in_use;
+	bool timed_out;
+	struct dns_query q;
+	uint8_t question[DNS_NAME_MAX + 4];
+	struct net_route rt;
+	struct sockaddr_storage peer;
+	bool policy_off;       /* opted out, or PASSTHRU at query time: answer as resolved */
+	struct policy_hit hit; /* tentative hit (RECURSE), action NONE when there is none */
+};
+
+struct tcp_conn {
+	struct net_worker *w;
+	struct bufferevent *bev;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	unsigned pending; /* queries in flight for this connection */
+	bool closed;      /* socket gone; freed once pending reaches 0 */
+	bool eof;         /* client closed its side: close once answers are written */
+	struct tcp_conn *prev, *next;
+};
+
+struct polled {
+	struct net_worker *w;
+	struct net_sock sock;
+	struct event *ev;           /* UDP */
+	struct evconnlistener *lev; /* TCP */
+};
+
+enum mbox_type {
+	MBOX_NONE = 0,
+	MBOX_RELOAD,
+	MBOX_STOP,
+};
+
+struct mbox {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum mbox_type type;
+	const struct c2w_config *cfg;
+	const struct policy_snap *snap;
+	const struct net_sock *socks;
+	size_t sock_count;
+	int result;
+	char err[256];
+	bool done;
+};
+
+struct retired_ctx {
+	struct resolve_ctx *ctx;
+	struct retired_ctx *next;
+};
+
+struct net_worker {
+	struct net_counters ctr; /* first: cache-line aligned */
+	unsigned id;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	const struct c2w_config *cfg;
+	const struct policy_snap *snap; /* swapped only through the mailbox; NULL = no policy */
+	struct events_ring *ring;       /* hit records to the event thread; NULL = none */
+	struct events_optout *optout;   /* subscribers who declined the service; NULL = none */
+	struct resolve_ctx *rctx;       /* validating (when a trust anchor is set) */
+	struct resolve_ctx *rctx_cd;    /* non-validating, for CD=1 queries */
+	struct retired_ctx *retired;    /* replaced by a reload, freed when idle */
+	struct dns_pcache *cache;
+	struct net_slot *slots;
+	struct net_slot *free_slots;
+	struct polled *polled[MAX_POLLED];
+	size_t polled_count;
+	unsigned tcp_count;
+	struct tcp_conn *conns;
+	struct event *mbox_ev;
+	struct event *tick_ev;
+	struct mbox mbox;
+	uint64_t now_s; /* monotonic seconds, refreshed per batch */
+
+	/* UDP batch buffers. */
+	struct mmsghdr rmsg[UDP_BATCH];
+	struct mmsghdr smsg[UDP_BATCH];
+	struct iovec riov[UDP_BATCH];
+	struct iovec siov[UDP_BATCH];
+	struct sockaddr_storage rname[UDP_BATCH];
+	uint8_t rctrl[UDP_BATCH][CTRL_SIZE];
+	uint8_t sctrl[UDP_BATCH][CTRL_SIZE];
+	uint8_t rx[UDP_BATCH][UDP_RX_SIZE];
+	uint8_t tx[UDP_BATCH][UDP_TX_SIZE];
+
+	/* Answer bodies and TCP messages (up to 64 KiB each). */
+	struct dns_answer ans;
+	uint8_t ans_buf[DNS_MSG_MAX];
+	struct dns_answer pans; /* policy rewrites, built from @ans */
+	uint8_t pans_buf[DNS_MSG_MAX];
+	uint8_t out_buf[DNS_MSG_MAX + 2];
+	uint8_t tcp_in[DNS_MSG_MAX];
+};
+
+static inline uint64_t mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* worker.c */
+
+/** Handle one query; returns the length of an immediate answer in @out, or 0. */
+int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
+		      const struct net_route *rt, uint8_t *out, size_t out_cap);
+/** Render @ans for @q (counts the answer); 0 when nothing can be sent. */
+int net_worker_render(struct net_worker *w, const struct dns_query *q, const struct dns_answer *ans,
+		      uint32_t age, bool tcp, uint8_t *out, size_t out_cap);
+/** Render an answer with no records and @rcode. */
+int net_worker_answer_rcode(struct net_worker *w, const struct dns_query *q, uint8_t rcode, int ede,
+			    const char *ede_text, bool tcp, uint8_t *out, size_t out_cap);
+
+/* worker_tcp.c */
+
+void net_tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		    void *arg);
+/** Write one message; room for the 2-byte length prefix must precede @msg. */
+void net_tcp_send(struct tcp_conn *c, uint8_t *msg, size_t len);
+/** A query of @c finished (answered or abandoned). */
+void net_tcp_release(struct tcp_conn *c);
+/** Close and free every connection (worker shutdown). */
+void net_tcp_free_all(struct net_worker *w);
+
+/* worker_policy.c */
+
+/** Query-time policy: opt-out, CLIENT-IP and QNAME triggers. */
+enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_query *q,
+				      const struct sockaddr *peer, struct policy_hit *hit,
+				      bool *policy_off);
+/** Act on a hit; *handled when the answer (or deliberate silence) is decided here. */
+int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		    const struct policy_hit *hit, const uint8_t *up, size_t up_len, uint8_t *out,
+		    size_t out_cap, bool *handled);
+/** Response-time triggers on the answer body in w->ans for slot @s (updates s->hit). */
+void net_wpolicy_response(struct net_worker *w, struct net_slot *s);
+
+#endif
