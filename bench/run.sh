@@ -29,6 +29,7 @@ outstanding=500
 build=1
 keep=0
 ready_timeout=30
+nice_level=0
 server_cpu=${BENCH_SERVER_CPU:-0}
 client_cpu=${BENCH_CLIENT_CPU:-1}
 port_base=${BENCH_PORT_BASE:-5370}
@@ -40,7 +41,7 @@ NAME
 
 SYNOPSIS
     bench/run.sh [--duration S] [--only LIST] [--rpz FILE] [--names N] [--clients C]
-                 [--outstanding Q] [--no-build] [--keep] [--ready-timeout S]
+                 [--outstanding Q] [--no-build] [--keep] [--ready-timeout S] [--nice N]
 
 DESCRIPTION
     Starts an NSD authoritative server for bench.example. on loopback, then each selected
@@ -64,6 +65,9 @@ OPTIONS
     --keep             keep the temporary directory with configs and logs
     --ready-timeout S  how long a server may take to start answering (default 30, or 600
                        with --rpz: a large RPZ takes time to load)
+    --nice N           run the servers, NSD and dnsperf at this nice level (default 0;
+                       negative needs root): less disturbance from other work on a
+                       shared machine, at that work's expense
     -h, --help         this text
 
 ENVIRONMENT
@@ -94,6 +98,7 @@ while [ $# -gt 0 ]; do
 	--no-build) build=0; shift ;;
 	--keep) keep=1; shift ;;
 	--ready-timeout) ready_timeout=${2:?}; ready_timeout_set=1; shift 2 ;;
+	--nice) nice_level=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
@@ -102,6 +107,8 @@ done
 for v in duration names clients outstanding ready_timeout port_base server_cpu client_cpu; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: --${v//_/-} must be a number" >&2; exit 2; }
 done
+[[ $nice_level =~ ^-?[0-9]+$ ]] && [ "$nice_level" -ge -20 ] && [ "$nice_level" -le 19 ] ||
+	{ echo "bench: --nice -20..19" >&2; exit 2; }
 [ "$duration" -ge 1 ] && [ "$duration" -le 3600 ] || { echo "bench: --duration 1..3600" >&2; exit 2; }
 [ "$names" -ge 1 ] && [ "$names" -le 10000000 ] || { echo "bench: --names 1..10000000" >&2; exit 2; }
 servers=()
@@ -172,11 +179,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Start "$@" in the background pinned to CPU $1; its PID goes to $last_pid and $pids.
-# taskset execs the program, so the PID is the server's own.
+# nice and taskset exec the program, so the PID is the server's own.
 spawn() {
 	local cpu=$1 log=$2
 	shift 2
-	taskset -c "$cpu" "$@" >"$log" 2>&1 &
+	nice -n "$nice_level" taskset -c "$cpu" "$@" >"$log" 2>&1 &
 	last_pid=$!
 	pids+=("$last_pid")
 }
@@ -580,13 +587,13 @@ measure() {
 	local startup=$((SECONDS - t_start))
 	echo "bench: $name: ready after ${startup}s; warming the cache" >&2
 	# One pass over all names, a modest number in flight so the upstream keeps up.
-	taskset -c "$client_cpu" timeout 120 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" \
+	nice -n "$nice_level" taskset -c "$client_cpu" timeout 120 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" \
 		-n 1 -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
 	echo "bench: $name: dnsperf for ${duration}s" >&2
 	t0=$(cpu_ticks "$pid") || t0=""
 	read -r c0_busy c0_total < <(core_ticks "$server_cpu")
 	out=$raw_dir/$name.dnsperf.txt
-	taskset -c "$client_cpu" timeout $((duration + 60)) dnsperf -s 127.0.0.1 -p "$port" \
+	nice -n "$nice_level" taskset -c "$client_cpu" timeout $((duration + 60)) dnsperf -s 127.0.0.1 -p "$port" \
 		-d "$work/queries.txt" -l "$duration" -q "$outstanding" -c "$clients" -t 2 \
 		>"$out" 2>&1 || true
 	t1=$(cpu_ticks "$pid") || t1=""
@@ -646,10 +653,12 @@ for s in "${servers[@]}"; do
 done
 
 rpz_rules=""
+nice_arg=""
+[ "$nice_level" = 0 ] || nice_arg=" --nice $nice_level"
 [ -n "$rpz" ] && rpz_rules=$(grep -cvE '^\s*($|;|\$|@)' "$rpz" || true)
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding"
+	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg"
 	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 	printf 'nproc\t%s\n' "$(nproc)"
 	printf 'kernel\t%s\n' "$(uname -sr)"
@@ -661,6 +670,7 @@ rpz_rules=""
 	printf 'outstanding\t%s\n' "$outstanding"
 	printf 'server_cpu\t%s\n' "$server_cpu"
 	printf 'client_cpu\t%s\n' "$client_cpu"
+	printf 'nice\t%s\n' "$nice_level"
 	printf 'rpz\t%s\n' "${rpz:+$(basename "$rpz") ($rpz_rules rules)}"
 } >"$work/meta.tsv"
 cp "$work/results.tsv" "$work/meta.tsv" "$raw_dir/"
