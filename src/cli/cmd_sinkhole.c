@@ -38,31 +38,32 @@ struct sh_ctx {
 
 static void help(FILE *out)
 {
-	fprintf(out,
-		"NAME\n    c2wall sinkhole - run the sinkhole and its warning page on its own\n\n"
-		"SYNOPSIS\n    c2wall sinkhole --config FILE [--evidence-log FILE] "
-		"[--read-timeout MS]\n                    [--max-connections N] [--header-max BYTES] "
-		"[--tcp-bytes N]\n\n"
-		"DESCRIPTION\n"
-		"    Listens on the sinkhole.http, sinkhole.tls and sinkhole.tcp addresses of the\n"
-		"    config. HTTP: for any Host and path, the warning page (Japanese, or English when\n"
-		"    Accept-Language prefers it or the query has lang=en) naming the blocked name and\n"
-		"    its malware family from the config's policy zones. TLS: reads the ClientHello,\n"
-		"    records the SNI and closes (no handshake, no certificate). TCP: records the\n"
-		"    first bytes and closes. Every contact is evidence: it goes to the incident store\n"
-		"    (store.sqlite) joined to the client's incident, and with --evidence-log to a\n"
-		"    JSON Lines file that names the client only by its pseudonym (privacy.key-file).\n"
-		"    Templates and operator text: sinkhole.templates (see docs/sinkhole.md).\n\n"
-		"OPTIONS\n"
-		"    --config FILE        c2wall YAML config (required)\n"
-		"    --evidence-log FILE  append evidence as JSON Lines; '-' = stdout\n"
-		"    --read-timeout MS    deadline for a whole request head (default 10000)\n"
-		"    --max-connections N  open connections, all listeners (default 512)\n"
-		"    --header-max BYTES   request line + headers (default 8192; 1024..65536)\n"
-		"    --tcp-bytes N        first bytes kept from TCP ports (default 256; max 4096)\n"
-		"    -h, --help           this manual\n\n"
-		"SIGNALS\n    SIGINT, SIGTERM: stop. SIGHUP: reopen the evidence log (rotation).\n\n"
-		"EXIT STATUS\n    0 stopped by a signal; 1 error; 2 usage.\n");
+	fprintf(
+	    out,
+	    "NAME\n    c2wall sinkhole - run the sinkhole and its warning page on its own\n\n"
+	    "SYNOPSIS\n    c2wall sinkhole --config FILE [--evidence-log FILE] "
+	    "[--read-timeout MS]\n                    [--max-connections N] [--header-max BYTES] "
+	    "[--tcp-bytes N]\n\n"
+	    "DESCRIPTION\n"
+	    "    Listens on the sinkhole.http, sinkhole.tls and sinkhole.tcp addresses of the\n"
+	    "    config. HTTP: for any Host and path, the warning page (Japanese, or English when\n"
+	    "    Accept-Language prefers it or the query has lang=en) naming the blocked name and\n"
+	    "    its malware family from the config's policy zones. TLS: reads the ClientHello,\n"
+	    "    records the SNI and closes (no handshake, no certificate). TCP: records the\n"
+	    "    first bytes and closes. Every contact is evidence: it goes to the incident store\n"
+	    "    (store.sqlite) joined to the client's incident, and with --evidence-log to a\n"
+	    "    JSON Lines file that names the client only by its pseudonym (privacy.key-file).\n"
+	    "    Templates and operator text: sinkhole.templates (see docs/sinkhole.md).\n\n"
+	    "OPTIONS\n"
+	    "    --config FILE        c2wall YAML config (required)\n"
+	    "    --evidence-log FILE  append evidence as JSON Lines; '-' = stdout\n"
+	    "    --read-timeout MS    deadline for a whole request head (default 10000)\n"
+	    "    --max-connections N  open connections, all listeners (default 512)\n"
+	    "    --header-max BYTES   request line + headers (default 8192; 1024..65536)\n"
+	    "    --tcp-bytes N        first bytes kept from TCP ports (default 256; max 4096)\n"
+	    "    -h, --help           this manual\n\n"
+	    "SIGNALS\n    SIGINT, SIGTERM: stop. SIGHUP: reopen the evidence log (rotation).\n\n"
+	    "EXIT STATUS\n    0 stopped by a signal; 1 error; 2 usage.\n");
 }
 
 /* ---- lookup: the config's policy zones, QNAME and wildcard rules ---- */
@@ -104,10 +105,11 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 	const char *key_id = NULL;
 	const uint8_t *addr = NULL;
 	if (ev->client->sa_family == AF_INET)
-		addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)ev->client)->sin_addr;
+		addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)ev->client)
+			   ->sin_addr;
 	else if (ev->client->sa_family == AF_INET6)
 		addr = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ev->client)
-			       ->sin6_addr;
+			   ->sin6_addr;
 	if (ctx->pseudo != NULL && addr != NULL) {
 		events_pseudo_make(ctx->pseudo, ev->client->sa_family, addr, pseudonym);
 		key_id = events_pseudo_key_id(ctx->pseudo);
@@ -126,9 +128,10 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 	if (ctx->store == NULL)
 		return;
 	bool fam = ev->info != NULL && ev->info->family[0] != '\0';
-	int dl = snprintf(detail, sizeof(detail), "proto=%s status=%d blocked=%s%s%s",
-			  sinkhole_proto_name(ev->proto), ev->http_status,
-			  ev->blocked ? "yes" : "no", fam ? " family=" : "", fam ? ev->info->family : "");
+	int dl =
+	    snprintf(detail, sizeof(detail), "proto=%s status=%d blocked=%s%s%s",
+		     sinkhole_proto_name(ev->proto), ev->http_status, ev->blocked ? "yes" : "no",
+		     fam ? " family=" : "", fam ? ev->info->family : "");
 	/* The first bytes of a raw contact, hex, as far as the detail column allows. */
 	if (ev->bytes_len > 0 && dl > 0 && (size_t)dl + 14 < sizeof(detail)) {
 		size_t pos = (size_t)dl + (size_t)snprintf(detail + dl, sizeof(detail) - (size_t)dl,
@@ -136,10 +139,10 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 		for (size_t i = 0; i < ev->bytes_len && pos + 3 < sizeof(detail); i++, pos += 2)
 			snprintf(detail + pos, 3, "%02x", ev->bytes[i]);
 	}
-	int ret = events_store_evidence_add(ctx->store, (uint64_t)ev->time_ms * 1000000u,
-					    ev->client, pseudonym, key_id ? key_id : "",
-					    ev->host, ev->method, ev->path, ev->user_agent,
-					    ev->local_port, detail);
+	int ret =
+	    events_store_evidence_add(ctx->store, (uint64_t)ev->time_ms * 1000000u, ev->client,
+				      pseudonym, key_id ? key_id : "", ev->host, ev->method,
+				      ev->path, ev->user_agent, ev->local_port, detail);
 	if (ret != C2W_OK) {
 		ctx->store_errors++;
 		if (c2w_log_ratelimit(&ctx->log_last, 60))
@@ -153,15 +156,15 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 static enum policy_override map_override(enum conf_zone_policy p)
 {
 	static const enum policy_override map[] = {
-		[CONF_POLICY_GIVEN] = POLICY_OVERRIDE_GIVEN,
-		[CONF_POLICY_NXDOMAIN] = POLICY_OVERRIDE_NXDOMAIN,
-		[CONF_POLICY_NODATA] = POLICY_OVERRIDE_NODATA,
-		[CONF_POLICY_PASSTHRU] = POLICY_OVERRIDE_PASSTHRU,
-		[CONF_POLICY_DROP] = POLICY_OVERRIDE_DROP,
-		[CONF_POLICY_TCP_ONLY] = POLICY_OVERRIDE_TCP_ONLY,
-		[CONF_POLICY_CNAME] = POLICY_OVERRIDE_CNAME,
-		[CONF_POLICY_LOG] = POLICY_OVERRIDE_LOG,
-		[CONF_POLICY_SINKHOLE] = POLICY_OVERRIDE_SINKHOLE,
+	    [CONF_POLICY_GIVEN] = POLICY_OVERRIDE_GIVEN,
+	    [CONF_POLICY_NXDOMAIN] = POLICY_OVERRIDE_NXDOMAIN,
+	    [CONF_POLICY_NODATA] = POLICY_OVERRIDE_NODATA,
+	    [CONF_POLICY_PASSTHRU] = POLICY_OVERRIDE_PASSTHRU,
+	    [CONF_POLICY_DROP] = POLICY_OVERRIDE_DROP,
+	    [CONF_POLICY_TCP_ONLY] = POLICY_OVERRIDE_TCP_ONLY,
+	    [CONF_POLICY_CNAME] = POLICY_OVERRIDE_CNAME,
+	    [CONF_POLICY_LOG] = POLICY_OVERRIDE_LOG,
+	    [CONF_POLICY_SINKHOLE] = POLICY_OVERRIDE_SINKHOLE,
 	};
 	return (size_t)p < sizeof(map) / sizeof(map[0]) ? map[p] : POLICY_OVERRIDE_GIVEN;
 }
@@ -182,29 +185,29 @@ static int build_policy(const struct c2w_config *cfg, struct policy_snap **snap)
 	for (size_t i = 0; i < n; i++) {
 		const struct conf_policy_zone *z = &cfg->policy.zones[i];
 		specs[i] = (struct policy_zone_spec){
-			.name = z->name,
-			.file = z->file,
-			.format = z->format == CONF_ZONE_HOSTS	   ? POLICY_FORMAT_HOSTS
-				  : z->format == CONF_ZONE_DOMAINS ? POLICY_FORMAT_DOMAINS
-								   : POLICY_FORMAT_RPZ,
-			.override = map_override(z->policy),
-			.cname_target = z->cname_target,
-			.category = z->category,
-			.family = z->family,
-			.feed = z->feed,
-			.ede_filtered = z->ede_filtered,
+		    .name = z->name,
+		    .file = z->file,
+		    .format = z->format == CONF_ZONE_HOSTS     ? POLICY_FORMAT_HOSTS
+			      : z->format == CONF_ZONE_DOMAINS ? POLICY_FORMAT_DOMAINS
+							       : POLICY_FORMAT_RPZ,
+		    .override = map_override(z->policy),
+		    .cname_target = z->cname_target,
+		    .category = z->category,
+		    .family = z->family,
+		    .feed = z->feed,
+		    .ede_filtered = z->ede_filtered,
 		};
 		if (cfg->sinkhole.ipv4)
 			specs[i].has_sinkhole4 =
-				inet_pton(AF_INET, cfg->sinkhole.ipv4, specs[i].sinkhole4) == 1;
+			    inet_pton(AF_INET, cfg->sinkhole.ipv4, specs[i].sinkhole4) == 1;
 		if (cfg->sinkhole.ipv6)
 			specs[i].has_sinkhole6 =
-				inet_pton(AF_INET6, cfg->sinkhole.ipv6, specs[i].sinkhole6) == 1;
+			    inet_pton(AF_INET6, cfg->sinkhole.ipv6, specs[i].sinkhole6) == 1;
 	}
 	struct policy_build_opts opts = {
-		.never_block = (const char *const *)cfg->policy.never_block,
-		.never_block_count = cfg->policy.never_block_count,
-		.never_block_file = cfg->policy.never_block_file,
+	    .never_block = (const char *const *)cfg->policy.never_block,
+	    .never_block_count = cfg->policy.never_block_count,
+	    .never_block_file = cfg->policy.never_block_file,
 	};
 	ret = policy_snap_build(specs, n, &opts, rep, snap);
 	if (ret != C2W_OK)
@@ -334,8 +337,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 static int open_sinks(const struct c2w_config *cfg, const struct opts *o, struct sh_ctx *ctx)
 {
-	int ret = events_pseudo_open(cfg->privacy.key_file, cfg->privacy.key_rotation_s,
-				     &ctx->pseudo);
+	int ret =
+	    events_pseudo_open(cfg->privacy.key_file, cfg->privacy.key_rotation_s, &ctx->pseudo);
 	if (ret != C2W_OK) {
 		c2w_log_err("sinkhole: pseudonym key %s: %s",
 			    cfg->privacy.key_file ? cfg->privacy.key_file : "(ephemeral)",
@@ -361,14 +364,14 @@ static int open_sinks(const struct c2w_config *cfg, const struct opts *o, struct
 static int run(const struct c2w_config *cfg, const struct opts *o, struct sh_ctx *ctx)
 {
 	struct sinkhole_spec spec = {
-		.templates = cfg->sinkhole.templates,
-		.http_count = cfg->sinkhole.http_count,
-		.tls_count = cfg->sinkhole.tls_count,
-		.tcp_count = cfg->sinkhole.tcp_count,
-		.read_timeout_ms = o->read_timeout_ms,
-		.conn_max = o->conn_max,
-		.header_max = o->header_max,
-		.tcp_bytes = o->tcp_bytes,
+	    .templates = cfg->sinkhole.templates,
+	    .http_count = cfg->sinkhole.http_count,
+	    .tls_count = cfg->sinkhole.tls_count,
+	    .tcp_count = cfg->sinkhole.tcp_count,
+	    .read_timeout_ms = o->read_timeout_ms,
+	    .conn_max = o->conn_max,
+	    .header_max = o->header_max,
+	    .tcp_bytes = o->tcp_bytes,
 	};
 	struct sinkhole_addr *h = NULL, *t = NULL, *p = NULL;
 	struct event_base *base = event_base_new();

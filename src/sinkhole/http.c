@@ -237,8 +237,8 @@ int sinkhole_http_parse(const char *buf, size_t len, const struct sinkhole_http_
 	size_t window = len < lim->header_max ? len : lim->header_max;
 	size_t pos = 0;
 	/* RFC 9112 2.2: ignore at least one empty line before the request line. */
-	while (pos < window && (buf[pos] == '\n' || (buf[pos] == '\r' && pos + 1 < window &&
-						     buf[pos + 1] == '\n')))
+	while (pos < window &&
+	       (buf[pos] == '\n' || (buf[pos] == '\r' && pos + 1 < window && buf[pos + 1] == '\n')))
 		pos += buf[pos] == '\r' ? 2 : 1;
 	if (pos + 4 <= window && memcmp(buf + pos, "PRI ", 4) == 0)
 		return C2W_EVERSION; /* HTTP/2 connection preface */
@@ -341,8 +341,8 @@ static int parse_lang_element(const char *p, size_t s, size_t e, struct sinkhole
 	*range = (struct sinkhole_slice){p + s, re - s};
 	for (size_t i = 0; i < range->len; i++) {
 		char c = range->p[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '*' ||
-			  (c >= '0' && c <= '9');
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+			  c == '*' || (c >= '0' && c <= '9');
 		if (!ok)
 			return -1;
 	}
@@ -366,9 +366,9 @@ static int parse_lang_element(const char *p, size_t s, size_t e, struct sinkhole
 }
 
 struct lang_score {
-	int q;       /* -1: not named */
-	size_t pos;  /* element index that set q */
-	bool exact;  /* set by a ja/en range (not "*") */
+	int q;      /* -1: not named */
+	size_t pos; /* element index that set q */
+	bool exact; /* set by a ja/en range (not "*") */
 };
 
 static void score_update(struct lang_score *sc, int q, size_t pos, bool exact)
@@ -384,8 +384,9 @@ static void score_update(struct lang_score *sc, int q, size_t pos, bool exact)
 
 static bool range_is(struct sinkhole_slice r, const char *primary)
 {
-	return (r.len == 2 || (r.len > 2 && r.p[2] == '-')) && lower((unsigned char)r.p[0]) ==
-	       (unsigned char)primary[0] && lower((unsigned char)r.p[1]) == (unsigned char)primary[1];
+	return (r.len == 2 || (r.len > 2 && r.p[2] == '-')) &&
+	       lower((unsigned char)r.p[0]) == (unsigned char)primary[0] &&
+	       lower((unsigned char)r.p[1]) == (unsigned char)primary[1];
 }
 
 enum sinkhole_lang sinkhole_http_lang_pick(struct sinkhole_slice al)

@@ -16,7 +16,7 @@
 #include "sinkhole/sinkhole.h"
 
 #define SINKHOLE_HTTP_TARGET_MAX 2048 /* longer request-target: 414 */
-#define SINKHOLE_HTTP_HOST_MAX	 255  /* normalised host, without NUL */
+#define SINKHOLE_HTTP_HOST_MAX   255  /* normalised host, without NUL */
 
 /** A slice of the input buffer. */
 struct sinkhole_slice {
@@ -28,14 +28,14 @@ struct sinkhole_http_req {
 	size_t consumed; /* bytes of the head including the empty line (and leading CRLFs) */
 	struct sinkhole_slice method;
 	struct sinkhole_slice target;
-	uint8_t version_minor; /* HTTP/1.<minor>: 0 or 1 */
+	uint8_t version_minor;      /* HTTP/1.<minor>: 0 or 1 */
 	struct sinkhole_slice host; /* Host field, or the authority of an absolute-form target */
 	struct sinkhole_slice user_agent;
 	struct sinkhole_slice accept_language;
 	bool has_host;
 	bool has_user_agent;
-	bool has_body;  /* Content-Length > 0 or Transfer-Encoding present */
-	bool close;     /* "Connection: close", or HTTP/1.0 without "keep-alive" */
+	bool has_body; /* Content-Length > 0 or Transfer-Encoding present */
+	bool close;    /* "Connection: close", or HTTP/1.0 without "keep-alive" */
 	unsigned field_count;
 };
 

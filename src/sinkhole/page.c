@@ -36,8 +36,8 @@ enum var {
 };
 
 static const char *const var_names[V_COUNT] = {
-	"domain", "family", "category", "time",	   "known",   "lang",
-	"isp",	  "steps",  "links",    "optout", "contact", "css",
+    "domain", "family", "category", "time",   "known",   "lang",
+    "isp",    "steps",  "links",    "optout", "contact", "css",
 };
 
 enum esc { ESC_NONE, ESC_HTML, ESC_ASCII };
@@ -63,72 +63,72 @@ struct sinkhole_page {
 	size_t size_max;
 };
 
-#define DEPTH_MAX     8
+#define DEPTH_MAX      8
 #define DOMAIN_ESC_MAX (255 * 6) /* every byte of the longest Host as "&quot;" */
 
 /* ---- built-in operator text ---- */
 
 static const char *const ja_steps[] = {
-	"このページを開いた機器（パソコン、スマートフォン、タブレットなど）を確かめてください。"
-	"心当たりがない場合は、同じ回線につながっている別の機器が原因かもしれません。",
-	"OS とアプリを最新の状態に更新し、お使いのセキュリティ対策ソフトで機器全体を"
-	"スキャンしてください。",
-	"対策ソフトは、必ず公式の配布元やアプリストアから入手してください。このページが"
-	"ソフトウェアのダウンロードを求めることはありません。",
-	"ネットバンキングやメールなど大切なサービスのパスワードを、感染していない別の機器から"
-	"変更してください。",
-	"解決しない場合や不安な場合は、下記の窓口にご相談ください。",
+    "このページを開いた機器（パソコン、スマートフォン、タブレットなど）を確かめてください。"
+    "心当たりがない場合は、同じ回線につながっている別の機器が原因かもしれません。",
+    "OS とアプリを最新の状態に更新し、お使いのセキュリティ対策ソフトで機器全体を"
+    "スキャンしてください。",
+    "対策ソフトは、必ず公式の配布元やアプリストアから入手してください。このページが"
+    "ソフトウェアのダウンロードを求めることはありません。",
+    "ネットバンキングやメールなど大切なサービスのパスワードを、感染していない別の機器から"
+    "変更してください。",
+    "解決しない場合や不安な場合は、下記の窓口にご相談ください。",
 };
 
 static const char *const en_steps[] = {
-	"Find the device that opened this page (computer, phone, tablet, ...). If it was not you, "
-	"another device on the same connection may be the cause.",
-	"Update the operating system and apps, then scan the whole device with your security "
-	"software.",
-	"Get security software only from its official publisher or an app store. This page never "
-	"asks you to download anything.",
-	"From a device that is not infected, change the passwords of important services such as "
-	"online banking and e-mail.",
-	"If the problem persists or you are unsure, contact us (see below).",
+    "Find the device that opened this page (computer, phone, tablet, ...). If it was not you, "
+    "another device on the same connection may be the cause.",
+    "Update the operating system and apps, then scan the whole device with your security "
+    "software.",
+    "Get security software only from its official publisher or an app store. This page never "
+    "asks you to download anything.",
+    "From a device that is not infected, change the passwords of important services such as "
+    "online banking and e-mail.",
+    "If the problem persists or you are unsure, contact us (see below).",
 };
 
 static const struct sinkhole_link ja_links[] = {
-	{"IPA 情報セキュリティ安心相談窓口", "https://www.ipa.go.jp/security/anshin/"},
-	{"NISC インターネットの安全・安心ハンドブック",
-	 "https://security-portal.nisc.go.jp/guidance/handbook.html"},
+    {"IPA 情報セキュリティ安心相談窓口", "https://www.ipa.go.jp/security/anshin/"},
+    {"NISC インターネットの安全・安心ハンドブック",
+     "https://security-portal.nisc.go.jp/guidance/handbook.html"},
 };
 
 static const struct sinkhole_link en_links[] = {
-	{"JPCERT/CC", "https://www.jpcert.or.jp/english/"},
-	{"NISC (National center of Incident readiness and Strategy for Cybersecurity)",
-	 "https://www.nisc.go.jp/eng/"},
+    {"JPCERT/CC", "https://www.jpcert.or.jp/english/"},
+    {"NISC (National center of Incident readiness and Strategy for Cybersecurity)",
+     "https://www.nisc.go.jp/eng/"},
 };
 
 static const struct sinkhole_text default_text[SINKHOLE_LANG_COUNT] = {
-	[SINKHOLE_LANG_JA] =
-		{
-			.isp_name = "ご利用のプロバイダー",
-			.steps = ja_steps,
-			.step_count = sizeof(ja_steps) / sizeof(ja_steps[0]),
-			.links = ja_links,
-			.link_count = sizeof(ja_links) / sizeof(ja_links[0]),
-			.optout = "この保護サービス（マルウェア通信の遮断）を利用しない場合は、"
-				  "ご契約のプロバイダーにお申し出ください。停止すると、"
-				  "このような通信も遮断されなくなります。",
-			.contact = "ご契約のプロバイダーのサポート窓口",
-		},
-	[SINKHOLE_LANG_EN] =
-		{
-			.isp_name = "Your Internet service provider",
-			.steps = en_steps,
-			.step_count = sizeof(en_steps) / sizeof(en_steps[0]),
-			.links = en_links,
-			.link_count = sizeof(en_links) / sizeof(en_links[0]),
-			.optout = "If you do not want this protection (blocking of malware "
-				  "communication), ask your provider to turn it off for your "
-				  "line. Such connections are then no longer blocked.",
-			.contact = "Your provider's support desk.",
-		},
+    [SINKHOLE_LANG_JA] =
+	{
+	    .isp_name = "ご利用のプロバイダー",
+	    .steps = ja_steps,
+	    .step_count = sizeof(ja_steps) / sizeof(ja_steps[0]),
+	    .links = ja_links,
+	    .link_count = sizeof(ja_links) / sizeof(ja_links[0]),
+	    .optout = "この保護サービス（マルウェア通信の遮断）を利用しない場合は、"
+		      "ご契約のプロバイダーにお申し出ください。停止すると、"
+		      "このような通信も遮断されなくなります。",
+	    .contact = "ご契約のプロバイダーのサポート窓口",
+	},
+    [SINKHOLE_LANG_EN] =
+	{
+	    .isp_name = "Your Internet service provider",
+	    .steps = en_steps,
+	    .step_count = sizeof(en_steps) / sizeof(en_steps[0]),
+	    .links = en_links,
+	    .link_count = sizeof(en_links) / sizeof(en_links[0]),
+	    .optout = "If you do not want this protection (blocking of malware "
+		      "communication), ask your provider to turn it off for your "
+		      "line. Such connections are then no longer blocked.",
+	    .contact = "Your provider's support desk.",
+	},
 };
 
 /* ---- output buffer ---- */
@@ -224,8 +224,7 @@ static int parse_tag(const char *t, size_t len, size_t i, char *kind, int *var, 
 }
 
 /* The matching {{/var}} for a section opened just before @i; nested same-name sections count. */
-static int find_close(const char *t, size_t len, size_t i, int var, size_t *body_end,
-		      size_t *after)
+static int find_close(const char *t, size_t len, size_t i, int var, size_t *body_end, size_t *after)
 {
 	int depth = 0;
 	for (;;) {
@@ -353,9 +352,9 @@ static bool ends_with_ci(const char *s, size_t len, const char *suffix)
 /* http(s) only, no whitespace or controls, and no file a browser would download and run. */
 static bool link_ok(const char *url)
 {
-	static const char *const bad[] = {".exe", ".msi", ".apk", ".zip", ".dmg", ".pkg",
-					  ".scr", ".bat", ".cmd", ".ps1", ".jar", ".js",
-					  ".vbs", ".rar", ".7z",  ".iso", ".img", ".deb",
+	static const char *const bad[] = {".exe", ".msi",  ".apk",  ".zip", ".dmg", ".pkg",
+					  ".scr", ".bat",  ".cmd",  ".ps1", ".jar", ".js",
+					  ".vbs", ".rar",  ".7z",   ".iso", ".img", ".deb",
 					  ".rpm", ".appx", ".msix", ".ipa", ".com", ".hta"};
 	if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0)
 		return false;
@@ -383,9 +382,9 @@ static int build_static(struct lang_page *lp, const struct sinkhole_text *op,
 	const struct sinkhole_link *links = op->link_count ? op->links : def->links;
 	size_t link_count = op->link_count ? op->link_count : def->link_count;
 	const char *plain[V_COUNT] = {
-		[V_ISP] = op->isp_name ? op->isp_name : def->isp_name,
-		[V_OPTOUT] = op->optout ? op->optout : def->optout,
-		[V_CONTACT] = op->contact ? op->contact : def->contact,
+	    [V_ISP] = op->isp_name ? op->isp_name : def->isp_name,
+	    [V_OPTOUT] = op->optout ? op->optout : def->optout,
+	    [V_CONTACT] = op->contact ? op->contact : def->contact,
 	};
 	for (int v = V_ISP; v < V_CSS; v++) {
 		w = (struct wbuf){scratch, sizeof(scratch), 0, false};
@@ -400,9 +399,10 @@ static int build_static(struct lang_page *lp, const struct sinkhole_text *op,
 		} else if (v == V_LINKS) {
 			for (size_t i = 0; i < link_count; i++) {
 				if (links[i].url == NULL || !link_ok(links[i].url)) {
-					c2w_log_err("sinkhole: link \"%s\" refused: only http(s) pages, "
-						    "never a download",
-						    links[i].url ? links[i].url : "(null)");
+					c2w_log_err(
+					    "sinkhole: link \"%s\" refused: only http(s) pages, "
+					    "never a download",
+					    links[i].url ? links[i].url : "(null)");
 					return C2W_EINVAL;
 				}
 				const char *label = links[i].label ? links[i].label : links[i].url;
@@ -498,8 +498,7 @@ static int merge_text(const char *dir, const char *file, const struct sinkhole_t
 	return C2W_OK;
 }
 
-int sinkhole_page_new(const char *dir, const struct sinkhole_text *text,
-		      struct sinkhole_page **out)
+int sinkhole_page_new(const char *dir, const struct sinkhole_text *text, struct sinkhole_page **out)
 {
 	static const char *const files[SINKHOLE_LANG_COUNT] = {"page.ja.html", "page.en.html"};
 	static const char *const texts[SINKHOLE_LANG_COUNT] = {"text.ja.txt", "text.en.txt"};
@@ -564,9 +563,9 @@ size_t sinkhole_page_size_max(const struct sinkhole_page *pg)
 /* "2025年1月2日 15:04:05 (JST)" / "2 January 2025, 15:04:05 (JST)" in the process time zone. */
 static size_t format_time(int64_t t, enum sinkhole_lang lang, char *out, size_t size)
 {
-	static const char *const months[] = {"January", "February", "March",	 "April",
-					     "May",	"June",	    "July",	 "August",
-					     "September", "October", "November", "December"};
+	static const char *const months[] = {"January",   "February", "March",    "April",
+					     "May",       "June",     "July",     "August",
+					     "September", "October",  "November", "December"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 	if (localtime_r(&tt, &tm) == NULL)
@@ -578,8 +577,8 @@ static size_t format_time(int64_t t, enum sinkhole_lang lang, char *out, size_t 
 			     tm.tm_zone);
 	else
 		n = snprintf(out, size, "%d %s %d, %02d:%02d:%02d (%s)", tm.tm_mday,
-			     months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-			     tm.tm_sec, tm.tm_zone);
+			     months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			     tm.tm_zone);
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
@@ -592,15 +591,15 @@ int sinkhole_page_render(const struct sinkhole_page *pg, const struct sinkhole_p
 	const struct sinkhole_info *in = req->info;
 	const char *domain = req->domain ? req->domain : "";
 	struct val vals[V_COUNT] = {
-		[V_DOMAIN] = {domain, strlen(domain), ESC_ASCII},
-		[V_FAMILY] = {in ? in->family : "", in ? strnlen(in->family, sizeof(in->family)) : 0,
-			      ESC_HTML},
-		[V_CATEGORY] = {in ? in->category : "",
-				in ? strnlen(in->category, sizeof(in->category)) : 0, ESC_HTML},
-		[V_TIME] = {when, when_len, ESC_HTML},
-		[V_KNOWN] = {"1", in ? 1 : 0, ESC_NONE},
-		[V_LANG] = {req->lang == SINKHOLE_LANG_EN ? "en" : "ja", 2, ESC_NONE},
-		[V_CSS] = {pg->css, pg->css_len, ESC_NONE},
+	    [V_DOMAIN] = {domain, strlen(domain), ESC_ASCII},
+	    [V_FAMILY] = {in ? in->family : "", in ? strnlen(in->family, sizeof(in->family)) : 0,
+			  ESC_HTML},
+	    [V_CATEGORY] = {in ? in->category : "",
+			    in ? strnlen(in->category, sizeof(in->category)) : 0, ESC_HTML},
+	    [V_TIME] = {when, when_len, ESC_HTML},
+	    [V_KNOWN] = {"1", in ? 1 : 0, ESC_NONE},
+	    [V_LANG] = {req->lang == SINKHOLE_LANG_EN ? "en" : "ja", 2, ESC_NONE},
+	    [V_CSS] = {pg->css, pg->css_len, ESC_NONE},
 	};
 	for (int v = V_ISP; v < V_CSS; v++)
 		vals[v] = (struct val){lp->html[v], lp->html_len[v], ESC_NONE};

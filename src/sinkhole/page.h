@@ -24,9 +24,9 @@ struct sinkhole_page;
 /** One page to render; strings borrowed for the call. */
 struct sinkhole_page_req {
 	enum sinkhole_lang lang;
-	const char *domain;              /* normalised Host; NULL or "" when none */
+	const char *domain;               /* normalised Host; NULL or "" when none */
 	const struct sinkhole_info *info; /* NULL when the name is not known as blocked */
-	int64_t time_s;                  /* shown time (DNS hit, else request), unix seconds */
+	int64_t time_s;                   /* shown time (DNS hit, else request), unix seconds */
 };
 
 /**
@@ -39,8 +39,9 @@ struct sinkhole_page_req {
  *              the built-in text
  * @param out   out: free with sinkhole_page_free()
  * @return C2W_OK; C2W_EIO (a file unreadable, larger than SINKHOLE_TEMPLATE_MAX, an unknown
- *         placeholder, an unclosed section, a bad text file line; logged with file and line); C2W_EINVAL (a link
- *         that is not http(s) or points at a download: .exe .msi .apk .zip ...); C2W_ENOMEM
+ *         placeholder, an unclosed section, a bad text file line; logged with file and line);
+ * C2W_EINVAL (a link that is not http(s) or points at a download: .exe .msi .apk .zip ...);
+ * C2W_ENOMEM
  */
 C2W_NODISCARD int sinkhole_page_new(const char *dir, const struct sinkhole_text *text,
 				    struct sinkhole_page **out);

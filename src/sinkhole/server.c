@@ -22,10 +22,10 @@
 #include "sinkhole/sinkhole.h"
 #include "sinkhole/tls.h"
 
-#define LINGER_MS	 2000
-#define LINGER_BYTES	 (64 * 1024)
-#define UA_MAX		 1024
-#define OUT_MAX		 (1024 * 1024) /* queued response bytes per connection */
+#define LINGER_MS    2000
+#define LINGER_BYTES (64 * 1024)
+#define UA_MAX       1024
+#define OUT_MAX      (1024 * 1024) /* queued response bytes per connection */
 
 struct listener {
 	struct sinkhole_server *srv;
@@ -132,8 +132,7 @@ static void linger_start(struct conn *c)
 static bool flush_out(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			event_add(c->ev_write, NULL);
 			return true;
@@ -318,7 +317,7 @@ static bool http_serve(struct conn *c, const struct sinkhole_http_req *req)
 {
 	struct sinkhole_server *srv = c->srv;
 	char host[SINKHOLE_HTTP_HOST_MAX + 1], method[40], path[SINKHOLE_HTTP_TARGET_MAX + 1],
-		ua[UA_MAX];
+	    ua[UA_MAX];
 	bool has_host = req->has_host && sinkhole_http_host_normalise(req->host, host) >= 0;
 	struct sinkhole_info info;
 	bool blocked = do_lookup(c, has_host ? host : NULL, &info);
@@ -326,7 +325,8 @@ static bool http_serve(struct conn *c, const struct sinkhole_http_req *req)
 	if (sinkhole_http_lang_query(req->target, &lang) != C2W_OK)
 		lang = sinkhole_http_lang_pick(req->accept_language);
 	bool head_only = req->method.len == 4 && memcmp(req->method.p, "HEAD", 4) == 0;
-	bool close_after = req->close || req->has_body || ++c->requests >= SINKHOLE_REQUESTS_PER_CONN;
+	bool close_after =
+	    req->close || req->has_body || ++c->requests >= SINKHOLE_REQUESTS_PER_CONN;
 	struct sinkhole_evidence ev;
 	evidence_base(c, &ev);
 	ev.host = has_host ? host : NULL;
@@ -343,11 +343,10 @@ static bool http_serve(struct conn *c, const struct sinkhole_http_req *req)
 			      close_after);
 	} else {
 		struct sinkhole_page_req pr = {
-			.lang = lang,
-			.domain = has_host ? host : NULL,
-			.info = blocked ? &info : NULL,
-			.time_s = blocked && info.last_hit_s > 0 ? info.last_hit_s
-								  : ev.time_ms / 1000,
+		    .lang = lang,
+		    .domain = has_host ? host : NULL,
+		    .info = blocked ? &info : NULL,
+		    .time_s = blocked && info.last_hit_s > 0 ? info.last_hit_s : ev.time_ms / 1000,
 		};
 		int len = sinkhole_page_render(srv->page, &pr, srv->page_buf, srv->page_cap);
 		ev.http_status = len > 0 ? 403 : 500;
@@ -514,8 +513,8 @@ static size_t in_cap_for(const struct sinkhole_server *srv, enum sinkhole_proto 
 	return srv->tcp_bytes;
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	struct listener *ls = arg;
 	struct sinkhole_server *srv = ls->srv;
@@ -625,10 +624,10 @@ static int check_spec(const struct sinkhole_spec *spec)
 static void apply_limits(struct sinkhole_server *srv, const struct sinkhole_spec *spec)
 {
 	srv->lim.header_max = spec->header_max ? spec->header_max : SINKHOLE_DEFAULT_HEADER_MAX;
-	srv->lim.header_count = spec->header_count ? spec->header_count
-						   : SINKHOLE_DEFAULT_HEADER_COUNT;
-	srv->read_timeout_ms = spec->read_timeout_ms ? spec->read_timeout_ms
-						     : SINKHOLE_DEFAULT_READ_TIMEOUT_MS;
+	srv->lim.header_count =
+	    spec->header_count ? spec->header_count : SINKHOLE_DEFAULT_HEADER_COUNT;
+	srv->read_timeout_ms =
+	    spec->read_timeout_ms ? spec->read_timeout_ms : SINKHOLE_DEFAULT_READ_TIMEOUT_MS;
 	srv->conn_max = spec->conn_max ? spec->conn_max : SINKHOLE_DEFAULT_CONN_MAX;
 	srv->tcp_bytes = spec->tcp_bytes ? spec->tcp_bytes : SINKHOLE_DEFAULT_TCP_BYTES;
 }
@@ -652,9 +651,14 @@ static int open_all(struct sinkhole_server *srv, const struct sinkhole_spec *spe
 			if (ret != C2W_OK) {
 				char text[INET6_ADDRSTRLEN] = "?";
 				const struct sockaddr *sa = (const void *)&kinds[k].a[i].ss;
-				const void *ip = sa->sa_family == AF_INET6
-							 ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
-							 : (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+				const void *ip =
+				    sa->sa_family == AF_INET6
+					? (const void *)&(
+					      (const struct sockaddr_in6 *)(const void *)sa)
+					      ->sin6_addr
+					: (const void *)&(
+					      (const struct sockaddr_in *)(const void *)sa)
+					      ->sin_addr;
 				inet_ntop(sa->sa_family, ip, text, sizeof(text));
 				c2w_log_err("sinkhole: cannot listen on %s port %u (%s)", text,
 					    sa_port(sa), c2w_strerror(ret));
@@ -720,8 +724,8 @@ void sinkhole_server_stats(const struct sinkhole_server *srv, struct sinkhole_st
 	*out = srv->st;
 }
 
-int sinkhole_server_addr(const struct sinkhole_server *srv, enum sinkhole_proto proto,
-			 size_t index, struct sinkhole_addr *out)
+int sinkhole_server_addr(const struct sinkhole_server *srv, enum sinkhole_proto proto, size_t index,
+			 struct sinkhole_addr *out)
 {
 	for (size_t i = 0; i < srv->ls_count; i++) {
 		if (srv->ls[i].proto != proto)

@@ -22,20 +22,16 @@ struct event_base;
 struct sinkhole_server;
 
 /* Page languages. Japanese is the default; English when the client prefers it. */
-enum sinkhole_lang {
-	SINKHOLE_LANG_JA = 0,
-	SINKHOLE_LANG_EN = 1,
-	SINKHOLE_LANG_COUNT
-};
+enum sinkhole_lang { SINKHOLE_LANG_JA = 0, SINKHOLE_LANG_EN = 1, SINKHOLE_LANG_COUNT };
 
 /* Limits; a spec field left 0 takes the default. */
-#define SINKHOLE_DEFAULT_HEADER_MAX	 8192  /* request line + header fields, bytes */
-#define SINKHOLE_DEFAULT_HEADER_COUNT	 64    /* header fields per request */
+#define SINKHOLE_DEFAULT_HEADER_MAX      8192  /* request line + header fields, bytes */
+#define SINKHOLE_DEFAULT_HEADER_COUNT    64    /* header fields per request */
 #define SINKHOLE_DEFAULT_READ_TIMEOUT_MS 10000 /* whole request head, not per byte */
-#define SINKHOLE_DEFAULT_CONN_MAX	 512   /* open connections, all listeners together */
-#define SINKHOLE_DEFAULT_TCP_BYTES	 256   /* first bytes kept from an extra TCP port */
-#define SINKHOLE_TCP_BYTES_MAX		 4096
-#define SINKHOLE_REQUESTS_PER_CONN	 32 /* keep-alive requests before we close */
+#define SINKHOLE_DEFAULT_CONN_MAX        512   /* open connections, all listeners together */
+#define SINKHOLE_DEFAULT_TCP_BYTES       256   /* first bytes kept from an extra TCP port */
+#define SINKHOLE_TCP_BYTES_MAX           4096
+#define SINKHOLE_REQUESTS_PER_CONN       32 /* keep-alive requests before we close */
 
 /** A listening address (IPv4 or IPv6 with port). */
 struct sinkhole_addr {
@@ -55,8 +51,8 @@ struct sinkhole_link {
  * the built-in default text of that language.
  */
 struct sinkhole_text {
-	const char *isp_name;           /* "Example ISP" */
-	const char *const *steps;       /* what to do now, in order */
+	const char *isp_name;     /* "Example ISP" */
+	const char *const *steps; /* what to do now, in order */
 	size_t step_count;
 	const struct sinkhole_link *links; /* ISP's and public help pages */
 	size_t link_count;
@@ -78,8 +74,8 @@ struct sinkhole_spec {
 	const char *templates; /* directory with page.ja.html, page.en.html, style.css,
 				  text.ja.txt, text.en.txt (each optional); NULL = built-in */
 	struct sinkhole_text text[SINKHOLE_LANG_COUNT];
-	size_t header_max;       /* 0 = SINKHOLE_DEFAULT_HEADER_MAX (min 1024, max 65536) */
-	unsigned header_count;   /* 0 = SINKHOLE_DEFAULT_HEADER_COUNT */
+	size_t header_max;        /* 0 = SINKHOLE_DEFAULT_HEADER_MAX (min 1024, max 65536) */
+	unsigned header_count;    /* 0 = SINKHOLE_DEFAULT_HEADER_COUNT */
 	unsigned read_timeout_ms; /* 0 = SINKHOLE_DEFAULT_READ_TIMEOUT_MS */
 	unsigned conn_max;        /* 0 = SINKHOLE_DEFAULT_CONN_MAX */
 	size_t tcp_bytes;         /* 0 = SINKHOLE_DEFAULT_TCP_BYTES; <= SINKHOLE_TCP_BYTES_MAX */
@@ -87,12 +83,12 @@ struct sinkhole_spec {
 
 /** What the daemon knows about a Host the sinkhole was asked for. */
 struct sinkhole_info {
-	char family[64];   /* malware family, "" when unknown */
-	char category[32]; /* c2, malware, phishing, ... ; "" when unknown */
-	char zone[256];    /* policy zone that matched, "" when unknown */
-	char feed[64];     /* feed the rule came from, "" when unknown */
-	int64_t last_hit_s; /* wall-clock time of this client's last DNS hit for the name, unix
-			       seconds; 0 when not known (the page then shows the request time) */
+	char family[64];     /* malware family, "" when unknown */
+	char category[32];   /* c2, malware, phishing, ... ; "" when unknown */
+	char zone[256];      /* policy zone that matched, "" when unknown */
+	char feed[64];       /* feed the rule came from, "" when unknown */
+	int64_t last_hit_s;  /* wall-clock time of this client's last DNS hit for the name, unix
+				seconds; 0 when not known (the page then shows the request time) */
 	int64_t incident_id; /* incident the hit belongs to; 0 when not known */
 };
 
@@ -124,10 +120,10 @@ enum sinkhole_proto {
  */
 struct sinkhole_evidence {
 	enum sinkhole_proto proto;
-	int64_t time_ms;                 /* wall clock, ms since the epoch */
-	const struct sockaddr *client;   /* peer address and port */
+	int64_t time_ms;               /* wall clock, ms since the epoch */
+	const struct sockaddr *client; /* peer address and port */
 	socklen_t client_len;
-	const struct sockaddr *local;    /* the sinkhole address and port it came to */
+	const struct sockaddr *local; /* the sinkhole address and port it came to */
 	socklen_t local_len;
 	uint16_t local_port;
 	const char *host;       /* HTTP: normalised Host; TLS: SNI; NULL when none */
@@ -137,9 +133,9 @@ struct sinkhole_evidence {
 	int http_status;        /* HTTP status we answered (403 page, 400, 431, ...); 0 if none */
 	bool blocked;           /* lookup_cb said the host is blocked; @info is then set */
 	const struct sinkhole_info *info; /* NULL unless @blocked */
-	const uint8_t *bytes;   /* TCP: first bytes received (binary); else NULL */
+	const uint8_t *bytes;             /* TCP: first bytes received (binary); else NULL */
 	size_t bytes_len;
-	const char *lang;       /* HTTP: "ja" or "en", the page language served; else NULL */
+	const char *lang; /* HTTP: "ja" or "en", the page language served; else NULL */
 };
 
 /**
@@ -150,15 +146,15 @@ typedef void sinkhole_evidence_cb(const struct sinkhole_evidence *ev, void *arg)
 
 /** Counters, for metrics. */
 struct sinkhole_stats {
-	uint64_t accepted;      /* connections accepted */
-	uint64_t refused_cap;   /* accepted and closed at once: connection cap reached */
-	uint64_t http_pages;    /* warning pages served */
-	uint64_t http_errors;   /* 4xx/5xx answers to malformed or oversized requests */
-	uint64_t timeouts;      /* connections closed by the read timeout */
-	uint64_t tls_hellos;    /* ClientHellos read (with or without SNI) */
-	uint64_t tls_bad;       /* TLS ports: not a ClientHello */
-	uint64_t tcp_records;   /* extra TCP ports: attempts recorded */
-	unsigned open;          /* connections open now */
+	uint64_t accepted;    /* connections accepted */
+	uint64_t refused_cap; /* accepted and closed at once: connection cap reached */
+	uint64_t http_pages;  /* warning pages served */
+	uint64_t http_errors; /* 4xx/5xx answers to malformed or oversized requests */
+	uint64_t timeouts;    /* connections closed by the read timeout */
+	uint64_t tls_hellos;  /* ClientHellos read (with or without SNI) */
+	uint64_t tls_bad;     /* TLS ports: not a ClientHello */
+	uint64_t tcp_records; /* extra TCP ports: attempts recorded */
+	unsigned open;        /* connections open now */
 };
 
 /**
@@ -190,7 +186,7 @@ void sinkhole_server_stats(const struct sinkhole_server *srv, struct sinkhole_st
  *
  * @return C2W_OK or C2W_ENOENT
  */
-int sinkhole_server_addr(const struct sinkhole_server *srv, enum sinkhole_proto proto,
-			 size_t index, struct sinkhole_addr *out);
+int sinkhole_server_addr(const struct sinkhole_server *srv, enum sinkhole_proto proto, size_t index,
+			 struct sinkhole_addr *out);
 
 #endif

@@ -14,7 +14,7 @@
 #include "sinkhole/sinkhole.h"
 
 #define SINKHOLE_TEXT_ITEMS_MAX 16 /* steps, and links, per language */
-#define SINKHOLE_TEXT_FILE_MAX	(32 * 1024)
+#define SINKHOLE_TEXT_FILE_MAX  (32 * 1024)
 
 /** Text parsed from one file; @text points into @buf. */
 struct sinkhole_text_file {

@@ -8,10 +8,10 @@
 
 #include <string.h>
 
-#define REC_HANDSHAKE	 22
-#define HS_CLIENT_HELLO	 1
-#define EXT_SERVER_NAME	 0
-#define REC_PAYLOAD_MAX	 16384 /* 2^14, RFC 8446 5.1 */
+#define REC_HANDSHAKE   22
+#define HS_CLIENT_HELLO 1
+#define EXT_SERVER_NAME 0
+#define REC_PAYLOAD_MAX 16384 /* 2^14, RFC 8446 5.1 */
 
 struct cur {
 	const uint8_t *p;
@@ -155,7 +155,7 @@ static int gather(const uint8_t *buf, size_t len, uint8_t *hs, size_t *hs_len,
 		size_t n = frag.len < room ? frag.len : room;
 		memcpy(hs + have, frag.p, n);
 		have += n;
-		if (hs[0] != HS_CLIENT_HELLO)
+		if (have > 0 && hs[0] != HS_CLIENT_HELLO)
 			return C2W_EMALF;
 		if (need == 0 && have >= 4) {
 			need = 4 + ((size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3]);

@@ -56,8 +56,11 @@ static void check_json(const struct sinkhole_http_req *req, const char *host)
 	method[ml] = '\0';
 	memcpy(path, req->target.p, pl);
 	path[pl] = '\0';
-	struct sinkhole_evidence ev = {.proto = SINKHOLE_PROTO_HTTP, .host = host,
-				       .method = method, .path = path, .http_status = 403};
+	struct sinkhole_evidence ev = {.proto = SINKHOLE_PROTO_HTTP,
+				       .host = host,
+				       .method = method,
+				       .path = path,
+				       .http_status = 403};
 	int n = sinkhole_evidence_json(&ev, "p", "k", json_buf, SINKHOLE_EVIDENCE_JSON_MAX);
 	if (n <= 0 || json_buf[n - 1] != '\n')
 		abort();

@@ -95,23 +95,23 @@ static void test_pipelined(void)
 static void test_malformed(void)
 {
 	static const char *const bad[] = {
-		"GET / HTTP/1.1\r\n\r\n",                         /* 1.1 without Host */
-		"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",    /* duplicate Host */
-		"GET / HTTP/1.1\r\nHost : a\r\n\r\n",              /* space before colon */
-		"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",    /* obs-fold */
-		"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",            /* bare CR */
-		"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",              /* double space */
-		"GET /\r\n\r\n",                                   /* HTTP/0.9 */
-		"GET / HTTP/1.1 \r\nHost: a\r\n\r\n",              /* trailing space */
-		"G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n",            /* control in method */
-		"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n",           /* DEL in target */
-		"GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n",           /* control in value */
-		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-		"GET / HTTX/1.1\r\nHost: a\r\n\r\n",
-		": x\r\n\r\n",
-		"GET / HTTP/1.1\r\n: novalue-name\r\n\r\n",
-		"AVERYLONGMETHODNAMETHATISWAYTOOLONGFORANYONE / HTTP/1.1\r\nHost: a\r\n\r\n",
+	    "GET / HTTP/1.1\r\n\r\n",                       /* 1.1 without Host */
+	    "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", /* duplicate Host */
+	    "GET / HTTP/1.1\r\nHost : a\r\n\r\n",           /* space before colon */
+	    "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", /* obs-fold */
+	    "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",         /* bare CR */
+	    "GET  / HTTP/1.1\r\nHost: a\r\n\r\n",           /* double space */
+	    "GET /\r\n\r\n",                                /* HTTP/0.9 */
+	    "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",           /* trailing space */
+	    "G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n",         /* control in method */
+	    "GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n",        /* DEL in target */
+	    "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n",        /* control in value */
+	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n",
+	    "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+	    "GET / HTTX/1.1\r\nHost: a\r\n\r\n",
+	    ": x\r\n\r\n",
+	    "GET / HTTP/1.1\r\n: novalue-name\r\n\r\n",
+	    "AVERYLONGMETHODNAMETHATISWAYTOOLONGFORANYONE / HTTP/1.1\r\nHost: a\r\n\r\n",
 	};
 	struct sinkhole_http_req q;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -215,17 +215,17 @@ static void test_accept_language(void)
 	CHECK_EQ(pick("ja;q=0.5, en;q=0.8"), SINKHOLE_LANG_EN);
 	CHECK_EQ(pick("fr-FR, fr;q=0.9, en;q=0.5"), SINKHOLE_LANG_EN);
 	CHECK_EQ(pick("fr-FR, de"), SINKHOLE_LANG_JA);
-	CHECK_EQ(pick("en;q=0"), SINKHOLE_LANG_JA);        /* excluded */
-	CHECK_EQ(pick("*"), SINKHOLE_LANG_JA);             /* wildcard: default */
-	CHECK_EQ(pick("*, ja;q=0"), SINKHOLE_LANG_EN);      /* ja excluded, rest welcome */
+	CHECK_EQ(pick("en;q=0"), SINKHOLE_LANG_JA);    /* excluded */
+	CHECK_EQ(pick("*"), SINKHOLE_LANG_JA);         /* wildcard: default */
+	CHECK_EQ(pick("*, ja;q=0"), SINKHOLE_LANG_EN); /* ja excluded, rest welcome */
 	CHECK_EQ(pick("*;q=0.5, en"), SINKHOLE_LANG_EN);
 	CHECK_EQ(pick("en;q=0.5, ja;q=0.5"), SINKHOLE_LANG_EN); /* tie: first listed */
 	CHECK_EQ(pick("ja;q=0.5, en;q=0.5"), SINKHOLE_LANG_JA);
 	CHECK_EQ(pick("EN-gb ; q=1.000"), SINKHOLE_LANG_EN);
-	CHECK_EQ(pick("en;q=2, ja;q=0.1"), SINKHOLE_LANG_JA);  /* bad q: element skipped */
-	CHECK_EQ(pick("en;q=0.0001"), SINKHOLE_LANG_JA);       /* > 3 decimals: skipped */
+	CHECK_EQ(pick("en;q=2, ja;q=0.1"), SINKHOLE_LANG_JA); /* bad q: element skipped */
+	CHECK_EQ(pick("en;q=0.0001"), SINKHOLE_LANG_JA);      /* > 3 decimals: skipped */
 	CHECK_EQ(pick("en;q=1.5"), SINKHOLE_LANG_JA);
-	CHECK_EQ(pick("eng"), SINKHOLE_LANG_JA);               /* not "en" */
+	CHECK_EQ(pick("eng"), SINKHOLE_LANG_JA); /* not "en" */
 	CHECK_EQ(pick(",,, ;q=1, en"), SINKHOLE_LANG_EN);
 	CHECK_EQ(pick("ja-JP;q=0.8, en;q=0.81"), SINKHOLE_LANG_EN);
 }

@@ -87,11 +87,15 @@ static void test_escape(void)
 static void test_operator_text(void)
 {
 	static const char *const steps[] = {"Run <b>step</b> one"};
-	static const struct sinkhole_link links[] = {{"Help & FAQ", "https://isp.example/help?a=1&b=2"}};
+	static const struct sinkhole_link links[] = {
+	    {"Help & FAQ", "https://isp.example/help?a=1&b=2"}};
 	struct sinkhole_text text[SINKHOLE_LANG_COUNT] = {
-		[SINKHOLE_LANG_EN] = {.isp_name = "Example \"Net\"", .steps = steps,
-				      .step_count = 1, .links = links, .link_count = 1,
-				      .contact = "abuse@isp.example, 0120-000-000"}};
+	    [SINKHOLE_LANG_EN] = {.isp_name = "Example \"Net\"",
+				  .steps = steps,
+				  .step_count = 1,
+				  .links = links,
+				  .link_count = 1,
+				  .contact = "abuse@isp.example, 0120-000-000"}};
 	struct sinkhole_page *pg;
 	CHECK_EQ(sinkhole_page_new(NULL, text, &pg), C2W_OK);
 	char *html = render(pg, SINKHOLE_LANG_EN, "x.example", NULL);
@@ -110,20 +114,20 @@ static void test_operator_text(void)
 
 static void test_links_refused(void)
 {
-	static const char *const urls[] = {"javascript:alert(1)", "https://x.example/cleaner.exe",
-					   "http://x.example/tool.ZIP?x=1", "ftp://x.example/",
-					   "https://x.example/a b", "data:text/html,hi"};
+	static const char *const urls[] = {
+	    "javascript:alert(1)", "https://x.example/cleaner.exe", "http://x.example/tool.ZIP?x=1",
+	    "ftp://x.example/",    "https://x.example/a b",         "data:text/html,hi"};
 	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
 		struct sinkhole_link link = {"x", urls[i]};
 		struct sinkhole_text text[SINKHOLE_LANG_COUNT] = {
-			[SINKHOLE_LANG_JA] = {.links = &link, .link_count = 1}};
+		    [SINKHOLE_LANG_JA] = {.links = &link, .link_count = 1}};
 		struct sinkhole_page *pg = NULL;
 		CHECK_EQ(sinkhole_page_new(NULL, text, &pg), C2W_EINVAL);
 		CHECK(pg == NULL);
 	}
 	struct sinkhole_link ok = {"x", "https://example.com"};
-	struct sinkhole_text text[SINKHOLE_LANG_COUNT] = {[SINKHOLE_LANG_JA] = {.links = &ok,
-										 .link_count = 1}};
+	struct sinkhole_text text[SINKHOLE_LANG_COUNT] = {
+	    [SINKHOLE_LANG_JA] = {.links = &ok, .link_count = 1}};
 	struct sinkhole_page *pg;
 	CHECK_EQ(sinkhole_page_new(NULL, text, &pg), C2W_OK);
 	sinkhole_page_free(pg);
@@ -142,8 +146,9 @@ static void test_template_dir(void)
 {
 	char dir[] = "/tmp/c2w-sinkhole-tpl-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
-	write_file(dir, "page.en.html", "<p>{{isp}}: {{domain}}{{#family}} ({{family}}){{/family}}"
-					"{{^family}} (?){{/family}}</p>");
+	write_file(dir, "page.en.html",
+		   "<p>{{isp}}: {{domain}}{{#family}} ({{family}}){{/family}}"
+		   "{{^family}} (?){{/family}}</p>");
 	struct sinkhole_page *pg;
 	CHECK_EQ(sinkhole_page_new(dir, NULL, &pg), C2W_OK);
 	struct sinkhole_info info = {.family = "Qakbot"};
@@ -157,8 +162,8 @@ static void test_template_dir(void)
 	CHECK(strstr(html, "<html lang=\"ja\">") != NULL);
 	free(html);
 	sinkhole_page_free(pg);
-	static const char *const bad[] = {"{{nosuch}}", "{{#family}}open", "{{/family}}", "{{domain",
-					  "{{#a}}{{/a}}"};
+	static const char *const bad[] = {"{{nosuch}}", "{{#family}}open", "{{/family}}",
+					  "{{domain", "{{#a}}{{/a}}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_file(dir, "page.en.html", bad[i]);
 		CHECK_EQ(sinkhole_page_new(dir, NULL, &pg), C2W_EIO);
@@ -173,8 +178,9 @@ static void test_text_file_and_spec_precedence(void)
 {
 	char dir[] = "/tmp/c2w-sinkhole-txt-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
-	write_file(dir, "text.ja.txt", "isp = 例ネット光\ncontact = 例ネット 0120-111-111\n"
-				       "link = 例ネット 相談 | https://isp.example.jp/anshin\n");
+	write_file(dir, "text.ja.txt",
+		   "isp = 例ネット光\ncontact = 例ネット 0120-111-111\n"
+		   "link = 例ネット 相談 | https://isp.example.jp/anshin\n");
 	struct sinkhole_text spec[SINKHOLE_LANG_COUNT] = {[SINKHOLE_LANG_JA] = {.contact = "spec"}};
 	struct sinkhole_page *pg;
 	CHECK_EQ(sinkhole_page_new(dir, spec, &pg), C2W_OK);
@@ -195,6 +201,7 @@ static void test_text_file_and_spec_precedence(void)
 	rmdir(dir);
 }
 
-TEST_MAIN(TEST(test_builtin_ja), TEST(test_text_file_and_spec_precedence), TEST(test_builtin_en_unknown_family),
-	  TEST(test_script_in_host_is_escaped), TEST(test_escape), TEST(test_operator_text),
-	  TEST(test_links_refused), TEST(test_template_dir))
+TEST_MAIN(TEST(test_builtin_ja), TEST(test_text_file_and_spec_precedence),
+	  TEST(test_builtin_en_unknown_family), TEST(test_script_in_host_is_escaped),
+	  TEST(test_escape), TEST(test_operator_text), TEST(test_links_refused),
+	  TEST(test_template_dir))

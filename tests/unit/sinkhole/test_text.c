@@ -38,13 +38,13 @@ static void test_errors(void)
 		int ret;
 		unsigned line;
 	} bad[] = {
-		{"isp = a\nisp = b\n", C2W_EMALF, 2},
-		{"\n\nnosuch = x\n", C2W_EMALF, 3},
-		{"isp=a\n", C2W_EMALF, 1},
-		{"link = no bar https://x\n", C2W_EMALF, 1},
-		{"link =  | https://x\n", C2W_EMALF, 1},
-		{"contact = a\x01b\n", C2W_EMALF, 1},
-		{"step = \n", C2W_EMALF, 1},
+	    {"isp = a\nisp = b\n", C2W_EMALF, 2},
+	    {"\n\nnosuch = x\n", C2W_EMALF, 3},
+	    {"isp=a\n", C2W_EMALF, 1},
+	    {"link = no bar https://x\n", C2W_EMALF, 1},
+	    {"link =  | https://x\n", C2W_EMALF, 1},
+	    {"contact = a\x01b\n", C2W_EMALF, 1},
+	    {"step = \n", C2W_EMALF, 1},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct sinkhole_text_file tf;
