@@ -7,9 +7,10 @@
 The zone has an SOA and NS (BIND and Unbound insist), $ORIGIN set (Knot Resolver reads it), and
 rules of the kinds C&C feeds carry: "name CNAME ." (NXDOMAIN), "*.name CNAME ." (wildcard),
 "name CNAME *." (NODATA) and "name A 127.0.0.2" (local data, the sinkhole). Rule names are
-pseudo-random labels under a few hundred fake registrable domains, never under bench.example., so
-the benchmark queries miss every rule and each server pays only for the lookup. The output is
-deterministic for a given seed.
+pseudo-random registrable names (and some subdomains) under ten common TLDs, never under
+bench.example., so the benchmark queries miss every rule and each server pays for the lookup
+only. The first rule is always "name CNAME ." (bench/run.sh probes it to see the policy is in
+force). The output is deterministic for a given seed.
 """
 import argparse
 import random

@@ -287,6 +287,8 @@ EOF
 }
 
 # ---------------------------------------------------------------- one config per server
+# Socket buffers: c2wall and the reflector ask for 4 MiB; the peers that have a setting for it
+# (Unbound, BIND, dnsdist) get the same. PowerDNS Recursor and kresd have none.
 conf_c2wall() {
 	{
 		cat <<EOF
@@ -349,6 +351,8 @@ server:
     root-hints: "$work/root.hints"
     msg-cache-size: 32m
     rrset-cache-size: 32m
+    so-rcvbuf: 4m
+    so-sndbuf: 4m
 remote-control:
     control-enable: no
 forward-zone:
@@ -390,6 +394,8 @@ options {
     dnssec-validation no;
     max-cache-size 64m;
     recursive-clients 10000;
+    udp-receive-buffer 4194304;
+    udp-send-buffer 4194304;
     $rp
 };
 controls { };
@@ -452,6 +458,7 @@ EOF
 conf_dnsdist() {
 	cat >"$work/dnsdist.conf" <<EOF
 setSecurityPollSuffix('')
+setUDPSocketBufferSizes(4194304, 4194304)
 setLocal('127.0.0.1:$P_DNSDIST')
 setACL({'127.0.0.0/8'})
 newServer({address='127.0.0.1:$P_NSD', checkName='bench.example.', checkType='SOA'})
