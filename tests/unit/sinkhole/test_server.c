@@ -35,7 +35,7 @@ static bool lookup(const char *host, const struct sockaddr *client, struct sinkh
 	snprintf(s->lookup_host, sizeof(s->lookup_host), "%s", host);
 	if (client->sa_family == AF_INET)
 		s->client_port_lookup =
-			ntohs(((const struct sockaddr_in *)(const void *)client)->sin_port);
+		    ntohs(((const struct sockaddr_in *)(const void *)client)->sin_port);
 	if (strcmp(host, "evil.example") != 0)
 		return false;
 	snprintf(out->family, sizeof(out->family), "Qakbot");
