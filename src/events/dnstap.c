@@ -164,7 +164,10 @@ int events_dnstap_write(struct events_dnstap *d, const struct events_hit *hit,
 	pol.value.data = (uint8_t *)(uintptr_t)hit->match;
 	pol.value.len = strlen(hit->match);
 
-	msg.type = DNSTAP__MESSAGE__TYPE__CLIENT_RESPONSE;
+	/* A query-log record (events.query-log) is no policy event: CLIENT_QUERY, no Policy. */
+	bool is_query = hit->kind == EVENTS_KIND_QUERY;
+	msg.type =
+	    is_query ? DNSTAP__MESSAGE__TYPE__CLIENT_QUERY : DNSTAP__MESSAGE__TYPE__CLIENT_RESPONSE;
 	msg.has_socket_family = 1;
 	msg.socket_family = hit->client_family == AF_INET6 ? DNSTAP__SOCKET_FAMILY__INET6
 							   : DNSTAP__SOCKET_FAMILY__INET;
@@ -177,18 +180,26 @@ int events_dnstap_write(struct events_dnstap *d, const struct events_hit *hit,
 	msg.response_time_sec = msg.query_time_sec;
 	msg.response_time_nsec = msg.query_time_nsec;
 	size_t rl = synth_response(hit, resp, sizeof(resp));
-	if (rl > 0) {
+	if (rl > 0 && is_query) {
+		resp[2] &= 0x7f; /* QR = 0: the question as asked */
+		resp[3] = 0;
+		msg.has_query_message = 1;
+		msg.query_message.data = resp;
+		msg.query_message.len = rl;
+	} else if (rl > 0) {
 		msg.has_response_message = 1;
 		msg.response_message.data = resp;
 		msg.response_message.len = rl;
 	}
-	msg.policy = &pol;
+	msg.policy = is_query ? NULL : &pol;
 
-	int el = snprintf(extra, sizeof(extra),
-			  "client=%s key=%s zone=%s action=%s category=%s family=%s feed=%s "
-			  "answer=%s",
-			  pseudonym, key_id, hit->zone, events_action_name(hit->action),
-			  hit->category, hit->family, hit->feed, hit->answer);
+	int el = is_query ? snprintf(extra, sizeof(extra), "client=%s key=%s kind=query", pseudonym,
+				     key_id)
+			  : snprintf(extra, sizeof(extra),
+				     "client=%s key=%s zone=%s action=%s category=%s family=%s "
+				     "feed=%s answer=%s",
+				     pseudonym, key_id, hit->zone, events_action_name(hit->action),
+				     hit->category, hit->family, hit->feed, hit->answer);
 	top.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
 	top.message = &msg;
 	top.has_identity = 1;

@@ -50,8 +50,8 @@ struct events_pipeline {
 	size_t counter_count, counter_cap;
 	size_t counter_last; /* cache: index of the last zone/action seen */
 
-	_Atomic uint64_t hits, optout_skipped, query_skipped, store_lost, sink_errors,
-	    jsonl_rotations, key_rotations;
+	_Atomic uint64_t hits, queries_logged, optout_skipped, query_skipped, store_lost,
+	    sink_errors, jsonl_rotations, key_rotations;
 	uint64_t batch; /* hits added to the store since the last commit */
 	uint64_t last_flush_ms;
 	uint64_t last_housekeep_s;
@@ -208,7 +208,7 @@ static void process_one(struct events_pipeline *p, const struct events_hit *hit)
 	events_pseudo_make(p->ps, hit->client_family, hit->client_addr, pseudonym);
 	memcpy(key_id, events_pseudo_key_id(p->ps), sizeof(key_id));
 	pthread_mutex_unlock(&p->key_lock);
-	atomic_fetch_add(&p->hits, 1);
+	atomic_fetch_add(hit->kind == EVENTS_KIND_HIT ? &p->hits : &p->queries_logged, 1);
 	if (p->jsonl) {
 		int r = events_jsonl_write(p->jsonl, hit, pseudonym, key_id);
 		if (r < 0)
@@ -383,6 +383,7 @@ void events_pipeline_stats(const struct events_pipeline *p, struct events_stats 
 	struct events_pipeline *m = (struct events_pipeline *)(uintptr_t)p;
 	memset(out, 0, sizeof(*out));
 	out->hits = atomic_load(&m->hits);
+	out->queries_logged = atomic_load(&m->queries_logged);
 	out->optout_skipped = atomic_load(&m->optout_skipped);
 	out->query_skipped = atomic_load(&m->query_skipped);
 	out->store_lost = atomic_load(&m->store_lost);
@@ -466,13 +467,14 @@ int events_pipeline_stats_json(const struct events_pipeline *p, FILE *out)
 	if (ret != C2W_OK)
 		return ret;
 	fprintf(out,
-		"{\"hits\":%llu,\"dropped\":%llu,\"optout_skipped\":%llu,\"query_skipped\":%llu,"
-		"\"store_lost\":%llu,\"sink_errors\":%llu,\"jsonl_rotations\":%llu,"
-		"\"key_rotations\":%llu,\"zones\":[",
-		(unsigned long long)st.hits, (unsigned long long)st.dropped,
-		(unsigned long long)st.optout_skipped, (unsigned long long)st.query_skipped,
-		(unsigned long long)st.store_lost, (unsigned long long)st.sink_errors,
-		(unsigned long long)st.jsonl_rotations, (unsigned long long)st.key_rotations);
+		"{\"hits\":%llu,\"queries_logged\":%llu,\"dropped\":%llu,\"optout_skipped\":%llu,"
+		"\"query_skipped\":%llu,\"store_lost\":%llu,\"sink_errors\":%llu,"
+		"\"jsonl_rotations\":%llu,\"key_rotations\":%llu,\"zones\":[",
+		(unsigned long long)st.hits, (unsigned long long)st.queries_logged,
+		(unsigned long long)st.dropped, (unsigned long long)st.optout_skipped,
+		(unsigned long long)st.query_skipped, (unsigned long long)st.store_lost,
+		(unsigned long long)st.sink_errors, (unsigned long long)st.jsonl_rotations,
+		(unsigned long long)st.key_rotations);
 	for (size_t i = 0; i < n; i++) {
 		/* Zone names are DNS presentation names: escape the JSON specials anyway. */
 		fprintf(out, "%s{\"zone\":\"", i ? "," : "");

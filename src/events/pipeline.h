@@ -49,7 +49,8 @@ struct events_counter {
 };
 
 struct events_stats {
-	uint64_t hits;           /* records processed (after opt-out and kind filters) */
+	uint64_t hits;           /* policy hits processed (after the opt-out filter) */
+	uint64_t queries_logged; /* query records written (events.query-log on) */
 	uint64_t dropped;        /* lost to full rings */
 	uint64_t optout_skipped; /* records discarded because the client opted out */
 	uint64_t query_skipped;  /* query records discarded (query_log off) */

@@ -203,6 +203,9 @@ enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_que
 int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		    const struct policy_hit *hit, const uint8_t *up, size_t up_len, uint8_t *out,
 		    size_t out_cap, bool *handled);
+/** Explicit query log (events.query-log): one EVENTS_KIND_QUERY record; no-op when off. */
+void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
+			   const struct sockaddr *peer);
 /** Response-time triggers on the answer body in w->ans for slot @s (updates s->hit). */
 void net_wpolicy_response(struct net_worker *w, struct net_slot *s);
 

@@ -91,6 +91,32 @@ static void record_hit(struct net_worker *w, const struct dns_query *q, const st
 	(void)events_ring_push(w->ring, &rec);
 }
 
+/*
+ * The operator's explicit query log (events.query-log, off by default): one
+ * EVENTS_KIND_QUERY record per answered query. Off, this costs one branch; opted-out
+ * clients are never recorded.
+ */
+void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
+			   const struct sockaddr *peer)
+{
+	if (w->ring == NULL || !w->cfg->events.query_log)
+		return;
+	if (w->optout != NULL && events_optout_contains(w->optout, peer))
+		return;
+	struct events_hit rec;
+	memset(&rec, 0, sizeof(rec));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rec.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	(void)events_hit_set_client(&rec, peer);
+	rec.kind = EVENTS_KIND_QUERY;
+	rec.qtype = q->qtype;
+	rec.worker = (uint16_t)w->id;
+	if (dns_name_to_text(q->qname, rec.qname, sizeof(rec.qname)) < 0)
+		rec.qname[0] = '\0';
+	(void)events_ring_push(w->ring, &rec);
+}
+
 /**
  * Act on a policy hit. Sets *handled when the client's answer is decided here (written to
  * @out, or deliberately nothing for DROP); otherwise the query goes on as if unmatched
