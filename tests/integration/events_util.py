@@ -56,13 +56,15 @@ def cli(*args, check=True, stdin=None, timeout=30):
 
 
 def query(r, qname, rdtype="A", source="127.0.0.1", timeout=3.0, tcp=False):
-    """Query the daemon from @source (bound, so each test client has its own address).
-    Returns the message, or None when no answer came (DROP)."""
+    """Query the daemon from @source (bound, so each test client has its own address; an
+    IPv6 source queries the daemon's ::1 listener on the same port). Returns the message, or
+    None when no answer came (DROP)."""
     q = dns.message.make_query(qname, rdtype, use_edns=0, payload=1232)
+    dest = "::1" if ":" in source else r.addr
     try:
         if tcp:
-            return dns.query.tcp(q, r.addr, port=r.port, timeout=timeout, source=source)
-        return dns.query.udp(q, r.addr, port=r.port, timeout=timeout, source=source)
+            return dns.query.tcp(q, dest, port=r.port, timeout=timeout, source=source)
+        return dns.query.udp(q, dest, port=r.port, timeout=timeout, source=source)
     except dns.exception.Timeout:
         return None
 
