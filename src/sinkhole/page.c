@@ -469,6 +469,8 @@ static int merge_text(const char *dir, const char *file, const struct sinkhole_t
 		unsigned line;
 		ret = sinkhole_text_parse(data, len, tf, &line);
 		free(data);
+		if (ret == C2W_ENOMEM)
+			return ret;
 		if (ret != C2W_OK) {
 			c2w_log_err("sinkhole: %s/%s:%u: %s (want \"key = value\" with isp, step, "
 				    "link = label | url, optout, contact)",
