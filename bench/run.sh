@@ -231,10 +231,11 @@ cpu_ticks() {
 	awk '{print $12 + $13}' <<<"$stat"
 }
 
-# "busy total" ticks of one CPU from /proc/stat: user..steal (guest time is already in user),
-# busy = all but idle and iowait.
+# "busy total" ticks of one CPU from /proc/stat. busy = user + nice + system + steal: what
+# processes (or the hypervisor) took. irq and softirq are left out: on the server's core they
+# are mostly the server's own packets. total = user..steal (guest time is already in user).
 core_ticks() {
-	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print $2 + $3 + $4 + $9, t }' /proc/stat
 }
 
 # ---------------------------------------------------------------- data: zone and queries
