@@ -161,9 +161,9 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 	if (v == POLICY_VERDICT_ACT) {
 		/* Blocked without recursion (BIND's qname-wait-recurse no): no upstream traffic
 		 * toward the C&C operator's servers. */
-		int plen = net_wpolicy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
+		int plen = net_wpolicy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled, NULL);
 		if (handled)
-			return plen;
+			return plen > 0 ? plen : 0;
 		policy_off = true;
 		hit.action = POLICY_ACTION_NONE;
 	}
@@ -178,9 +178,9 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 		 * those), so a tentative query-time hit stands as it is. */
 		if (hit.action != POLICY_ACTION_NONE) {
 			int plen =
-			    net_wpolicy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled);
+			    net_wpolicy_act(w, &q, rt, &hit, NULL, 0, out, out_cap, &handled, NULL);
 			if (handled)
-				return plen;
+				return plen > 0 ? plen : 0;
 		}
 		return net_worker_render(w, &q, &cached, age, rt->tcp, out, out_cap);
 	}
@@ -215,6 +215,9 @@ static void slot_put(struct net_worker *w, struct net_slot *s)
 {
 	evtimer_del(s->timer);
 	slot_detach(s);
+	free(s->saved);
+	s->saved = NULL;
+	s->stage = NET_STAGE_MAIN;
 	s->in_use = false;
 	s->next_free = w->free_slots;
 	w->free_slots = s;
@@ -271,11 +274,26 @@ static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len, en
 	struct net_slot *s = arg;
 	struct net_worker *w = s->w;
 	build_answer(w, &s->q, rcode, pkt, len, sec, why);
-	bool had_hit = s->hit.action != POLICY_ACTION_NONE;
-	if (!s->policy_off && w->snap != NULL && w->ans.rcode != DNS_RCODE_SERVFAIL)
+	s->had_hit = s->hit.action != POLICY_ACTION_NONE;
+	if (!s->policy_off && w->snap != NULL && w->ans.rcode != DNS_RCODE_SERVFAIL) {
 		net_wpolicy_response(w, s);
+		/* NSDNAME/NSIP: look up the answering zone's name servers first. */
+		if (net_wpolicy_ns_start(w, s))
+			return;
+	}
+	net_worker_resolved_finish(w, s);
+}
+
+void net_worker_resolved_finish(struct net_worker *w, struct net_slot *s)
+{
+	if (s->snap_gen != w->snap_gen) {
+		/* The policy was reloaded while this query was out: its hit belongs to the old
+		 * snapshot (freed by now). Match again, against the new one. */
+		net_wpolicy_rematch(w, s);
+	}
 	/* Cache only bodies no policy rule touched: cache hits then need no response check. */
-	if (!had_hit && s->hit.action == POLICY_ACTION_NONE && w->ans.rcode != DNS_RCODE_SERVFAIL)
+	if (!s->had_hit && s->hit.action == POLICY_ACTION_NONE &&
+	    w->ans.rcode != DNS_RCODE_SERVFAIL)
 		dns_pcache_store(w->cache, &s->q, &w->ans, mono_s());
 	if (!s->timed_out) {
 		bool handled = false;
@@ -283,7 +301,9 @@ static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len, en
 			uint8_t *out = w->out_buf + 2;
 			int olen =
 			    net_wpolicy_act(w, &s->q, &s->rt, &s->hit, w->ans.wire, w->ans.len, out,
-					    sizeof(w->out_buf) - 2, &handled);
+					    sizeof(w->out_buf) - 2, &handled, s);
+			if (olen < 0)
+				return; /* the slot now waits for the CNAME target */
 			if (handled && olen > 0)
 				route_send(w, &s->rt, out, (size_t)olen);
 		}
@@ -291,6 +311,54 @@ static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len, en
 			slot_deliver(w, s, &w->ans);
 	}
 	slot_put(w, s);
+}
+
+struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_query *q,
+				     const struct net_route *rt, const struct policy_hit *hit,
+				     bool policy_off)
+{
+	struct net_slot *s = slot_get(w);
+	if (s == NULL) {
+		w->ctr.slots_exhausted++;
+		return NULL;
+	}
+	s->q = *q;
+	memcpy(s->question, q->question, q->question_len);
+	s->q.question = s->question;
+	s->rt = *rt;
+	memcpy(&s->peer, rt->peer, rt->peer_len);
+	s->rt.peer = (const struct sockaddr *)&s->peer;
+	s->policy_off = policy_off;
+	s->snap_gen = w->snap_gen;
+	s->stage = NET_STAGE_MAIN;
+	s->had_hit = false;
+	s->saved = NULL;
+	if (hit != NULL && hit->action != POLICY_ACTION_NONE)
+		s->hit = *hit;
+	else
+		memset(&s->hit, 0, sizeof(s->hit));
+	if (rt->tcp)
+		rt->conn->pending++;
+	unsigned ms = w->cfg->resolver.timeout_ms ? w->cfg->resolver.timeout_ms : 5000;
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	evtimer_add(s->timer, &tv);
+	return s;
+}
+
+void net_worker_slot_put(struct net_worker *w, struct net_slot *s)
+{
+	slot_put(w, s);
+}
+
+void net_worker_route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
+			   size_t len)
+{
+	route_send(w, rt, msg, len);
+}
+
+struct resolve_ctx *net_worker_rctx(struct net_worker *w, const struct dns_query *q)
+{
+	return q->cd && w->rctx_cd != NULL ? w->rctx_cd : w->rctx;
 }
 
 static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
@@ -316,30 +384,12 @@ static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
 static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		       const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap)
 {
-	struct net_slot *s = slot_get(w);
-	if (s == NULL) {
-		w->ctr.slots_exhausted++;
+	struct net_slot *s = net_worker_slot_new(w, q, rt, hit, policy_off);
+	if (s == NULL)
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 					       "resolver overloaded", rt->tcp, out, out_cap);
-	}
-	s->q = *q;
-	memcpy(s->question, q->question, q->question_len);
-	s->q.question = s->question;
-	s->rt = *rt;
-	memcpy(&s->peer, rt->peer, rt->peer_len);
-	s->rt.peer = (const struct sockaddr *)&s->peer;
-	s->policy_off = policy_off;
-	if (hit->action != POLICY_ACTION_NONE)
-		s->hit = *hit;
-	else
-		memset(&s->hit, 0, sizeof(s->hit));
-	if (rt->tcp)
-		rt->conn->pending++;
-	unsigned ms = w->cfg->resolver.timeout_ms ? w->cfg->resolver.timeout_ms : 5000;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	evtimer_add(s->timer, &tv);
-	struct resolve_ctx *ctx = q->cd && w->rctx_cd != NULL ? w->rctx_cd : w->rctx;
-	int ret = resolve_ctx_query(ctx, q->qname, q->qtype, q->qclass, on_resolved, s);
+	int ret =
+	    resolve_ctx_query(net_worker_rctx(w, q), q->qname, q->qtype, q->qclass, on_resolved, s);
 	if (ret != C2W_OK) {
 		slot_put(w, s);
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
@@ -563,6 +613,18 @@ static int make_resolvers(struct net_worker *w, const struct c2w_config *cfg,
 	return ret;
 }
 
+/* NSDNAME/NSIP rules match on the answering zone's NS records and their addresses, which
+ * libunbound hands back only with minimal-responses off. Before the contexts' first query. */
+static void resolvers_for_policy(struct net_worker *w, const struct policy_snap *snap)
+{
+	if (snap == NULL || !policy_snap_has_ns_rules(snap))
+		return;
+	if (resolve_ctx_want_ns(w->rctx) != C2W_OK || resolve_ctx_want_ns(w->rctx_cd) != C2W_OK)
+		c2w_log_err("worker %u: cannot ask libunbound for NS records: NSDNAME/NSIP rules "
+			    "will not match",
+			    w->id);
+}
+
 static void retire(struct net_worker *w, struct resolve_ctx *ctx)
 {
 	if (ctx == NULL)
@@ -614,6 +676,8 @@ static void mbox_reload(struct net_worker *w, struct mbox *m)
 	w->rctx_cd = rctx_cd;
 	w->cfg = m->cfg;
 	w->snap = m->snap;
+	w->snap_gen++;
+	resolvers_for_policy(w, w->snap);
 	poll_sync(w, m->socks, m->sock_count);
 	/* Answers may depend on what changed (upstreams, policy): start from a clean cache. */
 	dns_pcache_clear(w->cache);
@@ -753,6 +817,7 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 	w->snap = snap;
 	w->ring = ring;
 	w->optout = optout;
+	resolvers_for_policy(w, snap);
 }
 
 int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,

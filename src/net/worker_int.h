@@ -74,6 +74,20 @@ struct net_slot {
 	struct sockaddr_storage peer;
 	bool policy_off;       /* opted out, or PASSTHRU at query time: answer as resolved */
 	struct policy_hit hit; /* tentative hit (RECURSE), action NONE when there is none */
+	/* Follow-up queries of the policy glue (worker_policy.c), one at a time: */
+	uint8_t stage;              /* enum net_slot_stage */
+	bool had_hit;               /* a query-time hit existed before the answer came */
+	struct dns_answer *saved;   /* malloc'd body kept across the follow-up (wire after it) */
+	uint8_t zone[DNS_NAME_MAX]; /* NS_ZONE stage: the zone whose NS set is asked */
+	unsigned snap_gen;          /* w->snap_gen when the query came: hit is from that one */
+};
+
+/* What a slot waits for. */
+enum net_slot_stage {
+	NET_STAGE_MAIN = 0, /* the client's question */
+	NET_STAGE_CHASE,    /* the target of a policy CNAME; saved = the rewrite so far */
+	NET_STAGE_NS_NAME,  /* NS of the query name (finds the zone cut); saved = the answer */
+	NET_STAGE_NS_ZONE,  /* NS (and glue) of that zone; saved = the answer */
 };
 
 struct tcp_conn {
@@ -126,6 +140,7 @@ struct net_worker {
 	struct event_base *base;
 	const struct c2w_config *cfg;
 	const struct policy_snap *snap; /* swapped only through the mailbox; NULL = no policy */
+	unsigned snap_gen;              /* bumped at every swap of @snap */
 	struct events_ring *ring;       /* hit records to the event thread; NULL = none */
 	struct events_optout *optout;   /* subscribers who declined the service; NULL = none */
 	struct resolve_ctx *rctx;       /* validating (when a trust anchor is set) */
@@ -178,6 +193,19 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 /** Render @ans for @q (counts the answer); 0 when nothing can be sent. */
 int net_worker_render(struct net_worker *w, const struct dns_query *q, const struct dns_answer *ans,
 		      uint32_t age, bool tcp, uint8_t *out, size_t out_cap);
+/** Take a slot for @q from @rt (copies the route, holds a TCP connection); NULL when full. */
+struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_query *q,
+				     const struct net_route *rt, const struct policy_hit *hit,
+				     bool policy_off);
+/** Give back a slot (timer, TCP connection reference). */
+void net_worker_slot_put(struct net_worker *w, struct net_slot *s);
+/** Send @msg to where the slot's query came from. */
+void net_worker_route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg,
+			   size_t len);
+/** The resolver context for @q (non-validating for CD=1). */
+struct resolve_ctx *net_worker_rctx(struct net_worker *w, const struct dns_query *q);
+/** The rest of an answer's path once every policy check is done: cache, act, send, put. */
+void net_worker_resolved_finish(struct net_worker *w, struct net_slot *s);
 /** Render an answer with no records and @rcode. */
 int net_worker_answer_rcode(struct net_worker *w, const struct dns_query *q, uint8_t rcode, int ede,
 			    const char *ede_text, bool tcp, uint8_t *out, size_t out_cap);
@@ -202,11 +230,19 @@ enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_que
 /** Act on a hit; *handled when the answer (or deliberate silence) is decided here. */
 int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		    const struct policy_hit *hit, const uint8_t *up, size_t up_len, uint8_t *out,
-		    size_t out_cap, bool *handled);
+		    size_t out_cap, bool *handled, struct net_slot *slot);
 /** Explicit query log (events.query-log): one EVENTS_KIND_QUERY record; no-op when off. */
 void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 			   const struct sockaddr *peer);
 /** Response-time triggers on the answer body in w->ans for slot @s (updates s->hit). */
 void net_wpolicy_response(struct net_worker *w, struct net_slot *s);
+/**
+ * NSDNAME/NSIP: when the snapshot has such rules, ask libunbound for the NS set (and glue) of
+ * the zone that answered and match it. Returns true when a follow-up query is under way (the
+ * slot then finishes through net_worker_resolved_finish()); false: nothing to do.
+ */
+bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s);
+/** After a policy swap: redo the query- and response-time match of @s against w->snap. */
+void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s);
 
 #endif

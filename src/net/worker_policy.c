@@ -3,6 +3,8 @@
  * The worker's RPZ glue: opt-out, query-time and response-time matching, acting on a hit
  * (rewrite, drop, TC), and hit records handed to the event thread through the worker's ring.
  */
+#include "dns/iter.h"
+#include "dns/writer.h"
 #include "net/worker_int.h"
 
 /* ---- policy ---------------------------------------------------------------------------- */
@@ -117,16 +119,321 @@ void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 	(void)events_ring_push(w->ring, &rec);
 }
 
+/* ---- follow-up queries: CNAME targets, name servers ---------------------------------- */
+
+/* Keep a copy of @ans in the slot (the worker's answer buffers are shared by all queries). */
+static bool slot_save(struct net_slot *s, const struct dns_answer *ans)
+{
+	struct dns_answer *sv = malloc(sizeof(*sv) + ans->len);
+	if (sv == NULL)
+		return false;
+	*sv = *ans;
+	sv->wire = (uint8_t *)(sv + 1);
+	sv->cap = ans->len;
+	memcpy(sv->wire, ans->wire, ans->len);
+	free(s->saved);
+	s->saved = sv;
+	return true;
+}
+
+/* Put the saved body back into w->ans and let go of the copy. */
+static void slot_restore(struct net_worker *w, struct net_slot *s)
+{
+	struct dns_answer *sv = s->saved;
+	w->ans = *sv;
+	w->ans.wire = w->ans_buf;
+	w->ans.cap = sizeof(w->ans_buf);
+	memcpy(w->ans_buf, sv->wire, sv->len);
+	free(sv);
+	s->saved = NULL;
+	s->stage = NET_STAGE_MAIN;
+}
+
+static bool dnssec_type(uint16_t t)
+{
+	return t == DNS_TYPE_RRSIG || t == DNS_TYPE_NSEC || t == DNS_TYPE_NSEC3;
+}
+
+/* Copy the records of @sec from @msg into @wr (DNSSEC records only for DO clients). */
+static int copy_section(struct dns_writer *wr, const struct dns_query *q, const uint8_t *msg,
+			size_t len, enum dns_section sec)
+{
+	struct dns_iter it;
+	struct dns_rr rr;
+	int ret = dns_iter_init(&it, msg, len);
+	if (ret != C2W_OK)
+		return ret;
+	while ((ret = dns_iter_next(&it, &rr)) == C2W_OK) {
+		if (rr.section != sec || rr.type == DNS_TYPE_OPT)
+			continue;
+		if (dnssec_type(rr.type) && !q->edns_do && rr.type != q->qtype)
+			continue;
+		ret = dns_writer_copy_rr(wr, sec, rr.owner, rr.type, rr.rclass, rr.ttl, msg, len,
+					 rr.rdata_off, rr.rdlen);
+		if (ret != C2W_OK)
+			return ret;
+	}
+	return ret == C2W_ENOENT ? C2W_OK : ret;
+}
+
+/*
+ * The rewrite (CNAME to the target, policy SOA in additional) plus the target's answer, as
+ * BIND gives it: the CNAME, then the target's records (its own CNAME chain included), RCODE
+ * NXDOMAIN when the target does not exist. The target is not checked against policy.
+ */
+static int chase_build(const struct net_slot *s, int rcode, const uint8_t *pkt, size_t len,
+		       struct dns_answer *ans)
+{
+	const struct dns_answer *sv = s->saved;
+	struct dns_writer wr;
+	if (pkt == NULL || len < DNS_HEADER_LEN ||
+	    (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN))
+		return C2W_EUPSTREAM;
+	int ret = dns_writer_init(&wr, ans, &s->q, (uint16_t)rcode, false);
+	if (ret == C2W_OK)
+		ret = copy_section(&wr, &s->q, sv->wire, sv->len, DNS_SECTION_ANSWER);
+	if (ret == C2W_OK)
+		ret = copy_section(&wr, &s->q, pkt, len, DNS_SECTION_ANSWER);
+	if (ret == C2W_OK)
+		ret = copy_section(&wr, &s->q, sv->wire, sv->len, DNS_SECTION_ADDITIONAL);
+	if (ret == C2W_OK)
+		ret = dns_writer_finish(&wr);
+	if (ret != C2W_OK)
+		return ret;
+	ans->secure = false;
+	ans->ede_code = sv->ede_code;
+	memcpy(ans->ede_text, sv->ede_text, sizeof(ans->ede_text));
+	return C2W_OK;
+}
+
+static void on_chase(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
+		     const char *why)
+{
+	struct net_slot *s = arg;
+	struct net_worker *w = s->w;
+	(void)sec;
+	(void)why;
+	if (!s->timed_out) {
+		struct dns_answer *ans = &w->pans;
+		ans->wire = w->pans_buf;
+		ans->cap = sizeof(w->pans_buf);
+		/* The target could not be resolved: the CNAME alone, the client may follow it. */
+		const struct dns_answer *body = s->saved;
+		if (chase_build(s, rcode, pkt, len, ans) == C2W_OK)
+			body = ans;
+		uint8_t *out = w->out_buf + 2;
+		int olen =
+		    net_worker_render(w, &s->q, body, 0, s->rt.tcp, out, sizeof(w->out_buf) - 2);
+		if (olen > 0)
+			net_worker_route_send(w, &s->rt, out, (size_t)olen);
+	}
+	net_worker_slot_put(w, s);
+}
+
+/* The target of the last CNAME in the answer section of @ans, canonical. */
+static bool cname_target_of(const struct dns_answer *ans, uint8_t *target)
+{
+	struct dns_iter it;
+	struct dns_rr rr;
+	size_t tl = 0;
+	bool found = false;
+	if (dns_iter_init(&it, ans->wire, ans->len) != C2W_OK)
+		return false;
+	while (dns_iter_next(&it, &rr) == C2W_OK && rr.section == DNS_SECTION_ANSWER) {
+		if (rr.type == DNS_TYPE_CNAME &&
+		    dns_iter_rdata_name(&it, &rr, 0, target, &tl) == C2W_OK)
+			found = true;
+	}
+	if (found)
+		dns_name_lower(target);
+	return found;
+}
+
+/*
+ * A CNAME rewrite is followed, as BIND does: resolve the target from the same slot (a new one
+ * when the hit came at query time) and answer with the CNAME plus the target's records.
+ * Returns true when the slot now waits for the target; false: send the CNAME alone.
+ */
+static bool chase_start(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+			const struct policy_hit *hit, const struct dns_answer *ans,
+			struct net_slot *slot)
+{
+	uint8_t target[DNS_NAME_WIRE_MAX];
+	if (q->qtype == DNS_TYPE_CNAME || q->qtype == DNS_TYPE_ANY ||
+	    ans->rcode != DNS_RCODE_NOERROR || !cname_target_of(ans, target))
+		return false;
+	struct net_slot *s = slot != NULL ? slot : net_worker_slot_new(w, q, rt, hit, false);
+	if (s == NULL)
+		return false;
+	if (!slot_save(s, ans))
+		goto out_fail;
+	s->stage = NET_STAGE_CHASE;
+	if (resolve_ctx_query(net_worker_rctx(w, q), target, q->qtype, q->qclass, on_chase, s) ==
+	    C2W_OK)
+		return true;
+	free(s->saved);
+	s->saved = NULL;
+	s->stage = NET_STAGE_MAIN;
+out_fail:
+	if (slot == NULL)
+		net_worker_slot_put(w, s);
+	return false;
+}
+
+/* Match every NS name in the answer section and every A/AAAA in the additional section. */
+static void ns_match(struct net_worker *w, struct net_slot *s, const uint8_t *pkt, size_t len)
+{
+	struct dns_iter it;
+	struct dns_rr rr;
+	struct policy_hit shadow;
+	uint8_t name[DNS_NAME_WIRE_MAX];
+	size_t nl;
+	if (dns_iter_init(&it, pkt, len) != C2W_OK)
+		return;
+	memset(&shadow, 0, offsetof(struct policy_hit, match));
+	while (dns_iter_next(&it, &rr) == C2W_OK) {
+		if (rr.section == DNS_SECTION_ANSWER && rr.type == DNS_TYPE_NS &&
+		    dns_iter_rdata_name(&it, &rr, 0, name, &nl) == C2W_OK) {
+			dns_name_lower(name);
+			(void)policy_match_ns(w->snap, &s->q, name, NULL, &s->hit, &shadow);
+		} else if (rr.section == DNS_SECTION_ADDITIONAL &&
+			   ((rr.type == DNS_TYPE_A && rr.rdlen == 4) ||
+			    (rr.type == DNS_TYPE_AAAA && rr.rdlen == 16))) {
+			struct sockaddr_storage ss;
+			memset(&ss, 0, sizeof(ss));
+			if (rr.type == DNS_TYPE_A) {
+				struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+				in->sin_family = AF_INET;
+				memcpy(&in->sin_addr, pkt + rr.rdata_off, 4);
+			} else {
+				struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+				in6->sin6_family = AF_INET6;
+				memcpy(&in6->sin6_addr, pkt + rr.rdata_off, 16);
+			}
+			(void)policy_match_ns(w->snap, &s->q, NULL, (const struct sockaddr *)&ss,
+					      &s->hit, &shadow);
+		}
+	}
+	if (shadow.action != POLICY_ACTION_NONE)
+		record_hit(w, &s->q, s->rt.peer, &shadow, "shadow: answered normally");
+}
+
+/* The owner of the first SOA in the authority section: the zone that answered. */
+static bool soa_owner(const uint8_t *msg, size_t len, uint8_t *zone)
+{
+	struct dns_iter it;
+	struct dns_rr rr;
+	if (dns_iter_init(&it, msg, len) != C2W_OK)
+		return false;
+	while (dns_iter_next(&it, &rr) == C2W_OK) {
+		if (rr.section == DNS_SECTION_AUTHORITY && rr.type == DNS_TYPE_SOA) {
+			memcpy(zone, rr.owner, rr.owner_len);
+			dns_name_lower(zone);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Does the answer section hold NS records (the name asked is a zone apex)? */
+static bool has_ns_answer(const uint8_t *msg, size_t len)
+{
+	struct dns_iter it;
+	struct dns_rr rr;
+	if (dns_iter_init(&it, msg, len) != C2W_OK)
+		return false;
+	while (dns_iter_next(&it, &rr) == C2W_OK && rr.section == DNS_SECTION_ANSWER)
+		if (rr.type == DNS_TYPE_NS)
+			return true;
+	return false;
+}
+
+static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
+		  const char *why)
+{
+	struct net_slot *s = arg;
+	struct net_worker *w = s->w;
+	(void)rcode;
+	(void)sec;
+	(void)why;
+	if (pkt != NULL && w->snap != NULL) {
+		if (s->stage == NET_STAGE_NS_NAME && !has_ns_answer(pkt, len) &&
+		    soa_owner(pkt, len, s->zone)) {
+			/* Not an apex: ask for the NS set of the zone the SOA names. */
+			s->stage = NET_STAGE_NS_ZONE;
+			if (resolve_ctx_query(net_worker_rctx(w, &s->q), s->zone, DNS_TYPE_NS,
+					      DNS_CLASS_IN, on_ns, s) == C2W_OK)
+				return;
+		} else {
+			ns_match(w, s, pkt, len);
+		}
+	}
+	slot_restore(w, s);
+	net_worker_resolved_finish(w, s);
+}
+
+bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
+{
+	if (w->snap == NULL || !policy_snap_has_ns_rules(w->snap))
+		return false;
+	/* Zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules beat every name-server rule. */
+	if (s->hit.action != POLICY_ACTION_NONE && s->hit.zone == 0 &&
+	    s->hit.trigger < POLICY_TRIGGER_NSDNAME)
+		return false;
+	if (w->ans.rcode != DNS_RCODE_NOERROR && w->ans.rcode != DNS_RCODE_NXDOMAIN)
+		return false;
+	if (!slot_save(s, &w->ans))
+		return false;
+	/* A negative answer names its zone in the SOA; otherwise find the cut first. */
+	const uint8_t *name = s->q.qname;
+	s->stage = NET_STAGE_NS_NAME;
+	if (soa_owner(w->ans.wire, w->ans.len, s->zone)) {
+		name = s->zone;
+		s->stage = NET_STAGE_NS_ZONE;
+	}
+	if (resolve_ctx_query(net_worker_rctx(w, &s->q), name, DNS_TYPE_NS, DNS_CLASS_IN, on_ns,
+			      s) == C2W_OK)
+		return true;
+	slot_restore(w, s);
+	return false;
+}
+
+void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s)
+{
+	struct policy_hit hit;
+	bool off;
+	s->snap_gen = w->snap_gen;
+	s->had_hit = true; /* do not cache: the body may have been checked by the old policy */
+	enum policy_verdict v = net_wpolicy_query(w, &s->q, s->rt.peer, &hit, &off);
+	if (v == POLICY_VERDICT_ACT && (hit.action == POLICY_ACTION_PASSTHRU ||
+					(hit.action == POLICY_ACTION_TCP_ONLY && s->rt.tcp))) {
+		off = true;
+		hit.action = POLICY_ACTION_NONE;
+	}
+	s->policy_off = off;
+	if (v != POLICY_VERDICT_NONE && !off)
+		s->hit = hit;
+	else
+		memset(&s->hit, 0, sizeof(s->hit));
+	if (!off && w->snap != NULL && w->ans.rcode != DNS_RCODE_SERVFAIL)
+		net_wpolicy_response(w, s);
+}
+
+/* ---- acting on a hit ------------------------------------------------------------------ */
+
 /**
  * Act on a policy hit. Sets *handled when the client's answer is decided here (written to
  * @out, or deliberately nothing for DROP); otherwise the query goes on as if unmatched
  * (PASSTHRU, TCP-ONLY over TCP, or a rewrite that could not be built).
  *
- * @param up   the answer the hit was found in (chain_pos > 0), or NULL
+ * @param up    the answer the hit was found in (chain_pos > 0), or NULL
+ * @param slot  the query's slot when it has one (response time), or NULL
+ * @return the length written to @out; -1 (with *handled) when a CNAME rewrite is being
+ *         followed: @slot, or a new slot, answers later
  */
 int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		    const struct policy_hit *hit, const uint8_t *up, size_t up_len, uint8_t *out,
-		    size_t out_cap, bool *handled)
+		    size_t out_cap, bool *handled, struct net_slot *slot)
 {
 	char summary[EVENTS_ANSWER_CAP];
 	int len = 0;
@@ -162,6 +469,12 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 	ans->cap = sizeof(w->pans_buf);
 	if (policy_answer_build(w->snap, q, hit, up, up_len, ans) != C2W_OK)
 		return 0;
+	if ((hit->action == POLICY_ACTION_CNAME || hit->action == POLICY_ACTION_CNAME_WILD) &&
+	    chase_start(w, q, rt, hit, ans, slot)) {
+		record_hit(w, q, rt->peer, hit, "CNAME, target followed");
+		*handled = true;
+		return -1;
+	}
 	len = net_worker_render(w, q, ans, 0, rt->tcp, out, out_cap);
 	answer_summary(out, len, summary, sizeof(summary));
 	record_hit(w, q, rt->peer, hit, summary);

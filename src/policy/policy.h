@@ -225,6 +225,13 @@ uint64_t policy_snap_size(const struct policy_snap *snap);
 bool policy_snap_has_response_rules(const struct policy_snap *snap);
 
 /**
+ * Does any zone (shadow zones included) have NSDNAME or NSIP rules? Then the resolver must
+ * hand back the answering zone's NS records and their addresses (libunbound
+ * minimal-responses: no) for policy_match_response() to see them.
+ */
+bool policy_snap_has_ns_rules(const struct policy_snap *snap);
+
+/**
  * CLIENT-IP and QNAME triggers for a query, before any recursion.
  *
  * @param snap    pinned snapshot, borrowed; any thread

@@ -211,6 +211,14 @@ int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qt
 	return C2W_OK;
 }
 
+int resolve_ctx_want_ns(struct resolve_ctx *ctx)
+{
+	if (ctx == NULL)
+		return C2W_OK;
+	char err[128];
+	return set_opt(ctx->ub, "minimal-responses:", "no", err, sizeof(err));
+}
+
 unsigned resolve_ctx_pending(const struct resolve_ctx *ctx)
 {
 	return ctx->pending;

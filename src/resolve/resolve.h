@@ -62,6 +62,16 @@ C2W_NODISCARD int resolve_ctx_new(struct event_base *base, const struct conf_res
 C2W_NODISCARD int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qtype,
 				    uint16_t qclass, resolve_done_cb cb, void *arg);
 
+/**
+ * Ask for full responses (libunbound minimal-responses: no): positive answers then carry the
+ * answering zone's NS RRset in the authority section and the name servers' addresses in the
+ * additional section, which NSDNAME/NSIP policy triggers match on. Call before the first
+ * query (libunbound freezes its options then).
+ *
+ * @return C2W_OK, C2W_ECONFIG (libunbound refused: the context was already used)
+ */
+C2W_NODISCARD int resolve_ctx_want_ns(struct resolve_ctx *ctx);
+
 /** Queries asked and not yet called back. */
 unsigned resolve_ctx_pending(const struct resolve_ctx *ctx);
 

@@ -83,6 +83,11 @@ DATA = {
     "www.secure.test.": {"A": "192.0.2.6"},
     "www.bogus.test.": {"A": "192.0.2.7"},
     "www.dsbad.test.": {"A": "192.0.2.8"},
+    # Policy tests: every name under open.example.test exists (wildcard); rip4/rip6 carry the
+    # addresses RESPONSE-IP rules match.
+    "x.open.example.test.": {"A": "192.0.2.80", "AAAA": "2001:db8::80", "TXT": '"open"'},
+    "rip4.example.test.": {"A": "192.0.2.66"},
+    "rip6.example.test.": {"A": "192.0.2.67", "AAAA": "2001:db8::66"},
 }
 CNAME_CHAIN = ["cname-a.example.test.", "cname-b.other.test.", "cname-c.example.test."]
 TXT_TEXT = "c2wall test world"
@@ -274,6 +279,12 @@ bigtxt TXT {_txt(BIGTXT[6:8])}
 medtxt TXT {_txt(MEDTXT)}
 sub NS ns.sub.example.test.
 ns.sub A {a['sub']}
+*.open A {d['x.open.example.test.']['A']}
+*.open AAAA {d['x.open.example.test.']['AAAA']}
+*.open TXT "open"
+rip4 A {d['rip4.example.test.']['A']}
+rip6 AAAA {d['rip6.example.test.']['AAAA']}
+rip6 A {d['rip6.example.test.']['A']}
 """
     z["other.test."] = f"""$TTL 3600
 @ SOA ns.other.test. hostmaster.other.test. {SOA_TIMERS}
