@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{"subscribers", "import address-to-subscriber assignments", cli_subscribers_main},
 	{"incidents", "list, export, import, mark incidents for notification", cli_incidents_main},
 	{"sinkhole", "run the sinkhole and its warning page on its own", cli_sinkhole_main},
+	{"reload", "reload the running daemon's configuration and policy", cli_reload_main},
 };
 
 static void usage(FILE *out)

@@ -21,5 +21,6 @@ int cli_optout_main(int argc, char **argv);
 int cli_subscribers_main(int argc, char **argv);
 int cli_incidents_main(int argc, char **argv);
 int cli_sinkhole_main(int argc, char **argv);
+int cli_reload_main(int argc, char **argv);
 
 #endif

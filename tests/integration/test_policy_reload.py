@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: MIT
+"""Hot reload of the policy under load (issue 3): UDP queries flow from four client threads
+(a few thousand over about ten seconds, blocked and allowed names mixed) while the policy is
+reloaded 20 times, alternately by SIGHUP and by `c2wall reload` (the control socket), switching
+between two feed versions. Every query must be answered, and each answer must be the one the
+old or the new policy gives: the policy in force when the query was sent, or one a reload that
+overlapped the query switched to."""
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import dns.exception
+import dns.rcode
+import dns.rdatatype
+
+import c2w_world as cw
+from c2w_world import DATA, describe
+
+WORLD = R = None
+FEED = None
+ZONE = "reload.c2w."
+OPEN_A = DATA["x.open.example.test."]["A"]
+RELOADS = 20
+THREADS = 4
+MAX_QUERIES = 6000  # bound on the load, whatever the machine's speed
+
+BOTH = ["n%02d.open.example.test." % i for i in range(20)]    # A: NXDOMAIN, B: 192.0.2.77
+ONLY_A = ["a%02d.open.example.test." % i for i in range(10)]  # A: NXDOMAIN, B: not blocked
+ONLY_B = ["b%02d.open.example.test." % i for i in range(10)]  # A: not blocked, B: 192.0.2.78
+ALLOWED = ["www.example.test.", "free.open.example.test.", "v4only.example.test."]
+NAMES = BOTH + ONLY_A + ONLY_B + ALLOWED
+
+
+def feed_text(version):
+    lines = ["$TTL 60", "@ SOA ns.%s hostmaster.%s %d 3600 600 86400 30" %
+             (ZONE, ZONE, 1 if version == "A" else 2), "@ NS localhost."]
+    for n in BOTH:
+        lines.append("%s %s" % (n.replace(".open.example.test.", ".open.example.test"),
+                                "CNAME ." if version == "A" else "A 192.0.2.77"))
+    for n in (ONLY_A if version == "A" else ONLY_B):
+        lines.append("%s %s" % (n[:-1], "CNAME ." if version == "A" else "A 192.0.2.78"))
+    return "\n".join(lines) + "\n"
+
+
+def write_feed(version):
+    tmp = FEED + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(feed_text(version))
+    os.replace(tmp, FEED)
+
+
+def setUpModule():
+    global WORLD, R, FEED
+    WORLD = cw.World().start()
+    d = tempfile.mkdtemp(prefix="feeds-", dir=WORLD.tmp)
+    FEED = os.path.join(d, "reload.rpz")
+    write_feed("A")
+    extra = {"policy": {"zones": [{"name": ZONE, "file": FEED}]}}
+    R = cw.C2wall(WORLD, mode="recursive", extra=extra, workers=2,
+                  name="c2wall-reload").start()
+
+
+def tearDownModule():
+    try:
+        if R is not None and R.running():
+            R.stop(check=True)
+    finally:
+        WORLD.stop()
+
+
+def rewritten(m):
+    return any(rr.rdtype == dns.rdatatype.SOA and rr.name.to_text() == ZONE
+               for rr in m.additional)
+
+
+def a_values(m, name):
+    return cw.rrset_values(m, "answer", name, "A")
+
+
+def versions_of(name, m):
+    """The policy versions ("A", "B") this answer agrees with."""
+    rc = m.rcode()
+    nx = rc == dns.rcode.NXDOMAIN and rewritten(m) and not m.answer
+    local = lambda ip: rc == dns.rcode.NOERROR and rewritten(m) and a_values(m, name) == [ip]
+    normal = rc == dns.rcode.NOERROR and not rewritten(m)
+    out = set()
+    if name in BOTH:
+        out |= {"A"} if nx else set()
+        out |= {"B"} if local("192.0.2.77") else set()
+    elif name in ONLY_A:
+        out |= {"A"} if nx else set()
+        out |= {"B"} if normal and a_values(m, name) == [OPEN_A] else set()
+    elif name in ONLY_B:
+        out |= {"A"} if normal and a_values(m, name) == [OPEN_A] else set()
+        out |= {"B"} if local("192.0.2.78") else set()
+    else:
+        want = {"www.example.test.": DATA["www.example.test."]["A"],
+                "v4only.example.test.": DATA["v4only.example.test."]["A"]}.get(name, OPEN_A)
+        if normal and a_values(m, name) == [want]:
+            out = {"A", "B"}
+    return out
+
+
+class TestReloadUnderLoad(unittest.TestCase):
+
+    def test_reload_20_times_under_load(self):
+        stop = threading.Event()
+        results = []  # (name, t_send, t_recv, msg or None)
+        lock = threading.Lock()
+        budget = [MAX_QUERIES]
+
+        def client(k):
+            i = k
+            while not stop.is_set():
+                with lock:
+                    if budget[0] <= 0:
+                        return
+                    budget[0] -= 1
+                name = NAMES[i % len(NAMES)]
+                i += THREADS
+                t0 = time.monotonic()
+                try:
+                    m = R.udp(name, "A", timeout=3.0)
+                except dns.exception.Timeout:
+                    m = None
+                t1 = time.monotonic()
+                with lock:
+                    results.append((name, t0, t1, m))
+                time.sleep(0.01)
+
+        threads = [threading.Thread(target=client, args=(k,), daemon=True)
+                   for k in range(THREADS)]
+        timeline = []  # (t_start, t_end, version now in force)
+        version = "A"
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        marker = "reload: configuration"
+        try:
+            for i in range(RELOADS):
+                version = "B" if version == "A" else "A"
+                write_feed(version)
+                n = R.stderr_text().count(marker)
+                t_start = time.monotonic()
+                if i % 2 == 0:
+                    R.reload()  # SIGHUP
+                    deadline = t_start + 10
+                    while R.stderr_text().count(marker) <= n:
+                        self.assertLess(time.monotonic(), deadline, "SIGHUP reload not done")
+                        time.sleep(0.02)
+                else:
+                    r = subprocess.run([cw.c2wall_bin(), "reload", "--config", R.conf],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True, timeout=60)
+                    self.assertEqual(r.returncode, 0, r.stdout)
+                    self.assertEqual(r.stdout.strip(), "ok")
+                timeline.append((t_start, time.monotonic(), version))
+                time.sleep(0.4)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(10)
+
+        self.assertEqual(len(timeline), RELOADS)
+        self.assertGreater(len(results), 1000, "too little load to mean anything")
+        unanswered = [r for r in results if r[3] is None]
+        self.assertEqual(unanswered, [], "%d of %d queries unanswered" %
+                         (len(unanswered), len(results)))
+
+        def allowed(t_send, t_recv):
+            state = "A"
+            for ts, te, v in timeline:
+                if te <= t_send:
+                    state = v
+            out = {state}
+            for ts, te, v in timeline:
+                if ts < t_recv and te > t_send:
+                    out.add(v)
+            return out
+
+        seen = {"A": 0, "B": 0}
+        wrong = []
+        for name, t0, t1, m in results:
+            got = versions_of(name, m)
+            ok = got & allowed(t0, t1)
+            if not ok:
+                wrong.append("%s at %.3f-%.3f: allowed %s, answer fits %s%s" %
+                             (name, t0, t1, sorted(allowed(t0, t1)), sorted(got), describe(m)))
+            if len(got) == 1:
+                seen[next(iter(got))] += 1
+        self.assertEqual(wrong[:5], [], "%d answers fit neither policy" % len(wrong))
+        self.assertGreater(seen["A"], 100, seen)
+        self.assertGreater(seen["B"], 100, seen)
+        sys_log = R.stderr_text()
+        self.assertEqual(sys_log.count(marker), RELOADS, "reloads logged")
+        self.assertNotIn("policy not loaded", sys_log)
+        print("queries %d, answers by version %s, reloads %d" % (len(results), seen, RELOADS))
+
+
+if __name__ == "__main__":
+    cw.main()
