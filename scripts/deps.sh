@@ -15,7 +15,7 @@ PKGS=(
   python3 python3-dnspython dnsutils bind9-dnsutils knot-dnsutils nsd knot bind9 bind9-utils
   unbound dnstap-ldns fstrm-bin curl openssl sqlite3 iproute2 procps
   # sinkhole page rendering tests
-  chromium
+  chromium fonts-noto-cjk
   # benchmarks (bench/): dnsperf and the peers we compare with
   dnsperf pdns-recursor knot-resolver dnsdist
 )

@@ -23,6 +23,7 @@
 #include "dns/name.h"
 #include "events/pseudo.h"
 #include "events/store.h"
+#include "net/sinkhole_glue.h"
 #include "policy/policy.h"
 #include "sinkhole/evidence.h"
 #include "sinkhole/sinkhole.h"
@@ -72,28 +73,7 @@ static bool lookup(const char *host, const struct sockaddr *client, struct sinkh
 		   void *arg)
 {
 	struct sh_ctx *ctx = arg;
-	struct dns_query q;
-	size_t len;
-	if (ctx->snap == NULL)
-		return false;
-	memset(&q, 0, sizeof(q));
-	if (dns_name_from_text(host, NULL, q.qname, &len) != C2W_OK)
-		return false;
-	dns_name_lower(q.qname);
-	q.qname_len = (uint8_t)len;
-	q.qtype = 1; /* A: the page is what an A/AAAA answer to the sinkhole leads to */
-	q.qclass = 1;
-	q.has_question = true;
-	struct policy_hit hit;
-	enum policy_verdict v = policy_match_query(ctx->snap, &q, client, &hit, NULL);
-	if (v == POLICY_VERDICT_NONE || hit.action == POLICY_ACTION_NONE ||
-	    hit.action == POLICY_ACTION_PASSTHRU)
-		return false;
-	snprintf(out->family, sizeof(out->family), "%s", hit.family);
-	snprintf(out->category, sizeof(out->category), "%s", hit.category);
-	snprintf(out->zone, sizeof(out->zone), "%s", hit.zone_name);
-	snprintf(out->feed, sizeof(out->feed), "%s", hit.feed);
-	return true;
+	return net_sinkhole_lookup(ctx->snap, host, client, out);
 }
 
 /* ---- evidence: store and JSON Lines ---- */
@@ -127,18 +107,7 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 	}
 	if (ctx->store == NULL)
 		return;
-	bool fam = ev->info != NULL && ev->info->family[0] != '\0';
-	int dl =
-	    snprintf(detail, sizeof(detail), "proto=%s status=%d blocked=%s%s%s",
-		     sinkhole_proto_name(ev->proto), ev->http_status, ev->blocked ? "yes" : "no",
-		     fam ? " family=" : "", fam ? ev->info->family : "");
-	/* The first bytes of a raw contact, hex, as far as the detail column allows. */
-	if (ev->bytes_len > 0 && dl > 0 && (size_t)dl + 14 < sizeof(detail)) {
-		size_t pos = (size_t)dl + (size_t)snprintf(detail + dl, sizeof(detail) - (size_t)dl,
-							   " first_bytes=");
-		for (size_t i = 0; i < ev->bytes_len && pos + 3 < sizeof(detail); i++, pos += 2)
-			snprintf(detail + pos, 3, "%02x", ev->bytes[i]);
-	}
+	sinkhole_evidence_detail(ev, detail, sizeof(detail));
 	int ret =
 	    events_store_evidence_add(ctx->store, (uint64_t)ev->time_ms * 1000000u, ev->client,
 				      pseudonym, key_id ? key_id : "", ev->host, ev->method,
@@ -220,18 +189,6 @@ out_free:
 	free(specs);
 	free(rep);
 	return ret;
-}
-
-static int to_addrs(const struct conf_addr *in, size_t n, struct sinkhole_addr **out)
-{
-	*out = calloc(n ? n : 1, sizeof(**out));
-	if (*out == NULL)
-		return C2W_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		(*out)[i].ss = in[i].ss;
-		(*out)[i].len = in[i].ss_len;
-	}
-	return C2W_OK;
 }
 
 static int drop_privileges(const char *user)
@@ -363,29 +320,20 @@ static int open_sinks(const struct c2w_config *cfg, const struct opts *o, struct
 
 static int run(const struct c2w_config *cfg, const struct opts *o, struct sh_ctx *ctx)
 {
-	struct sinkhole_spec spec = {
-	    .templates = cfg->sinkhole.templates,
-	    .http_count = cfg->sinkhole.http_count,
-	    .tls_count = cfg->sinkhole.tls_count,
-	    .tcp_count = cfg->sinkhole.tcp_count,
-	    .read_timeout_ms = o->read_timeout_ms,
-	    .conn_max = o->conn_max,
-	    .header_max = o->header_max,
-	    .tcp_bytes = o->tcp_bytes,
-	};
-	struct sinkhole_addr *h = NULL, *t = NULL, *p = NULL;
+	struct sinkhole_spec spec;
 	struct event_base *base = event_base_new();
 	struct sinkhole_server *srv = NULL;
 	struct event *sigs[3] = {NULL};
 	struct hup_arg hup = {ctx, o->evlog};
 	int ret = C2W_ENOMEM;
-	if (base == NULL || to_addrs(cfg->sinkhole.http, spec.http_count, &h) != C2W_OK ||
-	    to_addrs(cfg->sinkhole.tls, spec.tls_count, &t) != C2W_OK ||
-	    to_addrs(cfg->sinkhole.tcp, spec.tcp_count, &p) != C2W_OK)
+	if (net_sinkhole_spec_init(cfg, &spec) != C2W_OK)
 		goto out;
-	spec.http = h;
-	spec.tls = t;
-	spec.tcp = p;
+	spec.read_timeout_ms = o->read_timeout_ms;
+	spec.conn_max = o->conn_max;
+	spec.header_max = o->header_max;
+	spec.tcp_bytes = o->tcp_bytes;
+	if (base == NULL)
+		goto out;
 	ret = sinkhole_server_new(base, &spec, lookup, evidence, ctx, &srv);
 	if (ret != C2W_OK) {
 		c2w_log_err("sinkhole: cannot start (%s)", c2w_strerror(ret));
@@ -420,9 +368,7 @@ out:
 	sinkhole_server_free(srv);
 	if (base)
 		event_base_free(base);
-	free(h);
-	free(t);
-	free(p);
+	net_sinkhole_spec_deinit(&spec);
 	return ret;
 }
 

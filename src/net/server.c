@@ -24,6 +24,7 @@
 #include "events/pipeline.h"
 #include "events/ring.h"
 #include "net/listen.h"
+#include "net/sinkhole_glue.h"
 #include "net/worker.h"
 #include "policy/policy.h"
 #include "resolve/resolve.h"
@@ -47,6 +48,7 @@ struct net_server {
 	struct events_pipeline *events;
 	struct events_ring **rings; /* one per worker */
 	struct control_server *control;
+	struct net_sinkhole *sinkhole; /* NULL when no sinkhole listener is configured */
 };
 
 /* ---- policy ---------------------------------------------------------------------------- */
@@ -393,9 +395,13 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
+	struct net_server *srv = arg;
 	(void)sig;
 	(void)what;
-	(void)net_server_reload(arg);
+	/* logrotate's postrotate sends HUP: reopen the hit log even when the reload fails. */
+	if (srv->events != NULL)
+		events_pipeline_reopen(srv->events);
+	(void)net_server_reload(srv);
 }
 
 static int start_workers(struct net_server *srv)
@@ -443,6 +449,9 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = events_setup(srv);
 	if (ret == C2W_OK)
 		ret = control_setup(srv);
+	/* Bound before privileges are dropped (ports 80/443). */
+	if (ret == C2W_OK)
+		ret = net_sinkhole_start(srv->base, cfg, &srv->snap, srv->events, &srv->sinkhole);
 	if (ret != C2W_OK)
 		goto out_free;
 	ret = drop_privileges(cfg->server.user);
@@ -569,6 +578,7 @@ void net_server_free(struct net_server *srv)
 	for (unsigned i = 0; srv->workers != NULL && i < srv->worker_count; i++)
 		net_worker_free(srv->workers[i]);
 	free(srv->workers);
+	net_sinkhole_free(srv->sinkhole);
 	control_server_free(srv->control);
 	if (srv->events != NULL) {
 		events_pipeline_stop(srv->events);

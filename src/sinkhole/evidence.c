@@ -116,3 +116,26 @@ int sinkhole_evidence_json(const struct sinkhole_evidence *ev, const char *pseud
 	add(&o, "}\n", 2);
 	return o.full ? C2W_ESPACE : (int)o.len;
 }
+
+char *sinkhole_evidence_detail(const struct sinkhole_evidence *ev, char *out, size_t cap)
+{
+	bool fam = ev->info != NULL && ev->info->family[0] != '\0';
+	int dl =
+	    snprintf(out, cap, "proto=%s status=%d blocked=%s%s%s", sinkhole_proto_name(ev->proto),
+		     ev->http_status, ev->blocked ? "yes" : "no", fam ? " family=" : "",
+		     fam ? ev->info->family : "");
+	if (dl < 0 || (size_t)dl >= cap)
+		return out;
+	/* The first bytes of a raw contact, hex, as far as the detail allows. */
+	static const char hex[] = "0123456789abcdef";
+	size_t pos = (size_t)dl;
+	if (ev->bytes_len > 0 && pos + 14 < cap) {
+		pos += (size_t)snprintf(out + pos, cap - pos, " first_bytes=");
+		for (size_t i = 0; i < ev->bytes_len && pos + 3 < cap; i++) {
+			out[pos++] = hex[ev->bytes[i] >> 4];
+			out[pos++] = hex[ev->bytes[i] & 15];
+		}
+		out[pos] = '\0';
+	}
+	return out;
+}

@@ -25,6 +25,14 @@
 int sinkhole_evidence_json(const struct sinkhole_evidence *ev, const char *pseudonym,
 			   const char *key_id, char *out, size_t cap);
 
+/**
+ * The one-line "detail" text stored with evidence in the incident store: protocol, status,
+ * whether the host is blocked, the family, and the first raw bytes (hex) as far as @cap allows.
+ *
+ * @return @out (always NUL-terminated)
+ */
+char *sinkhole_evidence_detail(const struct sinkhole_evidence *ev, char *out, size_t cap);
+
 /** "http", "tls", "tcp". */
 const char *sinkhole_proto_name(enum sinkhole_proto proto);
 

@@ -3,10 +3,10 @@
 request to that address with that Host shows the page naming the domain and its family; the
 visit appears as evidence on the client's incident in the store, next to the DNS hit.
 
-Today `c2wall serve` answers with the sinkhole address (policy: sinkhole) and records the hit,
-and `c2wall sinkhole` serves the page from the same config, store and pseudonym key. When the
-daemon starts the sinkhole itself (sinkhole.http in its own config), the test uses the
-daemon's listener and does not start the standalone one."""
+`c2wall serve` does all of it in one process: it answers with the sinkhole address (policy:
+sinkhole), records the hit, serves the page on sinkhole.http / sinkhole.tls, and stores the
+visit as evidence with the same pseudonym key. (`c2wall sinkhole` runs the same page server
+standalone; test_sinkhole.py covers it.)"""
 
 import os
 import socket
@@ -58,17 +58,9 @@ def setUpModule():
                          "tls": ["127.0.0.1@%d" % TLS_PORT]},
         }
         R = cw.make_resolver(WORLD, kind="c2wall", mode="recursive", extra=extra).start()
-        time.sleep(0.3)
-        if not port_open(HTTP_PORT):
-            SH_LOG = open(os.path.join(R.dir, "sinkhole.log"), "w")
-            SH = subprocess.Popen([cw.c2wall_bin(), "sinkhole", "--config", R.conf],
-                                  stdout=SH_LOG, stderr=subprocess.STDOUT)
-            cw._register(SH)
-            deadline = time.monotonic() + 10
-            while not port_open(HTTP_PORT):
-                if SH.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("c2wall sinkhole did not start")
-                time.sleep(0.05)
+        # The daemon binds its sinkhole listeners before it answers DNS.
+        if not port_open(HTTP_PORT) or not port_open(TLS_PORT):
+            raise RuntimeError("c2wall serve did not start its sinkhole listeners")
     except BaseException:
         tearDownModule()
         raise
