@@ -18,9 +18,10 @@
 #include "events/sinks.h"
 #include "events/store.h"
 
-#define RINGS_MAX   256
-#define BATCH       256
-#define HOUSEKEEP_S 60
+#define RINGS_MAX      256
+#define BATCH          256
+#define HOUSEKEEP_S    60
+#define STORE_RETRY_MS 10000 /* reopen attempts for a store that could not be opened */
 
 struct counter {
 	char zone[EVENTS_NAME_CAP];
@@ -38,7 +39,10 @@ struct events_pipeline {
 	struct events_pseudo *ps;
 	struct events_jsonl *jsonl;
 	struct events_dnstap *dnstap;
-	struct events_store *store;
+	/* NULL until the store opens: set by _new or later by the event thread (retry), read by
+	 * the sinkhole through events_pipeline_store(), hence atomic. */
+	struct events_store *_Atomic store;
+	uint64_t store_try_ms; /* last open attempt (event thread) */
 
 	pthread_t thread;
 	bool started;
@@ -133,9 +137,19 @@ int events_pipeline_new(const struct events_spec *spec, struct events_optout *op
 			    c2w_strerror(ret));
 		goto out_free;
 	}
-	if (p->spec.sqlite && (ret = events_store_open(p->spec.sqlite, &p->store)) != C2W_OK)
-		goto out_free;
-	p->last_flush_ms = mono_ms();
+	p->last_flush_ms = p->store_try_ms = mono_ms();
+	if (p->spec.sqlite) {
+		/* An incident store that cannot open (disk, permissions, a path that is not a
+		 * directory) must not take DNS down: hits still reach the other sinks, are
+		 * counted as store_lost, and the event thread retries every 10 s. */
+		struct events_store *st = NULL;
+		if (events_store_open(p->spec.sqlite, &st) == C2W_OK)
+			atomic_store(&p->store, st);
+		else
+			c2w_log_err("events: incident store %s unavailable; hits are counted as "
+				    "lost until it opens (retry every %d s)",
+				    p->spec.sqlite, STORE_RETRY_MS / 1000);
+	}
 	*out = p;
 	return C2W_OK;
 out_free:
@@ -225,7 +239,9 @@ static void process_one(struct events_pipeline *p, const struct events_hit *hit)
 		events_syslog_write(hit, pseudonym, key_id);
 	if (hit->kind == EVENTS_KIND_HIT) {
 		count_hit(p, hit);
-		if (p->store) {
+		if (p->store == NULL && p->spec.sqlite) {
+			atomic_fetch_add(&p->store_lost, 1);
+		} else if (p->store) {
 			if (events_store_hit_add(p->store, hit, pseudonym, key_id) == C2W_OK) {
 				p->batch++;
 			} else {
@@ -282,6 +298,22 @@ static void housekeep(struct events_pipeline *p)
 	p->last_housekeep_s = now;
 }
 
+/* Event thread: try again to open a store that was unavailable. */
+static void store_retry(struct events_pipeline *p)
+{
+	if (p->store != NULL || p->spec.sqlite == NULL ||
+	    mono_ms() - p->store_try_ms < STORE_RETRY_MS)
+		return;
+	p->store_try_ms = mono_ms();
+	struct events_store *st = NULL;
+	if (events_store_open(p->spec.sqlite, &st) != C2W_OK)
+		return; /* logged by the store, once per attempt */
+	atomic_store(&p->store, st);
+	p->batch = 0;
+	c2w_log_info("events: incident store %s opened; %llu hits were lost before", p->spec.sqlite,
+		     (unsigned long long)atomic_load(&p->store_lost));
+}
+
 static size_t drain(struct events_pipeline *p, struct events_hit *buf)
 {
 	size_t total = 0;
@@ -312,6 +344,7 @@ static void *thread_main(void *arg)
 		}
 		if (mono_ms() - p->last_flush_ms >= p->spec.flush_ms)
 			events_pipeline_flush(p);
+		store_retry(p);
 		if (real_s() - p->last_housekeep_s >= HOUSEKEEP_S)
 			housekeep(p);
 		if (n == 0) {

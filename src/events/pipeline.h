@@ -64,14 +64,16 @@ struct events_pipeline;
 struct events_store;
 
 /**
- * Create the pipeline: open the key file, the sinks and the store. A sink or store that
- * cannot open is an error here (configuration), while failures later are counted and
- * logged once per interval and never stop the thread.
+ * Create the pipeline: open the key file, the sinks and the store. A key file or sink that
+ * cannot open is an error here (configuration). An incident store that cannot open is not:
+ * DNS must not depend on it; the pipeline starts without it, counts every hit as
+ * store_lost and the event thread retries the open every 10 s. Failures later are counted
+ * and logged once per interval and never stop the thread.
  *
  * @param spec    borrowed for the call
  * @param optout  opt-out registry, borrowed until _free; may be NULL
  * @param out     out: the pipeline
- * @return C2W_OK, C2W_ECONFIG, C2W_ESTORE, negative errno
+ * @return C2W_OK, C2W_ECONFIG, negative errno
  */
 C2W_NODISCARD int events_pipeline_new(const struct events_spec *spec, struct events_optout *optout,
 				      struct events_pipeline **out);

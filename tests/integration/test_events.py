@@ -12,12 +12,14 @@ Not tested here: the syslog sink. glibc's syslog() writes to /dev/log, which thi
 does not have, and replacing it would touch the machine outside the test's directory."""
 
 import os
-import shutil
-import signal
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
+
+import dns.message
+import dns.rcode
 
 import c2w_world as cw
 import events_util as eu
@@ -25,7 +27,7 @@ from c2w_world import DATA
 
 WORLD = None
 R = None  # the daemon with every sink on
-JSONL = DNSTAP = DB = None
+JSONL = DNSTAP = DB = FEED_PATH = None
 
 FEED = """$TTL 300
 @ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300
@@ -71,7 +73,9 @@ CASES = [
 
 
 def zones(d):
+    global FEED_PATH
     c2, shadow = os.path.join(d, "c2.rpz"), os.path.join(d, "shadow.rpz")
+    FEED_PATH = FEED_PATH or c2
     with open(c2, "w") as f:
         f.write(FEED)
     with open(shadow, "w") as f:
@@ -250,6 +254,84 @@ class TestReopen(unittest.TestCase):
         self.assertIn("r14.botnet.test.", {l["qname"] for l in new})
         self.assertEqual(len(old) + len(new), before + 15)
         self.assertTrue(R.running())
+
+    def test_reopen_even_when_the_reload_fails(self):
+        """logrotate's HUP must reopen the hit log even if the new config does not load."""
+        eu.query(R, "s0.botnet.test.", "A", source="127.0.0.6")
+        self.assertTrue(eu.wait_for(lambda: "s0.botnet.test." in
+                                    {l["qname"] for l in eu.read_jsonl(JSONL)}, 5))
+        rotated = JSONL + ".2"
+        os.rename(JSONL, rotated)
+        os.rename(FEED_PATH, FEED_PATH + ".away")  # the reload now fails: feed unreadable
+        try:
+            R.reload()
+            self.assertTrue(eu.wait_for(lambda: "keeping the running configuration" in
+                                        R.stderr_text(), 5), R.stderr_text()[-2000:])
+            self.assertTrue(eu.wait_for(lambda: os.path.exists(JSONL), 5),
+                            "hit log not reopened after a failed reload")
+        finally:
+            os.rename(FEED_PATH + ".away", FEED_PATH)
+        m = eu.query(R, "s1.botnet.test.", "A", source="127.0.0.6")
+        self.assertEqual(eu.rcode(m), "NXDOMAIN")  # the running policy stayed
+        self.assertTrue(eu.wait_for(lambda: "s1.botnet.test." in
+                                    {l["qname"] for l in eu.read_jsonl(JSONL)}, 5))
+        self.assertNotIn("s1.botnet.test.", {l["qname"] for l in eu.read_jsonl(rotated)})
+
+
+class TestRingAndRotation(unittest.TestCase):
+    """A tiny ring under a burst drops and counts (per zone and action), never delays an
+    answer; the JSON Lines file rotates by size and keeps every written hit."""
+
+    def test_full_ring_drops_and_counts_size_rotation(self):
+        d = tempfile.mkdtemp(dir=WORLD.tmp, prefix="ring-")
+        jsonl = os.path.join(d, "hits.jsonl")
+        extra = {"policy": {"zones": zones(d)},
+                 "events": {"jsonl": jsonl, "ring-entries": 16, "jsonl-rotate-size": 8192}}
+        r = cw.make_resolver(WORLD, kind="c2wall", extra=extra, workers=1,
+                             name="ring").start()
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.7", 0))
+            s.settimeout(3)
+            answered, sent = 0, 0
+            for burst in range(4):
+                ids = set()
+                for i in range(100):
+                    q = dns.message.make_query("b%d-%d.botnet.test." % (burst, i), "A")
+                    ids.add(q.id)
+                    s.sendto(q.to_wire(), (r.addr, r.port))
+                    sent += 1
+                for _ in range(100):
+                    try:
+                        m = dns.message.from_wire(s.recv(4096))
+                    except OSError:
+                        break
+                    if m.id in ids and m.rcode() == dns.rcode.NXDOMAIN:
+                        answered += 1
+            s.close()
+            self.assertEqual(answered, sent, "a full ring must not cost answers")
+            ev = eu.wait_for(lambda: (lambda e: e if e["hits"] + e["dropped"] >= sent
+                                      else None)(eu.control_json(r, "events")), 5)
+            self.assertTrue(ev, eu.control_json(r, "events"))
+            self.assertGreater(ev["dropped"], 0, ev)
+            self.assertEqual(ev["hits"] + ev["dropped"], sent, ev)
+            z = {(x["zone"], x["action"]): x for x in ev["zones"]}[("c2.rpz.", "nxdomain")]
+            self.assertEqual(z["hits"], ev["hits"])
+            self.assertEqual(z["dropped"], ev["dropped"])
+            self.assertGreater(ev["jsonl_rotations"], 0, ev)
+
+            def all_lines():
+                files = [f for f in os.listdir(d) if f.startswith("hits.jsonl")]
+                return files, [l for f in files for l in eu.read_jsonl(os.path.join(d, f))]
+            ok = eu.wait_for(lambda: len(all_lines()[1]) == ev["hits"], 5)
+            files, lines = all_lines()
+            self.assertTrue(ok, (files, len(lines), ev))
+            self.assertGreater(len(files), 1)
+            for f in files:
+                self.assertLessEqual(os.path.getsize(os.path.join(d, f)), 8192, f)
+            self.assertEqual(len({l["qname"] for l in lines}), ev["hits"])  # no duplicates
+        finally:
+            self.assertEqual(r.stop(), 0)
 
 
 class TestZZDnstap(unittest.TestCase):
