@@ -237,6 +237,12 @@ void events_dnstap_close(struct events_dnstap *d)
 void events_syslog_write(const struct events_hit *hit, const char *pseudonym, const char *key_id)
 {
 	char tbuf[16];
+	if (hit->kind == EVENTS_KIND_QUERY) {
+		syslog(LOG_DAEMON | LOG_NOTICE, "query client=%s key=%s qname=%s qtype=%s",
+		       pseudonym, key_id, hit->qname,
+		       events_qtype_name(hit->qtype, tbuf, sizeof(tbuf)));
+		return;
+	}
 	syslog(LOG_DAEMON | LOG_NOTICE,
 	       "hit client=%s key=%s qname=%s qtype=%s trigger=%s match=%s zone=%s action=%s "
 	       "category=%s family=%s feed=%s answer=\"%s\"",

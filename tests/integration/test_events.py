@@ -334,6 +334,69 @@ class TestRingAndRotation(unittest.TestCase):
             self.assertEqual(r.stop(), 0)
 
 
+def can_unshare():
+    try:
+        return subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class SyslogC2wall(cw.C2wall):
+    """c2wall in a private mount namespace whose /dev/log is the test's own socket: glibc's
+    syslog() writes there, and nothing outside the namespace changes. /dev is a tmpfs with
+    the four devices the daemon uses bound in from the real one."""
+
+    log_sock = None
+
+    def command(self):
+        script = ('set -e; mkdir -p "$D/olddev"; mount --bind /dev "$D/olddev"; '
+                  'mount -t tmpfs none /dev; for n in null zero urandom random; do '
+                  ': > /dev/$n; mount --bind "$D/olddev/$n" /dev/$n; done; '
+                  'ln -s "$SOCK" /dev/log; exec "$@"')
+        return ["/usr/bin/env", "D=" + self.dir, "SOCK=" + self.log_sock, "unshare", "-m",
+                "--propagation", "private", "sh", "-c", script, "sh"] + super().command()
+
+
+@unittest.skipUnless(can_unshare(), "needs a private mount namespace (root) for /dev/log")
+class TestSyslog(unittest.TestCase):
+    def test_syslog_sink(self):
+        d = tempfile.mkdtemp(dir=WORLD.tmp, prefix="syslog-")
+        sock_path = os.path.join(d, "log.sock")
+        rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        rx.bind(sock_path)
+        rx.settimeout(0.2)
+        r = SyslogC2wall(WORLD, extra={"policy": {"zones": zones(d)},
+                                       "events": {"syslog": True}}, name="syslog")
+        r.log_sock = sock_path
+        r.start()
+        try:
+            eu.query(r, "cnc.evil.test.", "A", source="127.0.0.8")
+            eu.query(r, "www.sub.example.test.", "A", source="127.0.0.8")
+            eu.query(r, "zz.botnet.test.", "TXT", source="127.0.0.8")
+            msgs = []
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and \
+                    not any("zz.botnet.test." in m for m in msgs):
+                try:
+                    msgs.append(rx.recv(8192).decode(errors="replace"))
+                except socket.timeout:
+                    pass
+        finally:
+            self.assertEqual(r.stop(), 0)
+            rx.close()
+        hits = [m for m in msgs if " hit " in m]
+        self.assertEqual(len(hits), 2, msgs)
+        cnc = [m for m in hits if "qname=cnc.evil.test." in m][0]
+        self.assertTrue(cnc.startswith("<%d>" % (3 * 8 + 5)), cnc)  # daemon.notice
+        for field in ("trigger=qname", "match=cnc.evil.test.", "zone=c2.rpz.",
+                      "action=nxdomain", "category=c2", "family=emotet", "feed=c2.rpz."):
+            self.assertIn(field, cnc)
+        self.assertRegex(cnc, r"client=[0-9a-f]{32} key=[0-9a-f]{8}")
+        self.assertIn("qtype=TXT", [m for m in hits if "zz.botnet" in m][0])
+        self.assertFalse([m for m in msgs if "127.0.0.8" in m or "www.sub.example" in m], msgs)
+
+
 class TestZZDnstap(unittest.TestCase):
     """Runs last: stops the daemon so libfstrm closes the file with its STOP frame."""
 
