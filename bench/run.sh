@@ -107,10 +107,17 @@ done
 for v in duration names clients outstanding ready_timeout port_base server_cpu client_cpu; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: --${v//_/-} must be a number" >&2; exit 2; }
 done
-[[ $nice_level =~ ^-?[0-9]+$ ]] && [ "$nice_level" -ge -20 ] && [ "$nice_level" -le 19 ] ||
-	{ echo "bench: --nice -20..19" >&2; exit 2; }
-[ "$duration" -ge 1 ] && [ "$duration" -le 3600 ] || { echo "bench: --duration 1..3600" >&2; exit 2; }
-[ "$names" -ge 1 ] && [ "$names" -le 10000000 ] || { echo "bench: --names 1..10000000" >&2; exit 2; }
+if ! [[ $nice_level =~ ^-?[0-9]+$ ]] || [ "$nice_level" -lt -20 ] || [ "$nice_level" -gt 19 ]; then
+	echo "bench: --nice -20..19" >&2
+	exit 2
+fi
+in_range() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+if ! in_range "$duration" 1 3600 || ! in_range "$names" 1 10000000 ||
+	! in_range "$clients" 1 1000 || ! in_range "$outstanding" 1 65535; then
+	echo "bench: out of range: --duration 1..3600, --names 1..10000000, --clients 1..1000," \
+		"--outstanding 1..65535" >&2
+	exit 2
+fi
 servers=()
 IFS=, read -r -a req <<<"$only"
 for s in "${req[@]}"; do
@@ -611,11 +618,10 @@ measure() {
 	kill -0 "$pid" 2>/dev/null || status="died during the run"
 	stop_pid "$pid"
 	forget_pid "$pid"
-	local qps answered lost noerror sent lat
+	local qps answered lost noerror lat
 	qps=$(perf_field "Queries per second" "$out")
 	answered=$(perf_field "Queries completed" "$out")
 	lost=$(perf_field "Queries lost" "$out")
-	sent=$(perf_field "Queries sent" "$out")
 	lat=$(perf_field "Average Latency (s)" "$out")
 	noerror=$(grep -o 'NOERROR [0-9]*' "$out" | awk '{print $2}' | head -1)
 	if [ -z "$qps" ] || [ -z "$answered" ] || [ -z "$t0" ] || [ -z "$t1" ]; then
