@@ -660,8 +660,10 @@ static int parse_map(struct parser *p, const struct table *tbl, void *base, cons
 			return fail(p, line_of(p), "duplicate key '%s' in %s (first at line %u)",
 				    key, where[0] != '\0' ? where : "top level", ml.key[i]);
 		ml.key[i] = line_of(p);
-		snprintf(p->where, sizeof(p->where), "%s%s%s", where, where[0] != '\0' ? "." : "",
-			 key);
+		/* Key paths are short; a cut one only shortens an error message. */
+		if (snprintf(p->where, sizeof(p->where), "%s%s%s", where,
+			     where[0] != '\0' ? "." : "", key) >= (int)sizeof(p->where))
+			p->where[sizeof(p->where) - 1] = '\0';
 		if ((ret = next(p)) != C2W_OK)
 			return ret;
 		if ((ret = handle_value(p, &tbl->keys[i], base)) != C2W_OK)

@@ -120,7 +120,7 @@ static size_t make_query(uint8_t *q, uint16_t id)
 
 static void test_cache_hits_allocate_nothing(void)
 {
-	uint16_t up_port;
+	uint16_t up_port = 0;
 	int up_fd = udp_socket_bound(&up_port);
 	CHECK(up_fd >= 0);
 	pthread_t up_thread;
