@@ -28,7 +28,7 @@ import dns.rcode
 import dns.rdatatype
 
 import c2w_world as cw
-from c2w_world import ADDR, DATA, describe, rrset_values
+from c2w_world import DATA, describe, rrset_values
 
 WORLD = R = RNS = None
 FEEDS = None
@@ -109,7 +109,8 @@ def write(d, name, text):
 
 
 def rpz(text, zone):
-    return text.replace("%(z)s", zone).replace("ns.%s" % zone, "ns." + zone)
+    """The feed text for policy zone @zone (its SOA names the zone)."""
+    return text.replace("%(z)s", zone)
 
 
 def setUpModule():
