@@ -52,7 +52,11 @@ int events_dnstap_open(const char *spec, const char *identity, struct events_dns
 	if (w == NULL)
 		goto out_fail;
 	/* The I/O thread takes ownership of the writer (even on failure it destroys it). */
-	d->iothr = fstrm_iothr_init(NULL, &w);
+	/* Reconnect to a collector that went away after 1 s rather than libfstrm's 5 s. */
+	struct fstrm_iothr_options *iopt = fstrm_iothr_options_init();
+	fstrm_iothr_options_set_reopen_interval(iopt, 1);
+	d->iothr = fstrm_iothr_init(iopt, &w);
+	fstrm_iothr_options_destroy(&iopt);
 	if (d->iothr == NULL) {
 		if (w != NULL)
 			fstrm_writer_destroy(&w);

@@ -12,6 +12,7 @@ Not tested here: the syslog sink. glibc's syslog() writes to /dev/log, which thi
 does not have, and replacing it would touch the machine outside the test's directory."""
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -395,6 +396,46 @@ class TestSyslog(unittest.TestCase):
         self.assertRegex(cnc, r"client=[0-9a-f]{32} key=[0-9a-f]{8}")
         self.assertIn("qtype=TXT", [m for m in hits if "zz.botnet" in m][0])
         self.assertFalse([m for m in msgs if "127.0.0.8" in m or "www.sub.example" in m], msgs)
+
+
+class TestDnstapUnix(unittest.TestCase):
+    """dnstap to a unix socket (a collector: Debian's fstrm_capture). The collector is not
+    there when the daemon starts: the daemon answers anyway and connects once it appears."""
+
+    def test_unix_socket_collector_late(self):
+        d = tempfile.mkdtemp(dir=WORLD.tmp, prefix="tapsock-")
+        sock, out = os.path.join(d, "dnstap.sock"), os.path.join(d, "capture.fstrm")
+        r = cw.make_resolver(WORLD, kind="c2wall", name="tapsock",
+                             extra={"policy": {"zones": zones(d)},
+                                    "events": {"dnstap": "unix:" + sock}}).start()
+        cap = None
+        try:
+            self.assertEqual(eu.rcode(eu.query(r, "early.botnet.test.", source="127.0.0.10")),
+                             "NXDOMAIN")
+            log = open(os.path.join(d, "capture.log"), "w")
+            cap = subprocess.Popen(["/usr/bin/fstrm_capture", "-t", "protobuf:dnstap.Dnstap",
+                                    "-u", sock, "-w", out], stdout=log, stderr=log)
+            cw._register(cap)
+            log.close()
+            # the daemon retries the connection every second (libfstrm's reopen interval)
+            time.sleep(2.5)
+            eu.query(r, "last.botnet.test.", "AAAA", source="127.0.0.10")
+        finally:
+            self.assertEqual(r.stop(), 0)  # flushes libfstrm's queue
+            if cap is not None:
+                time.sleep(0.3)
+                cw._stop_proc(cap, signal.SIGINT)
+        recs = eu.dnstap_records(out)
+        names = {x["qname"] for x in recs}
+        self.assertIn("last.botnet.test.", names, names)
+        last = [x for x in recs if x["qname"] == "last.botnet.test."][0]
+        self.assertEqual(last["policy_match"], "QNAME")
+        self.assertEqual(last["policy_rule"], "*.botnet.test.")
+        self.assertEqual(last["policy_action"], "NXDOMAIN")
+        ld = subprocess.run(["/usr/bin/dnstap-ldns", "-r", out], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=30)
+        self.assertEqual(ld.returncode, 0, ld.stdout)
+        self.assertIn("last.botnet.test.", ld.stdout)
 
 
 class TestZZDnstap(unittest.TestCase):
