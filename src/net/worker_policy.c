@@ -374,7 +374,7 @@ static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum res
 
 bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 {
-	if (w->snap == NULL || !policy_snap_has_ns_rules(w->snap))
+	if (s->timed_out || w->snap == NULL || !policy_snap_has_ns_rules(w->snap))
 		return false;
 	/* Zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules beat every name-server rule. */
 	if (s->hit.action != POLICY_ACTION_NONE && s->hit.zone == 0 &&
