@@ -11,9 +11,13 @@
 
 #include "events/sinks.h"
 
+#define JSONL_BUF (64 * 1024) /* lines are at most 4 KiB */
+
 struct events_jsonl {
 	char *path;
-	FILE *f;
+	int fd; /* -1 when closed */
+	char *buf;
+	size_t len;
 	uint64_t size;
 	uint64_t opened_s;
 	uint64_t rotate_bytes;
@@ -130,6 +134,29 @@ static uint64_t now_s(void)
 	return (uint64_t)ts.tv_sec;
 }
 
+/*
+ * Lines collect in our own buffer and reach the file only whole (write(2) of complete
+ * lines, O_APPEND), so a log shipper tailing the file never reads half a line, even when
+ * the event thread is held up between flushes.
+ */
+static int flush_buf(struct events_jsonl *j)
+{
+	size_t off = 0;
+	int ret = C2W_OK;
+	while (j->fd >= 0 && off < j->len) {
+		ssize_t w = write(j->fd, j->buf + off, j->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			ret = w < 0 ? -errno : C2W_EIO; /* disk full: the buffered lines are lost */
+			break;
+		}
+		off += (size_t)w;
+	}
+	j->len = 0;
+	return ret;
+}
+
 static int open_file(struct events_jsonl *j)
 {
 	int fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -141,16 +168,21 @@ static int open_file(struct events_jsonl *j)
 		close(fd);
 		return e;
 	}
-	j->f = fdopen(fd, "a");
-	if (j->f == NULL) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
+	j->fd = fd;
 	j->size = (uint64_t)st.st_size;
 	/* Age counts from the file's creation as far as we can tell (its first open by us). */
 	j->opened_s = now_s();
 	return C2W_OK;
+}
+
+/* Write what is buffered and close; @return the flush result. */
+static int close_file(struct events_jsonl *j)
+{
+	int ret = flush_buf(j);
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -1;
+	return ret;
 }
 
 int events_jsonl_open(const char *path, uint64_t rotate_bytes, unsigned rotate_s,
@@ -159,11 +191,14 @@ int events_jsonl_open(const char *path, uint64_t rotate_bytes, unsigned rotate_s
 	struct events_jsonl *j = calloc(1, sizeof(*j));
 	if (j == NULL)
 		return C2W_ENOMEM;
+	j->fd = -1;
 	j->path = strdup(path);
+	j->buf = malloc(JSONL_BUF);
 	j->rotate_bytes = rotate_bytes;
 	j->rotate_s = rotate_s;
-	int ret = j->path ? open_file(j) : C2W_ENOMEM;
+	int ret = j->path && j->buf ? open_file(j) : C2W_ENOMEM;
 	if (ret != C2W_OK) {
+		free(j->buf);
 		free(j->path);
 		free(j);
 		return ret;
@@ -179,10 +214,7 @@ static int rotate(struct events_jsonl *j)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	if (j->f != NULL) {
-		fclose(j->f);
-		j->f = NULL;
-	}
+	(void)close_file(j);
 	for (unsigned i = 0; i < 1000; i++) {
 		if (i == 0)
 			snprintf(dst, sizeof(dst), "%s.%s", j->path, stamp);
@@ -208,7 +240,7 @@ int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit, con
 	if (n < 0)
 		return n;
 	line[n++] = '\n';
-	if (j->f != NULL && j->size > 0 &&
+	if (j->fd >= 0 && j->size > 0 &&
 	    ((j->rotate_bytes && j->size + (uint64_t)n > j->rotate_bytes) ||
 	     (j->rotate_s && now_s() >= j->opened_s + j->rotate_s))) {
 		int ret = rotate(j);
@@ -216,30 +248,30 @@ int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit, con
 			return ret;
 		rotated = 1;
 	}
-	if (j->f == NULL) {
+	if (j->fd < 0) {
 		int ret = open_file(j);
 		if (ret != C2W_OK)
 			return ret;
 	}
-	if (fwrite(line, 1, (size_t)n, j->f) != (size_t)n)
-		return errno ? -errno : C2W_EIO;
+	if (j->len + (size_t)n > JSONL_BUF) {
+		int ret = flush_buf(j);
+		if (ret != C2W_OK)
+			return ret;
+	}
+	memcpy(j->buf + j->len, line, (size_t)n);
+	j->len += (size_t)n;
 	j->size += (uint64_t)n;
 	return rotated;
 }
 
 int events_jsonl_flush(struct events_jsonl *j)
 {
-	if (j->f != NULL && fflush(j->f) != 0)
-		return errno ? -errno : C2W_EIO;
-	return C2W_OK;
+	return flush_buf(j);
 }
 
 int events_jsonl_reopen(struct events_jsonl *j)
 {
-	if (j->f != NULL) {
-		fclose(j->f);
-		j->f = NULL;
-	}
+	(void)close_file(j);
 	return open_file(j);
 }
 
@@ -247,8 +279,8 @@ void events_jsonl_close(struct events_jsonl *j)
 {
 	if (j == NULL)
 		return;
-	if (j->f != NULL)
-		fclose(j->f);
+	(void)close_file(j);
+	free(j->buf);
 	free(j->path);
 	free(j);
 }

@@ -18,10 +18,11 @@
 #include "events/sinks.h"
 #include "events/store.h"
 
-#define RINGS_MAX      256
-#define BATCH          256
-#define HOUSEKEEP_S    60
-#define STORE_RETRY_MS 10000 /* reopen attempts for a store that could not be opened */
+#define RINGS_MAX        256
+#define BATCH            256
+#define HOUSEKEEP_S      60
+#define STORE_RETRY_MS   10000 /* reopen attempts for a store that could not be opened */
+#define STORE_BACKOFF_MS 5000  /* after a failed insert or commit, skip the store this long */
 
 struct counter {
 	char zone[EVENTS_NAME_CAP];
@@ -42,7 +43,8 @@ struct events_pipeline {
 	/* NULL until the store opens: set by _new or later by the event thread (retry), read by
 	 * the sinkhole through events_pipeline_store(), hence atomic. */
 	struct events_store *_Atomic store;
-	uint64_t store_try_ms; /* last open attempt (event thread) */
+	uint64_t store_try_ms;  /* last open attempt (event thread) */
+	uint64_t store_skip_ms; /* skip the store until then after a failure; 0 = no skip */
 
 	pthread_t thread;
 	bool started;
@@ -206,6 +208,34 @@ static void sink_error(struct events_pipeline *p, const char *sink, int err)
 			     c2w_strerror(err), (unsigned long long)atomic_load(&p->sink_errors));
 }
 
+/* A failing store (locked: each attempt waits out the 2 s busy timeout; disk full) must not
+ * hold up the other sinks: after a failure it is skipped for STORE_BACKOFF_MS, its hits
+ * counted as lost. */
+static void store_backoff(struct events_pipeline *p)
+{
+	p->store_skip_ms = mono_ms() + STORE_BACKOFF_MS;
+}
+
+static void store_add(struct events_pipeline *p, const struct events_hit *hit,
+		      const char *pseudonym, const char *key_id)
+{
+	if (p->store_skip_ms != 0) {
+		if (mono_ms() < p->store_skip_ms) {
+			atomic_fetch_add(&p->store_lost, 1);
+			return;
+		}
+		p->store_skip_ms = 0;
+	}
+	if (events_store_hit_add(p->store, hit, pseudonym, key_id) == C2W_OK) {
+		p->batch++;
+		return;
+	}
+	/* The open batch was rolled back with this hit. */
+	atomic_fetch_add(&p->store_lost, p->batch + 1);
+	p->batch = 0;
+	store_backoff(p);
+}
+
 static void process_one(struct events_pipeline *p, const struct events_hit *hit)
 {
 	if (hit->kind != EVENTS_KIND_HIT && !p->spec.query_log) {
@@ -242,13 +272,7 @@ static void process_one(struct events_pipeline *p, const struct events_hit *hit)
 		if (p->store == NULL && p->spec.sqlite) {
 			atomic_fetch_add(&p->store_lost, 1);
 		} else if (p->store) {
-			if (events_store_hit_add(p->store, hit, pseudonym, key_id) == C2W_OK) {
-				p->batch++;
-			} else {
-				/* The open batch was rolled back with this hit. */
-				atomic_fetch_add(&p->store_lost, p->batch + 1);
-				p->batch = 0;
-			}
+			store_add(p, hit, pseudonym, key_id);
 		}
 	}
 }
@@ -262,8 +286,10 @@ void events_pipeline_process(struct events_pipeline *p, const struct events_hit 
 void events_pipeline_flush(struct events_pipeline *p)
 {
 	if (p->store) {
-		if (events_store_flush(p->store) != C2W_OK)
+		if (events_store_flush(p->store) != C2W_OK) {
 			atomic_fetch_add(&p->store_lost, p->batch);
+			store_backoff(p);
+		}
 		p->batch = 0;
 	}
 	if (p->jsonl) {
