@@ -405,11 +405,55 @@ static void test_sigkill_bound(void)
 	munmap(sh, sizeof(*sh));
 }
 
+/* A store that cannot open does not fail the pipeline: hits still reach the hit log, whole
+ * lines only, and are counted as lost by the store. */
+static void test_store_unavailable(void)
+{
+	char jsonl[128], blocker[128], db[160];
+	path_of(jsonl, sizeof(jsonl), "nostore.jsonl");
+	path_of(blocker, sizeof(blocker), "not-a-dir");
+	snprintf(db, sizeof(db), "%s/inc.db", blocker);
+	FILE *f = fopen(blocker, "w");
+	CHECK(f != NULL);
+	if (f != NULL)
+		fclose(f);
+	struct events_spec spec = {.jsonl = jsonl, .sqlite = db};
+	struct events_pipeline *p = NULL;
+	CHECK_EQ(events_pipeline_new(&spec, NULL, &p), C2W_OK);
+	if (p == NULL)
+		return;
+	CHECK(events_pipeline_store(p) == NULL);
+	struct events_hit h[3];
+	for (int i = 0; i < 3; i++)
+		make_hit(&h[i], "192.0.2.33", "x.c2.example.", EVENTS_ACTION_NXDOMAIN);
+	events_pipeline_process(p, h, 3);
+	char *before = slurp(jsonl);
+	CHECK(before != NULL && before[0] == '\0'); /* buffered: no half line reaches the file */
+	free(before);
+	events_pipeline_flush(p);
+	struct events_stats st;
+	events_pipeline_stats(p, &st);
+	CHECK_EQ(st.hits, 3);
+	CHECK_EQ(st.store_lost, 3);
+	CHECK_EQ(st.sink_errors, 0);
+	events_pipeline_free(p);
+	char *log = slurp(jsonl);
+	CHECK(log != NULL);
+	if (log != NULL) {
+		int lines = 0;
+		for (const char *c = log; *c; c++)
+			lines += *c == '\n';
+		CHECK_EQ(lines, 3);
+		CHECK(log[strlen(log) - 1] == '\n');
+	}
+	free(log);
+}
+
 int main(void)
 {
 	static const struct test_case cases[] = {
 	    TEST(test_all_sinks), TEST(test_reopen_and_rotation), TEST(test_ring_drops_counted),
-	    TEST(test_sigkill_bound)};
+	    TEST(test_sigkill_bound), TEST(test_store_unavailable)};
 	rcu_register_thread();
 	snprintf(dir, sizeof(dir), "/tmp/c2w-pipe-XXXXXX");
 	if (mkdtemp(dir) == NULL)
