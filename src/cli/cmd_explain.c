@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "dns/name.h"
+#include "net/policy_conf.h"
 #include "policy/policy.h"
 #include "policy/zonefile.h"
 
@@ -20,25 +21,26 @@ int cli_policy_specs(int argc, char **argv, int first, struct policy_zone_spec *
 
 static void help(FILE *out)
 {
-	fprintf(out,
-		"NAME\n    c2wall explain - show which policy rule acts on a query and why\n\n"
-		"SYNOPSIS\n    c2wall explain NAME [--type T] [--client IP] "
-		"(--snapshot FILE | --config FILE | FEED...)\n\n"
-		"DESCRIPTION\n"
-		"    Looks NAME up as a query of type T (default A) from client IP against a\n"
-		"    compiled snapshot, the policy zones of a c2wall config file, or FEEDs given\n"
-		"    directly (as for 'c2wall check'). Lists every CLIENT-IP and QNAME rule that\n"
-		"    matches, in RPZ precedence order (zone order; CLIENT-IP before QNAME; exact\n"
-		"    before wildcard; longer wildcard or prefix first), marks the one that acts,\n"
-		"    says why each other one loses, and whether the daemon answers at once or must\n"
-		"    resolve first because an earlier zone has RESPONSE-IP/NSDNAME/NSIP rules.\n\n"
-		"OPTIONS\n"
-		"    --type T         query type (A, AAAA, TXT, TYPE65, ...)\n"
-		"    --client IP      client address for CLIENT-IP triggers\n"
-		"    --snapshot FILE  a file from 'c2wall compile'\n"
-		"    --config FILE    a c2wall YAML config: its policy.zones and never-block list\n"
-		"    -h, --help       this manual\n\n"
-		"EXIT STATUS\n    0 a rule acts; 3 no rule acts; 1 error; 2 usage.\n");
+	fprintf(
+	    out,
+	    "NAME\n    c2wall explain - show which policy rule acts on a query and why\n\n"
+	    "SYNOPSIS\n    c2wall explain NAME [--type T] [--client IP] "
+	    "(--snapshot FILE | --config FILE | FEED...)\n\n"
+	    "DESCRIPTION\n"
+	    "    Looks NAME up as a query of type T (default A) from client IP against a\n"
+	    "    compiled snapshot, the policy zones of a c2wall config file, or FEEDs given\n"
+	    "    directly (as for 'c2wall check'). Lists every CLIENT-IP and QNAME rule that\n"
+	    "    matches, in RPZ precedence order (zone order; CLIENT-IP before QNAME; exact\n"
+	    "    before wildcard; longer wildcard or prefix first), marks the one that acts,\n"
+	    "    says why each other one loses, and whether the daemon answers at once or must\n"
+	    "    resolve first because an earlier zone has RESPONSE-IP/NSDNAME/NSIP rules.\n\n"
+	    "OPTIONS\n"
+	    "    --type T         query type (A, AAAA, TXT, TYPE65, ...)\n"
+	    "    --client IP      client address for CLIENT-IP triggers\n"
+	    "    --snapshot FILE  a file from 'c2wall compile'\n"
+	    "    --config FILE    a c2wall YAML config: its policy.zones and never-block list\n"
+	    "    -h, --help       this manual\n\n"
+	    "EXIT STATUS\n    0 a rule acts; 3 no rule acts; 1 error; 2 usage.\n");
 }
 
 static void show(void *ctx, const struct policy_hit *h, bool wins, const char *why)
@@ -53,8 +55,8 @@ static void show(void *ctx, const struct policy_hit *h, bool wins, const char *w
 	       h->shadow ? " [log only]" : "", policy_action_name((enum policy_action)h->action));
 	if (h->given != h->action)
 		printf(" (feed says %s)", policy_action_name((enum policy_action)h->given));
-	printf("\n        category=%s family=%s feed=%s", h->category, h->family[0] ? h->family : "-",
-	       h->feed);
+	printf("\n        category=%s family=%s feed=%s", h->category,
+	       h->family[0] ? h->family : "-", h->feed);
 	if (h->first_seen) {
 		char d[32];
 		time_t t = (time_t)h->first_seen;
@@ -66,71 +68,24 @@ static void show(void *ctx, const struct policy_hit *h, bool wins, const char *w
 	printf(" ttl=%u ede=%d\n        why: %s\n", h->ttl, h->ede_code, why);
 }
 
-static enum policy_override map_override(enum conf_zone_policy p)
-{
-	switch (p) {
-	case CONF_POLICY_NXDOMAIN: return POLICY_OVERRIDE_NXDOMAIN;
-	case CONF_POLICY_NODATA: return POLICY_OVERRIDE_NODATA;
-	case CONF_POLICY_PASSTHRU: return POLICY_OVERRIDE_PASSTHRU;
-	case CONF_POLICY_DROP: return POLICY_OVERRIDE_DROP;
-	case CONF_POLICY_TCP_ONLY: return POLICY_OVERRIDE_TCP_ONLY;
-	case CONF_POLICY_CNAME: return POLICY_OVERRIDE_CNAME;
-	case CONF_POLICY_LOG: return POLICY_OVERRIDE_LOG;
-	case CONF_POLICY_SINKHOLE: return POLICY_OVERRIDE_SINKHOLE;
-	default: return POLICY_OVERRIDE_GIVEN;
-	}
-}
-
 static int from_config(const char *path, struct policy_snap **snap)
 {
 	struct c2w_config *cfg;
 	char err[512];
-	static struct policy_zone_spec specs[POLICY_ZONES_MAX];
-	static struct policy_report rep;
 	int ret = conf_load(path, &cfg, err, sizeof(err));
 
 	if (ret != C2W_OK) {
 		fprintf(stderr, "c2wall explain: %s\n", err);
 		return 1;
 	}
-	size_t n = cfg->policy.zone_count;
-	if (n == 0 || n > POLICY_ZONES_MAX) {
-		fprintf(stderr, "c2wall explain: %s: no usable policy.zones\n", path);
+	if (cfg->policy.zone_count == 0) {
+		fprintf(stderr, "c2wall explain: %s: no policy.zones\n", path);
 		conf_free(cfg);
 		return 1;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const struct conf_policy_zone *z = &cfg->policy.zones[i];
-		struct policy_zone_spec *s = &specs[i];
-		memset(s, 0, sizeof(*s));
-		s->name = z->name;
-		s->file = z->file;
-		s->format = z->format == CONF_ZONE_HOSTS     ? POLICY_FORMAT_HOSTS
-			    : z->format == CONF_ZONE_DOMAINS ? POLICY_FORMAT_DOMAINS
-							     : POLICY_FORMAT_RPZ;
-		s->override = map_override(z->policy);
-		s->cname_target = z->cname_target;
-		s->category = z->category;
-		s->family = z->family;
-		s->feed = z->feed;
-		s->ede_filtered = z->ede_filtered;
-		if (cfg->sinkhole.ipv4 != NULL)
-			s->has_sinkhole4 = inet_pton(AF_INET, cfg->sinkhole.ipv4, s->sinkhole4) == 1;
-		if (cfg->sinkhole.ipv6 != NULL)
-			s->has_sinkhole6 = inet_pton(AF_INET6, cfg->sinkhole.ipv6, s->sinkhole6) == 1;
-	}
-	struct policy_build_opts opts = {
-		.never_block = (const char *const *)cfg->policy.never_block,
-		.never_block_count = cfg->policy.never_block_count,
-		.never_block_file = cfg->policy.never_block_file,
-	};
-	ret = policy_snap_build(specs, n, &opts, &rep, snap);
+	ret = net_policy_load(cfg, NULL, false, snap);
 	conf_free(cfg);
-	if (ret != C2W_OK) {
-		fprintf(stderr, "c2wall explain: %s\n", rep.error[0] ? rep.error : c2w_strerror(ret));
-		return 1;
-	}
-	return 0;
+	return ret == C2W_OK ? 0 : 1;
 }
 
 static int from_feeds(int argc, char **argv, struct policy_snap **snap)
@@ -147,7 +102,8 @@ static int from_feeds(int argc, char **argv, struct policy_snap **snap)
 	struct policy_build_opts opts = {.never_block_file = nb};
 	ret = policy_snap_build(specs, count, &opts, &rep, snap);
 	if (ret != C2W_OK) {
-		fprintf(stderr, "c2wall explain: %s\n", rep.error[0] ? rep.error : c2w_strerror(ret));
+		fprintf(stderr, "c2wall explain: %s\n",
+			rep.error[0] ? rep.error : c2w_strerror(ret));
 		return 1;
 	}
 	return 0;
@@ -238,15 +194,15 @@ int cli_explain_main(int argc, char **argv)
 		return ret;
 	}
 	printf("query %s %s%s%s\n", fq, type, client ? " from " : "", client ? client : "");
-	enum policy_verdict v = policy_explain(snap, &q, client ? (struct sockaddr *)&ss : NULL,
-					       show, NULL);
-	printf("verdict: %s\n",
-	       v == POLICY_VERDICT_ACT       ? "a rule acts now, without recursion"
-	       : v == POLICY_VERDICT_RECURSE ? "a rule acts after recursion unless an earlier "
-					       "zone's response rule overrides it"
-					     : "no rule acts at query time (answers are still "
-					       "checked for RESPONSE-IP/NSDNAME/NSIP and CNAME "
-					       "chains)");
+	enum policy_verdict v =
+	    policy_explain(snap, &q, client ? (struct sockaddr *)&ss : NULL, show, NULL);
+	printf("verdict: %s\n", v == POLICY_VERDICT_ACT ? "a rule acts now, without recursion"
+				: v == POLICY_VERDICT_RECURSE
+				    ? "a rule acts after recursion unless an earlier "
+				      "zone's response rule overrides it"
+				    : "no rule acts at query time (answers are still "
+				      "checked for RESPONSE-IP/NSDNAME/NSIP and CNAME "
+				      "chains)");
 	policy_snap_free(snap);
 	return v == POLICY_VERDICT_NONE ? 3 : 0;
 }

@@ -23,6 +23,7 @@
 #include "dns/name.h"
 #include "events/pseudo.h"
 #include "events/store.h"
+#include "net/policy_conf.h"
 #include "net/sinkhole_glue.h"
 #include "policy/policy.h"
 #include "sinkhole/evidence.h"
@@ -121,75 +122,6 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 }
 
 /* ---- setup ---- */
-
-static enum policy_override map_override(enum conf_zone_policy p)
-{
-	static const enum policy_override map[] = {
-	    [CONF_POLICY_GIVEN] = POLICY_OVERRIDE_GIVEN,
-	    [CONF_POLICY_NXDOMAIN] = POLICY_OVERRIDE_NXDOMAIN,
-	    [CONF_POLICY_NODATA] = POLICY_OVERRIDE_NODATA,
-	    [CONF_POLICY_PASSTHRU] = POLICY_OVERRIDE_PASSTHRU,
-	    [CONF_POLICY_DROP] = POLICY_OVERRIDE_DROP,
-	    [CONF_POLICY_TCP_ONLY] = POLICY_OVERRIDE_TCP_ONLY,
-	    [CONF_POLICY_CNAME] = POLICY_OVERRIDE_CNAME,
-	    [CONF_POLICY_LOG] = POLICY_OVERRIDE_LOG,
-	    [CONF_POLICY_SINKHOLE] = POLICY_OVERRIDE_SINKHOLE,
-	};
-	return (size_t)p < sizeof(map) / sizeof(map[0]) ? map[p] : POLICY_OVERRIDE_GIVEN;
-}
-
-static int build_policy(const struct c2w_config *cfg, struct policy_snap **snap)
-{
-	size_t n = cfg->policy.zone_count;
-	*snap = NULL;
-	if (n == 0)
-		return C2W_OK; /* no zones: every Host is shown as not known */
-	if (n > POLICY_ZONES_MAX)
-		return C2W_ECONFIG;
-	struct policy_zone_spec *specs = calloc(n, sizeof(*specs));
-	struct policy_report *rep = calloc(1, sizeof(*rep));
-	int ret = C2W_ENOMEM;
-	if (specs == NULL || rep == NULL)
-		goto out_free;
-	for (size_t i = 0; i < n; i++) {
-		const struct conf_policy_zone *z = &cfg->policy.zones[i];
-		specs[i] = (struct policy_zone_spec){
-		    .name = z->name,
-		    .file = z->file,
-		    .format = z->format == CONF_ZONE_HOSTS     ? POLICY_FORMAT_HOSTS
-			      : z->format == CONF_ZONE_DOMAINS ? POLICY_FORMAT_DOMAINS
-							       : POLICY_FORMAT_RPZ,
-		    .override = map_override(z->policy),
-		    .cname_target = z->cname_target,
-		    .category = z->category,
-		    .family = z->family,
-		    .feed = z->feed,
-		    .ede_filtered = z->ede_filtered,
-		};
-		if (cfg->sinkhole.ipv4)
-			specs[i].has_sinkhole4 =
-			    inet_pton(AF_INET, cfg->sinkhole.ipv4, specs[i].sinkhole4) == 1;
-		if (cfg->sinkhole.ipv6)
-			specs[i].has_sinkhole6 =
-			    inet_pton(AF_INET6, cfg->sinkhole.ipv6, specs[i].sinkhole6) == 1;
-	}
-	struct policy_build_opts opts = {
-	    .never_block = (const char *const *)cfg->policy.never_block,
-	    .never_block_count = cfg->policy.never_block_count,
-	    .never_block_file = cfg->policy.never_block_file,
-	};
-	ret = policy_snap_build(specs, n, &opts, rep, snap);
-	if (ret != C2W_OK)
-		c2w_log_err("sinkhole: policy not built: %s",
-			    rep->error[0] ? rep->error : c2w_strerror(ret));
-	else
-		c2w_log_info("sinkhole: policy %llu rules in %zu zones",
-			     (unsigned long long)rep->rules, n);
-out_free:
-	free(specs);
-	free(rep);
-	return ret;
-}
 
 static int drop_privileges(const char *user)
 {
@@ -393,7 +325,7 @@ int cli_sinkhole_main(int argc, char **argv)
 		return 1;
 	}
 	struct sh_ctx ctx = {0};
-	ret = build_policy(cfg, &ctx.snap);
+	ret = net_policy_load(cfg, NULL, false, &ctx.snap);
 	if (ret == C2W_OK)
 		ret = open_sinks(cfg, &o, &ctx);
 	if (ret == C2W_OK)

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Config -> policy engine: the daemon and the CLI build snapshots from the config's
+ * policy zones here, so every command sees the same rules.
+ */
+#ifndef C2W_NET_POLICY_CONF_H
+#define C2W_NET_POLICY_CONF_H
+
+#include <stdbool.h>
+
+#include "conf/config.h"
+#include "core/err.h"
+#include "policy/policy.h"
+
+/** Fill @spec for zone @z of @cfg (pointers borrow @cfg; sinkhole addresses from @cfg). */
+void net_policy_spec_from_conf(const struct c2w_config *cfg, const struct conf_policy_zone *z,
+			       struct policy_zone_spec *spec);
+
+/**
+ * Build the policy snapshot for @cfg; rejected lines and per-zone counts go to the log. At
+ * start (@reload false) a rule that would block a protected name is dropped and reported; at
+ * reload such a feed, or one that changes a zone's size by more than policy.max-change
+ * against @prev, is refused and the caller keeps its running policy.
+ *
+ * @param out  out: the snapshot, NULL when the config has no policy zone
+ * @return C2W_OK, C2W_ECONFIG (too many zones), or the policy_snap_build() error
+ */
+C2W_NODISCARD int net_policy_load(const struct c2w_config *cfg, const struct policy_snap *prev,
+				  bool reload, struct policy_snap **out);
+
+#endif
