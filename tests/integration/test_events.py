@@ -376,7 +376,7 @@ class TestSyslog(unittest.TestCase):
             eu.query(r, "www.sub.example.test.", "A", source="127.0.0.8")
             eu.query(r, "zz.botnet.test.", "TXT", source="127.0.0.8")
             msgs = []
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 10
             while time.monotonic() < deadline and \
                     not any("zz.botnet.test." in m for m in msgs):
                 try:
