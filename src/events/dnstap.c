@@ -176,7 +176,8 @@ int events_dnstap_write(struct events_dnstap *d, const struct events_hit *hit,
 	msg.socket_family = hit->client_family == AF_INET6 ? DNSTAP__SOCKET_FAMILY__INET6
 							   : DNSTAP__SOCKET_FAMILY__INET;
 	msg.has_socket_protocol = 1;
-	msg.socket_protocol = DNSTAP__SOCKET_PROTOCOL__UDP;
+	msg.socket_protocol =
+	    hit->tcp ? DNSTAP__SOCKET_PROTOCOL__TCP : DNSTAP__SOCKET_PROTOCOL__UDP;
 	msg.has_query_time_sec = msg.has_query_time_nsec = 1;
 	msg.query_time_sec = hit->time_ns / 1000000000u;
 	msg.query_time_nsec = (uint32_t)(hit->time_ns % 1000000000u);

@@ -60,6 +60,7 @@ struct events_hit {
 	uint8_t kind;                       /* enum events_kind */
 	uint8_t trigger;                    /* enum events_trigger */
 	uint8_t action;                     /* enum events_action */
+	uint8_t tcp;                        /* 1: the query came over TCP, 0: UDP */
 	uint16_t qtype;                     /* DNS type code */
 	uint16_t worker;                    /* worker index that saw the query */
 	char qname[EVENTS_NAME_CAP];        /* presentation form, lower case, e.g. "c2.example." */

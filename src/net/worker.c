@@ -154,10 +154,10 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_REFUSED, EDE_NOT_SUPPORTED, NULL,
 					       rt->tcp, out, out_cap);
 
-	net_wpolicy_query_log(w, &q, rt->peer);
+	net_wpolicy_query_log(w, &q, rt);
 	struct policy_hit hit;
 	bool policy_off, handled;
-	enum policy_verdict v = net_wpolicy_query(w, &q, rt->peer, &hit, &policy_off);
+	enum policy_verdict v = net_wpolicy_query(w, &q, rt, &hit, &policy_off);
 	if (v == POLICY_VERDICT_ACT) {
 		/* Blocked without recursion (BIND's qname-wait-recurse no): no upstream traffic
 		 * toward the C&C operator's servers. */

@@ -225,7 +225,7 @@ void net_tcp_free_all(struct net_worker *w);
 
 /** Query-time policy: opt-out, CLIENT-IP and QNAME triggers. */
 enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_query *q,
-				      const struct sockaddr *peer, struct policy_hit *hit,
+				      const struct net_route *rt, struct policy_hit *hit,
 				      bool *policy_off);
 /** Act on a hit; *handled when the answer (or deliberate silence) is decided here. */
 int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
@@ -233,7 +233,7 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 		    size_t out_cap, bool *handled, struct net_slot *slot);
 /** Explicit query log (events.query-log): one EVENTS_KIND_QUERY record; no-op when off. */
 void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
-			   const struct sockaddr *peer);
+			   const struct net_route *rt);
 /** Response-time triggers on the answer body in w->ans for slot @s (updates s->hit). */
 void net_wpolicy_response(struct net_worker *w, struct net_slot *s);
 /**

@@ -66,9 +66,10 @@ static void answer_summary(const uint8_t *msg, int len, char *out, size_t cap)
 }
 
 /* Hand a hit to the event thread; never blocks (a full ring drops and counts). */
-static void record_hit(struct net_worker *w, const struct dns_query *q, const struct sockaddr *peer,
+static void record_hit(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		       const struct policy_hit *hit, const char *answer)
 {
+	const struct sockaddr *peer = rt->peer;
 	if (w->ring == NULL)
 		return;
 	struct events_hit rec;
@@ -78,6 +79,7 @@ static void record_hit(struct net_worker *w, const struct dns_query *q, const st
 	rec.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	(void)events_hit_set_client(&rec, peer);
 	rec.kind = EVENTS_KIND_HIT;
+	rec.tcp = rt->tcp;
 	rec.trigger = events_trigger_of(hit->trigger);
 	rec.action = events_action_of(hit);
 	rec.qtype = q->qtype;
@@ -99,8 +101,9 @@ static void record_hit(struct net_worker *w, const struct dns_query *q, const st
  * clients are never recorded.
  */
 void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
-			   const struct sockaddr *peer)
+			   const struct net_route *rt)
 {
+	const struct sockaddr *peer = rt->peer;
 	if (w->ring == NULL || !w->cfg->events.query_log)
 		return;
 	if (w->optout != NULL && events_optout_contains(w->optout, peer))
@@ -112,6 +115,7 @@ void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 	rec.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	(void)events_hit_set_client(&rec, peer);
 	rec.kind = EVENTS_KIND_QUERY;
+	rec.tcp = rt->tcp;
 	rec.qtype = q->qtype;
 	rec.worker = (uint16_t)w->id;
 	if (dns_name_to_text(q->qname, rec.qname, sizeof(rec.qname)) < 0)
@@ -315,7 +319,7 @@ static void ns_match(struct net_worker *w, struct net_slot *s, const uint8_t *pk
 		}
 	}
 	if (shadow.action != POLICY_ACTION_NONE)
-		record_hit(w, &s->q, s->rt.peer, &shadow, "shadow: answered normally");
+		record_hit(w, &s->q, &s->rt, &shadow, "shadow: answered normally");
 }
 
 /* The owner of the first SOA in the authority section: the zone that answered. */
@@ -404,7 +408,7 @@ void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s)
 	bool off;
 	s->snap_gen = w->snap_gen;
 	s->had_hit = true; /* do not cache: the body may have been checked by the old policy */
-	enum policy_verdict v = net_wpolicy_query(w, &s->q, s->rt.peer, &hit, &off);
+	enum policy_verdict v = net_wpolicy_query(w, &s->q, &s->rt, &hit, &off);
 	if (v == POLICY_VERDICT_ACT && (hit.action == POLICY_ACTION_PASSTHRU ||
 					(hit.action == POLICY_ACTION_TCP_ONLY && s->rt.tcp))) {
 		off = true;
@@ -442,11 +446,11 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 	case POLICY_ACTION_NONE:
 		return 0;
 	case POLICY_ACTION_PASSTHRU:
-		record_hit(w, q, rt->peer, hit, "passthru: answered as resolved");
+		record_hit(w, q, rt, hit, "passthru: answered as resolved");
 		return 0;
 	case POLICY_ACTION_DROP:
 		w->ctr.dropped++;
-		record_hit(w, q, rt->peer, hit, "dropped");
+		record_hit(w, q, rt, hit, "dropped");
 		*handled = true;
 		return 0;
 	case POLICY_ACTION_TCP_ONLY:
@@ -458,7 +462,7 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 			out[2] |= 0x02; /* TC: retry over TCP */
 			w->ctr.truncated++;
 		}
-		record_hit(w, q, rt->peer, hit, "TC=1: retry over TCP");
+		record_hit(w, q, rt, hit, "TC=1: retry over TCP");
 		*handled = true;
 		return len;
 	default:
@@ -471,22 +475,23 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 		return 0;
 	if ((hit->action == POLICY_ACTION_CNAME || hit->action == POLICY_ACTION_CNAME_WILD) &&
 	    chase_start(w, q, rt, hit, ans, slot)) {
-		record_hit(w, q, rt->peer, hit, "CNAME, target followed");
+		record_hit(w, q, rt, hit, "CNAME, target followed");
 		*handled = true;
 		return -1;
 	}
 	len = net_worker_render(w, q, ans, 0, rt->tcp, out, out_cap);
 	answer_summary(out, len, summary, sizeof(summary));
-	record_hit(w, q, rt->peer, hit, summary);
+	record_hit(w, q, rt, hit, summary);
 	*handled = true;
 	return len;
 }
 
 /* Query-time policy: opt-out, CLIENT-IP and QNAME triggers. */
 enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_query *q,
-				      const struct sockaddr *peer, struct policy_hit *hit,
+				      const struct net_route *rt, struct policy_hit *hit,
 				      bool *policy_off)
 {
+	const struct sockaddr *peer = rt->peer;
 	*policy_off = true;
 	hit->action = POLICY_ACTION_NONE;
 	if (w->snap == NULL)
@@ -498,7 +503,7 @@ enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_que
 	struct policy_hit shadow;
 	enum policy_verdict v = policy_match_query(w->snap, q, peer, hit, &shadow);
 	if (shadow.action != POLICY_ACTION_NONE)
-		record_hit(w, q, peer, &shadow, "shadow: answered normally");
+		record_hit(w, q, rt, &shadow, "shadow: answered normally");
 	if (v == POLICY_VERDICT_NONE)
 		hit->action = POLICY_ACTION_NONE;
 	return v;
@@ -512,5 +517,5 @@ void net_wpolicy_response(struct net_worker *w, struct net_slot *s)
 	(void)policy_match_response(w->snap, &s->q, s->rt.peer, w->ans.wire, w->ans.len, &s->hit,
 				    &shadow);
 	if (shadow.action != POLICY_ACTION_NONE)
-		record_hit(w, &s->q, s->rt.peer, &shadow, "shadow: answered normally");
+		record_hit(w, &s->q, &s->rt, &shadow, "shadow: answered normally");
 }

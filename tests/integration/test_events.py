@@ -442,6 +442,10 @@ class TestZZDnstap(unittest.TestCase):
     """Runs last: stops the daemon so libfstrm closes the file with its STOP frame."""
 
     def test_dnstap_ldns_and_policy_fields(self):
+        # One hit over TCP: dnstap must say so (socket_protocol).
+        m = R.tcp("tcp.botnet.test.", "A", source="127.0.0.7")
+        self.assertEqual(dns.rcode.to_text(m.rcode()), "NXDOMAIN")
+        time.sleep(0.3)
         assert R.stop() == 0
         out = subprocess.run(["/usr/bin/dnstap-ldns", "-r", DNSTAP], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, timeout=30)
@@ -454,6 +458,8 @@ class TestZZDnstap(unittest.TestCase):
                               timeout=30)
         self.assertEqual(full.returncode, 0, full.stdout)
         self.assertIn("NXDOMAIN", full.stdout)
+        self.assertIn("socket_protocol: TCP", full.stdout)
+        self.assertIn("socket_protocol: UDP", full.stdout)
 
         recs = eu.dnstap_records(DNSTAP)
         by_name = {}
