@@ -200,7 +200,7 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void test_hit_cost(void)
+static void test_many_hits(void)
 {
 	enum { NAMES = 1000, ROUNDS = 1000 };
 	struct dns_pcache *c = dns_pcache_new(1 << 16, 1232);
@@ -224,11 +224,10 @@ static void test_hit_cost(void)
 			hits += dns_pcache_lookup(c, &q[i], 2, &hit, &age);
 	double per = (now_ns() - t0) / (NAMES * ROUNDS);
 	CHECK_EQ(hits, NAMES * ROUNDS);
+	/* Informational only: performance targets live in bench/, not in timed unit tests. */
 	printf("pcache: %.1f ns per hit (%d names)\n", per, NAMES);
-	/* Loose bound so sanitizer builds pass; the optimized build reports the real figure. */
-	CHECK(per < 2000);
 	dns_pcache_free(c);
 }
 
 TEST_MAIN(TEST(test_hit_miss_expiry), TEST(test_not_stored), TEST(test_eviction),
-	  TEST(test_hit_cost))
+	  TEST(test_many_hits))

@@ -185,10 +185,10 @@ static void test_cache_hits_allocate_nothing(void)
 	kill(getpid(), SIGTERM);
 	pthread_join(srv_thread, NULL);
 	net_server_free(srv);
+	/* Wakes the authority's recvfrom (returns 0), then its thread ends. */
 	shutdown(up_fd, SHUT_RDWR);
-	close(up_fd);
-	pthread_cancel(up_thread);
 	pthread_join(up_thread, NULL);
+	close(up_fd);
 }
 
 TEST_MAIN(TEST(test_cache_hits_allocate_nothing))
