@@ -23,6 +23,8 @@ build=1
 keep=0
 nice_level=0
 reload_rate=10000
+reload=1
+repeat=1
 server_cpu=${BENCH_SERVER_CPU:-0}
 client_cpu=${BENCH_CLIENT_CPU:-1}
 port_base=${BENCH_POLICY_PORT_BASE:-5390}
@@ -35,6 +37,7 @@ NAME
 SYNOPSIS
     bench/policy.sh [--sizes LIST] [--duration S] [--peers LIST] [--peers-10m LIST]
                     [--feeds DIR] [--no-build] [--keep] [--nice N] [--reload-rate Q]
+                    [--no-reload] [--repeat R]
 
 DESCRIPTION
     For each size N in LIST (rules), generates (once, cached in DIR) a mixed RPZ feed with
@@ -70,6 +73,10 @@ OPTIONS
     --keep             keep the temporary directory
     --nice N           nice level of servers and clients (default 0)
     --reload-rate Q    queries/s sent during the reload (default 10000)
+    --no-reload        skip the reload measurement
+    --repeat R         run the serve measurements (none, then each size) R times in turn
+                       (default 1; 1..10): on a shared machine the spread and the median
+                       say more than one run. Compile, reload and peers run once.
     -h, --help         this text
 
 ENVIRONMENT
@@ -97,17 +104,19 @@ while [ $# -gt 0 ]; do
 	--keep) keep=1; shift ;;
 	--nice) nice_level=${2:?}; shift 2 ;;
 	--reload-rate) reload_rate=${2:?}; shift 2 ;;
+	--no-reload) reload=0; shift ;;
+	--repeat) repeat=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "policy-bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
-for v in duration reload_rate server_cpu client_cpu port_base; do
+for v in duration reload_rate repeat server_cpu client_cpu port_base; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "policy-bench: ${v//_/-} must be a number" >&2; exit 2; }
 done
 [[ $nice_level =~ ^-?[0-9]+$ ]] || { echo "policy-bench: --nice -20..19" >&2; exit 2; }
 if [ "$duration" -lt 1 ] || [ "$duration" -gt 600 ] || [ "$reload_rate" -lt 1 ] ||
-	[ "$reload_rate" -gt 200000 ]; then
-	echo "policy-bench: --duration 1..600, --reload-rate 1..200000" >&2
+	[ "$reload_rate" -gt 200000 ] || [ "$repeat" -lt 1 ] || [ "$repeat" -gt 10 ]; then
+	echo "policy-bench: --duration 1..600, --reload-rate 1..200000, --repeat 1..10" >&2
 	exit 2
 fi
 IFS=, read -r -a size_list <<<"$sizes"
@@ -396,7 +405,7 @@ measure_serve() {
 	put "$label" hwm_end_kib "$(status_kib "$pid" VmHWM)"
 	put "$label" rss_anon_kib "$(status_kib "$pid" RssAnon)"
 	put "$label" rss_file_kib "$(status_kib "$pid" RssFile)"
-	if [ -n "$f" ]; then
+	if [ -n "$f" ] && [ "$reload" = 1 ] && [ "$label" = "${label%.r*}" ]; then
 		measure_reload "$label" "$pid" "$f" "$feedpath"
 	fi
 	kill -0 "$pid" 2>/dev/null || put "$label" serve_error "died during the run"
@@ -464,12 +473,16 @@ done
 
 gen_data
 start_nsd
-measure_serve none 0 ""
-for label in "${labels[@]}"; do
-	feed=${feed_of[$label]}
-	hits=${feed%.rpz}.hits
-	probe=$(awk '$1 !~ /^[@$;*]/ && $(NF-1) == "CNAME" && $NF == "." { print $1; exit }' "$feed")
-	measure_serve "$label" "$(awk -v l="$label" '$1 == l && $2 == "rules" {print $3}' "$work/c2wall.tsv")" "$feed"
+for ((r = 1; r <= repeat; r++)); do
+	suffix=""
+	[ "$r" = 1 ] || suffix=.r$r
+	measure_serve "none$suffix" 0 ""
+	for label in "${labels[@]}"; do
+		feed=${feed_of[$label]}
+		hits=${feed%.rpz}.hits
+		probe=$(awk '$1 !~ /^[@$;*]/ && $(NF-1) == "CNAME" && $NF == "." { print $1; exit }' "$feed")
+		measure_serve "$label$suffix" "$(awk -v l="$label" '$1 == l && $2 == "rules" {print $3}' "$work/c2wall.tsv")" "$feed"
+	done
 done
 stop_pid "$nsd_pid"
 forget_pid "$nsd_pid"
@@ -498,7 +511,7 @@ fi
 
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\t%s\n' "bench/policy.sh --sizes $sizes --duration $duration --peers '$peers' --peers-10m '$peers_big'${nice_level/#0/}"
+	printf 'command\t%s\n' "bench/policy.sh --sizes $sizes --duration $duration --peers '$peers' --peers-10m '$peers_big' --repeat $repeat$([ "$reload" = 1 ] || echo ' --no-reload')$([ "$nice_level" = 0 ] || echo " --nice $nice_level")"
 	printf 'commit\t%s\n' "$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')"
 	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 	printf 'nproc\t%s\n' "$(nproc)"

@@ -66,6 +66,14 @@ def us_per_answer(ticks, answered, clk):
     return None if t is None or not a else t / clk * 1e6 / a
 
 
+def median(values):
+    v = sorted(values)
+    if not v:
+        return None
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
+
+
 def pct(v):
     """Foreign load on the server core; below zero is rounding (irq time is not counted)."""
     v = num(v)
@@ -111,7 +119,6 @@ def main():
     clk = int(meta.get("clk_tck") or 100)
     c = read_c2wall(os.path.join(d, "c2wall.tsv"))
     labels = meta.get("labels", "").split()
-    none = c.get("none", {})
 
     print("# c2wall policy benchmark: %s" % meta.get("date", "?"))
     print()
@@ -161,21 +168,38 @@ def main():
           "(RSS − RSS none) B/rule | miss QPS | miss CPU µs/answer | ÷ none | miss lost | "
           "hit QPS | hit CPU µs/answer | hit rcodes | foreign % (miss/hit) |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|")
-    base_us = us_per_answer(none.get("miss_ticks"), none.get("miss_answered"), clk)
-    base_qps = num(none.get("miss_qps"))
-    base_rss = num(none.get("rss_end_kib"))
     serve_rows = {}
-    for lb in ["none"] + labels:
-        x = c.get(lb)
-        if x is None:
-            continue
-        n = num(x.get("rules"))
+    def run_key(lb):
+        base, _, r = lb.partition(".r")
+        return (int(r or 1), -1 if base == "none" else labels.index(base) if base in labels else 99)
+
+    order = sorted((lb for lb in c if "start_answer_s" in c[lb] or "serve_error" in c[lb]),
+                   key=run_key)
+    base_rss_l = [num(c[lb].get("rss_end_kib")) for lb in order if lb.split(".r")[0] == "none"]
+    base_rss_l = [v for v in base_rss_l if v]
+    base_rss = median(base_rss_l)
+    for lb in order:
+        x = c[lb]
+        base = lb.split(".r")[0]
+        n = num(c.get(base, {}).get("rules"))
         us = us_per_answer(x.get("miss_ticks"), x.get("miss_answered"), clk)
         hus = us_per_answer(x.get("hit_ticks"), x.get("hit_answered"), clk)
         rss = num(x.get("rss_end_kib"))
         bpr = (rss - base_rss) * 1024 / n if n and rss and base_rss else None
-        serve_rows[lb] = {"us": us, "qps": num(x.get("miss_qps")), "bpr": bpr,
-                          "block": num(x.get("start_block_s")), "hus": hus}
+        serve_rows.setdefault(base, []).append(
+            {"us": us, "qps": num(x.get("miss_qps")), "bpr": bpr, "hus": hus})
+    med = {b: {k: median([r[k] for r in rows if r[k] is not None]) for k in rows[0]}
+           for b, rows in serve_rows.items()}
+    base_us = med.get("none", {}).get("us")
+    base_qps = med.get("none", {}).get("qps")
+    for lb in order:
+        x = c[lb]
+        base = lb.split(".r")[0]
+        n = num(c.get(base, {}).get("rules"))
+        us = us_per_answer(x.get("miss_ticks"), x.get("miss_answered"), clk)
+        hus = us_per_answer(x.get("hit_ticks"), x.get("hit_answered"), clk)
+        rss = num(x.get("rss_end_kib"))
+        bpr = (rss - base_rss) * 1024 / n if n and rss and base_rss else None
         err = x.get("serve_error")
         print("| %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
             lb + (" (" + err + ")" if err else ""), x.get("start_answer_s", "-"),
@@ -186,6 +210,20 @@ def main():
             x.get("hit_rcodes", "-").strip() or "-", pct(x.get("miss_foreign_pct")),
             pct(x.get("hit_foreign_pct"))))
     print()
+    if any(len(v) > 1 for v in serve_rows.values()):
+        print("Repeated runs (labels .r2, .r3, ... ran in turn): medians per policy; \"÷ none\" "
+              "above is against the median of the runs without policy.")
+        print()
+        print("| policy | runs | median miss QPS | median miss CPU µs/answer (min–max) | "
+              "median hit CPU µs/answer | median B/rule |")
+        print("|---|--:|--:|--:|--:|--:|")
+        for b, rows in serve_rows.items():
+            uss = [r["us"] for r in rows if r["us"] is not None]
+            print("| %s | %d | %s | %s (%s–%s) | %s | %s |" % (
+                b, len(rows), fmt(med[b]["qps"], "%.0f"), fmt(med[b]["us"]),
+                fmt(min(uss) if uss else None), fmt(max(uss) if uss else None),
+                fmt(med[b]["hus"]), fmt(med[b]["bpr"], "%.1f")))
+        print()
 
     # ---- reload
     print("## Reload (SIGHUP with one rule added; cached queries at a fixed rate meanwhile)")
@@ -264,15 +302,15 @@ def main():
         x = c.get(lb, {})
         n = num(x.get("rules"))
         snap = num(x.get("snapshot_bytes"))
-        sr = serve_rows.get(lb, {})
+        sr = med.get(lb, {})
         if snap and n:
             b = snap / n
             lines.append("- memory ≤ 64 B/rule (aim 40), %s: snapshot %.1f B/rule, daemon RSS "
                          "%s B/rule: %s" % (lb, b, fmt(sr.get("bpr"), "%.1f"),
                                             yes(b <= 64 and (sr.get("bpr") or 0) <= 64)))
-    if big and big in serve_rows and serve_rows[big]["qps"] and base_qps:
-        q = serve_rows[big]["qps"] / base_qps
-        cpu = (base_us / serve_rows[big]["us"]) if serve_rows[big]["us"] and base_us else None
+    if big and big in med and med[big]["qps"] and base_qps:
+        q = med[big]["qps"] / base_qps
+        cpu = (base_us / med[big]["us"]) if med[big]["us"] and base_us else None
         lines.append("- QPS with %s rules ≥ 0.95 × QPS with none: QPS ratio %.2f, CPU-per-answer "
                      "ratio (none ÷ %s, the throughput one core could give) %s: %s" % (
                          big, q, big, fmt(cpu), yes(q >= 0.95 and (cpu is None or cpu >= 0.95))))
