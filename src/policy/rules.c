@@ -357,7 +357,7 @@ static bool rr_exists(const struct policy_rules *r, const struct brule *b, uint1
 {
 	for (uint32_t i = b->rr_first; i != NONE32; i = r->rrs[i].next)
 		if (r->rrs[i].type == type && r->rrs[i].rdlen == rdlen &&
-		    memcmp(r->rrdata.p + r->rrs[i].off, rdata, rdlen) == 0)
+		    (rdlen == 0 || memcmp(r->rrdata.p + r->rrs[i].off, rdata, rdlen) == 0))
 			return true;
 	return false;
 }
@@ -673,7 +673,8 @@ static int emit_data(struct policy_rules *r, struct img_build *ib, const struct 
 		const struct brr *rr = &r->rrs[i];
 		if (vec_push(&ib->data, &rr->type, 2, NULL) != C2W_OK ||
 		    vec_push(&ib->data, &rr->rdlen, 2, NULL) != C2W_OK ||
-		    vec_push(&ib->data, r->rrdata.p + rr->off, rr->rdlen, NULL) != C2W_OK)
+		    (rr->rdlen > 0 && /* rrdata.p is NULL while every rdata seen so far is empty */
+		     vec_push(&ib->data, r->rrdata.p + rr->off, rr->rdlen, NULL) != C2W_OK))
 			return C2W_ENOMEM;
 	}
 	size_t len = ib->data.len - start;
