@@ -231,6 +231,8 @@ def main():
             ap.error("numbers must not be negative")
     if args.n >= 1 << 34:
         ap.error("-n must be below 2^34")
+    if len(args.extra) > args.n:
+        ap.error("more --extra rules than -n")
     if args.mix:
         args.ip_every = args.ip_every or 20
         args.client_ip_every = args.client_ip_every or 1000
