@@ -121,6 +121,8 @@ struct dns_answer {
 	uint32_t min_ttl; /* smallest TTL (negative answers: per RFC 2308 SOA rule) */
 	int ede_code;     /* DNS_EDE_NONE or the EDE to attach */
 	char ede_text[64];
+	uint32_t tag; /* caller's label, kept by the answer cache (the worker stores the policy
+			 generation the body was checked against) */
 };
 
 /**

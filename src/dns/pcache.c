@@ -37,6 +37,7 @@ struct entry {
 	uint16_t len;
 	uint16_t ttl_count;
 	uint32_t min_ttl;
+	uint32_t tag;
 	int ede_code;
 	char ede_text[64];
 	uint8_t qname[DNS_NAME_WIRE_MAX];
@@ -139,6 +140,7 @@ bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t
 		ans->ttl_count = e->ttl_count;
 		memcpy(ans->ttl_off, e->ttl_off, e->ttl_count * sizeof(e->ttl_off[0]));
 		ans->min_ttl = e->min_ttl;
+		ans->tag = e->tag;
 		ans->ede_code = e->ede_code;
 		ans->ede_text[0] = 0;
 		if (e->ede_code >= 0) /* the text matters only with a code: skip 64 bytes */
@@ -199,6 +201,7 @@ void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const str
 	e->ttl_count = ans->ttl_count;
 	memcpy(e->ttl_off, ans->ttl_off, ans->ttl_count * sizeof(e->ttl_off[0]));
 	e->min_ttl = ans->min_ttl;
+	e->tag = ans->tag;
 	e->ede_code = ans->ede_code;
 	memcpy(e->ede_text, ans->ede_text, sizeof(e->ede_text));
 	e->ede_text[sizeof(e->ede_text) - 1] = 0;

@@ -172,7 +172,9 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 
 	struct dns_answer cached;
 	uint32_t age;
-	if (dns_pcache_lookup(w->cache, &q, w->now_s, &cached, &age)) {
+	if (dns_pcache_lookup(w->cache, &q, w->now_s, &cached, &age) &&
+	    (policy_off || w->snap == NULL || cached.tag == w->snap_gen ||
+	     net_wpolicy_cached_ok(w, &q, rt, &cached))) {
 		w->ctr.cache_hits++;
 		/* Cached bodies carry no response-side policy match (on_resolved() stores only
 		 * those), so a tentative query-time hit stands as it is. */
@@ -293,8 +295,12 @@ void net_worker_resolved_finish(struct net_worker *w, struct net_slot *s)
 	}
 	/* Cache only bodies no policy rule touched: cache hits then need no response check. */
 	if (!s->had_hit && s->hit.action == POLICY_ACTION_NONE &&
-	    w->ans.rcode != DNS_RCODE_SERVFAIL)
+	    w->ans.rcode != DNS_RCODE_SERVFAIL) {
+		/* The tag says which policy checked the body; 0: none did (opted-out client or
+		 * PASSTHRU), so a later client's hit checks it first. */
+		w->ans.tag = s->policy_off ? 0 : w->snap_gen;
 		dns_pcache_store(w->cache, &s->q, &w->ans, mono_s());
+	}
 	if (!s->timed_out) {
 		bool handled = false;
 		if (s->hit.action != POLICY_ACTION_NONE) {
@@ -663,24 +669,75 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static bool str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool addrs_eq(const struct conf_addr *a, size_t na, const struct conf_addr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].text, b[i].text) != 0)
+			return false;
+	return true;
+}
+
+/* Would a libunbound context built from @b differ from one built from @a? */
+static bool resolver_conf_eq(const struct conf_resolver *a, const struct conf_resolver *b)
+{
+	if (a->mode != b->mode || !str_eq(a->root_hints, b->root_hints) ||
+	    !str_eq(a->trust_anchor, b->trust_anchor) || a->serve_stale != b->serve_stale ||
+	    a->cache_mb != b->cache_mb || a->stub_count != b->stub_count ||
+	    a->transparent_zone_count != b->transparent_zone_count ||
+	    !addrs_eq(a->forward, a->forward_count, b->forward, b->forward_count))
+		return false;
+	for (size_t i = 0; i < a->stub_count; i++)
+		if (!str_eq(a->stub[i].zone, b->stub[i].zone) ||
+		    !addrs_eq(a->stub[i].addrs, a->stub[i].addr_count, b->stub[i].addrs,
+			      b->stub[i].addr_count))
+			return false;
+	for (size_t i = 0; i < a->transparent_zone_count; i++)
+		if (!str_eq(a->transparent_zones[i], b->transparent_zones[i]))
+			return false;
+	return true;
+}
+
+static bool wants_ns(const struct policy_snap *snap)
+{
+	return snap != NULL && policy_snap_has_ns_rules(snap);
+}
+
 static void mbox_reload(struct net_worker *w, struct mbox *m)
 {
-	struct resolve_ctx *rctx, *rctx_cd;
-	int ret = make_resolvers(w, m->cfg, &rctx, &rctx_cd, m->err, sizeof(m->err));
-	m->result = ret;
-	if (ret != C2W_OK)
-		return;
-	retire(w, w->rctx);
-	retire(w, w->rctx_cd);
-	w->rctx = rctx;
-	w->rctx_cd = rctx_cd;
+	/* A feed update must not throw away libunbound's cache: keep the contexts unless the
+	 * resolver settings (or the need for NS records) changed. */
+	bool keep = resolver_conf_eq(&w->cfg->resolver, &m->cfg->resolver) &&
+		    wants_ns(w->snap) == wants_ns(m->snap);
+	m->result = C2W_OK;
+	if (!keep) {
+		struct resolve_ctx *rctx, *rctx_cd;
+		int ret = make_resolvers(w, m->cfg, &rctx, &rctx_cd, m->err, sizeof(m->err));
+		m->result = ret;
+		if (ret != C2W_OK)
+			return;
+		retire(w, w->rctx);
+		retire(w, w->rctx_cd);
+		w->rctx = rctx;
+		w->rctx_cd = rctx_cd;
+	}
 	w->cfg = m->cfg;
 	w->snap = m->snap;
 	w->snap_gen++;
-	resolvers_for_policy(w, w->snap);
+	if (!keep)
+		resolvers_for_policy(w, w->snap);
 	poll_sync(w, m->socks, m->sock_count);
-	/* Answers may depend on what changed (upstreams, policy): start from a clean cache. */
-	dns_pcache_clear(w->cache);
+	/* New upstreams may answer differently: start from a clean cache. A new policy alone
+	 * keeps it: bodies carry the generation that checked them, and a hit on an older one
+	 * is checked against the new policy first (net_wpolicy_cached_ok()). */
+	if (!keep)
+		dns_pcache_clear(w->cache);
 }
 
 static void on_mbox(evutil_socket_t fd, short what, void *arg)
@@ -758,6 +815,7 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 		return C2W_ENOMEM;
 	w->id = id;
 	w->cfg = cfg;
+	w->snap_gen = 1; /* cached bodies tagged 0 were checked by no policy */
 	pthread_mutex_init(&w->mbox.mu, NULL);
 	pthread_cond_init(&w->mbox.cv, NULL);
 	udp_buffers_init(w);

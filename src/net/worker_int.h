@@ -234,6 +234,13 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 /** Explicit query log (events.query-log): one EVENTS_KIND_QUERY record; no-op when off. */
 void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 			   const struct net_route *rt);
+/**
+ * May a cached body checked by an older policy (or by none) be served under the current one?
+ * Runs the response-side triggers (CNAME chain names, answer IPs) on it; false when one matches
+ * or when the policy has NSDNAME/NSIP rules (they need lookups: the query is resolved again).
+ */
+bool net_wpolicy_cached_ok(struct net_worker *w, const struct dns_query *q,
+			   const struct net_route *rt, const struct dns_answer *cached);
 /** Response-time triggers on the answer body in w->ans for slot @s (updates s->hit). */
 void net_wpolicy_response(struct net_worker *w, struct net_slot *s);
 /**

@@ -509,6 +509,17 @@ enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_que
 	return v;
 }
 
+bool net_wpolicy_cached_ok(struct net_worker *w, const struct dns_query *q,
+			   const struct net_route *rt, const struct dns_answer *cached)
+{
+	if (policy_snap_has_ns_rules(w->snap))
+		return false;
+	struct policy_hit hit;
+	memset(&hit, 0, sizeof(hit));
+	(void)policy_match_response(w->snap, q, rt->peer, cached->wire, cached->len, &hit, NULL);
+	return hit.action == POLICY_ACTION_NONE;
+}
+
 void net_wpolicy_response(struct net_worker *w, struct net_slot *s)
 {
 	/* Response triggers: CNAME chain names, answer IPs, NS names and addresses. */
