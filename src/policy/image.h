@@ -16,16 +16,16 @@
 
 #include "policy/policy.h"
 
-#define IMG_MAGIC	"C2WPOLS\0"
-#define IMG_VERSION	2
-#define IMG_ENDIAN	0x01020304u
-#define IMG_SUM_FROM	64 /* the checksum covers bytes [IMG_SUM_FROM, file_len) */
-#define IMG_SEED	0x63327761ull
-#define IMG_LOAD_NUM	4 /* slots = rules * 5 / 4 + 1: load factor 0.8 */
-#define IMG_LOAD_DEN	5
+#define IMG_MAGIC    "C2WPOLS\0"
+#define IMG_VERSION  2
+#define IMG_ENDIAN   0x01020304u
+#define IMG_SUM_FROM 64 /* the checksum covers bytes [IMG_SUM_FROM, file_len) */
+#define IMG_SEED     0x63327761ull
+#define IMG_LOAD_NUM 4 /* slots = rules * 5 / 4 + 1: load factor 0.8 */
+#define IMG_LOAD_DEN 5
 
 /* Slot kinds: trigger type, plus flags. */
-#define IMG_KIND_WILD	 0x08
+#define IMG_KIND_WILD    0x08
 #define IMG_KIND_PROTECT 0x10 /* never-block entry; zone is 0 */
 
 struct img_header {
@@ -112,7 +112,23 @@ struct policy_snap {
 	const struct img_slot *slots;
 	const uint8_t *keys, *data;
 	const char *str;
+	/* Built at attach time, not stored in the file: a blocked Bloom filter over every
+	 * slot's hash, so that a probe for a name no rule has (nearly every query) usually
+	 * touches one word of a small array instead of the large slot table. */
+	uint64_t *filter;
+	uint64_t filter_mask; /* words - 1 */
 };
+
+/* The two filter bits of a slot hash, and its word. */
+static inline uint64_t img_filter_bits(uint64_t sh)
+{
+	return (1ull << ((sh >> 52) & 63)) | (1ull << ((sh >> 58) & 63));
+}
+
+static inline uint64_t img_filter_word(uint64_t sh, uint64_t mask)
+{
+	return (sh >> 12) & mask;
+}
 
 static inline uint64_t img_fmix(uint64_t h)
 {
@@ -152,6 +168,9 @@ static inline uint32_t img_tag(uint64_t sh)
  * incrementally for every suffix of the query name.
  */
 uint64_t policy_img_name_hash(const uint8_t *key, size_t len);
+
+/** The hash a slot's key @k ([len][bytes]) is filed under for its @kind (name or IP). */
+uint64_t policy_img_key_hash(const uint8_t *k, unsigned kind);
 
 /** Hash of an IP key [family][bits][masked address bytes]. */
 static inline uint64_t img_ip_hash(const uint8_t *key, size_t len)

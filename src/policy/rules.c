@@ -710,7 +710,7 @@ uint64_t policy_img_name_hash(const uint8_t *key, size_t len)
 	return h;
 }
 
-static uint64_t key_hash(const uint8_t *k, unsigned kind)
+uint64_t policy_img_key_hash(const uint8_t *k, unsigned kind)
 {
 	unsigned t = kind & 7;
 	if (t == POLICY_TRIGGER_QNAME || t == POLICY_TRIGGER_NSDNAME || (kind & IMG_KIND_PROTECT))
@@ -913,7 +913,7 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 		const struct brule *b = &r->rules[i];
 		if (b->dropped)
 			continue;
-		slot_put(slots, nslots, key_hash(r->keys.p + b->key_off, b->kind), b->key_off,
+		slot_put(slots, nslots, policy_img_key_hash(r->keys.p + b->key_off, b->kind), b->key_off,
 			 doff[i], b->zone, b->kind, b->first_seen, &h->flags);
 	}
 	size_t ko = prot_keys_start;

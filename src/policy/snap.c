@@ -25,6 +25,29 @@ static bool in_bounds(uint64_t off, uint64_t len, uint64_t total)
 	return off <= total && len <= total - off;
 }
 
+/* About 8 filter bits per slot (10 per rule at load factor 0.8): with two bits per key, a
+ * probe for an absent key passes the filter about 5% of the time. */
+static int filter_build(struct policy_snap *s, char *err, size_t err_len)
+{
+	uint64_t words = 1;
+	while (words * 8 < s->hdr->slot_count)
+		words *= 2;
+	s->filter = calloc(words, sizeof(*s->filter));
+	if (s->filter == NULL)
+		return fail(err, err_len, C2W_ENOMEM, "no memory for the snapshot's filter");
+	s->filter_mask = words - 1;
+	for (uint64_t i = 0; i < s->hdr->slot_count; i++) {
+		const struct img_slot *sl = &s->slots[i];
+		if (sl->key_off == 0 || sl->key_off >= s->hdr->keys_len ||
+		    sl->key_off + 1 + (uint64_t)s->keys[sl->key_off] > s->hdr->keys_len)
+			continue; /* policy_img_find() never returns such a slot either */
+		uint64_t sh = img_slot_hash(policy_img_key_hash(s->keys + sl->key_off, sl->kind),
+					    sl->zone, sl->kind);
+		s->filter[img_filter_word(sh, s->filter_mask)] |= img_filter_bits(sh);
+	}
+	return C2W_OK;
+}
+
 int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, char *err,
 		      size_t err_len)
 {
@@ -42,9 +65,10 @@ int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, ch
 	if (h->zone_count > POLICY_ZONES_MAX || h->slot_count == 0 || h->slot_count > UINT32_MAX ||
 	    !in_bounds(h->zones_off, (uint64_t)h->zone_count * sizeof(struct img_zone), len) ||
 	    !in_bounds(h->slots_off, h->slot_count * sizeof(struct img_slot), len) ||
-	    !in_bounds(h->keys_off, h->keys_len, len) || !in_bounds(h->data_off, h->data_len, len) ||
-	    !in_bounds(h->str_off, h->str_len, len) || h->str_len == 0 ||
-	    base[h->str_off + h->str_len - 1] != 0 || (h->zones_off | h->slots_off | h->data_off) % 8)
+	    !in_bounds(h->keys_off, h->keys_len, len) ||
+	    !in_bounds(h->data_off, h->data_len, len) || !in_bounds(h->str_off, h->str_len, len) ||
+	    h->str_len == 0 || base[h->str_off + h->str_len - 1] != 0 ||
+	    (h->zones_off | h->slots_off | h->data_off) % 8)
 		return fail(err, err_len, C2W_EMALF, "snapshot sections out of bounds");
 	s->base = base;
 	s->len = len;
@@ -54,7 +78,10 @@ int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, ch
 	s->keys = base + h->keys_off;
 	s->data = base + h->data_off;
 	s->str = (const char *)base + h->str_off;
-	return C2W_OK;
+	int ret = filter_build(s, err, err_len);
+	if (ret != C2W_OK)
+		s->base = NULL; /* the caller still owns @base */
+	return ret;
 }
 
 int policy_snap_open(const char *path, struct policy_snap **out, char *err, size_t err_len)
@@ -127,7 +154,7 @@ int policy_snap_write(const struct policy_snap *snap, const char *path)
 		return e;
 	}
 	return C2W_OK;
-out_err: {
+out_err : {
 	int e = -errno;
 	if (fd >= 0)
 		close(fd);
@@ -144,6 +171,7 @@ void policy_snap_free(struct policy_snap *snap)
 		munmap((void *)(uintptr_t)snap->base, snap->len);
 	else
 		free((void *)(uintptr_t)snap->base);
+	free(snap->filter);
 	free(snap);
 }
 
@@ -181,6 +209,9 @@ const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, 
 {
 	uint64_t count = s->hdr->slot_count;
 	uint64_t sh = img_slot_hash(h, zone, kind);
+	uint64_t fb = img_filter_bits(sh);
+	if ((s->filter[img_filter_word(sh, s->filter_mask)] & fb) != fb)
+		return NULL;
 	uint32_t tag = img_tag(sh);
 	uint64_t i = img_slot_index(sh, count);
 	bool early = !(s->hdr->flags & IMG_F_DIST_SATURATED);
