@@ -45,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			q.has_question = true;
 			(void)policy_match_query(&s, &q, NULL, &h, NULL);
 		}
+		free(s.filter); /* built by attach; the image itself is freed below */
 	}
 out:
 	free(img);

@@ -55,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		query(&s, "a.example.");
 		query(&s, "x.y.example.");
 		query(&s, "rpz.example.");
+		free(s.filter); /* built by attach; the image itself is freed below */
 	}
 out:
 	free(img);
