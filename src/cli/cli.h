@@ -13,6 +13,18 @@ struct cli_command {
 	int (*main)(int argc, char **argv);
 };
 
+#define CLI_DEFAULT_CONFIG "/etc/c2wall/c2wall.yaml"
+
+/**
+ * Parse "--config FILE" and "--help" for a subcommand (argv[0] is its name); arguments after
+ * the options start at optind.
+ *
+ * @param help  the subcommand's manual, printed for --help (stdout) or a bad option (stderr)
+ * @param path  out: the config path, CLI_DEFAULT_CONFIG when not given
+ * @return -1 to go on, or the exit code to return now (0 after --help, 2 on a bad option)
+ */
+int cli_args_config(int argc, char **argv, const char *help, const char **path);
+
 int cli_serve_main(int argc, char **argv);
 int cli_check_main(int argc, char **argv);
 int cli_compile_main(int argc, char **argv);

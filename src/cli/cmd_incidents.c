@@ -214,7 +214,7 @@ int cli_incidents_main(int argc, char **argv)
 	    {"until", required_argument, NULL, 'U'},  {"unnotified", no_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
-	struct args a = {.config = "/etc/c2wall/c2wall.yaml"};
+	struct args a = {.config = CLI_DEFAULT_CONFIG};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:s:f:o:uh", opts, NULL)) != -1) {

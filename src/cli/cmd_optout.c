@@ -103,25 +103,10 @@ static void print_list(const char *json)
 
 int cli_optout_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *path = "/etc/c2wall/c2wall.yaml";
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (c == 'c') {
-			path = optarg;
-		} else if (c == 'h') {
-			fputs(optout_help, stdout);
-			return 0;
-		} else {
-			fputs(optout_help, stderr);
-			return 2;
-		}
-	}
+	const char *path;
+	int done = cli_args_config(argc, argv, optout_help, &path);
+	if (done >= 0)
+		return done;
 	int rest = argc - optind;
 	const char *verb = rest >= 1 ? argv[optind] : "";
 	bool is_list = strcmp(verb, "list") == 0 && rest == 1;

@@ -38,25 +38,10 @@ static const char reload_help[] =
 
 int cli_reload_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *path = "/etc/c2wall/c2wall.yaml";
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (c == 'c') {
-			path = optarg;
-		} else if (c == 'h') {
-			fputs(reload_help, stdout);
-			return 0;
-		} else {
-			fputs(reload_help, stderr);
-			return 2;
-		}
-	}
+	const char *path;
+	int done = cli_args_config(argc, argv, reload_help, &path);
+	if (done >= 0)
+		return done;
 	if (optind != argc) {
 		fputs(reload_help, stderr);
 		return 2;
