@@ -10,77 +10,8 @@
 
 #include "conf/config.h"
 #include "core/err.h"
+#include "failmalloc.h"
 #include "test.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define OOM_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define OOM_SANITIZED 1
-#endif
-#endif
-
-#ifndef OOM_SANITIZED
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *ptr, size_t size);
-extern void __libc_free(void *ptr);
-
-/* Single-threaded test: plain globals are fine here. */
-static bool g_armed;         /* count and fail only inside the window */
-static unsigned long g_left; /* allocations before the one that fails */
-static bool g_injected;      /* a failure was injected in this run */
-static long g_live;          /* allocations minus frees inside the window */
-
-static bool should_fail(void)
-{
-	if (!g_armed)
-		return false;
-	if (g_left == 0) {
-		g_injected = true;
-		return true;
-	}
-	g_left--;
-	return false;
-}
-
-void *malloc(size_t size)
-{
-	if (should_fail())
-		return NULL;
-	void *p = __libc_malloc(size);
-	if (p != NULL && g_armed)
-		g_live++;
-	return p;
-}
-
-void *calloc(size_t n, size_t size)
-{
-	if (should_fail())
-		return NULL;
-	void *p = __libc_calloc(n, size);
-	if (p != NULL && g_armed)
-		g_live++;
-	return p;
-}
-
-void *realloc(void *ptr, size_t size)
-{
-	if (should_fail())
-		return NULL;
-	void *p = __libc_realloc(ptr, size);
-	if (p != NULL && ptr == NULL && g_armed)
-		g_live++;
-	return p;
-}
-
-void free(void *ptr)
-{
-	if (ptr != NULL && g_armed)
-		g_live--;
-	__libc_free(ptr);
-}
-#endif
 
 static const char yaml[] =
     "server:\n"
@@ -120,17 +51,12 @@ static void run_oom(const char *text, int final_ret)
 	char err[256];
 	for (n = 0; n < 100000; n++) {
 		struct c2w_config *cfg = NULL;
-#ifndef OOM_SANITIZED
-		g_left = n;
-		g_injected = false;
-		g_live = 0;
-		g_armed = true;
-#endif
+		arm(n);
 		int ret = conf_load_buffer(text, strlen(text), "/nonexistent/c2wall.yaml", &cfg,
 					   err, sizeof(err));
 		conf_free(cfg);
+		disarm();
 #ifndef OOM_SANITIZED
-		g_armed = false;
 		CHECK_EQ(g_live, 0);
 		if (g_live != 0)
 			fprintf(stderr, "  leak of %ld blocks when allocation %lu fails\n", g_live,
