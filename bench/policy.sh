@@ -139,27 +139,11 @@ out_dir=$top/bench/results/policy
 pids=()
 c2wall_bin=$top/build-bench/c2wall
 
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
 
-forget_pid() {
-	local p keep_pids=()
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep_pids+=("$p")
-	done
-	pids=("${keep_pids[@]}")
-}
+
+names=10000 # benchmark names under bench.example. (gen_data in lib.sh)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	local i
@@ -176,17 +160,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-spawn() {
-	local cpu=$1 log=$2
-	shift 2
-	nice -n "$nice_level" taskset -c "$cpu" "$@" >"$log" 2>&1 &
-	last_pid=$!
-	pids+=("$last_pid")
-}
 
-port_free() {
-	! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-}
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -209,72 +183,16 @@ wait_ready() {
 	return 1
 }
 
-cpu_ticks() {
-	local stat
-	stat=$(cat "/proc/$1/stat") || return 1
-	stat=${stat##*) }
-	awk '{print $12 + $13}' <<<"$stat"
-}
 
-core_ticks() {
-	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print $2 + $3 + $4 + $9, t }' /proc/stat
-}
 
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || true; }
 
-perf_field() {
-	awk -v key="$1" -F: '{ k = $1; sub(/^[ \t]+/, "", k) } k == key { split($2, a, " "); print a[1]; exit }' "$2"
-}
 
 # key=value lines into $work/c2wall.tsv: "label key value".
 put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$work/c2wall.tsv"; }
 
 # ---------------------------------------------------------------- data
-gen_data() {
-	awk 'BEGIN {
-		print "$ORIGIN bench.example."
-		print "$TTL 86400"
-		print "@ SOA ns.bench.example. hostmaster.bench.example. 1 3600 600 864000 86400"
-		print "@ NS ns"
-		print "ns A 127.0.0.1"
-		for (i = 0; i < 10000; i++)
-			printf "n%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
-	}' >"$work/bench.example.zone"
-	awk 'BEGIN { for (i = 0; i < 10000; i++) printf "n%d.bench.example A\n", i }' |
-		shuf --random-source=<(yes) >"$work/queries.txt"
-	cat >"$work/root.hints" <<'EOF'
-.                        3600000  NS  a.root.bench.invalid.
-a.root.bench.invalid.    3600000  A   127.0.0.254
-EOF
-}
 
-start_nsd() {
-	cat >"$work/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$P_NSD
-    port: $P_NSD
-    server-count: 1
-    do-ip6: no
-    username: ""
-    chroot: ""
-    zonesdir: "$work"
-    pidfile: "$work/nsd.pid"
-    xfrdfile: "$work/nsd-xfrd.state"
-    zonelistfile: "$work/nsd-zone.list"
-    database: ""
-    logfile: "$work/nsd.log"
-    verbosity: 0
-remote-control:
-    control-enable: no
-zone:
-    name: bench.example.
-    zonefile: "$work/bench.example.zone"
-EOF
-	spawn "$client_cpu" "$work/nsd.out" nsd -d -c "$work/nsd.conf"
-	nsd_pid=$last_pid
-	wait_ready "$P_NSD" addr "$nsd_pid" n0.bench.example 30 ||
-		{ cat "$work/nsd.out" "$work/nsd.log" >&2 2>/dev/null; die "NSD did not start"; }
-}
 
 # Feed of N rules and its hit queries, generated once per (N, gen_rpz.py version).
 make_feed() {

@@ -155,20 +155,9 @@ raw_dir=$results_dir/latest
 pids=()
 
 # Stop one process we started: SIGTERM, up to 10 s, then SIGKILL. Reaps it.
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		# A dead child stays visible to kill -0 until reaped.
-		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
+
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	local i
@@ -187,26 +176,9 @@ trap 'exit 130' INT TERM
 
 # Start "$@" in the background pinned to CPU $1; its PID goes to $last_pid and $pids.
 # nice and taskset exec the program, so the PID is the server's own.
-spawn() {
-	local cpu=$1 log=$2
-	shift 2
-	nice -n "$nice_level" taskset -c "$cpu" "$@" >"$log" 2>&1 &
-	last_pid=$!
-	pids+=("$last_pid")
-}
 
 # Drop a stopped PID from the list the trap walks.
-forget_pid() {
-	local p keep_pids=()
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep_pids+=("$p")
-	done
-	pids=("${keep_pids[@]}")
-}
 
-port_free() {
-	! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-}
 
 # Wait until the server on $1 answers $4 (default n0.bench.example A): with the zone's
 # address ($2 = "addr"), at least NOERROR ($2 = "noerror", the reflector) or NXDOMAIN ($2 =
@@ -231,68 +203,13 @@ wait_ready() {
 
 # utime+stime of the whole process (all threads, live and exited), in clock ticks. The
 # command name in field 2 may hold spaces, so cut after its closing parenthesis.
-cpu_ticks() {
-	local stat
-	stat=$(cat "/proc/$1/stat") || return 1
-	stat=${stat##*) }
-	awk '{print $12 + $13}' <<<"$stat"
-}
 
 # "busy total" ticks of one CPU from /proc/stat. busy = user + nice + system + steal: what
 # processes (or the hypervisor) took. irq and softirq are left out: on the server's core they
 # are mostly the server's own packets. total = user..steal (guest time is already in user).
-core_ticks() {
-	awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i; print $2 + $3 + $4 + $9, t }' /proc/stat
-}
 
 # ---------------------------------------------------------------- data: zone and queries
-gen_data() {
-	awk -v n="$names" 'BEGIN {
-		print "$ORIGIN bench.example."
-		print "$TTL 86400"
-		print "@ SOA ns.bench.example. hostmaster.bench.example. 1 3600 600 864000 86400"
-		print "@ NS ns"
-		print "ns A 127.0.0.1"
-		for (i = 0; i < n; i++)
-			printf "n%d A 10.%d.%d.%d\n", i, int(i / 65536) % 256, int(i / 256) % 256, i % 256
-	}' >"$work/bench.example.zone"
-	# Shuffled with a fixed random source: the same order every run.
-	awk -v n="$names" 'BEGIN { for (i = 0; i < n; i++) printf "n%d.bench.example A\n", i }' |
-		shuf --random-source=<(yes) >"$work/queries.txt"
-	# Root hints that point nowhere but loopback: no server may prime from the Internet.
-	cat >"$work/root.hints" <<'EOF'
-.                        3600000  NS  a.root.bench.invalid.
-a.root.bench.invalid.    3600000  A   127.0.0.254
-EOF
-}
 
-start_nsd() {
-	cat >"$work/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$P_NSD
-    port: $P_NSD
-    server-count: 1
-    do-ip6: no
-    username: ""
-    chroot: ""
-    zonesdir: "$work"
-    pidfile: "$work/nsd.pid"
-    xfrdfile: "$work/nsd-xfrd.state"
-    zonelistfile: "$work/nsd-zone.list"
-    database: ""
-    logfile: "$work/nsd.log"
-    verbosity: 0
-remote-control:
-    control-enable: no
-zone:
-    name: bench.example.
-    zonefile: "$work/bench.example.zone"
-EOF
-	# NSD only answers the warm-up pass, on the client's core.
-	spawn "$client_cpu" "$work/nsd.out" nsd -d -c "$work/nsd.conf"
-	nsd_pid=$last_pid
-	wait_ready "$P_NSD" addr "$nsd_pid" || { cat "$work/nsd.out" "$work/nsd.log" >&2 2>/dev/null; die "NSD did not start"; }
-}
 
 # ---------------------------------------------------------------- one config per server
 # Socket buffers: c2wall and the reflector ask for 4 MiB; the peers that have a setting for it
@@ -544,9 +461,6 @@ port_of() {
 
 # ---------------------------------------------------------------- one measurement
 # dnsperf's summary line "  Label:   value ..." -> first word of the value.
-perf_field() {
-	awk -v key="$1" -F: '{ k = $1; sub(/^[ \t]+/, "", k) } k == key { split($2, a, " "); print a[1]; exit }' "$2"
-}
 
 # Append one row: name kind version status qps answered lost noerror cpu_ticks latency_s
 # rss_kib note
