@@ -211,22 +211,37 @@ static bool printable(const char *s)
 	return true;
 }
 
+/*
+ * One CSV row of an import file into fields (in @buf): C2W_EIGNORE for a header row (first
+ * field one of @hdr), C2W_EMALF with a reason in @err for a row that does not split.
+ */
+static int split_row(const char *line, size_t len, const char *const *hdr,
+		     char buf[EVENTS_IMPORT_LINE_MAX], char *f[EVENTS_IMPORT_FIELDS], int *n,
+		     char *err, size_t err_len)
+{
+	int ret = take_line(line, len, buf, EVENTS_IMPORT_LINE_MAX, err, err_len);
+	if (ret != C2W_OK)
+		return ret;
+	*n = events_csv_split(buf, f, EVENTS_IMPORT_FIELDS);
+	if (*n < 0) {
+		snprintf(err, err_len, "bad CSV quoting or too many fields");
+		return C2W_EMALF;
+	}
+	if (*n >= 1 && is_header(f[0], hdr))
+		return C2W_EIGNORE;
+	return C2W_OK;
+}
+
 int events_import_subscriber_parse(const char *line, size_t len, struct events_subscriber_row *out,
 				   char *err, size_t err_len)
 {
 	static const char *const hdr[] = {"subscriber_id", "subscriber", "id", NULL};
 	char buf[EVENTS_IMPORT_LINE_MAX];
 	char *f[EVENTS_IMPORT_FIELDS];
-	int ret = take_line(line, len, buf, sizeof(buf), err, err_len);
+	int n;
+	int ret = split_row(line, len, hdr, buf, f, &n, err, err_len);
 	if (ret != C2W_OK)
 		return ret;
-	int n = events_csv_split(buf, f, EVENTS_IMPORT_FIELDS);
-	if (n < 0) {
-		snprintf(err, err_len, "bad CSV quoting or too many fields");
-		return C2W_EMALF;
-	}
-	if (n >= 1 && is_header(f[0], hdr))
-		return C2W_EIGNORE;
 	if (n != 3 && n != 4) {
 		snprintf(err, err_len,
 			 "expected 4 fields (subscriber_id,address,start,end), got %d", n);
@@ -264,16 +279,10 @@ int events_import_report_parse(const char *line, size_t len, struct events_repor
 	static const char *const hdr[] = {"timestamp", "time", "ts", NULL};
 	char buf[EVENTS_IMPORT_LINE_MAX];
 	char *f[EVENTS_IMPORT_FIELDS];
-	int ret = take_line(line, len, buf, sizeof(buf), err, err_len);
+	int n;
+	int ret = split_row(line, len, hdr, buf, f, &n, err, err_len);
 	if (ret != C2W_OK)
 		return ret;
-	int n = events_csv_split(buf, f, EVENTS_IMPORT_FIELDS);
-	if (n < 0) {
-		snprintf(err, err_len, "bad CSV quoting or too many fields");
-		return C2W_EMALF;
-	}
-	if (n >= 1 && is_header(f[0], hdr))
-		return C2W_EIGNORE;
 	if (n != 4) {
 		snprintf(err, err_len,
 			 "expected 4 fields (timestamp,address,family,source), got %d", n);
