@@ -96,7 +96,9 @@ BIGTXT = ["big%d-" % i + "x" * (250 - len("big%d-" % i)) for i in range(8)]
 MEDTXT = ["med%d-" % i + "y" * (200 - len("med%d-" % i)) for i in range(3)]
 
 NSD = "/usr/sbin/nsd"
-LOCK_PATH = "/tmp/c2w-world.lock"
+# A run inside its own network namespace (scripts/nstest.sh) has its own 127.53.0.x and
+# names its own lock.
+LOCK_PATH = os.environ.get("C2W_WORLD_LOCK", "/tmp/c2w-world.lock")
 UNBOUND = "/usr/sbin/unbound"
 KEYGEN = "/usr/bin/dnssec-keygen"
 SIGNZONE = "/usr/bin/dnssec-signzone"
