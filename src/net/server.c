@@ -139,33 +139,17 @@ static int on_ctl_stats(void *arg, int argc, char **argv, struct control_reply *
 	struct net_counters sum = {0}, c;
 	for (unsigned i = 0; i < srv->worker_count; i++) {
 		net_worker_counters(srv->workers[i], &c);
-		sum.queries += c.queries;
-		sum.cache_hits += c.cache_hits;
-		sum.cache_misses += c.cache_misses;
-		sum.answers += c.answers;
-		sum.noerror += c.noerror;
-		sum.nxdomain += c.nxdomain;
-		sum.servfail += c.servfail;
-		sum.refused += c.refused;
-		sum.formerr += c.formerr;
-		sum.dropped += c.dropped;
-		sum.timeouts += c.timeouts;
-		sum.truncated += c.truncated;
+#define NET_COUNTER_SUM(name, help) sum.name += c.name;
+		NET_COUNTERS(NET_COUNTER_SUM)
+#undef NET_COUNTER_SUM
 	}
-	control_reply_printf(
-	    reply,
-	    "{\"workers\":%u,\"queries\":%llu,\"cache_hits\":%llu,"
-	    "\"cache_misses\":%llu,\"answers\":%llu,\"noerror\":%llu,"
-	    "\"nxdomain\":%llu,\"servfail\":%llu,\"refused\":%llu,"
-	    "\"formerr\":%llu,\"dropped\":%llu,\"timeouts\":%llu,"
-	    "\"truncated\":%llu,\"policy_rules\":%llu}",
-	    srv->worker_count, (unsigned long long)sum.queries, (unsigned long long)sum.cache_hits,
-	    (unsigned long long)sum.cache_misses, (unsigned long long)sum.answers,
-	    (unsigned long long)sum.noerror, (unsigned long long)sum.nxdomain,
-	    (unsigned long long)sum.servfail, (unsigned long long)sum.refused,
-	    (unsigned long long)sum.formerr, (unsigned long long)sum.dropped,
-	    (unsigned long long)sum.timeouts, (unsigned long long)sum.truncated,
-	    (unsigned long long)(srv->snap ? policy_snap_rule_count(srv->snap) : 0));
+	control_reply_printf(reply, "{\"workers\":%u", srv->worker_count);
+#define NET_COUNTER_JSON(name, help)                                                               \
+	control_reply_printf(reply, ",\"" #name "\":%llu", (unsigned long long)sum.name);
+	NET_COUNTERS(NET_COUNTER_JSON)
+#undef NET_COUNTER_JSON
+	control_reply_printf(reply, ",\"policy_rules\":%llu}",
+			     (unsigned long long)(srv->snap ? policy_snap_rule_count(srv->snap) : 0));
 	return C2W_OK;
 }
 

@@ -18,28 +18,38 @@ struct policy_snap;
 struct events_ring;
 struct events_optout;
 
-/* Counters of one worker; written by that worker only, summed by the control thread. */
+/*
+ * Counters of one worker; written by that worker only, summed by the control thread. One list
+ * makes the struct, the sum and the "stats" JSON (net/server.c): add a counter here only.
+ * X(name, help)
+ */
+#define NET_COUNTERS(X)                                                                        \
+	X(queries, "queries received")                                                        \
+	X(udp_queries, "queries over UDP")                                                    \
+	X(tcp_queries, "queries over TCP")                                                    \
+	X(cache_hits, "answers from the answer cache")                                        \
+	X(cache_misses, "queries that missed the answer cache")                               \
+	X(answers, "answers sent")                                                            \
+	X(noerror, "answers with RCODE NOERROR")                                              \
+	X(nxdomain, "answers with RCODE NXDOMAIN")                                            \
+	X(servfail, "answers with RCODE SERVFAIL")                                            \
+	X(formerr, "answers with RCODE FORMERR")                                              \
+	X(refused, "answers with RCODE REFUSED")                                              \
+	X(notimp, "answers with RCODE NOTIMP")                                                \
+	X(truncated, "answers with TC set")                                                   \
+	X(dropped, "packets ignored: QR=1, too short")                                        \
+	X(timeouts, "queries answered SERVFAIL after resolver.timeout")                       \
+	X(slots_exhausted, "queries refused for want of an in-flight slot")                   \
+	X(tcp_accepted, "TCP connections accepted")                                           \
+	X(tcp_rejected, "TCP connections refused at the cap")                                 \
+	X(send_errors, "answers the kernel did not take")
+
+/* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {
-	_Alignas(64) uint64_t queries;
-	uint64_t udp_queries;
-	uint64_t tcp_queries;
-	uint64_t cache_hits;
-	uint64_t cache_misses;
-	uint64_t answers;
-	uint64_t noerror;
-	uint64_t nxdomain;
-	uint64_t servfail;
-	uint64_t formerr;
-	uint64_t refused;
-	uint64_t notimp;
-	uint64_t truncated;
-	uint64_t dropped; /* ignored packets, QR=1, too short */
-	uint64_t timeouts;
-	uint64_t slots_exhausted;
-	uint64_t tcp_accepted;
-	uint64_t tcp_rejected;
-	uint64_t send_errors;
-};
+#define NET_COUNTER_FIELD(name, help) uint64_t name;
+	NET_COUNTERS(NET_COUNTER_FIELD)
+#undef NET_COUNTER_FIELD
+} __attribute__((aligned(64)));
 
 /**
  * Create a worker (not started).
