@@ -76,9 +76,12 @@ EOF
 }
 
 start_nsd() {
+	# $nsd_addr: where NSD listens (default 127.0.0.1; torture.sh puts it on port 53 of its own
+	# loopback address, where every peer can reach it as a plain authority).
+	local addr=${nsd_addr:-127.0.0.1}
 	cat >"$work/nsd.conf" <<EOF
 server:
-    ip-address: 127.0.0.1@$P_NSD
+    ip-address: $addr@$P_NSD
     port: $P_NSD
     server-count: 1
     do-ip6: no
@@ -100,6 +103,6 @@ EOF
 	# NSD only answers the warm-up pass, on the client's core.
 	spawn "$client_cpu" "$work/nsd.out" nsd -d -c "$work/nsd.conf"
 	nsd_pid=$last_pid
-	wait_ready "$P_NSD" addr "$nsd_pid" n0.bench.example 30 ||
+	wait_ready "$P_NSD" addr "$nsd_pid" n0.bench.example 30 "$addr" ||
 		{ cat "$work/nsd.out" "$work/nsd.log" >&2 2>/dev/null; die "NSD did not start"; }
 }

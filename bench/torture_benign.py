@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Benign subscribers for bench/torture.sh: a fixed rate of queries, each timed.
+
+    torture_benign.py --server 127.0.0.1 --port P --source 127.2.0.1 --rate 200 \
+        --seconds 60 --hot 100 --fresh-from 100000 --out results.tsv
+
+Each query alternates between a hot name (n0..n<hot-1>.bench.example, warmed into the cache
+first with --warm) and a fresh one (n<fresh-from + k>.bench.example, asked once: a cache miss
+that needs the upstream); once a second a fresh ok<k>.victim.example (a name that exists in the
+victim zone when its server answers). Success: NOERROR with an answer within --timeout seconds.
+Every query is one line of --out: "<sent, s since start> <class> <ok 0/1> <latency ms or -1>".
+The load is bounded by --rate x --seconds; the run ends by itself.
+"""
+import argparse
+import select
+import socket
+import struct
+import sys
+import time
+
+
+def query(qid, name):
+    wire = b""
+    for label in name.split("."):
+        wire += bytes([len(label)]) + label.encode()
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + wire + b"\x00" + \
+        struct.pack("!HH", 1, 1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--source", default="127.2.0.1")
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--hot", type=int, default=100)
+    ap.add_argument("--fresh-from", type=int, default=100000)
+    ap.add_argument("--timeout", type=float, default=2.0)
+    ap.add_argument("--warm", action="store_true", help="only ask the hot names once and exit")
+    ap.add_argument("--out")
+    a = ap.parse_args()
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((a.source, 0))
+    sock.setblocking(False)
+    dest = (a.server, a.port)
+
+    if a.warm:
+        for i in range(a.hot):
+            sock.sendto(query(i, "n%d.bench.example" % i), dest)
+            time.sleep(0.002)
+        deadline = time.monotonic() + 5
+        got = 0
+        while got < a.hot and time.monotonic() < deadline:
+            r, _, _ = select.select([sock], [], [], 0.2)
+            if r:
+                sock.recv(4096)
+                got += 1
+        print("warmed %d/%d" % (got, a.hot))
+        return 0 if got == a.hot else 1
+
+    out = open(a.out, "w", encoding="ascii")
+    pending = {}  # id -> (sent_rel, class, t_sent)
+    start = time.monotonic()
+    total = int(a.rate * a.seconds)
+    interval = 1.0 / a.rate
+    nxt = start
+    sent = hot_i = fresh_i = victim_i = 0
+    next_victim = start
+    qid = 0
+
+    def finish(q, ok, lat_ms):
+        sent_rel, cls, _ = pending.pop(q)
+        out.write("%.3f %s %d %.3f\n" % (sent_rel, cls, ok, lat_ms))
+
+    while sent < total or pending:
+        now = time.monotonic()
+        while sent < total and now >= nxt:
+            qid = (qid + 1) & 0xFFFF
+            if now >= next_victim:
+                name, cls = "ok%d.victim.example" % victim_i, "victim"
+                victim_i += 1
+                next_victim += 1.0
+            elif sent % 2 == 0:
+                name, cls = "n%d.bench.example" % (hot_i % a.hot), "hot"
+                hot_i += 1
+                sent += 1
+            else:
+                name, cls = "n%d.bench.example" % (a.fresh_from + fresh_i), "fresh"
+                fresh_i += 1
+                sent += 1
+            if qid in pending:
+                finish(qid, 0, -1)
+            pending[qid] = (now - start, cls, now)
+            try:
+                sock.sendto(query(qid, name), dest)
+            except OSError:
+                pass
+            if cls != "victim":
+                nxt += interval
+        for q in [q for q, v in pending.items() if now - v[2] > a.timeout]:
+            finish(q, 0, -1)
+        wait = max(0.0, min(nxt - time.monotonic(), 0.05)) if sent < total else 0.05
+        r, _, _ = select.select([sock], [], [], wait)
+        if not r:
+            continue
+        while True:
+            try:
+                pkt = sock.recv(65535)
+            except BlockingIOError:
+                break
+            if len(pkt) < 12:
+                continue
+            q, flags, _, an = struct.unpack("!HHHH", pkt[0:8])
+            if q not in pending:
+                continue
+            lat = (time.monotonic() - pending[q][2]) * 1000.0
+            finish(q, 1 if (flags & 0x000F) == 0 and an > 0 else 0, lat)
+    out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
