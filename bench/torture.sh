@@ -270,8 +270,10 @@ run_one() {
 	local bpid=$!
 	sleep "$base"
 	a0=$(date +%s.%N)
-	taskset -c "$client_cpu" timeout $((attack + 30)) dnsperf -s 127.0.0.1 -p "$port" \
-		-a 127.1.0.1 -d "$work/attack.txt" -l "$attack" -c 10 -q 20000 -t 1 \
+	# dnsperf -l alone can overrun by many seconds under a flood of its own: SIGINT at the
+	# attack's end makes it stop and print its statistics.
+	taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 -p "$port" \
+		-a 127.1.0.1 -d "$work/attack.txt" -l $((attack + 5)) -c 10 -q 20000 -t 1 \
 		-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
 		>"$raw_dir/attack-$tag.txt" 2>&1 || true
 	a1=$(date +%s.%N)
