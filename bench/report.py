@@ -107,11 +107,15 @@ def main():
     print()
     print("Command: `%s`" % meta.get("command", "?"))
     print()
-    print("Each server alone, one worker, pinned to CPU %s; dnsperf on CPU %s (-l %s -q %s -c %s); "
-          "%s names under bench.example. forwarded to NSD on loopback, cache warmed by one pass; "
+    cold = meta.get("cold") == "1"
+    print("Each server alone, one worker, pinned to CPU %s; dnsperf on CPU %s (%s -q %s -c %s); "
+          "%s names under bench.example. forwarded to NSD on loopback, %s; "
           "DNSSEC validation off for every server; policy: %s." % (
-              meta.get("server_cpu"), meta.get("client_cpu"), meta.get("duration"),
+              meta.get("server_cpu"), meta.get("client_cpu"),
+              "-n 1" if cold else "-l " + str(meta.get("duration")),
               meta.get("outstanding"), meta.get("clients"), meta.get("names"),
+              "miss-heavy: no warm-up, every name asked once (each answer needs the upstream)"
+              if cold else "cache warmed by one pass",
               ("RPZ " + meta["rpz"]) if meta.get("rpz") else "none"))
     print()
     print("CPU µs/answer = the server process's utime+stime over the timed run "

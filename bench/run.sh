@@ -27,6 +27,7 @@ names=10000
 clients=4
 outstanding=500
 build=1
+cold=0
 keep=0
 ready_timeout=30
 nice_level=0
@@ -61,6 +62,9 @@ OPTIONS
     --names N          names in the benchmark zone and query file (default 10000)
     --clients C        dnsperf -c (default 4)
     --outstanding Q    dnsperf -q, queries in flight (default 500)
+    --cold             miss-heavy run: no warm-up; dnsperf makes one pass over the names
+                       (each asked once, every answer needs the upstream) instead of a
+                       timed run over a warm cache; --duration then only bounds the pass
     --no-build         do not (re)build c2wall; use build-bench/c2wall as it is
     --keep             keep the temporary directory with configs and logs
     --ready-timeout S  how long a server may take to start answering (default 30, or 600
@@ -96,6 +100,7 @@ while [ $# -gt 0 ]; do
 	--clients) clients=${2:?}; shift 2 ;;
 	--outstanding) outstanding=${2:?}; shift 2 ;;
 	--no-build) build=0; shift ;;
+	--cold) cold=1; shift ;;
 	--keep) keep=1; shift ;;
 	--ready-timeout) ready_timeout=${2:?}; ready_timeout_set=1; shift 2 ;;
 	--nice) nice_level=${2:?}; shift 2 ;;
@@ -514,16 +519,24 @@ measure() {
 		return
 	fi
 	local startup=$((SECONDS - t_start))
-	echo "bench: $name: ready after ${startup}s; warming the cache" >&2
-	# One pass over all names, a modest number in flight so the upstream keeps up.
-	nice -n "$nice_level" taskset -c "$client_cpu" timeout 120 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" \
-		-n 1 -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
-	echo "bench: $name: dnsperf for ${duration}s" >&2
+	local run_args=(-l "$duration")
+	if [ "$cold" = 1 ]; then
+		# Miss-heavy: one pass, every name asked once; SIGINT ends an overlong pass with
+		# dnsperf's statistics.
+		run_args=(-n 1)
+	else
+		echo "bench: $name: ready after ${startup}s; warming the cache" >&2
+		# One pass over all names, a modest number in flight so the upstream keeps up.
+		nice -n "$nice_level" taskset -c "$client_cpu" timeout 120 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" \
+			-n 1 -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
+	fi
+	echo "bench: $name: dnsperf (${run_args[*]})" >&2
 	t0=$(cpu_ticks "$pid") || t0=""
 	read -r c0_busy c0_total < <(core_ticks "$server_cpu")
 	out=$raw_dir/$name.dnsperf.txt
-	nice -n "$nice_level" taskset -c "$client_cpu" timeout $((duration + 60)) dnsperf -s 127.0.0.1 -p "$port" \
-		-d "$work/queries.txt" -l "$duration" -q "$outstanding" -c "$clients" -t 2 \
+	nice -n "$nice_level" taskset -c "$client_cpu" timeout -k 10 -s INT $((duration + 60)) dnsperf -s 127.0.0.1 -p "$port" \
+		-d "$work/queries.txt" "${run_args[@]}" -q "$outstanding" -c "$clients" -t 2 \
+		-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
 		>"$out" 2>&1 || true
 	t1=$(cpu_ticks "$pid") || t1=""
 	read -r c1_busy c1_total < <(core_ticks "$server_cpu")
@@ -583,10 +596,12 @@ done
 rpz_rules=""
 nice_arg=""
 [ "$nice_level" = 0 ] || nice_arg=" --nice $nice_level"
+cold_arg=""
+[ "$cold" = 1 ] && cold_arg=" --cold"
 [ -n "$rpz" ] && rpz_rules=$(grep -cvE '^\s*($|;|\$|@)' "$rpz" || true)
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg"
+	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg$cold_arg"
 	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 	printf 'nproc\t%s\n' "$(nproc)"
 	printf 'kernel\t%s\n' "$(uname -sr)"
@@ -594,6 +609,7 @@ nice_arg=""
 	printf 'clk_tck\t%s\n' "$(getconf CLK_TCK)"
 	printf 'duration\t%s\n' "$duration"
 	printf 'names\t%s\n' "$names"
+	printf 'cold\t%s\n' "$cold"
 	printf 'clients\t%s\n' "$clients"
 	printf 'outstanding\t%s\n' "$outstanding"
 	printf 'server_cpu\t%s\n' "$server_cpu"
