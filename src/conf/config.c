@@ -1049,6 +1049,127 @@ static const struct key_def sinkhole_keys[] = {
     K("templates", KEY_PATH_OPT, struct conf_sinkhole, templates),
 };
 
+static const struct enum_def query_actions[] = {
+    {"drop", CONF_QUERY_DROP},
+    {"refuse", CONF_QUERY_REFUSE},
+    {NULL, 0},
+};
+
+/* Rates not given follow responses-per-second, as in BIND. */
+static int check_rate_limit(struct parser *p, void *base, const struct map_lines *ml)
+{
+	struct conf_rate_limit *r = base;
+	(void)p;
+	if (!key_seen(ml, "nxdomains-per-second"))
+		r->nxdomains_per_second = r->responses_per_second;
+	if (!key_seen(ml, "nodata-per-second"))
+		r->nodata_per_second = r->responses_per_second;
+	if (!key_seen(ml, "errors-per-second"))
+		r->errors_per_second = r->responses_per_second;
+	if (!key_seen(ml, "query-burst"))
+		r->query_burst = r->queries_per_second > 0 ? r->queries_per_second : 1;
+	return C2W_OK;
+}
+
+#define RATE_MAX 1000000
+
+static const struct key_def rate_limit_keys[] = {
+    K_UINT("responses-per-second", struct conf_rate_limit, responses_per_second, 0, RATE_MAX),
+    K_UINT("nxdomains-per-second", struct conf_rate_limit, nxdomains_per_second, 0, RATE_MAX),
+    K_UINT("nodata-per-second", struct conf_rate_limit, nodata_per_second, 0, RATE_MAX),
+    K_UINT("errors-per-second", struct conf_rate_limit, errors_per_second, 0, RATE_MAX),
+    K("window", KEY_SEC, struct conf_rate_limit, window_s, .lo = SECONDS(1), .hi = SECONDS(3600)),
+    K_UINT("slip", struct conf_rate_limit, slip, 0, 10),
+    K_UINT("ipv4-prefix-length", struct conf_rate_limit, ipv4_prefix_length, 0, 32),
+    K_UINT("ipv6-prefix-length", struct conf_rate_limit, ipv6_prefix_length, 0, 128),
+    K_LIST("exempt-clients", KEY_PREFIXES, struct conf_rate_limit, exempt_clients,
+	   exempt_client_count),
+    K("log-only", KEY_BOOL, struct conf_rate_limit, log_only),
+    K_UINT("table-size", struct conf_rate_limit, table_size, 16, 1u << 24),
+    K_UINT("queries-per-second", struct conf_rate_limit, queries_per_second, 0, RATE_MAX),
+    K_UINT("query-burst", struct conf_rate_limit, query_burst, 1, RATE_MAX),
+    K("query-action", KEY_ENUM, struct conf_rate_limit, query_action, .enums = query_actions),
+    K_UINT("query-ipv4-prefix-length", struct conf_rate_limit, query_ipv4_prefix_length, 0, 32),
+    K_UINT("query-ipv6-prefix-length", struct conf_rate_limit, query_ipv6_prefix_length, 0,
+	   128),
+};
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One line of 32 hex digits (surrounding blanks allowed) into @out. */
+static bool parse_secret_line(const char *line, size_t len, uint8_t out[CONF_COOKIE_SECRET_LEN])
+{
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+		len--;
+	while (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+		line++;
+		len--;
+	}
+	if (len != 2 * CONF_COOKIE_SECRET_LEN)
+		return false;
+	for (size_t i = 0; i < CONF_COOKIE_SECRET_LEN; i++) {
+		int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* cookie-secret-file: one or two lines of 32 hex digits (RFC 9018 5: the first makes cookies,
+ * the second, the previous secret, is still accepted during a rollover). */
+static int read_cookie_secret(struct parser *p, struct conf_cookies *c, unsigned line)
+{
+	char buf[512];
+	FILE *f = fopen(c->secret_file, "re");
+	if (f == NULL)
+		return fail(p, line, "cookies.cookie-secret-file: cannot open %s (%s)",
+			    c->secret_file, c2w_strerror(-errno));
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	bool big = n == sizeof(buf) - 1;
+	fclose(f);
+	buf[n] = '\0';
+	c->secret_count = 0;
+	for (char *s = buf; !big && *s != '\0' && c->secret_count < 3;) {
+		char *nl = strchr(s, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - s) : strlen(s);
+		if (len > 0 && c->secret_count < 2 &&
+		    parse_secret_line(s, len, c->secret[c->secret_count]))
+			c->secret_count++;
+		else if (len > 0)
+			c->secret_count = 3; /* a bad or third line */
+		s += len + (nl != NULL);
+	}
+	if (big || c->secret_count == 0 || c->secret_count > 2)
+		return fail(p, line,
+			    "cookies.cookie-secret-file: %s must hold one or two lines of 32 hex "
+			    "digits (a 128-bit secret)",
+			    c->secret_file);
+	return C2W_OK;
+}
+
+static int check_cookies(struct parser *p, void *base, const struct map_lines *ml)
+{
+	struct conf_cookies *c = base;
+	if (c->secret_file == NULL)
+		return C2W_OK;
+	return read_cookie_secret(p, c, key_line(ml, "cookie-secret-file"));
+}
+
+static const struct key_def cookies_keys[] = {
+    K("enable", KEY_BOOL, struct conf_cookies, enable),
+    K("cookie-secret-file", KEY_PATH_OPT, struct conf_cookies, secret_file),
+};
+
 static const struct key_def log_keys[] = {
     K("level", KEY_ENUM, struct conf_log, level, .enums = log_levels),
     K("syslog", KEY_BOOL, struct conf_log, syslog),
@@ -1063,6 +1184,8 @@ static const struct table store_table = TABLE(store_keys, NULL);
 static const struct table control_table = TABLE(control_keys, NULL);
 static const struct table sinkhole_table = TABLE(sinkhole_keys, NULL);
 static const struct table log_table = TABLE(log_keys, NULL);
+static const struct table rate_limit_table = TABLE(rate_limit_keys, check_rate_limit);
+static const struct table cookies_table = TABLE(cookies_keys, check_cookies);
 
 static int check_top(struct parser *p, void *base, const struct map_lines *ml)
 {
@@ -1087,6 +1210,8 @@ static const struct key_def top_keys[] = {
     SECTION("control", control, control_table),
     SECTION("sinkhole", sinkhole, sinkhole_table),
     SECTION("log", log, log_table),
+    SECTION("rate-limit", rate_limit, rate_limit_table),
+    SECTION("cookies", cookies, cookies_table),
 };
 static const struct table top_table = TABLE(top_keys, check_top);
 
@@ -1181,6 +1306,18 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->privacy.notify_window_days = 14;
 	cfg->log.level = C2W_LOG_INFO;
 
+	struct conf_rate_limit *rl = &cfg->rate_limit;
+	rl->window_s = 15;
+	rl->slip = 2;
+	rl->ipv4_prefix_length = 24;
+	rl->ipv6_prefix_length = 56;
+	rl->table_size = 65536;
+	rl->query_burst = 1;
+	rl->query_action = CONF_QUERY_DROP;
+	rl->query_ipv4_prefix_length = 32;
+	rl->query_ipv6_prefix_length = 56;
+	cfg->cookies.enable = true;
+
 	static const struct {
 		size_t off;
 		const char *text;
@@ -1245,6 +1382,9 @@ void conf_free(struct c2w_config *cfg)
 	free(cfg->sinkhole.tls);
 	free(cfg->sinkhole.tcp);
 	free(cfg->sinkhole.templates);
+	free(cfg->rate_limit.exempt_clients);
+	free(cfg->cookies.secret_file);
+	explicit_bzero(cfg->cookies.secret, sizeof(cfg->cookies.secret));
 	free(cfg);
 }
 

@@ -151,6 +151,43 @@ struct conf_sinkhole {
 	char *templates; /* directory with page templates; NULL = built-in */
 };
 
+enum conf_query_action {
+	CONF_QUERY_DROP = 0, /* over the query rate: no answer */
+	CONF_QUERY_REFUSE,   /* REFUSED (small, and itself subject to RRL) */
+};
+
+/* Response rate limiting (BIND's semantics) and the per-client query rate limit. Rates are
+ * for the whole server; each of W workers enforces ceil(rate / W) (docs/abuse.md). */
+struct conf_rate_limit {
+	unsigned responses_per_second; /* positive answers per (prefix, qname, qtype); 0 = off */
+	unsigned nxdomains_per_second; /* per (prefix, zone); default responses_per_second */
+	unsigned nodata_per_second;    /* per (prefix, zone); default responses_per_second */
+	unsigned errors_per_second;    /* per prefix; default responses_per_second */
+	unsigned window_s;             /* default 15 */
+	unsigned slip;                 /* default 2; 0 = drop all */
+	uint8_t ipv4_prefix_length;    /* default 24 */
+	uint8_t ipv6_prefix_length;    /* default 56 */
+	struct conf_prefix *exempt_clients;
+	size_t exempt_client_count;
+	bool log_only;                        /* count what would be limited, limit nothing */
+	unsigned table_size;                  /* accounts per worker per table; default 65536 */
+	unsigned queries_per_second;          /* per client prefix; 0 = off */
+	unsigned query_burst;                 /* default queries_per_second */
+	enum conf_query_action query_action;  /* default drop */
+	uint8_t query_ipv4_prefix_length;     /* default 32 */
+	uint8_t query_ipv6_prefix_length;     /* default 56 */
+};
+
+#define CONF_COOKIE_SECRET_LEN 16
+
+/* DNS Cookies (RFC 7873, server cookies per RFC 9018). */
+struct conf_cookies {
+	bool enable;        /* default true */
+	char *secret_file;  /* NULL: a random secret made at start (kept across reloads) */
+	unsigned secret_count; /* secrets read from the file (1 or 2); 0 = none yet */
+	uint8_t secret[2][CONF_COOKIE_SECRET_LEN]; /* [0] makes cookies; both are accepted */
+};
+
 struct conf_log {
 	int level; /* enum c2w_log_level; default info */
 	bool syslog;
@@ -167,6 +204,8 @@ struct c2w_config {
 	struct conf_control control;
 	struct conf_sinkhole sinkhole;
 	struct conf_log log;
+	struct conf_rate_limit rate_limit;
+	struct conf_cookies cookies;
 };
 
 /**

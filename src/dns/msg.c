@@ -33,6 +33,24 @@ static void query_reset(struct dns_query *q, const uint8_t *pkt)
 	q->edns_udp_size = DNS_UDP_MIN;
 	q->edns_opts = NULL;
 	q->edns_opts_len = 0;
+	q->cookie_len = 0;
+	q->cookie_malformed = false;
+}
+
+/* RFC 7873 5.2.2: a client cookie alone (8), or with a server cookie of 8..32 bytes. */
+static int parse_cookie(const uint8_t *o, uint16_t len, struct dns_query *q)
+{
+	if (len < DNS_COOKIE_CLIENT_LEN ||
+	    (len > DNS_COOKIE_CLIENT_LEN && len < DNS_COOKIE_CLIENT_LEN + DNS_COOKIE_SERVER_MIN) ||
+	    len > DNS_COOKIE_MAX) {
+		q->cookie_malformed = true;
+		return C2W_EMALF;
+	}
+	if (q->cookie_len == 0) { /* the first one counts */
+		memcpy(q->cookie, o, len);
+		q->cookie_len = (uint8_t)len;
+	}
+	return C2W_OK;
 }
 
 /*
@@ -76,7 +94,11 @@ static int parse_opt(const struct dns_rr *rr, const uint8_t *pkt, struct dns_que
 	while (p < rr->rdlen) {
 		if (p + 4 > rr->rdlen || p + 4 + dns_get16(o + p + 2) > rr->rdlen)
 			return C2W_EMALF;
-		p += 4 + (size_t)dns_get16(o + p + 2);
+		uint16_t olen = dns_get16(o + p + 2);
+		if (dns_get16(o + p) == DNS_OPT_COOKIE &&
+		    parse_cookie(o + p + 4, olen, q) != C2W_OK)
+			return C2W_EMALF;
+		p += 4 + (size_t)olen;
 	}
 	q->edns = true;
 	q->edns_udp_size = rr->rclass < DNS_UDP_MIN ? DNS_UDP_MIN : rr->rclass;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "dns/cookie.h"
 
 #define DNS_HEADER_LEN   12
 #define DNS_NAME_MAX     255
@@ -21,14 +22,15 @@
 #define DNS_MSG_MAX      65535
 #define DNS_ANSWER_TTLS  128 /* TTL fields tracked per answer body; more: not cacheable */
 
-#define DNS_OPCODE_QUERY   0
-#define DNS_RCODE_NOERROR  0
-#define DNS_RCODE_FORMERR  1
-#define DNS_RCODE_SERVFAIL 2
-#define DNS_RCODE_NXDOMAIN 3
-#define DNS_RCODE_NOTIMP   4
-#define DNS_RCODE_REFUSED  5
-#define DNS_RCODE_BADVERS  16 /* extended: needs OPT */
+#define DNS_OPCODE_QUERY    0
+#define DNS_RCODE_NOERROR   0
+#define DNS_RCODE_FORMERR   1
+#define DNS_RCODE_SERVFAIL  2
+#define DNS_RCODE_NXDOMAIN  3
+#define DNS_RCODE_NOTIMP    4
+#define DNS_RCODE_REFUSED   5
+#define DNS_RCODE_BADVERS   16 /* extended: needs OPT */
+#define DNS_RCODE_BADCOOKIE 23 /* extended: needs OPT (RFC 7873 8) */
 
 #define DNS_TYPE_A      1
 #define DNS_TYPE_NS     2
@@ -87,6 +89,12 @@ struct dns_query {
 	uint16_t edns_udp_size;   /* as advertised by the client, >= 512 */
 	const uint8_t *edns_opts; /* OPT RDATA (options, validated), borrowed; NULL without OPT */
 	uint16_t edns_opts_len;
+	/* COOKIE option (RFC 7873 4), copied: the client cookie, then the server cookie when
+	 * one was sent. dns_answer_render() sends back exactly these bytes, so the worker
+	 * replaces the server part with a fresh one of ours (or sets cookie_len to 0) first. */
+	uint8_t cookie[DNS_COOKIE_MAX];
+	uint8_t cookie_len;    /* 0: no COOKIE option; else 8 or 16..40 */
+	bool cookie_malformed; /* C2W_EMALF came from a COOKIE of bad length (RFC 7873 5.2.2) */
 };
 
 /**
@@ -99,7 +107,9 @@ struct dns_query {
  * @return C2W_OK: a query (opcode may still be other than QUERY: caller answers NOTIMP);
  *         C2W_EIGNORE: send nothing (shorter than a header, or QR=1, i.e. a response);
  *         C2W_EMALF: answer FORMERR (header fields in @q are valid; QDCOUNT != 1, bad name,
- *         truncated question, bad OPT, trailing records that do not parse)
+ *         truncated question, bad OPT, trailing records that do not parse, a COOKIE
+ *         option shorter than 8 bytes, of 9..15 or over 40: then q->cookie_malformed).
+ *         A second COOKIE option is ignored.
  */
 C2W_NODISCARD int dns_query_parse(const uint8_t *pkt, size_t len, struct dns_query *q);
 
@@ -150,9 +160,9 @@ C2W_NODISCARD int dns_answer_from_upstream(const struct dns_query *q, const uint
 /**
  * Render the response for @q from @ans: ID, QR, opcode, RD and CD echoed, RA set, AD only when
  * @ans is secure and the client set DO or AD, the question as the client wrote it, TTLs aged
- * by @age_s (floored at 0), an OPT RR (advertising @udp_size, DO echoed, EDE from @ans) when
- * the client sent one. When the result exceeds @max_len it is truncated: TC=1, no records,
- * OPT kept (RFC 6891 7, RFC 2181 9).
+ * by @age_s (floored at 0), an OPT RR (advertising @udp_size, DO echoed, EDE from @ans, COOKIE
+ * from q->cookie when cookie_len > 0) when the client sent one. When the result exceeds @max_len it
+ * is truncated: TC=1, no records, OPT kept (RFC 6891 7, RFC 2181 9).
  *
  * @param max_len  UDP: min(client's EDNS size, @udp_size) or 512 without EDNS; TCP: 65535
  * @return length written (> 0), or C2W_ESPACE when @out_cap cannot hold even a header

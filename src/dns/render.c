@@ -26,21 +26,28 @@ static size_t ede_text_len(const struct dns_answer *ans)
 	return strnlen(ans->ede_text, sizeof(ans->ede_text) - 1);
 }
 
-static size_t opt_size(const struct dns_answer *ans)
+static size_t cookie_size(const struct dns_query *q)
 {
-	size_t n = DNS_OPT_FIXED_LEN;
+	return q->cookie_len > 0 ? 4 + (size_t)q->cookie_len : 0;
+}
+
+static size_t opt_size(const struct dns_query *q, const struct dns_answer *ans)
+{
+	size_t n = DNS_OPT_FIXED_LEN + cookie_size(q);
 
 	if (ans->ede_code >= 0)
 		n += 4 + 2 + ede_text_len(ans);
 	return n;
 }
 
-/* Our OPT RR (RFC 6891 6.1.2): payload size, extended RCODE, version 0, DO echoed. */
+/* Our OPT RR (RFC 6891 6.1.2): payload size, extended RCODE, version 0, DO echoed; options:
+ * EDE (RFC 8914) unless shed for room, then COOKIE (RFC 7873 5.2) as the worker set it. */
 static void write_opt(const struct dns_query *q, const struct dns_answer *ans, uint16_t udp_size,
 		      bool with_ede, uint8_t *p)
 {
 	uint32_t ttl = (uint32_t)(ans->rcode >> 4) << 24 | (q->edns_do ? DNS_EDNS_DO : 0);
-	uint16_t rdlen = 0;
+	size_t rdlen = 0;
+	uint8_t *o = p + DNS_OPT_FIXED_LEN;
 
 	p[0] = 0;
 	dns_put16(p + 1, DNS_TYPE_OPT);
@@ -48,14 +55,19 @@ static void write_opt(const struct dns_query *q, const struct dns_answer *ans, u
 	dns_put32(p + 5, ttl);
 	if (with_ede && ans->ede_code >= 0) {
 		size_t tl = ede_text_len(ans);
-		uint8_t *o = p + DNS_OPT_FIXED_LEN;
 		dns_put16(o, DNS_OPT_EDE);
 		dns_put16(o + 2, (uint16_t)(2 + tl));
 		dns_put16(o + 4, (uint16_t)ans->ede_code);
 		memcpy(o + 6, ans->ede_text, tl);
-		rdlen = (uint16_t)(6 + tl);
+		rdlen = 6 + tl;
 	}
-	dns_put16(p + 9, rdlen);
+	if (q->cookie_len > 0) {
+		dns_put16(o + rdlen, DNS_OPT_COOKIE);
+		dns_put16(o + rdlen + 2, q->cookie_len);
+		memcpy(o + rdlen + 4, q->cookie, q->cookie_len);
+		rdlen += 4 + (size_t)q->cookie_len;
+	}
+	dns_put16(p + 9, (uint16_t)rdlen);
 }
 
 static void age_ttls(const struct dns_answer *ans, uint32_t age_s, uint8_t *out, size_t len)
@@ -81,7 +93,7 @@ int dns_answer_render(const struct dns_query *q, const struct dns_answer *ans, u
 	size_t qend = question_end(ans);
 	if (qend == 0)
 		return C2W_EINVAL;
-	size_t opt_len = q->edns ? opt_size(ans) : 0;
+	size_t opt_len = q->edns ? opt_size(q, ans) : 0;
 	bool with_ede = true, tc = false;
 	size_t body = ans->len;
 	if (body + opt_len > limit) {
@@ -90,7 +102,7 @@ int dns_answer_render(const struct dns_query *q, const struct dns_answer *ans, u
 		body = qend;
 		if (body + opt_len > limit && q->edns) {
 			with_ede = false;
-			opt_len = DNS_OPT_FIXED_LEN;
+			opt_len = DNS_OPT_FIXED_LEN + cookie_size(q);
 		}
 		if (body + opt_len > limit)
 			opt_len = 0;

@@ -28,6 +28,7 @@
 #define DNS_FLAG2_CD      0x10
 #define DNS_EDNS_DO       0x8000
 #define DNS_OPT_EDE       15 /* RFC 8914 option code */
+#define DNS_OPT_COOKIE    10 /* RFC 7873 option code */
 #define DNS_OPT_FIXED_LEN 11 /* root owner + type + class + ttl + rdlen */
 
 static inline uint16_t dns_get16(const uint8_t *p)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,7 +51,18 @@ struct net_server {
 	struct events_ring **rings; /* one per worker */
 	struct control_server *control;
 	struct net_sinkhole *sinkhole; /* NULL when no sinkhole listener is configured */
+	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
 };
+
+/* DNS Cookies without cookies.cookie-secret-file: the secret made at start, the same for
+ * every reload so that clients' cookies stay valid. */
+static void cookie_secret_fill(const struct net_server *srv, struct c2w_config *cfg)
+{
+	if (cfg->cookies.secret_count > 0)
+		return;
+	memcpy(cfg->cookies.secret[0], srv->cookie_secret, sizeof(srv->cookie_secret));
+	cfg->cookies.secret_count = 1;
+}
 
 /* ---- events, opt-out, control ---------------------------------------------------------- */
 
@@ -303,6 +315,7 @@ static int start_workers(struct net_server *srv)
 			c2w_log_err("%s", err[0] ? err : c2w_strerror(ret));
 			break;
 		}
+		net_worker_set_peers(srv->workers[i], srv->worker_count);
 		net_worker_attach(srv->workers[i], srv->snap,
 				  srv->rings != NULL ? srv->rings[i] : NULL, srv->optout);
 		size_t n = socks_for(srv->socks, srv->sock_count, i, mine);
@@ -320,6 +333,14 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		return C2W_ENOMEM;
 	}
 	srv->cfg = cfg;
+	if (getrandom(srv->cookie_secret, sizeof(srv->cookie_secret), 0) !=
+	    (ssize_t)sizeof(srv->cookie_secret)) {
+		c2w_log_err("server: no random bytes for the DNS Cookie secret");
+		free(srv);
+		conf_free(cfg);
+		return C2W_EIO;
+	}
+	cookie_secret_fill(srv, cfg);
 	srv->worker_count = worker_count_for(cfg);
 	srv->workers = calloc(srv->worker_count, sizeof(*srv->workers));
 	srv->base = event_base_new();
@@ -397,6 +418,7 @@ int net_server_reload(struct net_server *srv)
 		c2w_log_err("reload: %s; keeping the running configuration", err);
 		return ret;
 	}
+	cookie_secret_fill(srv, cfg);
 	if (worker_count_for(cfg) != srv->worker_count)
 		c2w_log_warn("reload: a new worker count takes effect at restart; keeping %u",
 			     srv->worker_count);
@@ -487,5 +509,6 @@ void net_server_free(struct net_server *srv)
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	conf_free(srv->cfg);
+	explicit_bzero(srv->cookie_secret, sizeof(srv->cookie_secret));
 	free(srv);
 }

@@ -119,12 +119,9 @@ static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t
 static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		       const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap);
 
-/**
- * Handle one query. Returns the length of an immediate answer written to @out, or 0 when
- * nothing is to be sent now (ignored, or answered later by the resolver callback).
- */
-int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
-		      const struct net_route *rt, uint8_t *out, size_t out_cap)
+/* Handle one query (see net_worker_handle()); @rt gets the query's cookie state. */
+static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct net_route *rt,
+		  uint8_t *out, size_t out_cap)
 {
 	struct dns_query q;
 	w->ctr.queries++;
@@ -133,12 +130,19 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 		w->ctr.dropped++;
 		return 0;
 	}
-	if (ret != C2W_OK)
+	if (ret != C2W_OK) {
+		w->ctr.cookie_malformed += q.cookie_malformed;
+		q.cookie_len = 0; /* never echo what we did not check */
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL,
 					       rt->tcp, out, out_cap);
+	}
+	net_wlimit_cookie(w, &q, rt);
 	if (!acl_allows(w->cfg, rt->peer))
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL,
 					       rt->tcp, out, out_cap);
+	int qlen;
+	if (net_wlimit_query(w, &q, rt, out, out_cap, &qlen))
+		return qlen; /* over the client's query rate: nothing resolved */
 	if (q.opcode != DNS_OPCODE_QUERY)
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, rt->tcp,
 					       out, out_cap);
@@ -188,6 +192,21 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 	}
 	w->ctr.cache_misses++;
 	return defer_query(w, &q, rt, &hit, policy_off, out, out_cap);
+}
+
+/**
+ * Handle one query. Returns the length of an immediate answer written to @out, or 0 when
+ * nothing is to be sent now (ignored, dropped by a rate limit, or answered later by the
+ * resolver callback).
+ */
+int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
+		      const struct net_route *rt, uint8_t *out, size_t out_cap)
+{
+	struct net_route r = *rt; /* handle() notes the query's cookie state in it */
+	int n = handle(w, pkt, len, &r, out, out_cap);
+	if (n > 0 && !r.tcp && w->rrl != NULL)
+		n = (int)net_wlimit_rrl(w, &r, out, (size_t)n);
+	return n;
 }
 
 /* ---- queries in flight ---------------------------------------------------------------- */
@@ -535,6 +554,8 @@ static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t
 			net_tcp_send(rt->conn, msg, len);
 		return;
 	}
+	if (w->rrl != NULL && (len = net_wlimit_rrl(w, rt, msg, len)) == 0)
+		return;
 	udp_send_one(w, rt, msg, len);
 }
 
@@ -727,6 +748,8 @@ static void mbox_reload(struct net_worker *w, struct mbox *m)
 		w->rctx = rctx;
 		w->rctx_cd = rctx_cd;
 	}
+	if (net_wlimit_sync(w, m->cfg) != C2W_OK)
+		c2w_log_err("worker %u: no memory for the rate-limit tables: limits off", w->id);
 	w->cfg = m->cfg;
 	w->snap = m->snap;
 	w->snap_gen++;
@@ -816,6 +839,7 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	w->id = id;
 	w->cfg = cfg;
 	w->snap_gen = 1; /* cached bodies tagged 0 were checked by no policy */
+	w->peers = 1;
 	pthread_mutex_init(&w->mbox.mu, NULL);
 	pthread_cond_init(&w->mbox.cv, NULL);
 	udp_buffers_init(w);
@@ -831,7 +855,7 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 		goto out_free;
 	struct timeval one = {.tv_sec = 1};
 	event_add(w->tick_ev, &one);
-	if (slots_init(w) != C2W_OK)
+	if (slots_init(w) != C2W_OK || net_wlimit_sync(w, cfg) != C2W_OK)
 		goto out_free;
 	ret = make_resolvers(w, cfg, &w->rctx, &w->rctx_cd, err, err_len);
 	if (ret != C2W_OK)
@@ -885,6 +909,11 @@ int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
 	return mbox_call(w, MBOX_RELOAD, cfg, snap, socks, sock_count, err, err_len);
 }
 
+void net_worker_set_peers(struct net_worker *w, unsigned count)
+{
+	w->peers = count > 0 ? count : 1;
+}
+
 void net_worker_stop(struct net_worker *w)
 {
 	if (w == NULL || !w->started)
@@ -920,6 +949,7 @@ void net_worker_free(struct net_worker *w)
 	if (w->tick_ev != NULL)
 		event_free(w->tick_ev);
 	dns_pcache_free(w->cache);
+	net_wlimit_free(w);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->mbox.mu);

@@ -42,7 +42,20 @@ struct events_optout;
 	X(slots_exhausted, "queries refused for want of an in-flight slot")                   \
 	X(tcp_accepted, "TCP connections accepted")                                           \
 	X(tcp_rejected, "TCP connections refused at the cap")                                 \
-	X(send_errors, "answers the kernel did not take")
+	X(send_errors, "answers the kernel did not take")                                     \
+	X(rrl_limited, "UDP responses over a response rate (log-only included)")              \
+	X(rrl_slipped, "limited responses sent truncated (TC=1) or as BADCOOKIE")             \
+	X(rrl_dropped, "limited responses not sent")                                          \
+	X(rrl_exempt, "UDP responses not limited: client in exempt-clients")                  \
+	X(rrl_cookie_exempt, "UDP responses not limited: valid server cookie")                \
+	X(qlimit_limited, "queries over the client query rate (log-only incl.)")              \
+	X(qlimit_dropped, "queries dropped by the query rate limit")                          \
+	X(qlimit_refused, "queries answered REFUSED by the query rate limit")                 \
+	X(cookie_new, "queries with a client cookie only")                                    \
+	X(cookie_valid, "queries with a valid server cookie")                                 \
+	X(cookie_invalid, "queries with a server cookie not ours/expired")                    \
+	X(cookie_malformed, "queries with a malformed COOKIE option (FORMERR)")               \
+	X(cookie_badcookie, "BADCOOKIE responses (slipped, to cookie clients)")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {
@@ -89,6 +102,12 @@ C2W_NODISCARD int net_worker_start(struct net_worker *w, const struct net_sock *
 int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
 		      const struct policy_snap *snap, const struct net_sock *socks,
 		      size_t sock_count, char *err, size_t err_len);
+
+/**
+ * Tell the worker how many workers share the configured rates (rate-limit: each enforces
+ * ceil(rate / @count)). Before net_worker_start(); default 1.
+ */
+void net_worker_set_peers(struct net_worker *w, unsigned count);
 
 /** Stop the thread (answers in flight are abandoned) and join it. */
 void net_worker_stop(struct net_worker *w);

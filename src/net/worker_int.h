@@ -46,6 +46,15 @@
 
 struct net_worker;
 struct tcp_conn;
+struct net_rrl;
+struct net_qrate;
+
+/* What a query's COOKIE option proved (net_wlimit_cookie()). */
+enum net_cookie_state {
+	NET_COOKIE_NONE = 0, /* no cookie (or cookies off) */
+	NET_COOKIE_CLIENT,   /* a client cookie, but no valid server cookie of ours */
+	NET_COOKIE_VALID,    /* our server cookie, made for this address: not spoofed */
+};
 
 /* Where an answer goes: a UDP peer (with our own address for wildcard sockets) or a TCP
  * connection. Borrowed pointers on the fast path; copied into a slot when deferred. */
@@ -60,6 +69,7 @@ struct net_route {
 		struct in6_pktinfo v6;
 	} local;
 	struct tcp_conn *conn;
+	uint8_t cookie; /* enum net_cookie_state of the query */
 };
 
 struct net_slot {
@@ -156,7 +166,10 @@ struct net_worker {
 	struct event *mbox_ev;
 	struct event *tick_ev;
 	struct mbox mbox;
-	uint64_t now_s; /* monotonic seconds, refreshed per batch */
+	uint64_t now_s;          /* monotonic seconds, refreshed per batch */
+	struct net_rrl *rrl;     /* response rate limiting; NULL when off */
+	struct net_qrate *qrate; /* per-client query rate limit; NULL when off */
+	unsigned peers;          /* workers sharing the configured rates (>= 1) */
 
 	/* UDP batch buffers. */
 	struct mmsghdr rmsg[UDP_BATCH];
@@ -209,6 +222,30 @@ void net_worker_resolved_finish(struct net_worker *w, struct net_slot *s);
 /** Render an answer with no records and @rcode. */
 int net_worker_answer_rcode(struct net_worker *w, const struct dns_query *q, uint8_t rcode, int ede,
 			    const char *ede_text, bool tcp, uint8_t *out, size_t out_cap);
+
+/* worker_limit.c */
+
+/**
+ * DNS Cookies of a parsed query: check a returned server cookie, count, and put the cookie to
+ * send back (client cookie + a fresh server cookie) in q->cookie, or clear it when cookies
+ * are off. Sets rt->cookie.
+ */
+void net_wlimit_cookie(struct net_worker *w, struct dns_query *q, struct net_route *rt);
+/**
+ * The per-client query rate limit. True when the query stops here; *len is then the length of
+ * a REFUSED answer in @out, or 0 (dropped).
+ */
+bool net_wlimit_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		      uint8_t *out, size_t out_cap, int *len);
+/**
+ * Response rate limiting of a UDP response about to be sent to @rt (TCP passes untouched).
+ * Returns the length to send: @len, a shorter slipped reply (rewritten in @msg), or 0: drop.
+ */
+size_t net_wlimit_rrl(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len);
+/** Make the worker's tables match @cfg (worker start and reload; allocates). */
+int net_wlimit_sync(struct net_worker *w, const struct c2w_config *cfg);
+/** Free the tables. */
+void net_wlimit_free(struct net_worker *w);
 
 /* worker_tcp.c */
 
