@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The abuse defences on the cache-hit path allocate nothing: DNS Cookies (check, make, echo),
+ * the query rate limit and response rate limiting (accounting, slipping as BADCOOKIE) with
+ * their tables preallocated. Linked with -Wl,--wrap=malloc,calloc,realloc like
+ * test_hotpath_alloc.c, whose set-up (real server, one worker, a small authority thread) this
+ * repeats with rate-limit: and cookies: on.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf/config.h"
+#include "net/server.h"
+#include "test.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+
+static atomic_ulong allocs;
+
+void *__wrap_malloc(size_t n)
+{
+	atomic_fetch_add(&allocs, 1);
+	return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t m)
+{
+	atomic_fetch_add(&allocs, 1);
+	return __real_calloc(n, m);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	atomic_fetch_add(&allocs, 1);
+	return __real_realloc(p, n);
+}
+
+static int udp_socket_bound(uint16_t *port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	socklen_t len = sizeof(sin);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
+		return -1;
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static uint16_t free_port(void)
+{
+	uint16_t port = 0;
+	int fd = udp_socket_bound(&port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* The upstream: answers every query with one A record 192.0.2.1, TTL 300. */
+static void *authority(void *arg)
+{
+	int fd = *(int *)arg;
+	uint8_t buf[1500];
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf) - 16, 0, (struct sockaddr *)&peer, &plen);
+		if (n < 12)
+			return NULL;
+		/* Find the end of the question, drop anything after it (EDNS). */
+		size_t pos = 12;
+		while (pos < (size_t)n && buf[pos] != 0)
+			pos += (size_t)buf[pos] + 1;
+		pos += 5;
+		if (pos > (size_t)n)
+			continue;
+		static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0,   1, 0, 0,
+					     0x01, 0x2c, 0, 4, 192, 0, 2, 1};
+		buf[2] = 0x84 | (buf[2] & 0x01); /* QR AA, RD echoed */
+		buf[3] = 0x00;
+		buf[6] = 0, buf[7] = 1;                  /* ANCOUNT */
+		buf[8] = buf[9] = buf[10] = buf[11] = 0; /* NSCOUNT, ARCOUNT */
+		memcpy(buf + pos, rr, sizeof(rr));
+		sendto(fd, buf, pos + sizeof(rr), 0, (struct sockaddr *)&peer, plen);
+	}
+}
+
+static void *serve(void *arg)
+{
+	net_server_run(arg);
+	return NULL;
+}
+
+/* www.example.test A with EDNS and a COOKIE option of @clen bytes from @cookie. */
+static size_t make_query(uint8_t *q, uint16_t id, const uint8_t *cookie, size_t clen)
+{
+	static const uint8_t tail[] = {3,   'w', 'w', 'w', 7,   'e', 'x', 'a', 'm', 'p', 'l',
+				       'e', 4,   't', 'e', 's', 't', 0,   0,   1,   0,   1};
+	memset(q, 0, 12);
+	q[0] = (uint8_t)(id >> 8), q[1] = (uint8_t)id;
+	q[2] = 0x01; /* RD */
+	q[5] = 1;    /* QDCOUNT */
+	q[11] = 1;   /* ARCOUNT: OPT */
+	memcpy(q + 12, tail, sizeof(tail));
+	size_t n = 12 + sizeof(tail);
+	uint8_t opt[15] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, (uint8_t)(4 + clen),
+			   0, 10, 0, (uint8_t)clen};
+	memcpy(q + n, opt, sizeof(opt));
+	memcpy(q + n + sizeof(opt), cookie, clen);
+	return n + sizeof(opt) + clen;
+}
+
+/* The COOKIE option of a response (at its end: our OPT is last, COOKIE its last option). */
+static bool reply_cookie(const uint8_t *a, ssize_t n, uint8_t out[24])
+{
+	if (n < 12 + 28 || a[n - 28] != 0 || a[n - 27] != 10 || a[n - 25] != 24)
+		return false;
+	memcpy(out, a + n - 24, 24);
+	return true;
+}
+
+static void test_limits_allocate_nothing(void)
+{
+	uint16_t up_port = 0;
+	int up_fd = udp_socket_bound(&up_port);
+	CHECK(up_fd >= 0);
+	pthread_t up_thread;
+	pthread_create(&up_thread, NULL, authority, &up_fd);
+
+	uint16_t port = free_port();
+	char yaml[1024];
+	snprintf(yaml, sizeof(yaml),
+		 "server:\n  listen: [\"127.0.0.1@%u\"]\n  workers: 1\n"
+		 "  allow: [\"127.0.0.0/8\"]\n  cache-entries: 1024\n"
+		 "resolver:\n  mode: forward\n  forward: [\"127.0.0.1@%u\"]\n"
+		 "  trust-anchor: none\n  timeout: 2s\n  transparent-zones: [\"test.\"]\n"
+		 "store:\n  sqlite: none\ncontrol:\n  socket: none\n"
+		 "log:\n  level: error\n"
+		 "rate-limit:\n  responses-per-second: 5\n  slip: 1\n  table-size: 1024\n"
+		 "  queries-per-second: 1000000\n"
+		 "cookies:\n  enable: true\n",
+		 port, up_port);
+	char path[] = "/tmp/c2w-alloc-XXXXXX.yaml";
+	int cfd = mkstemps(path, 5);
+	CHECK(cfd >= 0 && write(cfd, yaml, strlen(yaml)) == (ssize_t)strlen(yaml));
+	close(cfd);
+	char err[512];
+	struct c2w_config *cfg = NULL;
+	CHECK_EQ(conf_load(path, &cfg, err, sizeof(err)), C2W_OK);
+	unlink(path);
+	struct net_server *srv = NULL;
+	CHECK_EQ(net_server_new(cfg, &srv), C2W_OK);
+	if (srv == NULL)
+		return;
+	pthread_t srv_thread;
+	pthread_create(&srv_thread, NULL, serve, srv);
+
+	int cl = socket(AF_INET, SOCK_DGRAM, 0);
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(cl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in to = {
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001)};
+	uint8_t q[128], a[1500], client[8] = {1, 2, 3, 4, 5, 6, 7, 8}, valid[24];
+	size_t qlen = make_query(q, 1, client, 8);
+	/* The first answer fills the cache and gives us a server cookie. */
+	ssize_t n = -1;
+	for (int i = 0; i < 20 && n < 0; i++) {
+		sendto(cl, q, qlen, 0, (struct sockaddr *)&to, sizeof(to));
+		n = recv(cl, a, sizeof(a), 0);
+	}
+	CHECK(n > 12 && (a[3] & 0x0f) == 0 && a[7] == 1);
+	CHECK(reply_cookie(a, n, valid));
+
+	/* Alternate: client cookie only (over the rate: slipped as BADCOOKIE), and our cookie
+	 * (exempt: full answers). Every query gets a reply. */
+	const unsigned rounds = 2000;
+	unsigned full = 0, badcookie = 0;
+	unsigned long before = atomic_load(&allocs);
+	for (unsigned i = 0; i < rounds; i++) {
+		bool with_valid = i % 2;
+		qlen = make_query(q, (uint16_t)(i + 2), with_valid ? valid : client,
+				  with_valid ? 24 : 8);
+		sendto(cl, q, qlen, 0, (struct sockaddr *)&to, sizeof(to));
+		n = recv(cl, a, sizeof(a), 0);
+		if (n <= 12 || a[0] != q[0] || a[1] != q[1])
+			continue;
+		full += (a[3] & 0x0f) == 0 && a[7] == 1;
+		badcookie += (a[3] & 0x0f) == 7 && a[7] == 0;
+	}
+	unsigned long during = atomic_load(&allocs) - before;
+	printf("%u full answers, %u BADCOOKIE, %lu allocations while serving them\n", full,
+	       badcookie, during);
+	CHECK(full >= rounds / 2);
+	CHECK(badcookie >= rounds / 2 - 50);
+	CHECK_EQ(full + badcookie, rounds);
+	CHECK_EQ(during, 0);
+
+	close(cl);
+	kill(getpid(), SIGTERM);
+	pthread_join(srv_thread, NULL);
+	net_server_free(srv);
+	shutdown(up_fd, SHUT_RDWR);
+	pthread_join(up_thread, NULL);
+	close(up_fd);
+}
+
+TEST_MAIN(TEST(test_limits_allocate_nothing))
