@@ -210,6 +210,14 @@ static void test_limits_allocate_nothing(void)
 	CHECK_EQ(during, 0);
 
 	close(cl);
+	/* The workers answer before net_server_run() may have installed its SIGTERM handler:
+	 * wait for it (bounded), or the signal would kill the test. */
+	for (int i = 0; i < 500; i++) {
+		struct sigaction sa;
+		if (sigaction(SIGTERM, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+			break;
+		usleep(10000);
+	}
 	kill(getpid(), SIGTERM);
 	pthread_join(srv_thread, NULL);
 	net_server_free(srv);
