@@ -7,6 +7,7 @@
 #include "net/policy_conf.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,11 +67,21 @@ static void on_policy_diag(void *ctx, const char *file, unsigned line, const cha
 int net_policy_load(const struct c2w_config *cfg, const struct policy_snap *prev, bool reload,
 		    struct policy_snap **out)
 {
+	return net_policy_load_err(cfg, prev, reload, out, NULL, 0);
+}
+
+int net_policy_load_err(const struct c2w_config *cfg, const struct policy_snap *prev, bool reload,
+			struct policy_snap **out, char *err, size_t err_len)
+{
 	*out = NULL;
+	if (err != NULL && err_len > 0)
+		err[0] = '\0';
 	if (cfg->policy.zone_count == 0)
 		return C2W_OK;
 	if (cfg->policy.zone_count > POLICY_ZONES_MAX) {
 		c2w_log_err("policy: at most %d zones", POLICY_ZONES_MAX);
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "policy: at most %d zones", POLICY_ZONES_MAX);
 		return C2W_ECONFIG;
 	}
 	struct policy_zone_spec specs[POLICY_ZONES_MAX];
@@ -85,13 +96,19 @@ int net_policy_load(const struct c2w_config *cfg, const struct policy_snap *prev
 	    .previous = prev,
 	};
 	struct policy_report *rep = calloc(1, sizeof(*rep));
-	if (rep == NULL)
+	if (rep == NULL) {
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "policy: out of memory");
 		return C2W_ENOMEM;
+	}
 	rep->diag = on_policy_diag;
 	int ret = policy_snap_build(specs, cfg->policy.zone_count, &opts, rep, out);
 	if (ret != C2W_OK) {
 		c2w_log_err("policy: not loaded: %s (%s)", rep->error[0] ? rep->error : "error",
 			    c2w_strerror(ret));
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "policy not loaded: %s (%s)",
+				 rep->error[0] ? rep->error : "error", c2w_strerror(ret));
 	} else {
 		for (size_t i = 0; i < rep->zone_count; i++)
 			c2w_log_info("policy: zone %s: %llu rules, %llu lines rejected, %llu "

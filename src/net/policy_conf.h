@@ -28,4 +28,14 @@ void net_policy_spec_from_conf(const struct c2w_config *cfg, const struct conf_p
 C2W_NODISCARD int net_policy_load(const struct c2w_config *cfg, const struct policy_snap *prev,
 				  bool reload, struct policy_snap **out);
 
+/**
+ * net_policy_load() that also hands back the reason of a failure (the feed's file and line
+ * when the engine knows them), for a reload reply.
+ *
+ * @param err  out: the reason on failure, "" on success
+ */
+C2W_NODISCARD int net_policy_load_err(const struct c2w_config *cfg, const struct policy_snap *prev,
+				      bool reload, struct policy_snap **out, char *err,
+				      size_t err_len);
+
 #endif

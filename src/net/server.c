@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,14 +133,15 @@ static int events_setup(struct net_server *srv)
 
 static int on_ctl_reload(void *arg, int argc, char **argv, struct control_reply *reply)
 {
+	char msg[1024] = "";
 	(void)argc;
 	(void)argv;
-	int ret = net_server_reload(arg);
+	int ret = net_server_reload(arg, msg, sizeof(msg));
 	if (ret != C2W_OK)
-		control_reply_error(reply,
-				    "reload failed (%s); the running configuration stays; "
-				    "see the daemon log",
-				    c2w_strerror(ret));
+		control_reply_error(reply, "reload failed: %s; the running configuration stays",
+				    msg[0] ? msg : c2w_strerror(ret));
+	else
+		control_reply_printf(reply, "%s", msg);
 	return ret;
 }
 
@@ -206,6 +208,17 @@ static const struct srv_sock *find_sock(const struct srv_sock *socks, size_t cou
 	return NULL;
 }
 
+/* Free a table from socks_build(), closing only the sockets it opened (not those of @old). */
+static void socks_drop_new(struct srv_sock *t, size_t count, const struct srv_sock *old,
+			   size_t old_count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (find_sock(old, old_count, &t[i].sock.addr, t[i].sock.proto, t[i].worker) ==
+		    NULL)
+			net_sock_close(&t[i].sock);
+	free(t);
+}
+
 /**
  * Build the listener table for @cfg, reusing sockets from @old where address, protocol and
  * worker match (so unchanged listeners stay open across a reload).
@@ -245,12 +258,7 @@ static int socks_build(const struct c2w_config *cfg, unsigned workers, const str
 	*out_count = k;
 	return C2W_OK;
 out_undo:
-	/* Close only what this call opened. */
-	for (size_t i = 0; i < k; i++)
-		if (find_sock(old, old_count, &t[i].sock.addr, t[i].sock.proto, t[i].worker) ==
-		    NULL)
-			net_sock_close(&t[i].sock);
-	free(t);
+	socks_drop_new(t, k, old, old_count);
 	return ret;
 }
 
@@ -299,7 +307,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	/* logrotate's postrotate sends HUP: reopen the hit log even when the reload fails. */
 	if (srv->events != NULL)
 		events_pipeline_reopen(srv->events);
-	(void)net_server_reload(srv);
+	(void)net_server_reload(srv, NULL, 0);
 }
 
 static int start_workers(struct net_server *srv)
@@ -396,63 +404,58 @@ int net_server_run(struct net_server *srv)
 	return srv->exit_code;
 }
 
-/* Try the new resolver settings once on the main thread before any worker switches, so a
- * bad option fails the reload as a whole instead of leaving workers split. */
-static int validate_resolver(struct net_server *srv, const struct c2w_config *cfg)
+static void say(char *msg, size_t msg_len, const char *fmt, ...) C2W_PRINTF(3, 4);
+
+static void say(char *msg, size_t msg_len, const char *fmt, ...)
 {
-	char err[512] = "";
+	if (msg == NULL || msg_len == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, msg_len, fmt, ap);
+	va_end(ap);
+}
+
+/* Try the new resolver settings once on the main thread before any worker prepares, so a
+ * bad option is reported once, with its text. */
+static int validate_resolver(struct net_server *srv, const struct c2w_config *cfg, char *err,
+			     size_t err_len)
+{
 	struct resolve_ctx *ctx = NULL;
-	int ret = resolve_ctx_new(srv->base, &cfg->resolver, true, &ctx, err, sizeof(err));
-	if (ret != C2W_OK)
-		c2w_log_err("reload: %s; keeping the running configuration", err);
+	int ret = resolve_ctx_new(srv->base, &cfg->resolver, true, &ctx, err, err_len);
 	resolve_ctx_free(ctx);
 	return ret;
 }
 
-int net_server_reload(struct net_server *srv)
+/*
+ * Phase one on every worker; on the first failure abort those already prepared, so either
+ * every worker switches or none does (and the old config and snapshot stay owned here).
+ */
+static int prepare_workers(struct net_server *srv, const struct c2w_config *cfg,
+			   const struct policy_snap *snap, char *err, size_t err_len)
 {
-	char err[1024];
-	struct c2w_config *cfg = NULL;
-	int ret = conf_load(srv->cfg->path, &cfg, err, sizeof(err));
-	if (ret != C2W_OK) {
-		c2w_log_err("reload: %s; keeping the running configuration", err);
+	char werr[512] = "";
+	for (unsigned i = 0; i < srv->worker_count; i++) {
+		int ret = net_worker_reload_prepare(srv->workers[i], cfg, snap, werr, sizeof(werr));
+		if (ret == C2W_OK)
+			continue;
+		for (unsigned j = 0; j < i; j++)
+			net_worker_reload_abort(srv->workers[j]);
+		snprintf(err, err_len, "worker %u: %s", i, werr[0] ? werr : c2w_strerror(ret));
 		return ret;
 	}
-	cookie_secret_fill(srv, cfg);
-	if (worker_count_for(cfg) != srv->worker_count)
-		c2w_log_warn("reload: a new worker count takes effect at restart; keeping %u",
-			     srv->worker_count);
-	ret = validate_resolver(srv, cfg);
-	if (ret != C2W_OK)
-		goto out_free_cfg;
-	struct policy_snap *snap = NULL;
-	ret = net_policy_load(cfg, srv->snap, true, &snap);
-	if (ret != C2W_OK) {
-		c2w_log_err("reload: policy not loaded; keeping the running configuration");
-		goto out_free_cfg;
-	}
-	struct srv_sock *socks;
-	size_t count;
-	ret = socks_build(cfg, srv->worker_count, srv->socks, srv->sock_count, &socks, &count);
-	if (ret != C2W_OK) {
-		c2w_log_err("reload: listeners failed; keeping the running configuration");
-		policy_snap_free(snap);
-		goto out_free_cfg;
-	}
-	struct net_sock *mine = calloc(count ? count : 1, sizeof(*mine));
-	if (mine == NULL) {
-		ret = C2W_ENOMEM;
-		free(socks);
-		policy_snap_free(snap);
-		goto out_free_cfg;
-	}
+	return C2W_OK;
+}
+
+/* Every worker has prepared: switch each (cannot fail), then retire what none uses. */
+static void commit_reload(struct net_server *srv, struct c2w_config *cfg, struct policy_snap *snap,
+			  struct srv_sock *socks, size_t count, struct net_sock *mine)
+{
+	char err[512];
 	for (unsigned i = 0; i < srv->worker_count; i++) {
 		size_t n = socks_for(socks, count, i, mine);
-		if (net_worker_reload(srv->workers[i], cfg, snap, mine, n, err, sizeof(err)) !=
-		    C2W_OK)
-			c2w_log_err("reload: worker %u: %s", i, err);
+		net_worker_reload_commit(srv->workers[i], cfg, snap, mine, n);
 	}
-	free(mine);
 	/* Every worker has switched (mailbox round trip): the old snapshot is unreachable. */
 	policy_snap_free(srv->snap);
 	srv->snap = snap;
@@ -470,9 +473,58 @@ int net_server_reload(struct net_server *srv)
 	srv->sock_count = count;
 	conf_free(srv->cfg);
 	srv->cfg = cfg;
-	c2w_log_info("reload: configuration %s loaded", cfg->path);
+}
+
+int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
+{
+	char err[1024] = "", restart[512] = "";
+	struct c2w_config *cfg = NULL;
+	struct policy_snap *snap = NULL;
+	struct srv_sock *socks = NULL;
+	struct net_sock *mine = NULL;
+	size_t count = 0;
+	int ret = conf_load(srv->cfg->path, &cfg, err, sizeof(err));
+	if (ret != C2W_OK)
+		goto out_fail;
+	cookie_secret_fill(srv, cfg);
+	if ((ret = validate_resolver(srv, cfg, err, sizeof(err))) != C2W_OK)
+		goto out_fail;
+	if ((ret = net_policy_load_err(cfg, srv->snap, true, &snap, err, sizeof(err))) != C2W_OK)
+		goto out_fail;
+	ret = socks_build(cfg, srv->worker_count, srv->socks, srv->sock_count, &socks, &count);
+	if (ret != C2W_OK) {
+		snprintf(err, sizeof(err), "server.listen: cannot open a listener (%s)",
+			 c2w_strerror(ret));
+		goto out_fail;
+	}
+	mine = calloc(count ? count : 1, sizeof(*mine));
+	if (mine == NULL) {
+		ret = C2W_ENOMEM;
+		goto out_fail;
+	}
+	if ((ret = prepare_workers(srv, cfg, snap, err, sizeof(err))) != C2W_OK)
+		goto out_fail;
+	unsigned restart_count = conf_diff_restart(srv->cfg, cfg, restart, sizeof(restart));
+	commit_reload(srv, cfg, snap, socks, count, mine);
+	free(mine);
+	if (restart_count > 0) {
+		c2w_log_warn("reload: configuration %s loaded; a restart is needed for: %s (they "
+			     "keep their running values)",
+			     srv->cfg->path, restart);
+		say(msg, msg_len, "reloaded %s; restart needed for: %s", srv->cfg->path, restart);
+	} else {
+		c2w_log_info("reload: configuration %s loaded", srv->cfg->path);
+		say(msg, msg_len, "reloaded %s", srv->cfg->path);
+	}
 	return C2W_OK;
-out_free_cfg:
+out_fail:
+	c2w_log_err("reload: %s; keeping the running configuration",
+		    err[0] ? err : c2w_strerror(ret));
+	say(msg, msg_len, "%s", err[0] ? err : c2w_strerror(ret));
+	free(mine);
+	if (socks != NULL)
+		socks_drop_new(socks, count, srv->socks, srv->sock_count);
+	policy_snap_free(snap);
 	conf_free(cfg);
 	return ret;
 }
@@ -511,4 +563,26 @@ void net_server_free(struct net_server *srv)
 	conf_free(srv->cfg);
 	explicit_bzero(srv->cookie_secret, sizeof(srv->cookie_secret));
 	free(srv);
+}
+
+const struct c2w_config *net_server_config(const struct net_server *srv)
+{
+	return srv->cfg;
+}
+
+void net_server_worker_state(const struct net_server *srv, unsigned i,
+			     const struct c2w_config **cfg, const void **snap)
+{
+	*cfg = net_worker_config(srv->workers[i]);
+	*snap = net_worker_snap(srv->workers[i]);
+}
+
+const void *net_server_snap(const struct net_server *srv)
+{
+	return srv->snap;
+}
+
+unsigned net_server_worker_count(const struct net_server *srv)
+{
+	return srv->worker_count;
 }

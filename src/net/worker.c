@@ -6,6 +6,8 @@
  * SERVFAIL when the upstream does not answer in time (DESIGN: failure behaviour). TCP is in
  * worker_tcp.c, the RPZ glue in worker_policy.c.
  */
+#include <assert.h>
+
 #include "net/worker_int.h"
 
 /* ---- answering ------------------------------------------------------------------------ */
@@ -730,24 +732,52 @@ static bool wants_ns(const struct policy_snap *snap)
 	return snap != NULL && policy_snap_has_ns_rules(snap);
 }
 
-static void mbox_reload(struct net_worker *w, struct mbox *m)
+/* Phase one of a reload: build the new contexts beside the running ones. Nothing the
+ * queries use changes, so a failure here (out of memory, a resolver option) leaves the worker
+ * exactly as it was, and the server can abort every worker alike. */
+static void mbox_prepare(struct net_worker *w, struct mbox *m)
 {
 	/* A feed update must not throw away libunbound's cache: keep the contexts unless the
 	 * resolver settings (or the need for NS records) changed. */
 	bool keep = resolver_conf_eq(&w->cfg->resolver, &m->cfg->resolver) &&
 		    wants_ns(w->snap) == wants_ns(m->snap);
+	assert(!w->next_ready);
 	m->result = C2W_OK;
 	if (!keep) {
-		struct resolve_ctx *rctx, *rctx_cd;
-		int ret = make_resolvers(w, m->cfg, &rctx, &rctx_cd, m->err, sizeof(m->err));
-		m->result = ret;
-		if (ret != C2W_OK)
+		m->result =
+		    make_resolvers(w, m->cfg, &w->next_rctx, &w->next_rctx_cd, m->err, sizeof(m->err));
+		if (m->result != C2W_OK)
 			return;
+	}
+	w->next_keep = keep;
+	w->next_ready = true;
+}
+
+static void mbox_abort(struct net_worker *w)
+{
+	if (!w->next_ready)
+		return;
+	resolve_ctx_free(w->next_rctx);
+	resolve_ctx_free(w->next_rctx_cd);
+	w->next_rctx = NULL;
+	w->next_rctx_cd = NULL;
+	w->next_ready = false;
+}
+
+/* Phase two: every worker has prepared; switch. Allocates nothing that can fail the switch. */
+static void mbox_commit(struct net_worker *w, struct mbox *m)
+{
+	assert(w->next_ready);
+	bool keep = w->next_keep;
+	if (!keep) {
 		retire(w, w->rctx);
 		retire(w, w->rctx_cd);
-		w->rctx = rctx;
-		w->rctx_cd = rctx_cd;
+		w->rctx = w->next_rctx;
+		w->rctx_cd = w->next_rctx_cd;
+		w->next_rctx = NULL;
+		w->next_rctx_cd = NULL;
 	}
+	w->next_ready = false;
 	if (net_wlimit_sync(w, m->cfg) != C2W_OK)
 		c2w_log_err("worker %u: no memory for the rate-limit tables: limits off", w->id);
 	w->cfg = m->cfg;
@@ -770,8 +800,12 @@ static void on_mbox(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&m->mu);
-	if (m->type == MBOX_RELOAD)
-		mbox_reload(w, m);
+	if (m->type == MBOX_PREPARE)
+		mbox_prepare(w, m);
+	else if (m->type == MBOX_COMMIT)
+		mbox_commit(w, m);
+	else if (m->type == MBOX_ABORT)
+		mbox_abort(w);
 	else if (m->type == MBOX_STOP)
 		event_base_loopbreak(w->base);
 	m->type = MBOX_NONE;
@@ -902,11 +936,32 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 	resolvers_for_policy(w, snap);
 }
 
-int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
-		      const struct policy_snap *snap, const struct net_sock *socks,
-		      size_t sock_count, char *err, size_t err_len)
+int net_worker_reload_prepare(struct net_worker *w, const struct c2w_config *cfg,
+			      const struct policy_snap *snap, char *err, size_t err_len)
 {
-	return mbox_call(w, MBOX_RELOAD, cfg, snap, socks, sock_count, err, err_len);
+	return mbox_call(w, MBOX_PREPARE, cfg, snap, NULL, 0, err, err_len);
+}
+
+void net_worker_reload_commit(struct net_worker *w, const struct c2w_config *cfg,
+			      const struct policy_snap *snap, const struct net_sock *socks,
+			      size_t sock_count)
+{
+	(void)mbox_call(w, MBOX_COMMIT, cfg, snap, socks, sock_count, NULL, 0);
+}
+
+void net_worker_reload_abort(struct net_worker *w)
+{
+	(void)mbox_call(w, MBOX_ABORT, NULL, NULL, NULL, 0, NULL, 0);
+}
+
+const struct c2w_config *net_worker_config(const struct net_worker *w)
+{
+	return w->cfg;
+}
+
+const struct policy_snap *net_worker_snap(const struct net_worker *w)
+{
+	return w->snap;
 }
 
 void net_worker_set_peers(struct net_worker *w, unsigned count)
@@ -932,6 +987,8 @@ void net_worker_free(struct net_worker *w)
 	net_tcp_free_all(w);
 	resolve_ctx_free(w->rctx);
 	resolve_ctx_free(w->rctx_cd);
+	resolve_ctx_free(w->next_rctx);
+	resolve_ctx_free(w->next_rctx_cd);
 	while (w->retired != NULL) {
 		struct retired_ctx *r = w->retired;
 		w->retired = r->next;

@@ -68,7 +68,7 @@ struct net_counters {
  * Create a worker (not started).
  *
  * @param id    worker number, for logs
- * @param cfg   configuration, borrowed until replaced by net_worker_reload()
+ * @param cfg   configuration, borrowed until replaced by net_worker_reload_commit()
  * @param out   out: the worker
  * @param err   out: message on failure
  * @return C2W_OK, C2W_ECONFIG (resolver set-up; message in @err), C2W_ENOMEM
@@ -78,7 +78,7 @@ C2W_NODISCARD int net_worker_new(unsigned id, const struct c2w_config *cfg, stru
 
 /**
  * Give the worker its policy snapshot, hit ring and opt-out registry (all borrowed; any may be
- * NULL). Before net_worker_start() only; later snapshots come through net_worker_reload().
+ * NULL). Before net_worker_start() only; later snapshots come through net_worker_reload_commit().
  */
 void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 		       struct events_ring *ring, struct events_optout *optout);
@@ -90,18 +90,49 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 C2W_NODISCARD int net_worker_start(struct net_worker *w, const struct net_sock *socks,
 				   size_t sock_count);
 
-/**
- * Hand the worker a new configuration, policy snapshot and socket set; returns once the worker
- * has switched, so the caller may then free the old config and snapshot and close sockets no
- * longer listed: the mailbox round trip is the grace period (no query of this worker can still
- * hold the old snapshot, since a query pins it only within one loop callback).
- *
- * @return C2W_OK, or C2W_ECONFIG when the worker could not build its new resolver (it keeps
- *         the old one and the old config; message in @err)
+/*
+ * A reload is two-phase so that it is all-or-nothing across workers: the server asks every
+ * worker to prepare; if one fails it aborts them all (each keeps its config, snapshot and
+ * contexts, which the server keeps owning); only when all have prepared does it commit each.
  */
-int net_worker_reload(struct net_worker *w, const struct c2w_config *cfg,
-		      const struct policy_snap *snap, const struct net_sock *socks,
-		      size_t sock_count, char *err, size_t err_len);
+
+/**
+ * Phase one: build, on the worker's thread, what @cfg needs (new resolver contexts when the
+ * resolver settings or the need for NS records differ). The worker keeps serving with its
+ * running state. Each successful prepare must be followed by commit or abort.
+ *
+ * @param cfg   new configuration, borrowed for the call
+ * @param snap  new policy snapshot (NULL: none), borrowed for the call
+ * @param err   out: message on failure
+ * @return C2W_OK, C2W_ECONFIG (resolver set-up; message in @err) or C2W_ENOMEM; on failure
+ *         nothing is prepared and the worker is unchanged
+ */
+C2W_NODISCARD int net_worker_reload_prepare(struct net_worker *w, const struct c2w_config *cfg,
+					    const struct policy_snap *snap, char *err,
+					    size_t err_len);
+
+/**
+ * Phase two: switch to @cfg, @snap (the ones given to prepare) and the socket set @socks
+ * (borrowed). Returns once the worker has switched, so the caller may then free the old config
+ * and snapshot and close sockets no longer listed: the mailbox round trip is the grace period
+ * (no query of this worker can still hold the old snapshot, since a query pins it only within
+ * one loop callback). Cannot fail.
+ *
+ * @param cfg   borrowed until replaced by the next commit
+ * @param snap  borrowed until replaced by the next commit
+ */
+void net_worker_reload_commit(struct net_worker *w, const struct c2w_config *cfg,
+			      const struct policy_snap *snap, const struct net_sock *socks,
+			      size_t sock_count);
+
+/** Drop what prepare built (no-op when nothing is prepared); the worker runs on unchanged. */
+void net_worker_reload_abort(struct net_worker *w);
+
+/** The config the worker runs with (for the server's invariants and tests). */
+const struct c2w_config *net_worker_config(const struct net_worker *w);
+
+/** The policy snapshot the worker runs with, NULL when none. */
+const struct policy_snap *net_worker_snap(const struct net_worker *w);
 
 /**
  * Tell the worker how many workers share the configured rates (rate-limit: each enforces

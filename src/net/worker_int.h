@@ -120,7 +120,9 @@ struct polled {
 
 enum mbox_type {
 	MBOX_NONE = 0,
-	MBOX_RELOAD,
+	MBOX_PREPARE, /* build what the new config needs; switch nothing */
+	MBOX_COMMIT,  /* switch to the prepared state; cannot fail */
+	MBOX_ABORT,   /* drop the prepared state; keep running as before */
 	MBOX_STOP,
 };
 
@@ -156,6 +158,10 @@ struct net_worker {
 	struct resolve_ctx *rctx;       /* validating (when a trust anchor is set) */
 	struct resolve_ctx *rctx_cd;    /* non-validating, for CD=1 queries */
 	struct retired_ctx *retired;    /* replaced by a reload, freed when idle */
+	/* Between MBOX_PREPARE and MBOX_COMMIT/ABORT: the contexts for the new config, or
+	 * next_keep when the running ones serve it unchanged. Unused by queries. */
+	bool next_ready, next_keep;
+	struct resolve_ctx *next_rctx, *next_rctx_cd;
 	struct dns_pcache *cache;
 	struct net_slot *slots;
 	struct net_slot *free_slots;
