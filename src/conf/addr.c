@@ -5,6 +5,7 @@
  * every query (v4-mapped IPv6 clients match IPv4 prefixes). No allocation, no I/O.
  */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,7 +47,15 @@ int conf_addr_parse(const char *text, uint16_t default_port, struct conf_addr *o
 	uint16_t port = default_port;
 	const char *at = strrchr(text, '@');
 	size_t host_len = at != NULL ? (size_t)(at - text) : strlen(text);
+	bool bracket = text[0] == '[';
 
+	/* "[2001:db8::80]@80": the bracket form people copy from URLs; an IPv6 address only. */
+	if (bracket) {
+		if (host_len < 3 || text[host_len - 1] != ']')
+			return C2W_EINVAL;
+		text++;
+		host_len -= 2;
+	}
 	if (copy_part(text, host_len, host, sizeof(host)) != C2W_OK)
 		return C2W_EINVAL;
 	if (at != NULL && parse_port(at + 1, &port) != C2W_OK)
@@ -57,7 +66,7 @@ int conf_addr_parse(const char *text, uint16_t default_port, struct conf_addr *o
 	memset(out, 0, sizeof(*out));
 	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+	if (!bracket && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(port);
 		out->ss_len = sizeof(*sin);

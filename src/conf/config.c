@@ -50,6 +50,7 @@ enum key_kind {
 	KEY_PREFIXES, /* list of prefixes */
 	KEY_NAMES,    /* list of domain names, char ** */
 	KEY_CUSTOM,   /* @parse does it */
+	KEY_UNSUPPORTED, /* documented for a later version; rejected with @why */
 };
 
 struct enum_def {
@@ -70,6 +71,7 @@ struct key_def {
 	const struct enum_def *enums; /* KEY_ENUM: terminated by {NULL, 0} */
 	const struct table *sub;      /* KEY_MAP */
 	int (*parse)(struct parser *p, const struct key_def *k, void *base); /* KEY_CUSTOM */
+	const char *why; /* KEY_UNSUPPORTED: the rest of the message */
 };
 
 struct table {
@@ -621,6 +623,10 @@ static int handle_value(struct parser *p, const struct key_def *k, void *base)
 		return list_value(p, k, base);
 	case KEY_CUSTOM:
 		return k->parse(p, k, base);
+	case KEY_UNSUPPORTED:
+		/* Accepting a key the code does not act on would make the file lie. */
+		return fail(p, line_of(p), "%s: not supported in this version (%s)", p->where,
+			    k->why);
 	default:
 		return scalar_value(p, k, base);
 	}
@@ -867,6 +873,7 @@ static int parse_ede(struct parser *p, const struct key_def *k, void *base)
 #define K_UINT(n, st, f, lo_, hi_)    K(n, KEY_UINT, st, f, .lo = (lo_), .hi = (hi_))
 #define K_LIST(n, k, st, f, cnt, ...) K(n, k, st, f, .count_off = offsetof(st, cnt), __VA_ARGS__)
 #define K_CUSTOM(n, st, f, fn)        K(n, KEY_CUSTOM, st, f, .parse = (fn))
+#define K_UNSUPPORTED(n, why_)        {.name = (n), .kind = KEY_UNSUPPORTED, .why = (why_)}
 
 #define SECONDS(x) ((uint64_t)(x)*1000)
 #define DAYS(x)    SECONDS((uint64_t)(x)*86400)
@@ -956,7 +963,7 @@ static const struct key_def resolver_keys[] = {
     K("root-hints", KEY_PATH, struct conf_resolver, root_hints),
     K("trust-anchor", KEY_PATH_OPT, struct conf_resolver, trust_anchor),
     K_LIST("forward", KEY_ADDRS, struct conf_resolver, forward, forward_count, .port = 53),
-    K_CUSTOM("stub", struct conf_resolver, stub, parse_stubs),
+    K("stub", KEY_CUSTOM, struct conf_resolver, stub, .parse = parse_stubs, .sub = &stub_table),
     K("timeout", KEY_MS, struct conf_resolver, timeout_ms, .lo = 1, .hi = SECONDS(600)),
     K("serve-stale", KEY_BOOL, struct conf_resolver, serve_stale),
     K_LIST("transparent-zones", KEY_NAMES, struct conf_resolver, transparent_zones,
@@ -989,7 +996,7 @@ static const struct key_def zone_keys[] = {
 static const struct table zone_table = TABLE(zone_keys, check_zone);
 
 static const struct key_def policy_keys[] = {
-    K_CUSTOM("zones", struct conf_policy, zones, parse_zones),
+    K("zones", KEY_CUSTOM, struct conf_policy, zones, .parse = parse_zones, .sub = &zone_table),
     K_LIST("never-block", KEY_NAMES, struct conf_policy, never_block, never_block_count,
 	   .wild = true),
     K("never-block-file", KEY_PATH_OPT, struct conf_policy, never_block_file),
@@ -1032,12 +1039,12 @@ static const struct key_def privacy_keys[] = {
 
 static const struct key_def store_keys[] = {
     K("sqlite", KEY_PATH_OPT, struct conf_store, sqlite),
-    K("postgres", KEY_STR_OPT, struct conf_store, postgres),
+    K_UNSUPPORTED("postgres", "the incident store is SQLite only; use store.sqlite"),
 };
 
 static const struct key_def control_keys[] = {
     K("socket", KEY_PATH_OPT, struct conf_control, socket),
-    K_LIST("http", KEY_ADDRS, struct conf_control, http, http_count, .port = 8053),
+    K_UNSUPPORTED("http", "there is no HTTP API yet; use the control socket"),
 };
 
 static const struct key_def sinkhole_keys[] = {
@@ -1251,6 +1258,38 @@ static int parse_zones(struct parser *p, const struct key_def *k, void *base)
 			zone_after);
 }
 
+/* ---- the key list, from the tables ------------------------------------------------------ */
+
+static void keys_walk(const struct table *tbl, const char *prefix,
+		      void (*cb)(void *ctx, const char *path), void *ctx)
+{
+	for (size_t i = 0; i < tbl->key_count; i++) {
+		const struct key_def *k = &tbl->keys[i];
+		char path[WHERE_MAX];
+		if (k->kind == KEY_UNSUPPORTED)
+			continue;
+		if (snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "",
+			     k->name) >= (int)sizeof(path))
+			continue; /* key paths are short; a table would have to nest absurdly */
+		if (k->kind == KEY_MAP) {
+			keys_walk(k->sub, path, cb, ctx);
+			continue;
+		}
+		cb(ctx, path);
+		if (k->sub != NULL) { /* a list of mappings: policy.zones[].name */
+			char sub[WHERE_MAX];
+			if (snprintf(sub, sizeof(sub), "%s[]", path) >= (int)sizeof(sub))
+				continue;
+			keys_walk(k->sub, sub, cb, ctx);
+		}
+	}
+}
+
+void conf_keys_each(void (*cb)(void *ctx, const char *path), void *ctx)
+{
+	keys_walk(&top_table, "", cb, ctx);
+}
+
 /* ---- defaults, lifecycle -------------------------------------------------------------- */
 
 static int add_default_addr(struct conf_addr **arr, size_t *count, const char *text)
@@ -1373,9 +1412,7 @@ void conf_free(struct c2w_config *cfg)
 	free(cfg->privacy.key_file);
 	free(cfg->privacy.optout_file);
 	free(cfg->store.sqlite);
-	free(cfg->store.postgres);
 	free(cfg->control.socket);
-	free(cfg->control.http);
 	free(cfg->sinkhole.ipv4);
 	free(cfg->sinkhole.ipv6);
 	free(cfg->sinkhole.http);

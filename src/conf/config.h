@@ -128,15 +128,15 @@ struct conf_privacy {
 	char *optout_file;
 };
 
+/* store.postgres is rejected ("not supported in this version") until a PostgreSQL store is
+ * built; see unsupported_keys in config.c. */
 struct conf_store {
-	char *sqlite;   /* path; default /var/lib/c2wall/incidents.db */
-	char *postgres; /* libpq conninfo; NULL = off */
+	char *sqlite; /* path; default /var/lib/c2wall/incidents.db */
 };
 
+/* control.http is rejected likewise until the HTTP API is built. */
 struct conf_control {
 	char *socket; /* unix socket path; default /run/c2wall/control.sock */
-	struct conf_addr *http; /* HTTP API and metrics listeners */
-	size_t http_count;
 };
 
 struct conf_sinkhole {
@@ -256,6 +256,16 @@ int conf_path_mkparents(const char *path);
  */
 unsigned conf_diff_restart(const struct c2w_config *old_cfg, const struct c2w_config *new_cfg,
 			   char *out, size_t out_len);
+
+/**
+ * Every key the loader accepts, by walking its own tables: "server.listen",
+ * "policy.zones[].name", ... (sections themselves are not listed). For the test that keeps
+ * docs/config.md and conf/c2wall.yaml in step with the parser.
+ *
+ * @param cb   called once per key, in table order; @path is valid for the call
+ * @param ctx  passed to @cb
+ */
+void conf_keys_each(void (*cb)(void *ctx, const char *path), void *ctx);
 
 /** Free a config from conf_load(); NULL does nothing. */
 void conf_free(struct c2w_config *cfg);

@@ -75,12 +75,7 @@ unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *
 	note(&d, str_differs(o->privacy.optout_file, n->privacy.optout_file),
 	     "privacy.optout-file");
 	note(&d, str_differs(o->store.sqlite, n->store.sqlite), "store.sqlite");
-	note(&d, str_differs(o->store.postgres, n->store.postgres), "store.postgres");
 	note(&d, str_differs(o->control.socket, n->control.socket), "control.socket");
-	note(&d,
-	     addrs_differ(o->control.http, o->control.http_count, n->control.http,
-			  n->control.http_count),
-	     "control.http");
 	note(&d,
 	     addrs_differ(o->sinkhole.http, o->sinkhole.http_count, n->sinkhole.http,
 			  n->sinkhole.http_count),

@@ -117,9 +117,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->privacy.notify_window_days, 14);
 	CHECK(cfg->privacy.optout_file == NULL);
 	CHECK_STREQ(cfg->store.sqlite, "/var/lib/c2wall/incidents.db");
-	CHECK(cfg->store.postgres == NULL);
 	CHECK_STREQ(cfg->control.socket, "/run/c2wall/control.sock");
-	CHECK_EQ(cfg->control.http_count, 0);
 	CHECK(cfg->sinkhole.ipv4 == NULL);
 	CHECK(cfg->sinkhole.ipv6 == NULL);
 	CHECK_EQ(cfg->sinkhole.http_count + cfg->sinkhole.tls_count + cfg->sinkhole.tcp_count, 0);
@@ -210,10 +208,8 @@ static const char full_yaml[] = "server:\n"
 				"  optout-file: /etc/optout.txt\n"
 				"store:\n"
 				"  sqlite: none\n"
-				"  postgres: \"host=db.example dbname=c2wall\"\n"
 				"control:\n"
 				"  socket: /run/x.sock\n"
-				"  http: [127.0.0.1, \"::1@9000\"]\n"
 				"sinkhole:\n"
 				"  ipv4: 192.0.2.66\n"
 				"  ipv6: \"2001:db8:0::66\"\n"
@@ -316,11 +312,7 @@ static void check_full_rest(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->privacy.notify_window_days, 21);
 	CHECK_STREQ(cfg->privacy.optout_file, "/etc/optout.txt");
 	CHECK(cfg->store.sqlite == NULL);
-	CHECK_STREQ(cfg->store.postgres, "host=db.example dbname=c2wall");
 	CHECK_STREQ(cfg->control.socket, "/run/x.sock");
-	CHECK_EQ(cfg->control.http_count, 2);
-	CHECK_STREQ(cfg->control.http[0].text, "127.0.0.1@8053");
-	CHECK_STREQ(cfg->control.http[1].text, "::1@9000");
 	CHECK_STREQ(cfg->sinkhole.ipv4, "192.0.2.66");
 	CHECK_STREQ(cfg->sinkhole.ipv6, "2001:db8::66");
 	CHECK_STREQ(cfg->sinkhole.http[0].text, "192.0.2.66@80");
@@ -356,6 +348,13 @@ static void test_errors_keys(void)
 	expect_error("log:\n  level: info\nserver: {}\nlog: {}\n", 4,
 		     "duplicate key 'log' in top level (first at line 1)");
 	expect_error("server:\n  {[a]: 1}\n", 2, "keys must be plain strings");
+	/* Keys the code does not act on are refused, whatever their value (issue 12). */
+	expect_error("store:\n  sqlite: none\n  postgres: \"host=db dbname=c2wall\"\n", 3,
+		     "store.postgres: not supported in this version");
+	expect_error("store:\n  postgres: none\n", 2,
+		     "store.postgres: not supported in this version");
+	expect_error("control:\n  http: [127.0.0.1]\n", 2,
+		     "control.http: not supported in this version");
 }
 
 static void test_errors_types(void)
@@ -572,7 +571,17 @@ static void test_addr_parse(void)
 	CHECK_EQ(conf_addr_parse("::ffff:192.0.2.1@1", 53, &a), C2W_OK);
 	CHECK_STREQ(a.text, "::ffff:192.0.2.1@1");
 	CHECK_EQ(conf_addr_parse("192.0.2.1@65535", 0, &a), C2W_OK);
+	/* The bracket form of docs/sinkhole.md (issue 12). */
+	CHECK_EQ(conf_addr_parse("[2001:db8::80]@80", 53, &a), C2W_OK);
+	CHECK_STREQ(a.text, "2001:db8::80@80");
+	CHECK_EQ(conf_addr_parse("[::1]", 53, &a), C2W_OK);
+	CHECK_STREQ(a.text, "::1@53");
 	static const char *const bad[] = {
+	    "[192.0.2.1]@80",
+	    "[::1@53",
+	    "::1]@53",
+	    "[]@53",
+	    "[[::1]]@53",
 	    "",
 	    "@53",
 	    "127.0.0.1@",

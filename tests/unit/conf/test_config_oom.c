@@ -34,8 +34,8 @@ static const char yaml[] =
     "  jsonl: var/hits.jsonl\n"
     "  dnstap: file:var/tap\n"
     "privacy: {key-file: k, optout-file: o}\n"
-    "store: {sqlite: s.db, postgres: \"dbname=x\"}\n"
-    "control: {socket: c.sock, http: [127.0.0.1]}\n"
+    "store: {sqlite: s.db}\n"
+    "control: {socket: c.sock}\n"
     "sinkhole: {ipv4: 127.0.0.2, ipv6: \"::1\", tcp: [\"127.0.0.2@6667\"],"
     " templates: t}\n";
 
