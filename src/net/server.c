@@ -27,6 +27,7 @@
 #include "events/ring.h"
 #include "net/listen.h"
 #include "net/policy_conf.h"
+#include "net/preflight.h"
 #include "net/sinkhole_glue.h"
 #include "net/worker.h"
 #include "policy/policy.h"
@@ -341,6 +342,14 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		return C2W_ENOMEM;
 	}
 	srv->cfg = cfg;
+	/* libunbound reads these only at the first query: refuse now, not then. */
+	char err[1024];
+	if (net_preflight_resolver(cfg, err, sizeof(err)) != C2W_OK) {
+		c2w_log_err("%s", err);
+		conf_free(cfg);
+		free(srv);
+		return C2W_ECONFIG;
+	}
 	if (getrandom(srv->cookie_secret, sizeof(srv->cookie_secret), 0) !=
 	    (ssize_t)sizeof(srv->cookie_secret)) {
 		c2w_log_err("server: no random bytes for the DNS Cookie secret");
@@ -422,7 +431,10 @@ static int validate_resolver(struct net_server *srv, const struct c2w_config *cf
 			     size_t err_len)
 {
 	struct resolve_ctx *ctx = NULL;
-	int ret = resolve_ctx_new(srv->base, &cfg->resolver, true, &ctx, err, err_len);
+	int ret = net_preflight_resolver(cfg, err, err_len);
+	if (ret != C2W_OK)
+		return ret;
+	ret = resolve_ctx_new(srv->base, &cfg->resolver, true, &ctx, err, err_len);
 	resolve_ctx_free(ctx);
 	return ret;
 }
