@@ -46,6 +46,9 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				if (strcmp(argv[2], commands[i].name) == 0)
 					return commands[i].main(2, sub);
+			fprintf(stderr, "c2wall: no command '%s'\n\n", argv[2]);
+			usage(stderr);
+			return 2;
 		}
 		usage(stdout);
 		return 0;

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "conf/config.h"
+#include "net/policy_conf.h"
 #include "policy/feed.h"
 #include "policy/policy.h"
 
@@ -16,7 +18,8 @@ static void help(FILE *out)
 	fprintf(out,
 		"NAME\n    c2wall check - validate policy feeds\n\n"
 		"SYNOPSIS\n    c2wall check [--format rpz|hosts|domains] [--zone NAME] "
-		"[--never-block FILE] FEED...\n\n"
+		"[--never-block FILE] FEED...\n"
+		"    c2wall check --config FILE\n\n"
 		"DESCRIPTION\n"
 		"    Parses each FEED (an RPZ master file, a hosts file or a domain list) into one\n"
 		"    policy zone, in the order given (first = highest precedence), exactly as the\n"
@@ -31,6 +34,8 @@ static void help(FILE *out)
 		"    --format F       feed format for the following feeds\n"
 		"    --zone NAME      policy zone name for the next feed\n"
 		"    --never-block F  never-block list: report rules that would block its names\n"
+		"    -c, --config FILE  check the policy.zones of this c2wall config (names,\n"
+		"                     formats, overrides, never-block lists) instead of FEEDs\n"
 		"    -h, --help       this manual\n\n"
 		"EXIT STATUS\n    0 all lines accepted; 1 a feed could not be read or a line was "
 		"rejected;\n    2 usage error.\n");
@@ -45,6 +50,44 @@ static void diag(void *ctx, const char *file, unsigned line, const char *reason)
 
 int cli_policy_specs(int argc, char **argv, int first, struct policy_zone_spec *specs,
 		     char names[][256], size_t *count, const char **never_block, const char **out);
+
+const char *cli_config_arg(int argc, char **argv);
+
+const char *cli_config_arg(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+int cli_config_specs(const char *path, struct c2w_config **cfg, struct policy_zone_spec *specs,
+		     size_t *count, struct policy_build_opts *opts);
+
+/* The policy zones of a config, as the daemon builds them; @cfg must outlive the build. */
+int cli_config_specs(const char *path, struct c2w_config **cfg, struct policy_zone_spec *specs,
+		     size_t *count, struct policy_build_opts *opts)
+{
+	char err[1024] = "";
+	int ret = conf_load(path, cfg, err, sizeof(err));
+	if (ret != C2W_OK) {
+		fprintf(stderr, "c2wall: %s\n", err[0] ? err : c2w_strerror(ret));
+		return 1;
+	}
+	const struct conf_policy *pol = &(*cfg)->policy;
+	if (pol->zone_count == 0 || pol->zone_count > POLICY_ZONES_MAX) {
+		fprintf(stderr, "c2wall: %s: %s\n", path,
+			pol->zone_count ? "too many policy.zones" : "no policy.zones");
+		return 1;
+	}
+	for (size_t i = 0; i < pol->zone_count; i++)
+		net_policy_spec_from_conf(*cfg, &pol->zones[i], &specs[i]);
+	*count = pol->zone_count;
+	opts->never_block = (const char *const *)pol->never_block;
+	opts->never_block_count = pol->never_block_count;
+	opts->never_block_file = pol->never_block_file;
+	return 0;
+}
 
 int cli_policy_specs(int argc, char **argv, int first, struct policy_zone_spec *specs,
 		     char names[][256], size_t *count, const char **never_block, const char **out)
@@ -136,25 +179,39 @@ int cli_check_main(int argc, char **argv)
 	static char names[POLICY_ZONES_MAX][256];
 	static struct policy_report rep;
 	const char *never_block = NULL;
+	struct c2w_config *cfg = NULL;
+	struct policy_build_opts opts = {0};
 	size_t count;
 	unsigned rejected = 0;
+	int ret;
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			help(stdout);
 			return 0;
 		}
-	int ret = cli_policy_specs(argc, argv, 1, specs, names, &count, &never_block, NULL);
-	if (ret != 0)
-		return ret;
-	struct policy_build_opts opts = {.never_block_file = never_block};
+	const char *config = cli_config_arg(argc, argv);
+	if (config != NULL) {
+		if (argc != 3) {
+			fprintf(stderr, "c2wall check: --config FILE takes no FEED or option\n");
+			return 2;
+		}
+		if ((ret = cli_config_specs(config, &cfg, specs, &count, &opts)) != 0)
+			goto out;
+	} else {
+		ret = cli_policy_specs(argc, argv, 1, specs, names, &count, &never_block, NULL);
+		if (ret != 0)
+			return ret;
+		opts.never_block_file = never_block;
+	}
 	struct policy_snap *snap = NULL;
 	rep.diag = diag;
 	rep.diag_ctx = &rejected;
 	ret = policy_snap_build(specs, count, &opts, &rep, &snap);
 	if (ret != C2W_OK) {
 		fprintf(stderr, "c2wall check: %s\n", rep.error[0] ? rep.error : c2w_strerror(ret));
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	print_report(&rep);
 	printf("total: %llu rules, %u lines reported\n", (unsigned long long)rep.rules, rejected);
@@ -162,5 +219,8 @@ int cli_check_main(int argc, char **argv)
 	uint64_t bad = 0;
 	for (size_t z = 0; z < rep.zone_count; z++)
 		bad += rep.zones[z].rejected;
-	return bad ? 1 : 0;
+	ret = bad ? 1 : 0;
+out:
+	conf_free(cfg);
+	return ret;
 }

@@ -25,7 +25,7 @@ static void help(FILE *out)
 	    out,
 	    "NAME\n    c2wall explain - show which policy rule acts on a query and why\n\n"
 	    "SYNOPSIS\n    c2wall explain NAME [--type T] [--client IP] "
-	    "(--snapshot FILE | --config FILE | FEED...)\n\n"
+	    "(--snapshot FILE | -c, --config FILE | FEED...)\n\n"
 	    "DESCRIPTION\n"
 	    "    Looks NAME up as a query of type T (default A) from client IP against a\n"
 	    "    compiled snapshot, the policy zones of a c2wall config file, or FEEDs given\n"
@@ -38,7 +38,7 @@ static void help(FILE *out)
 	    "    --type T         query type (A, AAAA, TXT, TYPE65, ...)\n"
 	    "    --client IP      client address for CLIENT-IP triggers\n"
 	    "    --snapshot FILE  a file from 'c2wall compile'\n"
-	    "    --config FILE    a c2wall YAML config: its policy.zones and never-block list\n"
+	    "    -c, --config FILE  a c2wall YAML config: its policy.zones and never-block list\n"
 	    "    -h, --help       this manual\n\n"
 	    "EXIT STATUS\n    0 a rule acts; 3 no rule acts; 1 error; 2 usage.\n");
 }
@@ -125,7 +125,8 @@ int cli_explain_main(int argc, char **argv)
 			return 0;
 		}
 		bool valued = strcmp(a, "--type") == 0 || strcmp(a, "--client") == 0 ||
-			      strcmp(a, "--snapshot") == 0 || strcmp(a, "--config") == 0;
+			      strcmp(a, "--snapshot") == 0 || strcmp(a, "--config") == 0 ||
+			      strcmp(a, "-c") == 0;
 		if (valued && i + 1 >= argc) {
 			fprintf(stderr, "c2wall explain: %s needs a value\n", a);
 			return 2;
@@ -136,7 +137,7 @@ int cli_explain_main(int argc, char **argv)
 			client = argv[++i];
 		else if (strcmp(a, "--snapshot") == 0)
 			snapshot = argv[++i];
-		else if (strcmp(a, "--config") == 0)
+		else if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
 			config = argv[++i];
 		else if (name == NULL && a[0] != '-')
 			name = a;

@@ -60,7 +60,7 @@ static const char incidents_help[] =
     "    -h, --help          this text\n"
     "\n"
     "EXIT STATUS\n"
-    "    0 done, 1 error (or rejected import rows), 2 usage\n";
+    "    0 done, 1 error (or rejected import rows, or an ID with no incident), 2 usage\n";
 
 struct args {
 	const char *config;
@@ -151,14 +151,34 @@ static int do_mark(struct events_store *st, int count, char **ids, const struct 
 		}
 		v[i] = x;
 	}
-	int n = events_store_mark_notified(st, v, (size_t)count, until, (uint64_t)time(NULL));
-	free(v);
-	if (n < 0) {
-		fprintf(stderr, "c2wall incidents: %s\n", c2w_strerror(n));
-		return 1;
+	if (count == 0) {
+		int n = events_store_mark_notified(st, NULL, 0, until, (uint64_t)time(NULL));
+		if (n < 0) {
+			fprintf(stderr, "c2wall incidents: %s\n", c2w_strerror(n));
+			return 1;
+		}
+		printf("marked %d incidents notified\n", n);
+		return 0;
 	}
-	printf("marked %d incidents notified\n", n);
-	return 0;
+	/* One id at a time, so an id the store does not have is named, not just counted. */
+	int marked = 0, unknown = 0;
+	for (int i = 0; i < count; i++) {
+		int n = events_store_mark_notified(st, &v[i], 1, 0, (uint64_t)time(NULL));
+		if (n < 0) {
+			fprintf(stderr, "c2wall incidents: %s\n", c2w_strerror(n));
+			free(v);
+			return 1;
+		}
+		if (n == 0) {
+			fprintf(stderr, "c2wall incidents: no incident with id %lld\n",
+				(long long)v[i]);
+			unknown++;
+		}
+		marked += n;
+	}
+	free(v);
+	printf("marked %d incidents notified\n", marked);
+	return unknown > 0 ? 1 : 0;
 }
 
 static int do_import(struct events_store *st, const struct c2w_config *cfg, const char *file)
@@ -260,13 +280,15 @@ int cli_incidents_main(int argc, char **argv)
 	int ret = conf_load(a.config, &cfg, err, sizeof(err));
 	if (ret != C2W_OK) {
 		fprintf(stderr, "c2wall incidents: %s\n",
-			ret == C2W_ECONFIG ? err : c2w_strerror(ret));
+			err[0] ? err : c2w_strerror(ret));
 		return 1;
 	}
 	struct events_store *st = NULL;
 	int rc = 1;
 	if (cfg->store.sqlite == NULL || events_store_open(cfg->store.sqlite, &st) != C2W_OK) {
-		fprintf(stderr, "c2wall incidents: cannot open the incident store\n");
+		fprintf(stderr, "c2wall incidents: cannot open the incident store%s%s\n",
+			cfg->store.sqlite != NULL ? " " : " (store.sqlite is none in ",
+			cfg->store.sqlite != NULL ? cfg->store.sqlite : cfg->path);
 		goto out_conf;
 	}
 	if (strcmp(verb, "import") == 0)

@@ -121,7 +121,7 @@ int cli_optout_main(int argc, char **argv)
 	int ret = conf_load(path, &cfg, err, sizeof(err));
 	if (ret != C2W_OK) {
 		fprintf(stderr, "c2wall optout: %s\n",
-			ret == C2W_ECONFIG ? err : c2w_strerror(ret));
+			err[0] ? err : c2w_strerror(ret));
 		return 1;
 	}
 	char req[256], resp[65536];

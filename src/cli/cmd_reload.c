@@ -24,9 +24,12 @@ static const char reload_help[] =
     "    re-reads its configuration file, compiles the policy zones in the background and\n"
     "    switches every worker to the new policy without dropping a query. When anything\n"
     "    fails (a YAML error, a feed that cannot be read, a feed that would block a\n"
-    "    never-block name, a zone whose size changes by more than policy.max-change) the\n"
-    "    running configuration stays and the reason is in the daemon's log. SIGHUP does the\n"
-    "    same, but tells the sender nothing.\n"
+    "    never-block name, a zone whose size changes by more than policy.max-change, a\n"
+    "    worker that cannot build its new resolver) no worker switches, the running\n"
+    "    configuration stays, and the daemon's reason (FILE:LINE: message where it knows\n"
+    "    them) is printed. On success it prints 'reloaded FILE', plus 'restart needed for:\n"
+    "    KEYS' when settings that apply only at restart changed. SIGHUP does the same, but\n"
+    "    tells the sender nothing.\n"
     "\n"
     "OPTIONS\n"
     "    -c, --config FILE   configuration file, for control.socket (default\n"
@@ -51,7 +54,7 @@ int cli_reload_main(int argc, char **argv)
 	int ret = conf_load(path, &cfg, err, sizeof(err));
 	if (ret != C2W_OK) {
 		fprintf(stderr, "c2wall reload: %s\n",
-			ret == C2W_ECONFIG ? err : c2w_strerror(ret));
+			err[0] ? err : c2w_strerror(ret));
 		return 1;
 	}
 	int rc = 1;

@@ -57,7 +57,7 @@ static void help(FILE *out)
 	    "    JSON Lines file that names the client only by its pseudonym (privacy.key-file).\n"
 	    "    Templates and operator text: sinkhole.templates (see docs/sinkhole.md).\n\n"
 	    "OPTIONS\n"
-	    "    --config FILE        c2wall YAML config (required)\n"
+	    "    -c, --config FILE    c2wall YAML config (required)\n"
 	    "    --evidence-log FILE  append evidence as JSON Lines; '-' = stdout\n"
 	    "    --read-timeout MS    deadline for a whole request head (default 10000)\n"
 	    "    --max-connections N  open connections, all listeners (default 512)\n"
@@ -170,7 +170,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		if (i + 1 >= argc)
 			goto usage;
 		const char *val = argv[++i];
-		if (strcmp(a, "--config") == 0)
+		if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
 			o->config = val;
 		else if (strcmp(a, "--evidence-log") == 0)
 			o->evlog = val;

@@ -63,7 +63,7 @@ int cli_subscribers_main(int argc, char **argv)
 	int ret = conf_load(path, &cfg, err, sizeof(err));
 	if (ret != C2W_OK) {
 		fprintf(stderr, "c2wall subscribers: %s\n",
-			ret == C2W_ECONFIG ? err : c2w_strerror(ret));
+			err[0] ? err : c2w_strerror(ret));
 		return 1;
 	}
 	int rc = 1;
