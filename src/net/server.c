@@ -523,10 +523,10 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 		c2w_log_warn("reload: configuration %s loaded; a restart is needed for: %s (they "
 			     "keep their running values)",
 			     srv->cfg->path, restart);
-		say(msg, msg_len, "reloaded %s; restart needed for: %s", srv->cfg->path, restart);
+		say(msg, msg_len, "ok; restart needed for: %s", restart);
 	} else {
 		c2w_log_info("reload: configuration %s loaded", srv->cfg->path);
-		say(msg, msg_len, "reloaded %s", srv->cfg->path);
+		say(msg, msg_len, "ok");
 	}
 	return C2W_OK;
 out_fail:

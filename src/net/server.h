@@ -30,8 +30,8 @@ int net_server_run(struct net_server *srv);
  * @msg name them.
  *
  * @param msg      out (may be NULL): on failure the reason ("file:line: message" when the
- *                 config or a feed is at fault); on success "reloaded PATH" plus
- *                 "; restart needed for: KEYS" when such settings changed
+ *                 config or a feed is at fault); on success "ok", or
+ *                 "ok; restart needed for: KEYS" when such settings changed
  * @param msg_len  size of @msg
  * @return C2W_OK or the error
  */
