@@ -55,7 +55,9 @@ static void help(FILE *out)
 	    "    first bytes and closes. Every contact is evidence: it goes to the incident store\n"
 	    "    (store.sqlite) joined to the client's incident, and with --evidence-log to a\n"
 	    "    JSON Lines file that names the client only by its pseudonym (privacy.key-file).\n"
-	    "    Templates and operator text: sinkhole.templates (see docs/sinkhole.md).\n\n"
+	    "    Templates and operator text: sinkhole.templates (see docs/sinkhole.md).\n"
+	    "    Per client: sinkhole.clients-per-address connections and\n"
+	    "    sinkhole.evidence-per-minute records (docs/abuse.md).\n\n"
 	    "OPTIONS\n"
 	    "    -c, --config FILE    c2wall YAML config (required)\n"
 	    "    --evidence-log FILE  append evidence as JSON Lines; '-' = stdout\n"
@@ -287,11 +289,13 @@ static int run(const struct c2w_config *cfg, const struct opts *o, struct sh_ctx
 	struct sinkhole_stats st;
 	sinkhole_server_stats(srv, &st);
 	c2w_log_info("sinkhole: %llu connections, %llu pages, %llu errors, %llu timeouts, "
-		     "%llu over the cap, %llu hellos, %llu tcp",
+		     "%llu over the cap, %llu over the per-address cap, %llu hellos, %llu tcp, "
+		     "%llu evidence records, %llu over the evidence rate",
 		     (unsigned long long)st.accepted, (unsigned long long)st.http_pages,
 		     (unsigned long long)st.http_errors, (unsigned long long)st.timeouts,
-		     (unsigned long long)st.refused_cap, (unsigned long long)st.tls_hellos,
-		     (unsigned long long)st.tcp_records);
+		     (unsigned long long)st.refused_cap, (unsigned long long)st.refused_addr,
+		     (unsigned long long)st.tls_hellos, (unsigned long long)st.tcp_records,
+		     (unsigned long long)st.evidence, (unsigned long long)st.evidence_limited);
 	ret = C2W_OK;
 out:
 	for (int i = 0; i < 3; i++)

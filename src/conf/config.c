@@ -926,6 +926,11 @@ static const struct key_def server_keys[] = {
     K_UINT("tcp-clients", struct conf_server, tcp_clients_max, 1, 65535),
     K("tcp-idle-timeout", KEY_MS, struct conf_server, tcp_idle_timeout_ms, .lo = 1,
       .hi = SECONDS(3600)),
+    K_UINT("tcp-clients-per-address", struct conf_server, tcp_clients_per_address, 1, 65535),
+    K("tcp-message-timeout", KEY_MS, struct conf_server, tcp_message_timeout_ms, .lo = 1,
+      .hi = SECONDS(3600)),
+    K_UINT("tcp-pipeline-max", struct conf_server, tcp_pipeline_max, 1, 65535),
+    K("tcp-output-max", KEY_BYTES, struct conf_server, tcp_output_max, .lo = 4096, .hi = MIB(64)),
     K_UINT("edns-udp-size", struct conf_server, edns_udp_size, 512, 65535),
     K_UINT("cache-entries", struct conf_server, cache_entries, 1, 1u << 30),
 };
@@ -1054,6 +1059,8 @@ static const struct key_def sinkhole_keys[] = {
     K_LIST("tls", KEY_ADDRS, struct conf_sinkhole, tls, tls_count, .port = 443),
     K_LIST("tcp", KEY_ADDRS, struct conf_sinkhole, tcp, tcp_count, .port = 0),
     K("templates", KEY_PATH_OPT, struct conf_sinkhole, templates),
+    K_UINT("clients-per-address", struct conf_sinkhole, clients_per_address, 1, 65535),
+    K_UINT("evidence-per-minute", struct conf_sinkhole, evidence_per_minute, 0, 1000000),
 };
 
 static const struct enum_def query_actions[] = {
@@ -1330,8 +1337,15 @@ static int set_defaults(struct c2w_config *cfg)
 	s->workers = 0;
 	s->tcp_clients_max = 256;
 	s->tcp_idle_timeout_ms = 10000;
+	s->tcp_clients_per_address = 32;
+	s->tcp_message_timeout_ms = 5000;
+	s->tcp_pipeline_max = 32;
+	s->tcp_output_max = 128 * 1024;
 	s->edns_udp_size = 1232;
 	s->cache_entries = 65536;
+
+	cfg->sinkhole.clients_per_address = 16;
+	cfg->sinkhole.evidence_per_minute = 30;
 
 	cfg->resolver.mode = CONF_RESOLVER_RECURSIVE;
 	cfg->resolver.timeout_ms = 5000;

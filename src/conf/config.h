@@ -48,6 +48,10 @@ struct conf_server {
 	char *user;                /* drop privileges to this user after binding; NULL = keep */
 	unsigned tcp_clients_max;  /* per worker; default 256 */
 	unsigned tcp_idle_timeout_ms; /* default 10000 */
+	unsigned tcp_clients_per_address; /* per client prefix, all workers together; default 32 */
+	unsigned tcp_message_timeout_ms;  /* a started message must be complete by then; 5000 */
+	unsigned tcp_pipeline_max;        /* queries in flight per connection; default 32 */
+	uint64_t tcp_output_max;          /* unsent answer bytes that pause reading; 128 KiB */
 	uint16_t edns_udp_size;       /* advertised and maximum UDP payload; default 1232 */
 	unsigned cache_entries;       /* per-worker answer cache slots; default 65536 (~2 KiB each, touched on use) */
 };
@@ -149,6 +153,8 @@ struct conf_sinkhole {
 	struct conf_addr *tcp;
 	size_t tcp_count;
 	char *templates; /* directory with page templates; NULL = built-in */
+	unsigned clients_per_address; /* open connections per client prefix; default 16 */
+	unsigned evidence_per_minute; /* evidence records per client prefix; 0 = no limit; 30 */
 };
 
 enum conf_query_action {

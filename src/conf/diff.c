@@ -89,6 +89,10 @@ unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *
 			  n->sinkhole.tcp_count),
 	     "sinkhole.tcp");
 	note(&d, str_differs(o->sinkhole.templates, n->sinkhole.templates), "sinkhole.templates");
+	note(&d, o->sinkhole.clients_per_address != n->sinkhole.clients_per_address,
+	     "sinkhole.clients-per-address");
+	note(&d, o->sinkhole.evidence_per_minute != n->sinkhole.evidence_per_minute,
+	     "sinkhole.evidence-per-minute");
 	note(&d, o->log.level != n->log.level, "log.level");
 	note(&d, o->log.syslog != n->log.syslog, "log.syslog");
 	return d.count;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "control/control.h"
+#include "core/addrcount.h"
 #include "core/log.h"
 #include "events/optout.h"
 #include "events/pipeline.h"
@@ -54,6 +55,7 @@ struct net_server {
 	struct control_server *control;
 	struct net_sinkhole *sinkhole; /* NULL when no sinkhole listener is configured */
 	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
+	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
 };
 
 /* DNS Cookies without cookies.cookie-secret-file: the secret made at start, the same for
@@ -163,8 +165,22 @@ static int on_ctl_stats(void *arg, int argc, char **argv, struct control_reply *
 	control_reply_printf(reply, ",\"" #name "\":%llu", (unsigned long long)sum.name);
 	NET_COUNTERS(NET_COUNTER_JSON)
 #undef NET_COUNTER_JSON
-	control_reply_printf(reply, ",\"policy_rules\":%llu}",
-			     (unsigned long long)(srv->snap ? policy_snap_rule_count(srv->snap) : 0));
+	control_reply_printf(
+	    reply, ",\"policy_rules\":%llu",
+	    (unsigned long long)(srv->snap ? policy_snap_rule_count(srv->snap) : 0));
+	if (srv->sinkhole != NULL) {
+		struct sinkhole_stats st;
+		net_sinkhole_stats(srv->sinkhole, &st);
+		control_reply_printf(
+		    reply,
+		    ",\"sinkhole\":{\"accepted\":%llu,\"open\":%u,\"refused_cap\":%llu,"
+		    "\"refused_addr\":%llu,\"timeouts\":%llu,\"evidence\":%llu,"
+		    "\"evidence_limited\":%llu}",
+		    (unsigned long long)st.accepted, st.open, (unsigned long long)st.refused_cap,
+		    (unsigned long long)st.refused_addr, (unsigned long long)st.timeouts,
+		    (unsigned long long)st.evidence, (unsigned long long)st.evidence_limited);
+	}
+	control_reply_printf(reply, "}");
 	return C2W_OK;
 }
 
@@ -317,6 +333,16 @@ static int start_workers(struct net_server *srv)
 	struct net_sock *mine = calloc(srv->sock_count ? srv->sock_count : 1, sizeof(*mine));
 	if (mine == NULL)
 		return C2W_ENOMEM;
+	/* One table for every worker: SO_REUSEPORT spreads one client's connections over all
+	 * of them, and the cap is per client. Sized for every connection the workers may hold
+	 * (each distinct address holds at least one). */
+	size_t cap = (size_t)srv->worker_count * srv->cfg->server.tcp_clients_max;
+	srv->tcp_per_addr = c2w_addrcount_new(cap > 4096 ? (unsigned)cap : 4096,
+					      C2W_ADDRCOUNT_V4_BITS, C2W_ADDRCOUNT_V6_BITS, true);
+	if (srv->tcp_per_addr == NULL) {
+		free(mine);
+		return C2W_ENOMEM;
+	}
 	int ret = C2W_OK;
 	for (unsigned i = 0; i < srv->worker_count && ret == C2W_OK; i++) {
 		ret = net_worker_new(i, srv->cfg, &srv->workers[i], err, sizeof(err));
@@ -327,6 +353,7 @@ static int start_workers(struct net_server *srv)
 		net_worker_set_peers(srv->workers[i], srv->worker_count);
 		net_worker_attach(srv->workers[i], srv->snap,
 				  srv->rings != NULL ? srv->rings[i] : NULL, srv->optout);
+		net_worker_attach_tcp(srv->workers[i], srv->tcp_per_addr);
 		size_t n = socks_for(srv->socks, srv->sock_count, i, mine);
 		ret = net_worker_start(srv->workers[i], mine, n);
 	}
@@ -550,6 +577,7 @@ void net_server_free(struct net_server *srv)
 	for (unsigned i = 0; srv->workers != NULL && i < srv->worker_count; i++)
 		net_worker_free(srv->workers[i]);
 	free(srv->workers);
+	c2w_addrcount_free(srv->tcp_per_addr);
 	net_sinkhole_free(srv->sinkhole);
 	control_server_free(srv->control);
 	if (srv->events != NULL) {

@@ -72,6 +72,8 @@ int net_sinkhole_spec_init(const struct c2w_config *cfg, struct sinkhole_spec *s
 	spec->http_count = cfg->sinkhole.http_count;
 	spec->tls_count = cfg->sinkhole.tls_count;
 	spec->tcp_count = cfg->sinkhole.tcp_count;
+	spec->conn_per_addr = cfg->sinkhole.clients_per_address;
+	spec->evidence_per_minute = cfg->sinkhole.evidence_per_minute;
 	if (copy_addrs(cfg->sinkhole.http, spec->http_count, &spec->http) != C2W_OK ||
 	    copy_addrs(cfg->sinkhole.tls, spec->tls_count, &spec->tls) != C2W_OK ||
 	    copy_addrs(cfg->sinkhole.tcp, spec->tcp_count, &spec->tcp) != C2W_OK) {
@@ -149,4 +151,9 @@ void net_sinkhole_free(struct net_sinkhole *sh)
 	sinkhole_server_free(sh->srv);
 	net_sinkhole_spec_deinit(&sh->spec);
 	free(sh);
+}
+
+void net_sinkhole_stats(const struct net_sinkhole *sh, struct sinkhole_stats *out)
+{
+	sinkhole_server_stats(sh->srv, out);
 }

@@ -53,4 +53,7 @@ C2W_NODISCARD int net_sinkhole_start(struct event_base *base, const struct c2w_c
 
 void net_sinkhole_free(struct net_sinkhole *sh);
 
+/** Copy the sinkhole's counters (the loop thread's; the control socket runs on it too). */
+void net_sinkhole_stats(const struct net_sinkhole *sh, struct sinkhole_stats *out);
+
 #endif

@@ -78,7 +78,7 @@ int net_worker_answer_rcode(struct net_worker *w, const struct dns_query *q, uin
 	return net_worker_render(w, q, ans, 0, tcp, out, out_cap);
 }
 
-static bool acl_allows(const struct c2w_config *cfg, const struct sockaddr *peer)
+bool net_worker_acl_allows(const struct c2w_config *cfg, const struct sockaddr *peer)
 {
 	for (size_t i = 0; i < cfg->server.allow_count; i++)
 		if (conf_prefix_contains(&cfg->server.allow[i], peer))
@@ -139,7 +139,7 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 					       rt->tcp, out, out_cap);
 	}
 	net_wlimit_cookie(w, &q, rt);
-	if (!acl_allows(w->cfg, rt->peer))
+	if (!net_worker_acl_allows(w->cfg, rt->peer))
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL,
 					       rt->tcp, out, out_cap);
 	int qlen;
@@ -934,6 +934,11 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 	w->ring = ring;
 	w->optout = optout;
 	resolvers_for_policy(w, snap);
+}
+
+void net_worker_attach_tcp(struct net_worker *w, struct c2w_addrcount *per_addr)
+{
+	w->tcp_per_addr = per_addr;
 }
 
 int net_worker_reload_prepare(struct net_worker *w, const struct c2w_config *cfg,

@@ -17,6 +17,7 @@ struct net_worker;
 struct policy_snap;
 struct events_ring;
 struct events_optout;
+struct c2w_addrcount;
 
 /*
  * Counters of one worker; written by that worker only, summed by the control thread. One list
@@ -42,6 +43,15 @@ struct events_optout;
 	X(slots_exhausted, "queries refused for want of an in-flight slot")                   \
 	X(tcp_accepted, "TCP connections accepted")                                           \
 	X(tcp_rejected, "TCP connections refused at the cap")                                 \
+	X(tcp_acl_refused, "TCP connections from outside server.allow, closed")               \
+	X(tcp_addr_limited, "TCP connections over tcp-clients-per-address")                   \
+	X(tcp_displaced, "idle TCP connections closed to make room")                          \
+	X(tcp_message_timeouts, "TCP closed: message not whole in time")                      \
+	X(tcp_idle_timeouts, "TCP closed: idle for tcp-idle-timeout")                         \
+	X(tcp_write_timeouts, "TCP closed: answers unread for tcp-idle-timeout")              \
+	X(tcp_pipeline_paused, "TCP reads paused at tcp-pipeline-max")                        \
+	X(tcp_output_paused, "TCP reads paused over tcp-output-max")                          \
+	X(tcp_open, "TCP connections open now (a gauge)")                                     \
 	X(send_errors, "answers the kernel did not take")                                     \
 	X(rrl_limited, "UDP responses over a response rate (log-only included)")              \
 	X(rrl_slipped, "limited responses sent truncated (TC=1) or as BADCOOKIE")             \
@@ -82,6 +92,13 @@ C2W_NODISCARD int net_worker_new(unsigned id, const struct c2w_config *cfg, stru
  */
 void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 		       struct events_ring *ring, struct events_optout *optout);
+
+/**
+ * Give the worker the per-address TCP connection table (server.tcp-clients-per-address),
+ * shared by every worker and locked inside; borrowed, must outlive the worker. NULL: no
+ * per-address cap. Before net_worker_start() only.
+ */
+void net_worker_attach_tcp(struct net_worker *w, struct c2w_addrcount *per_addr);
 
 /**
  * Start the worker's thread polling @socks (borrowed; the main thread keeps them open until

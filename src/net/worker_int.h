@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "core/addrcount.h"
 #include "core/log.h"
 #include "dns/msg.h"
 #include "dns/name.h"
@@ -103,12 +104,17 @@ enum net_slot_stage {
 struct tcp_conn {
 	struct net_worker *w;
 	struct bufferevent *bev;
+	struct event *deadline; /* server.tcp-message-timeout for the message being received */
+	struct event *resume;   /* handles buffered messages once reading may go on */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
-	unsigned pending; /* queries in flight for this connection */
-	bool closed;      /* socket gone; freed once pending reaches 0 */
-	bool eof;         /* client closed its side: close once answers are written */
-	struct tcp_conn *prev, *next;
+	unsigned pending;    /* queries in flight for this connection */
+	bool closed;         /* socket gone; freed once pending reaches 0 */
+	bool eof;            /* client closed its side: close once answers are written */
+	bool counted;        /* holds a place in the per-address table */
+	bool paused;         /* we stopped reading: pipeline or output cap */
+	bool deadline_armed; /* a message has started and is not whole yet */
+	struct tcp_conn *prev, *next; /* most recently active first */
 };
 
 struct polled {
@@ -168,7 +174,9 @@ struct net_worker {
 	struct polled *polled[MAX_POLLED];
 	size_t polled_count;
 	unsigned tcp_count;
-	struct tcp_conn *conns;
+	struct tcp_conn *conns;              /* most recently active first */
+	struct tcp_conn *conns_tail;         /* least recently active */
+	struct c2w_addrcount *tcp_per_addr; /* shared by all workers; NULL = no cap */
 	struct event *mbox_ev;
 	struct event *tick_ev;
 	struct mbox mbox;
@@ -206,6 +214,8 @@ static inline uint64_t mono_s(void)
 
 /* worker.c */
 
+/** Is @peer in server.allow? */
+bool net_worker_acl_allows(const struct c2w_config *cfg, const struct sockaddr *peer);
 /** Handle one query; returns the length of an immediate answer in @out, or 0. */
 int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 		      const struct net_route *rt, uint8_t *out, size_t out_cap);

@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/addrcount.h"
 #include "core/log.h"
+#include "sinkhole/evrate.h"
 #include "sinkhole/http.h"
 #include "sinkhole/page.h"
 #include "sinkhole/sinkhole.h"
@@ -53,6 +55,7 @@ struct conn {
 	char *out;
 	size_t out_len, out_off;
 	unsigned requests;
+	bool counted; /* holds a place in srv->per_addr */
 	struct conn *prev, *next;
 };
 
@@ -63,8 +66,10 @@ struct sinkhole_server {
 	sinkhole_evidence_cb *evidence;
 	void *arg;
 	struct sinkhole_http_limits lim;
-	unsigned read_timeout_ms, conn_max;
+	unsigned read_timeout_ms, conn_max, conn_per_addr;
 	size_t tcp_bytes;
+	struct c2w_addrcount *per_addr; /* open connections per client prefix */
+	struct sinkhole_evrate *evrate;  /* evidence per client prefix; NULL = no limit */
 	struct listener *ls;
 	size_t ls_count;
 	char *page_buf;
@@ -101,6 +106,8 @@ static void conn_free(struct conn *c)
 		srv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->counted)
+		c2w_addrcount_put(srv->per_addr, (const struct sockaddr *)&c->peer);
 	event_free(c->ev_read);
 	event_free(c->ev_write);
 	event_free(c->ev_timer);
@@ -186,10 +193,25 @@ static void evidence_base(const struct conn *c, struct sinkhole_evidence *ev)
 	ev->local_port = sa_port(ev->local);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void emit(struct sinkhole_server *srv, const struct sinkhole_evidence *ev)
 {
-	if (srv->evidence != NULL)
-		srv->evidence(ev, srv->arg);
+	if (srv->evidence == NULL)
+		return;
+	/* A bot looping on the sinkhole must not fill the disk: the page is still served, the
+	 * record is counted and dropped. */
+	if (srv->evrate != NULL && !sinkhole_evrate_allow(srv->evrate, ev->client, mono_ms())) {
+		srv->st.evidence_limited++;
+		return;
+	}
+	srv->st.evidence++;
+	srv->evidence(ev, srv->arg);
 }
 
 static bool do_lookup(struct conn *c, const char *host, struct sinkhole_info *info)
@@ -528,9 +550,19 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		close(fd);
 		return;
 	}
+	int ret = c2w_addrcount_take(srv->per_addr, sa, srv->conn_per_addr);
+	if (ret == C2W_ERANGE) {
+		srv->st.refused_addr++;
+		close(fd);
+		return;
+	}
 	struct conn *c = calloc(1, sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		if (ret == C2W_OK)
+			c2w_addrcount_put(srv->per_addr, sa);
 		goto out_close;
+	}
+	c->counted = ret == C2W_OK;
 	c->srv = srv;
 	c->ls = ls;
 	c->fd = fd;
@@ -555,6 +587,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	arm_timer(c, srv->read_timeout_ms);
 	return;
 out_free:
+	if (c->counted)
+		c2w_addrcount_put(srv->per_addr, sa);
 	if (c->ev_read)
 		event_free(c->ev_read);
 	if (c->ev_write)
@@ -630,6 +664,8 @@ static void apply_limits(struct sinkhole_server *srv, const struct sinkhole_spec
 	    spec->read_timeout_ms ? spec->read_timeout_ms : SINKHOLE_DEFAULT_READ_TIMEOUT_MS;
 	srv->conn_max = spec->conn_max ? spec->conn_max : SINKHOLE_DEFAULT_CONN_MAX;
 	srv->tcp_bytes = spec->tcp_bytes ? spec->tcp_bytes : SINKHOLE_DEFAULT_TCP_BYTES;
+	srv->conn_per_addr =
+	    spec->conn_per_addr ? spec->conn_per_addr : SINKHOLE_DEFAULT_CONN_PER_ADDR;
 }
 
 static int open_all(struct sinkhole_server *srv, const struct sinkhole_spec *spec)
@@ -690,6 +726,15 @@ int sinkhole_server_new(struct event_base *base, const struct sinkhole_spec *spe
 		goto out_free;
 	srv->page_cap = sinkhole_page_size_max(srv->page);
 	srv->page_buf = malloc(srv->page_cap);
+	/* Every open connection holds at most one entry: the table never fills. */
+	srv->per_addr = c2w_addrcount_new(srv->conn_max, C2W_ADDRCOUNT_V4_BITS,
+					  C2W_ADDRCOUNT_V6_BITS, false);
+	if (spec->evidence_per_minute > 0)
+		srv->evrate = sinkhole_evrate_new(spec->evidence_per_minute);
+	if (srv->per_addr == NULL || (spec->evidence_per_minute > 0 && srv->evrate == NULL)) {
+		ret = C2W_ENOMEM;
+		goto out_free;
+	}
 	srv->ls = calloc(spec->http_count + spec->tls_count + spec->tcp_count, sizeof(*srv->ls));
 	if (srv->page_buf == NULL || srv->ls == NULL) {
 		ret = C2W_ENOMEM;
@@ -714,6 +759,8 @@ void sinkhole_server_free(struct sinkhole_server *srv)
 	for (size_t i = 0; i < srv->ls_count; i++)
 		evconnlistener_free(srv->ls[i].l);
 	free(srv->ls);
+	c2w_addrcount_free(srv->per_addr);
+	sinkhole_evrate_free(srv->evrate);
 	free(srv->page_buf);
 	sinkhole_page_free(srv->page);
 	free(srv);

@@ -29,6 +29,7 @@ enum sinkhole_lang { SINKHOLE_LANG_JA = 0, SINKHOLE_LANG_EN = 1, SINKHOLE_LANG_C
 #define SINKHOLE_DEFAULT_HEADER_COUNT    64    /* header fields per request */
 #define SINKHOLE_DEFAULT_READ_TIMEOUT_MS 10000 /* whole request head, not per byte */
 #define SINKHOLE_DEFAULT_CONN_MAX        512   /* open connections, all listeners together */
+#define SINKHOLE_DEFAULT_CONN_PER_ADDR   16    /* open connections per client prefix */
 #define SINKHOLE_DEFAULT_TCP_BYTES       256   /* first bytes kept from an extra TCP port */
 #define SINKHOLE_TCP_BYTES_MAX           4096
 #define SINKHOLE_REQUESTS_PER_CONN       32 /* keep-alive requests before we close */
@@ -79,6 +80,10 @@ struct sinkhole_spec {
 	unsigned read_timeout_ms; /* 0 = SINKHOLE_DEFAULT_READ_TIMEOUT_MS */
 	unsigned conn_max;        /* 0 = SINKHOLE_DEFAULT_CONN_MAX */
 	size_t tcp_bytes;         /* 0 = SINKHOLE_DEFAULT_TCP_BYTES; <= SINKHOLE_TCP_BYTES_MAX */
+	unsigned conn_per_addr;   /* per client prefix (IPv4 /32, IPv6 /56), all listeners;
+				     0 = SINKHOLE_DEFAULT_CONN_PER_ADDR */
+	unsigned evidence_per_minute; /* evidence records per client prefix a minute (also the
+					 burst); 0 = no limit */
 };
 
 /** What the daemon knows about a Host the sinkhole was asked for. */
@@ -148,6 +153,9 @@ typedef void sinkhole_evidence_cb(const struct sinkhole_evidence *ev, void *arg)
 struct sinkhole_stats {
 	uint64_t accepted;    /* connections accepted */
 	uint64_t refused_cap; /* accepted and closed at once: connection cap reached */
+	uint64_t refused_addr; /* accepted and closed at once: the client's per-address cap */
+	uint64_t evidence;     /* evidence records handed to the daemon */
+	uint64_t evidence_limited; /* evidence not recorded: the client's evidence rate */
 	uint64_t http_pages;  /* warning pages served */
 	uint64_t http_errors; /* 4xx/5xx answers to malformed or oversized requests */
 	uint64_t timeouts;    /* connections closed by the read timeout */

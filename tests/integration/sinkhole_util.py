@@ -36,7 +36,7 @@ class Sinkhole:
     """One `c2wall sinkhole` process with HTTP (v4 and v6), TLS and TCP listeners."""
 
     def __init__(self, read_timeout_ms=1500, max_connections=16, extra_args=(), text_ja=None,
-                 text_en=None):
+                 text_en=None, sinkhole_keys=None):
         self.bin = os.environ.get("C2WALL_BIN", "c2wall")
         self.tmp = tempfile.mkdtemp(prefix="c2w-sinkhole-")
         self.http = free_port()
@@ -59,6 +59,11 @@ class Sinkhole:
         with open(os.path.join(self.tmp, "c2.rpz"), "w") as f:
             f.write(FEED)
         self.config = os.path.join(self.tmp, "c2wall.yaml")
+        # The functional tests count every record they cause; test_abuse_sinkhole.py sets
+        # the per-client evidence rate (default 30 a minute) itself.
+        keys = {"evidence-per-minute": 0}
+        keys.update(sinkhole_keys or {})
+        extra = "".join(f"  {k}: {v}\n" for k, v in keys.items())
         with open(self.config, "w") as f:
             f.write(f"""policy:
   zones:
@@ -72,7 +77,7 @@ sinkhole:
   tls: ["127.0.0.1@{self.tls}"]
   tcp: ["127.0.0.1@{self.tcp}"]
   templates: {self.templates}
-store:
+{extra}store:
   sqlite: {self.db}
 privacy:
   key-file: {os.path.join(self.tmp, "pseudonym.key")}

@@ -89,6 +89,12 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK(cfg->server.user == NULL);
 	CHECK_EQ(cfg->server.tcp_clients_max, 256);
 	CHECK_EQ(cfg->server.tcp_idle_timeout_ms, 10000);
+	CHECK_EQ(cfg->server.tcp_clients_per_address, 32);
+	CHECK_EQ(cfg->server.tcp_message_timeout_ms, 5000);
+	CHECK_EQ(cfg->server.tcp_pipeline_max, 32);
+	CHECK_EQ(cfg->server.tcp_output_max, 128 * 1024);
+	CHECK_EQ(cfg->sinkhole.clients_per_address, 16);
+	CHECK_EQ(cfg->sinkhole.evidence_per_minute, 30);
 	CHECK_EQ(cfg->server.edns_udp_size, 1232);
 	CHECK_EQ(cfg->server.cache_entries, 65536);
 	CHECK_EQ(cfg->resolver.mode, CONF_RESOLVER_RECURSIVE);
@@ -153,6 +159,10 @@ static const char full_yaml[] = "server:\n"
 				"  user: c2wall\n"
 				"  tcp-clients: 100\n"
 				"  tcp-idle-timeout: 1500ms\n"
+				"  tcp-clients-per-address: 4\n"
+				"  tcp-message-timeout: 2s\n"
+				"  tcp-pipeline-max: 8\n"
+				"  tcp-output-max: 64k\n"
 				"  edns-udp-size: 4096\n"
 				"  cache-entries: 1000\n"
 				"resolver:\n"
@@ -217,6 +227,8 @@ static const char full_yaml[] = "server:\n"
 				"  tls: [192.0.2.66]\n"
 				"  tcp: [\"192.0.2.66@6667\"]\n"
 				"  templates: /etc/c2wall/sinkhole\n"
+				"  clients-per-address: 3\n"
+				"  evidence-per-minute: 0\n"
 				"log:\n"
 				"  level: debug\n"
 				"  syslog: true\n";
@@ -234,6 +246,10 @@ static void check_full_server_resolver(const struct c2w_config *cfg)
 	CHECK_STREQ(cfg->server.user, "c2wall");
 	CHECK_EQ(cfg->server.tcp_clients_max, 100);
 	CHECK_EQ(cfg->server.tcp_idle_timeout_ms, 1500);
+	CHECK_EQ(cfg->server.tcp_clients_per_address, 4);
+	CHECK_EQ(cfg->server.tcp_message_timeout_ms, 2000);
+	CHECK_EQ(cfg->server.tcp_pipeline_max, 8);
+	CHECK_EQ(cfg->server.tcp_output_max, 64 * 1024);
 	CHECK_EQ(cfg->server.edns_udp_size, 4096);
 	CHECK_EQ(cfg->server.cache_entries, 1000);
 	CHECK_EQ(cfg->resolver.mode, CONF_RESOLVER_FORWARD);
@@ -319,6 +335,8 @@ static void check_full_rest(const struct c2w_config *cfg)
 	CHECK_STREQ(cfg->sinkhole.tls[0].text, "192.0.2.66@443");
 	CHECK_STREQ(cfg->sinkhole.tcp[0].text, "192.0.2.66@6667");
 	CHECK_STREQ(cfg->sinkhole.templates, "/etc/c2wall/sinkhole");
+	CHECK_EQ(cfg->sinkhole.clients_per_address, 3);
+	CHECK_EQ(cfg->sinkhole.evidence_per_minute, 0);
 	CHECK_EQ(cfg->log.level, C2W_LOG_DEBUG);
 	CHECK(cfg->log.syslog);
 }
@@ -369,6 +387,12 @@ static void test_errors_types(void)
 	expect_error("server:\n  tcp-clients: -1\n", 2, "expected a number");
 	expect_error("server:\n  tcp-clients: 0\n", 2, "out of range (1 to 65535)");
 	expect_error("server:\n  edns-udp-size: 70000\n", 2, "out of range (512 to 65535)");
+	expect_error("server:\n  tcp-clients-per-address: 0\n", 2, "out of range (1 to 65535)");
+	expect_error("server:\n  tcp-pipeline-max: 70000\n", 2, "out of range (1 to 65535)");
+	expect_error("server:\n  tcp-message-timeout: soon\n", 2, "tcp-message-timeout");
+	expect_error("server:\n  tcp-output-max: 1k\n", 2, "tcp-output-max");
+	expect_error("sinkhole:\n  clients-per-address: 0\n", 2, "out of range (1 to 65535)");
+	expect_error("sinkhole:\n  evidence-per-minute: lots\n", 2, "expected a number");
 	expect_error("server:\n  workers: lots\n", 2, "expected 'auto' or a number");
 	expect_error("resolver:\n  serve-stale: maybe\n", 2, "expected true or false");
 	expect_error("resolver:\n  root-hints: \"\"\n", 2, "a value is required");
