@@ -749,6 +749,17 @@ static void mbox_prepare(struct net_worker *w, struct mbox *m)
 		if (m->result != C2W_OK)
 			return;
 	}
+	/* Rate-limit tables that grow or come on: allocated now, so commit cannot fail. */
+	m->result = net_wlimit_prepare(w, m->cfg);
+	if (m->result != C2W_OK) {
+		snprintf(m->err, sizeof(m->err), "worker %u: no memory for the rate-limit tables",
+			 w->id);
+		resolve_ctx_free(w->next_rctx);
+		resolve_ctx_free(w->next_rctx_cd);
+		w->next_rctx = NULL;
+		w->next_rctx_cd = NULL;
+		return;
+	}
 	w->next_keep = keep;
 	w->next_ready = true;
 }
@@ -761,6 +772,7 @@ static void mbox_abort(struct net_worker *w)
 	resolve_ctx_free(w->next_rctx_cd);
 	w->next_rctx = NULL;
 	w->next_rctx_cd = NULL;
+	net_wlimit_abort(w);
 	w->next_ready = false;
 }
 
@@ -778,8 +790,7 @@ static void mbox_commit(struct net_worker *w, struct mbox *m)
 		w->next_rctx_cd = NULL;
 	}
 	w->next_ready = false;
-	if (net_wlimit_sync(w, m->cfg) != C2W_OK)
-		c2w_log_err("worker %u: no memory for the rate-limit tables: limits off", w->id);
+	net_wlimit_commit(w, m->cfg);
 	w->cfg = m->cfg;
 	w->snap = m->snap;
 	w->snap_gen++;

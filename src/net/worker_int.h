@@ -183,6 +183,9 @@ struct net_worker {
 	uint64_t now_s;          /* monotonic seconds, refreshed per batch */
 	struct net_rrl *rrl;     /* response rate limiting; NULL when off */
 	struct net_qrate *qrate; /* per-client query rate limit; NULL when off */
+	/* Tables a prepared reload needs (larger or newly on), swapped in at commit. */
+	struct net_rrl *next_rrl;
+	struct net_qrate *next_qrate;
 	unsigned peers;          /* workers sharing the configured rates (>= 1) */
 
 	/* UDP batch buffers. */
@@ -258,8 +261,15 @@ bool net_wlimit_query(struct net_worker *w, const struct dns_query *q, const str
  * Returns the length to send: @len, a shorter slipped reply (rewritten in @msg), or 0: drop.
  */
 size_t net_wlimit_rrl(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len);
-/** Make the worker's tables match @cfg (worker start and reload; allocates). */
+/** Make the worker's tables match @cfg (worker start; allocates). */
 int net_wlimit_sync(struct net_worker *w, const struct c2w_config *cfg);
+
+/* A reload in two phases (worker.c): prepare allocates the tables @cfg needs beside the
+ * running ones (C2W_ENOMEM leaves nothing prepared), commit swaps them in and frees what @cfg
+ * turns off without allocating, abort frees what prepare made. */
+int net_wlimit_prepare(struct net_worker *w, const struct c2w_config *cfg);
+void net_wlimit_commit(struct net_worker *w, const struct c2w_config *cfg);
+void net_wlimit_abort(struct net_worker *w);
 /** Free the tables. */
 void net_wlimit_free(struct net_worker *w);
 

@@ -203,8 +203,50 @@ int net_wlimit_sync(struct net_worker *w, const struct c2w_config *cfg)
 	return C2W_OK;
 }
 
+int net_wlimit_prepare(struct net_worker *w, const struct c2w_config *cfg)
+{
+	const struct conf_rate_limit *rl = &cfg->rate_limit;
+	size_t want = rl->table_size;
+
+	if (rrl_on(rl) && (w->rrl == NULL || net_rrl_size(w->rrl) < want) &&
+	    net_rrl_new(want, &w->next_rrl) != C2W_OK)
+		goto out_nomem;
+	if (rl->queries_per_second > 0 && (w->qrate == NULL || net_qrate_size(w->qrate) < want) &&
+	    net_qrate_new(want, &w->next_qrate) != C2W_OK)
+		goto out_nomem;
+	return C2W_OK;
+out_nomem:
+	net_wlimit_abort(w);
+	return C2W_ENOMEM;
+}
+
+void net_wlimit_commit(struct net_worker *w, const struct c2w_config *cfg)
+{
+	const struct conf_rate_limit *rl = &cfg->rate_limit;
+	/* Same outcome as net_wlimit_sync(): a table that is big enough stays (with its state). */
+	if (!rrl_on(rl) || w->next_rrl != NULL) {
+		net_rrl_free(w->rrl);
+		w->rrl = w->next_rrl;
+		w->next_rrl = NULL;
+	}
+	if (rl->queries_per_second == 0 || w->next_qrate != NULL) {
+		net_qrate_free(w->qrate);
+		w->qrate = w->next_qrate;
+		w->next_qrate = NULL;
+	}
+}
+
+void net_wlimit_abort(struct net_worker *w)
+{
+	net_rrl_free(w->next_rrl);
+	net_qrate_free(w->next_qrate);
+	w->next_rrl = NULL;
+	w->next_qrate = NULL;
+}
+
 void net_wlimit_free(struct net_worker *w)
 {
+	net_wlimit_abort(w);
 	net_rrl_free(w->rrl);
 	net_qrate_free(w->qrate);
 	w->rrl = NULL;

@@ -40,7 +40,8 @@ static uint16_t free_port(void)
 }
 
 /* Each version differs from the running one (@running_mb) in the libunbound cache size, so
- * every worker must build new contexts, and in the policy feed, so a new snapshot is built. */
+ * every worker must build new contexts, in the policy feed, so a new snapshot is built, and in
+ * the rate-limit table size, which only grows, so every worker allocates new tables. */
 static void write_config(uint16_t port, unsigned version, unsigned running_mb)
 {
 	FILE *f = fopen(g_feed, "w");
@@ -60,8 +61,10 @@ static void write_config(uint16_t port, unsigned version, unsigned running_mb)
 		"resolver:\n  mode: forward\n  forward: [\"127.0.0.1@9\"]\n"
 		"  trust-anchor: none\n  cache-size: %um\n"
 		"policy:\n  zones:\n    - name: rpz.test.\n      file: %s\n"
+		"rate-limit:\n  responses-per-second: 100\n  queries-per-second: 100\n"
+		"  table-size: %u\n"
 		"store:\n  sqlite: none\ncontrol:\n  socket: none\nlog:\n  level: error\n",
-		port, running_mb == 2 ? 3 : 2, g_feed);
+		port, running_mb == 2 ? 3 : 2, g_feed, 64 + version);
 	fclose(f);
 }
 
