@@ -895,6 +895,12 @@ static const struct enum_def zone_formats[] = {
     {NULL, 0},
 };
 
+static const struct enum_def over_limits[] = {
+    {"servfail", CONF_OVER_LIMIT_SERVFAIL},
+    {"drop", CONF_OVER_LIMIT_DROP},
+    {NULL, 0},
+};
+
 static const struct enum_def log_levels[] = {
     {"error", C2W_LOG_ERR},
     {"warning", C2W_LOG_WARN},
@@ -974,6 +980,14 @@ static const struct key_def resolver_keys[] = {
     K_LIST("transparent-zones", KEY_NAMES, struct conf_resolver, transparent_zones,
 	   transparent_zone_count),
     K("cache-size", KEY_MB, struct conf_resolver, cache_mb, .lo = MIB(1), .hi = MIB(1u << 20)),
+};
+
+static const struct key_def limits_keys[] = {
+    K_UINT("client-prefix-v4", struct conf_limits, client_prefix_v4, 8, 32),
+    K_UINT("client-prefix-v6", struct conf_limits, client_prefix_v6, 16, 128),
+    K_UINT("client-inflight-max", struct conf_limits, client_inflight_max, 1, 65535),
+    K("over-limit", KEY_ENUM, struct conf_limits, over_limit, .enums = over_limits),
+    K_UINT("upstream-pending-max", struct conf_limits, upstream_pending_max, 0, 65536),
 };
 
 static int check_zone(struct parser *p, void *base, const struct map_lines *ml)
@@ -1191,6 +1205,7 @@ static const struct key_def log_keys[] = {
 
 static const struct table server_table = TABLE(server_keys, check_server);
 static const struct table resolver_table = TABLE(resolver_keys, check_resolver);
+static const struct table limits_table = TABLE(limits_keys, NULL);
 static const struct table policy_table = TABLE(policy_keys, NULL);
 static const struct table events_table = TABLE(events_keys, NULL);
 static const struct table privacy_table = TABLE(privacy_keys, check_privacy);
@@ -1217,6 +1232,7 @@ static int check_top(struct parser *p, void *base, const struct map_lines *ml)
 static const struct key_def top_keys[] = {
     SECTION("server", server, server_table),
     SECTION("resolver", resolver, resolver_table),
+    SECTION("limits", limits, limits_table),
     SECTION("policy", policy, policy_table),
     SECTION("events", events, events_table),
     SECTION("privacy", privacy, privacy_table),
@@ -1351,6 +1367,12 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->resolver.timeout_ms = 5000;
 	cfg->resolver.serve_stale = false;
 	cfg->resolver.cache_mb = 64;
+
+	cfg->limits.client_prefix_v4 = 32;
+	cfg->limits.client_prefix_v6 = 56;
+	cfg->limits.client_inflight_max = 100;
+	cfg->limits.over_limit = CONF_OVER_LIMIT_SERVFAIL;
+	cfg->limits.upstream_pending_max = 1024;
 
 	cfg->policy.max_change = 0;
 	cfg->events.ring_entries = 4096;

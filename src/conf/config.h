@@ -73,6 +73,22 @@ struct conf_resolver {
 	unsigned cache_mb;   /* libunbound message+rrset cache; default 64 */
 };
 
+enum conf_over_limit {
+	CONF_OVER_LIMIT_SERVFAIL = 0, /* SERVFAIL with EDE 0 and a text saying why */
+	CONF_OVER_LIMIT_DROP,         /* no answer over UDP (TCP still gets the SERVFAIL) */
+};
+
+/* Work in flight per client and upstream (docs/abuse.md). Counts are per worker. */
+struct conf_limits {
+	unsigned client_prefix_v4;     /* a client is its /N; default 32 */
+	unsigned client_prefix_v6;     /* default 56 */
+	unsigned client_inflight_max;  /* queries waiting for upstream per client; default 100 */
+	enum conf_over_limit over_limit;
+	unsigned upstream_pending_max; /* upstream queries still pending after their client had
+					  its answer (timeout); oldest cancelled past this;
+					  default 1024 */
+};
+
 enum conf_zone_format {
 	CONF_ZONE_RPZ = 0,
 	CONF_ZONE_HOSTS,
@@ -203,6 +219,7 @@ struct c2w_config {
 	char *path; /* the file this was loaded from */
 	struct conf_server server;
 	struct conf_resolver resolver;
+	struct conf_limits limits;
 	struct conf_policy policy;
 	struct conf_events events;
 	struct conf_privacy privacy;

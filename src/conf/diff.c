@@ -57,6 +57,9 @@ unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *
 	note(&d, o->server.workers != n->server.workers, "server.workers");
 	note(&d, str_differs(o->server.user, n->server.user), "server.user");
 	note(&d, o->server.cache_entries != n->server.cache_entries, "server.cache-entries");
+	/* The slot pool (waiting clients + orphans) is allocated when a worker starts. */
+	note(&d, o->limits.upstream_pending_max < n->limits.upstream_pending_max,
+	     "limits.upstream-pending-max");
 	/* The event pipeline is built once; SIGHUP only reopens its files (log rotation). */
 	note(&d, str_differs(o->events.jsonl, n->events.jsonl), "events.jsonl");
 	note(&d, o->events.jsonl_rotate_bytes != n->events.jsonl_rotate_bytes,

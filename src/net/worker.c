@@ -216,34 +216,114 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 static struct net_slot *slot_get(struct net_worker *w)
 {
 	struct net_slot *s = w->free_slots;
-	if (s == NULL)
+	/* Orphans have their own budget: they never take the slots of waiting clients. */
+	if (s == NULL || w->active >= SLOT_COUNT)
 		return NULL;
 	w->free_slots = s->next_free;
 	s->in_use = true;
 	s->timed_out = false;
+	s->orphan = false;
+	s->counted = false;
+	s->rq = NULL;
+	w->active++;
+	w->ctr.inflight = w->active;
 	return s;
 }
 
-/* Let go of the client side of a slot (TCP connection reference). */
-static void slot_detach(struct net_slot *s)
+/* Let go of the client side of a slot: TCP connection reference, its client's unit. */
+static void slot_detach(struct net_worker *w, struct net_slot *s)
 {
 	if (s->rt.tcp && s->rt.conn != NULL) {
 		struct tcp_conn *c = s->rt.conn;
 		s->rt.conn = NULL;
 		net_tcp_release(c);
 	}
+	if (s->counted) {
+		s->counted = false;
+		net_client_table_put(w->clients, &s->ckey);
+	}
+}
+
+static void orphan_unlink(struct net_worker *w, struct net_slot *s)
+{
+	if (s->oprev != NULL)
+		s->oprev->onext = s->onext;
+	else
+		w->orphan_head = s->onext;
+	if (s->onext != NULL)
+		s->onext->oprev = s->oprev;
+	else
+		w->orphan_tail = s->oprev;
+	s->oprev = s->onext = NULL;
+	s->orphan = false;
+	w->orphans--;
+	w->ctr.upstream_orphans = w->orphans;
 }
 
 static void slot_put(struct net_worker *w, struct net_slot *s)
 {
 	evtimer_del(s->timer);
-	slot_detach(s);
+	slot_detach(w, s);
+	if (s->orphan) {
+		orphan_unlink(w, s);
+	} else {
+		w->active--;
+		w->ctr.inflight = w->active;
+	}
 	free(s->saved);
 	s->saved = NULL;
 	s->stage = NET_STAGE_MAIN;
+	s->rq = NULL;
 	s->in_use = false;
 	s->next_free = w->free_slots;
 	w->free_slots = s;
+}
+
+/* Drop the oldest orphan: libunbound will not call back for it (resolve_query_cancel()). */
+static void orphan_cancel_oldest(struct net_worker *w)
+{
+	struct net_slot *o = w->orphan_head;
+	resolve_query_cancel(o->rq);
+	w->ctr.upstream_cancelled++;
+	slot_put(w, o);
+}
+
+/*
+ * The client of @s has its answer (a timeout) but libunbound still works on the question:
+ * keep the slot as an orphan, so the late answer still fills the cache, within the budget
+ * limits.upstream-pending-max; past it the oldest orphan is cancelled.
+ */
+static void slot_orphan(struct net_worker *w, struct net_slot *s)
+{
+	unsigned budget = w->cfg->limits.upstream_pending_max;
+	if (budget > w->orphan_cap)
+		budget = w->orphan_cap; /* the pool was sized at start (a restart key) */
+	w->ctr.upstream_orphaned++;
+	if (s->rq == NULL) {
+		/* Not waiting for libunbound (no path leaves a slot so): nothing to keep. */
+		slot_put(w, s);
+		return;
+	}
+	if (budget == 0) {
+		resolve_query_cancel(s->rq);
+		w->ctr.upstream_cancelled++;
+		slot_put(w, s);
+		return;
+	}
+	while (w->orphans >= budget)
+		orphan_cancel_oldest(w);
+	w->active--;
+	w->ctr.inflight = w->active;
+	s->orphan = true;
+	s->onext = NULL;
+	s->oprev = w->orphan_tail;
+	if (w->orphan_tail != NULL)
+		w->orphan_tail->onext = s;
+	else
+		w->orphan_head = s;
+	w->orphan_tail = s;
+	w->orphans++;
+	w->ctr.upstream_orphans = w->orphans;
 }
 
 static void slot_deliver(struct net_worker *w, struct net_slot *s, const struct dns_answer *ans)
@@ -342,13 +422,30 @@ void net_worker_resolved_finish(struct net_worker *w, struct net_slot *s)
 
 struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_query *q,
 				     const struct net_route *rt, const struct policy_hit *hit,
-				     bool policy_off)
+				     bool policy_off, int *why)
 {
-	struct net_slot *s = slot_get(w);
-	if (s == NULL) {
-		w->ctr.slots_exhausted++;
+	const struct conf_limits *lim = &w->cfg->limits;
+	struct net_client_key ck;
+	net_client_key_make(rt->peer, lim->client_prefix_v4, lim->client_prefix_v6, &ck);
+	int ret = net_client_table_take(w->clients, &ck, lim->client_inflight_max);
+	if (ret != C2W_OK) {
+		/* C2W_EFULL cannot happen while the table holds SLOT_COUNT clients; if it did,
+		 * refusing is the bounded answer. */
+		w->ctr.client_over_limit++;
+		if (why != NULL)
+			*why = C2W_ERANGE;
 		return NULL;
 	}
+	struct net_slot *s = slot_get(w);
+	if (s == NULL) {
+		net_client_table_put(w->clients, &ck);
+		w->ctr.slots_exhausted++;
+		if (why != NULL)
+			*why = C2W_EFULL;
+		return NULL;
+	}
+	s->counted = true;
+	s->ckey = ck;
 	s->q = *q;
 	memcpy(s->question, q->question, q->question_len);
 	s->q.question = s->question;
@@ -370,6 +467,12 @@ struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_quer
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	evtimer_add(s->timer, &tv);
 	return s;
+}
+
+int net_worker_slot_resolve(struct net_worker *w, struct net_slot *s, const uint8_t *qname,
+			    uint16_t qtype, uint16_t qclass, resolve_done_cb cb)
+{
+	return resolve_ctx_query(net_worker_rctx(w, &s->q), qname, qtype, qclass, cb, s, &s->rq);
 }
 
 void net_worker_slot_put(struct net_worker *w, struct net_slot *s)
@@ -395,8 +498,7 @@ static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* The upstream did not answer in time: SERVFAIL now (DESIGN: SERVFAIL within a bound).
-	 * The slot stays taken until libunbound calls back, so a late answer still fills the
-	 * cache; the client side is released at once. */
+	 * The client side is released at once; the upstream work goes on as an orphan. */
 	s->timed_out = true;
 	w->ctr.timeouts++;
 	struct dns_answer *ans = &w->ans;
@@ -405,18 +507,32 @@ static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
 	if (dns_answer_empty(&s->q, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE_AUTH,
 			     "upstream did not answer in time", ans) == C2W_OK)
 		slot_deliver(w, s, ans);
-	slot_detach(s);
+	slot_detach(w, s);
+	slot_orphan(w, s);
+}
+
+/* A query over its client's cap: answered at once without a slot, or not at all (UDP). */
+static int over_limit(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		      uint8_t *out, size_t out_cap)
+{
+	if (w->cfg->limits.over_limit == CONF_OVER_LIMIT_DROP && !rt->tcp)
+		return 0;
+	return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+				       "too many queries in flight from this client", rt->tcp, out,
+				       out_cap);
 }
 
 static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		       const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap)
 {
-	struct net_slot *s = net_worker_slot_new(w, q, rt, hit, policy_off);
+	int why = C2W_OK;
+	struct net_slot *s = net_worker_slot_new(w, q, rt, hit, policy_off, &why);
+	if (s == NULL && why == C2W_ERANGE)
+		return over_limit(w, q, rt, out, out_cap);
 	if (s == NULL)
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 					       "resolver overloaded", rt->tcp, out, out_cap);
-	int ret =
-	    resolve_ctx_query(net_worker_rctx(w, q), q->qname, q->qtype, q->qclass, on_resolved, s);
+	int ret = net_worker_slot_resolve(w, s, q->qname, q->qtype, q->qclass, on_resolved);
 	if (ret != C2W_OK) {
 		slot_put(w, s);
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
@@ -857,12 +973,15 @@ static void evthread_setup(void)
 	evthread_use_pthreads();
 }
 
-static int slots_init(struct net_worker *w)
+static int slots_init(struct net_worker *w, const struct c2w_config *cfg)
 {
-	w->slots = calloc(SLOT_COUNT, sizeof(*w->slots));
-	if (w->slots == NULL)
+	w->orphan_cap = cfg->limits.upstream_pending_max;
+	w->slot_total = SLOT_COUNT + w->orphan_cap;
+	w->clients = net_client_table_new(SLOT_COUNT);
+	w->slots = calloc(w->slot_total, sizeof(*w->slots));
+	if (w->slots == NULL || w->clients == NULL)
 		return C2W_ENOMEM;
-	for (unsigned i = 0; i < SLOT_COUNT; i++) {
+	for (unsigned i = 0; i < w->slot_total; i++) {
 		struct net_slot *s = &w->slots[i];
 		s->w = w;
 		s->timer = evtimer_new(w->base, on_slot_timeout, s);
@@ -900,7 +1019,7 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 		goto out_free;
 	struct timeval one = {.tv_sec = 1};
 	event_add(w->tick_ev, &one);
-	if (slots_init(w) != C2W_OK || net_wlimit_sync(w, cfg) != C2W_OK)
+	if (slots_init(w, cfg) != C2W_OK || net_wlimit_sync(w, cfg) != C2W_OK)
 		goto out_free;
 	ret = make_resolvers(w, cfg, &w->rctx, &w->rctx_cd, err, err_len);
 	if (ret != C2W_OK)
@@ -1012,7 +1131,7 @@ void net_worker_free(struct net_worker *w)
 		free(r);
 	}
 	if (w->slots != NULL) {
-		for (unsigned i = 0; i < SLOT_COUNT; i++)
+		for (unsigned i = 0; i < w->slot_total; i++)
 			if (w->slots[i].timer != NULL)
 				event_free(w->slots[i].timer);
 		free(w->slots);
@@ -1023,6 +1142,7 @@ void net_worker_free(struct net_worker *w)
 		event_free(w->tick_ev);
 	dns_pcache_free(w->cache);
 	net_wlimit_free(w);
+	net_client_table_free(w->clients);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->mbox.mu);

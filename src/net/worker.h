@@ -41,6 +41,11 @@ struct c2w_addrcount;
 	X(dropped, "packets ignored: QR=1, too short")                                        \
 	X(timeouts, "queries answered SERVFAIL after resolver.timeout")                       \
 	X(slots_exhausted, "queries refused for want of an in-flight slot")                   \
+	X(client_over_limit, "queries over their client's limits.client-inflight-max")        \
+	X(inflight, "queries waiting for upstream whose client waits too (gauge)")             \
+	X(upstream_orphaned, "queries answered at the timeout with upstream work still on")    \
+	X(upstream_orphans, "upstream queries pending after their client's answer (gauge)")    \
+	X(upstream_cancelled, "pending upstream queries cancelled at upstream-pending-max")    \
 	X(tcp_accepted, "TCP connections accepted")                                           \
 	X(tcp_rejected, "TCP connections refused at the cap")                                 \
 	X(tcp_acl_refused, "TCP connections from outside server.allow, closed")               \

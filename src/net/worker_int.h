@@ -31,6 +31,7 @@
 #include "events/hit.h"
 #include "events/optout.h"
 #include "events/ring.h"
+#include "net/client_table.h"
 #include "net/worker.h"
 #include "policy/policy.h"
 #include "resolve/resolve.h"
@@ -39,7 +40,7 @@
 #define UDP_RX_SIZE       4096
 #define UDP_TX_SIZE       4096
 #define UDP_ROUNDS        8 /* batches per wake-up before yielding to other events */
-#define SLOT_COUNT        4096
+#define SLOT_COUNT        4096 /* queries in flight whose client still waits, per worker */
 #define MAX_POLLED        64
 #define CTRL_SIZE         64 /* room for one in_pktinfo / in6_pktinfo cmsg */
 #define PCACHE_SLOT_SIZE  1232
@@ -79,6 +80,11 @@ struct net_slot {
 	struct event *timer;
 	bool in_use;
 	bool timed_out;
+	bool orphan;                /* client answered (timeout); upstream still pending */
+	bool counted;               /* holds a unit of @ckey in w->clients */
+	struct net_client_key ckey; /* the client, as counted when the slot was taken */
+	struct resolve_query *rq;   /* the libunbound query the slot waits for; NULL: none */
+	struct net_slot *oprev, *onext; /* orphan list, oldest first */
 	struct dns_query q;
 	uint8_t question[DNS_NAME_MAX + 4];
 	struct net_route rt;
@@ -171,6 +177,12 @@ struct net_worker {
 	struct dns_pcache *cache;
 	struct net_slot *slots;
 	struct net_slot *free_slots;
+	unsigned slot_total;    /* SLOT_COUNT + orphan_cap */
+	unsigned orphan_cap;    /* limits.upstream-pending-max when the pool was made */
+	unsigned active;        /* slots whose client waits (<= SLOT_COUNT) */
+	unsigned orphans;       /* slots on the orphan list */
+	struct net_slot *orphan_head, *orphan_tail;
+	struct net_client_table *clients; /* queries in flight per client prefix */
 	struct polled *polled[MAX_POLLED];
 	size_t polled_count;
 	unsigned tcp_count;
@@ -225,10 +237,18 @@ int net_worker_handle(struct net_worker *w, const uint8_t *pkt, size_t len,
 /** Render @ans for @q (counts the answer); 0 when nothing can be sent. */
 int net_worker_render(struct net_worker *w, const struct dns_query *q, const struct dns_answer *ans,
 		      uint32_t age, bool tcp, uint8_t *out, size_t out_cap);
-/** Take a slot for @q from @rt (copies the route, holds a TCP connection); NULL when full. */
+/**
+ * Take a slot for @q from @rt (copies the route, holds a TCP connection, counts the query
+ * against its client's limits.client-inflight-max). NULL when refused; then *why (may be NULL)
+ * is C2W_ERANGE (the client is at its cap) or C2W_EFULL (no slot free).
+ */
 struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_query *q,
 				     const struct net_route *rt, const struct policy_hit *hit,
-				     bool policy_off);
+				     bool policy_off, int *why);
+/** Ask libunbound for @qname on behalf of slot @s; @cb gets @s. See resolve_ctx_query(). */
+C2W_NODISCARD int net_worker_slot_resolve(struct net_worker *w, struct net_slot *s,
+					  const uint8_t *qname, uint16_t qtype, uint16_t qclass,
+					  resolve_done_cb cb);
 /** Give back a slot (timer, TCP connection reference). */
 void net_worker_slot_put(struct net_worker *w, struct net_slot *s);
 /** Send @msg to where the slot's query came from. */

@@ -266,14 +266,13 @@ static bool chase_start(struct net_worker *w, const struct dns_query *q, const s
 	if (q->qtype == DNS_TYPE_CNAME || q->qtype == DNS_TYPE_ANY ||
 	    ans->rcode != DNS_RCODE_NOERROR || !cname_target_of(ans, target))
 		return false;
-	struct net_slot *s = slot != NULL ? slot : net_worker_slot_new(w, q, rt, hit, false);
+	struct net_slot *s = slot != NULL ? slot : net_worker_slot_new(w, q, rt, hit, false, NULL);
 	if (s == NULL)
 		return false;
 	if (!slot_save(s, ans))
 		goto out_fail;
 	s->stage = NET_STAGE_CHASE;
-	if (resolve_ctx_query(net_worker_rctx(w, q), target, q->qtype, q->qclass, on_chase, s) ==
-	    C2W_OK)
+	if (net_worker_slot_resolve(w, s, target, q->qtype, q->qclass, on_chase) == C2W_OK)
 		return true;
 	free(s->saved);
 	s->saved = NULL;
@@ -365,8 +364,8 @@ static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum res
 		    soa_owner(pkt, len, s->zone)) {
 			/* Not an apex: ask for the NS set of the zone the SOA names. */
 			s->stage = NET_STAGE_NS_ZONE;
-			if (resolve_ctx_query(net_worker_rctx(w, &s->q), s->zone, DNS_TYPE_NS,
-					      DNS_CLASS_IN, on_ns, s) == C2W_OK)
+			if (net_worker_slot_resolve(w, s, s->zone, DNS_TYPE_NS, DNS_CLASS_IN,
+						    on_ns) == C2W_OK)
 				return;
 		} else {
 			ns_match(w, s, pkt, len);
@@ -395,8 +394,7 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 		name = s->zone;
 		s->stage = NET_STAGE_NS_ZONE;
 	}
-	if (resolve_ctx_query(net_worker_rctx(w, &s->q), name, DNS_TYPE_NS, DNS_CLASS_IN, on_ns,
-			      s) == C2W_OK)
+	if (net_worker_slot_resolve(w, s, name, DNS_TYPE_NS, DNS_CLASS_IN, on_ns) == C2W_OK)
 		return true;
 	slot_restore(w, s);
 	return false;

@@ -16,22 +16,26 @@
 
 /* Per-query trampoline: counts pending queries and adapts libunbound's callback. Kept on a
  * list so that freeing a context with queries in flight frees them too. */
-struct pending_query {
+struct resolve_query {
 	struct resolve_ctx *ctx;
 	resolve_done_cb cb;
 	void *arg;
-	struct pending_query *prev, *next;
+	int async_id;                 /* libunbound's id, for ub_cancel() */
+	struct resolve_query **watch; /* cleared when the query stops being pending; may be NULL */
+	struct resolve_query *prev, *next;
 };
 
 struct resolve_ctx {
 	struct ub_ctx *ub;
 	unsigned pending;
-	struct pending_query *head;
+	struct resolve_query *head;
 };
 
-static void pending_unlink(struct pending_query *pq)
+static void pending_unlink(struct resolve_query *pq)
 {
 	struct resolve_ctx *ctx = pq->ctx;
+	if (pq->watch != NULL)
+		*pq->watch = NULL;
 	if (pq->prev != NULL)
 		pq->prev->next = pq->next;
 	else
@@ -168,7 +172,7 @@ int resolve_ctx_new(struct event_base *base, const struct conf_resolver *rc, boo
 static void on_done(void *mydata, int rcode, void *packet, int packet_len, int sec, char *why_bogus,
 		    int was_ratelimited)
 {
-	struct pending_query *pq = mydata;
+	struct resolve_query *pq = mydata;
 	(void)was_ratelimited;
 	pending_unlink(pq);
 	enum resolve_sec s = sec == 2   ? RESOLVE_SEC_SECURE
@@ -182,24 +186,31 @@ static void on_done(void *mydata, int rcode, void *packet, int packet_len, int s
 }
 
 int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qtype,
-		      uint16_t qclass, resolve_done_cb cb, void *arg)
+		      uint16_t qclass, resolve_done_cb cb, void *arg, struct resolve_query **handle)
 {
 	char name[DNS_NAME_TEXT_MAX];
+	if (handle != NULL)
+		*handle = NULL;
 	if (dns_name_to_text(qname, name, sizeof(name)) < 0)
 		return C2W_EMALF;
 	/* The trampoline is small; libunbound allocates far more per query on a miss. */
-	struct pending_query *pq = malloc(sizeof(*pq));
+	struct resolve_query *pq = malloc(sizeof(*pq));
 	if (pq == NULL)
 		return C2W_ENOMEM;
 	pq->ctx = ctx;
 	pq->cb = cb;
 	pq->arg = arg;
+	pq->async_id = 0;
 	pq->prev = NULL;
 	pq->next = ctx->head;
 	if (ctx->head != NULL)
 		ctx->head->prev = pq;
 	ctx->head = pq;
 	ctx->pending++;
+	/* The answer may come during ub_resolve_event() (local data, libunbound's cache): @live
+	 * tells afterwards whether @pq still exists. */
+	struct resolve_query *live = pq;
+	pq->watch = &live;
 	int async_id = 0;
 	int ret = ub_resolve_event(ctx->ub, name, qtype, qclass, pq, on_done, &async_id);
 	if (ret != 0) {
@@ -208,7 +219,24 @@ int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qt
 		free(pq);
 		return C2W_EUPSTREAM;
 	}
+	if (live != NULL) {
+		pq->async_id = async_id;
+		pq->watch = handle;
+		if (handle != NULL)
+			*handle = pq;
+	}
 	return C2W_OK;
+}
+
+void resolve_query_cancel(struct resolve_query *rq)
+{
+	if (rq == NULL)
+		return;
+	/* Event mode: only suppresses the callback (see the header); never fails for a query
+	 * that has not called back, which a live handle guarantees. */
+	(void)ub_cancel(rq->ctx->ub, rq->async_id);
+	pending_unlink(rq);
+	free(rq);
 }
 
 int resolve_ctx_want_ns(struct resolve_ctx *ctx)
@@ -230,7 +258,7 @@ void resolve_ctx_free(struct resolve_ctx *ctx)
 		return;
 	ub_ctx_delete(ctx->ub);
 	while (ctx->head != NULL) {
-		struct pending_query *pq = ctx->head;
+		struct resolve_query *pq = ctx->head;
 		pending_unlink(pq);
 		free(pq);
 	}

@@ -17,6 +17,7 @@
 
 struct event_base;
 struct resolve_ctx;
+struct resolve_query;
 
 /* DNSSEC outcome, as libunbound reports it. */
 enum resolve_sec {
@@ -54,13 +55,30 @@ C2W_NODISCARD int resolve_ctx_new(struct event_base *base, const struct conf_res
 
 /**
  * Ask for @qname/@qtype/@qclass. On C2W_OK @cb is called exactly once, later or during the
- * call; on error never.
+ * call, unless the query is cancelled first; on error never.
  *
- * @param qname  canonical wire name (dns/name.h)
- * @return C2W_OK, C2W_EUPSTREAM (libunbound refused the query), C2W_EMALF (name)
+ * @param qname   canonical wire name (dns/name.h)
+ * @param handle  out, may be NULL: the pending query, for resolve_query_cancel(); set to NULL
+ *                when the answer came during the call, and again just before @cb runs, so a
+ *                non-NULL *handle always names a query still pending
+ * @return C2W_OK, C2W_EUPSTREAM (libunbound refused the query), C2W_EMALF (name), C2W_ENOMEM
  */
 C2W_NODISCARD int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qtype,
-				    uint16_t qclass, resolve_done_cb cb, void *arg);
+				    uint16_t qclass, resolve_done_cb cb, void *arg,
+				    struct resolve_query **handle);
+
+/**
+ * Cancel a pending query: its callback will never run and its handle is freed (the handle
+ * pointer given to resolve_ctx_query() is set to NULL).
+ *
+ * What this does NOT do: in event mode libunbound's ub_cancel() only marks the query
+ * cancelled (libunbound/libunbound.c: the "dothread" branch); the resolution itself (mesh
+ * state, outgoing queries) runs on until the iterator finishes or gives up, and its answer
+ * still fills libunbound's cache. Bounding that work is up to libunbound's own limits.
+ *
+ * @param rq  a handle from resolve_ctx_query() that is still pending; NULL does nothing
+ */
+void resolve_query_cancel(struct resolve_query *rq);
 
 /**
  * Ask for full responses (libunbound minimal-responses: no): positive answers then carry the
