@@ -123,6 +123,11 @@ static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool
 	ret |= set_opt(ub, "edns-buffer-size:", "1232", err, err_len);
 	ret |= set_opt(ub, "qname-minimisation:", "yes", err, err_len);
 	ret |= set_opt(ub, "harden-glue:", "yes", err, err_len);
+	/* See RESOLVE_PORTS: libunbound's library default of 16 ports is what collapses. */
+	snprintf(size, sizeof(size), "%u", validate ? RESOLVE_PORTS : RESOLVE_PORTS_CD);
+	ret |= set_opt(ub, "outgoing-range:", size, err, err_len);
+	snprintf(size, sizeof(size), "%u", validate ? RESOLVE_TCP : RESOLVE_TCP_CD);
+	ret |= set_opt(ub, "outgoing-num-tcp:", size, err, err_len);
 	snprintf(size, sizeof(size), "%um", validate ? mb : (mb / 8 ? mb / 8 : 1));
 	ret |= set_opt(ub, "rrset-cache-size:", size, err, err_len);
 	snprintf(size, sizeof(size), "%um",

@@ -19,6 +19,25 @@ struct event_base;
 struct resolve_ctx;
 struct resolve_query;
 
+/*
+ * libunbound's library defaults (util/config_file.c, config_create_forlib()) allow 16 UDP
+ * ports and 2 TCP connections per context, and a query that finds no free port waits in an
+ * unbounded FIFO with no timer (services/outside_network.c, pending_udp_query()). Sixteen
+ * queries to servers that never answer then stall every other upstream query (docs/abuse.md).
+ * These are the per-context sizes we set instead; each port is a file descriptor while a
+ * query uses it, so the daemon raises RLIMIT_NOFILE to fit (resolve_fds_per_worker()).
+ */
+#define RESOLVE_PORTS     4096 /* outgoing-range of the main (validating) context */
+#define RESOLVE_PORTS_CD  256  /* outgoing-range of the CD=1 (non-validating) context */
+#define RESOLVE_TCP       64   /* outgoing-num-tcp of the main context */
+#define RESOLVE_TCP_CD    8
+
+/** File descriptors one worker's contexts may hold at most. */
+static inline unsigned resolve_fds_per_worker(void)
+{
+	return RESOLVE_PORTS + RESOLVE_PORTS_CD + RESOLVE_TCP + RESOLVE_TCP_CD;
+}
+
 /* DNSSEC outcome, as libunbound reports it. */
 enum resolve_sec {
 	RESOLVE_SEC_INSECURE = 0,
