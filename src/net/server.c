@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -327,6 +328,31 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)net_server_reload(srv, NULL, 0);
 }
 
+/*
+ * Each libunbound port and TCP connection is a file descriptor while in use; the shell's
+ * usual soft limit of 1024 is below what the workers' contexts may open under a miss-heavy
+ * load (resolve.h). Raise the soft limit (and the hard one when we may) before privileges go.
+ */
+static void raise_fd_limit(const struct c2w_config *cfg, unsigned workers)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)workers * (resolve_fds_per_worker() + cfg->server.tcp_clients_max) +
+		      1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+		return;
+	struct rlimit want = {.rlim_cur = need, .rlim_max = rl.rlim_max};
+	if (want.rlim_max != RLIM_INFINITY && want.rlim_max < need)
+		want.rlim_max = need; /* granted to root only */
+	if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+		return;
+	want.rlim_max = rl.rlim_max;
+	want.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	(void)setrlimit(RLIMIT_NOFILE, &want);
+	c2w_log_warn("server: file descriptor limit %llu is below the %llu the resolver may use; "
+		     "upstream queries may fail under load (raise LimitNOFILE)",
+		     (unsigned long long)want.rlim_cur, (unsigned long long)need);
+}
+
 static int start_workers(struct net_server *srv)
 {
 	char err[512] = "";
@@ -405,6 +431,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		ret = net_sinkhole_start(srv->base, cfg, &srv->snap, srv->events, &srv->sinkhole);
 	if (ret != C2W_OK)
 		goto out_free;
+	raise_fd_limit(cfg, srv->worker_count);
 	ret = drop_privileges(cfg->server.user);
 	if (ret != C2W_OK)
 		goto out_free;
