@@ -862,6 +862,37 @@ static void teardown(void)
 	rmdir(g_dir);
 }
 
+/* limits: defaults, every key, and FILE:LINE errors for bad values. */
+static void test_limits(void)
+{
+	struct c2w_config *cfg = load_ok("log:\n  level: info\n");
+	if (cfg != NULL) {
+		CHECK_EQ(cfg->limits.client_prefix_v4, 32u);
+		CHECK_EQ(cfg->limits.client_prefix_v6, 56u);
+		CHECK_EQ(cfg->limits.client_inflight_max, 100u);
+		CHECK_EQ(cfg->limits.over_limit, CONF_OVER_LIMIT_SERVFAIL);
+		CHECK_EQ(cfg->limits.upstream_pending_max, 1024u);
+		conf_free(cfg);
+	}
+	cfg = load_ok("limits:\n  client-prefix-v4: 24\n  client-prefix-v6: 64\n"
+		      "  client-inflight-max: 20\n  over-limit: drop\n"
+		      "  upstream-pending-max: 0\n");
+	if (cfg != NULL) {
+		CHECK_EQ(cfg->limits.client_prefix_v4, 24u);
+		CHECK_EQ(cfg->limits.client_prefix_v6, 64u);
+		CHECK_EQ(cfg->limits.client_inflight_max, 20u);
+		CHECK_EQ(cfg->limits.over_limit, CONF_OVER_LIMIT_DROP);
+		CHECK_EQ(cfg->limits.upstream_pending_max, 0u);
+		conf_free(cfg);
+	}
+	expect_error("limits:\n  client-prefix-v4: 33\n", 2, "out of range (8 to 32)");
+	expect_error("limits:\n  client-prefix-v6: 8\n", 2, "out of range (16 to 128)");
+	expect_error("limits:\n  client-inflight-max: 0\n", 2, "out of range (1 to 65535)");
+	expect_error("limits:\n  upstream-pending-max: 70000\n", 2, "out of range (0 to 65536)");
+	expect_error("limits:\n  over-limit: refuse\n", 2, "'refuse' is not one of");
+	expect_error("limits:\n  client-inflight: 5\n", 2, "unknown key");
+}
+
 static void test_setup(void)
 {
 	setup();
@@ -878,4 +909,4 @@ TEST_MAIN(TEST(test_setup), TEST(test_defaults), TEST(test_every_key), TEST(test
 	  TEST(test_errors_required), TEST(test_errors_yaml), TEST(test_open_errors),
 	  TEST(test_relative_paths), TEST(test_load_buffer), TEST(test_addr_parse),
 	  TEST(test_prefixes), TEST(test_durations_sizes), TEST(test_sample_config),
-	  TEST(test_diff_restart), TEST(test_teardown))
+	  TEST(test_diff_restart), TEST(test_limits), TEST(test_teardown))
