@@ -232,6 +232,10 @@ resolver:
   trust-anchor: none
   root-hints: $work/root.hints
   cache-size: 64m
+limits:
+  # dnsperf is one source address standing for many subscribers: lift the per-client
+  # in-flight cap (default 100) above the --outstanding it may use.
+  client-inflight-max: 65535
 events:
   jsonl: none
 privacy:
