@@ -123,10 +123,10 @@ static void test_docs_match_parser(void)
 		}
 		if (strncmp(line, "| `", 3) != 0 || !backticked(line, key, sizeof(key)))
 			continue;
-		if (list[0] != '\0')
-			snprintf(path, sizeof(path), "%s.%s[].%s", section, list, key);
-		else
-			snprintf(path, sizeof(path), "%s.%s", section, key);
+		int n = list[0] != '\0'
+			    ? snprintf(path, sizeof(path), "%s.%s[].%s", section, list, key)
+			    : snprintf(path, sizeof(path), "%s.%s", section, key);
+		CHECK(n > 0 && (size_t)n < sizeof(path));
 		int i = find(&g_accepted, path);
 		if (i < 0) {
 			fprintf(stderr, "docs/config.md:%u: documents '%s', which the loader does "
@@ -176,7 +176,8 @@ static bool sample_key(const char *line, char *key, size_t cap)
 static int find_leaf(const char *section, const char *leaf)
 {
 	char direct[PATH_LEN];
-	snprintf(direct, sizeof(direct), "%s.%s", section, leaf);
+	if (snprintf(direct, sizeof(direct), "%s.%s", section, leaf) >= (int)sizeof(direct))
+		return -1;
 	int i = find(&g_accepted, direct);
 	if (i >= 0)
 		return i;
