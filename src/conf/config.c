@@ -1120,6 +1120,7 @@ static const struct key_def rate_limit_keys[] = {
     K_UINT("query-ipv4-prefix-length", struct conf_rate_limit, query_ipv4_prefix_length, 0, 32),
     K_UINT("query-ipv6-prefix-length", struct conf_rate_limit, query_ipv6_prefix_length, 0,
 	   128),
+    K("query-cookie-exempt", KEY_BOOL, struct conf_rate_limit, query_cookie_exempt),
 };
 
 static int hex_digit(char c)

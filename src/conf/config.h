@@ -198,6 +198,7 @@ struct conf_rate_limit {
 	enum conf_query_action query_action;  /* default drop */
 	uint8_t query_ipv4_prefix_length;     /* default 32 */
 	uint8_t query_ipv6_prefix_length;     /* default 56 */
+	bool query_cookie_exempt; /* a valid server cookie also exempts from the query rate */
 };
 
 #define CONF_COOKIE_SECRET_LEN 16

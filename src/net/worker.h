@@ -66,6 +66,7 @@ struct c2w_addrcount;
 	X(qlimit_limited, "queries over the client query rate (log-only incl.)")              \
 	X(qlimit_dropped, "queries dropped by the query rate limit")                          \
 	X(qlimit_refused, "queries answered REFUSED by the query rate limit")                 \
+	X(qlimit_cookie_exempt, "queries not rate limited: valid server cookie")              \
 	X(cookie_new, "queries with a client cookie only")                                    \
 	X(cookie_valid, "queries with a valid server cookie")                                 \
 	X(cookie_invalid, "queries with a server cookie not ours/expired")                    \

@@ -96,6 +96,10 @@ bool net_wlimit_query(struct net_worker *w, const struct dns_query *q, const str
 	*len = 0;
 	if (w->qrate == NULL || rl->queries_per_second == 0 || exempt(rl, rt->peer))
 		return false;
+	if (rl->query_cookie_exempt && rt->cookie == NET_COOKIE_VALID) {
+		w->ctr.qlimit_cookie_exempt++;
+		return false;
+	}
 	uint64_t key = net_rrl_key(rt->peer, rl->query_ipv4_prefix_length,
 				   rl->query_ipv6_prefix_length, 0, 0, NULL, 0);
 	if (net_qrate_take(w->qrate, key, share(w, rl->queries_per_second),

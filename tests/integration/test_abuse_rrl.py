@@ -365,6 +365,26 @@ class TestQueryRate(unittest.TestCase):
         self.assertEqual(delta(before, after, "qlimit_refused"), len(refused))
         self.assertEqual(delta(before, after, "qlimit_dropped"), 0)
 
+    def test_3_cookie_exempt_after_reload(self):
+        # query-cookie-exempt: a client proving its address with our cookie is not counted.
+        QRATE.extra["rate-limit"]["query-cookie-exempt"] = True
+        QRATE.write_config()
+        resp = eu.control(QRATE, "reload")
+        self.assertFalse(resp.startswith("error"), resp)
+        m = QRATE.udp(NAME, "A", source=QFLOODER, options=[cookie_opt(b"\x55" * 8)])
+        c = cookie_of(m)
+        self.assertTrue(c is not None and len(c) == 24, cw.describe(m))
+        before = stats(QRATE)
+        replies, _ = flood(QRATE, QFLOODER, 200, options=[cookie_opt(c)], pace=0.002)
+        after = stats(QRATE)
+        ok = [m for m in replies if m.rcode() == dns.rcode.NOERROR]
+        self.assertEqual(len(ok), 200)
+        self.assertEqual(delta(before, after, "qlimit_cookie_exempt"), 200)
+        self.assertEqual(delta(before, after, "qlimit_limited"), 0)
+        # Without the cookie, the same client is still limited.
+        replies, _ = flood(QRATE, QFLOODER, 100, pace=0.002)
+        self.assertGreater(len([m for m in replies if m.rcode() == dns.rcode.REFUSED]), 30)
+
 
 if __name__ == "__main__":
     cw.main()

@@ -78,6 +78,7 @@ static void test_defaults(void)
 	CHECK_EQ(r->query_action, CONF_QUERY_DROP);
 	CHECK_EQ(r->query_ipv4_prefix_length, 32);
 	CHECK_EQ(r->query_ipv6_prefix_length, 56);
+	CHECK(!r->query_cookie_exempt);
 	CHECK(cfg->cookies.enable);
 	CHECK(cfg->cookies.secret_file == NULL);
 	CHECK_EQ(cfg->cookies.secret_count, 0);
@@ -106,6 +107,7 @@ static void test_every_key(void)
 				      "  query-action: refuse\n"
 				      "  query-ipv4-prefix-length: 28\n"
 				      "  query-ipv6-prefix-length: 48\n"
+				      "  query-cookie-exempt: yes\n"
 				      "cookies:\n"
 				      "  enable: false\n"
 				      "  cookie-secret-file: cookie.key\n",
@@ -132,6 +134,7 @@ static void test_every_key(void)
 	CHECK_EQ(r->query_action, CONF_QUERY_REFUSE);
 	CHECK_EQ(r->query_ipv4_prefix_length, 28);
 	CHECK_EQ(r->query_ipv6_prefix_length, 48);
+	CHECK(r->query_cookie_exempt);
 	CHECK(!cfg->cookies.enable);
 	CHECK_STREQ(cfg->cookies.secret_file, secret);
 	CHECK_EQ(cfg->cookies.secret_count, 2);
@@ -174,6 +177,7 @@ static void test_errors(void)
 	expect_error("rate-limit:\n  query-action: tarpit\n", 2, "query-action");
 	expect_error("rate-limit:\n  exempt-clients: [192.0.2.1/24]\n", 2, "not a valid prefix");
 	expect_error("rate-limit:\n  log-only: maybe\n", 2, "log-only");
+	expect_error("rate-limit:\n  query-cookie-exempt: 2\n", 2, "query-cookie-exempt");
 	expect_error("rate-limit:\n  table-size: 8\n", 2, "table-size");
 	expect_error("rate-limit:\n  all-per-second: 8\n", 2, "unknown key 'all-per-second'");
 	expect_error("cookies:\n  enable: 1x\n", 2, "cookies.enable");
