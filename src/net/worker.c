@@ -359,6 +359,13 @@ static void build_answer(struct net_worker *w, const struct dns_query *q, int rc
 		ans->min_ttl = 0;
 		ret = C2W_OK;
 	}
+	if (ret != C2W_OK && rcode == DNS_RCODE_SERVFAIL) {
+		/* libunbound's own SERVFAIL comes with a body our parser may refuse; the failure
+		 * is upstream's, say so rather than blame the body. */
+		(void)dns_answer_empty(q, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE_AUTH,
+				       "no usable answer from upstream", ans);
+		return;
+	}
 	if (ret != C2W_OK) {
 		(void)dns_answer_empty(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 				       "upstream answer unusable", ans);
