@@ -9,6 +9,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libunbound-dev libevent-dev liburcu-dev libyaml-dev libssl-dev libsqlite3-dev
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler libxxhash-dev libcurl4-openssl-dev
+  libknot-dev
   # run: root hints and trust anchor
   dns-root-data
   # tests: real clients, real authoritative servers, real peers

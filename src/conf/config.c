@@ -901,6 +901,12 @@ static const struct enum_def over_limits[] = {
     {NULL, 0},
 };
 
+static const struct enum_def on_expire_modes[] = {
+    {"drop", CONF_ON_EXPIRE_DROP},
+    {"keep", CONF_ON_EXPIRE_KEEP},
+    {NULL, 0},
+};
+
 static const struct enum_def log_levels[] = {
     {"error", C2W_LOG_ERR},
     {"warning", C2W_LOG_WARN},
@@ -990,11 +996,53 @@ static const struct key_def limits_keys[] = {
     K_UINT("upstream-pending-max", struct conf_limits, upstream_pending_max, 0, 65536),
 };
 
+/* Zone-transfer keys: defaults, and sense across keys (file-only zones take none of them). */
+static int check_zone_xfr(struct parser *p, struct conf_policy_zone *z, const struct map_lines *ml)
+{
+	static const char *const xfr_keys[] = {
+	    "tsig-key-file", "refresh-min",       "refresh-max", "retry-min", "retry-max",
+	    "notify-interval", "transfer-timeout", "transfer-max-size", "on-expire"};
+	if (z->primary_count == 0) {
+		if (!key_seen(ml, "file"))
+			return fail(p, ml->start, "%s: a zone needs 'file' or 'primaries'", ml->where);
+		for (size_t i = 0; i < sizeof(xfr_keys) / sizeof(xfr_keys[0]); i++)
+			if (key_seen(ml, xfr_keys[i]))
+				return fail(p, key_line(ml, xfr_keys[i]),
+					    "%s.%s: only for a zone with 'primaries'", ml->where,
+					    xfr_keys[i]);
+		return C2W_OK;
+	}
+	if (z->format != CONF_ZONE_RPZ)
+		return fail(p, key_line(ml, "format"), "%s: a transferred zone is RPZ", ml->where);
+	if (z->refresh_min_s == 0)
+		z->refresh_min_s = 60;
+	if (z->refresh_max_s == 0)
+		z->refresh_max_s = 86400;
+	if (z->retry_min_s == 0)
+		z->retry_min_s = 10;
+	if (z->retry_max_s == 0)
+		z->retry_max_s = 3600;
+	if (!key_seen(ml, "notify-interval"))
+		z->notify_interval_s = 5;
+	if (z->xfr_timeout_ms == 0)
+		z->xfr_timeout_ms = 120000;
+	if (z->xfr_max_bytes == 0)
+		z->xfr_max_bytes = MIB(256);
+	if (z->refresh_min_s > z->refresh_max_s)
+		return fail(p, key_line(ml, "refresh-min"), "%s: refresh-min exceeds refresh-max",
+			    ml->where);
+	if (z->retry_min_s > z->retry_max_s)
+		return fail(p, key_line(ml, "retry-min"), "%s: retry-min exceeds retry-max",
+			    ml->where);
+	return C2W_OK;
+}
+
 static int check_zone(struct parser *p, void *base, const struct map_lines *ml)
 {
 	struct conf_policy_zone *z = base;
-	int ret;
-	(void)ml;
+	int ret = check_zone_xfr(p, z, ml);
+	if (ret != C2W_OK)
+		return ret;
 	if (z->category == NULL && (ret = set_str(p, &z->category, "c2")) != C2W_OK)
 		return ret;
 	if (z->feed == NULL)
@@ -1004,13 +1052,30 @@ static int check_zone(struct parser *p, void *base, const struct map_lines *ml)
 
 static const struct key_def zone_keys[] = {
     K("name", KEY_NAME, struct conf_policy_zone, name, .required = true),
-    K("file", KEY_PATH, struct conf_policy_zone, file, .required = true),
+    K("file", KEY_PATH, struct conf_policy_zone, file),
     K("format", KEY_ENUM, struct conf_policy_zone, format, .enums = zone_formats),
     K_CUSTOM("policy", struct conf_policy_zone, policy, parse_zone_policy),
     K("category", KEY_STR, struct conf_policy_zone, category),
     K("family", KEY_STR_OPT, struct conf_policy_zone, family),
     K("feed", KEY_STR, struct conf_policy_zone, feed),
     K_CUSTOM("ede", struct conf_policy_zone, ede_filtered, parse_ede),
+    K_LIST("primaries", KEY_ADDRS, struct conf_policy_zone, primaries, primary_count, .port = 53),
+    K("tsig-key-file", KEY_PATH_OPT, struct conf_policy_zone, tsig_key_file),
+    K("refresh-min", KEY_SEC, struct conf_policy_zone, refresh_min_s, .lo = SECONDS(1),
+      .hi = DAYS(28)),
+    K("refresh-max", KEY_SEC, struct conf_policy_zone, refresh_max_s, .lo = SECONDS(1),
+      .hi = DAYS(28)),
+    K("retry-min", KEY_SEC, struct conf_policy_zone, retry_min_s, .lo = SECONDS(1),
+      .hi = DAYS(28)),
+    K("retry-max", KEY_SEC, struct conf_policy_zone, retry_max_s, .lo = SECONDS(1),
+      .hi = DAYS(28)),
+    K("notify-interval", KEY_SEC, struct conf_policy_zone, notify_interval_s, .lo = 0,
+      .hi = SECONDS(3600)),
+    K("transfer-timeout", KEY_MS, struct conf_policy_zone, xfr_timeout_ms, .lo = SECONDS(1),
+      .hi = SECONDS(3600)),
+    K("transfer-max-size", KEY_BYTES, struct conf_policy_zone, xfr_max_bytes, .lo = 4096,
+      .hi = (uint64_t)1 << 40),
+    K("on-expire", KEY_ENUM, struct conf_policy_zone, on_expire, .enums = on_expire_modes),
 };
 static const struct table zone_table = TABLE(zone_keys, check_zone);
 
@@ -1020,6 +1085,7 @@ static const struct key_def policy_keys[] = {
 	   .wild = true),
     K("never-block-file", KEY_PATH_OPT, struct conf_policy, never_block_file),
     K("max-change", KEY_FRACTION, struct conf_policy, max_change),
+    K("state-dir", KEY_PATH, struct conf_policy, state_dir),
 };
 
 static const struct key_def events_keys[] = {
@@ -1207,7 +1273,26 @@ static const struct key_def log_keys[] = {
 static const struct table server_table = TABLE(server_keys, check_server);
 static const struct table resolver_table = TABLE(resolver_keys, check_resolver);
 static const struct table limits_table = TABLE(limits_keys, NULL);
-static const struct table policy_table = TABLE(policy_keys, NULL);
+
+/* A transferred zone without 'file' keeps its last good copy in the state directory. */
+static int check_policy(struct parser *p, void *base, const struct map_lines *ml)
+{
+	struct conf_policy *pol = base;
+	(void)ml;
+	for (size_t i = 0; i < pol->zone_count; i++) {
+		struct conf_policy_zone *z = &pol->zones[i];
+		if (z->file != NULL || z->primary_count == 0)
+			continue;
+		char base_name[300];
+		/* Zone names are validated names: no '/' and at most 253 characters. */
+		snprintf(base_name, sizeof(base_name), "%szone", z->name);
+		if ((z->file = join_path(pol->state_dir, base_name)) == NULL)
+			return fail_nomem(p);
+	}
+	return C2W_OK;
+}
+
+static const struct table policy_table = TABLE(policy_keys, check_policy);
 static const struct table events_table = TABLE(events_keys, NULL);
 static const struct table privacy_table = TABLE(privacy_keys, check_privacy);
 static const struct table store_table = TABLE(store_keys, NULL);
@@ -1403,6 +1488,7 @@ static int set_defaults(struct c2w_config *cfg)
 	    {offsetof(struct c2w_config, privacy.key_file), "/var/lib/c2wall/pseudonym.key"},
 	    {offsetof(struct c2w_config, store.sqlite), "/var/lib/c2wall/incidents.db"},
 	    {offsetof(struct c2w_config, control.socket), "/run/c2wall/control.sock"},
+	    {offsetof(struct c2w_config, policy.state_dir), "/var/lib/c2wall/zones"},
 	};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		char **field = FIELD(cfg, strings[i].off);
@@ -1420,6 +1506,8 @@ static void free_zone(struct conf_policy_zone *z)
 	free(z->category);
 	free(z->family);
 	free(z->feed);
+	free(z->primaries);
+	free(z->tsig_key_file);
 }
 
 void conf_free(struct c2w_config *cfg)
@@ -1443,6 +1531,7 @@ void conf_free(struct c2w_config *cfg)
 	free(cfg->policy.zones);
 	free_names(cfg->resolver.transparent_zones, cfg->resolver.transparent_zone_count);
 	free(cfg->policy.never_block_file);
+	free(cfg->policy.state_dir);
 	free_names(cfg->policy.never_block, cfg->policy.never_block_count);
 	free(cfg->events.jsonl);
 	free(cfg->events.dnstap);

@@ -95,6 +95,12 @@ enum conf_zone_format {
 	CONF_ZONE_DOMAINS,
 };
 
+/* What a transferred zone does once its SOA expire time passes without a refresh. */
+enum conf_on_expire {
+	CONF_ON_EXPIRE_DROP = 0, /* stop enforcing it (as BIND does) */
+	CONF_ON_EXPIRE_KEEP,     /* keep enforcing the last good copy */
+};
+
 /* The per-zone override ("policy:" key), draft-vixie-dnsop-dns-rpz-00 plus log and sinkhole. */
 enum conf_zone_policy {
 	CONF_POLICY_GIVEN = 0,
@@ -118,6 +124,19 @@ struct conf_policy_zone {
 	char *family;       /* default malware family for rules without one; may be NULL */
 	char *feed;         /* feed name for hit records; default: the zone name */
 	bool ede_filtered;  /* EDE 17 Filtered (subscriber's choice) instead of 15 Blocked */
+	/* Zone transfer (docs/policy.md "Feeds"): with primaries, @file is where the last good
+	 * copy is kept (default <policy.state-dir>/<name>zone). */
+	struct conf_addr *primaries; /* tried in order; NULL = the zone is a plain file */
+	size_t primary_count;
+	char *tsig_key_file;     /* BIND key file; NULL = unsigned transfers */
+	unsigned refresh_min_s;  /* clamps on the SOA refresh and retry timers */
+	unsigned refresh_max_s;
+	unsigned retry_min_s;
+	unsigned retry_max_s;
+	unsigned notify_interval_s; /* at most one NOTIFY-started refresh per interval */
+	unsigned xfr_timeout_ms;    /* whole-transfer time cap */
+	uint64_t xfr_max_bytes;     /* whole-transfer size cap */
+	enum conf_on_expire on_expire;
 };
 
 struct conf_policy {
@@ -128,6 +147,7 @@ struct conf_policy {
 	size_t never_block_count;
 	double max_change; /* refuse a reload that changes a zone's rule count by more than this
 			      fraction; 0 = no limit */
+	char *state_dir; /* last good copies of transferred zones; default /var/lib/c2wall/zones */
 };
 
 struct conf_events {

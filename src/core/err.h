@@ -46,7 +46,10 @@
 	X(C2W_EFULL, -1011, "queue or table full")                                                 \
 	X(C2W_ESTORE, -1012, "store error")                                                        \
 	X(C2W_EPROTECTED, -1013, "policy would block a protected name")                            \
-	X(C2W_EIGNORE, -1014, "ignored")
+	X(C2W_EIGNORE, -1014, "ignored")                                                           \
+	X(C2W_ETSIG, -1100, "TSIG verification failed")                                           \
+	X(C2W_EXFR, -1101, "zone transfer failed")                                                 \
+	X(C2W_ESERIAL, -1102, "zone serial went backwards")
 
 enum c2w_err {
 #define C2W_ERR_ENUM(name, value, text) name = (value),

@@ -23,6 +23,7 @@
 #define DNS_ANSWER_TTLS  128 /* TTL fields tracked per answer body; more: not cacheable */
 
 #define DNS_OPCODE_QUERY    0
+#define DNS_OPCODE_NOTIFY   4 /* RFC 1996 */
 #define DNS_RCODE_NOERROR   0
 #define DNS_RCODE_FORMERR   1
 #define DNS_RCODE_SERVFAIL  2

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -73,9 +75,43 @@ int net_policy_load(const struct c2w_config *cfg, const struct policy_snap *prev
 int net_policy_load_err(const struct c2w_config *cfg, const struct policy_snap *prev, bool reload,
 			struct policy_snap **out, char *err, size_t err_len)
 {
+	return net_policy_load_files(cfg, NULL, prev, reload, NULL, out, err, err_len);
+}
+
+/* The feed of zone @i: the caller's choice, or its file; a transferred zone whose copy is not
+ * there yet (first transfer pending) is left out instead of failing the whole policy. */
+static const char *zone_file(const struct c2w_config *cfg, const char *const *files, size_t i)
+{
+	const struct conf_policy_zone *z = &cfg->policy.zones[i];
+	if (files != NULL)
+		return files[i];
+	if (z->primary_count > 0 && access(z->file, R_OK) != 0) {
+		c2w_log_warn("policy: zone %s: no transferred copy yet; not enforced", z->name);
+		return NULL;
+	}
+	return z->file;
+}
+
+static void zone_rules_out(const struct c2w_config *cfg, const struct policy_report *rep,
+			   uint64_t *rules)
+{
+	for (size_t i = 0; i < cfg->policy.zone_count; i++) {
+		rules[i] = 0;
+		for (size_t j = 0; j < rep->zone_count; j++)
+			if (strcasecmp(rep->zones[j].name, cfg->policy.zones[i].name) == 0)
+				rules[i] = rep->zones[j].rules;
+	}
+}
+
+int net_policy_load_files(const struct c2w_config *cfg, const char *const *files,
+			  const struct policy_snap *prev, bool reload, uint64_t *rules,
+			  struct policy_snap **out, char *err, size_t err_len)
+{
 	*out = NULL;
 	if (err != NULL && err_len > 0)
 		err[0] = '\0';
+	if (rules != NULL)
+		memset(rules, 0, cfg->policy.zone_count * sizeof(*rules));
 	if (cfg->policy.zone_count == 0)
 		return C2W_OK;
 	if (cfg->policy.zone_count > POLICY_ZONES_MAX) {
@@ -85,8 +121,16 @@ int net_policy_load_err(const struct c2w_config *cfg, const struct policy_snap *
 		return C2W_ECONFIG;
 	}
 	struct policy_zone_spec specs[POLICY_ZONES_MAX];
-	for (size_t i = 0; i < cfg->policy.zone_count; i++)
-		net_policy_spec_from_conf(cfg, &cfg->policy.zones[i], &specs[i]);
+	size_t count = 0;
+	for (size_t i = 0; i < cfg->policy.zone_count; i++) {
+		const char *file = zone_file(cfg, files, i);
+		if (file == NULL)
+			continue;
+		net_policy_spec_from_conf(cfg, &cfg->policy.zones[i], &specs[count]);
+		specs[count++].file = file;
+	}
+	if (count == 0)
+		return C2W_OK;
 	struct policy_build_opts opts = {
 	    .never_block = (const char *const *)cfg->policy.never_block,
 	    .never_block_count = cfg->policy.never_block_count,
@@ -102,7 +146,7 @@ int net_policy_load_err(const struct c2w_config *cfg, const struct policy_snap *
 		return C2W_ENOMEM;
 	}
 	rep->diag = on_policy_diag;
-	int ret = policy_snap_build(specs, cfg->policy.zone_count, &opts, rep, out);
+	int ret = policy_snap_build(specs, count, &opts, rep, out);
 	if (ret != C2W_OK) {
 		c2w_log_err("policy: not loaded: %s (%s)", rep->error[0] ? rep->error : "error",
 			    c2w_strerror(ret));
@@ -116,6 +160,8 @@ int net_policy_load_err(const struct c2w_config *cfg, const struct policy_snap *
 				     rep->zones[i].name, (unsigned long long)rep->zones[i].rules,
 				     (unsigned long long)rep->zones[i].rejected,
 				     (unsigned long long)rep->zones[i].duplicates);
+		if (rules != NULL)
+			zone_rules_out(cfg, rep, rules);
 	}
 	free(rep);
 	return ret;

@@ -38,4 +38,17 @@ C2W_NODISCARD int net_policy_load_err(const struct c2w_config *cfg, const struct
 				      bool reload, struct policy_snap **out, char *err,
 				      size_t err_len);
 
+/**
+ * net_policy_load() with the feed of each zone chosen by the caller (the transfer machinery:
+ * a candidate copy, or nothing for an expired zone).
+ *
+ * @param files  one per zone of @cfg: the file to read, NULL = leave the zone out; @files
+ *               NULL = every zone's own file, a transferred zone with no copy yet left out
+ * @param rules  out (may be NULL): rules compiled per zone of @cfg (0 for those left out)
+ */
+C2W_NODISCARD int net_policy_load_files(const struct c2w_config *cfg, const char *const *files,
+					const struct policy_snap *prev, bool reload,
+					uint64_t *rules, struct policy_snap **out, char *err,
+					size_t err_len);
+
 #endif

@@ -27,6 +27,7 @@
 #include "events/optout.h"
 #include "events/pipeline.h"
 #include "events/ring.h"
+#include "net/feeds.h"
 #include "net/listen.h"
 #include "net/policy_conf.h"
 #include "net/preflight.h"
@@ -57,6 +58,7 @@ struct net_server {
 	struct net_sinkhole *sinkhole; /* NULL when no sinkhole listener is configured */
 	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
+	struct net_feeds *feeds;       /* zones followed by zone transfer (may follow none) */
 };
 
 /* DNS Cookies without cookies.cookie-secret-file: the secret made at start, the same for
@@ -204,6 +206,8 @@ static int control_setup(struct net_server *srv)
 		ret = control_optout_register(srv->control, srv->optout);
 	if (ret == C2W_OK && srv->events != NULL)
 		ret = control_events_register(srv->control, srv->events);
+	if (ret == C2W_OK)
+		ret = net_feeds_control_register(srv->feeds, srv->control);
 	return ret;
 }
 
@@ -353,6 +357,64 @@ static void raise_fd_limit(const struct c2w_config *cfg, unsigned workers)
 		     (unsigned long long)want.rlim_cur, (unsigned long long)need);
 }
 
+static int prepare_workers(struct net_server *srv, const struct c2w_config *cfg,
+			   const struct policy_snap *snap, char *err, size_t err_len);
+
+/* Build the policy of @cfg, transferred zones from their last good copies. */
+static int load_policy(struct net_server *srv, const struct c2w_config *cfg, bool reload,
+		       struct policy_snap **out, char *err, size_t err_len)
+{
+	const char *files[POLICY_ZONES_MAX];
+	uint64_t rules[POLICY_ZONES_MAX];
+	if (cfg->policy.zone_count > POLICY_ZONES_MAX) /* reports the limit */
+		return net_policy_load_err(cfg, srv->snap, reload, out, err, err_len);
+	net_feeds_files(srv->feeds, cfg, files);
+	int ret = net_policy_load_files(cfg, files, reload ? srv->snap : NULL, reload, rules, out,
+					err, err_len);
+	if (ret == C2W_OK)
+		net_feeds_note_rules(srv->feeds, cfg, rules);
+	return ret;
+}
+
+/* Hand every worker @snap (same config, same sockets) and free the old one: prepare all, then
+ * commit all, as a reload does; the mailbox round trip is the grace period. */
+static int swap_policy(struct net_server *srv, struct policy_snap *snap)
+{
+	char err[512];
+	struct net_sock *mine = calloc(srv->sock_count ? srv->sock_count : 1, sizeof(*mine));
+	int ret = mine == NULL ? C2W_ENOMEM : prepare_workers(srv, srv->cfg, snap, err, sizeof(err));
+	if (ret != C2W_OK) {
+		if (mine != NULL)
+			c2w_log_err("feeds: %s", err);
+		free(mine);
+		policy_snap_free(snap);
+		return ret;
+	}
+	for (unsigned i = 0; i < srv->worker_count; i++) {
+		size_t n = socks_for(srv->socks, srv->sock_count, i, mine);
+		net_worker_reload_commit(srv->workers[i], srv->cfg, snap, mine, n);
+	}
+	free(mine);
+	policy_snap_free(srv->snap);
+	srv->snap = snap;
+	return C2W_OK;
+}
+
+/* The transfer machinery has a new copy (or an expired zone): same guard rails as a reload. */
+static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
+{
+	struct net_server *srv = ctx;
+	struct policy_snap *snap = NULL;
+	char err[512];
+	int ret = net_policy_load_files(srv->cfg, files, srv->snap, true, rules, &snap, err,
+					sizeof(err));
+	if (ret != C2W_OK) {
+		c2w_log_err("feeds: new policy refused (%s); the running policy stays", err);
+		return ret;
+	}
+	return swap_policy(srv, snap);
+}
+
 static int start_workers(struct net_server *srv)
 {
 	char err[512] = "";
@@ -380,6 +442,7 @@ static int start_workers(struct net_server *srv)
 		net_worker_attach(srv->workers[i], srv->snap,
 				  srv->rings != NULL ? srv->rings[i] : NULL, srv->optout);
 		net_worker_attach_tcp(srv->workers[i], srv->tcp_per_addr);
+		net_worker_set_feeds(srv->workers[i], srv->feeds);
 		size_t n = socks_for(srv->socks, srv->sock_count, i, mine);
 		ret = net_worker_start(srv->workers[i], mine, n);
 	}
@@ -420,7 +483,10 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = socks_build(cfg, srv->worker_count, NULL, 0, &srv->socks, &srv->sock_count);
 	if (ret != C2W_OK)
 		goto out_free;
-	ret = net_policy_load(cfg, NULL, false, &srv->snap);
+	ret = net_feeds_new(srv->base, cfg, apply_feeds, srv, &srv->feeds);
+	if (ret != C2W_OK)
+		goto out_free;
+	ret = load_policy(srv, cfg, false, &srv->snap, NULL, 0);
 	if (ret != C2W_OK)
 		goto out_free;
 	ret = events_setup(srv);
@@ -440,6 +506,9 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	ret = start_workers(srv);
+	/* The transfer thread, too, leaves signals to the main loop. */
+	if (ret == C2W_OK)
+		ret = net_feeds_start(srv->feeds);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != C2W_OK)
 		goto out_free;
@@ -555,7 +624,7 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 	cookie_secret_fill(srv, cfg);
 	if ((ret = validate_resolver(srv, cfg, err, sizeof(err))) != C2W_OK)
 		goto out_fail;
-	if ((ret = net_policy_load_err(cfg, srv->snap, true, &snap, err, sizeof(err))) != C2W_OK)
+	if ((ret = load_policy(srv, cfg, true, &snap, err, sizeof(err))) != C2W_OK)
 		goto out_fail;
 	ret = socks_build(cfg, srv->worker_count, srv->socks, srv->sock_count, &socks, &count);
 	if (ret != C2W_OK) {
@@ -582,6 +651,8 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 		c2w_log_info("reload: configuration %s loaded", srv->cfg->path);
 		say(msg, msg_len, "ok");
 	}
+	if (net_feeds_reconfigure(srv->feeds, srv->cfg) != C2W_OK)
+		c2w_log_err("reload: zone transfers: see above; zones not followed until fixed");
 	return C2W_OK;
 out_fail:
 	c2w_log_err("reload: %s; keeping the running configuration",
@@ -599,6 +670,9 @@ void net_server_free(struct net_server *srv)
 {
 	if (srv == NULL)
 		return;
+	/* The transfer thread may wait on the main thread: stop it first. */
+	net_feeds_free(srv->feeds);
+	srv->feeds = NULL;
 	for (unsigned i = 0; srv->workers != NULL && i < srv->worker_count; i++)
 		net_worker_stop(srv->workers[i]);
 	for (unsigned i = 0; srv->workers != NULL && i < srv->worker_count; i++)

@@ -10,6 +10,8 @@
 
 #include "net/worker_int.h"
 
+#include "net/feeds.h"
+
 /* ---- answering ------------------------------------------------------------------------ */
 
 static void count_rcode(struct net_worker *w, const uint8_t *msg, size_t len)
@@ -86,6 +88,22 @@ bool net_worker_acl_allows(const struct c2w_config *cfg, const struct sockaddr *
 	return false;
 }
 
+/* RFC 1996: a NOTIFY for a followed zone from one of its primaries starts a refresh (the
+ * transfer thread does it); primaries are not subscribers, so this comes before the ACL.
+ * Anyone else is refused: the blocklist's sources are not for the public to poke. */
+static int answer_notify(struct net_worker *w, const struct dns_query *q,
+			 const struct net_route *rt, uint8_t *out, size_t out_cap)
+{
+	bool ok = w->feeds != NULL && q->qtype == DNS_TYPE_SOA && q->qclass == DNS_CLASS_IN &&
+		  net_feeds_notify(w->feeds, q->qname, q->qname_len, rt->peer);
+	if (ok)
+		w->ctr.notify_accepted++;
+	else
+		w->ctr.notify_refused++;
+	return net_worker_answer_rcode(w, q, ok ? DNS_RCODE_NOERROR : DNS_RCODE_REFUSED,
+				       DNS_EDE_NONE, NULL, rt->tcp, out, out_cap);
+}
+
 /* RFC 8482 4.2: answer ANY with one synthesized HINFO record instead of everything. */
 static int answer_any(struct net_worker *w, const struct dns_query *q, bool tcp, uint8_t *out,
 		      size_t out_cap)
@@ -139,6 +157,8 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 					       rt->tcp, out, out_cap);
 	}
 	net_wlimit_cookie(w, &q, rt);
+	if (q.opcode == DNS_OPCODE_NOTIFY)
+		return answer_notify(w, &q, rt, out, out_cap);
 	if (!net_worker_acl_allows(w->cfg, rt->peer))
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL,
 					       rt->tcp, out, out_cap);
@@ -1071,6 +1091,11 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 	w->ring = ring;
 	w->optout = optout;
 	resolvers_for_policy(w, snap);
+}
+
+void net_worker_set_feeds(struct net_worker *w, struct net_feeds *feeds)
+{
+	w->feeds = feeds;
 }
 
 void net_worker_attach_tcp(struct net_worker *w, struct c2w_addrcount *per_addr)

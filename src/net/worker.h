@@ -18,6 +18,7 @@ struct policy_snap;
 struct events_ring;
 struct events_optout;
 struct c2w_addrcount;
+struct net_feeds;
 
 /*
  * Counters of one worker; written by that worker only, summed by the control thread. One list
@@ -71,7 +72,9 @@ struct c2w_addrcount;
 	X(cookie_valid, "queries with a valid server cookie")                                 \
 	X(cookie_invalid, "queries with a server cookie not ours/expired")                    \
 	X(cookie_malformed, "queries with a malformed COOKIE option (FORMERR)")               \
-	X(cookie_badcookie, "BADCOOKIE responses (slipped, to cookie clients)")
+	X(cookie_badcookie, "BADCOOKIE responses (slipped, to cookie clients)")             \
+	X(notify_accepted, "NOTIFY from a listed primary of a followed zone")                 \
+	X(notify_refused, "NOTIFY refused: not a followed zone or not from its primary")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {
@@ -105,6 +108,12 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
  * per-address cap. Before net_worker_start() only.
  */
 void net_worker_attach_tcp(struct net_worker *w, struct c2w_addrcount *per_addr);
+
+/**
+ * Give the worker the transfer machinery that NOTIFY messages are handed to (borrowed for the
+ * worker's life; NULL = every NOTIFY is refused). Before net_worker_start() only.
+ */
+void net_worker_set_feeds(struct net_worker *w, struct net_feeds *feeds);
 
 /**
  * Start the worker's thread polling @socks (borrowed; the main thread keeps them open until

@@ -167,6 +167,7 @@ struct net_worker {
 	unsigned snap_gen;              /* bumped at every swap of @snap */
 	struct events_ring *ring;       /* hit records to the event thread; NULL = none */
 	struct events_optout *optout;   /* subscribers who declined the service; NULL = none */
+	struct net_feeds *feeds;        /* followed zones, for NOTIFY; NULL = none */
 	struct resolve_ctx *rctx;       /* validating (when a trust anchor is set) */
 	struct resolve_ctx *rctx_cd;    /* non-validating, for CD=1 queries */
 	struct retired_ctx *retired;    /* replaced by a reload, freed when idle */

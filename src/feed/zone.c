@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Record set of a transferred zone (open addressing over owned strings) and its disk copy.
+ * Nothing here knows the wire format: lines come from libknot's dumper (feed/xfr.c).
+ */
+#include "feed/zone.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define LINE_MAX_LEN 70000 /* 64 KiB of RDATA in presentation form, and the header */
+
+struct rec {
+	char *key;  /* NULL = empty slot; TOMB = deleted */
+	char *line; /* as given */
+};
+
+struct feed_zone {
+	char *origin;
+	struct rec *slots;
+	size_t cap;   /* power of two */
+	size_t count; /* live records */
+	size_t used;  /* live + tombstones */
+	char *soa_line;
+	struct feed_soa soa;
+	bool has_soa;
+};
+
+static char tomb_mark;
+#define TOMB (&tomb_mark)
+
+bool feed_serial_gt(uint32_t a, uint32_t b)
+{
+	return a != b && (int32_t)(a - b) > 0;
+}
+
+int feed_zone_new(const char *origin, struct feed_zone **out)
+{
+	struct feed_zone *z = calloc(1, sizeof(*z));
+	if (z == NULL || (z->origin = strdup(origin)) == NULL ||
+	    (z->slots = calloc(64, sizeof(*z->slots))) == NULL) {
+		feed_zone_free(z);
+		return C2W_ENOMEM;
+	}
+	z->cap = 64;
+	*out = z;
+	return C2W_OK;
+}
+
+void feed_zone_free(struct feed_zone *z)
+{
+	if (z == NULL)
+		return;
+	for (size_t i = 0; z->slots != NULL && i < z->cap; i++) {
+		if (z->slots[i].key != NULL && z->slots[i].key != TOMB) {
+			free(z->slots[i].key);
+			free(z->slots[i].line);
+		}
+	}
+	free(z->slots);
+	free(z->soa_line);
+	free(z->origin);
+	free(z);
+}
+
+/*
+ * Identity of a record: owner, class, type and data, blanks collapsed, lower case (names
+ * compare case-insensitively; TXT case is lost for matching only, never in the copy).
+ * @ttl_out gets the TTL field. @return the key (malloc) or NULL (malformed or ENOMEM).
+ */
+static char *record_key(const char *line, int *why)
+{
+	size_t len = strlen(line);
+	char *key = malloc(len + 1);
+	if (key == NULL) {
+		*why = C2W_ENOMEM;
+		return NULL;
+	}
+	size_t k = 0;
+	unsigned field = 0;
+	const char *p = line;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0' || *p == '\n')
+			break;
+		const char *s = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n')
+			p++;
+		field++;
+		if (field == 2)
+			continue; /* the TTL */
+		if (k > 0)
+			key[k++] = ' ';
+		for (; s < p; s++)
+			key[k++] = (char)tolower((unsigned char)*s);
+	}
+	key[k] = '\0';
+	if (field < 5) {
+		free(key);
+		*why = C2W_EMALF;
+		return NULL;
+	}
+	return key;
+}
+
+static size_t slot_of(const struct feed_zone *z, const char *key, bool *found)
+{
+	size_t mask = z->cap - 1, i = (size_t)XXH3_64bits(key, strlen(key)) & mask;
+	size_t first_tomb = SIZE_MAX;
+	for (;; i = (i + 1) & mask) {
+		const struct rec *r = &z->slots[i];
+		if (r->key == NULL) {
+			*found = false;
+			return first_tomb != SIZE_MAX ? first_tomb : i;
+		}
+		if (r->key == TOMB) {
+			if (first_tomb == SIZE_MAX)
+				first_tomb = i;
+			continue;
+		}
+		if (strcmp(r->key, key) == 0) {
+			*found = true;
+			return i;
+		}
+	}
+}
+
+static int grow(struct feed_zone *z)
+{
+	size_t ncap = z->count * 4 >= z->cap ? z->cap * 2 : z->cap; /* else just drop tombs */
+	struct rec *old = z->slots;
+	size_t ocap = z->cap;
+	struct rec *n = calloc(ncap, sizeof(*n));
+	if (n == NULL)
+		return C2W_ENOMEM;
+	z->slots = n;
+	z->cap = ncap;
+	z->used = z->count;
+	for (size_t i = 0; i < ocap; i++) {
+		if (old[i].key == NULL || old[i].key == TOMB)
+			continue;
+		bool found;
+		z->slots[slot_of(z, old[i].key, &found)] = old[i];
+	}
+	free(old);
+	return C2W_OK;
+}
+
+/* Insert with ownership of @key and @line. */
+static int put(struct feed_zone *z, char *key, char *line)
+{
+	if ((z->used + 1) * 2 > z->cap && grow(z) != C2W_OK) {
+		free(key);
+		free(line);
+		return C2W_ENOMEM;
+	}
+	bool found;
+	size_t i = slot_of(z, key, &found);
+	if (found) {
+		free(key);
+		free(z->slots[i].line);
+		z->slots[i].line = line;
+		return C2W_OK;
+	}
+	if (z->slots[i].key == NULL)
+		z->used++;
+	z->slots[i].key = key;
+	z->slots[i].line = line;
+	z->count++;
+	return C2W_OK;
+}
+
+int feed_zone_add(struct feed_zone *z, const char *line)
+{
+	int why = C2W_OK;
+	char *key = record_key(line, &why);
+	if (key == NULL)
+		return why;
+	char *copy = strdup(line);
+	if (copy == NULL) {
+		free(key);
+		return C2W_ENOMEM;
+	}
+	return put(z, key, copy);
+}
+
+int feed_zone_del(struct feed_zone *z, const char *line)
+{
+	int why = C2W_OK;
+	char *key = record_key(line, &why);
+	if (key == NULL)
+		return why;
+	bool found;
+	size_t i = slot_of(z, key, &found);
+	free(key);
+	if (!found)
+		return C2W_ENOENT;
+	free(z->slots[i].key);
+	free(z->slots[i].line);
+	z->slots[i].key = TOMB;
+	z->slots[i].line = NULL;
+	z->count--;
+	return C2W_OK;
+}
+
+int feed_zone_set_soa(struct feed_zone *z, const char *line, const struct feed_soa *soa)
+{
+	char *copy = strdup(line);
+	if (copy == NULL)
+		return C2W_ENOMEM;
+	free(z->soa_line);
+	z->soa_line = copy;
+	z->soa = *soa;
+	z->has_soa = true;
+	return C2W_OK;
+}
+
+bool feed_zone_soa(const struct feed_zone *z, struct feed_soa *out)
+{
+	if (z->has_soa)
+		*out = z->soa;
+	return z->has_soa;
+}
+
+size_t feed_zone_count(const struct feed_zone *z)
+{
+	return z->count;
+}
+
+int feed_zone_clone(const struct feed_zone *src, struct feed_zone **out)
+{
+	struct feed_zone *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return C2W_ENOMEM;
+	z->cap = src->cap;
+	z->soa = src->soa;
+	z->has_soa = src->has_soa;
+	z->origin = strdup(src->origin);
+	z->slots = calloc(src->cap, sizeof(*z->slots));
+	if (z->origin == NULL || z->slots == NULL ||
+	    (src->soa_line != NULL && (z->soa_line = strdup(src->soa_line)) == NULL))
+		goto out_nomem;
+	for (size_t i = 0; i < src->cap; i++) {
+		const struct rec *r = &src->slots[i];
+		if (r->key == NULL)
+			continue;
+		if (r->key == TOMB) {
+			z->slots[i].key = TOMB;
+		} else {
+			z->slots[i].key = strdup(r->key);
+			z->slots[i].line = strdup(r->line);
+			if (z->slots[i].key == NULL || z->slots[i].line == NULL) {
+				free(z->slots[i].key);
+				free(z->slots[i].line);
+				z->slots[i].key = NULL;
+				goto out_nomem;
+			}
+			z->count++;
+		}
+		z->used++;
+	}
+	*out = z;
+	return C2W_OK;
+out_nomem:
+	feed_zone_free(z);
+	return C2W_ENOMEM;
+}
+
+/* ---- disk copy ------------------------------------------------------------------------- */
+
+static int write_all(FILE *f, const struct feed_zone *z, const struct feed_zone_meta *meta)
+{
+	fprintf(f, "; c2wall-xfr v1 origin=%s serial=%" PRIu32 " refreshed=%" PRId64 " from=%s\n",
+		z->origin, z->soa.serial, meta->refreshed, meta->primary[0] ? meta->primary : "-");
+	fprintf(f, "%s\n", z->soa_line);
+	for (size_t i = 0; i < z->cap; i++)
+		if (z->slots[i].key != NULL && z->slots[i].key != TOMB)
+			fprintf(f, "%s\n", z->slots[i].line);
+	return ferror(f) ? C2W_EIO : C2W_OK;
+}
+
+static void sync_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash == path ? 1 : slash - path] = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+int feed_zone_write(const struct feed_zone *z, const char *path, const struct feed_zone_meta *meta)
+{
+	if (!z->has_soa || z->soa_line == NULL)
+		return C2W_EINVAL;
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return C2W_ERANGE;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int ret = fchmod(fd, 0640) == 0 ? C2W_OK : -errno;
+	FILE *f = ret == C2W_OK ? fdopen(fd, "w") : NULL;
+	if (f == NULL) {
+		ret = ret != C2W_OK ? ret : -errno;
+		close(fd);
+		goto out_unlink;
+	}
+	ret = write_all(f, z, meta);
+	if (ret == C2W_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+		ret = -errno;
+	if (fclose(f) != 0 && ret == C2W_OK)
+		ret = -errno;
+	if (ret == C2W_OK && rename(tmp, path) != 0)
+		ret = -errno;
+	if (ret == C2W_OK) {
+		sync_dir(path);
+		return C2W_OK;
+	}
+out_unlink:
+	unlink(tmp);
+	return ret;
+}
+
+/* "; c2wall-xfr v1 origin=O serial=S refreshed=T from=P" */
+static int parse_header(const char *line, const char *origin, struct feed_zone_meta *meta)
+{
+	char o[300], from[64];
+	unsigned long serial;
+	long long refreshed;
+	if (sscanf(line, "; c2wall-xfr v1 origin=%299s serial=%lu refreshed=%lld from=%63s", o,
+		   &serial, &refreshed, from) != 4)
+		return C2W_EMALF;
+	if (strcasecmp(o, origin) != 0)
+		return C2W_EMALF;
+	meta->refreshed = refreshed;
+	snprintf(meta->primary, sizeof(meta->primary), "%s", strcmp(from, "-") ? from : "");
+	return C2W_OK;
+}
+
+/* Fields 6.. of an SOA line: mname rname serial refresh retry expire minimum. */
+static int parse_soa_line(const char *line, struct feed_soa *soa)
+{
+	char owner[300], ttl[32], cls[16], type[16], mname[300], rname[300];
+	if (sscanf(line, "%299s %31s %15s %15s %299s %299s %" SCNu32 " %" SCNu32 " %" SCNu32
+			 " %" SCNu32 " %" SCNu32,
+		   owner, ttl, cls, type, mname, rname, &soa->serial, &soa->refresh, &soa->retry,
+		   &soa->expire, &soa->minimum) != 11)
+		return C2W_EMALF;
+	return strcasecmp(type, "SOA") == 0 ? C2W_OK : C2W_EMALF;
+}
+
+static bool is_soa_line(const char *line)
+{
+	char owner[300], ttl[32], cls[16], type[16];
+	return sscanf(line, "%299s %31s %15s %15s", owner, ttl, cls, type) == 4 &&
+	       strcasecmp(type, "SOA") == 0;
+}
+
+static int read_lines(FILE *f, struct feed_zone *z, struct feed_zone_meta *meta)
+{
+	char *line = malloc(LINE_MAX_LEN);
+	if (line == NULL)
+		return C2W_ENOMEM;
+	int ret = C2W_EMALF;
+	if (fgets(line, LINE_MAX_LEN, f) == NULL || parse_header(line, z->origin, meta) != C2W_OK)
+		goto out;
+	ret = C2W_OK;
+	while (ret == C2W_OK && fgets(line, LINE_MAX_LEN, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '\0' || line[0] == ';')
+			continue;
+		if (is_soa_line(line)) {
+			struct feed_soa soa;
+			ret = parse_soa_line(line, &soa);
+			if (ret == C2W_OK)
+				ret = feed_zone_set_soa(z, line, &soa);
+		} else {
+			ret = feed_zone_add(z, line);
+		}
+	}
+	if (ret == C2W_OK && !z->has_soa)
+		ret = C2W_EMALF;
+out:
+	free(line);
+	return ret;
+}
+
+int feed_zone_read(const char *path, const char *origin, struct feed_zone **out,
+		   struct feed_zone_meta *meta)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	struct feed_zone *z;
+	int ret = feed_zone_new(origin, &z);
+	if (ret == C2W_OK) {
+		memset(meta, 0, sizeof(*meta));
+		ret = read_lines(f, z, meta);
+		if (ret == C2W_OK)
+			*out = z;
+		else
+			feed_zone_free(z);
+	}
+	fclose(f);
+	return ret;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A transferred zone as a set of records in presentation form (one line each, as libknot
+ * dumps them), with its SOA timers, and its last good copy on disk. Records are keyed by
+ * owner, class, type and data (not TTL), the identity RFC 1995 deletions use. What the
+ * records mean is the policy engine's business: the disk copy is an RPZ master file.
+ */
+#ifndef C2W_FEED_ZONE_H
+#define C2W_FEED_ZONE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct feed_zone;
+
+struct feed_soa {
+	uint32_t serial, refresh, retry, expire, minimum;
+};
+
+/** What the disk copy says besides its records. */
+struct feed_zone_meta {
+	int64_t refreshed; /* unix time of the last successful refresh; 0 = unknown */
+	char primary[64];  /* the primary it came from, "addr@port" */
+};
+
+/** An empty zone for @origin (presentation, with the final dot). @return C2W_ENOMEM only */
+C2W_NODISCARD int feed_zone_new(const char *origin, struct feed_zone **out);
+/** A deep copy of @src. @return C2W_ENOMEM only */
+C2W_NODISCARD int feed_zone_clone(const struct feed_zone *src, struct feed_zone **out);
+void feed_zone_free(struct feed_zone *z);
+
+/**
+ * Add one record line "owner ttl class type data" (copied). The same record again replaces
+ * the old line (a new TTL). SOA lines go through feed_zone_set_soa().
+ *
+ * @return C2W_OK, C2W_EMALF (fewer than five fields), C2W_ENOMEM
+ */
+C2W_NODISCARD int feed_zone_add(struct feed_zone *z, const char *line);
+/** Remove the record of @line (TTL ignored). @return C2W_OK, C2W_ENOENT, C2W_EMALF */
+C2W_NODISCARD int feed_zone_del(struct feed_zone *z, const char *line);
+/** Set the SOA line (copied) and its timers. @return C2W_OK or C2W_ENOMEM */
+C2W_NODISCARD int feed_zone_set_soa(struct feed_zone *z, const char *line,
+				    const struct feed_soa *soa);
+/** The SOA timers; false when the zone has no SOA yet. */
+bool feed_zone_soa(const struct feed_zone *z, struct feed_soa *out);
+/** Records besides the SOA. */
+size_t feed_zone_count(const struct feed_zone *z);
+
+/**
+ * Write the zone as a master file with a "; c2wall-xfr" header line carrying @meta:
+ * temp file in the same directory, fsync, rename, mode 0640; the directory is synced too.
+ *
+ * @return C2W_OK, C2W_EINVAL (no SOA), negative errno
+ */
+C2W_NODISCARD int feed_zone_write(const struct feed_zone *z, const char *path,
+				  const struct feed_zone_meta *meta);
+
+/**
+ * Read a copy written by feed_zone_write() back.
+ *
+ * @return C2W_OK; C2W_ENOENT (no file); C2W_EMALF (not our format, other origin, no SOA);
+ *         C2W_ENOMEM; negative errno
+ */
+C2W_NODISCARD int feed_zone_read(const char *path, const char *origin, struct feed_zone **out,
+				 struct feed_zone_meta *meta);
+
+/** RFC 1982 serial arithmetic: is @a after @b? */
+bool feed_serial_gt(uint32_t a, uint32_t b);
+
+#endif

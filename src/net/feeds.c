@@ -1,0 +1,779 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transfer thread and its hand-off to the main thread. Owner of each piece of state:
+ * the config copy in struct fzone is immutable while the thread runs; fz->zone (the last good
+ * copy in memory) belongs to the transfer thread; struct fzone_state and the request slot are
+ * under f->mu (read by the control command, NOTIFY from workers, the main thread).
+ */
+#include "net/feeds.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libknot/libknot.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "feed/tsig_key.h"
+#include "feed/xfr.h"
+#include "feed/xfr_io.h"
+#include "feed/zone.h"
+#include "policy/policy.h"
+
+struct fzone_state {
+	bool has_copy;
+	struct feed_soa soa;
+	int64_t last_success; /* unix s; 0 = never */
+	int64_t last_attempt;
+	int64_t next_refresh; /* unix s, for display */
+	char last_error[256];
+	char source[64]; /* primary of the copy in force */
+	int64_t next_mono_ms;
+	int64_t attempt_mono_ms;
+	bool notify_pending;
+	bool expired;
+	uint64_t rules, records;
+	uint64_t transfers, failures, axfr, ixfr, uptodate, notifies;
+};
+
+struct fzone {
+	size_t index; /* in the running config's zone list */
+	char name[KNOT_DNAME_TXT_MAXLEN + 1];
+	uint8_t dname[KNOT_DNAME_MAXLEN];
+	size_t dname_len;
+	char *path; /* last good copy */
+	struct conf_addr *primaries;
+	size_t primary_count;
+	knot_tsig_key_t key;
+	bool has_key;
+	unsigned refresh_min_s, refresh_max_s, retry_min_s, retry_max_s, notify_interval_s;
+	struct feed_xfr_limits lim;
+	enum conf_on_expire on_expire;
+	struct feed_zone *zone; /* transfer thread */
+	struct fzone_state st;  /* f->mu */
+};
+
+struct net_feeds {
+	struct event_base *base;
+	const struct c2w_config *cfg;
+	net_feeds_apply_cb apply;
+	void *ctx;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fzone *zones;
+	size_t count;
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	int wake_fd; /* anyone -> transfer thread */
+	int req_fd;  /* transfer thread -> main thread */
+	struct event *req_ev;
+	/* One request at a time from the transfer thread (f->mu). */
+	bool req_pending, req_done;
+	size_t req_zone;
+	char req_path[4200]; /* "" = rebuild without a candidate */
+	int req_result;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned clamp(unsigned v, unsigned lo, unsigned hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static void wake(struct net_feeds *f)
+{
+	uint64_t one = 1;
+	(void)!write(f->wake_fd, &one, sizeof(one));
+}
+
+/* ---- zone set-up ------------------------------------------------------------------------- */
+
+static void mkdir_parent(const char *path)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return;
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		(void)mkdir(buf, 0750);
+		*p = '/';
+	}
+}
+
+static bool expired_at(const struct fzone *fz, int64_t now)
+{
+	return fz->st.has_copy && fz->st.last_success > 0 &&
+	       now >= fz->st.last_success + (int64_t)fz->st.soa.expire;
+}
+
+static void log_expired(const struct fzone *fz)
+{
+	c2w_log_err("feeds: zone %s EXPIRED: no successful refresh since %" PRId64
+		    " (SOA expire %u s); %s",
+		    fz->name, fz->st.last_success, fz->st.soa.expire,
+		    fz->on_expire == CONF_ON_EXPIRE_KEEP ? "still enforced (on-expire: keep)"
+							 : "no longer enforced");
+}
+
+/* The last good copy from disk, when there is one of ours. */
+static void read_copy(struct fzone *fz)
+{
+	struct feed_zone_meta meta;
+	int ret = feed_zone_read(fz->path, fz->name, &fz->zone, &meta);
+	if (ret == C2W_ENOENT)
+		return;
+	if (ret != C2W_OK) {
+		c2w_log_warn("feeds: zone %s: copy %s not usable (%s); a full transfer follows",
+			     fz->name, fz->path, c2w_strerror(ret));
+		fz->zone = NULL;
+		return;
+	}
+	fz->st.has_copy = true;
+	(void)feed_zone_soa(fz->zone, &fz->st.soa);
+	fz->st.last_success = meta.refreshed;
+	fz->st.records = feed_zone_count(fz->zone);
+	snprintf(fz->st.source, sizeof(fz->st.source), "%s", meta.primary);
+	c2w_log_info("feeds: zone %s: last good copy serial %u from %s (%zu records)", fz->name,
+		     fz->st.soa.serial, fz->path, feed_zone_count(fz->zone));
+	if (expired_at(fz, time(NULL))) {
+		fz->st.expired = true;
+		log_expired(fz);
+	}
+}
+
+static int fzone_init(struct fzone *fz, size_t index, const struct conf_policy_zone *z)
+{
+	fz->index = index;
+	snprintf(fz->name, sizeof(fz->name), "%s", z->name);
+	if (knot_dname_from_str(fz->dname, z->name, sizeof(fz->dname)) == NULL)
+		return C2W_ECONFIG;
+	knot_dname_to_lower(fz->dname);
+	fz->dname_len = knot_dname_size(fz->dname);
+	fz->path = strdup(z->file);
+	fz->primaries = malloc(z->primary_count * sizeof(*fz->primaries));
+	if (fz->path == NULL || fz->primaries == NULL)
+		return C2W_ENOMEM;
+	memcpy(fz->primaries, z->primaries, z->primary_count * sizeof(*fz->primaries));
+	fz->primary_count = z->primary_count;
+	fz->refresh_min_s = z->refresh_min_s;
+	fz->refresh_max_s = z->refresh_max_s;
+	fz->retry_min_s = z->retry_min_s;
+	fz->retry_max_s = z->retry_max_s;
+	fz->notify_interval_s = z->notify_interval_s;
+	fz->lim.timeout_ms = z->xfr_timeout_ms;
+	fz->lim.max_bytes = z->xfr_max_bytes;
+	fz->on_expire = z->on_expire;
+	if (z->tsig_key_file != NULL) {
+		char err[512];
+		if (feed_tsig_key_load(z->tsig_key_file, &fz->key, err, sizeof(err)) != C2W_OK) {
+			c2w_log_err("feeds: zone %s: tsig-key-file %s", z->name, err);
+			return C2W_ECONFIG;
+		}
+		fz->has_key = true;
+	}
+	mkdir_parent(fz->path);
+	return C2W_OK;
+}
+
+static void fzone_deinit(struct fzone *fz)
+{
+	if (fz->has_key)
+		knot_tsig_key_deinit(&fz->key);
+	feed_zone_free(fz->zone);
+	free(fz->primaries);
+	free(fz->path);
+}
+
+static void zones_free(struct fzone *zones, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		fzone_deinit(&zones[i]);
+	free(zones);
+}
+
+static struct fzone *find_zone(struct fzone *zones, size_t count, const char *name)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strcasecmp(zones[i].name, name) == 0)
+			return &zones[i];
+	return NULL;
+}
+
+/* Zones of @cfg with primaries; state taken over from @old (same name) or read from disk. */
+static int zones_build(const struct c2w_config *cfg, struct fzone *old, size_t old_count,
+		       struct fzone **out, size_t *out_count)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->policy.zone_count; i++)
+		n += cfg->policy.zones[i].primary_count > 0;
+	struct fzone *zones = calloc(n ? n : 1, sizeof(*zones));
+	if (zones == NULL)
+		return C2W_ENOMEM;
+	size_t k = 0;
+	int ret = C2W_OK;
+	for (size_t i = 0; i < cfg->policy.zone_count && ret == C2W_OK; i++) {
+		const struct conf_policy_zone *z = &cfg->policy.zones[i];
+		if (z->primary_count == 0)
+			continue;
+		ret = fzone_init(&zones[k], i, z);
+		if (ret != C2W_OK)
+			break;
+		struct fzone *o = find_zone(old, old_count, z->name);
+		if (o != NULL) {
+			zones[k].zone = o->zone;
+			o->zone = NULL;
+			zones[k].st = o->st;
+			zones[k].st.next_mono_ms = 0; /* new settings: refresh now */
+		} else {
+			read_copy(&zones[k]);
+		}
+		k++;
+	}
+	if (ret != C2W_OK) {
+		zones_free(zones, k + 1);
+		return ret;
+	}
+	*out = zones;
+	*out_count = k;
+	return C2W_OK;
+}
+
+/* ---- the main thread's side ---------------------------------------------------------------- */
+
+void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const char **files)
+{
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < cfg->policy.zone_count; i++) {
+		const struct conf_policy_zone *z = &cfg->policy.zones[i];
+		files[i] = z->file;
+		if (z->primary_count == 0)
+			continue;
+		const struct fzone *fz = find_zone(f->zones, f->count, z->name);
+		bool dropped = fz != NULL && fz->st.expired && z->on_expire == CONF_ON_EXPIRE_DROP;
+		if (dropped || access(z->file, R_OK) != 0)
+			files[i] = NULL;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+void net_feeds_note_rules(struct net_feeds *f, const struct c2w_config *cfg,
+			  const uint64_t *rules)
+{
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < cfg->policy.zone_count; i++) {
+		struct fzone *fz = find_zone(f->zones, f->count, cfg->policy.zones[i].name);
+		if (fz != NULL)
+			fz->st.rules = rules[i];
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* A request from the transfer thread: compile with the candidate copy, swap, answer. */
+static void on_request(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_feeds *f = arg;
+	uint64_t v;
+	(void)what;
+	(void)!read(fd, &v, sizeof(v));
+	const char *files[POLICY_ZONES_MAX];
+	uint64_t rules[POLICY_ZONES_MAX];
+	pthread_mutex_lock(&f->mu);
+	bool pending = f->req_pending && !f->req_done;
+	size_t zi = f->req_zone;
+	char path[sizeof(f->req_path)];
+	memcpy(path, f->req_path, sizeof(path));
+	pthread_mutex_unlock(&f->mu);
+	if (!pending || f->cfg->policy.zone_count > POLICY_ZONES_MAX)
+		return;
+	net_feeds_files(f, f->cfg, files);
+	size_t ci = f->zones[zi].index;
+	if (path[0] != '\0')
+		files[ci] = path;
+	int ret = f->apply(f->ctx, files, rules);
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->count && ret == C2W_OK; i++)
+		f->zones[i].st.rules = rules[f->zones[i].index];
+	f->req_result = ret;
+	f->req_done = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Transfer thread: ask the main thread to recompile (with @candidate for zone @zi) and wait. */
+static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
+{
+	pthread_mutex_lock(&f->mu);
+	f->req_pending = true;
+	f->req_done = false;
+	f->req_zone = zi;
+	snprintf(f->req_path, sizeof(f->req_path), "%s", candidate ? candidate : "");
+	pthread_mutex_unlock(&f->mu);
+	uint64_t one = 1;
+	(void)!write(f->req_fd, &one, sizeof(one));
+	pthread_mutex_lock(&f->mu);
+	while (!f->req_done && !atomic_load(&f->stop))
+		pthread_cond_wait(&f->cv, &f->mu);
+	int ret = f->req_done ? f->req_result : C2W_EAGAIN;
+	f->req_pending = false;
+	pthread_mutex_unlock(&f->mu);
+	return ret;
+}
+
+/* ---- one refresh --------------------------------------------------------------------------- */
+
+static int transfer(struct fzone *fz, const struct conf_addr *pri, enum feed_xfr_type type,
+		    const atomic_bool *stop, struct feed_zone **out, enum feed_xfr_kind *kind,
+		    bool *wants_axfr, char *err, size_t err_len)
+{
+	struct feed_xfr *x;
+	*wants_axfr = false;
+	int ret = feed_xfr_new(fz->name, type, fz->zone, fz->has_key ? &fz->key : NULL, &x);
+	if (ret != C2W_OK) {
+		snprintf(err, err_len, "%s", c2w_strerror(ret));
+		return ret;
+	}
+	struct feed_xfr_limits lim = fz->lim;
+	lim.stop = stop;
+	ret = feed_xfr_fetch(x, (const struct sockaddr *)&pri->ss, pri->ss_len, &lim, err,
+			     err_len);
+	if (ret == 1) {
+		ret = feed_xfr_finish(x, fz->zone, out, kind);
+		if (ret != C2W_OK)
+			snprintf(err, err_len, "%s", feed_xfr_error(x));
+	}
+	*wants_axfr = feed_xfr_wants_axfr(x);
+	feed_xfr_free(x);
+	return ret;
+}
+
+static void sync_parent(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL || slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* A new copy: compile it through the main thread; only a copy in force replaces the old. */
+static int commit(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_zone *nz,
+		  const struct conf_addr *pri, char *err, size_t err_len)
+{
+	char cand[4200];
+	snprintf(cand, sizeof(cand), "%s.candidate", fz->path);
+	struct feed_zone_meta meta = {.refreshed = time(NULL)};
+	snprintf(meta.primary, sizeof(meta.primary), "%s", pri->text);
+	int ret = feed_zone_write(nz, cand, &meta);
+	if (ret != C2W_OK) {
+		c2w_log_err("feeds: zone %s: cannot write %s: %s", fz->name, cand,
+			    c2w_strerror(ret));
+		snprintf(err, err_len, "cannot write the new copy: %s", c2w_strerror(ret));
+		return ret;
+	}
+	ret = ask_main(f, zi, cand);
+	if (ret != C2W_OK) {
+		unlink(cand);
+		snprintf(err, err_len, "new copy not put in force (%s); see the policy log lines",
+			 c2w_strerror(ret));
+		return ret;
+	}
+	if (rename(cand, fz->path) != 0) {
+		ret = -errno;
+		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
+			    c2w_strerror(ret));
+	}
+	sync_parent(fz->path);
+	feed_zone_free(fz->zone);
+	fz->zone = nz;
+	return C2W_OK;
+}
+
+static void note_success(struct net_feeds *f, struct fzone *fz, const struct conf_addr *pri,
+			 enum feed_xfr_kind kind, enum feed_xfr_type type)
+{
+	pthread_mutex_lock(&f->mu);
+	struct fzone_state *st = &fz->st;
+	st->has_copy = true;
+	(void)feed_zone_soa(fz->zone, &st->soa);
+	st->last_success = time(NULL);
+	st->last_error[0] = '\0';
+	st->records = feed_zone_count(fz->zone);
+	snprintf(st->source, sizeof(st->source), "%s", pri->text);
+	st->transfers++;
+	if (kind == FEED_XFR_UPTODATE)
+		st->uptodate++;
+	else if (kind == FEED_XFR_INCREMENT || type == FEED_XFR_IXFR)
+		st->ixfr++;
+	else
+		st->axfr++;
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* Up to date: the copy is good for another refresh interval; keep that on disk too, so a
+ * restart computes expiry from the last contact. @return true when the zone had expired. */
+static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_addr *pri)
+{
+	struct feed_zone_meta meta = {.refreshed = time(NULL)};
+	snprintf(meta.primary, sizeof(meta.primary), "%s", pri->text);
+	int ret = feed_zone_write(fz->zone, fz->path, &meta);
+	if (ret != C2W_OK)
+		c2w_log_warn("feeds: zone %s: cannot update %s: %s", fz->name, fz->path,
+			     c2w_strerror(ret));
+	pthread_mutex_lock(&f->mu);
+	bool was = fz->st.expired;
+	fz->st.expired = false;
+	pthread_mutex_unlock(&f->mu);
+	return was;
+}
+
+static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
+		       const struct conf_addr *pri, char *err, size_t err_len)
+{
+	enum feed_xfr_type type = fz->zone != NULL ? FEED_XFR_IXFR : FEED_XFR_AXFR;
+	struct feed_zone *nz = NULL;
+	enum feed_xfr_kind kind;
+	bool wants_axfr;
+	int ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr, err, err_len);
+	if (ret != C2W_OK && type == FEED_XFR_IXFR && wants_axfr) {
+		c2w_log_info("feeds: zone %s: %s: %s; trying AXFR", fz->name, pri->text, err);
+		type = FEED_XFR_AXFR;
+		ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr, err, err_len);
+	}
+	if (ret != C2W_OK)
+		return ret;
+	if (kind == FEED_XFR_UPTODATE) {
+		bool was_expired = still_good(f, fz, pri);
+		note_success(f, fz, pri, kind, type);
+		if (was_expired && fz->on_expire == CONF_ON_EXPIRE_DROP)
+			(void)ask_main(f, zi, NULL);
+		return C2W_OK;
+	}
+	ret = commit(f, fz, zi, nz, pri, err, err_len);
+	if (ret != C2W_OK) {
+		feed_zone_free(nz);
+		return ret;
+	}
+	pthread_mutex_lock(&f->mu);
+	fz->st.expired = false;
+	pthread_mutex_unlock(&f->mu);
+	note_success(f, fz, pri, kind, type);
+	struct feed_soa soa;
+	(void)feed_zone_soa(fz->zone, &soa);
+	c2w_log_info("feeds: zone %s: serial %u from %s by %s, %zu records, in force", fz->name,
+		     soa.serial, pri->text,
+		     kind == FEED_XFR_INCREMENT ? "IXFR" : type == FEED_XFR_IXFR ? "IXFR (full)"
+										 : "AXFR",
+		     feed_zone_count(fz->zone));
+	return C2W_OK;
+}
+
+static void schedule(struct net_feeds *f, struct fzone *fz, bool ok)
+{
+	pthread_mutex_lock(&f->mu);
+	struct fzone_state *st = &fz->st;
+	unsigned delay;
+	if (ok)
+		delay = clamp(st->has_copy ? st->soa.refresh : 0, fz->refresh_min_s,
+			      fz->refresh_max_s);
+	else
+		delay = clamp(st->has_copy ? st->soa.retry : 0, fz->retry_min_s, fz->retry_max_s);
+	st->next_mono_ms = mono_ms() + (int64_t)delay * 1000;
+	st->next_refresh = time(NULL) + delay;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void refresh(struct net_feeds *f, size_t zi)
+{
+	struct fzone *fz = &f->zones[zi];
+	pthread_mutex_lock(&f->mu);
+	fz->st.last_attempt = time(NULL);
+	fz->st.attempt_mono_ms = mono_ms();
+	fz->st.notify_pending = false;
+	pthread_mutex_unlock(&f->mu);
+	char err[512] = "", first[600] = "";
+	int ret = C2W_EXFR;
+	for (size_t p = 0; p < fz->primary_count && !atomic_load(&f->stop); p++) {
+		ret = try_primary(f, fz, zi, &fz->primaries[p], err, sizeof(err));
+		if (ret == C2W_OK)
+			break;
+		c2w_log_warn("feeds: zone %s: primary %s: %s", fz->name, fz->primaries[p].text,
+			     err);
+		if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s: %s", fz->primaries[p].text, err);
+	}
+	if (atomic_load(&f->stop))
+		return;
+	if (ret != C2W_OK) {
+		pthread_mutex_lock(&f->mu);
+		fz->st.failures++;
+		/* The first primary's reason: it is the one that should have answered. */
+		snprintf(fz->st.last_error, sizeof(fz->st.last_error), "%s", first);
+		pthread_mutex_unlock(&f->mu);
+		c2w_log_err("feeds: zone %s: refresh failed on every primary; the last good copy "
+			    "stays",
+			    fz->name);
+	}
+	schedule(f, fz, ret == C2W_OK);
+}
+
+static void check_expiry(struct net_feeds *f, size_t zi)
+{
+	struct fzone *fz = &f->zones[zi];
+	pthread_mutex_lock(&f->mu);
+	bool now_expired = !fz->st.expired && expired_at(fz, time(NULL));
+	if (now_expired) {
+		fz->st.expired = true;
+		log_expired(fz);
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (now_expired && fz->on_expire == CONF_ON_EXPIRE_DROP)
+		(void)ask_main(f, zi, NULL);
+}
+
+/* Is zone @zi due now? Else lower *@wait_ms to when it will be. */
+static bool due(struct net_feeds *f, size_t zi, int64_t now, int64_t *wait_ms)
+{
+	struct fzone *fz = &f->zones[zi];
+	pthread_mutex_lock(&f->mu);
+	int64_t at = fz->st.next_mono_ms;
+	if (fz->st.notify_pending) {
+		/* NOTIFY storms cost at most one refresh per notify-interval. */
+		int64_t n = fz->st.attempt_mono_ms + (int64_t)fz->notify_interval_s * 1000;
+		if (n < at)
+			at = n;
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (now >= at)
+		return true;
+	if (at - now < *wait_ms)
+		*wait_ms = at - now;
+	return false;
+}
+
+static void *run(void *arg)
+{
+	struct net_feeds *f = arg;
+	while (!atomic_load(&f->stop)) {
+		int64_t wait_ms = 1000;
+		for (size_t i = 0; i < f->count && !atomic_load(&f->stop); i++) {
+			if (due(f, i, mono_ms(), &wait_ms))
+				refresh(f, i);
+			check_expiry(f, i);
+		}
+		if (atomic_load(&f->stop))
+			break;
+		struct pollfd p = {.fd = f->wake_fd, .events = POLLIN};
+		if (wait_ms > 0 && poll(&p, 1, (int)wait_ms) > 0) {
+			uint64_t v;
+			(void)!read(f->wake_fd, &v, sizeof(v));
+		}
+	}
+	return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
+		  net_feeds_apply_cb apply, void *ctx, struct net_feeds **out)
+{
+	struct net_feeds *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return C2W_ENOMEM;
+	f->base = base;
+	f->cfg = cfg;
+	f->apply = apply;
+	f->ctx = ctx;
+	f->wake_fd = f->req_fd = -1;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	int ret = C2W_ENOMEM;
+	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->req_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->wake_fd < 0 || f->req_fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	f->req_ev = event_new(base, f->req_fd, EV_READ | EV_PERSIST, on_request, f);
+	if (f->req_ev == NULL || event_add(f->req_ev, NULL) != 0)
+		goto out_free;
+	ret = zones_build(cfg, NULL, 0, &f->zones, &f->count);
+	if (ret != C2W_OK)
+		goto out_free;
+	*out = f;
+	return C2W_OK;
+out_free:
+	net_feeds_free(f);
+	return ret;
+}
+
+int net_feeds_start(struct net_feeds *f)
+{
+	if (f->running || f->count == 0)
+		return C2W_OK;
+	atomic_store(&f->stop, false);
+	int ret = pthread_create(&f->thread, NULL, run, f);
+	if (ret != 0)
+		return -ret;
+	f->running = true;
+	return C2W_OK;
+}
+
+static void stop_thread(struct net_feeds *f)
+{
+	if (!f->running)
+		return;
+	pthread_mutex_lock(&f->mu);
+	atomic_store(&f->stop, true);
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	wake(f);
+	pthread_join(f->thread, NULL);
+	f->running = false;
+	f->req_pending = false;
+}
+
+int net_feeds_reconfigure(struct net_feeds *f, const struct c2w_config *cfg)
+{
+	stop_thread(f);
+	struct fzone *zones;
+	size_t count;
+	pthread_mutex_lock(&f->mu);
+	int ret = zones_build(cfg, f->zones, f->count, &zones, &count);
+	if (ret == C2W_OK) {
+		zones_free(f->zones, f->count);
+		f->zones = zones;
+		f->count = count;
+		f->cfg = cfg;
+	}
+	pthread_mutex_unlock(&f->mu);
+	int sret = net_feeds_start(f);
+	return ret != C2W_OK ? ret : sret;
+}
+
+void net_feeds_free(struct net_feeds *f)
+{
+	if (f == NULL)
+		return;
+	stop_thread(f);
+	zones_free(f->zones, f->count);
+	if (f->req_ev != NULL)
+		event_free(f->req_ev);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
+	if (f->req_fd >= 0)
+		close(f->req_fd);
+	pthread_mutex_destroy(&f->mu);
+	pthread_cond_destroy(&f->cv);
+	free(f);
+}
+
+/* ---- NOTIFY and the control command --------------------------------------------------------- */
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			      &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+	if (b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+	return false;
+}
+
+bool net_feeds_notify(struct net_feeds *f, const uint8_t *qname, size_t qname_len,
+		      const struct sockaddr *peer)
+{
+	bool ok = false;
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->count && !ok; i++) {
+		struct fzone *fz = &f->zones[i];
+		if (fz->dname_len != qname_len || memcmp(fz->dname, qname, qname_len) != 0)
+			continue;
+		for (size_t p = 0; p < fz->primary_count && !ok; p++)
+			ok = same_addr(&fz->primaries[p].ss, peer);
+		if (ok) {
+			fz->st.notify_pending = true;
+			fz->st.notifies++;
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (ok)
+		wake(f);
+	return ok;
+}
+
+/* Error texts come from primaries and libraries: keep them valid JSON strings. */
+static void json_safe(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+static void zone_json(const struct fzone *fz, struct control_reply *reply, bool first)
+{
+	struct fzone_state st = fz->st;
+	json_safe(st.last_error);
+	json_safe(st.source);
+	bool enforced = st.has_copy && !(st.expired && fz->on_expire == CONF_ON_EXPIRE_DROP);
+	control_reply_printf(
+	    reply,
+	    "%s{\"name\":\"%s\",\"has_copy\":%s,\"serial\":%" PRIu32 ",\"last_success\":%" PRId64
+	    ",\"last_attempt\":%" PRId64 ",\"last_error\":\"%s\",\"next_refresh\":%" PRId64
+	    ",\"rules\":%" PRIu64 ",\"records\":%" PRIu64 ",\"source\":\"%s\",\"expired\":%s"
+	    ",\"enforced\":%s,\"on_expire\":\"%s\",\"transfers\":%" PRIu64 ",\"failures\":%" PRIu64
+	    ",\"axfr\":%" PRIu64 ",\"ixfr\":%" PRIu64 ",\"uptodate\":%" PRIu64
+	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s}",
+	    first ? "" : ",", fz->name, st.has_copy ? "true" : "false",
+	    st.has_copy ? st.soa.serial : 0, st.last_success, st.last_attempt, st.last_error,
+	    st.next_refresh, st.rules, st.records, st.source, st.expired ? "true" : "false",
+	    enforced ? "true" : "false", fz->on_expire == CONF_ON_EXPIRE_KEEP ? "keep" : "drop",
+	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
+	    fz->has_key ? "true" : "false");
+}
+
+static int on_ctl_feeds(void *arg, int argc, char **argv, struct control_reply *reply)
+{
+	struct net_feeds *f = arg;
+	(void)argc;
+	(void)argv;
+	control_reply_printf(reply, "{\"zones\":[");
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->count; i++)
+		zone_json(&f->zones[i], reply, i == 0);
+	pthread_mutex_unlock(&f->mu);
+	control_reply_printf(reply, "]}");
+	return C2W_OK;
+}
+
+int net_feeds_control_register(struct net_feeds *f, struct control_server *ctl)
+{
+	return control_server_register(ctl, "feeds", on_ctl_feeds, f);
+}

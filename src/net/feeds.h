@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Policy zones that follow their primaries (docs/policy.md "Feeds"): one transfer thread
+ * refreshes every transferred zone on its SOA timers (clamped by the config), at start and on
+ * NOTIFY from a listed primary, fails over between primaries, and hands each new copy to the
+ * main thread, which compiles it with the same guard rails as a reload and swaps it in. Only
+ * then does the copy replace the last good one on disk. Workers only call net_feeds_notify().
+ *
+ *   net_feeds_new(base, cfg, apply, srv, &f);   main thread, reads last good copies
+ *   net_feeds_files(f, cfg, files);             feeds for net_policy_load_files()
+ *   net_feeds_start(f);                         after the workers
+ *   net_feeds_reconfigure(f, cfg);              after a reload swapped @cfg in
+ *   net_feeds_free(f);                          stops and joins the thread
+ */
+#ifndef C2W_NET_FEEDS_H
+#define C2W_NET_FEEDS_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/config.h"
+#include "control/control.h"
+#include "core/err.h"
+
+struct net_feeds;
+struct event_base;
+
+/**
+ * Main thread: rebuild the policy with @files (one per zone of the running config, as from
+ * net_feeds_files()) and swap it in; fill @rules per zone.
+ *
+ * @return C2W_OK when the new policy is in force; otherwise the old one stays
+ */
+typedef int (*net_feeds_apply_cb)(void *ctx, const char *const *files, uint64_t *rules);
+
+/**
+ * Set up the zones of @cfg (borrowed until net_feeds_reconfigure() or free) that name
+ * primaries, reading each last good copy from disk; the thread is not started.
+ *
+ * @return C2W_OK, C2W_ECONFIG (a TSIG key file does not load; logged), C2W_ENOMEM
+ */
+C2W_NODISCARD int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
+				net_feeds_apply_cb apply, void *ctx, struct net_feeds **out);
+
+/** Start the transfer thread. @return C2W_OK or a negative errno */
+C2W_NODISCARD int net_feeds_start(struct net_feeds *f);
+
+/**
+ * Which file each zone of @cfg is compiled from: its own file, a transferred zone's last good
+ * copy, or NULL (no copy yet, or expired with on-expire: drop).
+ *
+ * @param files  out: @cfg->policy.zone_count entries, borrowed from @cfg
+ */
+void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const char **files);
+
+/** Record the rules compiled per zone of @cfg (as from net_policy_load_files()). */
+void net_feeds_note_rules(struct net_feeds *f, const struct c2w_config *cfg,
+			  const uint64_t *rules);
+
+/**
+ * Switch to @cfg after a reload: stops the thread, keeps the state of zones still followed
+ * (same name), reads the others, restarts. @return C2W_OK, C2W_ECONFIG (key file), ENOMEM
+ */
+C2W_NODISCARD int net_feeds_reconfigure(struct net_feeds *f, const struct c2w_config *cfg);
+
+/**
+ * A NOTIFY (RFC 1996) for @qname from @peer; any worker thread.
+ *
+ * @param qname  canonical wire name
+ * @return true when @qname is a followed zone and @peer one of its primaries (a refresh is
+ *         due, at most one per notify-interval); false = REFUSED
+ */
+bool net_feeds_notify(struct net_feeds *f, const uint8_t *qname, size_t qname_len,
+		      const struct sockaddr *peer);
+
+/** Register the "feeds" control command (each zone's transfer state as JSON). */
+C2W_NODISCARD int net_feeds_control_register(struct net_feeds *f, struct control_server *ctl);
+
+void net_feeds_free(struct net_feeds *f);
+
+#endif
