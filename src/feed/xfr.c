@@ -142,9 +142,7 @@ static int put_ixfr_soa(struct feed_xfr *x, knot_pkt_t *pkt)
 
 int feed_xfr_query(struct feed_xfr *x, uint16_t id, uint8_t *buf, size_t cap, size_t *len)
 {
-	if (cap > KNOT_WIRE_MAX_PKTSIZE)
-		cap = KNOT_WIRE_MAX_PKTSIZE;
-	knot_pkt_t *pkt = knot_pkt_new(buf, (uint16_t)cap, NULL);
+	knot_pkt_t *pkt = knot_pkt_new(NULL, KNOT_WIRE_MAX_PKTSIZE, NULL);
 	if (pkt == NULL)
 		return C2W_ENOMEM;
 	x->id = id;
@@ -156,6 +154,10 @@ int feed_xfr_query(struct feed_xfr *x, uint16_t id, uint8_t *buf, size_t cap, si
 	if (ret == C2W_OK && x->type == FEED_XFR_IXFR)
 		ret = put_ixfr_soa(x, pkt);
 	size_t n = pkt->size;
+	if (ret == C2W_OK && n > cap)
+		ret = C2W_ESPACE;
+	if (ret == C2W_OK)
+		memcpy(buf, pkt->wire, n);
 	knot_pkt_free(pkt);
 	if (ret != C2W_OK)
 		return ret;
@@ -234,6 +236,8 @@ static int dump(struct feed_xfr *x, const knot_rrset_t *rr, uint16_t pos)
 {
 	knot_dump_style_t style = KNOT_DUMP_STYLE_DEFAULT;
 	style.wrap = false;
+	style.show_class = true;
+	style.show_ttl = true;
 	style.human_ttl = false;
 	style.human_timestamp = false;
 	int n = knot_rrset_txt_dump_header(rr, rr->ttl, x->text, sizeof(x->text), &style);
@@ -346,6 +350,7 @@ static int on_soa(struct feed_xfr *x, const struct feed_soa *s)
 
 static int on_record(struct feed_xfr *x)
 {
+	int ret;
 	switch (x->state) {
 	case XS_FIRST:
 		return fail(x, C2W_EXFR, "first record is not the zone's SOA");
@@ -354,8 +359,9 @@ static int on_record(struct feed_xfr *x)
 			return C2W_ENOMEM;
 		/* fall through */
 	case XS_AXFR:
-		if (feed_zone_add(x->full, x->text) != C2W_OK)
-			return fail(x, C2W_ENOMEM, "out of memory");
+		ret = feed_zone_add(x->full, x->text);
+		if (ret != C2W_OK)
+			return fail(x, ret, "record not kept (%s)", c2w_strerror(ret));
 		return C2W_OK;
 	case XS_IXFR_DEL:
 		return add_op(x, false, false);
