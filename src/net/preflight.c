@@ -136,8 +136,16 @@ unsigned net_preflight_all(const struct c2w_config *cfg, net_preflight_cb cb, vo
 	char key[64];
 	check_resolver(&s, cfg);
 	for (size_t i = 0; i < cfg->policy.zone_count; i++) {
+		const struct conf_policy_zone *z = &cfg->policy.zones[i];
 		snprintf(key, sizeof(key), "policy.zones[%zu].file", i);
-		need_file(&s, key, cfg->policy.zones[i].file);
+		/* A transferred zone's copy may not exist yet: its place must be writable. */
+		if (z->primary_count > 0) {
+			need_writable(&s, key, z->file);
+			snprintf(key, sizeof(key), "policy.zones[%zu].tsig-key-file", i);
+			need_file(&s, key, z->tsig_key_file);
+		} else {
+			need_file(&s, key, z->file);
+		}
 	}
 	need_file(&s, "policy.never-block-file", cfg->policy.never_block_file);
 	need_dir(&s, "sinkhole.templates", cfg->sinkhole.templates);
