@@ -36,7 +36,7 @@ struct fzone_state {
 	int64_t last_success; /* unix s; 0 = never */
 	int64_t last_attempt;
 	int64_t next_refresh; /* unix s, for display */
-	char last_error[256];
+	char last_error[640];
 	char source[64]; /* primary of the copy in force */
 	int64_t next_mono_ms;
 	int64_t attempt_mono_ms;
