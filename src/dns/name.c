@@ -283,3 +283,30 @@ int dns_name_to_text(const uint8_t *name, char *out, size_t out_cap)
 	out[o] = 0;
 	return (int)o;
 }
+
+int dns_name_to_text_trunc(const uint8_t *name, char *out, size_t out_cap)
+{
+	char full[DNS_NAME_TEXT_MAX];
+	const size_t mark = sizeof(DNS_NAME_TRUNC_MARK) - 1;
+	if (out_cap < 8)
+		return C2W_ESPACE;
+	int n = dns_name_to_text(name, full, sizeof(full));
+	if (n < 0)
+		return n;
+	if ((size_t)n < out_cap) {
+		memcpy(out, full, (size_t)n + 1);
+		return n;
+	}
+	/* Keep whole characters: "\\DDD" and "\\X" are one character each. */
+	size_t limit = out_cap - 1 - mark, keep = 0;
+	for (size_t i = 0; i < (size_t)n;) {
+		size_t step = full[i] != '\\' ? 1 : (full[i + 1] >= '0' && full[i + 1] <= '9') ? 4 : 2;
+		if (i + step > limit)
+			break;
+		i += step;
+		keep = i;
+	}
+	memcpy(out, full, keep);
+	memcpy(out + keep, DNS_NAME_TRUNC_MARK, mark + 1);
+	return (int)(keep + mark);
+}

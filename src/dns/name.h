@@ -67,6 +67,20 @@ C2W_NODISCARD int dns_name_from_text(const char *text, const uint8_t *origin, ui
  */
 int dns_name_to_text(const uint8_t *name, char *out, size_t out_cap);
 
+/* Appended to a name cut by dns_name_to_text_trunc(); never part of a real name ("..." would
+ * be empty labels). */
+#define DNS_NAME_TRUNC_MARK "..."
+
+/**
+ * dns_name_to_text() into a fixed field that may be too short (hit records): a name whose
+ * presentation form does not fit is cut on a character (never inside a \DDD escape) and
+ * ends with DNS_NAME_TRUNC_MARK. No allocation.
+ *
+ * @param out_cap  at least 8
+ * @return length written (without NUL), or C2W_EMALF / C2W_ESPACE (@out_cap < 8)
+ */
+int dns_name_to_text_trunc(const uint8_t *name, char *out, size_t out_cap);
+
 /**
  * Is @name equal to or below @zone? @return the number of labels @name has in front of
  * @zone (0 when equal), or -1 when it is not a subdomain. Case-insensitive.

@@ -33,14 +33,22 @@ static void json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/*
+ * One CSV cell. A cell that a spreadsheet would read as a formula (first character = + - @,
+ * tab or carriage return: OWASP "CSV Injection") gets a leading single quote and is quoted,
+ * so the abuse desk's spreadsheet shows text instead of running it (docs/incidents.md).
+ */
 static void csv_str(FILE *out, const char *s)
 {
 	s = s ? s : "";
-	if (strpbrk(s, ",\"\r\n") == NULL && s[0] != '#') {
+	bool formula = strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+	if (!formula && strpbrk(s, ",\"\r\n") == NULL && s[0] != '#') {
 		fputs(s, out);
 		return;
 	}
 	fputc('"', out);
+	if (formula)
+		fputc('\'', out);
 	for (; *s; s++) {
 		if (*s == '"')
 			fputc('"', out);

@@ -2,6 +2,8 @@
 /* JSON Lines hit log: formatting, size/age rotation, reopen for logrotate. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@ struct events_jsonl {
 	uint64_t opened_s;
 	uint64_t rotate_bytes;
 	unsigned rotate_s;
+	bool torn; /* the file may end inside a line we could not cut off: start a new one */
+	_Atomic uint64_t lost; /* whole lines that never reached the file */
 };
 
 const char *events_qtype_name(uint16_t qtype, char *buf, size_t cap)
@@ -134,37 +138,80 @@ static uint64_t now_s(void)
 	return (uint64_t)ts.tv_sec;
 }
 
+static uint64_t count_lines(const char *buf, size_t len)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '\n';
+	return n;
+}
+
 /*
  * Lines collect in our own buffer and reach the file only whole (write(2) of complete
  * lines, O_APPEND), so a log shipper tailing the file never reads half a line, even when
- * the event thread is held up between flushes.
+ * the event thread is held up between flushes. When a write stops short (disk full, file
+ * size limit), the file is cut back to the end of the last whole line written, so the next
+ * record never lands on a torn one; if even that fails, the next flush starts with a
+ * newline. Lines that did not make it are counted in @lost.
  */
 static int flush_buf(struct events_jsonl *j)
 {
 	size_t off = 0;
 	int ret = C2W_OK;
-	while (j->fd >= 0 && off < j->len) {
+	if (j->len == 0)
+		return C2W_OK;
+	if (j->fd < 0) {
+		atomic_fetch_add(&j->lost, count_lines(j->buf, j->len));
+		j->len = 0;
+		return C2W_EIO;
+	}
+	off_t start = lseek(j->fd, 0, SEEK_END);
+	if (j->torn && start > 0) {
+		if (write(j->fd, "\n", 1) == 1)
+			start++;
+		else
+			start = -1;
+	}
+	if (start >= 0)
+		j->torn = false;
+	while (off < j->len) {
 		ssize_t w = write(j->fd, j->buf + off, j->len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			ret = w < 0 ? -errno : C2W_EIO; /* disk full: the buffered lines are lost */
+			ret = w < 0 ? -errno : C2W_EIO;
 			break;
 		}
 		off += (size_t)w;
+	}
+	if (ret != C2W_OK) {
+		size_t keep = off;
+		while (keep > 0 && j->buf[keep - 1] != '\n')
+			keep--;
+		if (keep < off && (start < 0 || ftruncate(j->fd, start + (off_t)keep) != 0))
+			j->torn = true;
+		atomic_fetch_add(&j->lost, count_lines(j->buf + keep, j->len - keep));
+		if (j->size >= j->len - keep)
+			j->size -= j->len - keep;
 	}
 	j->len = 0;
 	return ret;
 }
 
+uint64_t events_jsonl_lost(const struct events_jsonl *j)
+{
+	return atomic_load(&((struct events_jsonl *)(uintptr_t)j)->lost);
+}
+
 static int open_file(struct events_jsonl *j)
 {
-	int fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* Never through a symlink: whoever can write the directory must not redirect it. */
+	int fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		int e = -errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		int e = S_ISREG(st.st_mode) ? -errno : C2W_EINVAL;
 		close(fd);
 		return e;
 	}
@@ -235,33 +282,31 @@ int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit, con
 		       const char *key_id)
 {
 	char line[4096];
-	int rotated = 0;
+	int rotated = 0, ret = C2W_OK;
 	int n = events_jsonl_format(hit, pseudonym, key_id, line, sizeof(line) - 1);
-	if (n < 0)
+	if (n < 0) {
+		atomic_fetch_add(&j->lost, 1);
 		return n;
+	}
 	line[n++] = '\n';
 	if (j->fd >= 0 && j->size > 0 &&
 	    ((j->rotate_bytes && j->size + (uint64_t)n > j->rotate_bytes) ||
 	     (j->rotate_s && now_s() >= j->opened_s + j->rotate_s))) {
-		int ret = rotate(j);
-		if (ret != C2W_OK)
-			return ret;
-		rotated = 1;
+		ret = rotate(j);
+		if (ret == C2W_OK)
+			rotated = 1;
 	}
-	if (j->fd < 0) {
-		int ret = open_file(j);
-		if (ret != C2W_OK)
-			return ret;
+	if (j->fd < 0 && (ret = open_file(j)) != C2W_OK) {
+		atomic_fetch_add(&j->lost, 1);
+		return ret;
 	}
-	if (j->len + (size_t)n > JSONL_BUF) {
-		int ret = flush_buf(j);
-		if (ret != C2W_OK)
-			return ret;
-	}
+	/* A failed flush loses (and counts) the older lines; this one still gets its chance. */
+	if (j->len + (size_t)n > JSONL_BUF)
+		ret = flush_buf(j);
 	memcpy(j->buf + j->len, line, (size_t)n);
 	j->len += (size_t)n;
 	j->size += (uint64_t)n;
-	return rotated;
+	return ret != C2W_OK ? ret : rotated;
 }
 
 int events_jsonl_flush(struct events_jsonl *j)

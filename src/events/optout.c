@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "core/file.h"
 #include "core/log.h"
 
 struct table {
@@ -245,11 +246,9 @@ static int persist(const char *path, const struct table *t)
 	if (path == NULL)
 		return C2W_OK;
 	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-		return C2W_EINVAL;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = c2w_file_tmp_open(path, 0600, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	FILE *f = fdopen(fd, "w");
 	if (f == NULL) {
 		int e = -errno;

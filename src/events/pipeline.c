@@ -6,8 +6,10 @@
  */
 #include "events/pipeline.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,7 +59,8 @@ struct events_pipeline {
 	size_t counter_last; /* cache: index of the last zone/action seen */
 
 	_Atomic uint64_t hits, queries_logged, optout_skipped, query_skipped, store_lost,
-	    sink_errors, jsonl_rotations, key_rotations;
+	    sink_errors, jsonl_rotations, key_rotations, jsonl_reopen_failures,
+	    key_rotation_failures;
 	uint64_t batch; /* hits added to the store since the last commit */
 	uint64_t last_flush_ms;
 	uint64_t last_housekeep_s;
@@ -145,7 +148,15 @@ int events_pipeline_new(const struct events_spec *spec, struct events_optout *op
 		 * directory) must not take DNS down: hits still reach the other sinks, are
 		 * counted as store_lost, and the event thread retries every 10 s. */
 		struct events_store *st = NULL;
-		if (events_store_open(p->spec.sqlite, &st) == C2W_OK)
+		ret = events_store_open(p->spec.sqlite, &st);
+		if (ret == C2W_EACCES || ret == C2W_EINVAL) {
+			/* Raw addresses readable by others, or a symlink: the operator must fix
+			 * the files (logged); do not start. */
+			ret = C2W_ECONFIG;
+			goto out_free;
+		}
+		ret = C2W_OK;
+		if (st != NULL)
 			atomic_store(&p->store, st);
 		else
 			c2w_log_err("events: incident store %s unavailable; hits are counted as "
@@ -236,8 +247,33 @@ static void store_add(struct events_pipeline *p, const struct events_hit *hit,
 	store_backoff(p);
 }
 
-static void process_one(struct events_pipeline *p, const struct events_hit *hit)
+/*
+ * A CLIENT-IP rule's prefix is subscriber data (for a /32 or /128 rule it is the client's
+ * own address): it leaves the box like the client field, as "<pseudonym>/<length>" under the
+ * current key, or empty when it is not a prefix we can read. Caller holds key_lock.
+ */
+static void pseudonymise_match(const struct events_pipeline *p, struct events_hit *hit)
 {
+	char text[EVENTS_NAME_CAP], pseudonym[EVENTS_PSEUDO_CAP];
+	uint8_t addr[16] = {0};
+	events_hit_copy(text, sizeof(text), hit->match);
+	hit->match[0] = '\0';
+	char *slash = strchr(text, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	unsigned long bits = strtoul(slash + 1, NULL, 10);
+	int family = strchr(text, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(family, text, addr) != 1 || bits > (family == AF_INET ? 32u : 128u))
+		return;
+	events_pseudo_make(p->ps, family, addr, pseudonym);
+	snprintf(hit->match, sizeof(hit->match), "%s/%lu", pseudonym, bits);
+}
+
+static void process_one(struct events_pipeline *p, const struct events_hit *in)
+{
+	const struct events_hit *hit = in;
+	struct events_hit masked;
 	if (hit->kind != EVENTS_KIND_HIT && !p->spec.query_log) {
 		atomic_fetch_add(&p->query_skipped, 1);
 		return;
@@ -251,6 +287,11 @@ static void process_one(struct events_pipeline *p, const struct events_hit *hit)
 	pthread_mutex_lock(&p->key_lock);
 	events_pseudo_make(p->ps, hit->client_family, hit->client_addr, pseudonym);
 	memcpy(key_id, events_pseudo_key_id(p->ps), sizeof(key_id));
+	if (hit->kind == EVENTS_KIND_HIT && hit->trigger == EVENTS_TRIGGER_CLIENT_IP) {
+		masked = *in;
+		pseudonymise_match(p, &masked);
+		hit = &masked;
+	}
 	pthread_mutex_unlock(&p->key_lock);
 	atomic_fetch_add(hit->kind == EVENTS_KIND_HIT ? &p->hits : &p->queries_logged, 1);
 	if (p->jsonl) {
@@ -306,10 +347,17 @@ static void housekeep(struct events_pipeline *p)
 	pthread_mutex_lock(&p->key_lock);
 	int r = events_pseudo_maybe_rotate(p->ps, now);
 	pthread_mutex_unlock(&p->key_lock);
-	if (r == 1)
+	if (r == 1) {
 		atomic_fetch_add(&p->key_rotations, 1);
-	else if (r < 0)
-		c2w_log_warn("events: key rotation failed: %s", c2w_strerror(r));
+	} else if (r < 0) {
+		/* Pseudonyms keep the old key until this succeeds: say so every time (once a
+		 * minute), the counter tells monitoring. */
+		atomic_fetch_add(&p->key_rotation_failures, 1);
+		c2w_log_err("events: pseudonym key rotation of %s failed: %s; the old key stays "
+			    "in use (%llu failures)",
+			    p->spec.key_file ? p->spec.key_file : "(ephemeral)", c2w_strerror(r),
+			    (unsigned long long)atomic_load(&p->key_rotation_failures));
+	}
 	if (p->store && (p->spec.retention_days || p->spec.notify_window_days)) {
 		struct events_retention_result res;
 		events_pipeline_flush(p);
@@ -365,8 +413,12 @@ static void *thread_main(void *arg)
 		size_t n = drain(p, buf);
 		if (atomic_exchange(&p->reopen, false) && p->jsonl) {
 			int r = events_jsonl_reopen(p->jsonl);
-			if (r != C2W_OK)
-				sink_error(p, "jsonl reopen", r);
+			if (r != C2W_OK) {
+				atomic_fetch_add(&p->jsonl_reopen_failures, 1);
+				c2w_log_err("events: cannot reopen hit log %s: %s; hits are lost "
+					    "until it opens",
+					    p->spec.jsonl, c2w_strerror(r));
+			}
 		}
 		if (mono_ms() - p->last_flush_ms >= p->spec.flush_ms)
 			events_pipeline_flush(p);
@@ -449,6 +501,9 @@ void events_pipeline_stats(const struct events_pipeline *p, struct events_stats 
 	out->sink_errors = atomic_load(&m->sink_errors);
 	out->jsonl_rotations = atomic_load(&m->jsonl_rotations);
 	out->key_rotations = atomic_load(&m->key_rotations);
+	out->jsonl_reopen_failures = atomic_load(&m->jsonl_reopen_failures);
+	out->key_rotation_failures = atomic_load(&m->key_rotation_failures);
+	out->jsonl_lost = m->jsonl ? events_jsonl_lost(m->jsonl) : 0;
 	for (size_t i = 0; i < p->ring_count; i++)
 		out->dropped += events_ring_dropped(p->rings[i]);
 }
@@ -528,12 +583,15 @@ int events_pipeline_stats_json(const struct events_pipeline *p, FILE *out)
 	fprintf(out,
 		"{\"hits\":%llu,\"queries_logged\":%llu,\"dropped\":%llu,\"optout_skipped\":%llu,"
 		"\"query_skipped\":%llu,\"store_lost\":%llu,\"sink_errors\":%llu,"
-		"\"jsonl_rotations\":%llu,\"key_rotations\":%llu,\"zones\":[",
+		"\"jsonl_rotations\":%llu,\"key_rotations\":%llu,\"jsonl_lost\":%llu,"
+		"\"jsonl_reopen_failures\":%llu,\"key_rotation_failures\":%llu,\"zones\":[",
 		(unsigned long long)st.hits, (unsigned long long)st.queries_logged,
 		(unsigned long long)st.dropped, (unsigned long long)st.optout_skipped,
 		(unsigned long long)st.query_skipped, (unsigned long long)st.store_lost,
 		(unsigned long long)st.sink_errors, (unsigned long long)st.jsonl_rotations,
-		(unsigned long long)st.key_rotations);
+		(unsigned long long)st.key_rotations, (unsigned long long)st.jsonl_lost,
+		(unsigned long long)st.jsonl_reopen_failures,
+		(unsigned long long)st.key_rotation_failures);
 	for (size_t i = 0; i < n; i++) {
 		/* Zone names are DNS presentation names: escape the JSON specials anyway. */
 		fprintf(out, "%s{\"zone\":\"", i ? "," : "");

@@ -56,8 +56,11 @@ struct events_stats {
 	uint64_t query_skipped;  /* query records discarded (query_log off) */
 	uint64_t store_lost;     /* hits the store could not keep (disk full, locked...) */
 	uint64_t sink_errors;    /* failed writes to JSONL / dnstap / syslog */
+	uint64_t jsonl_lost;     /* hit-log lines lost (disk full, file not open): records */
 	uint64_t jsonl_rotations;
+	uint64_t jsonl_reopen_failures; /* SIGHUP/rotation reopen of the hit log failed */
 	uint64_t key_rotations;
+	uint64_t key_rotation_failures; /* a due key rotation failed (key file not writable...) */
 };
 
 struct events_pipeline;

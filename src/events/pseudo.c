@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/log.h"
 
 #define KEY_LEN    32
@@ -85,11 +86,9 @@ static int key_random(struct key *k, uint64_t now_s)
 static int save(const struct events_pseudo *ps)
 {
 	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", ps->path, (long)getpid()) >= (int)sizeof(tmp))
-		return C2W_EINVAL;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = c2w_file_tmp_open(ps->path, 0600, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	char line[256];
 	char kh[2 * KEY_LEN + 1];
 	int len = snprintf(line, sizeof(line), "%s\n", FILE_MAGIC);
@@ -170,7 +169,10 @@ int events_pseudo_open(const char *path, unsigned rotation_s, struct events_pseu
 	ret = C2W_ENOMEM;
 	if ((ps->path = strdup(path)) == NULL)
 		goto out_free;
-	FILE *f = fopen(path, "r");
+	int kfd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = kfd >= 0 ? fdopen(kfd, "r") : NULL;
+	if (f == NULL && kfd >= 0)
+		close(kfd);
 	if (f == NULL && errno == ENOENT) {
 		ret = key_random(&ps->cur, now_s());
 		if (ret == C2W_OK)

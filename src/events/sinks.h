@@ -24,20 +24,28 @@ struct events_dnstap;
 int events_jsonl_format(const struct events_hit *hit, const char *pseudonym, const char *key_id,
 			char *buf, size_t cap);
 
-/** Open (append, mode 0640) @path. @return C2W_OK or negative errno. */
+/**
+ * Open (append, mode 0640, never through a symlink, regular files only) @path.
+ * @return C2W_OK, C2W_EINVAL (not a regular file) or negative errno.
+ */
 C2W_NODISCARD int events_jsonl_open(const char *path, uint64_t rotate_bytes, unsigned rotate_s,
 				    struct events_jsonl **out);
 
 /**
  * Append one line; rotates first when the file reached its size or age (renamed to
- * "<path>.<UTC yyyymmddThhmmssZ>[.N]"). @return C2W_OK, 1 when a rotation happened, or an
- * error (the line is lost).
+ * "<path>.<UTC yyyymmddThhmmssZ>[.N]"). Lines reach the file whole or not at all: a short
+ * write (disk full) is cut back to the last whole line and the lines that did not make it
+ * are counted (events_jsonl_lost()). @return C2W_OK, 1 when a rotation happened, or an
+ * error (rotation, reopen or an earlier buffered flush failed).
  */
 int events_jsonl_write(struct events_jsonl *j, const struct events_hit *hit, const char *pseudonym,
 		       const char *key_id);
 
 /** Push buffered lines to the kernel. @return C2W_OK or negative errno. */
 int events_jsonl_flush(struct events_jsonl *j);
+
+/** Lines lost so far (write errors, no file open). Any thread. */
+uint64_t events_jsonl_lost(const struct events_jsonl *j);
 
 /** Close and reopen at the same path (after logrotate renamed the file). */
 int events_jsonl_reopen(struct events_jsonl *j);

@@ -9,12 +9,16 @@
 #include "events/store.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "events/import.h"
@@ -104,8 +108,58 @@ static int exec(struct events_store *st, const char *sql)
 	return C2W_OK;
 }
 
+/*
+ * The store holds raw client addresses and subscriber ids: owner only. Create the database
+ * file 0600 ourselves (SQLite gives its -wal and -shm files the mode and owner of the
+ * database file), never through a symlink, and refuse a database or companion file that
+ * group or others can read, as the pseudonym key file is refused.
+ */
+static int check_mode(const char *path, bool create)
+{
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	if (fd < 0 && errno == ENOENT && !create)
+		return C2W_OK;
+	if (fd < 0 && errno == ELOOP)
+		return C2W_EINVAL; /* a symlink where the store should be */
+	if (fd < 0)
+		return C2W_ESTORE; /* missing directory, permissions: the store is unavailable */
+	struct stat st;
+	int ret = fstat(fd, &st) == 0 ? C2W_OK : -errno;
+	if (ret == C2W_OK && !S_ISREG(st.st_mode))
+		ret = C2W_EINVAL;
+	else if (ret == C2W_OK && (st.st_mode & 077) != 0)
+		ret = C2W_EACCES;
+	close(fd);
+	return ret;
+}
+
+int events_store_check_modes(const char *path)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+	char buf[4096];
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		if (snprintf(buf, sizeof(buf), "%s%s", path, suffix[i]) >= (int)sizeof(buf))
+			return C2W_EINVAL;
+		int ret = check_mode(buf, i == 0);
+		if (ret == C2W_EACCES)
+			c2w_log_err("events: store file %s is accessible by group or others "
+				    "(it holds raw client addresses: chmod 600)",
+				    buf);
+		else if (ret == C2W_EINVAL)
+			c2w_log_err("events: store file %s is not a regular file (symlink?)", buf);
+		else if (ret != C2W_OK)
+			c2w_log_err("events: cannot open store %s: %s", buf, c2w_strerror(-errno));
+		if (ret != C2W_OK)
+			return ret;
+	}
+	return C2W_OK;
+}
+
 int events_store_open(const char *path, struct events_store **out)
 {
+	int mret = events_store_check_modes(path);
+	if (mret != C2W_OK)
+		return mret;
 	struct events_store *st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return C2W_ENOMEM;

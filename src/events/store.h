@@ -26,11 +26,21 @@ struct events_store;
 struct events_pseudo;
 
 /**
- * Open (creating when missing) the store, switch to WAL, create or check the schema.
+ * Check the modes of the database file and its -wal, -shm and -journal companions: each
+ * that exists must be a regular file (not a symlink) that group and others cannot access.
+ * The database file is created 0600 when missing. Logs the reason.
+ *
+ * @return C2W_OK, C2W_EACCES (group/other access), C2W_EINVAL (not a regular file or a
+ *         symlink), C2W_ESTORE (cannot open: missing directory, permissions)
+ */
+C2W_NODISCARD int events_store_check_modes(const char *path);
+
+/**
+ * Open (creating 0600 when missing) the store, switch to WAL, create or check the schema.
  *
  * @param path  database file, copied
  * @param out   out: close with events_store_close() (which commits the open batch)
- * @return C2W_OK or C2W_ESTORE (message logged)
+ * @return C2W_OK, C2W_ESTORE (message logged), or an error of events_store_check_modes()
  */
 C2W_NODISCARD int events_store_open(const char *path, struct events_store **out);
 

@@ -84,7 +84,8 @@ static void record_hit(struct net_worker *w, const struct dns_query *q, const st
 	rec.action = events_action_of(hit);
 	rec.qtype = q->qtype;
 	rec.worker = (uint16_t)w->id;
-	if (dns_name_to_text(q->qname, rec.qname, sizeof(rec.qname)) < 0)
+	/* A name whose escaped form outgrows the field is cut with a marker, never dropped. */
+	if (dns_name_to_text_trunc(q->qname, rec.qname, sizeof(rec.qname)) < 0)
 		rec.qname[0] = '\0';
 	events_hit_copy(rec.match, sizeof(rec.match), hit->match);
 	events_hit_copy(rec.zone, sizeof(rec.zone), hit->zone_name);
@@ -118,7 +119,8 @@ void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 	rec.tcp = rt->tcp;
 	rec.qtype = q->qtype;
 	rec.worker = (uint16_t)w->id;
-	if (dns_name_to_text(q->qname, rec.qname, sizeof(rec.qname)) < 0)
+	/* A name whose escaped form outgrows the field is cut with a marker, never dropped. */
+	if (dns_name_to_text_trunc(q->qname, rec.qname, sizeof(rec.qname)) < 0)
 		rec.qname[0] = '\0';
 	(void)events_ring_push(w->ring, &rec);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "policy/image.h"
 
 static int fail(char *err, size_t err_len, int code, const char *msg)
@@ -125,13 +126,9 @@ int policy_snap_open(const char *path, struct policy_snap **out, char *err, size
 int policy_snap_write(const struct policy_snap *snap, const char *path)
 {
 	char tmp[4096];
-	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return C2W_EINVAL;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = c2w_file_tmp_open(path, 0644, tmp, sizeof(tmp));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	size_t done = 0;
 	while (done < snap->len) {
 		ssize_t w = write(fd, snap->base + done, snap->len - done);

@@ -281,6 +281,39 @@ static void test_compare(void)
 	CHECK_EQ(dns_name_wire_len(b, sizeof(b)), 17);
 }
 
-TEST_MAIN(TEST(test_unpack_plain_and_compressed), TEST(test_unpack_loops_and_bad_pointers),
+/* issue 12: a name whose escaped text outgrows a hit record's field is cut with a marker,
+ * never recorded as "". */
+static void test_text_trunc(void)
+{
+	uint8_t wire[DNS_NAME_WIRE_MAX];
+	size_t p = 0;
+	for (int l = 0; l < 4; l++) { /* 4 labels of 62 bytes 0x01: 248 * 4 = 992 chars */
+		wire[p++] = 62;
+		memset(wire + p, 1, 62);
+		p += 62;
+	}
+	wire[p] = 0;
+	char full[DNS_NAME_TEXT_MAX], cut[256];
+	int n = dns_name_to_text(wire, full, sizeof(full));
+	CHECK(n > 255);
+	CHECK_EQ(dns_name_to_text(wire, cut, sizeof(cut)), C2W_ESPACE);
+	int m = dns_name_to_text_trunc(wire, cut, sizeof(cut));
+	CHECK(m > 0 && m < 256);
+	CHECK_EQ((long long)strlen(cut), m);
+	CHECK(m >= 3 && strcmp(cut + m - 3, DNS_NAME_TRUNC_MARK) == 0);
+	CHECK(strncmp(cut, full, (size_t)m - 3) == 0);
+	for (int i = 0; i < m - 3; i++) /* whole \DDD escapes only */
+		if (cut[i] == '\\') {
+			CHECK(i + 4 <= m - 3);
+			i += 3;
+		}
+	/* A name that fits is unchanged. */
+	const uint8_t small[] = "\3www\7example\3com";
+	CHECK_EQ(dns_name_to_text_trunc(small, cut, sizeof(cut)), 16);
+	CHECK_STREQ(cut, "www.example.com.");
+	CHECK_EQ(dns_name_to_text_trunc(small, cut, 4), C2W_ESPACE);
+}
+
+TEST_MAIN(TEST(test_text_trunc), TEST(test_unpack_plain_and_compressed), TEST(test_unpack_loops_and_bad_pointers),
 	  TEST(test_unpack_label_and_name_limits), TEST(test_unpack_pointer_chain_bound),
 	  TEST(test_unpack_every_prefix), TEST(test_text), TEST(test_compare))

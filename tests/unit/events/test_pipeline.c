@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -449,11 +450,149 @@ static void test_store_unavailable(void)
 	free(log);
 }
 
+static int count_char(const char *s, char c)
+{
+	int n = 0;
+	for (; s && *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/* issue 12: a CLIENT-IP rule's prefix (for a /32 the subscriber's address) leaves the box
+ * pseudonymised like the client field, in the hit log and in the store. */
+static void test_client_ip_match(void)
+{
+	char jsonl[128], db[128];
+	path_of(jsonl, sizeof(jsonl), "cip.jsonl");
+	path_of(db, sizeof(db), "cip.db");
+	struct events_spec spec = {.jsonl = jsonl, .sqlite = db};
+	struct events_pipeline *p = NULL;
+	CHECK_EQ(events_pipeline_new(&spec, NULL, &p), C2W_OK);
+	if (p == NULL)
+		return;
+	struct events_hit h[2];
+	make_hit(&h[0], "192.0.2.77", "x.example.", EVENTS_ACTION_NXDOMAIN);
+	h[0].trigger = EVENTS_TRIGGER_CLIENT_IP;
+	events_hit_copy(h[0].match, sizeof(h[0].match), "192.0.2.77/32");
+	make_hit(&h[1], "2001:db8::77", "y.example.", EVENTS_ACTION_NXDOMAIN);
+	h[1].trigger = EVENTS_TRIGGER_CLIENT_IP;
+	events_hit_copy(h[1].match, sizeof(h[1].match), "2001:db8::77/128");
+	events_pipeline_process(p, h, 2);
+	events_pipeline_flush(p);
+	struct sockaddr_in in = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "192.0.2.77", &in.sin_addr);
+	char ps[33], kid[9], want[64];
+	events_pipeline_pseudonym(p, (struct sockaddr *)&in, ps, kid);
+	events_pipeline_free(p);
+	char *log = slurp(jsonl);
+	CHECK(log != NULL && strstr(log, "192.0.2.77") == NULL && strstr(log, "2001:db8") == NULL);
+	snprintf(want, sizeof(want), "\"match\":\"%s/32\"", ps);
+	CHECK(log != NULL && strstr(log, want) != NULL);
+	CHECK(log != NULL && strstr(log, "/128\"") != NULL);
+	free(log);
+	CHECK_EQ(scalar(db, "SELECT count(*) FROM incidents WHERE rule LIKE '%192.0.2.77%' OR"
+			    " rule LIKE '%2001:db8%'"),
+		 0);
+}
+
+/* issue 12: on a full disk (here the file size limit) the hit log keeps whole lines only,
+ * later records start on a line of their own, and lost records are counted one by one. */
+static void test_jsonl_full_disk(void)
+{
+	char jsonl[128];
+	path_of(jsonl, sizeof(jsonl), "full.jsonl");
+	struct events_spec spec = {.jsonl = jsonl};
+	struct events_pipeline *p = NULL;
+	CHECK_EQ(events_pipeline_new(&spec, NULL, &p), C2W_OK);
+	if (p == NULL)
+		return;
+	struct events_hit h;
+	make_hit(&h, "192.0.2.5", "full.c2.example.", EVENTS_ACTION_NXDOMAIN);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 10000; /* ~30 lines */
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (int i = 0; i < 200; i++)
+		events_pipeline_process(p, &h, 1);
+	events_pipeline_flush(p);
+	struct events_stats st;
+	events_pipeline_stats(p, &st);
+	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+	char *log = slurp(jsonl);
+	int lines = count_char(log, '\n');
+	CHECK(lines > 0 && lines < 200);
+	CHECK(log != NULL && log[0] != '\0' && log[strlen(log) - 1] == '\n');
+	CHECK_EQ(st.jsonl_lost, 200 - lines);
+	CHECK(st.sink_errors >= 1);
+	free(log);
+	/* Space is back: the next records are whole lines of their own. */
+	make_hit(&h, "192.0.2.5", "after.c2.example.", EVENTS_ACTION_NXDOMAIN);
+	events_pipeline_process(p, &h, 1);
+	events_pipeline_flush(p);
+	events_pipeline_free(p);
+	log = slurp(jsonl);
+	CHECK_EQ(count_char(log, '\n'), lines + 1);
+	CHECK_EQ(count_char(log, '{'), lines + 1);
+	char *last = log ? strstr(log, "after.c2.example.") : NULL;
+	CHECK(last != NULL && last > log);
+	free(log);
+}
+
+/* issue 12: a key rotation that cannot write the key file is loud: logged and counted. */
+static void test_rotation_failure_counted(void)
+{
+	char kdir[128], key[160];
+	path_of(kdir, sizeof(kdir), "ro");
+	CHECK_EQ(mkdir(kdir, 0700), 0);
+	snprintf(key, sizeof(key), "%s/key", kdir);
+	/* A key created in 2001: rotation is due at the event thread's first housekeeping. */
+	FILE *f = fopen(key, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fprintf(f, "c2wall-pseudonym-key 1\nxxxxxxxx 1000000000 "
+		   "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+	fclose(f);
+	CHECK_EQ(chmod(key, 0600), 0);
+	struct events_spec spec = {.key_file = key, .key_rotation_s = 60};
+	struct events_pipeline *p = NULL;
+	CHECK_EQ(events_pipeline_new(&spec, NULL, &p), C2W_OK);
+	if (p == NULL)
+		return;
+	/* The key's directory goes away (even root cannot write there now). */
+	char moved[170];
+	snprintf(moved, sizeof(moved), "%s.away", kdir);
+	CHECK_EQ(rename(kdir, moved), 0);
+	f = fopen(kdir, "w");
+	if (f)
+		fclose(f);
+	CHECK_EQ(events_pipeline_start(p), C2W_OK);
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	events_pipeline_stop(p);
+	struct events_stats st;
+	events_pipeline_stats(p, &st);
+	CHECK_EQ(st.key_rotations, 0);
+	CHECK_EQ(st.key_rotation_failures, 1);
+	char *js = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&js, &len);
+	CHECK_EQ(events_pipeline_stats_json(p, m), C2W_OK);
+	fclose(m);
+	CHECK(js != NULL && strstr(js, "\"key_rotation_failures\":1") != NULL);
+	free(js);
+	events_pipeline_free(p);
+}
+
 int main(void)
 {
 	static const struct test_case cases[] = {
-	    TEST(test_all_sinks), TEST(test_reopen_and_rotation), TEST(test_ring_drops_counted),
-	    TEST(test_sigkill_bound), TEST(test_store_unavailable)};
+	    TEST(test_all_sinks),        TEST(test_reopen_and_rotation),
+	    TEST(test_ring_drops_counted), TEST(test_sigkill_bound),
+	    TEST(test_store_unavailable), TEST(test_client_ip_match),
+	    TEST(test_jsonl_full_disk),  TEST(test_rotation_failure_counted)};
 	rcu_register_thread();
 	snprintf(dir, sizeof(dir), "/tmp/c2w-pipe-XXXXXX");
 	if (mkdtemp(dir) == NULL)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Pseudonyms: stable per key, different across keys, key file 0600, rotation keeps previous. */
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -90,4 +91,46 @@ static void test_rotation(void)
 	rmdir(dir);
 }
 
-TEST_MAIN(TEST(test_stable_and_keyed), TEST(test_rotation))
+/* issue 12: the key file is replaced through an exclusive, unpredictable temporary; a
+ * symlink planted at the old predictable name "PATH.tmp.<pid>" is not followed, and a
+ * symlinked key file is not read. */
+static void test_tmp_no_follow(void)
+{
+	char dir[] = "/tmp/c2w-pseudo-tmp-XXXXXX", path[128], trap[160], victim[128];
+	if (mkdtemp(dir) == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/key", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(trap, sizeof(trap), "%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(victim, "w");
+	fputs("precious\n", f);
+	fclose(f);
+	chmod(victim, 0644);
+	CHECK_EQ(symlink(victim, trap), 0);
+	struct events_pseudo *p = NULL;
+	CHECK_EQ(events_pseudo_open(path, 60, &p), C2W_OK);
+	CHECK_EQ(events_pseudo_rotate(p, (uint64_t)time(NULL) + 120), C2W_OK);
+	events_pseudo_free(p);
+	char buf[64] = "";
+	f = fopen(victim, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	CHECK_STREQ(buf, "precious\n");
+	struct stat st;
+	CHECK_EQ(stat(victim, &st), 0);
+	CHECK_EQ(st.st_mode & 0777, 0644);
+	CHECK_EQ(lstat(path, &st), 0);
+	CHECK(S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600);
+	/* A key file that is a symlink is refused. */
+	char link[160];
+	snprintf(link, sizeof(link), "%s/keylink", dir);
+	CHECK_EQ(symlink(path, link), 0);
+	CHECK(events_pseudo_open(link, 60, &p) != C2W_OK);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_EQ(system(cmd), 0);
+}
+
+TEST_MAIN(TEST(test_stable_and_keyed), TEST(test_rotation), TEST(test_tmp_no_follow))

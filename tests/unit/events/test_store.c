@@ -300,11 +300,78 @@ static void test_store_unavailable(void)
 	}
 }
 
+/* issue 12: the store (raw addresses) and its -wal/-shm are 0600; a store that group or
+ * others can read, or a symlink, is refused. */
+static void test_modes(void)
+{
+	char path[128], side[160];
+	mode_t old = umask(022);
+	struct events_store *st = open_store("modes.db");
+	struct events_hit h;
+	hit_at(&h, day0 + 100, "192.0.2.17", "a.c2.example.", "emotet");
+	CHECK_EQ(events_store_hit_add(st, &h, "p", "k"), C2W_OK);
+	CHECK_EQ(events_store_flush(st), C2W_OK);
+	snprintf(path, sizeof(path), "%s/modes.db", dir);
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		struct stat sb;
+		snprintf(side, sizeof(side), "%s%s", path, sfx[i]);
+		CHECK_EQ(stat(side, &sb), 0);
+		CHECK_EQ(sb.st_mode & 0777, 0600);
+	}
+	events_store_close(st);
+	umask(old);
+	st = NULL;
+	CHECK_EQ(chmod(path, 0644), 0);
+	CHECK_EQ(events_store_open(path, &st), C2W_EACCES);
+	CHECK_EQ(chmod(path, 0600), 0);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	FILE *f = fopen(side, "a"); /* a leftover WAL others can read */
+	if (f)
+		fclose(f);
+	CHECK_EQ(chmod(side, 0640), 0);
+	CHECK_EQ(events_store_open(path, &st), C2W_EACCES);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s/link.db", dir);
+	CHECK_EQ(symlink(path, side), 0);
+	CHECK_EQ(events_store_open(side, &st), C2W_EINVAL);
+	CHECK(st == NULL);
+}
+
+/* issue 12: CSV cells a spreadsheet would run as a formula are neutralised (OWASP). */
+static void test_csv_formula(void)
+{
+	struct events_store *st = open_store("csv.db");
+	struct events_hit h;
+	hit_at(&h, day0 + 100, "192.0.2.17", "=cmd|' /C calc'!A0.example.", "+family");
+	events_hit_copy(h.match, sizeof(h.match), "-rule");
+	events_hit_copy(h.feed, sizeof(h.feed), "@feed");
+	events_hit_copy(h.zone, sizeof(h.zone), "\tzone");
+	CHECK_EQ(events_store_hit_add(st, &h, "p", "k"), C2W_OK);
+	int count = 0;
+	char *csv = export_str(st, EVENTS_EXPORT_CSV, &count);
+	CHECK_EQ(count, 1);
+	CHECK(csv != NULL);
+	if (csv != NULL) {
+		CHECK(strstr(csv, ",\"'+family\",") != NULL);
+		CHECK(strstr(csv, ",\"'-rule\",") != NULL);
+		CHECK(strstr(csv, ",\"'\tzone\",") != NULL);
+		CHECK(strstr(csv, "\"'=cmd|' /C calc'!A0.example.(1)\"") != NULL);
+		/* No cell starts with a formula character. */
+		for (const char *c = csv; *c; c++)
+			if (c == csv || c[-1] == ',' || c[-1] == '\n')
+				CHECK(strchr("=+-@\t\r", *c) == NULL || *c == '\0');
+	}
+	free(csv);
+	events_store_close(st);
+}
+
 int main(void)
 {
 	static const struct test_case cases[] = {
 	    TEST(test_aggregate_and_export), TEST(test_retention_and_evidence),
-	    TEST(test_import_reports), TEST(test_store_unavailable)};
+	    TEST(test_import_reports), TEST(test_store_unavailable), TEST(test_modes),
+	    TEST(test_csv_formula)};
 	snprintf(dir, sizeof(dir), "/tmp/c2w-store-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return 1;
