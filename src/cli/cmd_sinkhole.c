@@ -15,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "cli/cli.h"
 #include "conf/config.h"
 #include "core/log.h"
 #include "dns/msg.h"
 #include "dns/name.h"
+#include "events/optout.h"
 #include "events/pseudo.h"
 #include "events/store.h"
 #include "net/policy_conf.h"
@@ -33,6 +35,7 @@ struct sh_ctx {
 	struct policy_snap *snap;
 	struct events_store *store;
 	struct events_pseudo *pseudo;
+	struct events_optout *optout; /* opted-out subscribers leave no evidence; may be NULL */
 	FILE *evlog;
 	uint64_t store_errors;
 	uint64_t log_last;
@@ -84,6 +87,8 @@ static bool lookup(const char *host, const struct sockaddr *client, struct sinkh
 static void evidence(const struct sinkhole_evidence *ev, void *arg)
 {
 	struct sh_ctx *ctx = arg;
+	if (ctx->optout != NULL && events_optout_contains(ctx->optout, ev->client))
+		return; /* opt-out means no record in any sink */
 	char pseudonym[EVENTS_PSEUDO_CAP] = "", detail[512];
 	const char *key_id = NULL;
 	const uint8_t *addr = NULL;
@@ -236,6 +241,14 @@ static int open_sinks(const struct c2w_config *cfg, const struct opts *o, struct
 			    c2w_strerror(ret));
 		return ret;
 	}
+	if (cfg->privacy.optout_file != NULL) {
+		char err[512] = "";
+		ret = events_optout_open(cfg->privacy.optout_file, &ctx->optout, err, sizeof(err));
+		if (ret != C2W_OK) {
+			c2w_log_err("sinkhole: opt-out registry: %s", err[0] ? err : c2w_strerror(ret));
+			return ret;
+		}
+	}
 	if (cfg->store.sqlite != NULL) {
 		ret = events_store_open(cfg->store.sqlite, &ctx->store);
 		if (ret != C2W_OK)
@@ -329,6 +342,7 @@ int cli_sinkhole_main(int argc, char **argv)
 		return 1;
 	}
 	struct sh_ctx ctx = {0};
+	rcu_register_thread(); /* reads the opt-out registry */
 	ret = net_policy_load(cfg, NULL, false, &ctx.snap);
 	if (ret == C2W_OK)
 		ret = open_sinks(cfg, &o, &ctx);
@@ -338,6 +352,8 @@ int cli_sinkhole_main(int argc, char **argv)
 		fclose(ctx.evlog);
 	events_store_close(ctx.store);
 	events_pseudo_free(ctx.pseudo);
+	events_optout_free(ctx.optout);
+	rcu_unregister_thread();
 	policy_snap_free(ctx.snap);
 	conf_free(cfg);
 	return ret == C2W_OK ? 0 : 1;

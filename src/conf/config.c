@@ -1076,6 +1076,7 @@ static const struct key_def zone_keys[] = {
     K("transfer-max-size", KEY_BYTES, struct conf_policy_zone, xfr_max_bytes, .lo = 4096,
       .hi = (uint64_t)1 << 40),
     K("on-expire", KEY_ENUM, struct conf_policy_zone, on_expire, .enums = on_expire_modes),
+    K("allow-include", KEY_BOOL, struct conf_policy_zone, allow_include),
 };
 static const struct table zone_table = TABLE(zone_keys, check_zone);
 

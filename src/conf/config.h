@@ -137,6 +137,7 @@ struct conf_policy_zone {
 	unsigned xfr_timeout_ms;    /* whole-transfer time cap */
 	uint64_t xfr_max_bytes;     /* whole-transfer size cap */
 	enum conf_on_expire on_expire;
+	bool allow_include; /* $INCLUDE in the feed: confined to its directory; default false */
 };
 
 struct conf_policy {

@@ -54,6 +54,7 @@ void net_policy_spec_from_conf(const struct c2w_config *cfg, const struct conf_p
 	spec->family = z->family;
 	spec->feed = z->feed;
 	spec->ede_filtered = z->ede_filtered;
+	spec->allow_include = z->allow_include;
 	if (cfg->sinkhole.ipv4 != NULL)
 		spec->has_sinkhole4 = inet_pton(AF_INET, cfg->sinkhole.ipv4, spec->sinkhole4) == 1;
 	if (cfg->sinkhole.ipv6 != NULL)

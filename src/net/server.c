@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "control/control.h"
 #include "core/addrcount.h"
@@ -59,6 +60,7 @@ struct net_server {
 	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
 	struct net_feeds *feeds;       /* zones followed by zone transfer (may follow none) */
+	bool rcu_registered;           /* the main thread, between _new and _free */
 };
 
 /* DNS Cookies without cookies.cookie-secret-file: the secret made at start, the same for
@@ -474,6 +476,9 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		return C2W_EIO;
 	}
 	cookie_secret_fill(srv, cfg);
+	/* The main thread reads the opt-out registry (sinkhole evidence): an RCU reader. */
+	rcu_register_thread();
+	srv->rcu_registered = true;
 	srv->worker_count = worker_count_for(cfg);
 	srv->workers = calloc(srv->worker_count, sizeof(*srv->workers));
 	srv->base = event_base_new();
@@ -494,7 +499,8 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		ret = control_setup(srv);
 	/* Bound before privileges are dropped (ports 80/443). */
 	if (ret == C2W_OK)
-		ret = net_sinkhole_start(srv->base, cfg, &srv->snap, srv->events, &srv->sinkhole);
+		ret = net_sinkhole_start(srv->base, cfg, &srv->snap, srv->events, srv->optout,
+					 &srv->sinkhole);
 	if (ret != C2W_OK)
 		goto out_free;
 	raise_fd_limit(cfg, srv->worker_count);
@@ -703,6 +709,8 @@ void net_server_free(struct net_server *srv)
 		event_base_free(srv->base);
 	conf_free(srv->cfg);
 	explicit_bzero(srv->cookie_secret, sizeof(srv->cookie_secret));
+	if (srv->rcu_registered)
+		rcu_unregister_thread();
 	free(srv);
 }
 

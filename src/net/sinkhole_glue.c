@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "dns/msg.h"
 #include "dns/name.h"
+#include "events/optout.h"
 #include "events/pipeline.h"
 #include "events/store.h"
 #include "policy/policy.h"
@@ -20,6 +21,7 @@ struct net_sinkhole {
 	struct sinkhole_spec spec;
 	struct policy_snap *const *snap;
 	struct events_pipeline *events;
+	struct events_optout *optout;
 	uint64_t store_errors;
 	uint64_t log_last;
 };
@@ -104,6 +106,9 @@ static void on_evidence(const struct sinkhole_evidence *ev, void *arg)
 	struct events_store *store = sh->events ? events_pipeline_store(sh->events) : NULL;
 	if (store == NULL)
 		return;
+	/* Opt-out means no record in any sink: not even the visit to the warning page. */
+	if (sh->optout != NULL && events_optout_contains(sh->optout, ev->client))
+		return;
 	char pseudonym[33] = "", key_id[9] = "", detail[512];
 	events_pipeline_pseudonym(sh->events, ev->client, pseudonym, key_id);
 	sinkhole_evidence_detail(ev, detail, sizeof(detail));
@@ -120,7 +125,7 @@ static void on_evidence(const struct sinkhole_evidence *ev, void *arg)
 
 int net_sinkhole_start(struct event_base *base, const struct c2w_config *cfg,
 		       struct policy_snap *const *snap, struct events_pipeline *events,
-		       struct net_sinkhole **out)
+		       struct events_optout *optout, struct net_sinkhole **out)
 {
 	*out = NULL;
 	if (cfg->sinkhole.http_count + cfg->sinkhole.tls_count + cfg->sinkhole.tcp_count == 0)
@@ -130,6 +135,7 @@ int net_sinkhole_start(struct event_base *base, const struct c2w_config *cfg,
 		return C2W_ENOMEM;
 	sh->snap = snap;
 	sh->events = events;
+	sh->optout = optout;
 	int ret = net_sinkhole_spec_init(cfg, &sh->spec);
 	if (ret == C2W_OK)
 		ret = sinkhole_server_new(base, &sh->spec, on_lookup, on_evidence, sh, &sh->srv);

@@ -18,6 +18,7 @@ struct event_base;
 struct events_pipeline;
 struct policy_snap;
 struct net_sinkhole;
+struct events_optout;
 
 /**
  * Is @host blocked by @snap (QNAME and CLIENT-IP triggers, as an A query from @client)?
@@ -45,11 +46,15 @@ void net_sinkhole_spec_deinit(struct sinkhole_spec *spec);
  * @param snap    where the daemon keeps its current snapshot; read on each request, so a
  *                reload takes effect at once (main thread only)
  * @param events  the hit pipeline whose store and pseudonym key evidence uses; may be NULL
+ * @param optout  opt-out registry, borrowed until _free; may be NULL. Contacts from an
+ *                opted-out subscriber leave no evidence (the calling thread must be
+ *                registered with liburcu)
  * @return C2W_OK, or the error from binding a listener
  */
 C2W_NODISCARD int net_sinkhole_start(struct event_base *base, const struct c2w_config *cfg,
 				     struct policy_snap *const *snap,
-				     struct events_pipeline *events, struct net_sinkhole **out);
+				     struct events_pipeline *events, struct events_optout *optout,
+				     struct net_sinkhole **out);
 
 void net_sinkhole_free(struct net_sinkhole *sh);
 

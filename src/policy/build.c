@@ -148,7 +148,8 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 			goto out_free;
 		}
 		if (specs[i].format == POLICY_FORMAT_RPZ)
-			ret = policy_feed_rpz_load(r, (unsigned)z, specs[i].file);
+			ret = policy_feed_rpz_load(r, (unsigned)z, specs[i].file,
+						   specs[i].allow_include);
 		else
 			ret = policy_feed_hosts_load(r, (unsigned)z, specs[i].file,
 						     specs[i].format == POLICY_FORMAT_DOMAINS);

@@ -30,10 +30,13 @@ bool policy_feed_meta_parse(const char *text, size_t len, struct feed_meta *out)
 bool policy_feed_date(const char *text, size_t len, uint16_t *days);
 
 /**
- * Load an RPZ master file into zone @zone of @r.
+ * Load an RPZ master file into zone @zone of @r. With @allow_include false a $INCLUDE line is
+ * rejected (reported, skipped); with true it may name regular files in the feed's own
+ * directory tree only (see policy/zonefile.h).
  * @return C2W_OK (bad lines reported), a negative errno when the file cannot be read, C2W_ENOMEM
  */
-C2W_NODISCARD int policy_feed_rpz_load(struct policy_rules *r, unsigned zone, const char *path);
+C2W_NODISCARD int policy_feed_rpz_load(struct policy_rules *r, unsigned zone, const char *path,
+				       bool allow_include);
 
 /** Same from memory; @allow_include false rejects $INCLUDE (fuzzing). */
 C2W_NODISCARD int policy_feed_rpz_parse(struct policy_rules *r, unsigned zone, const char *buf,

@@ -293,12 +293,13 @@ static void init(struct rpz_ctx *c, struct zf_opts *o, struct policy_rules *r, u
 	o->ctx = c;
 }
 
-int policy_feed_rpz_load(struct policy_rules *r, unsigned zone, const char *path)
+int policy_feed_rpz_load(struct policy_rules *r, unsigned zone, const char *path,
+			 bool allow_include)
 {
 	struct rpz_ctx c;
 	struct zf_opts o;
 
-	init(&c, &o, r, zone, true);
+	init(&c, &o, r, zone, allow_include);
 	return policy_zonefile_parse_file(path, &o);
 }
 

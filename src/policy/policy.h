@@ -98,6 +98,8 @@ struct policy_zone_spec {
 	const char *family;       /* default malware family; NULL = none */
 	const char *feed;         /* feed name for hit records; NULL = the zone name */
 	bool ede_filtered;        /* EDE 17 Filtered instead of 15 Blocked */
+	bool allow_include;       /* RPZ $INCLUDE: off by default; when on, regular files in the
+				     feed's directory only, at most 64 MiB each */
 	bool has_sinkhole4, has_sinkhole6;
 	uint8_t sinkhole4[4]; /* network byte order */
 	uint8_t sinkhole6[16];

@@ -9,9 +9,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dns/msg.h"
 #include "policy/feed.h"
@@ -46,6 +50,7 @@ struct lexer {
 struct zf {
 	const struct zf_opts *opts;
 	const char *file;
+	const char *root; /* real path of the top-level file's directory; NULL = unknown */
 	unsigned depth;
 	uint8_t origin[DNS_NAME_WIRE_MAX];
 	uint8_t last_owner[DNS_NAME_WIRE_MAX];
@@ -56,10 +61,8 @@ struct zf {
 	uint8_t rdata[ZF_RDATA_MAX];
 };
 
-static int parse_file(const char *path, const struct zf_opts *opts, const uint8_t *origin,
-		      unsigned depth);
 static int parse_buf(const char *buf, size_t len, const char *name, const struct zf_opts *opts,
-		     const uint8_t *origin, unsigned depth);
+		     const uint8_t *origin, unsigned depth, const char *root);
 
 static const struct {
 	const char *name;
@@ -496,6 +499,76 @@ static const char *parse_rdata(struct zf *z, uint16_t type, const struct tok *t,
 
 /* ---- entries ---- */
 
+/* Read an included file whole: a regular file (opened non-blocking, so a FIFO cannot stall
+ * us), at most ZF_INCLUDE_FILE_MAX bytes. @return C2W_OK or the reason in *why. */
+static int include_read(const char *real, char **out, size_t *out_len, const char **why)
+{
+	int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	*why = "$INCLUDE file cannot be read";
+	if (fd < 0)
+		return -errno;
+	int ret = C2W_EFEED;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*why = "$INCLUDE is not a regular file";
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size > ZF_INCLUDE_FILE_MAX) {
+		*why = "$INCLUDE file too large";
+		goto out_close;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t len = 0;
+	ret = C2W_ENOMEM;
+	if (buf == NULL)
+		goto out_close;
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	*out = buf;
+	*out_len = len;
+	*why = NULL;
+	ret = C2W_OK;
+out_close:
+	close(fd);
+	return ret;
+}
+
+/*
+ * $INCLUDE, when the zone allows it: the path (symlinks resolved) must lie inside the
+ * top-level feed's directory. @return 0, or a fatal value from on_record / C2W_ENOMEM;
+ * a rejected include sets *why and is reported by the caller.
+ */
+static int include_file(struct zf *z, const char *path, const uint8_t *origin, const char **why)
+{
+	char real[PATH_MAX];
+	size_t rl = z->root != NULL ? strlen(z->root) : 0;
+	if (realpath(path, real) == NULL) {
+		*why = "$INCLUDE file cannot be read";
+		return 0;
+	}
+	if (z->root == NULL || strncmp(real, z->root, rl) != 0 ||
+	    (real[rl] != '/' && !(rl == 1 && z->root[0] == '/'))) {
+		*why = "$INCLUDE outside the feed's directory";
+		return 0;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	int ret = include_read(real, &buf, &len, why);
+	if (ret == C2W_ENOMEM)
+		return ret;
+	if (ret != C2W_OK)
+		return 0;
+	ret = parse_buf(buf, len, path, z->opts, origin, z->depth + 1, z->root);
+	free(buf);
+	return ret;
+}
+
 static const char *directive(struct zf *z, const struct entry *e, int *fatal)
 {
 	const struct tok *t = e->t;
@@ -537,9 +610,10 @@ static const char *directive(struct zf *z, const struct entry *e, int *fatal)
 		} else {
 			snprintf(full, sizeof(full), "%s", path);
 		}
-		int ret = parse_file(full, z->opts, origin, z->depth + 1);
-		if (ret < 0 && ret > -4096) /* errno: cannot read the file */
-			return "$INCLUDE file cannot be read";
+		const char *why = NULL;
+		int ret = include_file(z, full, origin, &why);
+		if (why != NULL)
+			return why;
 		if (ret != 0)
 			*fatal = ret;
 		return NULL;
@@ -619,7 +693,7 @@ static const char *record(struct zf *z, const struct entry *e, int *stop)
 }
 
 static int parse_buf(const char *buf, size_t len, const char *name, const struct zf_opts *opts,
-		     const uint8_t *origin, unsigned depth)
+		     const uint8_t *origin, unsigned depth, const char *root)
 {
 	struct zf *z = calloc(1, sizeof(*z));
 	struct lexer lx = {.buf = buf, .len = len, .pos = 0, .line = 1};
@@ -636,6 +710,7 @@ static int parse_buf(const char *buf, size_t len, const char *name, const struct
 	dns_name_lower(z->origin);
 	z->opts = opts;
 	z->file = name;
+	z->root = root;
 	z->depth = depth;
 	z->ttl = opts->default_ttl;
 	while (ret == C2W_OK && next_entry(&lx, &z->e)) {
@@ -698,27 +773,40 @@ int policy_feed_read(const char *path, char **out, size_t *out_len)
 	return C2W_OK;
 }
 
-static int parse_file(const char *path, const struct zf_opts *opts, const uint8_t *origin,
-		      unsigned depth)
+/* Real path of the directory holding @name (the confinement of $INCLUDE) into @root. */
+static const char *root_of(const char *name, char *root)
 {
-	char *buf;
+	char dir[PATH_MAX];
+	if (name == NULL || snprintf(dir, sizeof(dir), "%s", name) >= (int)sizeof(dir))
+		return NULL;
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	return realpath(dir, root);
+}
+
+int policy_zonefile_parse_file(const char *path, const struct zf_opts *opts)
+{
+	char *buf, root[PATH_MAX];
 	size_t len;
 	int ret = policy_feed_read(path, &buf, &len);
 
 	if (ret != C2W_OK)
 		return ret;
-	ret = parse_buf(buf, len, path, opts, origin, depth);
+	ret = parse_buf(buf, len, path, opts, opts->origin, 0,
+			opts->allow_include ? root_of(path, root) : NULL);
 	free(buf);
 	return ret;
-}
-
-int policy_zonefile_parse_file(const char *path, const struct zf_opts *opts)
-{
-	return parse_file(path, opts, opts->origin, 0);
 }
 
 int policy_zonefile_parse_buf(const char *buf, size_t len, const char *name,
 			      const struct zf_opts *opts)
 {
-	return parse_buf(buf, len, name, opts, opts->origin, 0);
+	char root[PATH_MAX];
+	return parse_buf(buf, len, name, opts, opts->origin, 0,
+			 opts->allow_include ? root_of(name, root) : NULL);
 }

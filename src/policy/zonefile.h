@@ -16,7 +16,8 @@
 #include "core/err.h"
 #include "dns/name.h"
 
-#define ZF_RDATA_MAX 65535
+#define ZF_RDATA_MAX        65535
+#define ZF_INCLUDE_FILE_MAX (64u << 20)
 
 struct zf_record {
 	const char *file; /* file the record came from */
@@ -40,7 +41,11 @@ typedef void (*zf_error_cb)(void *ctx, const char *file, unsigned line, const ch
 struct zf_opts {
 	const uint8_t *origin; /* initial $ORIGIN (wire); required */
 	uint32_t default_ttl;  /* TTL before any $TTL or explicit TTL */
-	bool allow_include;    /* false: $INCLUDE is rejected (fuzzing, untrusted sources) */
+	/* false: $INCLUDE is rejected (the default for feeds: a third party's file must not make
+	 * the daemon read other paths). true: the included path, after resolving symlinks, must
+	 * lie in the directory of the top-level file and be a regular file of at most
+	 * ZF_INCLUDE_FILE_MAX bytes (opened non-blocking: a FIFO never stalls the reader). */
+	bool allow_include;
 	zf_record_cb on_record;
 	zf_error_cb on_error; /* may be NULL */
 	void *ctx;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The master-file reader: every syntax feature, and malformed entries with their line numbers. */
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "policy/feed.h"
 #include "policy/zonefile.h"
 #include "test.h"
@@ -157,6 +160,73 @@ static void test_include(void)
 	CHECK_EQ(g.err_line[0], 3);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		abort();
+	fputs(text, f);
+	fclose(f);
+}
+
+/* issue 12: where a zone allows $INCLUDE, only regular files inside the feed's directory are
+ * read: not a path outside it (absolute, "..", or a symlink out), not a FIFO (which would
+ * stall the main loop). */
+static void test_include_confined(void)
+{
+	char dir[] = "/tmp/c2w-inc-XXXXXX", feed[128], path[128], outside[128], text[1024];
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(outside, sizeof(outside), "%s.outside.rpz", dir);
+	write_file(outside, "secret CNAME .\n");
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	CHECK_EQ(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/sub/inc.rpz", dir);
+	write_file(path, "inside CNAME .\n");
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	CHECK_EQ(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/link.rpz", dir);
+	CHECK_EQ(symlink(outside, path), 0);
+	snprintf(text, sizeof(text),
+		 "$INCLUDE sub/inc.rpz\n"     /* 1: inside: read */
+		 "$INCLUDE %s\n"              /* 2: absolute, outside */
+		 "$INCLUDE ../%s\n"           /* 3: relative, outside */
+		 "$INCLUDE link.rpz\n"        /* 4: symlink pointing outside */
+		 "$INCLUDE fifo\n"            /* 5: not a regular file */
+		 "$INCLUDE /etc/passwd\n"     /* 6 */
+		 "last CNAME .\n",
+		 outside, strrchr(outside, '/') + 1);
+	snprintf(feed, sizeof(feed), "%s/feed.rpz", dir);
+	write_file(feed, text);
+	uint8_t origin[256];
+	size_t ol;
+	CHECK_EQ(dns_name_from_text("rpz.example.", NULL, origin, &ol), C2W_OK);
+	struct got g;
+	memset(&g, 0, sizeof(g));
+	struct zf_opts o = {.origin = origin, .default_ttl = 7, .allow_include = true,
+			    .on_record = on_rr, .on_error = on_err, .ctx = &g};
+	CHECK_EQ(policy_zonefile_parse_file(feed, &o), C2W_OK);
+	CHECK_EQ(g.n, 2);
+	CHECK_STREQ(g.owner[0], "inside.rpz.example.");
+	CHECK_STREQ(g.owner[1], "last.rpz.example.");
+	CHECK_EQ(g.errs, 5);
+	CHECK_STREQ(g.err[0], "$INCLUDE outside the feed's directory");
+	CHECK_STREQ(g.err[1], "$INCLUDE outside the feed's directory");
+	CHECK_STREQ(g.err[2], "$INCLUDE outside the feed's directory");
+	CHECK_STREQ(g.err[3], "$INCLUDE is not a regular file");
+	CHECK_STREQ(g.err[4], "$INCLUDE outside the feed's directory");
+	/* Off (the default for a zone): no include at all. */
+	memset(&g, 0, sizeof(g));
+	o.allow_include = false;
+	CHECK_EQ(policy_zonefile_parse_file(feed, &o), C2W_OK);
+	CHECK_EQ(g.n, 1);
+	CHECK_EQ(g.errs, 6);
+	CHECK_STREQ(g.err[0], "$INCLUDE not allowed here");
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, outside);
+	CHECK_EQ(system(cmd), 0);
+}
+
 static void test_ttl_and_meta(void)
 {
 	uint32_t t;
@@ -233,5 +303,6 @@ static void test_rpz_rejects(void)
 	policy_snap_free(s);
 }
 
-TEST_MAIN(TEST(test_syntax), TEST(test_malformed), TEST(test_include), TEST(test_ttl_and_meta),
+TEST_MAIN(TEST(test_syntax), TEST(test_malformed), TEST(test_include),
+	  TEST(test_include_confined), TEST(test_ttl_and_meta),
 	  TEST(test_rpz_rejects))
