@@ -225,6 +225,7 @@ conf_c2wall() {
 server:
   listen: ["127.0.0.1@$P_C2WALL"]
   workers: 1
+  user: none
   allow: ["127.0.0.0/8"]
 resolver:
   mode: forward

@@ -132,11 +132,17 @@ static void evidence(const struct sinkhole_evidence *ev, void *arg)
 
 static int drop_privileges(const char *user)
 {
-	if (user == NULL || geteuid() != 0)
+	if (geteuid() != 0)
 		return C2W_OK;
+	if (user == NULL) {
+		c2w_log_warn("sinkhole: running as root (server.user: none)");
+		return C2W_OK;
+	}
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
-		c2w_log_err("sinkhole: user '%s' does not exist", user);
+		c2w_log_err("sinkhole: user '%s' does not exist; create it (useradd --system %s) "
+			    "or set server.user (none = stay root)",
+			    user, user);
 		return C2W_ECONFIG;
 	}
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {

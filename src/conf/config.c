@@ -1490,6 +1490,8 @@ static int set_defaults(struct c2w_config *cfg)
 	    {offsetof(struct c2w_config, store.sqlite), "/var/lib/c2wall/incidents.db"},
 	    {offsetof(struct c2w_config, control.socket), "/run/c2wall/control.sock"},
 	    {offsetof(struct c2w_config, policy.state_dir), "/var/lib/c2wall/zones"},
+	    /* Started as root, the daemon runs as this user unless told "none" (net/server.c). */
+	    {offsetof(struct c2w_config, server.user), "c2wall"},
 	};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		char **field = FIELD(cfg, strings[i].off);

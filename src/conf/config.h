@@ -45,7 +45,8 @@ struct conf_server {
 	unsigned workers; /* 0 = auto: one per online core */
 	struct conf_prefix *allow; /* who may query; everyone else gets REFUSED */
 	size_t allow_count;        /* default: 127.0.0.0/8 and ::1/128 */
-	char *user;                /* drop privileges to this user after binding; NULL = keep */
+	char *user; /* when started as root, run as this user after binding; default "c2wall";
+		       NULL ("none") = stay root */
 	unsigned tcp_clients_max;  /* per worker; default 256 */
 	unsigned tcp_idle_timeout_ms; /* default 10000 */
 	unsigned tcp_clients_per_address; /* per client prefix, all workers together; default 32 */

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <event2/event.h>
+#include <errno.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -61,6 +62,8 @@ struct net_server {
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
 	struct net_feeds *feeds;       /* zones followed by zone transfer (may follow none) */
 	bool rcu_registered;           /* the main thread, between _new and _free */
+	uid_t run_uid;                 /* server.user when started as root; (uid_t)-1 = no drop */
+	gid_t run_gid;
 };
 
 /* DNS Cookies without cookies.cookie-secret-file: the secret made at start, the same for
@@ -75,8 +78,9 @@ static void cookie_secret_fill(const struct net_server *srv, struct c2w_config *
 
 /* ---- events, opt-out, control ---------------------------------------------------------- */
 
-/* Create the missing parent directories of @path (mkdir -p of its dirname). */
-static void ensure_parent_dir(const char *path)
+/* Create the missing parent directories of @path (mkdir -p of its dirname); the ones this
+ * call creates go to the run-time user (@uid/@gid; (uid_t)-1 = keep root's). */
+static void ensure_parent_dir(const char *path, uid_t uid, gid_t gid)
 {
 	char buf[4096];
 	if (path == NULL || snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
@@ -85,7 +89,9 @@ static void ensure_parent_dir(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		(void)mkdir(buf, 0750);
+		if (mkdir(buf, 0750) == 0 && uid != (uid_t)-1 &&
+		    lchown(buf, uid, (gid_t)gid) != 0)
+			c2w_log_warn("server: cannot hand %s to uid %u", buf, (unsigned)uid);
 		*p = '/';
 	}
 }
@@ -94,7 +100,7 @@ static int events_setup(struct net_server *srv)
 {
 	const struct c2w_config *cfg = srv->cfg;
 	char err[512] = "";
-	ensure_parent_dir(cfg->privacy.optout_file);
+	ensure_parent_dir(cfg->privacy.optout_file, srv->run_uid, srv->run_gid);
 	int ret = events_optout_open(cfg->privacy.optout_file, &srv->optout, err, sizeof(err));
 	if (ret != C2W_OK) {
 		c2w_log_err("privacy: opt-out registry: %s", err[0] ? err : c2w_strerror(ret));
@@ -104,9 +110,9 @@ static int events_setup(struct net_server *srv)
 		     cfg->events.syslog || cfg->store.sqlite != NULL;
 	if (!sinks)
 		return C2W_OK;
-	ensure_parent_dir(cfg->events.jsonl);
-	ensure_parent_dir(cfg->store.sqlite);
-	ensure_parent_dir(cfg->privacy.key_file);
+	ensure_parent_dir(cfg->events.jsonl, srv->run_uid, srv->run_gid);
+	ensure_parent_dir(cfg->store.sqlite, srv->run_uid, srv->run_gid);
+	ensure_parent_dir(cfg->privacy.key_file, srv->run_uid, srv->run_gid);
 	struct events_spec spec = {
 	    .jsonl = cfg->events.jsonl,
 	    .jsonl_rotate_bytes = cfg->events.jsonl_rotate_bytes,
@@ -136,7 +142,9 @@ static int events_setup(struct net_server *srv)
 		if (ret != C2W_OK)
 			return ret;
 	}
-	return events_pipeline_start(srv->events);
+	/* The event thread starts after the privilege drop (net_server_new): its first key
+	 * rotation already runs as the run-time user. */
+	return C2W_OK;
 }
 
 static int on_ctl_reload(void *arg, int argc, char **argv, struct control_reply *reply)
@@ -194,7 +202,7 @@ static int control_setup(struct net_server *srv)
 	const char *path = srv->cfg->control.socket;
 	if (path == NULL)
 		return C2W_OK;
-	ensure_parent_dir(path);
+	ensure_parent_dir(path, srv->run_uid, srv->run_gid);
 	int ret = control_server_new(srv->base, path, &srv->control);
 	if (ret != C2W_OK) {
 		c2w_log_err("control: socket %s: %s", path, c2w_strerror(ret));
@@ -297,22 +305,122 @@ static size_t socks_for(const struct srv_sock *socks, size_t count, unsigned wor
 	return k;
 }
 
-static int drop_privileges(const char *user)
+/*
+ * Started as root, the daemon runs as server.user (default "c2wall"; "none" keeps root, with
+ * a warning): look the user up before anything is created, so directories and files made
+ * at start can be handed over.
+ */
+static int resolve_user(struct net_server *srv)
 {
-	if (user == NULL || geteuid() != 0)
+	const char *user = srv->cfg->server.user;
+	srv->run_uid = (uid_t)-1;
+	srv->run_gid = (gid_t)-1;
+	if (geteuid() != 0)
 		return C2W_OK;
+	if (user == NULL) {
+		c2w_log_warn("server: running as root (server.user: none): every parser of outside "
+			     "input keeps full privileges");
+		return C2W_OK;
+	}
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
-		c2w_log_err("server: user '%s' does not exist", user);
+		c2w_log_err("server: user '%s' does not exist; create it (useradd --system "
+			    "--no-create-home --shell /usr/sbin/nologin %s) or set server.user to "
+			    "another user, or to none to stay root (docs/config.md)",
+			    user, user);
 		return C2W_ECONFIG;
 	}
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+	if (pw->pw_uid == 0) {
+		c2w_log_warn("server: server.user '%s' is root", user);
+		return C2W_OK;
+	}
+	srv->run_uid = pw->pw_uid;
+	srv->run_gid = pw->pw_gid;
+	return C2W_OK;
+}
+
+/* Hand a file root created (or an earlier root run left) to the run-time user; files owned
+ * by anyone else are left alone. Never through a symlink. */
+static void hand_over(const struct net_server *srv, const char *path, const char *suffix)
+{
+	char buf[4096];
+	struct stat st;
+	if (path == NULL || snprintf(buf, sizeof(buf), "%s%s", path, suffix) >= (int)sizeof(buf))
+		return;
+	if (lstat(buf, &st) != 0 || st.st_uid != 0 || !(S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	if (lchown(buf, srv->run_uid, srv->run_gid) != 0)
+		c2w_log_warn("server: cannot hand %s to uid %u: %s", buf, (unsigned)srv->run_uid,
+			     c2w_strerror(-errno));
+}
+
+/* After the drop: the run-time user must be able to replace files in these directories
+ * (key rotation, opt-out edits, hit log rotation and reopen, store journal), or those would
+ * fail later, silently. Refuse to start instead. */
+static int check_writable(const char *path, const char *what)
+{
+	char buf[4096];
+	if (path == NULL || snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return C2W_OK;
+	char *slash = strrchr(buf, '/');
+	if (slash == NULL)
+		snprintf(buf, sizeof(buf), ".");
+	else if (slash == buf)
+		buf[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(buf, W_OK | X_OK) == 0)
+		return C2W_OK;
+	c2w_log_err("server: user uid %u cannot write directory %s (%s, needed for %s); give it "
+		    "to that user (chown) or choose another path",
+		    (unsigned)getuid(), buf, c2w_strerror(-errno), what);
+	return C2W_EACCES;
+}
+
+static int drop_privileges(struct net_server *srv)
+{
+	const struct c2w_config *cfg = srv->cfg;
+	if (srv->run_uid == (uid_t)-1)
+		return C2W_OK;
+	hand_over(srv, cfg->privacy.key_file, "");
+	hand_over(srv, cfg->privacy.optout_file, "");
+	hand_over(srv, cfg->events.jsonl, "");
+	hand_over(srv, cfg->store.sqlite, "");
+	hand_over(srv, cfg->store.sqlite, "-wal");
+	hand_over(srv, cfg->store.sqlite, "-shm");
+	hand_over(srv, cfg->control.socket, "");
+	/* policy.state-dir is c2wall's own (last good copies of transferred zones). */
+	struct stat sd;
+	if (cfg->policy.state_dir != NULL && lstat(cfg->policy.state_dir, &sd) == 0 &&
+	    S_ISDIR(sd.st_mode) && sd.st_uid == 0 &&
+	    lchown(cfg->policy.state_dir, srv->run_uid, srv->run_gid) != 0)
+		c2w_log_warn("server: cannot hand %s to uid %u", cfg->policy.state_dir,
+			     (unsigned)srv->run_uid);
+	for (size_t i = 0; i < cfg->policy.zone_count; i++)
+		if (cfg->policy.zones[i].primary_count > 0)
+			hand_over(srv, cfg->policy.zones[i].file, "");
+	if (setgroups(0, NULL) != 0 || setgid(srv->run_gid) != 0 || setuid(srv->run_uid) != 0) {
 		int ret = -errno;
-		c2w_log_err("server: cannot switch to user '%s': %s", user, c2w_strerror(ret));
+		c2w_log_err("server: cannot switch to user '%s': %s", cfg->server.user,
+			    c2w_strerror(ret));
 		return ret;
 	}
-	c2w_log_info("server: running as user %s", user);
-	return C2W_OK;
+	c2w_log_info("server: running as user %s", cfg->server.user);
+	int ret = C2W_OK;
+	if (srv->events != NULL) {
+		if (ret == C2W_OK && cfg->privacy.key_file != NULL)
+			ret = check_writable(cfg->privacy.key_file, "pseudonym key rotation");
+		if (ret == C2W_OK && cfg->events.jsonl != NULL)
+			ret = check_writable(cfg->events.jsonl, "hit log rotation and reopen");
+		if (ret == C2W_OK && cfg->store.sqlite != NULL)
+			ret = check_writable(cfg->store.sqlite, "the incident store's journal");
+	}
+	if (ret == C2W_OK && cfg->privacy.optout_file != NULL)
+		ret = check_writable(cfg->privacy.optout_file, "opt-out changes");
+	for (size_t i = 0; ret == C2W_OK && i < cfg->policy.zone_count; i++)
+		if (cfg->policy.zones[i].primary_count > 0)
+			ret = check_writable(cfg->policy.zones[i].file, "zone transfer copies");
+	return ret;
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -488,7 +596,9 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = socks_build(cfg, srv->worker_count, NULL, 0, &srv->socks, &srv->sock_count);
 	if (ret != C2W_OK)
 		goto out_free;
-	ret = net_feeds_new(srv->base, cfg, apply_feeds, srv, &srv->feeds);
+	ret = resolve_user(srv);
+	if (ret == C2W_OK)
+		ret = net_feeds_new(srv->base, cfg, apply_feeds, srv, &srv->feeds);
 	if (ret != C2W_OK)
 		goto out_free;
 	ret = load_policy(srv, cfg, false, &srv->snap, NULL, 0);
@@ -504,7 +614,9 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	if (ret != C2W_OK)
 		goto out_free;
 	raise_fd_limit(cfg, srv->worker_count);
-	ret = drop_privileges(cfg->server.user);
+	ret = drop_privileges(srv);
+	if (ret == C2W_OK && srv->events != NULL)
+		ret = events_pipeline_start(srv->events);
 	if (ret != C2W_OK)
 		goto out_free;
 	/* Workers must not take the process's signals: the main loop handles them. */

@@ -65,7 +65,10 @@ class Sinkhole:
         keys.update(sinkhole_keys or {})
         extra = "".join(f"  {k}: {v}\n" for k, v in keys.items())
         with open(self.config, "w") as f:
-            f.write(f"""policy:
+            # The tests run as root in CI: stay root (server.user defaults to c2wall).
+            f.write(f"""server:
+  user: none
+policy:
   zones:
     - name: c2.rpz.example.
       file: c2.rpz

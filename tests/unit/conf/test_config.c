@@ -86,7 +86,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->server.allow[0].bits, 8);
 	CHECK_EQ(cfg->server.allow[1].family, AF_INET6);
 	CHECK_EQ(cfg->server.allow[1].bits, 128);
-	CHECK(cfg->server.user == NULL);
+	CHECK_STREQ(cfg->server.user, "c2wall"); /* issue 12: not root by default */
 	CHECK_EQ(cfg->server.tcp_clients_max, 256);
 	CHECK_EQ(cfg->server.tcp_idle_timeout_ms, 10000);
 	CHECK_EQ(cfg->server.tcp_clients_per_address, 32);
@@ -190,6 +190,7 @@ static const char full_yaml[] = "server:\n"
 				"      family: emotet\n"
 				"      feed: abuse-feed\n"
 				"      ede: filtered\n"
+				"      allow-include: true\n"
 				"    - name: hosts.example\n"
 				"      file: /srv/hosts.txt\n"
 				"      format: hosts\n"
@@ -291,6 +292,8 @@ static void check_full_policy(const struct c2w_config *cfg)
 	CHECK_STREQ(pol->zones[0].family, "emotet");
 	CHECK_STREQ(pol->zones[0].feed, "abuse-feed");
 	CHECK(pol->zones[0].ede_filtered);
+	CHECK(pol->zones[0].allow_include);
+	CHECK(!pol->zones[1].allow_include); /* default: $INCLUDE off */
 	CHECK_STREQ(pol->zones[1].file, "/srv/hosts.txt");
 	CHECK_EQ(pol->zones[1].format, CONF_ZONE_HOSTS);
 	CHECK_EQ(pol->zones[1].policy, CONF_POLICY_CNAME);
