@@ -149,7 +149,8 @@ unsigned net_preflight_all(const struct c2w_config *cfg, net_preflight_cb cb, vo
 	}
 	need_file(&s, "policy.never-block-file", cfg->policy.never_block_file);
 	need_dir(&s, "sinkhole.templates", cfg->sinkhole.templates);
-	if (cfg->server.user != NULL && getpwnam(cfg->server.user) == NULL)
+	/* server.user matters only when started as root (net/server.c). */
+	if (geteuid() == 0 && cfg->server.user != NULL && getpwnam(cfg->server.user) == NULL)
 		report(&s, "server.user", cfg->server.user, "no such user");
 	/* The key is used only when some sink records hits (events_setup() in server.c). */
 	if (cfg->events.jsonl != NULL || cfg->events.dnstap != NULL || cfg->events.syslog ||

@@ -41,7 +41,8 @@ def config(name, extra_lines="", feed=None, root_hints=None, **kw):
             "store:\n  sqlite: %s\n"
             "privacy:\n  key-file: %s\n"
             "control:\n  socket: %s\n%s" %
-            (cw.free_port(), kw.get("server_extra", ""),
+            # CI runs as root: stay root unless a test names a user (default: c2wall).
+            (cw.free_port(), kw.get("server_extra", "  user: none\n"),
              root_hints or WORLD.root_hints, kw.get("trust_anchor", "none"), feed,
              kw.get("sqlite", os.path.join(d, "var/incidents.db")),
              os.path.join(d, "var/pseudonym.key"), os.path.join(d, "var/control.sock"),

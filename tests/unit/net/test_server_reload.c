@@ -58,6 +58,7 @@ static void write_config(uint16_t port, unsigned version, unsigned running_mb)
 		return;
 	fprintf(f,
 		"server:\n  listen: [\"127.0.0.1@%u\"]\n  workers: 2\n  cache-entries: 64\n"
+		"  user: none\n"
 		"resolver:\n  mode: forward\n  forward: [\"127.0.0.1@9\"]\n"
 		"  trust-anchor: none\n  cache-size: %um\n"
 		"policy:\n  zones:\n    - name: rpz.test.\n      file: %s\n"
