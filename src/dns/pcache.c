@@ -4,6 +4,13 @@
  * expiry, store time of its 4 slots) fills one cache line, so a lookup touches that line and
  * the one slot whose 64-bit hash matches. Slots are preallocated; nothing here allocates or
  * locks after dns_pcache_new(). Rendering is render.c's job.
+ *
+ * Eviction is frequency-aware (a small segmented scheme inside each bucket): an entry stored
+ * and never read again is "probationary" and goes first, oldest first; an entry that has
+ * served hits is "protected" and goes only when the bucket holds nothing else, and then the
+ * survivors' hit counts are halved so yesterday's hot names age out. A flood of one-off names
+ * (random-subdomain NXDOMAINs) thus recycles the probationary ways and never evicts a hot
+ * name that clients keep asking for.
  */
 #include "dns/pcache.h"
 
@@ -34,6 +41,7 @@ struct entry {
 	uint8_t rcode;
 	bool secure;
 	bool dnssec_records;
+	uint8_t hits; /* lookups served since stored, saturating; halved on protected evictions */
 	uint16_t len;
 	uint16_t ttl_count;
 	uint32_t min_ttl;
@@ -131,6 +139,8 @@ bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t
 		struct entry *e = slot(c, b, w);
 		if (!key_equal(e, q))
 			continue;
+		if (e->hits < UINT8_MAX)
+			e->hits++;
 		ans->wire = slot_body(e);
 		ans->cap = c->slot_size;
 		ans->len = e->len;
@@ -151,27 +161,68 @@ bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t
 	return false;
 }
 
-/* Same key, else an empty or expired slot, else the oldest. */
+/*
+ * Eviction rank of way @w (lower goes first): empty 0; expired: its hit count (an expired
+ * entry once popular outranks a live one-off, so dns_pcache_seen() still knows it); live:
+ * 1 + 2 * hits (a live one-off is 1, any live entry with a hit is 3 or more).
+ */
+static unsigned way_rank(const struct dns_pcache *c, size_t b, unsigned w, uint32_t now)
+{
+	const struct meta *m = &c->buckets[b].m[w];
+	if (m->expire == 0)
+		return 0;
+	unsigned hits = slot(c, b, w)->hits;
+	if ((int32_t)(m->expire - now) <= 0)
+		return hits;
+	return 1 + 2 * hits;
+}
+
+/* Same key, else the lowest rank (ties: the oldest). Sets *protected_out when the victim had
+ * served hits (the bucket held no free or probationary way). */
 static unsigned pick_way(const struct dns_pcache *c, size_t b, uint64_t h,
-			 const struct dns_query *q, uint32_t now)
+			 const struct dns_query *q, uint32_t now, bool *protected_out)
 {
 	const struct bucket *bk = &c->buckets[b];
-	unsigned victim = 0, oldest = 0;
-	bool have_free = false;
+	unsigned victim = 0, best = UINT32_MAX;
+
+	*protected_out = false;
+	for (unsigned w = 0; w < WAYS; w++) {
+		const struct meta *m = &bk->m[w];
+		if (m->hash == h && m->expire != 0 && key_equal(slot(c, b, w), q))
+			return w;
+		unsigned r = way_rank(c, b, w, now);
+		if (r < best || (r == best && (int32_t)(m->stored - bk->m[victim].stored) < 0)) {
+			best = r;
+			victim = w;
+		}
+	}
+	*protected_out = best > 1;
+	return victim;
+}
+
+/* A protected entry was evicted: age the others so stale popularity does not pin them. */
+static void age_bucket(struct dns_pcache *c, size_t b, unsigned except)
+{
+	for (unsigned w = 0; w < WAYS; w++)
+		if (w != except)
+			slot(c, b, w)->hits /= 2;
+}
+
+bool dns_pcache_seen(const struct dns_pcache *c, const struct dns_query *q)
+{
+	uint64_t h = key_hash(q);
+	size_t b = h & c->mask;
+	const struct bucket *bk = &c->buckets[b];
 
 	for (unsigned w = 0; w < WAYS; w++) {
 		const struct meta *m = &bk->m[w];
-		bool live = m->expire != 0 && (int32_t)(m->expire - now) > 0;
-		if (m->hash == h && m->expire != 0 && key_equal(slot(c, b, w), q))
-			return w;
-		if (!live && !have_free) {
-			have_free = true;
-			victim = w;
-		}
-		if ((int32_t)(m->stored - bk->m[oldest].stored) < 0)
-			oldest = w;
+		if (m->hash != h || m->expire == 0)
+			continue;
+		const struct entry *e = slot(c, b, w);
+		if (key_equal(e, q))
+			return e->hits > 0;
 	}
-	return have_free ? victim : oldest;
+	return false;
 }
 
 void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const struct dns_answer *ans,
@@ -185,9 +236,16 @@ void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const str
 	uint32_t now = (uint32_t)now_s;
 	/* Keep expiry representable in the 32-bit wrap-around comparison. */
 	uint32_t ttl = ans->min_ttl > INT32_MAX ? INT32_MAX : ans->min_ttl;
-	unsigned w = pick_way(c, b, h, q, now);
+	bool protected_victim;
+	unsigned w = pick_way(c, b, h, q, now, &protected_victim);
 	struct entry *e = slot(c, b, w);
 	struct meta *m = &c->buckets[b].m[w];
+	bool same = m->hash == h && m->expire != 0 && key_equal(e, q);
+
+	if (protected_victim && !same)
+		age_bucket(c, b, w);
+	/* A refresh of the same name keeps its popularity. */
+	e->hits = same ? e->hits : 0;
 
 	e->qtype = q->qtype;
 	e->qclass = q->qclass;

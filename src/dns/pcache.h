@@ -2,8 +2,10 @@
 /*
  * The per-worker answer cache: rendered answer bodies keyed by (qname, qtype, qclass, DO, CD),
  * in one preallocated table of fixed-size slots. Owned by one worker thread: no locks; lookups
- * and stores allocate nothing. Entries expire by their smallest TTL; a full bucket evicts its
- * oldest entry. Bodies larger than a slot are not cached (libunbound's cache still has them).
+ * and stores allocate nothing. Entries expire by their smallest TTL; a full bucket evicts an
+ * entry that never served a hit before one that did (oldest first), so a flood of one-off names
+ * cannot push out popular ones. Bodies larger than a slot are not cached (libunbound's cache
+ * still has them).
  */
 #ifndef C2W_DNS_PCACHE_H
 #define C2W_DNS_PCACHE_H
@@ -38,6 +40,13 @@ bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t
 /** Store @ans for @q (copied). Bodies with min_ttl 0, or too large, are skipped. */
 void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const struct dns_answer *ans,
 		      uint64_t now_s);
+
+/**
+ * Was @q's answer stored here and asked for again since (even if it has expired by now)?
+ * The water-torture defence lets such names through to the resolver: they are popular, not
+ * random. Allocates nothing.
+ */
+bool dns_pcache_seen(const struct dns_pcache *c, const struct dns_query *q);
 
 /** Drop everything (after a policy or config change). */
 void dns_pcache_clear(struct dns_pcache *c);

@@ -192,6 +192,43 @@ static void test_eviction(void)
 	dns_pcache_free(c);
 }
 
+/* A flood of one-off names (each stored once, never read) must not evict names that are read:
+ * the water-torture case of issue 8. 100 hot names, then 20x the cache size in junk. */
+static void test_flood_keeps_hot(void)
+{
+	enum { HOT = 100, JUNK = 20 * 1024 };
+	struct dns_pcache *c = dns_pcache_new(1024, 512);
+	static struct dns_query hot[HOT];
+	static uint8_t pkt[HOT][300];
+	uint8_t jpkt[300], buf[512];
+	struct dns_query jq;
+	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
+	uint32_t age;
+	char name[64];
+	unsigned found = 0;
+
+	for (int i = 0; i < HOT; i++) {
+		snprintf(name, sizeof(name), "hot%d.example.", i);
+		mkquery(&hot[i], pkt[i], name, DNS_TYPE_A, false, false);
+		mkanswer(&ans, &hot[i], 3600, (uint8_t)i);
+		dns_pcache_store(c, &hot[i], &ans, 10);
+		CHECK(!dns_pcache_seen(c, &hot[i])); /* stored, not yet asked again */
+		CHECK(dns_pcache_lookup(c, &hot[i], 11, &hit, &age));
+		CHECK(dns_pcache_seen(c, &hot[i]));
+	}
+	for (int i = 0; i < JUNK; i++) {
+		snprintf(name, sizeof(name), "r%08x.victim.example.", (unsigned)i * 2654435761u);
+		mkquery(&jq, jpkt, name, DNS_TYPE_A, false, false);
+		mkanswer(&ans, &jq, 3600, 0);
+		dns_pcache_store(c, &jq, &ans, 20);
+		CHECK(!dns_pcache_seen(c, &jq));
+	}
+	for (int i = 0; i < HOT; i++)
+		found += dns_pcache_lookup(c, &hot[i], 30, &hit, &age);
+	CHECK_EQ(found, HOT);
+	dns_pcache_free(c);
+}
+
 static double now_ns(void)
 {
 	struct timespec ts;
@@ -230,4 +267,4 @@ static void test_many_hits(void)
 }
 
 TEST_MAIN(TEST(test_hit_miss_expiry), TEST(test_not_stored), TEST(test_eviction),
-	  TEST(test_many_hits))
+	  TEST(test_flood_keeps_hot), TEST(test_many_hits))
