@@ -986,6 +986,35 @@ static const struct key_def resolver_keys[] = {
     K_LIST("transparent-zones", KEY_NAMES, struct conf_resolver, transparent_zones,
 	   transparent_zone_count),
     K("cache-size", KEY_MB, struct conf_resolver, cache_mb, .lo = MIB(1), .hi = MIB(1u << 20)),
+    K_UINT("ratelimit", struct conf_resolver, ratelimit, 0, 1000000),
+    K("aggressive-nsec", KEY_BOOL, struct conf_resolver, aggressive_nsec),
+    K("loopback-delegations", KEY_BOOL, struct conf_resolver, loopback_delegations),
+};
+
+static const struct enum_def ddos_actions[] = {
+    {"servfail", CONF_DDOS_SERVFAIL},
+    {"nxdomain", CONF_DDOS_NXDOMAIN},
+    {"refused", CONF_DDOS_REFUSED},
+    {NULL, 0},
+};
+
+static int check_ddos(struct parser *p, void *base, const struct map_lines *ml)
+{
+	const struct conf_ddos *d = base;
+	if (d->bad_ratio > 1.0)
+		return fail(p, key_line(ml, "bad-ratio"),
+			    "ddos.bad-ratio: %g is out of range (0 to 1)", d->bad_ratio);
+	return C2W_OK;
+}
+
+static const struct key_def ddos_keys[] = {
+    K("enabled", KEY_BOOL, struct conf_ddos, enabled),
+    K("window", KEY_SEC, struct conf_ddos, window_s, .lo = SECONDS(1), .hi = SECONDS(3600)),
+    K_UINT("min-misses", struct conf_ddos, min_misses, 8, 1000),
+    K("bad-ratio", KEY_FRACTION, struct conf_ddos, bad_ratio),
+    K("hold", KEY_SEC, struct conf_ddos, hold_s, .lo = SECONDS(1), .hi = DAYS(1)),
+    K("action", KEY_ENUM, struct conf_ddos, action, .enums = ddos_actions),
+    K_UINT("fetches-per-zone", struct conf_ddos, fetches_per_zone, 0, 4096),
 };
 
 static const struct key_def limits_keys[] = {
@@ -1274,6 +1303,7 @@ static const struct key_def log_keys[] = {
 static const struct table server_table = TABLE(server_keys, check_server);
 static const struct table resolver_table = TABLE(resolver_keys, check_resolver);
 static const struct table limits_table = TABLE(limits_keys, NULL);
+static const struct table ddos_table = TABLE(ddos_keys, check_ddos);
 
 /* A transferred zone without 'file' keeps its last good copy in the state directory. */
 static int check_policy(struct parser *p, void *base, const struct map_lines *ml)
@@ -1320,6 +1350,7 @@ static const struct key_def top_keys[] = {
     SECTION("server", server, server_table),
     SECTION("resolver", resolver, resolver_table),
     SECTION("limits", limits, limits_table),
+    SECTION("ddos", ddos, ddos_table),
     SECTION("policy", policy, policy_table),
     SECTION("events", events, events_table),
     SECTION("privacy", privacy, privacy_table),
@@ -1454,6 +1485,15 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->resolver.timeout_ms = 5000;
 	cfg->resolver.serve_stale = false;
 	cfg->resolver.cache_mb = 64;
+	cfg->resolver.aggressive_nsec = true;
+
+	cfg->ddos.enabled = true;
+	cfg->ddos.window_s = 10;
+	cfg->ddos.min_misses = 200;
+	cfg->ddos.bad_ratio = 0.8;
+	cfg->ddos.hold_s = 60;
+	cfg->ddos.action = CONF_DDOS_SERVFAIL;
+	cfg->ddos.fetches_per_zone = 500;
 
 	cfg->limits.client_prefix_v4 = 32;
 	cfg->limits.client_prefix_v6 = 56;

@@ -72,6 +72,28 @@ struct conf_resolver {
 				     lifted automatically */
 	size_t transparent_zone_count;
 	unsigned cache_mb;   /* libunbound message+rrset cache; default 64 */
+	unsigned ratelimit;  /* libunbound ratelimit: queries/s per zone toward its servers, per
+				worker; 0 = off (default) */
+	bool aggressive_nsec; /* RFC 8198, libunbound aggressive-nsec; default true */
+	bool loopback_delegations; /* lab only: follow delegations to 127/8, ::1; default false */
+};
+
+/* What a zone under random-subdomain mitigation answers to uncached names. */
+enum conf_ddos_action {
+	CONF_DDOS_SERVFAIL = 0,
+	CONF_DDOS_NXDOMAIN,
+	CONF_DDOS_REFUSED,
+};
+
+/* Random-subdomain ("water torture") detection and per-zone fetch limits (net/torture.h). */
+struct conf_ddos {
+	bool enabled;              /* default true */
+	unsigned window_s;         /* counting window; default 10 */
+	unsigned min_misses;       /* distinct missed names per window per zone; default 200 */
+	double bad_ratio;          /* NXDOMAIN/SERVFAIL/timeout share of outcomes; default 0.8 */
+	unsigned hold_s;           /* a mitigation lasts this long past the flood; default 60 */
+	int action;                /* enum conf_ddos_action; default servfail */
+	unsigned fetches_per_zone; /* per worker, adaptive; 0 = no cap; default 500 */
 };
 
 enum conf_over_limit {
@@ -243,6 +265,7 @@ struct c2w_config {
 	struct conf_server server;
 	struct conf_resolver resolver;
 	struct conf_limits limits;
+	struct conf_ddos ddos;
 	struct conf_policy policy;
 	struct conf_events events;
 	struct conf_privacy privacy;

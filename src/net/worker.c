@@ -856,6 +856,8 @@ static bool resolver_conf_eq(const struct conf_resolver *a, const struct conf_re
 	if (a->mode != b->mode || !str_eq(a->root_hints, b->root_hints) ||
 	    !str_eq(a->trust_anchor, b->trust_anchor) || a->serve_stale != b->serve_stale ||
 	    a->cache_mb != b->cache_mb || a->stub_count != b->stub_count ||
+	    a->ratelimit != b->ratelimit || a->aggressive_nsec != b->aggressive_nsec ||
+	    a->loopback_delegations != b->loopback_delegations ||
 	    a->transparent_zone_count != b->transparent_zone_count ||
 	    !addrs_eq(a->forward, a->forward_count, b->forward, b->forward_count))
 		return false;

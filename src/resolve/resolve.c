@@ -6,6 +6,8 @@
  */
 #include "resolve/resolve.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,14 +113,100 @@ static int apply_upstreams(struct ub_ctx *ub, const struct conf_resolver *rc, ch
 	return C2W_OK;
 }
 
+/* ---- loopback upstreams ------------------------------------------------------------------
+ * libunbound's do-not-query list applies to every server address, stub and forward ones too,
+ * and has no exceptions. So instead of do-not-query-localhost we list 127.0.0.0/8 minus the
+ * loopback addresses the operator configured (as the fewest prefixes), plus ::1 unless
+ * configured, v4-mapped loopback and 0.0.0.0/8: a delegation from outside can then never
+ * send queries to this box, while configured stubs and forwarders on loopback still work. */
+
+#define LOOP_MAX 64 /* configured IPv4 loopback upstreams considered */
+
+struct loop_set {
+	uint32_t v4[LOOP_MAX];
+	size_t v4_count;
+	bool v6; /* ::1 configured */
+};
+
+static void loop_add(struct loop_set *ls, const struct conf_addr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+		uint32_t ip = ntohl(sin->sin_addr.s_addr);
+		if ((ip >> 24) == 127 && ls->v4_count < LOOP_MAX)
+			ls->v4[ls->v4_count++] = ip;
+	} else if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			ls->v6 = true;
+	}
+}
+
+static bool loop_in(const struct loop_set *ls, uint32_t net, unsigned bits)
+{
+	uint32_t mask = bits == 0 ? 0 : ~(uint32_t)0 << (32 - bits);
+	for (size_t i = 0; i < ls->v4_count; i++)
+		if ((ls->v4[i] & mask) == net)
+			return true;
+	return false;
+}
+
+/* Deny @net/@bits except the configured addresses in it, recursively halving. */
+static int deny_v4(struct ub_ctx *ub, const struct loop_set *ls, uint32_t net, unsigned bits,
+		   char *err, size_t err_len)
+{
+	if (!loop_in(ls, net, bits)) {
+		char buf[32];
+		snprintf(buf, sizeof(buf), "%u.%u.%u.%u/%u", net >> 24, (net >> 16) & 255,
+			 (net >> 8) & 255, net & 255, bits);
+		return set_opt(ub, "do-not-query-address:", buf, err, err_len);
+	}
+	if (bits == 32)
+		return C2W_OK; /* configured by the operator */
+	int ret = deny_v4(ub, ls, net, bits + 1, err, err_len);
+	if (ret == C2W_OK)
+		ret = deny_v4(ub, ls, net | (uint32_t)1 << (31 - bits), bits + 1, err, err_len);
+	return ret;
+}
+
+static int apply_loopback(struct ub_ctx *ub, const struct conf_resolver *rc, char *err,
+			  size_t err_len)
+{
+	int ret = set_opt(ub, "do-not-query-localhost:", "no", err, err_len);
+	if (ret != C2W_OK || rc->loopback_delegations)
+		return ret; /* lab worlds recurse from root hints on loopback */
+	struct loop_set ls = {.v4_count = 0};
+	if (rc->mode == CONF_RESOLVER_FORWARD)
+		for (size_t i = 0; i < rc->forward_count; i++)
+			loop_add(&ls, &rc->forward[i]);
+	for (size_t i = 0; i < rc->stub_count; i++)
+		for (size_t j = 0; j < rc->stub[i].addr_count; j++)
+			loop_add(&ls, &rc->stub[i].addrs[j]);
+	ret = deny_v4(ub, &ls, 127u << 24, 8, err, err_len);
+	if (ret == C2W_OK)
+		ret = set_opt(ub, "do-not-query-address:", "0.0.0.0/8", err, err_len);
+	if (ret == C2W_OK)
+		ret = set_opt(ub, "do-not-query-address:", "::ffff:127.0.0.0/104", err, err_len);
+	if (ret == C2W_OK && !ls.v6)
+		ret = set_opt(ub, "do-not-query-address:", "::1", err, err_len);
+	return ret;
+}
+
 static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool validate,
 			 char *err, size_t err_len)
 {
 	char size[32];
 	unsigned mb = rc->cache_mb ? rc->cache_mb : 64;
 	int ret = 0;
-	/* Test worlds and single-box set-ups put authorities and forwarders on loopback. */
-	ret |= set_opt(ub, "do-not-query-localhost:", "no", err, err_len);
+	char rate[32];
+	ret |= apply_loopback(ub, rc, err, err_len);
+	/* RFC 8198: NXDOMAIN for names a validated NSEC/NSEC3 range already covers, from cache;
+	 * the cheapest defence against random subdomains of signed zones. */
+	ret |= set_opt(ub, "aggressive-nsec:", rc->aggressive_nsec ? "yes" : "no", err, err_len);
+	if (rc->ratelimit != 0) {
+		snprintf(rate, sizeof(rate), "%u", rc->ratelimit);
+		ret |= set_opt(ub, "ratelimit:", rate, err, err_len);
+	}
 	/* Our clients send their own EDNS; upstream we keep the flag-day size. */
 	ret |= set_opt(ub, "edns-buffer-size:", "1232", err, err_len);
 	ret |= set_opt(ub, "qname-minimisation:", "yes", err, err_len);

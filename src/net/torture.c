@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The water-torture table: 4-way sets of zone entries, each with a window of miss and outcome
+ * counters, a 256-bit sketch of the distinct names missed (linear counting), the fetches in
+ * flight and their adaptive cap, and the mitigation deadline. Decisions only; the worker
+ * answers, logs and records (net/worker.c).
+ */
+#include "net/torture.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "dns/msg.h"
+
+#define WAYS        4
+#define SETS        (NET_TORTURE_ZONES / WAYS)
+#define SKETCH_BITS 256
+#define MIN_OUTCOMES 8 /* a window needs this many outcomes before its bad ratio counts */
+
+struct zone {
+	uint64_t hash; /* 0 = empty */
+	uint32_t last_s;
+	uint32_t win_start;
+	uint32_t until;       /* mitigation ends at this second; 0 = none */
+	uint32_t since;       /* mitigation started */
+	uint32_t outcomes;    /* in the window */
+	uint32_t bad;         /* NXDOMAIN, SERVFAIL, timeout or fetch-limited, in the window */
+	uint64_t mitigated;   /* queries answered by the running mitigation */
+	uint64_t sketch[SKETCH_BITS / 64];
+	uint16_t inflight;
+	uint16_t cap; /* adaptive fetch cap, NET_TORTURE_MIN_CAP .. fetches_per_zone */
+	uint8_t name_len;
+	uint8_t name[DNS_NAME_MAX];
+};
+
+struct net_torture {
+	struct conf_ddos cfg;
+	unsigned zero_bits_max; /* sketch zero bits at or below which min_misses is reached */
+	unsigned active;
+	struct zone zones[NET_TORTURE_ZONES];
+};
+
+/* Linear counting: n distinct names leave about m*exp(-n/m) of m bits zero. */
+static unsigned zero_bits_for(unsigned n)
+{
+	double z = SKETCH_BITS * exp(-(double)n / SKETCH_BITS);
+	return z < 1.0 ? 0 : (unsigned)z;
+}
+
+void net_torture_set_conf(struct net_torture *t, const struct conf_ddos *cfg)
+{
+	t->cfg = *cfg;
+	t->zero_bits_max = zero_bits_for(cfg->min_misses);
+	for (unsigned i = 0; i < NET_TORTURE_ZONES; i++) {
+		struct zone *z = &t->zones[i];
+		if (z->hash != 0 && (z->cap > cfg->fetches_per_zone || z->cap == 0))
+			z->cap = (uint16_t)cfg->fetches_per_zone;
+	}
+}
+
+struct net_torture *net_torture_new(const struct conf_ddos *cfg)
+{
+	struct net_torture *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	net_torture_set_conf(t, cfg);
+	return t;
+}
+
+void net_torture_free(struct net_torture *t)
+{
+	free(t);
+}
+
+/* Wire name length (labels + root byte); the name is canonical and bounded already. */
+static size_t wire_len(const uint8_t *n)
+{
+	size_t i = 0;
+	while (n[i] != 0 && i < DNS_NAME_MAX)
+		i += (size_t)n[i] + 1;
+	return i + 1;
+}
+
+static unsigned label_count(const uint8_t *n)
+{
+	unsigned c = 0;
+	for (size_t i = 0; n[i] != 0 && i < DNS_NAME_MAX; i += (size_t)n[i] + 1)
+		c++;
+	return c;
+}
+
+static uint64_t zone_hash(const uint8_t *name, size_t len)
+{
+	uint64_t h = XXH3_64bits(name, len);
+	return h + (h == 0); /* 0 marks an empty way */
+}
+
+static struct zone *find(struct net_torture *t, const uint8_t *name, size_t len, uint64_t h)
+{
+	struct zone *set = &t->zones[(h % SETS) * WAYS];
+	for (unsigned w = 0; w < WAYS; w++)
+		if (set[w].hash == h && set[w].name_len == len && memcmp(set[w].name, name, len) == 0)
+			return &set[w];
+	return NULL;
+}
+
+static bool busy(const struct zone *z)
+{
+	return z->inflight != 0 || z->until != 0;
+}
+
+/* An empty way, else the least recently used idle one; NULL when all four are busy. */
+static struct zone *claim(struct net_torture *t, const uint8_t *name, size_t len, uint64_t h,
+			  uint32_t now)
+{
+	struct zone *set = &t->zones[(h % SETS) * WAYS], *victim = NULL;
+	for (unsigned w = 0; w < WAYS; w++) {
+		struct zone *z = &set[w];
+		if (z->hash == 0) {
+			victim = z;
+			break;
+		}
+		if (!busy(z) && (victim == NULL || (int32_t)(z->last_s - victim->last_s) < 0))
+			victim = z;
+	}
+	if (victim == NULL)
+		return NULL;
+	memset(victim, 0, offsetof(struct zone, name));
+	victim->hash = h;
+	victim->win_start = now;
+	victim->cap = (uint16_t)t->cfg.fetches_per_zone;
+	victim->name_len = (uint8_t)len;
+	memcpy(victim->name, name, len);
+	return victim;
+}
+
+static unsigned sketch_zero_bits(const struct zone *z)
+{
+	unsigned ones = 0;
+	for (unsigned i = 0; i < SKETCH_BITS / 64; i++)
+		ones += (unsigned)__builtin_popcountll(z->sketch[i]);
+	return SKETCH_BITS - ones;
+}
+
+static bool flood_seen(const struct net_torture *t, const struct zone *z)
+{
+	return sketch_zero_bits(z) <= t->zero_bits_max;
+}
+
+static bool failing(const struct net_torture *t, const struct zone *z)
+{
+	return z->outcomes >= MIN_OUTCOMES &&
+	       (double)z->bad >= t->cfg.bad_ratio * (double)z->outcomes;
+}
+
+/* A new window: a running mitigation is extended while the flood goes on. */
+static void roll_window(struct net_torture *t, struct zone *z, uint32_t now)
+{
+	if (z->until != 0 && flood_seen(t, z) && (int32_t)(now + t->cfg.hold_s - z->until) > 0)
+		z->until = now + t->cfg.hold_s;
+	memset(z->sketch, 0, sizeof(z->sketch));
+	z->outcomes = 0;
+	z->bad = 0;
+	z->win_start = now;
+}
+
+/* A mitigation on an ancestor of @qname's zone (a.b.victim. under victim.). */
+static struct zone *mitigating_ancestor(struct net_torture *t, const uint8_t *zone)
+{
+	const uint8_t *n = zone;
+	while (n[0] != 0) {
+		n += n[0] + 1;
+		if (label_count(n) < 2)
+			return NULL;
+		size_t len = wire_len(n);
+		struct zone *z = find(t, n, len, zone_hash(n, len));
+		if (z != NULL && z->until != 0)
+			return z;
+	}
+	return NULL;
+}
+
+static enum net_torture_verdict mitigate(struct zone *z, uint8_t *zone_out,
+					 enum net_torture_verdict v)
+{
+	z->mitigated++;
+	if (zone_out != NULL)
+		memcpy(zone_out, z->name, z->name_len);
+	return v;
+}
+
+enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *qname, bool popular,
+					  uint64_t now_s, uint32_t *ref, uint8_t *zone_out)
+{
+	uint32_t now = (uint32_t)now_s;
+	*ref = 0;
+	if (!t->cfg.enabled || qname[0] == 0)
+		return NET_TORTURE_PASS;
+	/* The zone is approximated by the parent domain; top-level domains are never a victim
+	 * (a mitigation there would take a whole TLD). */
+	const uint8_t *zone = qname + qname[0] + 1;
+	if (label_count(zone) < 2)
+		return NET_TORTURE_PASS;
+	size_t len = wire_len(zone);
+	uint64_t h = zone_hash(zone, len);
+	struct zone *z = find(t, zone, len, h);
+	if (z == NULL && (z = claim(t, zone, len, h, now)) == NULL) {
+		struct zone *a = t->active != 0 ? mitigating_ancestor(t, zone) : NULL;
+		return a != NULL && !popular ? mitigate(a, zone_out, NET_TORTURE_MITIGATE)
+					     : NET_TORTURE_PASS;
+	}
+	z->last_s = now;
+	if ((uint32_t)(now - z->win_start) >= t->cfg.window_s)
+		roll_window(t, z, now);
+	uint64_t nh = XXH3_64bits_withSeed(qname, wire_len(qname), 0x7e57);
+	z->sketch[(nh >> 6) & 3] |= 1ull << (nh & 63);
+	if (!popular) {
+		if (z->until != 0)
+			return mitigate(z, zone_out, NET_TORTURE_MITIGATE);
+		struct zone *a = t->active != 0 ? mitigating_ancestor(t, zone) : NULL;
+		if (a != NULL)
+			return mitigate(a, zone_out, NET_TORTURE_MITIGATE);
+		if (flood_seen(t, z) && failing(t, z)) {
+			z->until = now + t->cfg.hold_s;
+			z->since = now;
+			z->mitigated = 0;
+			t->active++;
+			return mitigate(z, zone_out, NET_TORTURE_START);
+		}
+	}
+	if (t->cfg.fetches_per_zone != 0 && z->inflight >= z->cap) {
+		/* Refused for want of capacity: counts as a failure of the zone. */
+		z->outcomes++;
+		z->bad++;
+		return NET_TORTURE_LIMIT;
+	}
+	z->inflight++;
+	*ref = (uint32_t)(z - t->zones) + 1;
+	return NET_TORTURE_PASS;
+}
+
+void net_torture_outcome(struct net_torture *t, uint32_t ref, enum net_torture_outcome o)
+{
+	if (ref == 0 || ref > NET_TORTURE_ZONES)
+		return;
+	struct zone *z = &t->zones[ref - 1];
+	z->outcomes++;
+	if (o != NET_TORTURE_ANSWER)
+		z->bad++;
+	/* Adaptive cap, like BIND's fetch quotas: a timeout takes away an eighth, an answer in
+	 * time gives one back; SERVFAIL says nothing about the servers' capacity. */
+	if (o == NET_TORTURE_TIMEOUT) {
+		unsigned cap = z->cap - z->cap / 8u - 1u;
+		z->cap = (uint16_t)(cap < NET_TORTURE_MIN_CAP ? NET_TORTURE_MIN_CAP : cap);
+	} else if (o != NET_TORTURE_SERVFAIL && z->cap < t->cfg.fetches_per_zone) {
+		z->cap++;
+	}
+}
+
+void net_torture_release(struct net_torture *t, uint32_t ref)
+{
+	if (ref == 0 || ref > NET_TORTURE_ZONES)
+		return;
+	struct zone *z = &t->zones[ref - 1];
+	if (z->inflight > 0)
+		z->inflight--;
+}
+
+unsigned net_torture_tick(struct net_torture *t, uint64_t now_s, net_torture_end_cb cb, void *arg)
+{
+	uint32_t now = (uint32_t)now_s;
+	if (t->active == 0)
+		return 0;
+	for (unsigned i = 0; i < NET_TORTURE_ZONES; i++) {
+		struct zone *z = &t->zones[i];
+		if (z->until == 0)
+			continue;
+		/* Queries keep extending it only at a window's end: roll a stale window here. */
+		if ((uint32_t)(now - z->win_start) >= t->cfg.window_s)
+			roll_window(t, z, now);
+		if ((int32_t)(z->until - now) > 0)
+			continue;
+		struct net_torture_stats st = {.mitigated = z->mitigated, .seconds = now - z->since};
+		z->until = 0;
+		t->active--;
+		if (cb != NULL)
+			cb(arg, z->name, &st);
+	}
+	return t->active;
+}
+
+unsigned net_torture_active(const struct net_torture *t)
+{
+	return t->active;
+}
