@@ -65,7 +65,7 @@ const char *events_action_name(unsigned action)
 {
 	static const char *const names[EVENTS_ACTION_COUNT_] = {
 	    "nxdomain",   "nodata", "passthru", "drop",     "tcp-only",
-	    "local-data", "cname",  "log",      "sinkhole",
+	    "local-data", "cname",  "log",      "sinkhole", "servfail", "refused",
 	};
 	return action < EVENTS_ACTION_COUNT_ ? names[action] : "unknown";
 }

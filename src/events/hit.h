@@ -40,6 +40,8 @@ enum events_action {
 	EVENTS_ACTION_CNAME,
 	EVENTS_ACTION_LOG,
 	EVENTS_ACTION_SINKHOLE,
+	EVENTS_ACTION_SERVFAIL, /* water-torture mitigation (category "ddos") */
+	EVENTS_ACTION_REFUSED,  /* water-torture mitigation (category "ddos") */
 	EVENTS_ACTION_COUNT_,
 };
 
@@ -93,7 +95,7 @@ const char *events_trigger_name(unsigned trigger);
 
 /**
  * "nxdomain", "nodata", "passthru", "drop", "tcp-only", "local-data", "cname", "log",
- * "sinkhole"; "unknown" when out of range.
+ * "sinkhole", "servfail", "refused"; "unknown" when out of range.
  */
 const char *events_action_name(unsigned action);
 

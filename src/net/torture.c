@@ -7,7 +7,6 @@
  */
 #include "net/torture.h"
 
-#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,9 @@ struct net_torture {
 /* Linear counting: n distinct names leave about m*exp(-n/m) of m bits zero. */
 static unsigned zero_bits_for(unsigned n)
 {
-	double z = SKETCH_BITS * exp(-(double)n / SKETCH_BITS);
+	double z = SKETCH_BITS; /* expected zero bits after each insertion: z *= (1 - 1/m) */
+	for (unsigned i = 0; i < n; i++)
+		z -= z / SKETCH_BITS;
 	return z < 1.0 ? 0 : (unsigned)z;
 }
 
@@ -156,11 +157,13 @@ static bool failing(const struct net_torture *t, const struct zone *z)
 	       (double)z->bad >= t->cfg.bad_ratio * (double)z->outcomes;
 }
 
-/* A new window: a running mitigation is extended while the flood goes on. */
+/* A new window: a running mitigation is extended while the flood goes on, to hold seconds
+ * past the end of the last window that saw it. */
 static void roll_window(struct net_torture *t, struct zone *z, uint32_t now)
 {
-	if (z->until != 0 && flood_seen(t, z) && (int32_t)(now + t->cfg.hold_s - z->until) > 0)
-		z->until = now + t->cfg.hold_s;
+	uint32_t end = z->win_start + t->cfg.window_s + t->cfg.hold_s;
+	if (z->until != 0 && flood_seen(t, z) && (int32_t)(end - z->until) > 0)
+		z->until = end;
 	memset(z->sketch, 0, sizeof(z->sketch));
 	z->outcomes = 0;
 	z->bad = 0;

@@ -137,7 +137,64 @@ static int answer_any(struct net_worker *w, const struct dns_query *q, bool tcp,
 
 static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len);
 static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
-		       const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap);
+		       const struct policy_hit *hit, bool policy_off, uint32_t zone_ref,
+		       uint8_t *out, size_t out_cap);
+
+static uint8_t ddos_rcode(const struct net_worker *w)
+{
+	switch (w->cfg->ddos.action) {
+	case CONF_DDOS_NXDOMAIN:
+		return DNS_RCODE_NXDOMAIN;
+	case CONF_DDOS_REFUSED:
+		return DNS_RCODE_REFUSED;
+	default:
+		return DNS_RCODE_SERVFAIL;
+	}
+}
+
+/*
+ * A cache miss: the water-torture table decides (net/torture.h). Names under a zone being
+ * flooded with random subdomains are answered here without an upstream query, unless the
+ * answer cache knows them as popular; a zone with its fetch cap in flight gets SERVFAIL now.
+ */
+static int on_miss(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		   const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap)
+{
+	uint32_t ref = 0;
+	uint8_t zone[DNS_NAME_MAX];
+	bool popular = dns_pcache_seen(w->cache, q);
+	enum net_torture_verdict v = net_torture_miss(w->torture, q->qname, popular, mono_s(), &ref,
+						      zone);
+	if (v == NET_TORTURE_PASS)
+		return defer_query(w, q, rt, hit, policy_off, ref, out, out_cap);
+	if (v == NET_TORTURE_LIMIT) {
+		w->ctr.fetch_limited++;
+		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+					       "fetch limit for the zone reached", rt->tcp, out,
+					       out_cap);
+	}
+	uint8_t rcode = ddos_rcode(w);
+	w->ctr.ddos_mitigated++;
+	if (v == NET_TORTURE_START) {
+		char text[DNS_NAME_TEXT_MAX];
+		if (dns_name_to_text(zone, text, sizeof(text)) < 0)
+			text[0] = '\0';
+		w->ctr.ddos_mitigations++;
+		w->ctr.ddos_active = net_torture_active(w->torture);
+		c2w_log_warn("worker %u: ddos: random-subdomain flood on %s: mitigation started "
+			     "(uncached names answered %s for at least %us)",
+			     w->id, text,
+			     rcode == DNS_RCODE_NXDOMAIN  ? "NXDOMAIN"
+			     : rcode == DNS_RCODE_REFUSED ? "REFUSED"
+							  : "SERVFAIL",
+			     w->cfg->ddos.hold_s);
+		net_wpolicy_ddos_hit(w, q, rt, text, rcode);
+	}
+	return net_worker_answer_rcode(w, q, rcode,
+				       rcode == DNS_RCODE_REFUSED ? DNS_EDE_PROHIBITED
+								  : DNS_EDE_OTHER,
+				       "random-subdomain flood mitigation", rt->tcp, out, out_cap);
+}
 
 /* Handle one query (see net_worker_handle()); @rt gets the query's cookie state. */
 static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct net_route *rt,
@@ -213,7 +270,7 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 		return net_worker_render(w, &q, &cached, age, rt->tcp, out, out_cap);
 	}
 	w->ctr.cache_misses++;
-	return defer_query(w, &q, rt, &hit, policy_off, out, out_cap);
+	return on_miss(w, &q, rt, &hit, policy_off, out, out_cap);
 }
 
 /**
@@ -283,6 +340,8 @@ static void orphan_unlink(struct net_worker *w, struct net_slot *s)
 static void slot_put(struct net_worker *w, struct net_slot *s)
 {
 	evtimer_del(s->timer);
+	net_torture_release(w->torture, s->zone_ref);
+	s->zone_ref = 0;
 	slot_detach(w, s);
 	if (s->orphan) {
 		orphan_unlink(w, s);
@@ -404,6 +463,11 @@ static void on_resolved(void *arg, int rcode, const uint8_t *pkt, size_t len, en
 	struct net_slot *s = arg;
 	struct net_worker *w = s->w;
 	build_answer(w, &s->q, rcode, pkt, len, sec, why);
+	if (!s->timed_out && s->zone_ref != 0 && s->stage == NET_STAGE_MAIN)
+		net_torture_outcome(w->torture, s->zone_ref,
+				    w->ans.rcode == DNS_RCODE_NXDOMAIN   ? NET_TORTURE_NXDOMAIN
+				    : w->ans.rcode == DNS_RCODE_SERVFAIL ? NET_TORTURE_SERVFAIL
+									 : NET_TORTURE_ANSWER);
 	s->had_hit = s->hit.action != POLICY_ACTION_NONE;
 	if (!s->policy_off && w->snap != NULL && w->ans.rcode != DNS_RCODE_SERVFAIL) {
 		net_wpolicy_response(w, s);
@@ -484,6 +548,7 @@ struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_quer
 	s->stage = NET_STAGE_MAIN;
 	s->had_hit = false;
 	s->saved = NULL;
+	s->zone_ref = 0;
 	if (hit != NULL && hit->action != POLICY_ACTION_NONE)
 		s->hit = *hit;
 	else
@@ -528,6 +593,8 @@ static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
 	 * The client side is released at once; the upstream work goes on as an orphan. */
 	s->timed_out = true;
 	w->ctr.timeouts++;
+	if (s->stage == NET_STAGE_MAIN)
+		net_torture_outcome(w->torture, s->zone_ref, NET_TORTURE_TIMEOUT);
 	struct dns_answer *ans = &w->ans;
 	ans->wire = w->ans_buf;
 	ans->cap = sizeof(w->ans_buf);
@@ -550,10 +617,15 @@ static int over_limit(struct net_worker *w, const struct dns_query *q, const str
 }
 
 static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
-		       const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap)
+		       const struct policy_hit *hit, bool policy_off, uint32_t zone_ref,
+		       uint8_t *out, size_t out_cap)
 {
 	int why = C2W_OK;
 	struct net_slot *s = net_worker_slot_new(w, q, rt, hit, policy_off, &why);
+	if (s != NULL)
+		s->zone_ref = zone_ref; /* released with the slot */
+	else
+		net_torture_release(w->torture, zone_ref);
 	if (s == NULL && why == C2W_ERANGE)
 		return over_limit(w, q, rt, out, out_cap);
 	if (s == NULL)
@@ -816,11 +888,22 @@ static void retire(struct net_worker *w, struct resolve_ctx *ctx)
 	w->retired = r;
 }
 
+static void on_torture_end(void *arg, const uint8_t *zone, const struct net_torture_stats *st)
+{
+	struct net_worker *w = arg;
+	char text[DNS_NAME_TEXT_MAX];
+	if (dns_name_to_text(zone, text, sizeof(text)) < 0)
+		text[0] = '\0';
+	c2w_log_warn("worker %u: ddos: mitigation for %s ended after %us (%llu queries answered)",
+		     w->id, text, st->seconds, (unsigned long long)st->mitigated);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct net_worker *w = arg;
 	(void)fd;
 	(void)what;
+	w->ctr.ddos_active = net_torture_tick(w->torture, mono_s(), on_torture_end, w);
 	/* Contexts replaced by a reload go once their last query has called back; freeing them
 	 * here, outside libunbound's callbacks, is safe. */
 	for (struct retired_ctx **pr = &w->retired; *pr != NULL;) {
@@ -937,6 +1020,7 @@ static void mbox_commit(struct net_worker *w, struct mbox *m)
 	w->next_ready = false;
 	net_wlimit_commit(w, m->cfg);
 	w->cfg = m->cfg;
+	net_torture_set_conf(w->torture, &m->cfg->ddos);
 	w->snap = m->snap;
 	w->snap_gen++;
 	if (!keep)
@@ -1042,9 +1126,10 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 		goto out_free;
 	unsigned entries = cfg->server.cache_entries ? cfg->server.cache_entries : 65536;
 	w->cache = dns_pcache_new(entries, PCACHE_SLOT_SIZE);
+	w->torture = net_torture_new(&cfg->ddos);
 	w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mbox, w);
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-	if (w->cache == NULL || w->mbox_ev == NULL || w->tick_ev == NULL)
+	if (w->cache == NULL || w->torture == NULL || w->mbox_ev == NULL || w->tick_ev == NULL)
 		goto out_free;
 	struct timeval one = {.tv_sec = 1};
 	event_add(w->tick_ev, &one);
@@ -1177,6 +1262,7 @@ void net_worker_free(struct net_worker *w)
 	dns_pcache_free(w->cache);
 	net_wlimit_free(w);
 	net_client_table_free(w->clients);
+	net_torture_free(w->torture);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->mbox.mu);

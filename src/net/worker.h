@@ -74,7 +74,11 @@ struct net_feeds;
 	X(cookie_malformed, "queries with a malformed COOKIE option (FORMERR)")               \
 	X(cookie_badcookie, "BADCOOKIE responses (slipped, to cookie clients)")             \
 	X(notify_accepted, "NOTIFY from a listed primary of a followed zone")                 \
-	X(notify_refused, "NOTIFY refused: not a followed zone or not from its primary")
+	X(notify_refused, "NOTIFY refused: not a followed zone or not from its primary")      \
+	X(ddos_mitigations, "random-subdomain mitigations started (ddos)")                   \
+	X(ddos_mitigated, "queries answered by a random-subdomain mitigation")               \
+	X(ddos_active, "zones under random-subdomain mitigation now (gauge)")                \
+	X(fetch_limited, "cache misses answered SERVFAIL at their zone's fetch cap")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {

@@ -32,6 +32,7 @@
 #include "events/optout.h"
 #include "events/ring.h"
 #include "net/client_table.h"
+#include "net/torture.h"
 #include "net/worker.h"
 #include "policy/policy.h"
 #include "resolve/resolve.h"
@@ -97,6 +98,7 @@ struct net_slot {
 	struct dns_answer *saved;   /* malloc'd body kept across the follow-up (wire after it) */
 	uint8_t zone[DNS_NAME_MAX]; /* NS_ZONE stage: the zone whose NS set is asked */
 	unsigned snap_gen;          /* w->snap_gen when the query came: hit is from that one */
+	uint32_t zone_ref;          /* net_torture reference of the main query; 0 = none */
 };
 
 /* What a slot waits for. */
@@ -176,6 +178,7 @@ struct net_worker {
 	bool next_ready, next_keep;
 	struct resolve_ctx *next_rctx, *next_rctx_cd;
 	struct dns_pcache *cache;
+	struct net_torture *torture; /* water-torture detection, per-zone fetch caps */
 	struct net_slot *slots;
 	struct net_slot *free_slots;
 	unsigned slot_total;    /* SLOT_COUNT + orphan_cap */
@@ -315,6 +318,12 @@ enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_que
 int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		    const struct policy_hit *hit, const uint8_t *up, size_t up_len, uint8_t *out,
 		    size_t out_cap, bool *handled, struct net_slot *slot);
+/**
+ * A random-subdomain mitigation started on @zone (text) at query @q: one hit record, category
+ * "ddos", carrying what any hit carries (the client is pseudonymised by the event thread).
+ */
+void net_wpolicy_ddos_hit(struct net_worker *w, const struct dns_query *q,
+			  const struct net_route *rt, const char *zone, uint8_t rcode);
 /** Explicit query log (events.query-log): one EVENTS_KIND_QUERY record; no-op when off. */
 void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 			   const struct net_route *rt);

@@ -66,8 +66,9 @@ static void answer_summary(const uint8_t *msg, int len, char *out, size_t cap)
 }
 
 /* Hand a hit to the event thread; never blocks (a full ring drops and counts). */
-static void record_hit(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
-		       const struct policy_hit *hit, const char *answer)
+static void record_hit_as(struct net_worker *w, const struct dns_query *q,
+			  const struct net_route *rt, const struct policy_hit *hit, uint8_t action,
+			  const char *answer)
 {
 	const struct sockaddr *peer = rt->peer;
 	if (w->ring == NULL)
@@ -81,7 +82,7 @@ static void record_hit(struct net_worker *w, const struct dns_query *q, const st
 	rec.kind = EVENTS_KIND_HIT;
 	rec.tcp = rt->tcp;
 	rec.trigger = events_trigger_of(hit->trigger);
-	rec.action = events_action_of(hit);
+	rec.action = action;
 	rec.qtype = q->qtype;
 	rec.worker = (uint16_t)w->id;
 	/* A name whose escaped form outgrows the field is cut with a marker, never dropped. */
@@ -94,6 +95,29 @@ static void record_hit(struct net_worker *w, const struct dns_query *q, const st
 	events_hit_copy(rec.feed, sizeof(rec.feed), hit->feed);
 	events_hit_copy(rec.answer, sizeof(rec.answer), answer);
 	(void)events_ring_push(w->ring, &rec);
+}
+
+static void record_hit(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		       const struct policy_hit *hit, const char *answer)
+{
+	record_hit_as(w, q, rt, hit, events_action_of(hit), answer);
+}
+
+void net_wpolicy_ddos_hit(struct net_worker *w, const struct dns_query *q,
+			  const struct net_route *rt, const char *zone, uint8_t rcode)
+{
+	struct policy_hit hit;
+	memset(&hit, 0, sizeof(hit));
+	snprintf(hit.match, sizeof(hit.match), "*.%s", zone);
+	hit.trigger = POLICY_TRIGGER_QNAME;
+	events_hit_copy(hit.zone_name, sizeof(hit.zone_name), "water-torture");
+	events_hit_copy(hit.category, sizeof(hit.category), "ddos");
+	events_hit_copy(hit.feed, sizeof(hit.feed), "water-torture");
+	record_hit_as(w, q, rt, &hit,
+		      rcode == DNS_RCODE_NXDOMAIN	? EVENTS_ACTION_NXDOMAIN
+		      : rcode == DNS_RCODE_REFUSED ? EVENTS_ACTION_REFUSED
+						    : EVENTS_ACTION_SERVFAIL,
+		      "random-subdomain mitigation started");
 }
 
 /*

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * net/torture.h: a random-subdomain flood with failing outcomes starts a mitigation for its
+ * zone only; popular names and other zones pass; the mitigation is extended while the flood
+ * goes on and ends after the hold; the adaptive fetch cap shrinks on timeouts and grows back;
+ * top-level domains are never mitigated; disabled means PASS.
+ */
+#include "dns/name.h"
+#include "net/torture.h"
+#include "test.h"
+
+static struct conf_ddos conf(void)
+{
+	struct conf_ddos c = {
+	    .enabled = true,
+	    .window_s = 10,
+	    .min_misses = 50,
+	    .bad_ratio = 0.8,
+	    .hold_s = 30,
+	    .action = CONF_DDOS_SERVFAIL,
+	    .fetches_per_zone = 100,
+	};
+	return c;
+}
+
+static void wire(const char *text, uint8_t *out)
+{
+	size_t len = 0;
+	CHECK_EQ(dns_name_from_text(text, NULL, out, &len), C2W_OK);
+}
+
+/* One miss for @text; resolves it at once with @o when the verdict is PASS. */
+static enum net_torture_verdict ask(struct net_torture *t, const char *text, bool popular,
+				    uint64_t now, enum net_torture_outcome o)
+{
+	uint8_t q[DNS_NAME_WIRE_MAX], zone[DNS_NAME_WIRE_MAX];
+	uint32_t ref = 0;
+	wire(text, q);
+	enum net_torture_verdict v = net_torture_miss(t, q, popular, now, &ref, zone);
+	if (v == NET_TORTURE_PASS) {
+		net_torture_outcome(t, ref, o);
+		net_torture_release(t, ref);
+	}
+	return v;
+}
+
+static unsigned ended;
+
+static void on_end(void *arg, const uint8_t *zone, const struct net_torture_stats *st)
+{
+	char text[DNS_NAME_TEXT_MAX];
+	(void)arg;
+	CHECK(dns_name_to_text(zone, text, sizeof(text)) > 0);
+	CHECK_STREQ(text, "victim.example.");
+	CHECK(st->mitigated > 0);
+	ended++;
+}
+
+static void test_flood_detected_and_expires(void)
+{
+	struct conf_ddos c = conf();
+	struct net_torture *t = net_torture_new(&c);
+	char name[64];
+	unsigned started = 0, mitigated = 0;
+	uint64_t now = 1000;
+
+	/* Benign: many distinct names that exist do not start anything. */
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "h%d.cdn.example.", i);
+		CHECK_EQ(ask(t, name, false, now, NET_TORTURE_ANSWER), NET_TORTURE_PASS);
+	}
+	/* Flood: distinct NXDOMAIN names under victim.example. */
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "r%x.victim.example.", i * 7919);
+		enum net_torture_verdict v = ask(t, name, false, now, NET_TORTURE_NXDOMAIN);
+		started += v == NET_TORTURE_START;
+		mitigated += v == NET_TORTURE_MITIGATE;
+	}
+	CHECK_EQ(started, 1);
+	CHECK(mitigated > 400);
+	CHECK_EQ(net_torture_active(t), 1);
+	/* Popular names under the victim, deeper names, and other zones pass. */
+	CHECK_EQ(ask(t, "www.victim.example.", true, now, NET_TORTURE_ANSWER), NET_TORTURE_PASS);
+	CHECK_EQ(ask(t, "x.y.victim.example.", false, now, NET_TORTURE_ANSWER),
+		 NET_TORTURE_MITIGATE);
+	CHECK_EQ(ask(t, "new.cdn.example.", false, now, NET_TORTURE_ANSWER), NET_TORTURE_PASS);
+	/* The flood goes on in the next window: extended past the first hold. */
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "s%x.victim.example.", i * 7919);
+		(void)ask(t, name, false, now + 25, NET_TORTURE_NXDOMAIN);
+	}
+	ended = 0;
+	CHECK_EQ(net_torture_tick(t, now + 31, on_end, NULL), 1);
+	CHECK_EQ(ended, 0);
+	/* Silence: it ends hold seconds after the window that last saw the flood, once. */
+	CHECK_EQ(net_torture_tick(t, now + 25 + 10 + 29, on_end, NULL), 1);
+	CHECK_EQ(net_torture_tick(t, now + 25 + 10 + 31, on_end, NULL), 0);
+	CHECK_EQ(ended, 1);
+	CHECK_EQ(net_torture_tick(t, now + 100, on_end, NULL), 0);
+	CHECK_EQ(ended, 1);
+	CHECK_EQ(ask(t, "after.victim.example.", false, now + 100, NET_TORTURE_ANSWER),
+		 NET_TORTURE_PASS);
+	net_torture_free(t);
+}
+
+static void test_tld_and_disabled(void)
+{
+	struct conf_ddos c = conf();
+	struct net_torture *t = net_torture_new(&c);
+	char name[64];
+	unsigned not_pass = 0;
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "r%x.example.", i * 7919);
+		not_pass += ask(t, name, false, 5, NET_TORTURE_NXDOMAIN) != NET_TORTURE_PASS;
+	}
+	CHECK_EQ(not_pass, 0); /* example. is a TLD here: never a victim */
+	c.enabled = false;
+	net_torture_set_conf(t, &c);
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "r%x.victim.example.", i * 7919);
+		not_pass += ask(t, name, false, 5, NET_TORTURE_NXDOMAIN) != NET_TORTURE_PASS;
+	}
+	CHECK_EQ(not_pass, 0);
+	net_torture_free(t);
+}
+
+static void test_adaptive_fetch_cap(void)
+{
+	struct conf_ddos c = conf();
+	c.min_misses = 1000; /* no mitigation in this test */
+	struct net_torture *t = net_torture_new(&c);
+	uint8_t q[DNS_NAME_WIRE_MAX];
+	uint32_t refs[200];
+	unsigned passed = 0, limited = 0;
+	char name[64];
+
+	/* A black hole: 100 fetches go out, the 101st is refused. */
+	for (int i = 0; i < 101; i++) {
+		snprintf(name, sizeof(name), "b%d.dead.example.", i);
+		wire(name, q);
+		enum net_torture_verdict v = net_torture_miss(t, q, false, 1, &refs[i], NULL);
+		passed += v == NET_TORTURE_PASS;
+		limited += v == NET_TORTURE_LIMIT;
+	}
+	CHECK_EQ(passed, 100);
+	CHECK_EQ(limited, 1);
+	/* They all time out: the cap falls to its floor. */
+	for (int i = 0; i < 100; i++) {
+		net_torture_outcome(t, refs[i], NET_TORTURE_TIMEOUT);
+		net_torture_release(t, refs[i]);
+	}
+	passed = 0;
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "c%d.dead.example.", i);
+		wire(name, q);
+		passed += net_torture_miss(t, q, false, 2, &refs[i], NULL) == NET_TORTURE_PASS;
+	}
+	CHECK_EQ(passed, NET_TORTURE_MIN_CAP);
+	/* The servers come back: each answer in time gives one fetch back. */
+	for (unsigned i = 0; i < passed; i++) {
+		net_torture_outcome(t, refs[i], NET_TORTURE_ANSWER);
+		net_torture_release(t, refs[i]);
+	}
+	passed = 0;
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "d%d.dead.example.", i);
+		wire(name, q);
+		passed += net_torture_miss(t, q, false, 3, &refs[i], NULL) == NET_TORTURE_PASS;
+	}
+	CHECK_EQ(passed, NET_TORTURE_MIN_CAP * 2);
+	net_torture_free(t);
+}
+
+TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_tld_and_disabled),
+	  TEST(test_adaptive_fetch_cap))
