@@ -868,6 +868,9 @@ class C2wall(Resolver):
         }
         if self.mode == "forward":
             res["forward"] = self.forward
+        else:
+            # The world's root and TLD servers live on 127.53.0.x: a lab-only permission.
+            res["loopback-delegations"] = True
         if self.stub:
             res["stub"] = self.stub
         cfg = {

@@ -1,0 +1,306 @@
+# SPDX-License-Identifier: MIT
+"""Random-subdomain ("water torture") floods against the real daemon (issue 8).
+
+Two victims: flood.test., served by a Python authority on 127.53.0.240 that answers NXDOMAIN
+at once (c2wall reaches it through a configured loopback stub) and counts what it receives;
+dead.test., delegated by the world's test. zone to the black hole (127.53.0.250). During each
+flood (bounded: FLOOD queries from 127.0.0.2, as fast as Python sends), a benign client on
+127.0.0.3 asks cached names (wildcard names of example.test., hot names of the victim) and
+uncached names of example.test.; we assert its success rate and latency with generous margins,
+the mitigation (counters, log, a `ddos` hit record), the load reaching the victim's servers,
+and the recovery once the flood stops. A second daemon without the lab option shows that
+delegations to loopback are not followed while a loopback stub still is.
+"""
+
+import os
+import random
+import socket
+import struct
+import threading
+import time
+import unittest
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+
+import c2w_world as cw
+import events_util as eu
+
+WORLD = R = None
+AUTH = None
+FLOOD = int(os.environ.get("C2W_TORTURE_FLOOD", "20000"))
+AUTH_ADDR = "127.53.0.240"
+HOT = ["hot%d.flood.test." % i for i in range(20)]
+CACHED = ["c%d.open.example.test." % i for i in range(80)]
+DDOS = {"window": "2s", "min-misses": 100, "bad-ratio": 0.8, "hold": "4s",
+        "action": "nxdomain", "fetches-per-zone": 50}
+RATELIMIT = 1000
+
+
+class FastNx:
+    """UDP authority for flood.test.: hot*.flood.test. A, apex SOA/NS, NXDOMAIN otherwise."""
+
+    def __init__(self, addr):
+        self.addr, self.queries = addr, 0
+        self._stop = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((addr, 53))
+        self.sock.settimeout(0.2)
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _answer(self, data):
+        q = dns.message.from_wire(data)
+        r = dns.message.make_response(q)
+        r.flags |= dns.flags.AA
+        name = q.question[0].name.to_text().lower()
+        soa = dns.rrset.from_text("flood.test.", 300, "IN", "SOA",
+                                  "ns.flood.test. h.flood.test. 1 3600 600 86400 300")
+        if name in HOT or name == "flood.test.":
+            if q.question[0].rdtype == 1 and name != "flood.test.":
+                r.answer.append(dns.rrset.from_text(name, 3600, "IN", "A",
+                                                    "192.0.2.%d" % (HOT.index(name) + 1)))
+            else:
+                r.authority.append(soa)
+        else:
+            r.set_rcode(dns.rcode.NXDOMAIN)
+            r.authority.append(soa)
+        return r.to_wire()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except (socket.timeout, OSError):
+                continue
+            self.queries += 1
+            try:
+                self.sock.sendto(self._answer(data), peer)
+            except Exception:  # malformed: stay silent
+                pass
+
+    def stop(self):
+        self._stop.set()
+        self.th.join(2)
+        self.sock.close()
+
+
+def setUpModule():
+    global WORLD, R, AUTH
+    WORLD = cw.World().start()
+    AUTH = FastNx(AUTH_ADDR)
+    R = cw.make_resolver(WORLD, mode="recursive", workers=1, validate=False,
+                         stub=[{"zone": "flood.test.", "addr": [AUTH_ADDR]}],
+                         extra={"ddos": DDOS, "resolver": {"ratelimit": RATELIMIT},
+                                "events": {"jsonl": "hits.jsonl"}})
+    R.start()
+
+
+def tearDownModule():
+    try:
+        if R is not None:
+            assert R.stop() == 0
+    finally:
+        if AUTH is not None:
+            AUTH.stop()
+        WORLD.stop()
+
+
+def stats():
+    return eu.control_json(R, "stats")
+
+
+def flood(zone, count, source="127.0.0.2"):
+    """Send @count queries for random names under @zone as fast as Python goes; a reader
+    thread drains the answers. Returns (seconds, answers received)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((source, 0))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    got = [0]
+    done = threading.Event()
+
+    def drain():
+        s.settimeout(0.2)
+        while not done.is_set():
+            try:
+                s.recv(4096)
+                got[0] += 1
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    th = threading.Thread(target=drain, daemon=True)
+    th.start()
+    tail = b"".join(bytes([len(l)]) + l.encode() for l in zone.rstrip(".").split(".")) + b"\0"
+    rnd = random.Random(zone)
+    t0 = time.monotonic()
+    for i in range(count):
+        label = ("%012x" % rnd.getrandbits(48)).encode()
+        pkt = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + bytes([12]) + label + \
+            tail + struct.pack("!HH", 1, 1)
+        try:
+            s.sendto(pkt, (R.addr, R.port))
+        except BlockingIOError:
+            time.sleep(0.001)
+        if i % 2000 == 1999:
+            time.sleep(0.01)  # leave the two cores a breath: bounded, not a benchmark
+    secs = time.monotonic() - t0
+    time.sleep(1.0)
+    done.set()
+    th.join(2)
+    s.close()
+    return secs, got[0]
+
+
+class Benign(threading.Thread):
+    """Cached names and uncached names of another zone, from 127.0.0.3, until stopped."""
+
+    def __init__(self, names, fresh_prefix, hot=()):
+        super().__init__(daemon=True)
+        self.names, self.fresh_prefix, self.hot = names, fresh_prefix, list(hot)
+        self.ok = {"cached": 0, "fresh": 0, "hot": 0}
+        self.total = {"cached": 0, "fresh": 0, "hot": 0}
+        self.lat = []
+        self.fail_by, self.fail_samples = {}, []
+        self.stop_ev = threading.Event()
+
+    def one(self, kind, name):
+        t0 = time.monotonic()
+        m = eu.query(R, name, "A", source="127.0.0.3", timeout=2.0)
+        self.lat.append(time.monotonic() - t0)
+        self.total[kind] += 1
+        if m is not None and m.rcode() == dns.rcode.NOERROR and m.answer:
+            self.ok[kind] += 1
+        else:
+            key = "%s %s" % (kind, eu.rcode(m))
+            self.fail_by[key] = self.fail_by.get(key, 0) + 1
+            if m is not None and len(self.fail_samples) < 3:
+                self.fail_samples.append(cw.describe(m))
+
+    def run(self):
+        i = 0
+        while not self.stop_ev.is_set():
+            self.one("cached", self.names[i % len(self.names)])
+            if self.hot:
+                self.one("hot", self.hot[i % len(self.hot)])
+            if i % 4 == 0:
+                self.one("fresh", "%s%d-%d.open.example.test." % (self.fresh_prefix, i,
+                                                                  random.getrandbits(20)))
+            i += 1
+
+    def rate(self, kind):
+        return self.ok[kind] / max(1, self.total[kind])
+
+    def p99(self):
+        lat = sorted(self.lat)
+        return lat[int(len(lat) * 0.99) - 1] if lat else 0.0
+
+
+def prime():
+    for n in CACHED + HOT:
+        for _ in range(2):  # stored, then a hit: popular
+            m = eu.query(R, n, "A", timeout=3.0)
+            assert m is not None and m.rcode() == dns.rcode.NOERROR, (n, eu.rcode(m))
+
+
+def hits():
+    return eu.read_jsonl(os.path.join(R.dir, "hits.jsonl"))
+
+
+class TestTorture(unittest.TestCase):
+    def run_flood(self, zone, hot=()):
+        prime()
+        before = stats()
+        b = Benign(CACHED, "f" + zone.split(".")[0], hot)
+        b.start()
+        time.sleep(0.5)
+        secs, answered = flood(zone, FLOOD)
+        during = stats()
+        b.stop_ev.set()
+        b.join(10)
+        print("  flood %s: %d queries in %.1fs (%.0f q/s), %d answered; benign cached %.1f%% "
+              "fresh %.1f%% hot %.1f%% p99 %.1f ms; %s" % (
+                  zone, FLOOD, secs, FLOOD / secs, answered, 100 * b.rate("cached"),
+                  100 * b.rate("fresh"), 100 * b.rate("hot"), 1000 * b.p99(),
+                  {k: during[k] - before[k] for k in ("ddos_mitigations", "ddos_mitigated",
+                                                      "fetch_limited", "timeouts",
+                                                      "cache_hits", "slots_exhausted")}))
+        if b.fail_by:
+            print("  benign failures: %s %s" % (b.fail_by, b.fail_samples))
+        return b, before, during, secs
+
+    def check_mitigation(self, zone, before, during):
+        self.assertGreaterEqual(during["ddos_mitigations"] - before["ddos_mitigations"], 1)
+        self.assertGreater(during["ddos_mitigated"] - before["ddos_mitigated"], FLOOD // 2)
+        self.assertGreaterEqual(during["ddos_active"], 1)
+        recs = [h for h in eu.wait_for(lambda: [h for h in hits()
+                                                if h.get("category") == "ddos"
+                                                and zone in h.get("match", "")], 5.0)]
+        self.assertTrue(recs, "no ddos hit record for %s" % zone)
+        self.assertEqual(recs[0]["match"], "*." + zone)
+        # Recovery: the flood has stopped; the mitigation ends within hold + window (+ margin).
+        t0 = time.monotonic()
+        self.assertTrue(eu.wait_for(lambda: stats()["ddos_active"] == 0, 15.0),
+                        "mitigation did not expire")
+        print("  %s: mitigation ended %.1fs after the flood's last query" % (
+            zone, time.monotonic() - t0 + 1.0))
+        self.assertIn("mitigation for %s ended" % zone, R.stderr_text())
+
+    def test_1_nxdomain_fast(self):
+        b, before, during, secs = self.run_flood("flood.test.", HOT)
+        # Generous margins: correctness, not a benchmark (the figures go in the report).
+        self.assertGreaterEqual(b.rate("cached"), 0.97)
+        self.assertGreaterEqual(b.rate("hot"), 0.97)  # hot names under the victim
+        self.assertGreaterEqual(b.rate("fresh"), 0.90)
+        self.assertLess(b.p99(), 1.0)
+        # The authority saw at most the ratelimit (per worker, one worker) plus the time it
+        # took to detect the flood; far below the flood.
+        bound = RATELIMIT * (secs + 3) + 300
+        print("  flood.test. authority received %d queries (bound %d)" % (AUTH.queries, bound))
+        self.assertLess(AUTH.queries, bound)
+        self.check_mitigation("flood.test.", before, during)
+        # After it: an uncached name goes to the authority again and gets its real answer.
+        n = AUTH.queries
+        m = eu.query(R, "after-%d.flood.test." % random.getrandbits(30), "A")
+        self.assertEqual(eu.rcode(m), "NXDOMAIN")
+        self.assertGreater(AUTH.queries, n)
+
+    def test_2_blackhole(self):
+        WORLD.blackhole.queries = 0
+        b, before, during, secs = self.run_flood("dead.test.")
+        self.assertGreaterEqual(b.rate("cached"), 0.97)
+        self.assertGreaterEqual(b.rate("fresh"), 0.90)
+        self.assertLess(b.p99(), 1.0)
+        # The fetch cap held the black-holed zone to a few fetches; then the mitigation.
+        self.assertGreater(during["fetch_limited"] - before["fetch_limited"], 0)
+        bound = 50 * 10 + RATELIMIT * (secs + 3)
+        print("  dead.test. black hole received %d queries (bound %d)" % (
+            WORLD.blackhole.queries, bound))
+        self.assertLess(WORLD.blackhole.queries, bound)
+        self.check_mitigation("dead.test.", before, during)
+
+
+class TestLoopback(unittest.TestCase):
+    def test_delegation_to_loopback_not_followed(self):
+        """Without the lab option, root hints on 127.53.0.1 are not queried; a stub on
+        loopback that the operator configured still is."""
+        r2 = cw.make_resolver(WORLD, mode="recursive", workers=1, validate=False,
+                              stub=[{"zone": "flood.test.", "addr": [AUTH_ADDR]}],
+                              extra={"resolver": {"loopback-delegations": False,
+                                                  "aggressive-nsec": False}})
+        r2.start()
+        try:
+            m = r2.udp("hot1.flood.test.", "A", timeout=4)
+            self.assertEqual(cw.rrset_values(m, "answer", "hot1.flood.test.", "A"),
+                             ["192.0.2.2"], cw.describe(m))
+            m = r2.udp("www.example.test.", "A", timeout=6)
+            self.assertEqual(dns.rcode.to_text(m.rcode()), "SERVFAIL", cw.describe(m))
+        finally:
+            r2.stop()
+
+
+if __name__ == "__main__":
+    cw.main()
