@@ -355,6 +355,48 @@ static void test_every_key(void)
 	conf_free(cfg);
 }
 
+/* The ddos section and the resolver keys of the water-torture defence (issue 8). */
+static void test_ddos_keys(void)
+{
+	struct c2w_config *cfg = load_ok("resolver:\n  ratelimit: 500\n  aggressive-nsec: no\n"
+					 "  loopback-delegations: yes\n"
+					 "ddos:\n  enabled: no\n  window: 5s\n  min-misses: 50\n"
+					 "  bad-ratio: 0.5\n  hold: 2m\n  action: refused\n"
+					 "  fetches-per-zone: 0\n");
+	if (cfg != NULL) {
+		CHECK_EQ(cfg->resolver.ratelimit, 500);
+		CHECK(!cfg->resolver.aggressive_nsec);
+		CHECK(cfg->resolver.loopback_delegations);
+		CHECK(!cfg->ddos.enabled);
+		CHECK_EQ(cfg->ddos.window_s, 5);
+		CHECK_EQ(cfg->ddos.min_misses, 50);
+		CHECK(cfg->ddos.bad_ratio == 0.5);
+		CHECK_EQ(cfg->ddos.hold_s, 120);
+		CHECK_EQ(cfg->ddos.action, CONF_DDOS_REFUSED);
+		CHECK_EQ(cfg->ddos.fetches_per_zone, 0);
+		conf_free(cfg);
+	}
+	cfg = load_ok("");
+	if (cfg != NULL) {
+		CHECK_EQ(cfg->resolver.ratelimit, 0);
+		CHECK(cfg->resolver.aggressive_nsec);
+		CHECK(!cfg->resolver.loopback_delegations);
+		CHECK(cfg->ddos.enabled);
+		CHECK_EQ(cfg->ddos.window_s, 10);
+		CHECK_EQ(cfg->ddos.min_misses, 200);
+		CHECK(cfg->ddos.bad_ratio == 0.8);
+		CHECK_EQ(cfg->ddos.hold_s, 60);
+		CHECK_EQ(cfg->ddos.action, CONF_DDOS_SERVFAIL);
+		CHECK_EQ(cfg->ddos.fetches_per_zone, 500);
+		conf_free(cfg);
+	}
+	expect_error("ddos:\n  bad-ratio: 1.5\n", 2, "ddos.bad-ratio: 1.5 is out of range");
+	expect_error("ddos:\n  action: drop\n", 2, "'drop' is not one of servfail, nxdomain");
+	expect_error("ddos:\n  min-misses: 2\n", 2, "out of range (8 to 1000)");
+	expect_error("ddos:\n  window: 0s\n", 2, "out of range");
+	expect_error("resolver:\n  ratelimit: lots\n", 2, "expected a number");
+}
+
 static void test_errors_keys(void)
 {
 	expect_error("server:\n  listen: [127.0.0.1]\n  bogus: 1\n", 3,
@@ -907,7 +949,8 @@ static void test_teardown(void)
 	CHECK(access(g_dir, F_OK) != 0);
 }
 
-TEST_MAIN(TEST(test_setup), TEST(test_defaults), TEST(test_every_key), TEST(test_errors_keys),
+TEST_MAIN(TEST(test_setup), TEST(test_defaults), TEST(test_every_key), TEST(test_ddos_keys),
+	  TEST(test_errors_keys),
 	  TEST(test_errors_types), TEST(test_errors_values), TEST(test_errors_units),
 	  TEST(test_errors_required), TEST(test_errors_yaml), TEST(test_open_errors),
 	  TEST(test_relative_paths), TEST(test_load_buffer), TEST(test_addr_parse),
