@@ -113,6 +113,7 @@ conf_c2wall() {
 	cat >"$work/c2wall.yaml" <<EOF
 server:
   listen: ["127.0.0.1@$P_C2WALL"]
+  user: none
   workers: 1
   allow: ["127.0.0.0/8"]
 resolver:
