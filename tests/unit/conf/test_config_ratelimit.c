@@ -195,8 +195,9 @@ static void test_secret_file_errors(void)
 	    "0011\n",
 	    "00112233445566778899aabbccddeeffaa\n",
 	    "00112233445566778899aabbccddeefg\n",
-	    "00112233445566778899aabbccddeeff\n00112233445566778899aabbccddeeff\n"
-	    "00112233445566778899aabbccddeeff\n",
+	    /* three lines: one too many */
+	    ("00112233445566778899aabbccddeeff\n00112233445566778899aabbccddeeff\n"
+	     "00112233445566778899aabbccddeeff\n"),
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_file(path, bad[i]);
