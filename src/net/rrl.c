@@ -86,18 +86,24 @@ uint64_t net_rrl_key(const struct sockaddr *peer, unsigned v4_bits, unsigned v6_
 	return h != 0 ? h : 1; /* 0 marks a free entry */
 }
 
+/* Entries for a table of about @entries (whole sets of WAYS); *mask = sets - 1. */
+static void *entries_new(size_t entries, size_t entry_size, size_t *mask)
+{
+	size_t sets = sets_for(entries);
+	*mask = sets - 1;
+	return calloc(sets * WAYS, entry_size);
+}
+
 int net_rrl_new(size_t entries, struct net_rrl **out)
 {
 	struct net_rrl *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return C2W_ENOMEM;
-	size_t sets = sets_for(entries);
-	t->e = calloc(sets * WAYS, sizeof(*t->e));
+	t->e = entries_new(entries, sizeof(*t->e), &t->mask);
 	if (t->e == NULL) {
 		free(t);
 		return C2W_ENOMEM;
 	}
-	t->mask = sets - 1;
 	*out = t;
 	return C2W_OK;
 }
@@ -181,13 +187,11 @@ int net_qrate_new(size_t entries, struct net_qrate **out)
 	struct net_qrate *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return C2W_ENOMEM;
-	size_t sets = sets_for(entries);
-	t->e = calloc(sets * WAYS, sizeof(*t->e));
+	t->e = entries_new(entries, sizeof(*t->e), &t->mask);
 	if (t->e == NULL) {
 		free(t);
 		return C2W_ENOMEM;
 	}
-	t->mask = sets - 1;
 	*out = t;
 	return C2W_OK;
 }
