@@ -9,7 +9,9 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libunbound-dev libevent-dev liburcu-dev libyaml-dev libssl-dev libsqlite3-dev
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler libxxhash-dev libcurl4-openssl-dev
-  libknot-dev
+  libknot-dev libseccomp-dev libsystemd-dev
+  # Debian package (debian/): scripts/package.sh
+  debhelper lintian help2man fakeroot
   # run: root hints and trust anchor
   dns-root-data
   # tests: real clients, real authoritative servers, real peers

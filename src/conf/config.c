@@ -945,6 +945,7 @@ static const struct key_def server_keys[] = {
     K("tcp-output-max", KEY_BYTES, struct conf_server, tcp_output_max, .lo = 4096, .hi = MIB(64)),
     K_UINT("edns-udp-size", struct conf_server, edns_udp_size, 512, 65535),
     K_UINT("cache-entries", struct conf_server, cache_entries, 1, 1u << 30),
+    K("syscall-filter", KEY_BOOL, struct conf_server, syscall_filter),
 };
 
 static int check_stub(struct parser *p, void *base, const struct map_lines *ml)
@@ -1486,6 +1487,7 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->resolver.serve_stale = false;
 	cfg->resolver.cache_mb = 64;
 	cfg->resolver.aggressive_nsec = true;
+	cfg->server.syscall_filter = true;
 
 	cfg->ddos.enabled = true;
 	cfg->ddos.window_s = 10;

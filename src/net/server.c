@@ -26,6 +26,7 @@
 #include "control/control.h"
 #include "core/addrcount.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "events/optout.h"
 #include "events/pipeline.h"
 #include "events/ring.h"
@@ -33,6 +34,7 @@
 #include "net/listen.h"
 #include "net/policy_conf.h"
 #include "net/preflight.h"
+#include "net/service.h"
 #include "net/sinkhole_glue.h"
 #include "net/worker.h"
 #include "policy/policy.h"
@@ -61,6 +63,7 @@ struct net_server {
 	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
 	struct net_feeds *feeds;       /* zones followed by zone transfer (may follow none) */
+	struct net_service *service;   /* systemd notifications and watchdog (no-ops without) */
 	bool rcu_registered;           /* the main thread, between _new and _free */
 	uid_t run_uid;                 /* server.user when started as root; (uid_t)-1 = no drop */
 	gid_t run_gid;
@@ -423,11 +426,31 @@ static int drop_privileges(struct net_server *srv)
 	return ret;
 }
 
+/* Everything that needed a privileged or rare call is done: lock the rest away. */
+static int sandbox(const struct c2w_config *cfg)
+{
+	if (!cfg->server.syscall_filter) {
+		c2w_log_warn("server: server.syscall-filter is off: a compromised worker could run "
+			     "programs (docs/config.md)");
+		return C2W_OK;
+	}
+	int ret = c2w_sandbox_lock();
+	if (ret != C2W_OK) {
+		c2w_log_err("server: cannot install the system-call filter: %s (set "
+			    "server.syscall-filter: false where seccomp is unavailable)",
+			    c2w_strerror(ret));
+		return ret;
+	}
+	c2w_log_info("server: system-call filter on, %u calls denied", c2w_sandbox_denied_count());
+	return C2W_OK;
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct net_server *srv = arg;
 	(void)what;
 	c2w_log_info("server: signal %d, stopping", (int)sig);
+	net_service_stopping(srv->service);
 	event_base_loopbreak(srv->base);
 }
 
@@ -617,6 +640,8 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = drop_privileges(srv);
 	if (ret == C2W_OK && srv->events != NULL)
 		ret = events_pipeline_start(srv->events);
+	if (ret == C2W_OK)
+		ret = sandbox(cfg);
 	if (ret != C2W_OK)
 		goto out_free;
 	/* Workers must not take the process's signals: the main loop handles them. */
@@ -637,9 +662,18 @@ out_free:
 	return ret;
 }
 
+static uint64_t worker_beat(void *ctx, unsigned i)
+{
+	const struct net_server *srv = ctx;
+	return net_worker_heartbeat(srv->workers[i]);
+}
+
 int net_server_run(struct net_server *srv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	int ret = net_service_new(srv->base, worker_beat, srv, srv->worker_count, &srv->service);
+	if (ret != C2W_OK)
+		return ret;
 	srv->ev_term = evsignal_new(srv->base, SIGTERM, on_stop_signal, srv);
 	srv->ev_int = evsignal_new(srv->base, SIGINT, on_stop_signal, srv);
 	srv->ev_hup = evsignal_new(srv->base, SIGHUP, on_hup, srv);
@@ -650,6 +684,7 @@ int net_server_run(struct net_server *srv)
 	evsignal_add(srv->ev_hup, NULL);
 	c2w_log_info("server: %u worker(s), %zu listener(s), ready", srv->worker_count,
 		     srv->cfg->server.listen_count);
+	net_service_ready(srv->service, "serving");
 	event_base_dispatch(srv->base);
 	return srv->exit_code;
 }
@@ -736,6 +771,7 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 	struct srv_sock *socks = NULL;
 	struct net_sock *mine = NULL;
 	size_t count = 0;
+	net_service_reloading(srv->service);
 	int ret = conf_load(srv->cfg->path, &cfg, err, sizeof(err));
 	if (ret != C2W_OK)
 		goto out_fail;
@@ -771,6 +807,7 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 	}
 	if (net_feeds_reconfigure(srv->feeds, srv->cfg) != C2W_OK)
 		c2w_log_err("reload: zone transfers: see above; zones not followed until fixed");
+	net_service_ready(srv->service, "serving; last reload ok");
 	return C2W_OK;
 out_fail:
 	c2w_log_err("reload: %s; keeping the running configuration",
@@ -781,6 +818,7 @@ out_fail:
 		socks_drop_new(socks, count, srv->socks, srv->sock_count);
 	policy_snap_free(snap);
 	conf_free(cfg);
+	net_service_ready(srv->service, "serving; last reload failed, see the log");
 	return ret;
 }
 
@@ -788,6 +826,7 @@ void net_server_free(struct net_server *srv)
 {
 	if (srv == NULL)
 		return;
+	net_service_free(srv->service);
 	/* The transfer thread may wait on the main thread: stop it first. */
 	net_feeds_free(srv->feeds);
 	srv->feeds = NULL;

@@ -903,6 +903,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct net_worker *w = arg;
 	(void)fd;
 	(void)what;
+	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 	w->ctr.ddos_active = net_torture_tick(w->torture, mono_s(), on_torture_end, w);
 	/* Contexts replaced by a reload go once their last query has called back; freeing them
 	 * here, outside libunbound's callbacks, is safe. */
@@ -1268,6 +1269,11 @@ void net_worker_free(struct net_worker *w)
 	pthread_mutex_destroy(&w->mbox.mu);
 	pthread_cond_destroy(&w->mbox.cv);
 	free(w);
+}
+
+uint64_t net_worker_heartbeat(const struct net_worker *w)
+{
+	return __atomic_load_n(&w->beat, __ATOMIC_RELAXED);
 }
 
 void net_worker_counters(const struct net_worker *w, struct net_counters *out)

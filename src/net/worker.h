@@ -182,6 +182,9 @@ void net_worker_stop(struct net_worker *w);
 /** Free a stopped (or never started) worker; NULL does nothing. */
 void net_worker_free(struct net_worker *w);
 
+/** The worker's heartbeat: bumped by its loop's 1 s tick; any thread may read it. */
+uint64_t net_worker_heartbeat(const struct net_worker *w);
+
 /** Copy the worker's counters (relaxed reads; values may be a moment old). */
 void net_worker_counters(const struct net_worker *w, struct net_counters *out);
 

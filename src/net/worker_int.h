@@ -179,6 +179,7 @@ struct net_worker {
 	struct resolve_ctx *next_rctx, *next_rctx_cd;
 	struct dns_pcache *cache;
 	struct net_torture *torture; /* water-torture detection, per-zone fetch caps */
+	uint64_t beat; /* bumped by every tick (atomic): the service watchdog's heartbeat */
 	struct net_slot *slots;
 	struct net_slot *free_slots;
 	unsigned slot_total;    /* SLOT_COUNT + orphan_cap */
