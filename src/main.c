@@ -16,6 +16,8 @@ static const struct cli_command commands[] = {
 	{"incidents", "list, export, import, mark incidents for notification", cli_incidents_main},
 	{"sinkhole", "run the sinkhole and its warning page on its own", cli_sinkhole_main},
 	{"reload", "reload the running daemon's configuration and policy", cli_reload_main},
+	{"stats", "print the running daemon's counters (JSON)", cli_stats_main},
+	{"feeds", "print the state of the policy zones the daemon follows (JSON)", cli_feeds_main},
 };
 
 static void usage(FILE *out)

@@ -25,6 +25,14 @@ struct cli_command {
  */
 int cli_args_config(int argc, char **argv, const char *help, const char **path);
 
+/**
+ * Send @request to the control socket named by the config at @path and print the answer on
+ * stdout; failures go to stderr as "c2wall @name: reason".
+ *
+ * @return the exit status: 0 answered, 1 no daemon, refused or a config error
+ */
+int cli_control_run(const char *name, const char *path, const char *request, int timeout_ms);
+
 int cli_serve_main(int argc, char **argv);
 int cli_check_main(int argc, char **argv);
 int cli_compile_main(int argc, char **argv);
@@ -34,5 +42,7 @@ int cli_subscribers_main(int argc, char **argv);
 int cli_incidents_main(int argc, char **argv);
 int cli_sinkhole_main(int argc, char **argv);
 int cli_reload_main(int argc, char **argv);
+int cli_stats_main(int argc, char **argv);
+int cli_feeds_main(int argc, char **argv);
 
 #endif

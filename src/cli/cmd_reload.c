@@ -3,14 +3,10 @@
  * `c2wall reload`: ask the running daemon, over its control socket, to reload its
  * configuration and policy feeds (the same as SIGHUP, but the caller learns whether it worked).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli/cli.h"
-#include "conf/config.h"
-#include "control/control.h"
 
 static const char reload_help[] =
     "NAME\n"
@@ -49,35 +45,6 @@ int cli_reload_main(int argc, char **argv)
 		fputs(reload_help, stderr);
 		return 2;
 	}
-	char err[1024];
-	struct c2w_config *cfg = NULL;
-	int ret = conf_load(path, &cfg, err, sizeof(err));
-	if (ret != C2W_OK) {
-		fprintf(stderr, "c2wall reload: %s\n",
-			err[0] ? err : c2w_strerror(ret));
-		return 1;
-	}
-	int rc = 1;
-	char resp[4096];
-	if (cfg->control.socket == NULL) {
-		fprintf(stderr, "c2wall reload: control.socket is not set in %s; send SIGHUP\n",
-			path);
-		goto out_free;
-	}
 	/* Compiling large feeds takes a while: wait for the daemon's verdict. */
-	ret = control_client_call(cfg->control.socket, "reload", resp, sizeof(resp), 120000);
-	if (ret == C2W_ENOENT || ret == -ECONNREFUSED) {
-		fprintf(stderr, "c2wall reload: no daemon listens on %s\n", cfg->control.socket);
-	} else if (ret != C2W_OK) {
-		fprintf(stderr, "c2wall reload: control socket %s: %s\n", cfg->control.socket,
-			c2w_strerror(ret));
-	} else if (strncmp(resp, "error: ", 7) == 0) {
-		fprintf(stderr, "c2wall reload: %s\n", resp + 7);
-	} else {
-		printf("%s\n", resp);
-		rc = 0;
-	}
-out_free:
-	conf_free(cfg);
-	return rc;
+	return cli_control_run("reload", path, "reload", 120000);
 }

@@ -6,13 +6,17 @@
   systemd's Type=notify does.
 - Watchdog: with WATCHDOG_USEC set, WATCHDOG=1 arrives at about a quarter of the interval and
   stops while the process is frozen (SIGSTOP), so systemd would restart it.
+- `c2wall stats` and `c2wall feeds` print the daemon's counters and followed zones (JSON) and
+  exit 1 when no daemon listens.
 - System-call filter: the running daemon has a seccomp filter in force (every test of the
   suite runs under it, server.syscall-filter defaults to true); with it off there is none.
 """
 
+import json
 import os
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 import unittest
@@ -142,6 +146,33 @@ class TestNotify(unittest.TestCase):
         finally:
             r.stop()
             n.close()
+
+
+class TestCli(unittest.TestCase):
+    def run_cli(self, conf, *args):
+        return subprocess.run([cw.c2wall_bin()] + list(args) + ["--config", conf],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_stats_and_feeds(self):
+        r = cw.C2wall(WORLD, mode="forward").start()
+        try:
+            for _ in range(3):
+                r.udp("test.", "SOA")
+            p = self.run_cli(r.conf, "stats")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            st = json.loads(p.stdout)
+            self.assertEqual(st["workers"], 2)
+            self.assertGreaterEqual(st["udp_queries"], 3)
+            p = self.run_cli(r.conf, "feeds")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(json.loads(p.stdout), {"zones": []})
+        finally:
+            r.stop()
+        p = self.run_cli(r.conf, "stats")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no daemon listens", p.stderr)
+        p = self.run_cli(r.conf, "feeds", "extra")
+        self.assertEqual(p.returncode, 2)
 
 
 class TestSyscallFilter(unittest.TestCase):

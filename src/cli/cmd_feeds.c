@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* `c2wall feeds`: the state of every policy zone the daemon follows, over its control socket. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+static const char feeds_help[] =
+    "NAME\n"
+    "    c2wall feeds - the state of the policy zones the running daemon follows\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    c2wall feeds [--config FILE]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Sends 'feeds' to the daemon's control.socket and prints its answer: one JSON object\n"
+    "    whose 'zones' list has, for every zone that follows primaries, its serial, the\n"
+    "    times (unix seconds) of the last success, the last attempt and the next refresh, the\n"
+    "    last error, the rules in force, where the copy came from, whether it expired and is\n"
+    "    still enforced, and transfer counters (docs/policy.md, \"Feeds\"). Zones read from a\n"
+    "    file only are not listed.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -c, --config FILE   configuration file, for control.socket (default\n"
+    "                        /etc/c2wall/c2wall.yaml)\n"
+    "    -h, --help          this text\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 printed, 1 no daemon or a configuration error, 2 usage\n";
+
+int cli_feeds_main(int argc, char **argv)
+{
+	const char *path;
+	int done = cli_args_config(argc, argv, feeds_help, &path);
+	if (done >= 0)
+		return done;
+	if (optind != argc) {
+		fputs(feeds_help, stderr);
+		return 2;
+	}
+	return cli_control_run("feeds", path, "feeds", 10000);
+}
