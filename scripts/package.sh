@@ -17,7 +17,7 @@ mkdir -p "$src" "$out"
   tail -60 "$work/build.log"; exit 1; }
 deb=$(ls "$work"/c2wall_"$version"_*.deb)
 # Errors and warnings fail the build; informational tags are printed.
-lintian --fail-on error,warning\
+lintian --fail-on error,warning \
   "$deb" || { echo "package: lintian failed" >&2; exit 1; }
 cp "$deb" "$out/"
 echo "$out/$(basename "$deb")"
