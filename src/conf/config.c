@@ -1490,10 +1490,10 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->server.syscall_filter = true;
 
 	cfg->ddos.enabled = true;
-	cfg->ddos.window_s = 10;
+	cfg->ddos.window_s = 3;
 	cfg->ddos.min_misses = 200;
 	cfg->ddos.bad_ratio = 0.8;
-	cfg->ddos.hold_s = 60;
+	cfg->ddos.hold_s = 5;
 	cfg->ddos.action = CONF_DDOS_SERVFAIL;
 	cfg->ddos.fetches_per_zone = 500;
 

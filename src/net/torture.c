@@ -37,7 +37,8 @@ struct zone {
 
 struct net_torture {
 	struct conf_ddos cfg;
-	unsigned zero_bits_max; /* sketch zero bits at or below which min_misses is reached */
+	unsigned zero_bits_max;  /* sketch zero bits at or below which min_misses is reached */
+	unsigned zero_bits_keep; /* ... half of min_misses: enough to keep a running mitigation */
 	unsigned active;
 	struct zone zones[NET_TORTURE_ZONES];
 };
@@ -55,6 +56,7 @@ void net_torture_set_conf(struct net_torture *t, const struct conf_ddos *cfg)
 {
 	t->cfg = *cfg;
 	t->zero_bits_max = zero_bits_for(cfg->min_misses);
+	t->zero_bits_keep = zero_bits_for(cfg->min_misses / 2);
 	for (unsigned i = 0; i < NET_TORTURE_ZONES; i++) {
 		struct zone *z = &t->zones[i];
 		if (z->hash != 0 && (z->cap > cfg->fetches_per_zone || z->cap == 0))
@@ -151,6 +153,13 @@ static bool flood_seen(const struct net_torture *t, const struct zone *z)
 	return sketch_zero_bits(z) <= t->zero_bits_max;
 }
 
+/* Hysteresis: a running mitigation goes on while a window sees half of min-misses, so a flood
+ * whose rate hovers around the threshold does not start and end it over and over. */
+static bool flood_goes_on(const struct net_torture *t, const struct zone *z)
+{
+	return sketch_zero_bits(z) <= t->zero_bits_keep;
+}
+
 static bool failing(const struct net_torture *t, const struct zone *z)
 {
 	return z->outcomes >= MIN_OUTCOMES &&
@@ -162,7 +171,7 @@ static bool failing(const struct net_torture *t, const struct zone *z)
 static void roll_window(struct net_torture *t, struct zone *z, uint32_t now)
 {
 	uint32_t end = z->win_start + t->cfg.window_s + t->cfg.hold_s;
-	if (z->until != 0 && flood_seen(t, z) && (int32_t)(end - z->until) > 0)
+	if (z->until != 0 && flood_goes_on(t, z) && (int32_t)(end - z->until) > 0)
 		z->until = end;
 	memset(z->sketch, 0, sizeof(z->sketch));
 	z->outcomes = 0;

@@ -382,10 +382,10 @@ static void test_ddos_keys(void)
 		CHECK(cfg->resolver.aggressive_nsec);
 		CHECK(!cfg->resolver.loopback_delegations);
 		CHECK(cfg->ddos.enabled);
-		CHECK_EQ(cfg->ddos.window_s, 10);
+		CHECK_EQ(cfg->ddos.window_s, 3);
 		CHECK_EQ(cfg->ddos.min_misses, 200);
 		CHECK(cfg->ddos.bad_ratio == 0.8);
-		CHECK_EQ(cfg->ddos.hold_s, 60);
+		CHECK_EQ(cfg->ddos.hold_s, 5);
 		CHECK_EQ(cfg->ddos.action, CONF_DDOS_SERVFAIL);
 		CHECK_EQ(cfg->ddos.fetches_per_zone, 500);
 		conf_free(cfg);

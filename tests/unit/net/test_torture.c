@@ -103,6 +103,36 @@ static void test_flood_detected_and_expires(void)
 	net_torture_free(t);
 }
 
+/* @count distinct flood names under victim.example. at @now, prefix @tag. */
+static void flood(struct net_torture *t, const char *tag, int count, uint64_t now)
+{
+	char name[64];
+	for (int i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "%s%x.victim.example.", tag, i * 7919);
+		(void)ask(t, name, false, now, NET_TORTURE_NXDOMAIN);
+	}
+}
+
+/* A running mitigation goes on while a window sees half of min-misses (50 here), not less. */
+static void test_hysteresis(void)
+{
+	struct conf_ddos c = conf();
+	for (int keep = 0; keep < 2; keep++) {
+		struct net_torture *t = net_torture_new(&c);
+		flood(t, "a", 500, 1000); /* starts; the window [1000, 1010) extends to 1040 */
+		CHECK_EQ(net_torture_active(t), 1);
+		flood(t, "b", keep ? 40 : 10, 1010); /* 40 >= 25 keeps it going, 10 does not */
+		flood(t, "c", 1, 1020);		     /* rolls the window [1010, 1020) */
+		ended = 0;
+		CHECK_EQ(net_torture_tick(t, 1039, on_end, NULL), 1);
+		CHECK_EQ(net_torture_tick(t, 1041, on_end, NULL), keep ? 1u : 0u);
+		CHECK_EQ(net_torture_tick(t, 1049, on_end, NULL), keep ? 1u : 0u);
+		CHECK_EQ(net_torture_tick(t, 1051, on_end, NULL), 0);
+		CHECK_EQ(ended, 1);
+		net_torture_free(t);
+	}
+}
+
 static void test_tld_and_disabled(void)
 {
 	struct conf_ddos c = conf();
@@ -171,5 +201,5 @@ static void test_adaptive_fetch_cap(void)
 	net_torture_free(t);
 }
 
-TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_tld_and_disabled),
+TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis), TEST(test_tld_and_disabled),
 	  TEST(test_adaptive_fetch_cap))
