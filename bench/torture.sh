@@ -36,6 +36,7 @@ server_cpu=${BENCH_SERVER_CPU:-0}
 client_cpu=${BENCH_CLIENT_CPU:-1}
 port_base=${BENCH_PORT_BASE:-5470}
 attack_names=1000000
+c2wall_qps=${BENCH_C2WALL_QPS:-1000}
 
 usage() {
 	sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'
@@ -136,6 +137,11 @@ control:
 log:
   level: warning
 EOF
+	# Its defences beyond the defaults, as the peers': a query rate per client address, like
+	# Unbound's ip-ratelimit (BENCH_C2WALL_QPS=0 leaves it off).
+	if [ "$c2wall_qps" -gt 0 ]; then
+		printf 'rate-limit:\n  queries-per-second: %s\n' "$c2wall_qps" >>"$work/c2wall.yaml"
+	fi
 	cmd=("$c2wall_bin" serve --config "$work/c2wall.yaml")
 }
 

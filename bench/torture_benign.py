@@ -9,7 +9,9 @@ Each query alternates between a hot name (n0..n<hot-1>.bench.example, warmed int
 first with --warm) and a fresh one (n<fresh-from + k>.bench.example, asked once: a cache miss
 that needs the upstream); once a second a fresh ok<k>.victim.example (a name that exists in the
 victim zone when its server answers). Success: NOERROR with an answer within --timeout seconds.
-Every query is one line of --out: "<sent, s since start> <class> <ok 0/1> <latency ms or -1>".
+Every query is one line of --out: "<sent, s since start> <class> <ok 0/1> <latency ms or -1>
+<send lag ms>" (send lag: how late this client sent it, against its schedule: on a loaded
+machine the client itself can be starved, and its late queries then go out in a burst).
 The load is bounded by --rate x --seconds; the run ends by itself.
 """
 import argparse
@@ -72,8 +74,22 @@ def main():
     qid = 0
 
     def finish(q, ok, lat_ms):
-        sent_rel, cls, _ = pending.pop(q)
-        out.write("%.3f %s %d %.3f\n" % (sent_rel, cls, ok, lat_ms))
+        sent_rel, cls, _, lag = pending.pop(q)
+        out.write("%.3f %s %d %.3f %.1f\n" % (sent_rel, cls, ok, lat_ms, lag))
+
+    def drain():
+        while True:
+            try:
+                pkt = sock.recv(65535)
+            except BlockingIOError:
+                return
+            if len(pkt) < 12:
+                continue
+            q, flags, _, an = struct.unpack("!HHHH", pkt[0:8])
+            if q not in pending:
+                continue
+            lat = (time.monotonic() - pending[q][2]) * 1000.0
+            finish(q, 1 if (flags & 0x000F) == 0 and an > 0 else 0, lat)
 
     while sent < total or pending:
         now = time.monotonic()
@@ -93,31 +109,24 @@ def main():
                 sent += 1
             if qid in pending:
                 finish(qid, 0, -1)
-            pending[qid] = (now - start, cls, now)
+            lag = max(0.0, (now - (next_victim - 1.0 if cls == "victim" else nxt)) * 1000.0)
+            pending[qid] = (now - start, cls, now, lag)
             try:
                 sock.sendto(query(qid, name), dest)
             except OSError:
                 pass
             if cls != "victim":
                 nxt += interval
+        # Answers already waiting count before anything is declared lost: a client that was
+        # not scheduled for a while must not blame the server for its own delay.
+        drain()
+        now = time.monotonic()
         for q in [q for q, v in pending.items() if now - v[2] > a.timeout]:
             finish(q, 0, -1)
         wait = max(0.0, min(nxt - time.monotonic(), 0.05)) if sent < total else 0.05
         r, _, _ = select.select([sock], [], [], wait)
-        if not r:
-            continue
-        while True:
-            try:
-                pkt = sock.recv(65535)
-            except BlockingIOError:
-                break
-            if len(pkt) < 12:
-                continue
-            q, flags, _, an = struct.unpack("!HHHH", pkt[0:8])
-            if q not in pending:
-                continue
-            lat = (time.monotonic() - pending[q][2]) * 1000.0
-            finish(q, 1 if (flags & 0x000F) == 0 and an > 0 else 0, lat)
+        if r:
+            drain()
     out.close()
     return 0
 

@@ -11,7 +11,9 @@ victim-<server>-<mode>.tsv (unix time, queries received so far) and attack-<serv
 "attack" = queries sent while the attacker ran. p99 counts a failed or unanswered query as
 slower than any answer ("fail" when more than 1 % failed). Recovery = from the attack's end to
 the last failed benign query (and, when the victim answers, the last failed fresh victim name);
-"> N s" when failures went on to the end of the run.
+"> N s" when failures went on to the end of the run. "client lag" = the benign client's worst
+delay against its own sending schedule during the attack (a starved client on a loaded machine
+sends late and in bursts; large values mean the run measured the machine, not the server).
 """
 import os
 import sys
@@ -26,8 +28,9 @@ def read_benign(path):
     with open(path, encoding="ascii") as f:
         for line in f:
             p = line.split()
-            if len(p) == 4:
-                rows.append((float(p[0]), p[1], int(p[2]), float(p[3])))
+            if len(p) >= 4:
+                lag = float(p[4]) if len(p) >= 5 else 0.0
+                rows.append((float(p[0]), p[1], int(p[2]), float(p[3]), lag))
     return rows
 
 
@@ -92,8 +95,8 @@ def main():
     print()
     print("| victim | server | benign success, no attack | benign success, attack "
           "| hot / fresh names, attack | p99 ms, no attack | p99 ms, attack | p99 ratio "
-          "| attack q/s sent | q/s reaching victim | peak RSS MiB | recovery |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| attack q/s sent | q/s reaching victim | peak RSS MiB | recovery | client lag ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with open(os.path.join(raw, "status.tsv"), encoding="utf-8") as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
@@ -101,7 +104,7 @@ def main():
             label = "%s (%s)" % (NAMES.get(name, name), meta.get("version_" + name, ""))
             victim = "black hole" if mode == "silent" else "NXDOMAIN at once"
             if len(p) < 7:
-                print("| %s | %s | %s |" % (victim, label, p[2]) + " |" * 9)
+                print("| %s | %s | %s |" % (victim, label, p[2]) + " |" * 10)
                 continue
             alive, t0, a0, a1, rss = p[2], float(p[3]), float(p[4]), float(p[5]), p[6]
             tag = "%s-%s" % (name, mode)
@@ -129,12 +132,13 @@ def main():
             rss_mib = "%.0f" % (int(rss) / 1024) if rss.isdigit() else "-"
             if alive != "ok":
                 rec = "server died"
-            print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            lag = max((r[4] for r in rows if s0 <= r[0] < s1), default=0.0)
+            print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
                 victim, label, success(base), success(att), success(hot), success(fresh),
                 fmt_ms(pb), fmt_ms(pa), ratio,
                 attack_qps(os.path.join(raw, "attack-%s.txt" % tag), a1 - a0),
                 victim_qps(os.path.join(raw, "victim-%s.tsv" % tag), a0, a1),
-                rss_mib, rec))
+                rss_mib, rec, lag))
     return 0
 
 
