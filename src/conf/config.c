@@ -1016,6 +1016,7 @@ static const struct key_def ddos_keys[] = {
     K("hold", KEY_SEC, struct conf_ddos, hold_s, .lo = SECONDS(1), .hi = DAYS(1)),
     K("action", KEY_ENUM, struct conf_ddos, action, .enums = ddos_actions),
     K_UINT("fetches-per-zone", struct conf_ddos, fetches_per_zone, 0, 4096),
+    K_UINT("fetches-unresponsive", struct conf_ddos, fetches_unresponsive, 0, 4096),
 };
 
 static const struct key_def limits_keys[] = {
@@ -1496,6 +1497,7 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->ddos.hold_s = 5;
 	cfg->ddos.action = CONF_DDOS_SERVFAIL;
 	cfg->ddos.fetches_per_zone = 500;
+	cfg->ddos.fetches_unresponsive = 256;
 
 	cfg->limits.client_prefix_v4 = 32;
 	cfg->limits.client_prefix_v6 = 56;

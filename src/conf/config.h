@@ -89,12 +89,14 @@ enum conf_ddos_action {
 /* Random-subdomain ("water torture") detection and per-zone fetch limits (net/torture.h). */
 struct conf_ddos {
 	bool enabled;              /* default true */
-	unsigned window_s;         /* counting window; default 10 */
+	unsigned window_s;         /* counting window; default 3 */
 	unsigned min_misses;       /* distinct missed names per window per zone; default 200 */
 	double bad_ratio;          /* NXDOMAIN/SERVFAIL/timeout share of outcomes; default 0.8 */
-	unsigned hold_s;           /* a mitigation lasts this long past the flood; default 60 */
+	unsigned hold_s;           /* a mitigation lasts this long past the flood; default 5 */
 	int action;                /* enum conf_ddos_action; default servfail */
 	unsigned fetches_per_zone; /* per worker, adaptive; 0 = no cap; default 500 */
+	/* per worker, all unresponsive zones together; 0 = no cap; default 256 */
+	unsigned fetches_unresponsive;
 };
 
 enum conf_over_limit {

@@ -18,6 +18,10 @@
 #define SETS        (NET_TORTURE_ZONES / WAYS)
 #define SKETCH_BITS 256
 #define MIN_OUTCOMES 8 /* a window needs this many outcomes before its bad ratio counts */
+/* Timeouts in a row, without a response between them, that make a zone unresponsive again (as
+ * Unbound's TIMEOUT_COUNT_MAX gives up on a server). */
+#define UNRESP_TIMEOUTS 3
+#define REF_POOL        (1u << 31) /* the fetch counted in the unresponsive pool */
 
 struct zone {
 	uint64_t hash; /* 0 = empty */
@@ -30,7 +34,9 @@ struct zone {
 	uint64_t mitigated;   /* queries answered by the running mitigation */
 	uint64_t sketch[SKETCH_BITS / 64];
 	uint16_t inflight;
-	uint16_t cap; /* adaptive fetch cap, NET_TORTURE_MIN_CAP .. fetches_per_zone */
+	uint16_t cap;      /* adaptive fetch cap, NET_TORTURE_MIN_CAP .. fetches_per_zone */
+	uint8_t timeouts;  /* timeouts in a row (saturates) */
+	bool responsive;   /* a response came since the last UNRESP_TIMEOUTS timeouts in a row */
 	uint8_t name_len;
 	uint8_t name[DNS_NAME_MAX];
 };
@@ -40,6 +46,7 @@ struct net_torture {
 	unsigned zero_bits_max;  /* sketch zero bits at or below which min_misses is reached */
 	unsigned zero_bits_keep; /* ... half of min_misses: enough to keep a running mitigation */
 	unsigned active;
+	unsigned pool_inflight; /* fetches in flight toward unresponsive zones, all together */
 	struct zone zones[NET_TORTURE_ZONES];
 };
 
@@ -243,25 +250,47 @@ enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *
 			return mitigate(z, zone_out, NET_TORTURE_START);
 		}
 	}
+	/* A zone whose servers have not shown they answer has NET_TORTURE_MIN_CAP fetches of its
+	 * own; more come from the pool all such zones share (ddos.fetches-unresponsive). */
+	bool pooled = !z->responsive && z->inflight >= NET_TORTURE_MIN_CAP &&
+		      t->cfg.fetches_unresponsive != 0;
 	if (t->cfg.fetches_per_zone != 0 && z->inflight >= z->cap) {
 		/* Refused for want of capacity: counts as a failure of the zone. */
 		z->outcomes++;
 		z->bad++;
 		return NET_TORTURE_LIMIT;
 	}
+	if (pooled && t->pool_inflight >= t->cfg.fetches_unresponsive) {
+		z->outcomes++;
+		z->bad++;
+		return NET_TORTURE_LIMIT_POOL;
+	}
 	z->inflight++;
 	*ref = (uint32_t)(z - t->zones) + 1;
+	if (pooled) {
+		t->pool_inflight++;
+		*ref |= REF_POOL;
+	}
 	return NET_TORTURE_PASS;
 }
 
 void net_torture_outcome(struct net_torture *t, uint32_t ref, enum net_torture_outcome o)
 {
+	ref &= ~REF_POOL;
 	if (ref == 0 || ref > NET_TORTURE_ZONES)
 		return;
 	struct zone *z = &t->zones[ref - 1];
 	z->outcomes++;
 	if (o != NET_TORTURE_ANSWER)
 		z->bad++;
+	/* A response of any kind says the servers are there; SERVFAIL says nothing. */
+	if (o == NET_TORTURE_TIMEOUT && z->timeouts < UINT8_MAX) {
+		if (++z->timeouts >= UNRESP_TIMEOUTS)
+			z->responsive = false;
+	} else if (o == NET_TORTURE_ANSWER || o == NET_TORTURE_NXDOMAIN) {
+		z->timeouts = 0;
+		z->responsive = true;
+	}
 	/* Adaptive cap, like BIND's fetch quotas: a timeout takes away an eighth, an answer in
 	 * time gives one back; SERVFAIL says nothing about the servers' capacity. */
 	if (o == NET_TORTURE_TIMEOUT) {
@@ -274,6 +303,9 @@ void net_torture_outcome(struct net_torture *t, uint32_t ref, enum net_torture_o
 
 void net_torture_release(struct net_torture *t, uint32_t ref)
 {
+	if ((ref & REF_POOL) != 0 && t->pool_inflight > 0)
+		t->pool_inflight--;
+	ref &= ~REF_POOL;
 	if (ref == 0 || ref > NET_TORTURE_ZONES)
 		return;
 	struct zone *z = &t->zones[ref - 1];
@@ -307,4 +339,9 @@ unsigned net_torture_tick(struct net_torture *t, uint64_t now_s, net_torture_end
 unsigned net_torture_active(const struct net_torture *t)
 {
 	return t->active;
+}
+
+unsigned net_torture_unresponsive(const struct net_torture *t)
+{
+	return t->pool_inflight;
 }

@@ -3,8 +3,11 @@
  * Random-subdomain ("water torture") detection and per-zone fetch limits: one fixed-size table
  * per worker, keyed by the zone of a cache-missing query (its parent domain), counting distinct
  * misses and bad outcomes (NXDOMAIN, SERVFAIL, timeout) over a window, capping the fetches in
- * flight per zone (adaptive: timeouts shrink the cap, answers grow it back) and holding an
- * expiring mitigation for a zone found under a flood. Nothing here allocates after
+ * flight per zone (adaptive: timeouts shrink the cap, answers grow it back), capping the fetches
+ * toward zones whose servers have not shown they answer (none yet, or 3 timeouts in a row):
+ * beyond NET_TORTURE_MIN_CAP each, they share one pool, the nearest c2wall gets to a per-server
+ * cap as it does not see the servers libunbound picks; and holding an expiring mitigation for
+ * a zone found under a flood. Nothing here allocates after
  * net_torture_new() or does I/O: the worker acts on the verdicts (answer, log, count, record).
  *
  * Usage, on the worker's thread:
@@ -33,6 +36,7 @@ enum net_torture_verdict {
 	NET_TORTURE_START,    /* a mitigation starts for this zone now (and covers this query) */
 	NET_TORTURE_MITIGATE, /* the zone is under mitigation: answer per ddos.action */
 	NET_TORTURE_LIMIT,    /* the zone has its fetch cap in flight: answer SERVFAIL now */
+	NET_TORTURE_LIMIT_POOL, /* an unresponsive zone, and the pool they share is in flight */
 };
 
 enum net_torture_outcome {
@@ -72,7 +76,8 @@ void net_torture_set_conf(struct net_torture *t, const struct conf_ddos *cfg);
  *                 tracked (root or top-level names, table set full of busy zones)
  * @param zone     out, may be NULL: the victim zone's wire name (DNS_NAME_MAX bytes) on
  *                 START and MITIGATE
- * @return a verdict; PASS whenever ddos.enabled is false
+ * @return a verdict; PASS whenever ddos.enabled is false. A PASS @ref may carry the pool
+ *         bit: hand it back unchanged.
  */
 enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *qname, bool popular,
 					  uint64_t now_s, uint32_t *ref, uint8_t *zone);
@@ -88,5 +93,8 @@ unsigned net_torture_tick(struct net_torture *t, uint64_t now_s, net_torture_end
 
 /** Zones under mitigation now. */
 unsigned net_torture_active(const struct net_torture *t);
+
+/** Fetches in flight now toward unresponsive zones (the pool of ddos.fetches-unresponsive). */
+unsigned net_torture_unresponsive(const struct net_torture *t);
 
 #endif

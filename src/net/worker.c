@@ -165,8 +165,17 @@ static int on_miss(struct net_worker *w, const struct dns_query *q, const struct
 	bool popular = dns_pcache_seen(w->cache, q);
 	enum net_torture_verdict v = net_torture_miss(w->torture, q->qname, popular, mono_s(), &ref,
 						      zone);
-	if (v == NET_TORTURE_PASS)
-		return defer_query(w, q, rt, hit, policy_off, ref, out, out_cap);
+	if (v == NET_TORTURE_PASS) {
+		int ret = defer_query(w, q, rt, hit, policy_off, ref, out, out_cap);
+		w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+		return ret;
+	}
+	if (v == NET_TORTURE_LIMIT_POOL) {
+		w->ctr.fetch_unresponsive_limited++;
+		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+					       "fetch limit for unresponsive servers reached", rt->tcp,
+					       out, out_cap);
+	}
 	if (v == NET_TORTURE_LIMIT) {
 		w->ctr.fetch_limited++;
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
@@ -341,6 +350,7 @@ static void slot_put(struct net_worker *w, struct net_slot *s)
 {
 	evtimer_del(s->timer);
 	net_torture_release(w->torture, s->zone_ref);
+	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
 	s->zone_ref = 0;
 	slot_detach(w, s);
 	if (s->orphan) {
@@ -905,6 +915,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
 	w->ctr.ddos_active = net_torture_tick(w->torture, mono_s(), on_torture_end, w);
+	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
 	/* Contexts replaced by a reload go once their last query has called back; freeing them
 	 * here, outside libunbound's callbacks, is safe. */
 	for (struct retired_ctx **pr = &w->retired; *pr != NULL;) {

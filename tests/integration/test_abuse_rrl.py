@@ -4,7 +4,9 @@ daemon (two workers, loopback clients on their own 127.0.0.x addresses).
 
 - reflection from a client inside server.allow: identical queries fast from many source
   ports; full answers stay near the configured rate, the first and every 2nd limited
-  response is slipped (TC=1), the others dropped; the counters say the same
+  response is slipped (TC=1), the others dropped; the counters say the same; another client
+  asking meanwhile is answered in full, resident memory stays put, and the flooder is
+  answered again after the window
 - random NXDOMAIN names under one zone count as one response identity
 - an exempt client, a client with a valid server cookie, and TCP are never limited
 - a cookie client that is limited gets BADCOOKIE with our cookie, then is answered
@@ -18,6 +20,7 @@ daemon (two workers, loopback clients on their own 127.0.0.x addresses).
 import os
 import select
 import socket
+import threading
 import time
 import unittest
 
@@ -47,6 +50,7 @@ BADCOOKIE_CLIENT = "127.0.0.6"
 EXEMPT = "127.0.0.9"
 QFLOODER = "127.0.0.20"
 BENIGN = "127.0.0.21"
+BYSTANDER = "127.0.0.22"
 
 RRL_CONF = {
     "responses-per-second": RATE,
@@ -151,6 +155,39 @@ def flood(r, source, count, qnames=None, options=None, sockets=8, pace=0.003):
     return replies, elapsed
 
 
+def vmrss_kb(r):
+    with open("/proc/%d/status" % r.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class Bystander(threading.Thread):
+    """Another client of the same resolver asking NAME at 5 q/s (under the rate) while a
+    flood runs; records (full answer?, latency s) per query."""
+
+    def __init__(self, r, source):
+        super().__init__(daemon=True)
+        self.r, self.source = r, source
+        self.results = []
+        self.stop = threading.Event()
+
+    def run(self):
+        for _ in range(200):  # bounded: 40 s at most
+            if self.stop.is_set():
+                return
+            t0 = time.monotonic()
+            try:
+                m = self.r.udp(NAME, "A", source=self.source, timeout=2)
+                ok = (not m.flags & dns.flags.TC and
+                      cw.rrset_values(m, "answer", NAME, "A") == [cw.DATA[NAME]["A"]])
+            except Exception:  # a lost answer counts as a failure
+                ok = False
+            self.results.append((ok, time.monotonic() - t0))
+            self.stop.wait(0.2)
+
+
 def sort_replies(replies):
     full = [m for m in replies if not (m.flags & dns.flags.TC) and m.rcode() != 23]
     tc = [m for m in replies if m.flags & dns.flags.TC]
@@ -167,9 +204,15 @@ def allowed(rate, seconds):
 
 class TestRrl(unittest.TestCase):
     def test_1_reflection(self):
-        n = 300
+        n = 900
         before = stats(RRL)
+        rss0 = vmrss_kb(RRL)
+        other = Bystander(RRL, BYSTANDER)
+        other.start()
         replies, secs = flood(RRL, FLOODER, n)
+        other.stop.set()
+        other.join(5)
+        rss1 = vmrss_kb(RRL)
         after = stats(RRL)
         full, tc, bad = sort_replies(replies)
         limited = n - len(full)
@@ -177,6 +220,12 @@ class TestRrl(unittest.TestCase):
               "%d bytes reflected (%.2fx)" %
               (n, flood.bytes_out, secs, len(full), len(tc), n - len(replies), flood.bytes_in,
                flood.bytes_in / flood.bytes_out))
+        oks = [ok for ok, _ in other.results]
+        print("reflection: bystander %d/%d answered in full, worst %.1f ms; RSS %d -> %d KiB" %
+              (sum(oks), len(oks), 1000 * max(t for _, t in other.results), rss0, rss1))
+        self.assertGreaterEqual(len(oks), 5)
+        self.assertEqual(sum(oks), len(oks), "the other client was limited too")
+        self.assertLess(rss1 - rss0, 16 * 1024)
         self.assertLess(flood.bytes_in, flood.bytes_out)
         self.assertGreaterEqual(len(full), RATE // 2)
         self.assertLessEqual(len(full), allowed(RATE, secs))

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MIT
 """TCP abuse against the real daemon (docs/abuse.md, "TCP connections"): connection floods from
-outside server.allow, slowloris, pipelining without reading, many connections from one address,
+outside server.allow and from 200 allowed addresses, slowloris, pipelining without reading, many connections from one address,
 and an idle connection displaced at the per-worker cap. Clients bind 127.0.0.x (allowed) or
 127.1.x.y (outside server.allow) as their source. Each test asserts that other clients keep
 getting TCP answers, that what was limited was counted (control socket `stats`), and that the
 daemon recovers (open connections back to what they were, the attacker's address served
 again)."""
 
+import select
 import socket
 import struct
 import time
@@ -176,6 +177,68 @@ class TestTcpAbuse(unittest.TestCase):
         after = stats()
         self.assertGreaterEqual(after["tcp_acl_refused"] - before["tcp_acl_refused"], len(socks))
         self.assertTrue(wait_open(before["tcp_open"]), stats())
+
+    def test_flood_from_many_allowed_addresses(self):
+        """400 connections from 200 addresses inside server.allow (two each, within the
+        per-address cap), held idle or with half a message: open connections never exceed the
+        total cap (2 workers x tcp-clients 128), a new client still gets TCP answers while the
+        flood holds them, resident memory stays bounded, and the daemon is back to its open
+        count once the flood goes away."""
+        cap = 2 * 128
+        before = stats()
+        rss0 = vmrss_kb(R)
+        socks, peak, served = [], 0, 0
+        try:
+            for i in range(400):
+                src = "127.0.%d.%d" % (100 + i // 200, i % 200 + 1)
+                try:
+                    s = connect(src)
+                except OSError:
+                    continue
+                socks.append(s)
+                if i % 2:
+                    try:
+                        s.send(b"\x00")  # half a length prefix: a message begun
+                    except OSError:
+                        pass
+                if i % 50 == 49:
+                    peak = max(peak, stats()["tcp_open"])
+                    served += tcp_ok("127.0.99.%d" % (i // 50 + 1))
+            self.assertGreaterEqual(len(socks), 300)
+            time.sleep(2.0)  # past the message deadline of the half-sent ones
+            mid = stats()
+            peak = max(peak, mid["tcp_open"])
+            rss1 = vmrss_kb(R)
+            # Connections the server closed read EOF (or a reset) at once.
+            closed = 0
+            readable, _, _ = select.select(socks, [], [], 0.5)
+            for s in readable:
+                try:
+                    closed += not s.recv(16)
+                except OSError:
+                    closed += 1
+            # A new allowed client is answered while the flood is held.
+            for i in range(5):
+                served += tcp_ok("127.0.98.%d" % (i + 1))
+        finally:
+            for s in socks:
+                s.close()
+        shed_keys = ("tcp_displaced", "tcp_rejected", "tcp_message_timeouts", "tcp_idle_timeouts")
+        shed = sum(mid[k] - before[k] for k in shed_keys)
+        print("many-address flood: %d connections, peak open %d (cap %d), closed by the server "
+              "%d (%s), new clients served %d/13, RSS %d -> %d KiB" %
+              (len(socks), peak, cap, closed,
+               ", ".join("%s %d" % (k, mid[k] - before[k]) for k in shed_keys), served,
+               rss0, rss1))
+        self.assertLessEqual(peak, cap)
+        self.assertLessEqual(len(socks) - closed, cap)
+        self.assertEqual(served, 13)
+        self.assertLess(rss1 - rss0, 32 * 1024)
+        # Every connection the server closed was counted (displaced idle, refused at the cap,
+        # past its message deadline, or idle too long).
+        self.assertGreaterEqual(shed, closed)
+        self.assertTrue(wait_open(before["tcp_open"]), stats())
+        self.assertTrue(tcp_ok("127.0.100.1"))
 
     def test_slowloris_closed_by_deadline(self):
         """Allowed clients sending one byte every 0.4 s (well within the idle timeout) are

@@ -362,7 +362,7 @@ static void test_ddos_keys(void)
 					 "  loopback-delegations: yes\n"
 					 "ddos:\n  enabled: no\n  window: 5s\n  min-misses: 50\n"
 					 "  bad-ratio: 0.5\n  hold: 2m\n  action: refused\n"
-					 "  fetches-per-zone: 0\n");
+					 "  fetches-per-zone: 0\n  fetches-unresponsive: 16\n");
 	if (cfg != NULL) {
 		CHECK_EQ(cfg->resolver.ratelimit, 500);
 		CHECK(!cfg->resolver.aggressive_nsec);
@@ -374,6 +374,7 @@ static void test_ddos_keys(void)
 		CHECK_EQ(cfg->ddos.hold_s, 120);
 		CHECK_EQ(cfg->ddos.action, CONF_DDOS_REFUSED);
 		CHECK_EQ(cfg->ddos.fetches_per_zone, 0);
+		CHECK_EQ(cfg->ddos.fetches_unresponsive, 16);
 		conf_free(cfg);
 	}
 	cfg = load_ok("");
@@ -388,12 +389,14 @@ static void test_ddos_keys(void)
 		CHECK_EQ(cfg->ddos.hold_s, 5);
 		CHECK_EQ(cfg->ddos.action, CONF_DDOS_SERVFAIL);
 		CHECK_EQ(cfg->ddos.fetches_per_zone, 500);
+		CHECK_EQ(cfg->ddos.fetches_unresponsive, 256);
 		conf_free(cfg);
 	}
 	expect_error("ddos:\n  bad-ratio: 1.5\n", 2, "ddos.bad-ratio: 1.5 is out of range");
 	expect_error("ddos:\n  action: drop\n", 2, "'drop' is not one of servfail, nxdomain");
 	expect_error("ddos:\n  min-misses: 2\n", 2, "out of range (8 to 1000)");
 	expect_error("ddos:\n  window: 0s\n", 2, "out of range");
+	expect_error("ddos:\n  fetches-unresponsive: 5000\n", 2, "out of range (0 to 4096)");
 	expect_error("resolver:\n  ratelimit: lots\n", 2, "expected a number");
 }
 

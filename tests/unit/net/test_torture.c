@@ -133,6 +133,82 @@ static void test_hysteresis(void)
 	}
 }
 
+/* Hold one fetch for @text; returns the verdict, the ref in *ref. */
+static enum net_torture_verdict hold(struct net_torture *t, const char *text, uint64_t now,
+				     uint32_t *ref)
+{
+	uint8_t q[DNS_NAME_WIRE_MAX];
+	wire(text, q);
+	*ref = 0;
+	return net_torture_miss(t, q, false, now, ref, NULL);
+}
+
+/* Zones whose servers have not shown they answer get NET_TORTURE_MIN_CAP (4) fetches each;
+ * beyond that they share one pool (fetches-unresponsive), so many zones on one dead server
+ * hold 4 each plus the pool, not their whole caps. A response takes a zone out; three
+ * timeouts in a row put it back. */
+static void test_unresponsive_pool(void)
+{
+	struct conf_ddos c = conf();
+	c.min_misses = 1000; /* no mitigation in this test */
+	c.fetches_unresponsive = 10;
+	struct net_torture *t = net_torture_new(&c);
+	uint32_t refs[64], ref;
+	unsigned n = 0, passed = 0, pooled_limited = 0;
+	char name[64];
+
+	/* Eight new zones, six fetches each held: 4 own each, then 10 from the pool. */
+	for (int z = 0; z < 8; z++)
+		for (int i = 0; i < 6; i++) {
+			snprintf(name, sizeof(name), "h%d.dead%d.example.", i, z);
+			enum net_torture_verdict v = hold(t, name, 2, &ref);
+			if (v == NET_TORTURE_PASS) {
+				passed++;
+				refs[n++] = ref;
+			}
+			pooled_limited += v == NET_TORTURE_LIMIT_POOL;
+		}
+	CHECK_EQ(passed, 42);
+	CHECK_EQ(pooled_limited, 6);
+	CHECK_EQ(net_torture_unresponsive(t), 10);
+	/* A zone that answers is not in the pool: www.alive answers, then holds six. */
+	CHECK_EQ(ask(t, "www.alive.example.", false, 2, NET_TORTURE_ANSWER), NET_TORTURE_PASS);
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "h%d.alive.example.", i);
+		CHECK_EQ(hold(t, name, 2, &ref), NET_TORTURE_PASS);
+		refs[n++] = ref;
+	}
+	CHECK_EQ(net_torture_unresponsive(t), 10);
+	/* Fetches end: the pool empties. */
+	for (unsigned k = 0; k < n; k++) {
+		net_torture_outcome(t, refs[k], NET_TORTURE_TIMEOUT);
+		net_torture_release(t, refs[k]);
+	}
+	CHECK_EQ(net_torture_unresponsive(t), 0);
+	/* alive.example had six timeouts in a row: it is unresponsive again, its fifth fetch
+	 * comes from the pool. */
+	n = 0;
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "g%d.alive.example.", i);
+		CHECK_EQ(hold(t, name, 3, &ref), NET_TORTURE_PASS);
+		refs[n++] = ref;
+	}
+	CHECK_EQ(net_torture_unresponsive(t), 1);
+	for (unsigned k = 0; k < n; k++)
+		net_torture_release(t, refs[k]);
+	CHECK_EQ(net_torture_unresponsive(t), 0);
+	/* 0 = no pool cap. */
+	c.fetches_unresponsive = 0;
+	net_torture_set_conf(t, &c);
+	passed = 0;
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "u%d.dead1.example.", i);
+		passed += hold(t, name, 4, &ref) == NET_TORTURE_PASS;
+	}
+	CHECK_EQ(passed, 20);
+	net_torture_free(t);
+}
+
 static void test_tld_and_disabled(void)
 {
 	struct conf_ddos c = conf();
@@ -201,5 +277,5 @@ static void test_adaptive_fetch_cap(void)
 	net_torture_free(t);
 }
 
-TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis), TEST(test_tld_and_disabled),
+TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis), TEST(test_unresponsive_pool), TEST(test_tld_and_disabled),
 	  TEST(test_adaptive_fetch_cap))
