@@ -14,10 +14,10 @@
 
 #include "dns/msg.h"
 
-#define WAYS        4
-#define SETS        (NET_TORTURE_ZONES / WAYS)
-#define SKETCH_BITS 256
-#define MIN_OUTCOMES 8 /* a window needs this many outcomes before its bad ratio counts */
+#define WAYS            4
+#define SETS            (NET_TORTURE_ZONES / WAYS)
+#define SKETCH_BITS     256
+#define MIN_OUTCOMES    8 /* a window needs this many outcomes before its bad ratio counts */
 /* Timeouts in a row, without a response between them, that make a zone unresponsive again (as
  * Unbound's TIMEOUT_COUNT_MAX gives up on a server). */
 #define UNRESP_TIMEOUTS 3
@@ -27,16 +27,16 @@ struct zone {
 	uint64_t hash; /* 0 = empty */
 	uint32_t last_s;
 	uint32_t win_start;
-	uint32_t until;       /* mitigation ends at this second; 0 = none */
-	uint32_t since;       /* mitigation started */
-	uint32_t outcomes;    /* in the window */
-	uint32_t bad;         /* NXDOMAIN, SERVFAIL, timeout or fetch-limited, in the window */
-	uint64_t mitigated;   /* queries answered by the running mitigation */
+	uint32_t until;     /* mitigation ends at this second; 0 = none */
+	uint32_t since;     /* mitigation started */
+	uint32_t outcomes;  /* in the window */
+	uint32_t bad;       /* NXDOMAIN, SERVFAIL, timeout or fetch-limited, in the window */
+	uint64_t mitigated; /* queries answered by the running mitigation */
 	uint64_t sketch[SKETCH_BITS / 64];
 	uint16_t inflight;
-	uint16_t cap;      /* adaptive fetch cap, NET_TORTURE_MIN_CAP .. fetches_per_zone */
-	uint8_t timeouts;  /* timeouts in a row (saturates) */
-	bool responsive;   /* a response came since the last UNRESP_TIMEOUTS timeouts in a row */
+	uint16_t cap;     /* adaptive fetch cap, NET_TORTURE_MIN_CAP .. fetches_per_zone */
+	uint8_t timeouts; /* timeouts in a row (saturates) */
+	bool responsive;  /* a response came since the last UNRESP_TIMEOUTS timeouts in a row */
 	uint8_t name_len;
 	uint8_t name[DNS_NAME_MAX];
 };
@@ -112,7 +112,8 @@ static struct zone *find(struct net_torture *t, const uint8_t *name, size_t len,
 {
 	struct zone *set = &t->zones[(h % SETS) * WAYS];
 	for (unsigned w = 0; w < WAYS; w++)
-		if (set[w].hash == h && set[w].name_len == len && memcmp(set[w].name, name, len) == 0)
+		if (set[w].hash == h && set[w].name_len == len &&
+		    memcmp(set[w].name, name, len) == 0)
 			return &set[w];
 	return NULL;
 }
@@ -327,7 +328,8 @@ unsigned net_torture_tick(struct net_torture *t, uint64_t now_s, net_torture_end
 			roll_window(t, z, now);
 		if ((int32_t)(z->until - now) > 0)
 			continue;
-		struct net_torture_stats st = {.mitigated = z->mitigated, .seconds = now - z->since};
+		struct net_torture_stats st = {.mitigated = z->mitigated,
+					       .seconds = now - z->since};
 		z->until = 0;
 		t->active--;
 		if (cb != NULL)

@@ -32,10 +32,10 @@
 struct net_torture;
 
 enum net_torture_verdict {
-	NET_TORTURE_PASS = 0, /* resolve it */
-	NET_TORTURE_START,    /* a mitigation starts for this zone now (and covers this query) */
-	NET_TORTURE_MITIGATE, /* the zone is under mitigation: answer per ddos.action */
-	NET_TORTURE_LIMIT,    /* the zone has its fetch cap in flight: answer SERVFAIL now */
+	NET_TORTURE_PASS = 0,   /* resolve it */
+	NET_TORTURE_START,      /* a mitigation starts for this zone now (and covers this query) */
+	NET_TORTURE_MITIGATE,   /* the zone is under mitigation: answer per ddos.action */
+	NET_TORTURE_LIMIT,      /* the zone has its fetch cap in flight: answer SERVFAIL now */
 	NET_TORTURE_LIMIT_POOL, /* an unresponsive zone, and the pool they share is in flight */
 };
 

@@ -173,8 +173,8 @@ static int on_miss(struct net_worker *w, const struct dns_query *q, const struct
 	if (v == NET_TORTURE_LIMIT_POOL) {
 		w->ctr.fetch_unresponsive_limited++;
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-					       "fetch limit for unresponsive servers reached", rt->tcp,
-					       out, out_cap);
+					       "fetch limit for unresponsive servers reached",
+					       rt->tcp, out, out_cap);
 	}
 	if (v == NET_TORTURE_LIMIT) {
 		w->ctr.fetch_limited++;

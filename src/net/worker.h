@@ -79,8 +79,7 @@ struct net_feeds;
 	X(ddos_mitigated, "queries answered by a random-subdomain mitigation")               \
 	X(ddos_active, "zones under random-subdomain mitigation now (gauge)")                \
 	X(fetch_limited, "cache misses answered SERVFAIL at their zone's fetch cap")          \
-	X(fetch_unresponsive_limited,                                                          \
-	  "cache misses under unresponsive zones answered SERVFAIL at ddos.fetches-unresponsive") \
+	X(fetch_unresponsive_limited, "misses refused at ddos.fetches-unresponsive")          \
 	X(fetch_unresponsive, "fetches in flight toward unresponsive zones (gauge)")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */

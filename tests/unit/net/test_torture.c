@@ -122,7 +122,7 @@ static void test_hysteresis(void)
 		flood(t, "a", 500, 1000); /* starts; the window [1000, 1010) extends to 1040 */
 		CHECK_EQ(net_torture_active(t), 1);
 		flood(t, "b", keep ? 40 : 10, 1010); /* 40 >= 25 keeps it going, 10 does not */
-		flood(t, "c", 1, 1020);		     /* rolls the window [1010, 1020) */
+		flood(t, "c", 1, 1020);              /* rolls the window [1010, 1020) */
 		ended = 0;
 		CHECK_EQ(net_torture_tick(t, 1039, on_end, NULL), 1);
 		CHECK_EQ(net_torture_tick(t, 1041, on_end, NULL), keep ? 1u : 0u);
@@ -277,5 +277,5 @@ static void test_adaptive_fetch_cap(void)
 	net_torture_free(t);
 }
 
-TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis), TEST(test_unresponsive_pool), TEST(test_tld_and_disabled),
-	  TEST(test_adaptive_fetch_cap))
+TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis),
+	  TEST(test_unresponsive_pool), TEST(test_tld_and_disabled), TEST(test_adaptive_fetch_cap))
