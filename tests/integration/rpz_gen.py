@@ -1,0 +1,658 @@
+# SPDX-License-Identifier: MIT
+"""Generated differential testing of RPZ against BIND 9 (issue 13).
+
+A seed makes everything: a random DNS world served by NSD (root, two TLDs, second-level zones
+with in- and out-of-bailiwick name servers, several zones sharing one server address, a
+sub-delegation, CNAME chains across zones, DNAME, wildcards, empty non-terminals, NXDOMAIN and
+NODATA names), three random RPZ policy zones (every trigger and action) and a list of queries
+(many types, ANY included, five client addresses, UDP and TCP). The same queries go to a
+reference BIND 9 `named` and to the resolver under test (c2wall, or a second `named` to
+validate the harness), both recursive from the world's root and loading the same policy
+files; the policy zones are run in their order and then reversed (two runs).
+
+Used by tests/integration/test_policy_gen.py (CI size, fixed seed) and scripts/rpz-diff.py
+(any seed and size, classified summary). Nothing here is specific to a test framework.
+
+Compared per query: RCODE, TC, answer RRsets (owner, type, sorted rdata; the TTL only when
+it is a policy TTL, i.e. a synthesized record, since upstream TTLs age differently in each
+cache) and the owner and TTL of the policy zone SOA in the additional section (add-soa).
+Not compared (intended, docs/policy.md "Differences from BIND"): AA and other flags but TC,
+the authority section, EDE, and ANY queries that no policy rule rewrote (c2wall answers those
+with the RFC 8482 minimal HINFO; BIND with whatever its cache holds).
+"""
+
+import concurrent.futures
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+import c2w_world as cw
+
+NAMED = "/usr/sbin/named"
+NSD = "/usr/sbin/nsd"
+NET = "127.54.0."          # the generated world's server addresses (own range, own lock)
+LOCK_PATH = os.environ.get("C2W_GEN_LOCK", "/tmp/c2w-gen-world.lock")
+TLDS = ["gen.", "ex."]
+CLIENTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+POLICY_ZONES = ["p1.rpz.", "p2.rpz.", "p3.rpz."]
+RULE_TTLS = [60, 120, 600, 7200]   # never an upstream TTL (those are 3600 and age down)
+SOA_TIMERS = "1 3600 900 604800 300"
+RPZ_SOA_MIN = 180                   # policy SOA: TTL 300, MINIMUM 180 -> SOA TTL 180
+RPZ_OTHER = ["x.rpz-foo", "rpz-bar"]  # owners with rpz- labels that are no trigger labels
+QTYPES = [("A", 30), ("AAAA", 12), ("TXT", 12), ("MX", 8), ("CNAME", 10), ("ANY", 12),
+          ("NS", 4), ("SOA", 3), ("SRV", 3)]
+
+
+def _pick(rng, weighted):
+    total = sum(w for _, w in weighted)
+    x = rng.uniform(0, total)
+    for v, w in weighted:
+        x -= w
+        if x <= 0:
+            return v
+    return weighted[-1][0]
+
+
+# --------------------------------------------------------------------------------------------
+# The world
+# --------------------------------------------------------------------------------------------
+
+class World:
+    """Zones (origin -> list of record lines), which server address serves which zones, and
+    the interesting names for queries and rules."""
+
+    def __init__(self, seed):
+        rng = random.Random("world-%s" % seed)
+        self.rng = rng
+        self.root_addr = NET + "1"
+        self.tld_addr = NET + "2"
+        self.sld_addrs = [NET + str(i) for i in range(3, 3 + rng.randint(3, 4))]
+        self.v4 = ["192.0.2.%d" % i for i in range(1, 25)] + \
+                  ["198.51.100.%d" % i for i in range(1, 13)]
+        self.v6 = ["2001:db8::%x" % i for i in range(1, 17)]
+        self.zones = {}      # origin -> [lines]
+        self.served = {}     # address -> [origins]
+        self.ns_names = []   # every NS host name of the world (below the TLDs)
+        self.names = set()   # names worth asking for (existing or not)
+        self.targets = []    # names a policy CNAME may point to
+        self.build()
+
+    def add(self, origin, line):
+        self.zones.setdefault(origin, []).append(line)
+
+    def serve(self, addr, origin):
+        self.served.setdefault(addr, []).append(origin)
+
+    def build(self):
+        rng = self.rng
+        n = rng.randint(5, 7)
+        slds = ["z%d.%s" % (i, rng.choice(TLDS)) for i in range(n)]
+        slds[0] = "z0." + TLDS[0]
+        slds[1] = "z1." + TLDS[1]
+        self.slds = slds
+        for o in ["."] + TLDS + slds:
+            self.zones[o] = []
+        self.add(".", ". NS a.root.")
+        self.add(".", "a.root. A %s" % self.root_addr)
+        self.serve(self.root_addr, ".")
+        for t in TLDS:
+            self.add(".", "%s NS ns.nic.%s" % (t, t))
+            self.add(".", "ns.nic.%s A %s" % (t, self.tld_addr))
+            self.add(t, "%s NS ns.nic.%s" % (t, t))
+            self.add(t, "ns.nic.%s A %s" % (t, self.tld_addr))
+            self.serve(self.tld_addr, t)
+        # Addresses: each SLD on one or two server addresses; addresses are shared.
+        where = {z: rng.sample(self.sld_addrs, rng.choice([1, 1, 2])) for z in slds}
+        # z0 and z1 are the "hosting" zones: in-bailiwick servers only, and they also carry
+        # one host per server address that other zones may use as out-of-bailiwick NS.
+        for z in slds:
+            tld = z.split(".", 1)[1]
+            nsnames = []
+            for k, addr in enumerate(where[z]):
+                if z in slds[:2] or rng.random() < 0.4:
+                    ns = "ns%d.%s" % (k + 1, z)
+                    self.add(tld, "%s A %s" % (ns, addr))          # glue
+                    self.add(z, "%s A %s" % (ns, addr))
+                else:
+                    host = rng.choice(slds[:2])
+                    ns = "s%s.%s" % (addr.rsplit(".", 1)[1], host)   # shared by zones
+                nsnames.append(ns)
+                self.serve(addr, z)
+            for ns in nsnames:
+                self.add(tld, "%s NS %s" % (z, ns))
+                self.add(z, "%s NS %s" % (z, ns))
+            self.ns_names += nsnames
+        for host in slds[:2]:
+            for addr in self.sld_addrs:
+                self.add(host, "s%s.%s A %s" % (addr.rsplit(".", 1)[1], host, addr))
+                self.ns_names.append("s%s.%s" % (addr.rsplit(".", 1)[1], host))
+        # A sub-delegation with in-bailiwick servers.
+        parent = rng.choice(slds[2:])
+        sub = "sub." + parent
+        addr = rng.choice(self.sld_addrs)
+        self.zones[sub] = []
+        for zz in (parent, sub):
+            self.add(zz, "%s NS ns.%s" % (sub, sub))
+            self.add(zz, "ns.%s A %s" % (sub, addr))
+        self.ns_names.append("ns." + sub)
+        self.serve(addr, sub)
+        self.all_zones = slds + [sub]
+        for z in self.all_zones:
+            self.add(z, "%s SOA ns.%s hostmaster.%s %s" % (z, z, z, SOA_TIMERS))
+            self.names.add(z)
+        self.fill()
+        self.ns_names = sorted(set(self.ns_names))
+
+    def fill(self):
+        rng = self.rng
+        hosts = []
+        for z in self.all_zones:
+            for k in range(rng.randint(3, 5)):
+                h = "h%d.%s" % (k, z)
+                hosts.append(h)
+                self.add(z, "%s A %s" % (h, rng.choice(self.v4)))
+                if rng.random() < 0.5:
+                    self.add(z, "%s AAAA %s" % (h, rng.choice(self.v6)))
+                if rng.random() < 0.4:
+                    self.add(z, '%s TXT "t-%s"' % (h, h.rstrip(".")))
+            # wildcard, empty non-terminal
+            self.add(z, "*.w.%s A %s" % (z, rng.choice(self.v4)))
+            self.add(z, '*.w.%s TXT "wild"' % z)
+            self.add(z, "a.e.%s A %s" % (z, rng.choice(self.v4)))
+            self.names.update(["x%d.w.%s" % (rng.randint(0, 9), z), "w.%s" % z, "e.%s" % z,
+                               "a.e.%s" % z, "nx%d.%s" % (rng.randint(0, 9), z)])
+        self.hosts = hosts
+        self.names.update(hosts)
+        for h in rng.sample(hosts, min(4, len(hosts))):
+            self.add(h.split(".", 1)[1], "%s MX 10 %s" % (h, rng.choice(hosts)))
+        # CNAME chains across zones: c<k> points forward only (no loops).
+        cnames = []
+        for i in range(rng.randint(8, 12)):
+            z = rng.choice(self.all_zones)
+            cnames.append("c%d.%s" % (i, z))
+        dnames = []
+        for z in rng.sample(self.all_zones[2:], 2):
+            tgt = rng.choice([x for x in self.all_zones if x != z and not x.endswith("." + z)])
+            self.add(z, "d.%s DNAME %s" % (z, tgt))
+            dnames.append((z, tgt))
+            self.names.add("d." + z)
+            for h in [x for x in hosts if x.endswith("." + tgt) and x.count(".") ==
+                      tgt.count(".") + 1][:2]:
+                self.names.add(h[:-len(tgt)] + "d." + z)
+            self.names.add("nx.d." + z)
+        for i, c in enumerate(cnames):
+            kind = _pick(rng, [("host", 5), ("chain", 4), ("nx", 2), ("wild", 1), ("dname", 1)])
+            z = c.split(".", 1)[1]
+            if kind == "chain" and i + 1 < len(cnames):
+                t = rng.choice(cnames[i + 1:])
+            elif kind == "nx":
+                t = "gone%d.%s" % (i, rng.choice(self.all_zones))
+                self.names.add(t)
+            elif kind == "wild":
+                t = "c%d.w.%s" % (i, rng.choice(self.all_zones))
+            elif kind == "dname" and dnames:
+                dz, dt = rng.choice(dnames)
+                hs = [x for x in hosts if x.endswith("." + dt) and x.count(".") == dt.count(".") + 1]
+                t = (hs[0][:-len(dt)] if hs else "h0.") + "d." + dz
+            else:
+                t = rng.choice(hosts)
+            self.add(z, "%s CNAME %s" % (c, t))
+            self.names.add(t)
+        self.cnames = cnames
+        self.names.update(cnames)
+        self.names.update(self.ns_names)
+        self.targets = hosts + cnames + ["gone.%s" % rng.choice(self.all_zones)]
+
+    def zone_text(self, origin):
+        lines = ["$TTL 3600"]
+        if origin == ".":
+            lines.append(". SOA a.root. hostmaster.root. %s" % SOA_TIMERS)
+        elif origin in TLDS:
+            lines.append("%s SOA ns.nic.%s hostmaster.nic.%s %s" % (origin, origin, origin,
+                                                                   SOA_TIMERS))
+        lines += self.zones[origin]
+        return "\n".join(lines) + "\n"
+
+    def root_hints(self):
+        return ". 3600000 NS a.root.\na.root. 3600000 A %s\n" % self.root_addr
+
+
+# --------------------------------------------------------------------------------------------
+# The policy
+# --------------------------------------------------------------------------------------------
+
+def rev_ip(prefix):
+    addr, bits = prefix.split("/")
+    if ":" in addr:
+        import ipaddress
+        words = ipaddress.IPv6Address(addr).exploded.split(":")
+        words = [w.lstrip("0") or "0" for w in words]
+        # no zz compression: plain 8 words, reversed
+        return "%s.%s" % (bits, ".".join(reversed(words)))
+    return "%s.%s" % (bits, ".".join(reversed(addr.split("."))))
+
+
+class Policy:
+    """Three RPZ zones of random rules over the world's names and addresses."""
+
+    def __init__(self, seed, world, ns_rules=True):
+        rng = random.Random("policy-%s" % seed)
+        self.rng = rng
+        self.w = world
+        self.ns_rules = ns_rules
+        self.zones = {}
+        names = sorted(world.names)
+        for pz in POLICY_ZONES:
+            owners = {}
+            for _ in range(rng.randint(10, 16)):
+                trig = _pick(rng, [("qname", 40), ("wild", 10), ("rpz-ip", 12),
+                                   ("client-ip", 3), ("nsdname", 4 if ns_rules else 0),
+                                   ("nsip", 2 if ns_rules else 0), ("rpz-other", 2)])
+                owner = self.trigger_owner(trig, names)
+                if owner is None or owner in owners:
+                    continue
+                owners[owner] = self.action(trig, owner)
+            self.zones[pz] = owners
+
+    def trigger_owner(self, trig, names):
+        rng, w = self.rng, self.w
+        if trig == "qname":
+            return rng.choice(names)
+        if trig == "wild":
+            base = rng.choice([rng.choice(w.all_zones), "w." + rng.choice(w.all_zones),
+                               "w." + rng.choice(w.all_zones), "e." + rng.choice(w.all_zones),
+                               "d." + rng.choice(w.all_zones)])
+            return "*." + base
+        if trig == "rpz-other":
+            return rng.choice(RPZ_OTHER)
+        if trig == "rpz-ip":
+            if rng.random() < 0.25:
+                return rev_ip(rng.choice(w.v6) + "/128") + ".rpz-ip"
+            a = rng.choice(w.v4)
+            if rng.random() < 0.2:
+                a = a.rsplit(".", 1)[0] + ".%d" % (int(a.rsplit(".", 1)[1]) & ~7)
+                return rev_ip(a + "/29") + ".rpz-ip"
+            return rev_ip(a + "/32") + ".rpz-ip"
+        if trig == "client-ip":
+            c = rng.choice(["127.0.0.2/32", "127.0.0.3/32", "127.0.0.4/31", "127.0.0.5/32"])
+            return rev_ip(c) + ".rpz-client-ip"
+        if trig == "nsdname":
+            if rng.random() < 0.3:
+                return "*.%s.rpz-nsdname" % rng.choice(w.slds[:2]).rstrip(".")
+            return "%s.rpz-nsdname" % rng.choice(w.ns_names).rstrip(".")
+        if trig == "nsip":
+            return rev_ip(rng.choice(w.sld_addrs) + "/32") + ".rpz-nsip"
+        return None
+
+    def action(self, trig, owner):
+        rng, w = self.rng, self.w
+        ttl = rng.choice(RULE_TTLS)
+        kind = _pick(rng, [("nxdomain", 20), ("nodata", 12), ("passthru", 10), ("drop", 5),
+                           ("tcp-only", 7), ("local", 22), ("cname", 14), ("cname-wild", 5)])
+        if trig == "client-ip" and kind in ("drop",):
+            kind = "nxdomain"
+        if kind == "nxdomain":
+            return ["%d CNAME ." % ttl]
+        if kind == "nodata":
+            return ["%d CNAME *." % ttl]
+        if kind == "passthru":
+            return ["%d CNAME rpz-passthru." % ttl]
+        if kind == "drop":
+            return ["%d CNAME rpz-drop." % ttl]
+        if kind == "tcp-only":
+            return ["%d CNAME rpz-tcp-only." % ttl]
+        if kind == "cname":
+            return ["%d CNAME %s" % (ttl, rng.choice(w.targets))]
+        if kind == "cname-wild":
+            return ["%d CNAME *.%s" % (ttl, rng.choice(w.all_zones))]
+        recs = []
+        for t in rng.sample(["A", "AAAA", "TXT", "MX"], rng.randint(1, 3)):
+            if t == "A":
+                recs += ["%d A 10.%d.0.%d" % (ttl, rng.randint(0, 9), i + 1)
+                         for i in range(rng.randint(1, 2))]
+            elif t == "AAAA":
+                recs.append("%d AAAA 2001:db8:ffff::%x" % (ttl, rng.randint(1, 99)))
+            elif t == "TXT":
+                recs.append('%d TXT "local-%d"' % (ttl, rng.randint(1, 99)))
+            else:
+                recs.append("%d MX 5 %s" % (ttl, rng.choice(w.hosts)))
+        return recs
+
+    def text(self, pz):
+        lines = ["$TTL 300", "@ SOA localhost. root.localhost. 1 3600 600 86400 %d" %
+                 RPZ_SOA_MIN, "@ NS localhost."]
+        for owner, recs in self.zones[pz].items():
+            rel = owner[:-1] if owner.endswith(".") else owner
+            for r in recs:
+                lines.append("%s %s" % (rel, r))
+        return "\n".join(lines) + "\n"
+
+    def has_ns_rules(self):
+        return any(o.endswith(".rpz-nsdname") or o.endswith(".rpz-nsip")
+                   for z in self.zones.values() for o in z)
+
+
+def make_queries(seed, world, count):
+    rng = random.Random("queries-%s" % seed)
+    names = sorted(world.names) + [n + "." for n in RPZ_OTHER]
+    qs = []
+    for _ in range(count):
+        client = CLIENTS[0] if rng.random() < 0.6 else rng.choice(CLIENTS[1:])
+        qs.append((rng.choice(names), _pick(rng, QTYPES), client,
+                   "tcp" if rng.random() < 0.25 else "udp"))
+    return qs
+
+
+# --------------------------------------------------------------------------------------------
+# Processes: the NSD world, BIND, c2wall
+# --------------------------------------------------------------------------------------------
+
+class GenWorld:
+    """The NSD servers of a World, one process per address. Attributes used by
+    c2w_world.C2wall: tmp, root_hints, trust_anchor."""
+
+    def __init__(self, world):
+        self.world = world
+        self.tmp = tempfile.mkdtemp(prefix="c2w-gen-")
+        self.root_hints = os.path.join(self.tmp, "root.hints")
+        self.trust_anchor = None
+        self.procs = []
+        self._lockf = None
+
+    def start(self):
+        import fcntl
+        self._lockf = open(LOCK_PATH, "w")
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                fcntl.flock(self._lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("another generated world holds %s" % LOCK_PATH)
+                time.sleep(0.2)
+        with open(self.root_hints, "w") as f:
+            f.write(self.world.root_hints())
+        zdir = os.path.join(self.tmp, "zones")
+        os.makedirs(zdir)
+        for origin in self.world.zones:
+            with open(os.path.join(zdir, (origin.rstrip(".") or "root") + ".zone"), "w") as f:
+                f.write(self.world.zone_text(origin))
+        for addr, origins in sorted(self.world.served.items()):
+            d = os.path.join(self.tmp, "nsd-" + addr)
+            os.makedirs(d)
+            conf = os.path.join(d, "nsd.conf")
+            zones = "".join('zone:\n    name: "%s"\n    zonefile: "%s/%s.zone"\n' %
+                            (o, zdir, o.rstrip(".") or "root") for o in origins)
+            with open(conf, "w") as f:
+                f.write(f"""server:
+    ip-address: {addr}@53
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "{d}"
+    database: ""
+    zonelistfile: "{d}/zone.list"
+    xfrdfile: "{d}/xfrd.state"
+    xfrdir: "{d}"
+    pidfile: "{d}/nsd.pid"
+    logfile: "{d}/nsd.log"
+    verbosity: 1
+    refuse-any: no
+    reuseport: no
+remote-control:
+    control-enable: no
+{zones}""")
+            err = open(os.path.join(d, "stderr"), "w")
+            p = subprocess.Popen([NSD, "-d", "-c", conf], stdout=err, stderr=err,
+                                 stdin=subprocess.DEVNULL)
+            err.close()
+            cw._register(p)
+            self.procs.append(p)
+        for addr, origins in sorted(self.world.served.items()):
+            try:
+                cw.wait_answer(addr, 53, origins[0], "SOA", 15)
+            except RuntimeError:
+                with open(os.path.join(self.tmp, "nsd-" + addr, "nsd.log"),
+                          errors="replace") as f:
+                    print(f.read()[-4000:])
+                raise
+        return self
+
+    def stop(self):
+        for p in self.procs:
+            cw._stop_proc(p)
+        self.procs = []
+        if os.environ.get("C2W_KEEP_TMP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._lockf is not None:
+            self._lockf.close()
+            self._lockf = None
+
+
+class Named:
+    """BIND 9 named, recursive from the generated world's root, with the policy zones."""
+
+    kind = "bind"
+
+    def __init__(self, gw, feeds, order, name="named"):
+        self.gw = gw
+        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=gw.tmp)
+        self.addr, self.port = "127.0.0.1", cw.free_port("127.0.0.1")
+        self.feeds, self.order = feeds, order
+        self.proc = None
+
+    def start(self):
+        rp = "\n        ".join('zone "%s";' % z for z in self.order)
+        zones = "\n".join('zone "%s" { type primary; file "%s"; };' %
+                          (z, os.path.join(self.feeds, z + "rpz")) for z in self.order)
+        conf = """options {
+    directory "%(d)s";
+    pid-file "%(d)s/named.pid";
+    session-keyfile "%(d)s/session.key";
+    listen-on port %(port)d { %(addr)s; };
+    listen-on-v6 { none; };
+    recursion yes;
+    allow-query { any; };
+    allow-recursion { any; };
+    dnssec-validation no;
+    qname-minimization off;
+    minimal-responses no-auth-recursive;
+    max-udp-size 1232;
+    edns-udp-size 1232;
+    response-policy {
+        %(rp)s
+    } qname-wait-recurse no add-soa yes max-policy-ttl 1d;
+};
+controls { };
+logging { category default { default_stderr; }; category lame-servers { null; }; };
+zone "." { type hint; file "%(hints)s"; };
+%(zones)s
+""" % {"d": self.dir, "port": self.port, "addr": self.addr, "rp": rp,
+       "hints": self.gw.root_hints, "zones": zones}
+        self.conf = os.path.join(self.dir, "named.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.err = open(os.path.join(self.dir, "stderr"), "wb")
+        self.proc = subprocess.Popen([NAMED, "-g", "-4", "-n", "1", "-c", self.conf],
+                                     stdout=self.err, stderr=self.err, stdin=subprocess.DEVNULL)
+        cw._register(self.proc)
+        try:
+            cw.wait_answer(self.addr, self.port, "gen.", "SOA", 30, self.proc)
+        except RuntimeError:
+            self.print_log()
+            raise
+        return self
+
+    def print_log(self):
+        with open(os.path.join(self.dir, "stderr"), errors="replace") as f:
+            print("---- named ----\n" + f.read()[-6000:])
+
+    def stop(self):
+        if self.proc is not None:
+            cw._stop_proc(self.proc, signal.SIGTERM)
+            self.err.close()
+            self.proc = None
+
+
+def start_c2wall(gw, feeds, order):
+    zones = [{"name": z, "file": os.path.join(feeds, z + "rpz")} for z in order]
+    c = cw.C2wall(gw, mode="recursive", validate=False, name="c2wall-gen",
+                  extra={"policy": {"zones": zones},
+                         "resolver": {"transparent-zones": TLDS}})
+    c.kind = "c2wall"
+    return c.start(timeout=30)
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing
+# --------------------------------------------------------------------------------------------
+
+def ask(r, qname, rdtype, source, proto, timeout=1.0):
+    q = dns.message.make_query(qname, rdtype, use_edns=0, payload=1232)
+    fn = dns.query.udp if proto == "udp" else dns.query.tcp
+    try:
+        return fn(q, r.addr, port=r.port, timeout=timeout, source=source)
+    except (dns.exception.Timeout, ConnectionError, OSError, EOFError):
+        return None
+
+
+def normalize(m, qtype):
+    if m is None:
+        return {"rcode": "no answer"}
+    soa = [(rr.name.to_text(), rr.ttl) for rr in m.additional
+           if rr.rdtype == dns.rdatatype.SOA and rr.name.to_text().endswith(".rpz.")]
+    rewritten = bool(soa)
+    if qtype == "ANY" and not rewritten:
+        return {"rcode": "-", "any": "not rewritten"}
+    rrsets = []
+    for rr in m.answer:
+        ttl = rr.ttl if rr.ttl in RULE_TTLS else "-"
+        rrsets.append((rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype),
+                       tuple(sorted(rd.to_text() for rd in rr)), ttl))
+    return {"rcode": dns.rcode.to_text(m.rcode()), "tc": bool(m.flags & dns.flags.TC),
+            "answer": sorted(rrsets), "policy-soa": soa}
+
+
+def classify(q, a, b):
+    """A short class name for a difference (a: reference, b: under test)."""
+    qname, qtype, client, proto = q
+    if a.get("rcode") == "no answer" or b.get("rcode") == "no answer":
+        return "drop"
+    if qtype == "ANY":
+        return "any"
+    if a.get("tc") != b.get("tc"):
+        return "tcp-only"
+    chain = any(t == "CNAME" or t == "DNAME" for _, t, _, _ in a.get("answer", []) +
+                b.get("answer", []))
+    if chain and qtype == "CNAME":
+        return "qtype-cname"
+    if chain:
+        return "cname-chain"
+    if a.get("rcode") != b.get("rcode"):
+        return "rcode"
+    if a.get("policy-soa") != b.get("policy-soa"):
+        return "acting-zone"
+    return "answer"
+
+
+STATS = []  # per order run: the reference's RCODEs (a world that only SERVFAILs tests nothing)
+
+
+def run_order(ref, test, queries, threads=12):
+    diffs = []
+    lock = threading.Lock()
+    rcodes = {}
+
+    def one(q):
+        qname, qtype, client, proto = q
+        ma = ask(ref, qname, qtype, client, proto)
+        mb = ask(test, qname, qtype, client, proto)
+        # Silence is DROP's answer: a one-sided silence is asked again, with time to spare
+        # on a loaded machine, before it counts.
+        if ma is None and mb is not None:
+            ma = ask(ref, qname, qtype, client, proto, timeout=4.0)
+        if mb is None and ma is not None:
+            mb = ask(test, qname, qtype, client, proto, timeout=4.0)
+        a, b = normalize(ma, qtype), normalize(mb, qtype)
+        with lock:
+            k = a["rcode"] + ("/rewritten" if a.get("policy-soa") else "")
+            rcodes[k] = rcodes.get(k, 0) + 1
+        if a != b:
+            with lock:
+                diffs.append((q, a, b))
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        list(ex.map(one, queries))
+    STATS.append(rcodes)
+    return diffs
+
+
+def write_feeds(policy, d):
+    os.makedirs(d, exist_ok=True)
+    for pz in POLICY_ZONES:
+        with open(os.path.join(d, pz + "rpz"), "w") as f:
+            f.write(policy.text(pz))
+    return d
+
+
+def run(seed, count, under_test="c2wall", ns_rules=True, orders=("forward", "reverse"),
+        log=print):
+    """Run one seed; returns (queries sent per order, [(order, query, ref, test)])."""
+    world = World(seed)
+    policy = Policy(seed, world, ns_rules=ns_rules)
+    queries = make_queries(seed, world, count)
+    gw = GenWorld(world).start()
+    out = []
+    try:
+        feeds = write_feeds(policy, os.path.join(gw.tmp, "feeds"))
+        for order_name in orders:
+            order = POLICY_ZONES if order_name == "forward" else POLICY_ZONES[::-1]
+            ref = Named(gw, feeds, order, "ref").start()
+            try:
+                if under_test == "bind":
+                    test = Named(gw, feeds, order, "bind2").start()
+                else:
+                    test = start_c2wall(gw, feeds, order)
+                try:
+                    t0 = time.monotonic()
+                    diffs = run_order(ref, test, queries)
+                    log("seed %s order %s: %d queries, %d differ (%.1fs); reference: %s" %
+                        (seed, order_name, len(queries), len(diffs), time.monotonic() - t0,
+                         " ".join("%s=%d" % kv for kv in sorted(STATS[-1].items()))))
+                    out += [(order_name, q, a, b) for q, a, b in diffs]
+                finally:
+                    if under_test == "bind":
+                        test.stop()
+                    else:
+                        test.stop(check=True)
+            finally:
+                ref.stop()
+    finally:
+        if os.environ.get("C2W_GEN_DUMP"):
+            d = os.environ["C2W_GEN_DUMP"]
+            os.makedirs(d, exist_ok=True)
+            for o in world.zones:
+                with open(os.path.join(d, (o.rstrip(".") or "root") + ".zone"), "w") as f:
+                    f.write(world.zone_text(o))
+            write_feeds(policy, d)
+        gw.stop()
+    return len(queries), out
+
+
+def describe(d):
+    order, (qname, qtype, client, proto), a, b = d
+    return "%s %s %s %s from %s:\n  bind   %s\n  test   %s" % (order, proto, qname, qtype,
+                                                              client, a, b)
