@@ -42,6 +42,7 @@
 #define DNS_TYPE_MX     15
 #define DNS_TYPE_TXT    16
 #define DNS_TYPE_AAAA   28
+#define DNS_TYPE_DNAME  39
 #define DNS_TYPE_OPT    41
 #define DNS_TYPE_DS     43
 #define DNS_TYPE_RRSIG  46

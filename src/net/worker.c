@@ -250,6 +250,7 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 	struct policy_hit hit;
 	bool policy_off, handled;
 	enum policy_verdict v = net_wpolicy_query(w, &q, rt, &hit, &policy_off);
+	bool touched = false; /* PASSTHRU, or TCP-ONLY over TCP: the real answer */
 	if (v == POLICY_VERDICT_ACT) {
 		/* Blocked without recursion (BIND's qname-wait-recurse no): no upstream traffic
 		 * toward the C&C operator's servers. */
@@ -257,10 +258,19 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 		if (handled)
 			return plen > 0 ? plen : 0;
 		policy_off = true;
+		touched = true;
 		hit.action = POLICY_ACTION_NONE;
 	}
-	if (q.qtype == DNS_TYPE_ANY)
-		return answer_any(w, &q, rt->tcp, out, out_cap);
+	if (q.qtype == DNS_TYPE_ANY && !touched) {
+		/* Policy first, as BIND: a pending hit or response-side rules need the real answer
+		 * (resolved, never from the cache); RFC 8482's minimal answer goes only to names no
+		 * rule touches (net_worker_resolved_finish()). */
+		if (policy_off || w->snap == NULL ||
+		    (v == POLICY_VERDICT_NONE && !policy_snap_has_response_rules(w->snap)))
+			return answer_any(w, &q, rt->tcp, out, out_cap);
+		w->ctr.cache_misses++;
+		return on_miss(w, &q, rt, &hit, policy_off, out, out_cap);
+	}
 
 	struct dns_answer cached;
 	uint32_t age;
@@ -514,6 +524,15 @@ void net_worker_resolved_finish(struct net_worker *w, struct net_slot *s)
 				return; /* the slot now waits for the CNAME target */
 			if (handled && olen > 0)
 				route_send(w, &s->rt, out, (size_t)olen);
+		}
+		if (!handled && s->q.qtype == DNS_TYPE_ANY && !s->policy_off &&
+		    s->hit.action == POLICY_ACTION_NONE) {
+			/* Resolved only to check the policy, which did not touch it: RFC 8482. */
+			uint8_t *out = w->out_buf + 2;
+			int olen = answer_any(w, &s->q, s->rt.tcp, out, sizeof(w->out_buf) - 2);
+			if (olen > 0)
+				route_send(w, &s->rt, out, (size_t)olen);
+			handled = true;
 		}
 		if (!handled)
 			slot_deliver(w, s, &w->ans);

@@ -216,8 +216,11 @@ static int chase_build(const struct net_slot *s, int rcode, const uint8_t *pkt, 
 {
 	const struct dns_answer *sv = s->saved;
 	struct dns_writer wr;
-	if (pkt == NULL || len < DNS_HEADER_LEN ||
-	    (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN))
+	if (pkt == NULL || len < DNS_HEADER_LEN || rcode != DNS_RCODE_NOERROR)
+		return C2W_EUPSTREAM;
+	/* libunbound reports errors in @rcode; an answer's own RCODE (NXDOMAIN) is in it. */
+	rcode = pkt[3] & 0x0f;
+	if (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN)
 		return C2W_EUPSTREAM;
 	int ret = dns_writer_init(&wr, ans, &s->q, (uint16_t)rcode, false);
 	if (ret == C2W_OK)

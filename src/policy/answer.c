@@ -51,6 +51,15 @@ static int copy_chain(struct dns_writer *w, const struct dns_query *q, const uin
 		if (rd + rdlen > up_len)
 			return C2W_EMALF;
 		p = rd + rdlen;
+		dns_name_lower(name);
+		if (type == DNS_TYPE_DNAME && dns_name_subdomain(owner, name) > 0) {
+			/* A DNAME stays with the CNAME synthesized from it (RFC 6672 5.2). */
+			int ret = dns_writer_copy_rr(w, DNS_SECTION_ANSWER, name, DNS_TYPE_DNAME,
+						     DNS_CLASS_IN, ttl, up, up_len, rd, rdlen);
+			if (ret != C2W_OK)
+				return ret;
+			continue;
+		}
 		if (type != DNS_TYPE_CNAME || !dns_name_equal(name, owner))
 			continue;
 		int ret = dns_writer_copy_rr(w, DNS_SECTION_ANSWER, owner, DNS_TYPE_CNAME,

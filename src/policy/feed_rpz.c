@@ -197,10 +197,7 @@ static int on_record(void *vctx, const struct zf_record *rr)
 		trig = POLICY_TRIGGER_NSIP;
 	else if (label_is(last, "rpz-nsdname"))
 		trig = POLICY_TRIGGER_NSDNAME;
-	else if (last[0] >= 4 && strncasecmp((const char *)last + 1, "rpz-", 4) == 0) {
-		policy_rules_reject(c->r, c->zone, rr->file, rr->line, "unknown rpz- trigger label");
-		return 0;
-	}
+	/* Any other label, "rpz-foo" included, is part of a QNAME trigger, as in BIND. */
 	if (trig != POLICY_TRIGGER_QNAME)
 		name_labels = n - 1;
 	if (name_labels == 0) {

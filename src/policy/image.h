@@ -27,6 +27,7 @@
 /* Slot kinds: trigger type, plus flags. */
 #define IMG_KIND_WILD    0x08
 #define IMG_KIND_PROTECT 0x10 /* never-block entry; zone is 0 */
+#define IMG_KIND_NODE    0x20 /* with QNAME: an ancestor of a QNAME trigger (no rule data) */
 
 struct img_header {
 	char magic[8];

@@ -80,12 +80,38 @@ const struct img_slot *policy_name_lookup(const struct policy_snap *s, const str
 	}
 	if (!z->has_wild[t])
 		return NULL;
+	if (t == POLICY_TRIGGER_QNAME)
+		return policy_name_wild(s, np, zone, labels_cut);
 	/* "*.S" matches names strictly below S: longest S first. */
 	for (unsigned k = 1; k <= np->n; k++)
 		if ((sl = find_suffix(s, np, k, zone, (unsigned)t | IMG_KIND_WILD)) != NULL) {
 			*labels_cut = k;
 			return sl;
 		}
+	return NULL;
+}
+
+const struct img_slot *policy_name_wild(const struct policy_snap *s, const struct name_prep *np,
+					unsigned zone, unsigned *labels_cut)
+{
+	const unsigned node = POLICY_TRIGGER_QNAME | IMG_KIND_NODE;
+	const unsigned wild = POLICY_TRIGGER_QNAME | IMG_KIND_WILD;
+	const struct img_slot *sl;
+
+	/* BIND finds the rule in the zone as a DNS lookup: only the wildcard child of the
+	 * closest encloser can match (RFC 4592), and a name that exists as an empty
+	 * non-terminal of the zone matches nothing. */
+	if (find_suffix(s, np, 0, zone, node) != NULL)
+		return NULL;
+	for (unsigned k = 1; k <= np->n; k++) {
+		if ((sl = find_suffix(s, np, k, zone, wild)) != NULL) {
+			*labels_cut = k;
+			return sl;
+		}
+		if (find_suffix(s, np, k, zone, node) != NULL ||
+		    find_suffix(s, np, k, zone, POLICY_TRIGGER_QNAME) != NULL)
+			return NULL;
+	}
 	return NULL;
 }
 

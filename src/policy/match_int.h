@@ -25,6 +25,10 @@ struct name_prep {
 
 void policy_name_prep(const uint8_t *name, struct name_prep *np);
 bool policy_name_protected(const struct policy_snap *s, const struct name_prep *np);
+/* The QNAME wildcard rule of @zone that covers @np, BIND's way: only the wildcard child of
+ * the closest existing node (IMG_KIND_NODE), nothing for an empty non-terminal. */
+const struct img_slot *policy_name_wild(const struct policy_snap *s, const struct name_prep *np,
+					unsigned zone, unsigned *labels_cut);
 /* QNAME/NSDNAME rule for @np in @zone: exact, else the longest wildcard (*labels_cut > 0). */
 const struct img_slot *policy_name_lookup(const struct policy_snap *s, const struct name_prep *np,
 					  unsigned zone, enum policy_trigger t, unsigned *labels_cut);

@@ -44,17 +44,23 @@ static int canon_cmp(const uint8_t *a, const uint8_t *b)
 	return na == nb ? 0 : na < nb ? -1 : 1;
 }
 
-/* Does candidate @c take precedence over @b? */
+/*
+ * Does candidate @c take precedence over @b? A CNAME chain is checked name by name, as BIND
+ * restarts at each name: the first name of the chain with a hit in any zone acts, and zone
+ * order decides only among the hits for that same name.
+ */
 static bool better(const struct best *c, const struct best *b)
 {
 	if (!b->set)
 		return true;
+	if (c->chain != b->chain)
+		return c->chain < b->chain;
 	if (c->zone != b->zone)
 		return c->zone < b->zone;
 	if (c->trigger != b->trigger)
 		return c->trigger < b->trigger;
 	switch (c->trigger) {
-	case POLICY_TRIGGER_QNAME: return c->chain < b->chain;
+	case POLICY_TRIGGER_QNAME: return false;
 	case POLICY_TRIGGER_NSDNAME: return b->name[0] != 0 && canon_cmp(c->name, b->name) < 0;
 	default:
 		if (c->bits != b->bits)
@@ -86,6 +92,12 @@ static void offer(struct rctx *r, struct best *c, const struct img_slot *sl)
 	}
 }
 
+/* Can no hit in zone @z for chain position @chain beat the best one found so far? */
+static bool beaten(const struct rctx *r, unsigned chain, unsigned z)
+{
+	return r->best.set && (r->best.chain < chain || (r->best.chain == chain && z > r->best.zone));
+}
+
 static void check_name(struct rctx *r, const uint8_t *name, enum policy_trigger t, unsigned chain)
 {
 	struct name_prep np;
@@ -96,7 +108,7 @@ static void check_name(struct rctx *r, const uint8_t *name, enum policy_trigger 
 	if (t == POLICY_TRIGGER_QNAME && policy_name_protected(r->s, &np))
 		return;
 	for (unsigned z = 0; z < r->s->hdr->zone_count; z++) {
-		if (r->best.set && z > r->best.zone)
+		if (beaten(r, chain, z))
 			break;
 		const struct img_slot *sl = policy_name_lookup(r->s, &np, z, t, &cut);
 		if (sl == NULL)
@@ -121,7 +133,7 @@ static void check_ip(struct rctx *r, int family, const uint8_t *addr, enum polic
 	unsigned bits;
 
 	for (unsigned z = 0; z < r->s->hdr->zone_count; z++) {
-		if (r->best.set && z > r->best.zone)
+		if (beaten(r, chain, z))
 			break;
 		if (!policy_zone_has_ip(r->s, z, t))
 			continue;
@@ -374,12 +386,10 @@ enum policy_verdict policy_explain(const struct policy_snap *s, const struct dns
 		if (s->zones[z].has_exact[POLICY_TRIGGER_QNAME] &&
 		    (sl = policy_img_find(s, np.h[0], z, POLICY_TRIGGER_QNAME, np.name, np.len)))
 			cands[n++] = (struct cand){sl, z, POLICY_TRIGGER_QNAME, 0, 0};
-		for (unsigned k = 1; k <= np.n && n < 250 && s->zones[z].has_wild[POLICY_TRIGGER_QNAME];
-		     k++)
-			if ((sl = policy_img_find(s, np.h[k], z,
-						  POLICY_TRIGGER_QNAME | IMG_KIND_WILD,
-						  np.name + np.off[k], (size_t)(np.len - np.off[k]))))
-				cands[n++] = (struct cand){sl, z, POLICY_TRIGGER_QNAME, k, 0};
+		unsigned k = 0;
+		if (n < 250 && s->zones[z].has_wild[POLICY_TRIGGER_QNAME] &&
+		    (sl = policy_name_wild(s, &np, z, &k)) != NULL)
+			cands[n++] = (struct cand){sl, z, POLICY_TRIGGER_QNAME, k, 0};
 	}
 	const struct cand *w = NULL;
 	for (size_t i = 0; i < n && w == NULL; i++)

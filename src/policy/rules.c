@@ -829,6 +829,82 @@ static size_t align8(size_t x)
 	return (x + 7) & ~(size_t)7;
 }
 
+/* Record @key (a name) as an existing node of @zone's QNAME tree, once. */
+static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, size_t key_len)
+{
+	unsigned kind = POLICY_TRIGGER_QNAME | IMG_KIND_NODE;
+	if (r->rule_idx.count * 2 >= r->rule_idx.cap &&
+	    index_grow(&r->rule_idx, rule_hash_cb, r) != C2W_OK)
+		return C2W_ENOMEM;
+	size_t k = (size_t)rule_hash3(zone, kind, key, key_len) & (r->rule_idx.cap - 1);
+	for (; r->rule_idx.slot[k] != 0; k = (k + 1) & (r->rule_idx.cap - 1)) {
+		const struct brule *b = &r->rules[r->rule_idx.slot[k] - 1];
+		const uint8_t *bk = r->keys.p + b->key_off;
+		if (b->zone == zone && b->kind == kind && bk[0] == key_len &&
+		    memcmp(bk + 1, key, key_len) == 0)
+			return C2W_OK;
+	}
+	if (r->rule_count == r->rule_cap) {
+		size_t cap = r->rule_cap ? r->rule_cap * 2 : 1024;
+		struct brule *n = realloc(r->rules, cap * sizeof(*n));
+		if (n == NULL)
+			return C2W_ENOMEM;
+		r->rules = n;
+		r->rule_cap = cap;
+	}
+	if (r->rule_count >= NONE32 - 1)
+		return C2W_ERANGE;
+	struct brule *b = &r->rules[r->rule_count];
+	memset(b, 0, sizeof(*b));
+	uint8_t kl = (uint8_t)key_len;
+	if (vec_push(&r->keys, &kl, 1, &b->key_off) != C2W_OK ||
+	    vec_push(&r->keys, key, key_len, NULL) != C2W_OK)
+		return C2W_ENOMEM;
+	b->rr_first = b->rr_last = NONE32;
+	b->zone = (uint8_t)zone;
+	b->kind = (uint8_t)kind;
+	r->rule_idx.slot[k] = (uint32_t)r->rule_count + 1;
+	r->rule_idx.count++;
+	r->rule_count++;
+	return C2W_OK;
+}
+
+/*
+ * BIND looks a QNAME up in each policy zone as in a DNS database, so a wildcard "*.S" does
+ * not reach a name below (or at) another existing node under S (RFC 4592 4.3.3, closest
+ * encloser): with "*.example" and "a.b.example", "b.example" and "x.b.example" match
+ * nothing. For zones with QNAME wildcards, every ancestor of a QNAME trigger (and S of every
+ * "*.S") is recorded as a node, so matching can find the closest encloser.
+ */
+static int add_nodes(struct policy_rules *r)
+{
+	bool wild[POLICY_ZONES_MAX] = {false};
+	size_t n = r->rule_count;
+	uint8_t key[256];
+
+	for (size_t i = 0; i < n; i++)
+		if (!r->rules[i].dropped && r->rules[i].kind == (POLICY_TRIGGER_QNAME | IMG_KIND_WILD))
+			wild[r->rules[i].zone] = true;
+	for (size_t i = 0; i < n; i++) {
+		const struct brule *b = &r->rules[i];
+		if (b->dropped || !wild[b->zone] || (b->kind & ~IMG_KIND_WILD) != POLICY_TRIGGER_QNAME)
+			continue;
+		unsigned zone = b->zone;
+		const uint8_t *k = r->keys.p + b->key_off;
+		size_t len = k[0];
+		memcpy(key, k + 1, len);
+		/* An exact trigger's proper ancestors; a wildcard's S and its ancestors. The apex
+		 * (the empty suffix) always exists. */
+		size_t q = (b->kind & IMG_KIND_WILD) || len == 0 ? 0 : (size_t)key[0] + 1;
+		for (; q < len; q += (size_t)key[q] + 1) {
+			int ret = node_add(r, zone, key + q, len - q);
+			if (ret != C2W_OK)
+				return ret;
+		}
+	}
+	return C2W_OK;
+}
+
 int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t **out,
 			 size_t *out_len)
 {
@@ -840,16 +916,24 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 
 	if (ret != C2W_OK)
 		return ret;
+	ret = add_nodes(r);
+	if (ret != C2W_OK)
+		return ret;
 	memset(zones, 0, sizeof(zones));
 	if (vec_push(&ib.data, "\0\0\0\0", 4, NULL) != C2W_OK)
 		goto out_nomem;
 	doff = malloc((r->rule_count ? r->rule_count : 1) * sizeof(*doff));
 	if (doff == NULL)
 		goto out_nomem;
-	uint64_t live = 0;
+	uint64_t live = 0, nodes = 0;
 	for (size_t i = 0; i < r->rule_count; i++) {
 		if (r->rules[i].dropped)
 			continue;
+		if (r->rules[i].kind & IMG_KIND_NODE) {
+			doff[i] = 0;
+			nodes++;
+			continue;
+		}
 		if (emit_data(r, &ib, &r->rules[i], &doff[i]) != C2W_OK)
 			goto out_nomem;
 		zone_stats(r, zones, &r->rules[i]);
@@ -857,7 +941,7 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	}
 	if (fill_zones(r, zones) != C2W_OK || vec_push(&r->strs, "", 1, NULL) != C2W_OK)
 		goto out_nomem; /* the strings blob ends with a NUL: every lookup stays inside */
-	uint64_t nslots = (live + r->protect_count) * IMG_LOAD_DEN / IMG_LOAD_NUM + 1;
+	uint64_t nslots = (live + nodes + r->protect_count) * IMG_LOAD_DEN / IMG_LOAD_NUM + 1;
 	if (nslots < 8)
 		nslots = 8;
 	if (nslots > UINT32_MAX)

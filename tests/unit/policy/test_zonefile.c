@@ -273,7 +273,7 @@ static void test_rpz_rejects(void)
 					     "33.1.2.0.192.rpz-ip CNAME .\n"        /* 3 */
 					     "24.1.2.0.192.rpz-ip CNAME .\n"        /* 4: host bits */
 					     "64.zz.1.zz.2001.rpz-ip CNAME .\n"     /* 5 */
-					     "x.rpz-bogus CNAME .\n"                /* 6 */
+					     "x.rpz-bogus CNAME .\n"                /* 6: a QNAME */
 					     "outside.example. CNAME .\n"           /* 7 */
 					     "dup CNAME .\ndup CNAME .\n"           /* 8, 9 */
 					     "mix CNAME .\nmix A 192.0.2.1\n"       /* 10, 11 */
@@ -286,20 +286,24 @@ static void test_rpz_rejects(void)
 	rep.diag = diag;
 	rep.diag_ctx = &d;
 	CHECK_EQ(policy_snap_build(&z, 1, NULL, &rep, &s), C2W_OK);
-	CHECK_EQ(rep.zones[0].rules, 2);
-	CHECK_EQ(rep.zones[0].rejected, 6);
+	CHECK_EQ(rep.zones[0].rules, 3);
+	CHECK_EQ(rep.zones[0].rejected, 5);
 	CHECK_EQ(rep.zones[0].duplicates, 1);
 	CHECK_EQ(rep.zones[0].conflicts, 1);
-	CHECK_EQ(d.n, 7);
+	CHECK_EQ(d.n, 6);
 	CHECK_EQ(d.line[0], 3);
 	CHECK_EQ(d.line[1], 4);
 	CHECK_STREQ(d.why[1], "address has bits set beyond the prefix length");
 	CHECK_EQ(d.line[2], 5);
-	CHECK_EQ(d.line[3], 6);
-	CHECK_EQ(d.line[4], 7);
-	CHECK_STREQ(d.why[4], "owner outside the policy zone");
-	CHECK_EQ(d.line[5], 11);
-	CHECK_EQ(d.line[6], 12);
+	CHECK_EQ(d.line[3], 7);
+	CHECK_STREQ(d.why[3], "owner outside the policy zone");
+	CHECK_EQ(d.line[4], 11);
+	CHECK_EQ(d.line[5], 12);
+	/* BIND reads an rpz- label that is no trigger label as part of a QNAME trigger. */
+	struct dns_query q = mkq("x.rpz-bogus.", DNS_TYPE_A);
+	struct policy_hit hit, shadow;
+	CHECK_EQ(policy_match_query(s, &q, NULL, &hit, &shadow), POLICY_VERDICT_ACT);
+	CHECK_EQ(hit.action, POLICY_ACTION_NXDOMAIN);
 	policy_snap_free(s);
 }
 
