@@ -292,7 +292,9 @@ static bool chase_start(struct net_worker *w, const struct dns_query *q, const s
 			struct net_slot *slot)
 {
 	uint8_t target[DNS_NAME_WIRE_MAX];
-	if (q->qtype == DNS_TYPE_CNAME || q->qtype == DNS_TYPE_ANY ||
+	/* BIND answers CNAME and ANY queries with a rule's own CNAME record, but restarts at
+	 * the target of "CNAME *.suffix" and of a zone's `policy cname` for every type. */
+	if (((q->qtype == DNS_TYPE_CNAME || q->qtype == DNS_TYPE_ANY) && !hit->restart) ||
 	    ans->rcode != DNS_RCODE_NOERROR || !cname_target_of(ans, target))
 		return false;
 	struct net_slot *s = slot != NULL ? slot : net_worker_slot_new(w, q, rt, hit, false, NULL);
@@ -452,6 +454,24 @@ void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s)
 
 /* ---- acting on a hit ------------------------------------------------------------------ */
 
+/*
+ * The RCODE of a TC=1 answer for TCP-ONLY over UDP. BIND keeps NXDOMAIN when it knows the
+ * name does not exist: from the answer in hand (a hit at response time), else from what is
+ * cached for the question (qname-wait-recurse no: nothing is resolved for it).
+ */
+static uint8_t tcp_only_rcode(struct net_worker *w, const struct dns_query *q, const uint8_t *up,
+			      size_t up_len)
+{
+	struct dns_answer cached;
+	uint32_t age;
+	if (up != NULL && up_len >= DNS_HEADER_LEN)
+		return (up[3] & 0x0f) == DNS_RCODE_NXDOMAIN ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR;
+	if (dns_pcache_lookup(w->cache, q, w->now_s, &cached, &age) &&
+	    cached.rcode == DNS_RCODE_NXDOMAIN)
+		return DNS_RCODE_NXDOMAIN;
+	return DNS_RCODE_NOERROR;
+}
+
 /**
  * Act on a policy hit. Sets *handled when the client's answer is decided here (written to
  * @out, or deliberately nothing for DROP); otherwise the query goes on as if unmatched
@@ -483,8 +503,8 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 	case POLICY_ACTION_TCP_ONLY:
 		if (rt->tcp)
 			return 0; /* over TCP the query is answered normally */
-		len = net_worker_answer_rcode(w, q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, false,
-					      out, out_cap);
+		len = net_worker_answer_rcode(w, q, tcp_only_rcode(w, q, up, up_len), DNS_EDE_NONE,
+					      NULL, false, out, out_cap);
 		if (len > 0) {
 			out[2] |= 0x02; /* TC: retry over TCP */
 			w->ctr.truncated++;

@@ -261,6 +261,8 @@ void policy_hit_fill(const struct policy_snap *s, const struct img_slot *sl, uns
 	hit->given = d->action;
 	hit->action = (uint8_t)override_action(s, z, d->action);
 	hit->shadow = z->override == POLICY_OVERRIDE_LOG;
+	hit->restart = hit->action == POLICY_ACTION_CNAME_WILD ||
+		       (hit->action == POLICY_ACTION_CNAME && z->override == POLICY_OVERRIDE_CNAME);
 	hit->ttl = d->ttl;
 	hit->chain_pos = (uint8_t)(chain_pos > 255 ? 255 : chain_pos);
 	hit->ede_code = z->ede_filtered ? DNS_EDE_FILTERED : DNS_EDE_BLOCKED;

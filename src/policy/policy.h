@@ -163,6 +163,8 @@ struct policy_hit {
 	uint8_t trigger; /* enum policy_trigger */
 	bool wildcard;   /* QNAME/NSDNAME matched a "*." rule */
 	bool shadow;     /* the zone is in LOG mode: record only */
+	bool restart;    /* CNAME rewrite followed for every query type, CNAME and ANY too
+			  * (a "*." target or the zone's `policy cname`), as BIND does */
 	uint8_t prefix_bits; /* IP triggers: prefix length of the rule */
 	uint8_t chain_pos;   /* 0: the query name; n: n-th CNAME target in the answer */
 	uint8_t zone;        /* zone index, 0 = highest precedence */

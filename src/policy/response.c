@@ -235,6 +235,10 @@ bool policy_match_response(const struct policy_snap *s, const struct dns_query *
 		if (!dns_name_equal(rr.owner, cur))
 			continue;
 		if (rr.type == DNS_TYPE_CNAME) {
+			/* A CNAME or ANY question is answered at its own name; BIND does not follow
+			 * the alias, so nothing further down the chain applies. */
+			if (q->qtype == DNS_TYPE_CNAME || q->qtype == DNS_TYPE_ANY)
+				break;
 			size_t p = rr.rd;
 			if (dns_name_unpack(m, len, &p, cur, &nl) != C2W_OK)
 				break;
