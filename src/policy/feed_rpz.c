@@ -65,6 +65,50 @@ static bool mask_ok(uint8_t *addr, unsigned bytes, unsigned bits)
 }
 
 /*
+ * Is the trigger written in BIND's canonical form (which BIND requires: it ignores any other
+ * spelling)? IPv4: decimal without leading zeros. IPv6: lower-case hex words without leading
+ * zeros, "zz" for the first longest run of two or more zero words counted from the prefix
+ * label (the last such run of the address).
+ */
+static bool canonical(const uint8_t *const *lab, unsigned n, unsigned bits, const uint8_t *addr,
+		      bool v6)
+{
+	char want[64], got[80];
+	size_t wl = (size_t)snprintf(want, sizeof(want), "%u", bits), gl = 0;
+
+	if (!v6) {
+		for (int i = 3; i >= 0; i--)
+			wl += (size_t)snprintf(want + wl, sizeof(want) - wl, ".%u", addr[i]);
+	} else {
+		unsigned w[8], best = 8, best_len = 0, cur_len = 0;
+		for (unsigned k = 0; k < 8; k++)
+			w[k] = (unsigned)addr[(7 - k) * 2] << 8 | addr[(7 - k) * 2 + 1];
+		for (unsigned k = 0; k < 8; k++) {
+			cur_len = w[k] ? 0 : cur_len + 1;
+			if (cur_len >= 2 && cur_len >= best_len) {
+				best = k + 1 - cur_len;
+				best_len = cur_len;
+			}
+		}
+		for (unsigned k = 0; k < 8; k++) {
+			if (k == best) {
+				wl += (size_t)snprintf(want + wl, sizeof(want) - wl, ".zz");
+				k += best_len - 1;
+			} else {
+				wl += (size_t)snprintf(want + wl, sizeof(want) - wl, ".%x", w[k]);
+			}
+		}
+	}
+	for (unsigned i = 0; i < n && gl + lab[i][0] + 2 < sizeof(got); i++) {
+		if (i > 0)
+			got[gl++] = '.';
+		memcpy(got + gl, lab[i] + 1, lab[i][0]);
+		gl += lab[i][0];
+	}
+	return gl == wl && strncasecmp(got, want, wl) == 0;
+}
+
+/*
  * Decode "prefix.b4.b3.b2.b1" or "prefix.wN...w1" (with one "zz") from @n labels into an IP key
  * [family][bits][masked bytes]. @return NULL or the reason it is bad.
  */
@@ -89,6 +133,8 @@ static const char *decode_ip(const uint8_t *const *lab, unsigned n, uint8_t *key
 		}
 		if (!mask_ok(addr, 4, bits))
 			return "address has bits set beyond the prefix length";
+		if (!canonical(lab, n, bits, addr, false))
+			return "IP trigger not in canonical form (BIND ignores it)";
 		key[0] = 4;
 		key[1] = (uint8_t)bits;
 		memcpy(key + 2, addr, (bits + 7) / 8);
@@ -119,6 +165,8 @@ static const char *decode_ip(const uint8_t *const *lab, unsigned n, uint8_t *key
 		return "bad IPv6 trigger length";
 	if (!mask_ok(addr, 16, bits))
 		return "address has bits set beyond the prefix length";
+	if (!canonical(lab, n, bits, addr, true))
+		return "IP trigger not in canonical form (BIND ignores it)";
 	key[0] = 6;
 	key[1] = (uint8_t)bits;
 	memcpy(key + 2, addr, (bits + 7) / 8);

@@ -55,6 +55,61 @@ QTYPES = [("A", 30), ("AAAA", 12), ("TXT", 12), ("MX", 8), ("CNAME", 10), ("ANY"
           ("NS", 4), ("SOA", 3), ("SRV", 3)]
 
 
+# Fixed records in every world, for the explicit cases (CASES) of each difference class.
+CASE_WORLD = {
+    "z0.gen.": ["chain.z0.gen. CNAME mid.z1.ex.",
+                "nxc.z0.gen. CNAME gone.z1.ex.", "any.z0.gen. A 192.0.2.200",
+                "any.z0.gen. TXT \"any\""],
+    "z1.ex.": ["mid.z1.ex. CNAME end.z0.gen.", "tgt.z1.ex. A 192.0.2.201",
+               "pre.z1.ex. CNAME chain.z0.gen.", "dn.z1.ex. DNAME z0.gen."],
+}
+# Policy zones for the explicit cases (p1 first): one rule set per class of issue 13.
+CASE_POLICY = {
+    "p1.rpz.": [
+        "mid.z1.ex 60 CNAME .",                  # chain: a later name's rule in zone 1
+        "tgt.z1.ex 60 CNAME .",                  # DNAME: the synthesized target
+        "rw.z0.gen 60 CNAME gone.z1.ex.",        # rewrite to a name that does not exist
+        "rw2.z0.gen 60 CNAME *.z1.ex.",          # "*." rewrite: followed for CNAME/ANY too
+        "rw3.z0.gen 60 CNAME tgt2.z1.ex.",       # plain rewrite: CNAME/ANY get it alone
+        "gone.z1.ex 60 CNAME rpz-tcp-only.",     # TCP-only over UDP keeps NXDOMAIN
+        "x.rpz-foo 60 CNAME .",                  # rpz- label that is no trigger label
+        "loc.z0.gen 60 A 10.9.9.1", "loc.z0.gen 60 TXT \"loc\"",  # ANY: all RRsets
+    ],
+    "p2.rpz.": [
+        "chain.z0.gen 120 A 10.9.9.2",           # chain: the first name's rule, zone 2
+        "nxc.z0.gen 120 CNAME .",
+        "*.z0.gen 120 CNAME .",                  # wildcard ...
+        "a.b.z0.gen 120 CNAME rpz-passthru.",    # ... stopped by the node b.z0.gen
+        "any.z0.gen 120 CNAME *.",               # ANY: policy first
+    ],
+    "p3.rpz.": ["24.0.2.0.192.rpz-ip 600 CNAME rpz-drop."],
+}
+# (qname, qtype, proto, what c2wall must answer: rcode, policy zone or None, answer types)
+CASES = [
+    ("chain.z0.gen.", "A", "udp", ("NOERROR", "p2.rpz.", ["A"])),
+    ("chain.z0.gen.", "CNAME", "udp", ("NOERROR", "p2.rpz.", [])),
+    ("mid.z1.ex.", "CNAME", "udp", ("NXDOMAIN", "p1.rpz.", [])),
+    ("pre.z1.ex.", "A", "tcp", ("NOERROR", "p2.rpz.", ["A", "CNAME"])),
+    ("h1.dn.z1.ex.", "A", "udp", ("NXDOMAIN", "p2.rpz.", ["CNAME", "DNAME"])),
+    ("h1.dn.z1.ex.", "CNAME", "udp", ("NOERROR", None, ["CNAME", "DNAME"])),
+    ("rw.z0.gen.", "A", "udp", ("NXDOMAIN", "p1.rpz.", ["CNAME"])),
+    ("rw2.z0.gen.", "CNAME", "udp", ("NXDOMAIN", "p1.rpz.", ["CNAME"])),
+    ("rw2.z0.gen.", "ANY", "tcp", ("NXDOMAIN", "p1.rpz.", ["CNAME"])),
+    ("rw3.z0.gen.", "CNAME", "udp", ("NOERROR", "p1.rpz.", ["CNAME"])),
+    ("rw3.z0.gen.", "TXT", "udp", ("NXDOMAIN", "p1.rpz.", ["CNAME"])),
+    ("gone.z1.ex.", "A", "tcp", ("NXDOMAIN", None, [])),
+    ("gone.z1.ex.", "A", "udp", ("NXDOMAIN", None, [])),     # TC=1
+    ("x.rpz-foo.", "A", "udp", ("NXDOMAIN", "p1.rpz.", [])),
+    ("loc.z0.gen.", "ANY", "udp", ("NOERROR", "p1.rpz.", ["A", "TXT"])),
+    ("any.z0.gen.", "ANY", "udp", ("NOERROR", "p2.rpz.", [])),
+    ("h0.z0.gen.", "A", "udp", ("NXDOMAIN", "p2.rpz.", [])),
+    ("x.b.z0.gen.", "A", "udp", ("NXDOMAIN", None, [])),
+    ("b.z0.gen.", "A", "udp", ("NXDOMAIN", None, [])),
+    ("a.b.z0.gen.", "A", "udp", ("NXDOMAIN", None, [])),
+    ("tgt.z1.ex.", "ANY", "udp", ("NXDOMAIN", "p1.rpz.", [])),
+]
+
+
 def _pick(rng, weighted):
     total = sum(w for _, w in weighted)
     x = rng.uniform(0, total)
@@ -149,6 +204,8 @@ class World:
         self.ns_names.append("ns." + sub)
         self.serve(addr, sub)
         self.all_zones = slds + [sub]
+        for origin, lines in CASE_WORLD.items():
+            self.zones[origin] += lines
         for z in self.all_zones:
             self.add(z, "%s SOA ns.%s hostmaster.%s %s" % (z, z, z, SOA_TIMERS))
             self.names.add(z)
@@ -233,15 +290,24 @@ class World:
 # The policy
 # --------------------------------------------------------------------------------------------
 
-def rev_ip(prefix):
+def rev_ip(prefix, canonical=True):
+    """RPZ owner labels of an IP prefix; canonical=False spells IPv6 without "zz" (BIND ignores
+    such a trigger, and so must c2wall)."""
     addr, bits = prefix.split("/")
-    if ":" in addr:
-        import ipaddress
-        words = ipaddress.IPv6Address(addr).exploded.split(":")
-        words = [w.lstrip("0") or "0" for w in words]
-        # no zz compression: plain 8 words, reversed
-        return "%s.%s" % (bits, ".".join(reversed(words)))
-    return "%s.%s" % (bits, ".".join(reversed(addr.split("."))))
+    if ":" not in addr:
+        return "%s.%s" % (bits, ".".join(reversed(addr.split("."))))
+    import ipaddress
+    words = [int(w, 16) for w in reversed(ipaddress.IPv6Address(addr).exploded.split(":"))]
+    out = ["%x" % w for w in words]
+    if canonical:
+        best, best_len, cur = None, 0, 0
+        for k, w in enumerate(words):      # BIND: the last longest run of >= 2 zero words
+            cur = 0 if w else cur + 1
+            if cur >= 2 and cur >= best_len:
+                best, best_len = k + 1 - cur, cur
+        if best is not None:
+            out = out[:best] + ["zz"] + out[best + best_len:]
+    return "%s.%s" % (bits, ".".join(out))
 
 
 class Policy:
@@ -279,7 +345,7 @@ class Policy:
             return rng.choice(RPZ_OTHER)
         if trig == "rpz-ip":
             if rng.random() < 0.25:
-                return rev_ip(rng.choice(w.v6) + "/128") + ".rpz-ip"
+                return rev_ip(rng.choice(w.v6) + "/128", rng.random() < 0.8) + ".rpz-ip"
             a = rng.choice(w.v4)
             if rng.random() < 0.2:
                 a = a.rsplit(".", 1)[0] + ".%d" % (int(a.rsplit(".", 1)[1]) & ~7)
@@ -509,7 +575,9 @@ zone "." { type hint; file "%(hints)s"; };
 
 def start_c2wall(gw, feeds, order):
     zones = [{"name": z, "file": os.path.join(feeds, z + "rpz")} for z in order]
-    c = cw.C2wall(gw, mode="recursive", validate=False, name="c2wall-gen",
+    # One worker: the answer cache is per worker, and BIND's RCODE for TCP-ONLY over UDP
+    # depends on what its (one) cache holds.
+    c = cw.C2wall(gw, mode="recursive", validate=False, name="c2wall-gen", workers=1,
                   extra={"policy": {"zones": zones},
                          "resolver": {"transparent-zones": TLDS}})
     c.kind = "c2wall"
@@ -551,6 +619,9 @@ def normalize(m, qtype):
 def classify(q, a, b):
     """A short class name for a difference (a: reference, b: under test)."""
     qname, qtype, client, proto = q
+    if not a.get("policy-soa") and not b.get("policy-soa") and not a.get("tc") and \
+            not b.get("tc") and "no answer" not in (a.get("rcode"), b.get("rcode")):
+        return "resolver"   # no rule rewrote either answer: libunbound and BIND differ
     if a.get("rcode") == "no answer" or b.get("rcode") == "no answer":
         return "drop"
     if qtype == "ANY":
@@ -602,12 +673,56 @@ def run_order(ref, test, queries, threads=12):
     return diffs
 
 
+class CasePolicy:
+    """The fixed policy of the explicit cases, in the shape write_feeds() wants."""
+
+    def text(self, pz):
+        return "\n".join(["$TTL 300", "@ SOA localhost. root.localhost. 1 3600 600 86400 %d" %
+                           RPZ_SOA_MIN, "@ NS localhost."] + CASE_POLICY[pz]) + "\n"
+
+
 def write_feeds(policy, d):
     os.makedirs(d, exist_ok=True)
     for pz in POLICY_ZONES:
         with open(os.path.join(d, pz + "rpz"), "w") as f:
             f.write(policy.text(pz))
     return d
+
+
+def summary(m):
+    """(rcode, policy zone or None, sorted answer types), TC separately."""
+    if m is None:
+        return None
+    soa = [rr.name.to_text() for rr in m.additional if rr.rdtype == dns.rdatatype.SOA and
+           rr.name.to_text().endswith(".rpz.")]
+    return (dns.rcode.to_text(m.rcode()), soa[0] if soa else None,
+            sorted(set(dns.rdatatype.to_text(rr.rdtype) for rr in m.answer)))
+
+
+def run_cases(seed=1, log=print):
+    """The explicit cases, in order, against BIND and c2wall. Returns [(case, ref, test,
+    ref message, test message)]."""
+    world = World(seed)
+    gw = GenWorld(world).start()
+    out = []
+    try:
+        feeds = write_feeds(CasePolicy(), os.path.join(gw.tmp, "feeds"))
+        ref = Named(gw, feeds, POLICY_ZONES, "ref").start()
+        try:
+            test = start_c2wall(gw, feeds, POLICY_ZONES)
+            try:
+                for case in CASES:
+                    qname, qtype, proto, _ = case
+                    ma = ask(ref, qname, qtype, CLIENTS[0], proto, timeout=3.0)
+                    mb = ask(test, qname, qtype, CLIENTS[0], proto, timeout=3.0)
+                    out.append((case, normalize(ma, qtype), normalize(mb, qtype), ma, mb))
+            finally:
+                test.stop(check=True)
+        finally:
+            ref.stop()
+    finally:
+        gw.stop()
+    return out
 
 
 def run(seed, count, under_test="c2wall", ns_rules=True, orders=("forward", "reverse"),
