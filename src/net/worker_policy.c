@@ -454,20 +454,27 @@ void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s)
 
 /* ---- acting on a hit ------------------------------------------------------------------ */
 
+/* Does @msg say that its question name itself does not exist (NXDOMAIN, no alias)? */
+static bool name_absent(const uint8_t *msg, size_t len)
+{
+	return msg != NULL && len >= DNS_HEADER_LEN && (msg[3] & 0x0f) == DNS_RCODE_NXDOMAIN &&
+	       msg[6] == 0 && msg[7] == 0;
+}
+
 /*
- * The RCODE of a TC=1 answer for TCP-ONLY over UDP. BIND keeps NXDOMAIN when it knows the
- * name does not exist: from the answer in hand (a hit at response time), else from what is
- * cached for the question (qname-wait-recurse no: nothing is resolved for it).
+ * The RCODE of a TC=1 answer for TCP-ONLY over UDP. BIND keeps NXDOMAIN when its lookup of
+ * the name found that it does not exist: from the answer in hand (a hit at response time),
+ * else from what is cached for the question (qname-wait-recurse no: nothing is resolved).
  */
 static uint8_t tcp_only_rcode(struct net_worker *w, const struct dns_query *q, const uint8_t *up,
 			      size_t up_len)
 {
 	struct dns_answer cached;
 	uint32_t age;
-	if (up != NULL && up_len >= DNS_HEADER_LEN)
-		return (up[3] & 0x0f) == DNS_RCODE_NXDOMAIN ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR;
+	if (up != NULL)
+		return name_absent(up, up_len) ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR;
 	if (dns_pcache_lookup(w->cache, q, w->now_s, &cached, &age) &&
-	    cached.rcode == DNS_RCODE_NXDOMAIN)
+	    name_absent(cached.wire, cached.len))
 		return DNS_RCODE_NXDOMAIN;
 	return DNS_RCODE_NOERROR;
 }

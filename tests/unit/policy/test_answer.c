@@ -156,5 +156,30 @@ static void test_chain_prefix(void)
 	policy_snap_free(s);
 }
 
+/* A DNAME in the chain stays with the CNAME synthesized from it (issue 13). */
+static void test_chain_keeps_dname(void)
+{
+	struct policy_zone_spec z = rpz_zone("rpz.", HDR "h1.target.example CNAME .\n");
+	struct policy_snap *s = build(&z, 1);
+	struct dns_query q = mkq("h1.dn.alias.example.", DNS_TYPE_A);
+	struct msgb m;
+	struct policy_hit h;
+	struct out o;
+	memset(&h, 0, sizeof(h));
+	msg_start(&m, "h1.dn.alias.example.", DNS_TYPE_A);
+	msg_name_rr(&m, 0, "dn.alias.example.", DNS_TYPE_DNAME, "target.example.");
+	msg_name_rr(&m, 0, "h1.dn.alias.example.", DNS_TYPE_CNAME, "h1.target.example.");
+	msg_addr_rr(&m, 0, "h1.target.example.", "198.51.100.1");
+	CHECK(policy_match_response(s, &q, NULL, m.buf, m.len, &h, NULL));
+	CHECK_EQ(h.chain_pos, 1);
+	memset(&o, 0, sizeof(o));
+	o.ans.wire = o.wire;
+	o.ans.cap = sizeof(o.wire);
+	CHECK_EQ(policy_answer_build(s, &q, &h, m.buf, m.len, &o.ans), C2W_OK);
+	CHECK_EQ(o.wire[3] & 0x0f, DNS_RCODE_NXDOMAIN);
+	CHECK_EQ(dns_get16(o.wire + 6), 2); /* DNAME + synthesized CNAME */
+	policy_snap_free(s);
+}
+
 TEST_MAIN(TEST(test_nxdomain_nodata), TEST(test_local_data), TEST(test_cname_forms),
-	  TEST(test_sinkhole_override), TEST(test_chain_prefix))
+	  TEST(test_sinkhole_override), TEST(test_chain_prefix), TEST(test_chain_keeps_dname))

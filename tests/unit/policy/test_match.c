@@ -214,6 +214,79 @@ static void test_cname_chain(void)
 	policy_snap_free(s);
 }
 
+/*
+ * BIND restarts at every name of a CNAME chain: the first name with a hit in any zone acts,
+ * even against a zone ranked higher for a later name (issue 13).
+ */
+static void test_chain_first_name_wins(void)
+{
+	struct policy_zone_spec z[2] = {rpz_zone("one.", HDR "far.example CNAME rpz-drop.\n"),
+					rpz_zone("two.", HDR "mid.example CNAME .\n")};
+	struct policy_snap *s = build(z, 2);
+	struct dns_query q = mkq("x.example.", DNS_TYPE_A);
+	struct policy_hit h;
+	struct msgb m;
+	memset(&h, 0, sizeof(h));
+	msg_start(&m, "x.example.", DNS_TYPE_A);
+	msg_name_rr(&m, 0, "x.example.", DNS_TYPE_CNAME, "mid.example.");
+	msg_name_rr(&m, 0, "mid.example.", DNS_TYPE_CNAME, "far.example.");
+	msg_addr_rr(&m, 0, "far.example.", "198.51.100.1");
+	CHECK(policy_match_response(s, &q, NULL, m.buf, m.len, &h, NULL));
+	CHECK_EQ(h.action, POLICY_ACTION_NXDOMAIN);
+	CHECK_EQ(h.zone, 1);
+	CHECK_EQ(h.chain_pos, 1);
+	/* A hit on the query name itself (zone 2) stays against zone 1's hit further down. */
+	q = mkq("mid.example.", DNS_TYPE_A);
+	CHECK_EQ(mq(s, "mid.example.", NULL, &h), POLICY_VERDICT_ACT);
+	msg_start(&m, "mid.example.", DNS_TYPE_A);
+	msg_name_rr(&m, 0, "mid.example.", DNS_TYPE_CNAME, "far.example.");
+	CHECK(!policy_match_response(s, &q, NULL, m.buf, m.len, &h, NULL));
+	CHECK_EQ(h.zone, 1);
+	/* A CNAME (or ANY) question is answered at its own name: the chain is not followed. */
+	q = mkq("x.example.", DNS_TYPE_CNAME);
+	memset(&h, 0, sizeof(h));
+	msg_start(&m, "x.example.", DNS_TYPE_CNAME);
+	msg_name_rr(&m, 0, "x.example.", DNS_TYPE_CNAME, "mid.example.");
+	CHECK(!policy_match_response(s, &q, NULL, m.buf, m.len, &h, NULL));
+	policy_snap_free(s);
+}
+
+/*
+ * BIND looks a name up in a policy zone as in a DNS zone: a wildcard covers only names whose
+ * closest existing node is its parent, and an empty non-terminal matches nothing (issue 13).
+ */
+static void test_wildcard_closest_encloser(void)
+{
+	struct policy_zone_spec z[2] = {
+		rpz_zone("one.", HDR "*.example CNAME .\na.b.example CNAME rpz-passthru.\n"
+				 "*.w.example CNAME *.\nh.w.example A 192.0.2.1\n"),
+		rpz_zone("two.", HDR "*.example CNAME rpz-drop.\n")};
+	struct policy_snap *s = build(z, 2);
+	struct policy_hit h;
+	CHECK_EQ(mq(s, "c.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.action, POLICY_ACTION_NXDOMAIN);
+	/* b.example exists in zone one (empty non-terminal): zone one has no rule for it or
+	 * anything below it but a.b.example; zone two's wildcard acts. */
+	CHECK_EQ(mq(s, "b.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.action, POLICY_ACTION_DROP);
+	CHECK_EQ(h.zone, 1);
+	CHECK_EQ(mq(s, "x.b.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.zone, 1);
+	CHECK_EQ(mq(s, "x.a.b.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.zone, 1);
+	CHECK_EQ(mq(s, "a.b.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.action, POLICY_ACTION_PASSTHRU);
+	/* the closest encloser w.example has its own wildcard; h.w.example is a node */
+	CHECK_EQ(mq(s, "y.w.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.action, POLICY_ACTION_NODATA);
+	CHECK_EQ(mq(s, "y.h.w.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.zone, 1);
+	/* w.example itself: a node of zone one (no wildcard match at its own name) */
+	CHECK_EQ(mq(s, "w.example.", NULL, &h), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.zone, 1);
+	policy_snap_free(s);
+}
+
 static void test_ns_triggers(void)
 {
 	struct policy_zone_spec z = rpz_zone(
@@ -389,4 +462,5 @@ static void test_metadata(void)
 TEST_MAIN(TEST(test_zone_order), TEST(test_client_ip_before_qname), TEST(test_exact_and_wildcards),
 	  TEST(test_response_ip), TEST(test_wait_recurse), TEST(test_cname_chain),
 	  TEST(test_ns_triggers), TEST(test_shadow_and_overrides), TEST(test_never_block),
-	  TEST(test_max_change), TEST(test_hosts_and_domains), TEST(test_metadata))
+	  TEST(test_max_change), TEST(test_hosts_and_domains), TEST(test_metadata),
+	  TEST(test_chain_first_name_wins), TEST(test_wildcard_closest_encloser))

@@ -307,6 +307,37 @@ static void test_rpz_rejects(void)
 	policy_snap_free(s);
 }
 
+/* IP triggers only in BIND's canonical spelling, which BIND requires (issue 13). */
+static void test_ip_canonical(void)
+{
+	struct policy_zone_spec z = rpz_zone(
+		"rpz.example.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n"
+				"128.1.zz.db8.2001.rpz-ip CNAME .\n"              /* 3: ok */
+				"128.2.0.0.0.0.0.db8.2001.rpz-ip CNAME .\n"       /* 4: needs zz */
+				"128.1.0.0.1.zz.db8.2001.rpz-ip CNAME .\n"        /* 5: ok, last run */
+				"128.1.zz.1.0.0.db8.2001.rpz-ip CNAME .\n"        /* 6: first run */
+				"128.3.0.1.0.1.0.db8.2001.rpz-ip CNAME .\n"       /* 7: ok, no runs */
+				"32.01.2.0.192.rpz-ip CNAME .\n"                  /* 8: leading 0 */
+				"128.ABC.zz.db8.2001.rpz-ip CNAME .\n"            /* 9: ok, any case */
+				"128.0abc.zz.db8.2001.rpz-ip CNAME .\n");         /* 10: leading 0 */
+	struct diags d;
+	struct policy_report rep;
+	struct policy_snap *s = NULL;
+	memset(&d, 0, sizeof(d));
+	memset(&rep, 0, sizeof(rep));
+	rep.diag = diag;
+	rep.diag_ctx = &d;
+	CHECK_EQ(policy_snap_build(&z, 1, NULL, &rep, &s), C2W_OK);
+	CHECK_EQ(rep.zones[0].rules, 4);
+	CHECK_EQ(d.n, 4);
+	CHECK_EQ(d.line[0], 4);
+	CHECK_STREQ(d.why[0], "IP trigger not in canonical form (BIND ignores it)");
+	CHECK_EQ(d.line[1], 6);
+	CHECK_EQ(d.line[2], 8);
+	CHECK_EQ(d.line[3], 10);
+	policy_snap_free(s);
+}
+
 TEST_MAIN(TEST(test_syntax), TEST(test_malformed), TEST(test_include),
 	  TEST(test_include_confined), TEST(test_ttl_and_meta),
-	  TEST(test_rpz_rejects))
+	  TEST(test_rpz_rejects), TEST(test_ip_canonical))
