@@ -67,8 +67,8 @@ static bool mask_ok(uint8_t *addr, unsigned bytes, unsigned bits)
 /*
  * Is the trigger written in BIND's canonical form (which BIND requires: it ignores any other
  * spelling)? IPv4: decimal without leading zeros. IPv6: lower-case hex words without leading
- * zeros, "zz" for the first longest run of two or more zero words counted from the prefix
- * label (the last such run of the address).
+ * zeros, "zz" for the longest run of two or more zero words, the first one in address order
+ * when two are as long (the last one in label order).
  */
 static bool canonical(const uint8_t *const *lab, unsigned n, unsigned bits, const uint8_t *addr,
 		      bool v6)

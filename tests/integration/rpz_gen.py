@@ -301,7 +301,7 @@ def rev_ip(prefix, canonical=True):
     out = ["%x" % w for w in words]
     if canonical:
         best, best_len, cur = None, 0, 0
-        for k, w in enumerate(words):      # BIND: the last longest run of >= 2 zero words
+        for k, w in enumerate(words):  # BIND: longest run of >= 2 zero words, last in label order
             cur = 0 if w else cur + 1
             if cur >= 2 and cur >= best_len:
                 best, best_len = k + 1 - cur, cur
