@@ -60,7 +60,8 @@ static bool better(const struct best *c, const struct best *b)
 	if (c->trigger != b->trigger)
 		return c->trigger < b->trigger;
 	switch (c->trigger) {
-	case POLICY_TRIGGER_QNAME: return false;
+	case POLICY_TRIGGER_QNAME:
+		return false;
 	case POLICY_TRIGGER_NSDNAME: return b->name[0] != 0 && canon_cmp(c->name, b->name) < 0;
 	default:
 		if (c->bits != b->bits)
@@ -95,7 +96,8 @@ static void offer(struct rctx *r, struct best *c, const struct img_slot *sl)
 /* Can no hit in zone @z for chain position @chain beat the best one found so far? */
 static bool beaten(const struct rctx *r, unsigned chain, unsigned z)
 {
-	return r->best.set && (r->best.chain < chain || (r->best.chain == chain && z > r->best.zone));
+	return r->best.set &&
+	       (r->best.chain < chain || (r->best.chain == chain && z > r->best.zone));
 }
 
 static void check_name(struct rctx *r, const uint8_t *name, enum policy_trigger t, unsigned chain)

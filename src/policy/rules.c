@@ -883,11 +883,13 @@ static int add_nodes(struct policy_rules *r)
 	uint8_t key[256];
 
 	for (size_t i = 0; i < n; i++)
-		if (!r->rules[i].dropped && r->rules[i].kind == (POLICY_TRIGGER_QNAME | IMG_KIND_WILD))
+		if (!r->rules[i].dropped &&
+		    r->rules[i].kind == (POLICY_TRIGGER_QNAME | IMG_KIND_WILD))
 			wild[r->rules[i].zone] = true;
 	for (size_t i = 0; i < n; i++) {
 		const struct brule *b = &r->rules[i];
-		if (b->dropped || !wild[b->zone] || (b->kind & ~IMG_KIND_WILD) != POLICY_TRIGGER_QNAME)
+		if (b->dropped || !wild[b->zone] ||
+		    (b->kind & ~IMG_KIND_WILD) != POLICY_TRIGGER_QNAME)
 			continue;
 		unsigned zone = b->zone;
 		const uint8_t *k = r->keys.p + b->key_off;

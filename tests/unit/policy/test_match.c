@@ -258,9 +258,9 @@ static void test_chain_first_name_wins(void)
 static void test_wildcard_closest_encloser(void)
 {
 	struct policy_zone_spec z[2] = {
-		rpz_zone("one.", HDR "*.example CNAME .\na.b.example CNAME rpz-passthru.\n"
+	    rpz_zone("one.", HDR "*.example CNAME .\na.b.example CNAME rpz-passthru.\n"
 				 "*.w.example CNAME *.\nh.w.example A 192.0.2.1\n"),
-		rpz_zone("two.", HDR "*.example CNAME rpz-drop.\n")};
+	    rpz_zone("two.", HDR "*.example CNAME rpz-drop.\n")};
 	struct policy_snap *s = build(z, 2);
 	struct policy_hit h;
 	CHECK_EQ(mq(s, "c.example.", NULL, &h), POLICY_VERDICT_ACT);

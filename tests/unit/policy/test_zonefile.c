@@ -268,16 +268,16 @@ static void diag(void *ctx, const char *file, unsigned line, const char *reason)
 
 static void test_rpz_rejects(void)
 {
-	struct policy_zone_spec z = rpz_zone("rpz.example.",
-					     "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n"
-					     "33.1.2.0.192.rpz-ip CNAME .\n"        /* 3 */
-					     "24.1.2.0.192.rpz-ip CNAME .\n"        /* 4: host bits */
-					     "64.zz.1.zz.2001.rpz-ip CNAME .\n"     /* 5 */
-					     "x.rpz-bogus CNAME .\n"                /* 6: a QNAME */
-					     "outside.example. CNAME .\n"           /* 7 */
-					     "dup CNAME .\ndup CNAME .\n"           /* 8, 9 */
-					     "mix CNAME .\nmix A 192.0.2.1\n"       /* 10, 11 */
-					     "ns NS ns.example.\n");                /* 12 */
+	struct policy_zone_spec z =
+	    rpz_zone("rpz.example.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n"
+				     "33.1.2.0.192.rpz-ip CNAME .\n"    /* 3 */
+				     "24.1.2.0.192.rpz-ip CNAME .\n"    /* 4: host bits */
+				     "64.zz.1.zz.2001.rpz-ip CNAME .\n" /* 5 */
+				     "x.rpz-bogus CNAME .\n"            /* 6: a QNAME */
+				     "outside.example. CNAME .\n"       /* 7 */
+				     "dup CNAME .\ndup CNAME .\n"       /* 8, 9 */
+				     "mix CNAME .\nmix A 192.0.2.1\n"   /* 10, 11 */
+				     "ns NS ns.example.\n");            /* 12 */
 	struct diags d;
 	struct policy_report rep;
 	struct policy_snap *s = NULL;
@@ -311,15 +311,15 @@ static void test_rpz_rejects(void)
 static void test_ip_canonical(void)
 {
 	struct policy_zone_spec z = rpz_zone(
-		"rpz.example.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n"
-				"128.1.zz.db8.2001.rpz-ip CNAME .\n"              /* 3: ok */
-				"128.2.0.0.0.0.0.db8.2001.rpz-ip CNAME .\n"       /* 4: needs zz */
-				"128.1.0.0.1.zz.db8.2001.rpz-ip CNAME .\n"        /* 5: ok, last run */
-				"128.1.zz.1.0.0.db8.2001.rpz-ip CNAME .\n"        /* 6: first run */
-				"128.3.0.1.0.1.0.db8.2001.rpz-ip CNAME .\n"       /* 7: ok, no runs */
-				"32.01.2.0.192.rpz-ip CNAME .\n"                  /* 8: leading 0 */
-				"128.ABC.zz.db8.2001.rpz-ip CNAME .\n"            /* 9: ok, any case */
-				"128.0abc.zz.db8.2001.rpz-ip CNAME .\n");         /* 10: leading 0 */
+	    "rpz.example.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n"
+			    "128.1.zz.db8.2001.rpz-ip CNAME .\n"        /* 3: ok */
+			    "128.2.0.0.0.0.0.db8.2001.rpz-ip CNAME .\n" /* 4: needs zz */
+			    "128.1.0.0.1.zz.db8.2001.rpz-ip CNAME .\n"  /* 5: ok, last run */
+			    "128.1.zz.1.0.0.db8.2001.rpz-ip CNAME .\n"  /* 6: first run */
+			    "128.3.0.1.0.1.0.db8.2001.rpz-ip CNAME .\n" /* 7: ok, no runs */
+			    "32.01.2.0.192.rpz-ip CNAME .\n"            /* 8: leading 0 */
+			    "128.ABC.zz.db8.2001.rpz-ip CNAME .\n"      /* 9: ok, any case */
+			    "128.0abc.zz.db8.2001.rpz-ip CNAME .\n");   /* 10: leading 0 */
 	struct diags d;
 	struct policy_report rep;
 	struct policy_snap *s = NULL;
@@ -338,6 +338,5 @@ static void test_ip_canonical(void)
 	policy_snap_free(s);
 }
 
-TEST_MAIN(TEST(test_syntax), TEST(test_malformed), TEST(test_include),
-	  TEST(test_include_confined), TEST(test_ttl_and_meta),
-	  TEST(test_rpz_rejects), TEST(test_ip_canonical))
+TEST_MAIN(TEST(test_syntax), TEST(test_malformed), TEST(test_include), TEST(test_include_confined),
+	  TEST(test_ttl_and_meta), TEST(test_rpz_rejects), TEST(test_ip_canonical))
