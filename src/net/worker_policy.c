@@ -454,11 +454,21 @@ void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s)
 
 /* ---- acting on a hit ------------------------------------------------------------------ */
 
-/* Does @msg say that its question name itself does not exist (NXDOMAIN, no alias)? */
-static bool name_absent(const uint8_t *msg, size_t len)
+/*
+ * Does @msg say that the name at chain position @pos (0: the question name, n: the n-th
+ * CNAME target) does not exist? Only the last name of an NXDOMAIN chain does not.
+ */
+static bool name_absent(const uint8_t *msg, size_t len, unsigned pos)
 {
-	return msg != NULL && len >= DNS_HEADER_LEN && (msg[3] & 0x0f) == DNS_RCODE_NXDOMAIN &&
-	       msg[6] == 0 && msg[7] == 0;
+	struct dns_iter it;
+	struct dns_rr rr;
+	unsigned cnames = 0;
+	if (msg == NULL || len < DNS_HEADER_LEN || (msg[3] & 0x0f) != DNS_RCODE_NXDOMAIN ||
+	    dns_iter_init(&it, msg, len) != C2W_OK)
+		return false;
+	while (dns_iter_next(&it, &rr) == C2W_OK && rr.section == DNS_SECTION_ANSWER)
+		cnames += rr.type == DNS_TYPE_CNAME;
+	return cnames == pos;
 }
 
 /*
@@ -466,15 +476,16 @@ static bool name_absent(const uint8_t *msg, size_t len)
  * the name found that it does not exist: from the answer in hand (a hit at response time),
  * else from what is cached for the question (qname-wait-recurse no: nothing is resolved).
  */
-static uint8_t tcp_only_rcode(struct net_worker *w, const struct dns_query *q, const uint8_t *up,
-			      size_t up_len)
+static uint8_t tcp_only_rcode(struct net_worker *w, const struct dns_query *q,
+			      const struct policy_hit *hit, const uint8_t *up, size_t up_len)
 {
 	struct dns_answer cached;
 	uint32_t age;
 	if (up != NULL)
-		return name_absent(up, up_len) ? DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR;
+		return name_absent(up, up_len, hit->chain_pos) ? DNS_RCODE_NXDOMAIN
+							       : DNS_RCODE_NOERROR;
 	if (dns_pcache_lookup(w->cache, q, w->now_s, &cached, &age) &&
-	    name_absent(cached.wire, cached.len))
+	    name_absent(cached.wire, cached.len, 0))
 		return DNS_RCODE_NXDOMAIN;
 	return DNS_RCODE_NOERROR;
 }
@@ -510,7 +521,7 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 	case POLICY_ACTION_TCP_ONLY:
 		if (rt->tcp)
 			return 0; /* over TCP the query is answered normally */
-		len = net_worker_answer_rcode(w, q, tcp_only_rcode(w, q, up, up_len), DNS_EDE_NONE,
+		len = net_worker_answer_rcode(w, q, tcp_only_rcode(w, q, hit, up, up_len), DNS_EDE_NONE,
 					      NULL, false, out, out_cap);
 		if (len > 0) {
 			out[2] |= 0x02; /* TC: retry over TCP */
