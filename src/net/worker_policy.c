@@ -521,8 +521,8 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 	case POLICY_ACTION_TCP_ONLY:
 		if (rt->tcp)
 			return 0; /* over TCP the query is answered normally */
-		len = net_worker_answer_rcode(w, q, tcp_only_rcode(w, q, hit, up, up_len), DNS_EDE_NONE,
-					      NULL, false, out, out_cap);
+		len = net_worker_answer_rcode(w, q, tcp_only_rcode(w, q, hit, up, up_len),
+					      DNS_EDE_NONE, NULL, false, out, out_cap);
 		if (len > 0) {
 			out[2] |= 0x02; /* TC: retry over TCP */
 			w->ctr.truncated++;
