@@ -96,23 +96,24 @@ const struct img_slot *policy_name_wild(const struct policy_snap *s, const struc
 {
 	const unsigned node = POLICY_TRIGGER_QNAME | IMG_KIND_NODE;
 	const unsigned wild = POLICY_TRIGGER_QNAME | IMG_KIND_WILD;
-	const struct img_slot *sl;
+	const struct img_slot *sl = NULL;
+	unsigned k;
 
-	/* BIND finds the rule in the zone as a DNS lookup: only the wildcard child of the
-	 * closest encloser can match (RFC 4592), and a name that exists as an empty
-	 * non-terminal of the zone matches nothing. */
-	if (find_suffix(s, np, 0, zone, node) != NULL)
+	/* The longest wildcard first, as before: a miss costs one (filtered) probe per label. */
+	for (k = 1; k <= np->n && sl == NULL; k++)
+		sl = find_suffix(s, np, k, zone, wild);
+	if (sl == NULL)
 		return NULL;
-	for (unsigned k = 1; k <= np->n; k++) {
-		if ((sl = find_suffix(s, np, k, zone, wild)) != NULL) {
-			*labels_cut = k;
-			return sl;
-		}
-		if (find_suffix(s, np, k, zone, node) != NULL ||
-		    find_suffix(s, np, k, zone, POLICY_TRIGGER_QNAME) != NULL)
+	k--;
+	/* BIND finds the rule in the zone as a DNS lookup (RFC 4592): "*.S" applies only when S
+	 * is the closest existing node, so no name between the query name and S may exist in
+	 * the zone, the query name itself included (an empty non-terminal matches nothing). */
+	for (unsigned j = 0; j < k; j++)
+		if (find_suffix(s, np, j, zone, node) != NULL ||
+		    (j > 0 && find_suffix(s, np, j, zone, POLICY_TRIGGER_QNAME) != NULL))
 			return NULL;
-	}
-	return NULL;
+	*labels_cut = k;
+	return sl;
 }
 
 static unsigned ip_index(enum policy_trigger t)
