@@ -845,6 +845,28 @@ static int parse_zone_policy(struct parser *p, const struct key_def *k, void *ba
 		    p->where, text);
 }
 
+/* An HTTP feed's address: http or https only, printable, no blanks (it goes to libcurl). */
+static int parse_url(struct parser *p, const struct key_def *k, void *base)
+{
+	struct conf_policy_zone *z = base;
+	const char *text;
+	int ret = get_scalar(p, &text);
+	(void)k;
+	if (ret != C2W_OK)
+		return ret;
+	size_t n = strlen(text);
+	bool scheme = strncasecmp(text, "http://", 7) == 0 || strncasecmp(text, "https://", 8) == 0;
+	bool clean = n > 8 && n < 1024;
+	for (size_t i = 0; i < n && clean; i++)
+		clean = (unsigned char)text[i] > 0x20 && (unsigned char)text[i] < 0x7f;
+	if (!scheme || !clean)
+		return fail(p, line_of(p),
+			    "%s: '%s' is not an http:// or https:// URL (printable, no blanks, "
+			    "under 1024 characters)",
+			    p->where, text);
+	return set_str(p, &z->url, text);
+}
+
 static int parse_ede(struct parser *p, const struct key_def *k, void *base)
 {
 	struct conf_policy_zone *z = base;
@@ -1027,21 +1049,70 @@ static const struct key_def limits_keys[] = {
     K_UINT("upstream-pending-max", struct conf_limits, upstream_pending_max, 0, 65536),
 };
 
+/* HTTP(S) feed keys: defaults, and sense across keys (only zones with 'url' take them). */
+static int check_zone_http(struct parser *p, struct conf_policy_zone *z, const struct map_lines *ml)
+{
+	static const char *const http_keys[] = {"refresh", "expire", "ca-file", "low-speed-limit",
+						 "low-speed-time"};
+	static const char *const xfr_only[] = {"tsig-key-file", "refresh-min", "refresh-max",
+					       "notify-interval", "primaries"};
+	if (z->url == NULL) {
+		for (size_t i = 0; i < sizeof(http_keys) / sizeof(http_keys[0]); i++)
+			if (key_seen(ml, http_keys[i]))
+				return fail(p, key_line(ml, http_keys[i]),
+					    "%s.%s: only for a zone with 'url'", ml->where,
+					    http_keys[i]);
+		return C2W_OK;
+	}
+	for (size_t i = 0; i < sizeof(xfr_only) / sizeof(xfr_only[0]); i++)
+		if (key_seen(ml, xfr_only[i]))
+			return fail(p, key_line(ml, xfr_only[i]),
+				    "%s.%s: not for a zone with 'url' (an HTTP feed)", ml->where,
+				    xfr_only[i]);
+	if (z->allow_include)
+		return fail(p, key_line(ml, "allow-include"),
+			    "%s.allow-include: an HTTP feed cannot $INCLUDE local files", ml->where);
+	if (z->refresh_s == 0)
+		z->refresh_s = 600;
+	if (z->expire_s == 0)
+		z->expire_s = 7 * 86400;
+	if (!key_seen(ml, "low-speed-time"))
+		z->low_speed_s = 30;
+	if (z->low_speed_bytes == 0)
+		z->low_speed_bytes = 1024;
+	return C2W_OK;
+}
+
 /* Zone-transfer keys: defaults, and sense across keys (file-only zones take none of them). */
 static int check_zone_xfr(struct parser *p, struct conf_policy_zone *z, const struct map_lines *ml)
 {
 	static const char *const xfr_keys[] = {
 	    "tsig-key-file", "refresh-min",       "refresh-max", "retry-min", "retry-max",
 	    "notify-interval", "transfer-timeout", "transfer-max-size", "on-expire"};
+	if (z->primary_count == 0 && z->url != NULL) {
+		if (z->xfr_timeout_ms == 0)
+			z->xfr_timeout_ms = 120000;
+		if (z->xfr_max_bytes == 0)
+			z->xfr_max_bytes = MIB(256);
+		if (z->retry_min_s == 0)
+			z->retry_min_s = 10;
+		if (z->retry_max_s == 0)
+			z->retry_max_s = 3600;
+		if (z->retry_min_s > z->retry_max_s)
+			return fail(p, key_line(ml, "retry-min"), "%s: retry-min exceeds retry-max",
+				    ml->where);
+		return check_zone_http(p, z, ml);
+	}
 	if (z->primary_count == 0) {
 		if (!key_seen(ml, "file"))
-			return fail(p, ml->start, "%s: a zone needs 'file' or 'primaries'", ml->where);
+			return fail(p, ml->start, "%s: a zone needs 'file', 'primaries' or 'url'",
+				    ml->where);
 		for (size_t i = 0; i < sizeof(xfr_keys) / sizeof(xfr_keys[0]); i++)
 			if (key_seen(ml, xfr_keys[i]))
 				return fail(p, key_line(ml, xfr_keys[i]),
 					    "%s.%s: only for a zone with 'primaries'", ml->where,
 					    xfr_keys[i]);
-		return C2W_OK;
+		return check_zone_http(p, z, ml);
 	}
 	if (z->format != CONF_ZONE_RPZ)
 		return fail(p, key_line(ml, "format"), "%s: a transferred zone is RPZ", ml->where);
@@ -1108,6 +1179,14 @@ static const struct key_def zone_keys[] = {
       .hi = (uint64_t)1 << 40),
     K("on-expire", KEY_ENUM, struct conf_policy_zone, on_expire, .enums = on_expire_modes),
     K("allow-include", KEY_BOOL, struct conf_policy_zone, allow_include),
+    K_CUSTOM("url", struct conf_policy_zone, url, parse_url),
+    K("ca-file", KEY_PATH_OPT, struct conf_policy_zone, ca_file),
+    K("refresh", KEY_SEC, struct conf_policy_zone, refresh_s, .lo = SECONDS(1), .hi = DAYS(7)),
+    K("expire", KEY_SEC, struct conf_policy_zone, expire_s, .lo = SECONDS(1), .hi = DAYS(365)),
+    K("low-speed-limit", KEY_BYTES, struct conf_policy_zone, low_speed_bytes, .lo = 1,
+      .hi = MIB(1024)),
+    K("low-speed-time", KEY_SEC, struct conf_policy_zone, low_speed_s, .lo = 0,
+      .hi = SECONDS(3600)),
 };
 static const struct table zone_table = TABLE(zone_keys, check_zone);
 
@@ -1314,11 +1393,12 @@ static int check_policy(struct parser *p, void *base, const struct map_lines *ml
 	(void)ml;
 	for (size_t i = 0; i < pol->zone_count; i++) {
 		struct conf_policy_zone *z = &pol->zones[i];
-		if (z->file != NULL || z->primary_count == 0)
+		if (z->file != NULL || (z->primary_count == 0 && z->url == NULL))
 			continue;
 		char base_name[300];
 		/* Zone names are validated names: no '/' and at most 253 characters. */
-		snprintf(base_name, sizeof(base_name), "%szone", z->name);
+		snprintf(base_name, sizeof(base_name), "%s%s", z->name,
+			 z->url != NULL ? "feed" : "zone");
 		if ((z->file = join_path(pol->state_dir, base_name)) == NULL)
 			return fail_nomem(p);
 	}
@@ -1555,6 +1635,8 @@ static void free_zone(struct conf_policy_zone *z)
 	free(z->feed);
 	free(z->primaries);
 	free(z->tsig_key_file);
+	free(z->url);
+	free(z->ca_file);
 }
 
 void conf_free(struct c2w_config *cfg)

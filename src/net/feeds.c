@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "feed/http_fetch.h"
 #include "feed/tsig_key.h"
 #include "feed/xfr.h"
 #include "feed/xfr_io.h"
@@ -44,6 +45,11 @@ struct fzone_state {
 	bool expired;
 	uint64_t rules, records;
 	uint64_t transfers, failures, axfr, ixfr, uptodate, notifies;
+	/* HTTP feeds */
+	struct feed_http_meta http; /* validators of the copy in force */
+	long http_status;           /* of the last download */
+	uint64_t not_modified;      /* 304 answers */
+	unsigned failures_in_row;   /* retry back-off */
 };
 
 struct fzone {
@@ -59,6 +65,12 @@ struct fzone {
 	unsigned refresh_min_s, refresh_max_s, retry_min_s, retry_max_s, notify_interval_s;
 	struct feed_xfr_limits lim;
 	enum conf_on_expire on_expire;
+	/* HTTP feeds (url: instead of primaries): the section "HTTP feeds" below. */
+	char *url;
+	char *ca_file;
+	enum conf_zone_format format;
+	unsigned refresh_s;
+	struct feed_http_limits http_lim;
 	struct feed_zone *zone; /* transfer thread */
 	struct fzone_state st;  /* f->mu */
 };
@@ -78,6 +90,8 @@ struct net_feeds {
 	int wake_fd; /* anyone -> transfer thread */
 	int req_fd;  /* transfer thread -> main thread */
 	struct event *req_ev;
+	struct event *expiry_ev; /* main thread: rebuild when an "expires=" entry runs out */
+	int64_t next_expiry;     /* main thread */
 	/* One request at a time from the transfer thread (f->mu). */
 	bool req_pending, req_done;
 	size_t req_zone;
@@ -134,9 +148,15 @@ static void log_expired(const struct fzone *fz)
 							 : "no longer enforced");
 }
 
+static void http_read_copy(struct fzone *fz);
+
 /* The last good copy from disk, when there is one of ours. */
 static void read_copy(struct fzone *fz)
 {
+	if (fz->url != NULL) {
+		http_read_copy(fz);
+		return;
+	}
 	struct feed_zone_meta meta;
 	int ret = feed_zone_read(fz->path, fz->name, &fz->zone, &meta);
 	if (ret == C2W_ENOENT)
@@ -160,6 +180,8 @@ static void read_copy(struct fzone *fz)
 	}
 }
 
+static int http_init(struct fzone *fz, const struct conf_policy_zone *z);
+
 static int fzone_init(struct fzone *fz, size_t index, const struct conf_policy_zone *z)
 {
 	fz->index = index;
@@ -169,8 +191,10 @@ static int fzone_init(struct fzone *fz, size_t index, const struct conf_policy_z
 	knot_dname_to_lower(fz->dname);
 	fz->dname_len = knot_dname_size(fz->dname);
 	fz->path = strdup(z->file);
-	fz->primaries = malloc(z->primary_count * sizeof(*fz->primaries));
+	fz->primaries = malloc((z->primary_count ? z->primary_count : 1) * sizeof(*fz->primaries));
 	if (fz->path == NULL || fz->primaries == NULL)
+		return C2W_ENOMEM;
+	if (z->url != NULL && http_init(fz, z) != C2W_OK)
 		return C2W_ENOMEM;
 	memcpy(fz->primaries, z->primaries, z->primary_count * sizeof(*fz->primaries));
 	fz->primary_count = z->primary_count;
@@ -201,6 +225,8 @@ static void fzone_deinit(struct fzone *fz)
 	feed_zone_free(fz->zone);
 	free(fz->primaries);
 	free(fz->path);
+	free(fz->url);
+	free(fz->ca_file);
 }
 
 static void zones_free(struct fzone *zones, size_t count)
@@ -224,7 +250,7 @@ static int zones_build(const struct c2w_config *cfg, struct fzone *old, size_t o
 {
 	size_t n = 0;
 	for (size_t i = 0; i < cfg->policy.zone_count; i++)
-		n += cfg->policy.zones[i].primary_count > 0;
+		n += cfg->policy.zones[i].primary_count > 0 || cfg->policy.zones[i].url != NULL;
 	struct fzone *zones = calloc(n ? n : 1, sizeof(*zones));
 	if (zones == NULL)
 		return C2W_ENOMEM;
@@ -232,12 +258,14 @@ static int zones_build(const struct c2w_config *cfg, struct fzone *old, size_t o
 	int ret = C2W_OK;
 	for (size_t i = 0; i < cfg->policy.zone_count && ret == C2W_OK; i++) {
 		const struct conf_policy_zone *z = &cfg->policy.zones[i];
-		if (z->primary_count == 0)
+		if (z->primary_count == 0 && z->url == NULL)
 			continue;
 		ret = fzone_init(&zones[k], i, z);
 		if (ret != C2W_OK)
 			break;
 		struct fzone *o = find_zone(old, old_count, z->name);
+		if (o != NULL && (o->url != NULL) != (z->url != NULL))
+			o = NULL; /* a transferred zone became an HTTP feed or back: start afresh */
 		if (o != NULL) {
 			zones[k].zone = o->zone;
 			o->zone = NULL;
@@ -265,7 +293,7 @@ void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const ch
 	for (size_t i = 0; i < cfg->policy.zone_count; i++) {
 		const struct conf_policy_zone *z = &cfg->policy.zones[i];
 		files[i] = z->file;
-		if (z->primary_count == 0)
+		if (z->primary_count == 0 && z->url == NULL)
 			continue;
 		const struct fzone *fz = find_zone(f->zones, f->count, z->name);
 		bool dropped = fz != NULL && fz->st.expired && z->on_expire == CONF_ON_EXPIRE_DROP;
@@ -507,6 +535,8 @@ static void schedule(struct net_feeds *f, struct fzone *fz, bool ok)
 	pthread_mutex_unlock(&f->mu);
 }
 
+static void http_refresh(struct net_feeds *f, size_t zi);
+
 static void refresh(struct net_feeds *f, size_t zi)
 {
 	struct fzone *fz = &f->zones[zi];
@@ -515,6 +545,10 @@ static void refresh(struct net_feeds *f, size_t zi)
 	fz->st.attempt_mono_ms = mono_ms();
 	fz->st.notify_pending = false;
 	pthread_mutex_unlock(&f->mu);
+	if (fz->url != NULL) {
+		http_refresh(f, zi);
+		return;
+	}
 	char err[512] = "", first[600] = "";
 	int ret = C2W_EXFR;
 	for (size_t p = 0; p < fz->primary_count && !atomic_load(&f->stop); p++) {
@@ -596,6 +630,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void on_expiry(evutil_socket_t fd, short what, void *arg);
+
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
@@ -620,6 +656,9 @@ int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
 	}
 	f->req_ev = event_new(base, f->req_fd, EV_READ | EV_PERSIST, on_request, f);
 	if (f->req_ev == NULL || event_add(f->req_ev, NULL) != 0)
+		goto out_free;
+	f->expiry_ev = evtimer_new(base, on_expiry, f);
+	if (f->expiry_ev == NULL || feed_http_global_init() != C2W_OK)
 		goto out_free;
 	ret = zones_build(cfg, NULL, 0, &f->zones, &f->count);
 	if (ret != C2W_OK)
@@ -683,6 +722,8 @@ void net_feeds_free(struct net_feeds *f)
 	zones_free(f->zones, f->count);
 	if (f->req_ev != NULL)
 		event_free(f->req_ev);
+	if (f->expiry_ev != NULL)
+		event_free(f->expiry_ev);
 	if (f->wake_fd >= 0)
 		close(f->wake_fd);
 	if (f->req_fd >= 0)
@@ -737,6 +778,9 @@ static void json_safe(char *s)
 			*s = '?';
 }
 
+static void http_json(const struct fzone *fz, const struct fzone_state *st,
+		      struct control_reply *reply);
+
 static void zone_json(const struct fzone *fz, struct control_reply *reply, bool first)
 {
 	struct fzone_state st = fz->st;
@@ -750,13 +794,16 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    ",\"rules\":%" PRIu64 ",\"records\":%" PRIu64 ",\"source\":\"%s\",\"expired\":%s"
 	    ",\"enforced\":%s,\"on_expire\":\"%s\",\"transfers\":%" PRIu64 ",\"failures\":%" PRIu64
 	    ",\"axfr\":%" PRIu64 ",\"ixfr\":%" PRIu64 ",\"uptodate\":%" PRIu64
-	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s}",
+	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s",
 	    first ? "" : ",", fz->name, st.has_copy ? "true" : "false",
 	    st.has_copy ? st.soa.serial : 0, st.last_success, st.last_attempt, st.last_error,
 	    st.next_refresh, st.rules, st.records, st.source, st.expired ? "true" : "false",
 	    enforced ? "true" : "false", fz->on_expire == CONF_ON_EXPIRE_KEEP ? "keep" : "drop",
 	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
 	    fz->has_key ? "true" : "false");
+	if (fz->url != NULL)
+		http_json(fz, &st, reply);
+	control_reply_printf(reply, "}");
 }
 
 static int on_ctl_feeds(void *arg, int argc, char **argv, struct control_reply *reply)
@@ -776,4 +823,305 @@ static int on_ctl_feeds(void *arg, int argc, char **argv, struct control_reply *
 int net_feeds_control_register(struct net_feeds *f, struct control_server *ctl)
 {
 	return control_server_register(ctl, "feeds", on_ctl_feeds, f);
+}
+
+/* ---- HTTP feeds (url: instead of primaries) -------------------------------------------------- */
+
+static int http_init(struct fzone *fz, const struct conf_policy_zone *z)
+{
+	fz->url = strdup(z->url);
+	fz->ca_file = z->ca_file != NULL ? strdup(z->ca_file) : NULL;
+	if (fz->url == NULL || (z->ca_file != NULL && fz->ca_file == NULL))
+		return C2W_ENOMEM;
+	fz->format = z->format;
+	fz->refresh_s = z->refresh_s;
+	fz->http_lim = (struct feed_http_limits){
+	    .max_bytes = z->xfr_max_bytes,
+	    .timeout_ms = z->xfr_timeout_ms,
+	    .low_speed_bytes = (unsigned)z->low_speed_bytes,
+	    .low_speed_s = z->low_speed_s,
+	    .ca_file = fz->ca_file,
+	};
+	/* expired_at() reads the expiry from the SOA timers: an HTTP feed has the key instead. */
+	fz->st.soa.expire = z->expire_s;
+	return C2W_OK;
+}
+
+static void http_read_copy(struct fzone *fz)
+{
+	struct stat sb;
+	if (stat(fz->path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return;
+	struct feed_http_meta meta;
+	if (feed_http_meta_read(fz->path, &meta) != C2W_OK) {
+		/* A copy without its validators: used, refreshed unconditionally. */
+		memset(&meta, 0, sizeof(meta));
+		meta.refreshed = (int64_t)sb.st_mtime;
+	}
+	fz->st.has_copy = true;
+	fz->st.http = meta;
+	fz->st.last_success = meta.refreshed;
+	snprintf(fz->st.source, sizeof(fz->st.source), "%s", "disk copy");
+	c2w_log_info("feeds: zone %s: last good copy %s (%lld bytes, from %s)", fz->name,
+		     fz->path, (long long)sb.st_size, meta.url[0] ? meta.url : "?");
+	if (expired_at(fz, time(NULL))) {
+		fz->st.expired = true;
+		log_expired(fz);
+	}
+}
+
+/* A downloaded body must make rules: an HTML error page served with 200, or a truncated or
+ * foreign file, is refused here (off the main thread) instead of emptying the zone. */
+static int http_check_body(const struct fzone *fz, const char *cand, char *err, size_t err_len)
+{
+	struct policy_zone_spec spec = {
+	    .name = fz->name,
+	    .file = cand,
+	    .format = fz->format == CONF_ZONE_HOSTS     ? POLICY_FORMAT_HOSTS
+		      : fz->format == CONF_ZONE_DOMAINS ? POLICY_FORMAT_DOMAINS
+							: POLICY_FORMAT_RPZ,
+	};
+	struct policy_report *rep = calloc(1, sizeof(*rep));
+	struct policy_snap *snap = NULL;
+	if (rep == NULL)
+		return C2W_ENOMEM;
+	int ret = policy_snap_build(&spec, 1, NULL, rep, &snap);
+	policy_snap_free(snap);
+	if (ret != C2W_OK) {
+		snprintf(err, err_len, "body not usable: %.400s", rep->error);
+	} else {
+		const struct policy_zone_report *z = &rep->zones[0];
+		uint64_t good = z->rules + z->expired + z->duplicates + z->conflicts;
+		if (good == 0 || z->rejected > good) {
+			snprintf(err, err_len,
+				 "body does not parse as a %s feed: %llu lines rejected, %llu rules",
+				 fz->format == CONF_ZONE_HOSTS	   ? "hosts"
+				 : fz->format == CONF_ZONE_DOMAINS ? "domains"
+								   : "rpz",
+				 (unsigned long long)z->rejected, (unsigned long long)z->rules);
+			ret = C2W_EFEED;
+		}
+	}
+	free(rep);
+	return ret;
+}
+
+static const char *apply_error(int ret)
+{
+	switch (ret) {
+	case C2W_ERANGE:
+		return "max-change exceeded";
+	case C2W_EPROTECTED:
+		return "it would block a never-block name";
+	default:
+		return c2w_strerror(ret);
+	}
+}
+
+/* A new body in @cand: check it, compile it through the main thread, then keep it. */
+static int http_commit(struct net_feeds *f, struct fzone *fz, size_t zi, const char *cand,
+		       struct feed_http_meta *got, char *err, size_t err_len)
+{
+	int ret = http_check_body(fz, cand, err, err_len);
+	if (ret != C2W_OK)
+		return ret;
+	ret = ask_main(f, zi, cand);
+	if (ret != C2W_OK) {
+		snprintf(err, err_len, "new copy not put in force: %s; see the policy log lines",
+			 apply_error(ret));
+		return ret;
+	}
+	if (rename(cand, fz->path) != 0)
+		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
+			    c2w_strerror(-errno));
+	sync_parent(fz->path);
+	got->refreshed = time(NULL);
+	if ((ret = feed_http_meta_write(fz->path, got)) != C2W_OK)
+		c2w_log_warn("feeds: zone %s: validators not saved: %s", fz->name,
+			     c2w_strerror(ret));
+	return C2W_OK;
+}
+
+/* 304: the copy is good for another interval; say so on disk for the expiry after a restart. */
+static void http_still_good(struct net_feeds *f, struct fzone *fz, size_t zi)
+{
+	pthread_mutex_lock(&f->mu);
+	struct feed_http_meta meta = fz->st.http;
+	pthread_mutex_unlock(&f->mu);
+	meta.refreshed = time(NULL);
+	int ret = feed_http_meta_write(fz->path, &meta);
+	if (ret != C2W_OK)
+		c2w_log_warn("feeds: zone %s: validators not saved: %s", fz->name,
+			     c2w_strerror(ret));
+	pthread_mutex_lock(&f->mu);
+	bool was = fz->st.expired;
+	fz->st.expired = false;
+	fz->st.http.refreshed = meta.refreshed;
+	pthread_mutex_unlock(&f->mu);
+	if (was && fz->on_expire == CONF_ON_EXPIRE_DROP)
+		(void)ask_main(f, zi, NULL);
+}
+
+static void http_note(struct net_feeds *f, struct fzone *fz, int ret, long status,
+		      const struct feed_http_meta *got, const char *err)
+{
+	pthread_mutex_lock(&f->mu);
+	struct fzone_state *st = &fz->st;
+	st->http_status = status;
+	if (ret == FEED_HTTP_NEW || ret == FEED_HTTP_NOT_MODIFIED) {
+		st->has_copy = true;
+		st->expired = false;
+		st->last_success = time(NULL);
+		st->last_error[0] = '\0';
+		st->transfers++;
+		st->failures_in_row = 0;
+		if (ret == FEED_HTTP_NEW)
+			st->http = *got;
+		else
+			st->not_modified++;
+		snprintf(st->source, sizeof(st->source), "%s", "http");
+	} else {
+		st->failures++;
+		st->failures_in_row++;
+		snprintf(st->last_error, sizeof(st->last_error), "%s", err);
+	}
+	/* Refresh interval after a success; after failures retry-min, doubling up to retry-max,
+	 * never later than the refresh interval. */
+	unsigned delay = fz->refresh_s;
+	if (st->failures_in_row > 0) {
+		unsigned shift = st->failures_in_row - 1 < 16 ? st->failures_in_row - 1 : 16;
+		uint64_t back = (uint64_t)fz->retry_min_s << shift;
+		back = back > fz->retry_max_s ? fz->retry_max_s : back;
+		delay = back < delay ? (unsigned)back : delay;
+	}
+	st->next_mono_ms = mono_ms() + (int64_t)delay * 1000;
+	st->next_refresh = time(NULL) + delay;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static void http_refresh(struct net_feeds *f, size_t zi)
+{
+	struct fzone *fz = &f->zones[zi];
+	char cand[4200], err[512] = "";
+	struct feed_http_meta have, got;
+	long status = 0;
+	snprintf(cand, sizeof(cand), "%s.candidate", fz->path);
+	pthread_mutex_lock(&f->mu);
+	have = fz->st.http;
+	bool conditional = fz->st.has_copy && access(fz->path, R_OK) == 0;
+	pthread_mutex_unlock(&f->mu);
+	struct feed_http_limits lim = fz->http_lim;
+	lim.stop = &f->stop;
+	int ret = feed_http_fetch(fz->url, &lim, conditional ? &have : NULL, cand, &got, &status,
+				  err, sizeof(err));
+	if (atomic_load(&f->stop)) {
+		unlink(cand);
+		return;
+	}
+	if (ret == FEED_HTTP_NEW) {
+		int c = http_commit(f, fz, zi, cand, &got, err, sizeof(err));
+		unlink(cand); /* gone after a commit; a refused body is not kept */
+		if (c != C2W_OK)
+			ret = c;
+	} else if (ret == FEED_HTTP_NOT_MODIFIED) {
+		http_still_good(f, fz, zi);
+	}
+	if (ret == FEED_HTTP_NEW)
+		c2w_log_info("feeds: zone %s: new copy from %s in force", fz->name, fz->url);
+	else if (ret != FEED_HTTP_NOT_MODIFIED)
+		c2w_log_err("feeds: zone %s: %s: %s; the last good copy stays", fz->name, fz->url,
+			    err);
+	http_note(f, fz, ret, status, &got, err);
+}
+
+/* JSON string with escapes (URLs and validators come from config and servers). */
+static void json_str(struct control_reply *reply, const char *key, const char *v)
+{
+	char buf[2200];
+	size_t n = 0;
+	for (; *v != '\0' && n + 8 < sizeof(buf); v++) {
+		unsigned char c = (unsigned char)*v;
+		if (c == '"' || c == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			buf[n++] = '?';
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n] = '\0';
+	control_reply_printf(reply, ",\"%s\":\"%s\"", key, buf);
+}
+
+static void http_json(const struct fzone *fz, const struct fzone_state *st,
+		      struct control_reply *reply)
+{
+	json_str(reply, "url", fz->url);
+	json_str(reply, "etag", st->http.etag);
+	json_str(reply, "last_modified", st->http.last_modified);
+	control_reply_printf(reply, ",\"http_status\":%ld,\"not_modified\":%" PRIu64
+			     ",\"refresh\":%u,\"expire\":%u",
+			     st->http_status, st->not_modified, fz->refresh_s, st->soa.expire);
+}
+
+/* ---- per-entry lifetimes ("expires=") --------------------------------------------------------- */
+
+/* Main thread: the policy in force has an entry that runs out: rebuild at that second. */
+static void on_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_feeds *f = arg;
+	(void)fd;
+	(void)what;
+	if (f->next_expiry == 0)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if ((int64_t)ts.tv_sec < f->next_expiry) {
+		net_feeds_note_expiry(f, f->next_expiry); /* woke early (clock change): re-arm */
+		return;
+	}
+	const char *files[POLICY_ZONES_MAX];
+	uint64_t rules[POLICY_ZONES_MAX];
+	if (f->cfg->policy.zone_count > POLICY_ZONES_MAX)
+		return;
+	int64_t due_at = f->next_expiry;
+	f->next_expiry = 0;
+	net_feeds_files(f, f->cfg, files);
+	int64_t t0 = mono_ms();
+	int ret = f->apply(f->ctx, files, rules); /* a success calls net_feeds_note_expiry() */
+	if (ret != C2W_OK) {
+		c2w_log_err("policy: rebuild for entries expired at %lld refused (%s); retrying "
+			    "in 30 s",
+			    (long long)due_at, c2w_strerror(ret));
+		f->next_expiry = due_at;
+		struct timeval tv = {.tv_sec = 30};
+		evtimer_add(f->expiry_ev, &tv);
+		return;
+	}
+	c2w_log_info("policy: entries expired at %lld no longer enforced (rebuilt in %lld ms)",
+		     (long long)due_at, (long long)(mono_ms() - t0));
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->count; i++)
+		f->zones[i].st.rules = rules[f->zones[i].index];
+	pthread_mutex_unlock(&f->mu);
+}
+
+void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry)
+{
+	if (f == NULL || f->expiry_ev == NULL)
+		return;
+	evtimer_del(f->expiry_ev);
+	f->next_expiry = next_expiry;
+	if (next_expiry == 0)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t ms = next_expiry * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (ms < 0)
+		ms = 0;
+	if (ms > 300000)
+		ms = 300000; /* re-check the wall clock at least every 5 minutes */
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	evtimer_add(f->expiry_ev, &tv);
 }

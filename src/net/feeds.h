@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Policy zones that follow their primaries (docs/policy.md "Feeds"): one transfer thread
+ * Policy zones that follow their primaries or a URL (docs/policy.md "Feeds"): one thread
  * refreshes every transferred zone on its SOA timers (clamped by the config), at start and on
  * NOTIFY from a listed primary, fails over between primaries, and hands each new copy to the
  * main thread, which compiles it with the same guard rails as a reload and swaps it in. Only
- * then does the copy replace the last good one on disk. Workers only call net_feeds_notify().
+ * then does the copy replace the last good one on disk. Zones with a URL are downloaded by the
+ * same thread every `refresh` (feed/http_fetch.c) and take the same path. Workers only call
+ * net_feeds_notify().
  *
  *   net_feeds_new(base, cfg, apply, srv, &f);   main thread, reads last good copies
  *   net_feeds_files(f, cfg, files);             feeds for net_policy_load_files()
  *   net_feeds_start(f);                         after the workers
+ *   net_feeds_note_expiry(f, when);              after any policy swap ("expires=")
  *   net_feeds_reconfigure(f, cfg);              after a reload swapped @cfg in
  *   net_feeds_free(f);                          stops and joins the thread
  */
@@ -72,6 +75,13 @@ C2W_NODISCARD int net_feeds_reconfigure(struct net_feeds *f, const struct c2w_co
  */
 bool net_feeds_notify(struct net_feeds *f, const uint8_t *qname, size_t qname_len,
 		      const struct sockaddr *peer);
+
+/**
+ * Main thread, after a policy snapshot went in force (start, reload, a feed): its earliest
+ * "expires=" still ahead (policy_snap_next_expiry()), 0 = none. At that second the policy is
+ * rebuilt from the same files, without the expired entries.
+ */
+void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry);
 
 /** Register the "feeds" control command (each zone's transfer state as JSON). */
 C2W_NODISCARD int net_feeds_control_register(struct net_feeds *f, struct control_server *ctl);

@@ -86,8 +86,9 @@ static const char *zone_file(const struct c2w_config *cfg, const char *const *fi
 	const struct conf_policy_zone *z = &cfg->policy.zones[i];
 	if (files != NULL)
 		return files[i];
-	if (z->primary_count > 0 && access(z->file, R_OK) != 0) {
-		c2w_log_warn("policy: zone %s: no transferred copy yet; not enforced", z->name);
+	if ((z->primary_count > 0 || z->url != NULL) && access(z->file, R_OK) != 0) {
+		c2w_log_warn("policy: zone %s: no %s copy yet; not enforced", z->name,
+			     z->url != NULL ? "downloaded" : "transferred");
 		return NULL;
 	}
 	return z->file;

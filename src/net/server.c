@@ -530,6 +530,7 @@ static int swap_policy(struct net_server *srv, struct policy_snap *snap)
 	free(mine);
 	policy_snap_free(srv->snap);
 	srv->snap = snap;
+	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(snap));
 	return C2W_OK;
 }
 
@@ -627,6 +628,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = load_policy(srv, cfg, false, &srv->snap, NULL, 0);
 	if (ret != C2W_OK)
 		goto out_free;
+	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(srv->snap));
 	ret = events_setup(srv);
 	if (ret == C2W_OK)
 		ret = control_setup(srv);
@@ -747,6 +749,7 @@ static void commit_reload(struct net_server *srv, struct c2w_config *cfg, struct
 	/* Every worker has switched (mailbox round trip): the old snapshot is unreachable. */
 	policy_snap_free(srv->snap);
 	srv->snap = snap;
+	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(snap));
 	if (srv->optout != NULL && events_optout_reload(srv->optout, err, sizeof(err)) != C2W_OK)
 		c2w_log_err("reload: opt-out registry: %s; keeping the loaded list", err);
 	if (srv->events != NULL)

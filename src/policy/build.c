@@ -99,8 +99,9 @@ static int check_change(const struct policy_snap *s, const struct policy_build_o
 		for (size_t k = 0; k < p->hdr->zone_count; k++) {
 			if (strcmp(name, img_str(p, p->zones[k].name_off)) != 0)
 				continue;
-			double was = (double)p->zones[k].rule_count;
-			double now = (double)s->zones[i].rule_count;
+			/* Expired entries count as present: the guard is about the feed. */
+			double was = (double)(p->zones[k].rule_count + p->expired[k]);
+			double now = (double)(s->zones[i].rule_count + s->expired[i]);
 			double diff = now > was ? now - was : was - now;
 			if ((was == 0 && now > 0) || (was > 0 && diff / was > o->max_change)) {
 				if (rep != NULL)
@@ -113,6 +114,21 @@ static int check_change(const struct policy_snap *s, const struct policy_build_o
 		}
 	}
 	return C2W_OK;
+}
+
+static void note_expiry(struct policy_snap *s, const struct policy_rules *r, size_t count,
+			struct policy_report *rep)
+{
+	s->next_expiry = policy_rules_next_expiry(r);
+	for (size_t i = 0; i < count; i++)
+		s->expired[i] = policy_rules_expired(r, (unsigned)i);
+	if (rep != NULL)
+		rep->next_expiry = s->next_expiry;
+}
+
+int64_t policy_snap_next_expiry(const struct policy_snap *snap)
+{
+	return snap != NULL ? snap->next_expiry : 0;
 }
 
 int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
@@ -138,6 +154,8 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 	struct policy_rules *r = policy_rules_new(rep);
 	if (r == NULL)
 		return C2W_ENOMEM;
+	if (o->now != 0)
+		policy_rules_set_now(r, o->now);
 	for (size_t i = 0; i < count; i++) {
 		int z = policy_rules_zone_add(r, &specs[i]);
 		if (z < 0) {
@@ -180,6 +198,7 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 	if (ret != C2W_OK)
 		goto out_free;
 	img = NULL; /* owned by s */
+	note_expiry(s, r, count, rep);
 	ret = check_change(s, o, rep);
 	if (ret != C2W_OK)
 		goto out_free;
@@ -197,6 +216,8 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 				       rep ? sizeof(rep->error) : 0);
 		if (ret != C2W_OK)
 			goto out_free;
+		m->next_expiry = s->next_expiry;
+		memcpy(m->expired, s->expired, sizeof(m->expired));
 		policy_snap_free(s);
 		s = m;
 	}

@@ -18,16 +18,27 @@ struct feed_meta {
 	char category[POLICY_TEXT_CATEGORY];
 	char family[POLICY_TEXT_FAMILY];
 	uint16_t first_seen; /* days since 1970-01-01, 0 = none */
+	int64_t expires;     /* unix time after which the entry is not enforced, 0 = never */
 };
 
 /**
- * Read "key=value" pairs (category, family, first-seen YYYY-MM-DD) from comment text.
+ * Read "key=value" pairs (category, family, first-seen YYYY-MM-DD, expires RFC 3339) from
+ * comment text.
  * Unknown keys and malformed values are ignored. @return true when any key was found
  */
 bool policy_feed_meta_parse(const char *text, size_t len, struct feed_meta *out);
 
 /** Parse "YYYY-MM-DD" into days since 1970-01-01. @return true on success */
 bool policy_feed_date(const char *text, size_t len, uint16_t *days);
+
+/**
+ * Parse an "expires=" value: RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" (or with "+HH:MM"/"-HH:MM"
+ * instead of Z; no fractions), or a bare "YYYY-MM-DD" meaning 00:00:00Z that day.
+ *
+ * @param out  out: unix time (seconds); untouched on failure
+ * @return true on success; false for anything else (invalid dates like 02-30 included)
+ */
+bool policy_feed_time(const char *text, size_t len, int64_t *out);
 
 /**
  * Load an RPZ master file into zone @zone of @r. With @allow_include false a $INCLUDE line is

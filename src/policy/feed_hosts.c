@@ -82,6 +82,8 @@ bool policy_feed_meta_parse(const char *text, size_t len, struct feed_meta *out)
 			any = true;
 		} else if (klen == 10 && strncasecmp(k, "first-seen", 10) == 0) {
 			any |= policy_feed_date(v, vlen, &out->first_seen);
+		} else if (klen == 7 && strncasecmp(k, "expires", 7) == 0) {
+			any |= policy_feed_time(v, vlen, &out->expires);
 		}
 	}
 	return any;
@@ -196,6 +198,7 @@ static int add(struct hctx *h, unsigned line, const struct line *l, bool wild, c
 		m.category = fm.category[0] ? fm.category : NULL;
 		m.family = fm.family[0] ? fm.family : NULL;
 		m.first_seen = fm.first_seen;
+		m.expires = fm.expires;
 	}
 	return policy_rules_add(h->r, h->zone, POLICY_TRIGGER_QNAME, wild, key, key_len, act, h->ttl,
 				type, rdata, rdlen, &m, &src);

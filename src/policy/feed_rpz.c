@@ -214,6 +214,7 @@ static void meta_from(const struct zf_record *rr, struct feed_meta *fm, struct r
 	m->category = fm->category[0] ? fm->category : NULL;
 	m->family = fm->family[0] ? fm->family : NULL;
 	m->first_seen = fm->first_seen;
+	m->expires = fm->expires;
 }
 
 static int on_record(void *vctx, const struct zf_record *rr)

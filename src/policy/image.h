@@ -118,6 +118,9 @@ struct policy_snap {
 	 * touches one word of a small array instead of the large slot table. */
 	uint64_t *filter;
 	uint64_t filter_mask; /* words - 1 */
+	/* Set by policy_snap_build(), not stored in the file: "expires=" bookkeeping. */
+	int64_t next_expiry;                /* earliest expiry still ahead; 0 = none */
+	uint64_t expired[POLICY_ZONES_MAX]; /* per zone: entries left out as expired */
 };
 
 /* The two filter bits of a slot hash, and its word. */

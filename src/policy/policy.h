@@ -125,6 +125,10 @@ struct policy_build_opts {
 	/* Write the compiled snapshot here (atomically: temp file + rename) and map it; NULL =
 	 * keep it in anonymous memory. */
 	const char *out_path;
+	/* Entries whose "expires=" is at or before this unix time are left out (and counted);
+	 * 0 = the current time. max_change counts them as still there, so expiry alone never
+	 * trips it. */
+	int64_t now;
 };
 
 /** A rejected or notable feed line; @file/@reason valid for the call only. */
@@ -140,6 +144,7 @@ struct policy_zone_report {
 	uint64_t duplicates; /* same trigger again; first one kept */
 	uint64_t conflicts;  /* same trigger, incompatible data; first one kept */
 	uint64_t protected_dropped; /* rules dropped by the never-block list */
+	uint64_t expired;    /* entries skipped: their "expires=" had passed (opts->now) */
 };
 
 struct policy_report {
@@ -149,6 +154,7 @@ struct policy_report {
 	struct policy_zone_report zones[POLICY_ZONES_MAX];
 	uint64_t rules;           /* out: total */
 	uint64_t snapshot_bytes;  /* out: size of the compiled image */
+	int64_t next_expiry;      /* out: earliest "expires=" still ahead (unix s); 0 = none */
 	char error[512];          /* out: why a build was refused or failed, "" when it worked */
 };
 
@@ -214,6 +220,12 @@ C2W_NODISCARD int policy_snap_write(const struct policy_snap *snap, const char *
 
 /** Unmap/free a snapshot. NULL does nothing. Callers free only after an RCU grace period. */
 void policy_snap_free(struct policy_snap *snap);
+
+/**
+ * The earliest "expires=" of a rule in @snap still ahead when it was built (unix s), 0 =
+ * none: the daemon rebuilds then, so the entry stops being enforced without a new feed.
+ */
+int64_t policy_snap_next_expiry(const struct policy_snap *snap);
 
 /** Number of rules, and of zones, in @snap. */
 uint64_t policy_snap_rule_count(const struct policy_snap *snap);

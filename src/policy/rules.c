@@ -70,6 +70,9 @@ struct policy_rules {
 	struct vec protect;    /* [wild][len][key bytes]... */
 	struct index protect_idx;
 	size_t protect_count;
+	int64_t now;         /* expires= is compared with this */
+	int64_t next_expiry; /* earliest expiry after @now among added rules; 0 = none */
+	uint64_t expired[POLICY_ZONES_MAX];
 };
 
 /* ---- small containers ---- */
@@ -194,6 +197,7 @@ struct policy_rules *policy_rules_new(struct policy_report *rep)
 	if (r == NULL)
 		return NULL;
 	r->rep = rep;
+	r->now = (int64_t)time(NULL);
 	/* Offset 0 of keys and strs is reserved: "empty slot" and "no string". */
 	if (vec_push(&r->keys, "", 1, NULL) != C2W_OK || vec_push(&r->strs, "", 1, NULL) != C2W_OK ||
 	    vec_push(&r->protect, "", 1, NULL) != C2W_OK) {
@@ -395,6 +399,39 @@ static void merge(struct policy_rules *r, struct brule *b, enum policy_action ac
 	*ret = add_rr(r, b, rr_type, rdata, rdlen);
 }
 
+void policy_rules_set_now(struct policy_rules *r, int64_t now)
+{
+	r->now = now;
+}
+
+int64_t policy_rules_next_expiry(const struct policy_rules *r)
+{
+	return r->next_expiry;
+}
+
+uint64_t policy_rules_expired(const struct policy_rules *r, unsigned zone)
+{
+	return zone < POLICY_ZONES_MAX ? r->expired[zone] : 0;
+}
+
+/* An entry past its "expires=" is not a rule (as if the feed no longer listed it); one still
+ * ahead moves the next re-check forward. @return true when the entry must be skipped. */
+static bool expired_entry(struct policy_rules *r, unsigned zone, const struct rule_meta *meta)
+{
+	if (meta == NULL || meta->expires == 0)
+		return false;
+	if (meta->expires <= r->now) {
+		r->expired[zone]++;
+		struct policy_zone_report *zr = zrep(r, zone);
+		if (zr != NULL)
+			zr->expired++;
+		return true;
+	}
+	if (r->next_expiry == 0 || meta->expires < r->next_expiry)
+		r->next_expiry = meta->expires;
+	return false;
+}
+
 int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger trigger,
 		     bool wildcard, const uint8_t *key, size_t key_len, enum policy_action action,
 		     uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
@@ -405,6 +442,8 @@ int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger 
 
 	if (key_len > 255 || zone >= r->zone_count)
 		return C2W_EINVAL;
+	if (expired_entry(r, zone, meta))
+		return C2W_OK;
 	if (r->rule_idx.count * 2 >= r->rule_idx.cap &&
 	    index_grow(&r->rule_idx, rule_hash_cb, r) != C2W_OK)
 		return C2W_ENOMEM;

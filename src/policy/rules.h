@@ -21,6 +21,7 @@ struct rule_meta {
 	const char *category;
 	const char *family;
 	uint16_t first_seen; /* days since 1970-01-01 */
+	int64_t expires;     /* unix time; 0 = never. Past policy_rules_set_now(): not added */
 };
 
 /* Where a rule came from, for reports. */
@@ -31,6 +32,19 @@ struct rule_src {
 
 struct policy_rules *policy_rules_new(struct policy_report *rep);
 void policy_rules_free(struct policy_rules *r);
+
+/**
+ * The time "expires=" metadata is compared with (default: time(NULL) at policy_rules_new()).
+ * A rule whose meta->expires is at or before it is skipped and counted (report "expired");
+ * the earliest later one is kept for policy_rules_next_expiry().
+ */
+void policy_rules_set_now(struct policy_rules *r, int64_t now);
+
+/** The earliest expiry still ahead among the rules added (0 = none). */
+int64_t policy_rules_next_expiry(const struct policy_rules *r);
+
+/** Entries of zone @zone skipped because they had expired. */
+uint64_t policy_rules_expired(const struct policy_rules *r, unsigned zone);
 
 /**
  * Add a zone (in precedence order). @return its index, or a negative code (C2W_EINVAL when
