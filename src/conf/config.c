@@ -1136,7 +1136,7 @@ static int check_zone_xfr(struct parser *p, struct conf_policy_zone *z, const st
 	if (z->retry_min_s > z->retry_max_s)
 		return fail(p, key_line(ml, "retry-min"), "%s: retry-min exceeds retry-max",
 			    ml->where);
-	return C2W_OK;
+	return check_zone_http(p, z, ml);
 }
 
 static int check_zone(struct parser *p, void *base, const struct map_lines *ml)

@@ -513,7 +513,7 @@ static void test_errors_required(void)
 	expect_error("resolver:\n  forward: [192.0.2.1]\n", 2,
 		     "resolver.forward is only used with 'mode: forward'");
 	expect_error("policy:\n  zones:\n    - name: a.example\n      format: rpz\n", 3,
-		     "policy.zones[0]: a zone needs 'file' or 'primaries'");
+		     "policy.zones[0]: a zone needs 'file', 'primaries' or 'url'");
 	expect_error("policy:\n  zones:\n    - {name: a, file: a}\n    - {file: b}\n", 4,
 		     "policy.zones[1]: missing required key 'name'");
 	expect_error("policy:\n  zones:\n    - {name: a, file: a}\n    - {name: A., file: b}\n", 4,

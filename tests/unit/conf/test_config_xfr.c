@@ -96,7 +96,7 @@ static void test_every_key(void)
 static void test_errors(void)
 {
 	expect_error("policy:\n  zones:\n    - name: a.example\n",
-		     "c.yaml:3: policy.zones[0]: a zone needs 'file' or 'primaries'");
+		     "c.yaml:3: policy.zones[0]: a zone needs 'file', 'primaries' or 'url'");
 	expect_error("policy:\n  zones:\n    - name: a.example\n      file: a\n"
 		     "      on-expire: keep\n",
 		     "c.yaml:5: policy.zones[0].on-expire: only for a zone with 'primaries'");
