@@ -37,6 +37,7 @@ MAIN = "main.http.example."
 BADCA = "badca.http.example."
 EXP = "exp.http.example."
 FILEZ = "file.example."
+SLOWZ = "slow.http.example."
 DEAD_PORT = None
 
 MAIN_LINES = ["10.0.9.%d m%d.example.test" % (i, i) for i in range(1, 11)]
@@ -222,6 +223,8 @@ def setUpModule():
     FEEDS.set("/main.hosts", MAIN_LINES)
     FEEDS.set("/badca.hosts", ["10.0.7.1 badca.example.test"])
     FEEDS.set("/exp.hosts", EXP_LINES)
+    FEEDS.set("/slow.hosts", ["10.0.5.1 slow.example.test"])
+    FEEDS.mode["/slow.hosts"] = "slow"
     with open(os.path.join(TMP, "file.hosts"), "w") as f:
         f.write("".join(l + "\n" for l in FILE_LINES))
     R = cw.make_resolver(WORLD, kind="c2wall", mode="recursive", validate=False, extra={
@@ -237,6 +240,9 @@ def setUpModule():
                         "ca-file": ca_pem, "refresh": "1s"},
                        {"name": FILEZ, "file": os.path.join(TMP, "file.hosts"),
                         "format": "hosts"},
+                       {"name": SLOWZ, "url": url("/slow.hosts"), "format": "hosts",
+                        "ca-file": ca_pem, "low-speed-limit": 100, "low-speed-time": "2s",
+                        "retry-min": "30s"},
                    ]}})
     R.start()
 
@@ -331,6 +337,13 @@ class TestDownload(unittest.TestCase):
         self.assertIn("certificate", z["last_error"], z)
         print("wrong CA: %s" % z["last_error"])
         self.assertEqual(a_values(R, "badca.example.test.")[0], [])
+
+    def test_low_speed(self):
+        # 2 bytes/s against a floor of 100 bytes/s over 2 s; transfer-timeout is 120 s.
+        z = wait_state(R, SLOWZ, lambda z: z["failures"] >= 1, timeout=30, what="failure")
+        self.assertIn("too slow", z["last_error"], z)
+        self.assertFalse(z["has_copy"], z)
+        self.assertEqual(a_values(R, "slow.example.test.")[0], [])
 
     def test_disk_copy(self):
         wait_state(R, MAIN, lambda z: z["has_copy"], what="copy")
