@@ -23,26 +23,12 @@ struct dl {
 	bool oversize;
 	bool write_failed;
 	const atomic_bool *stop;
-	char etag[sizeof(((struct feed_http_meta *)0)->etag)];
-	char last_modified[sizeof(((struct feed_http_meta *)0)->last_modified)];
+	struct feed_http_meta got; /* validators of the last response */
 };
 
 int feed_http_global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? C2W_OK : C2W_ENOMEM;
-}
-
-bool feed_http_url_ok(const char *url)
-{
-	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
-		return false;
-	size_t n = strlen(url);
-	if (n >= sizeof(((struct feed_http_meta *)0)->url) || n <= 8)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
-			return false;
-	return true;
 }
 
 /* A header value, blanks trimmed; kept only when printable ASCII and short enough. */
@@ -73,19 +59,23 @@ static bool header_is(const char *h, size_t len, const char *name, size_t *vstar
 	return true;
 }
 
-/* Headers of every response (redirects too): only the last response's validators count. */
+void feed_http_header(struct feed_http_meta *m, const char *h, size_t len)
+{
+	size_t v;
+	if (len >= 5 && strncmp(h, "HTTP/", 5) == 0) {
+		m->etag[0] = m->last_modified[0] = '\0';
+	} else if (header_is(h, len, "etag", &v)) {
+		take_value(h + v, len - v, m->etag, sizeof(m->etag));
+	} else if (header_is(h, len, "last-modified", &v)) {
+		take_value(h + v, len - v, m->last_modified, sizeof(m->last_modified));
+	}
+}
+
 static size_t on_header(char *h, size_t size, size_t nitems, void *arg)
 {
 	struct dl *d = arg;
-	size_t len = size * nitems, v;
-	if (len >= 5 && strncmp(h, "HTTP/", 5) == 0) {
-		d->etag[0] = d->last_modified[0] = '\0';
-	} else if (header_is(h, len, "etag", &v)) {
-		take_value(h + v, len - v, d->etag, sizeof(d->etag));
-	} else if (header_is(h, len, "last-modified", &v)) {
-		take_value(h + v, len - v, d->last_modified, sizeof(d->last_modified));
-	}
-	return len;
+	feed_http_header(&d->got, h, size * nitems);
+	return size * nitems;
 }
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
@@ -262,8 +252,8 @@ int feed_http_fetch(const char *url, const struct feed_http_limits *lim,
 	}
 	memset(got, 0, sizeof(*got));
 	snprintf(got->url, sizeof(got->url), "%s", url);
-	memcpy(got->etag, d.etag, sizeof(got->etag));
-	memcpy(got->last_modified, d.last_modified, sizeof(got->last_modified));
+	memcpy(got->etag, d.got.etag, sizeof(got->etag));
+	memcpy(got->last_modified, d.got.last_modified, sizeof(got->last_modified));
 	ret = FEED_HTTP_NEW;
 	goto out_free;
 out_fail:

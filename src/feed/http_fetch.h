@@ -77,7 +77,11 @@ C2W_NODISCARD int feed_http_meta_write(const char *copy_path, const struct feed_
  */
 C2W_NODISCARD int feed_http_meta_read(const char *copy_path, struct feed_http_meta *meta);
 
-/** Is @url an http:// or https:// URL without blanks or control characters? */
-bool feed_http_url_ok(const char *url);
+/**
+ * One response header line as the server sent it (CRLF included, not NUL-terminated): a
+ * status line ("HTTP/...") clears @m's validators (a redirect's do not count), "ETag:" and
+ * "Last-Modified:" set them when the value is printable ASCII that fits. Others: ignored.
+ */
+void feed_http_header(struct feed_http_meta *m, const char *line, size_t len);
 
 #endif
