@@ -1053,7 +1053,7 @@ static const struct key_def limits_keys[] = {
 static int check_zone_http(struct parser *p, struct conf_policy_zone *z, const struct map_lines *ml)
 {
 	static const char *const http_keys[] = {"refresh", "expire", "ca-file", "low-speed-limit",
-						 "low-speed-time"};
+						"low-speed-time"};
 	static const char *const xfr_only[] = {"tsig-key-file", "refresh-min", "refresh-max",
 					       "notify-interval", "primaries"};
 	if (z->url == NULL) {
@@ -1071,7 +1071,8 @@ static int check_zone_http(struct parser *p, struct conf_policy_zone *z, const s
 				    xfr_only[i]);
 	if (z->allow_include)
 		return fail(p, key_line(ml, "allow-include"),
-			    "%s.allow-include: an HTTP feed cannot $INCLUDE local files", ml->where);
+			    "%s.allow-include: an HTTP feed cannot $INCLUDE local files",
+			    ml->where);
 	if (z->refresh_s == 0)
 		z->refresh_s = 600;
 	if (z->expire_s == 0)

@@ -167,10 +167,10 @@ struct conf_policy_zone {
 	/* HTTP(S) feed (docs/policy.md "HTTP(S) feeds"): with @url, @file is where the last good
 	 * copy is kept (default <policy.state-dir>/<name>feed); xfr_timeout_ms, xfr_max_bytes,
 	 * retry_min_s, retry_max_s and on_expire apply to the downloads too. */
-	char *url;            /* http:// or https://; NULL = not an HTTP feed */
-	char *ca_file;        /* PEM CA bundle for the server's certificate; NULL = system */
-	unsigned refresh_s;   /* download every refresh_s (conditional GET) */
-	unsigned expire_s;    /* no successful download for this long: expired */
+	char *url;                /* http:// or https://; NULL = not an HTTP feed */
+	char *ca_file;            /* PEM CA bundle for the server's certificate; NULL = system */
+	unsigned refresh_s;       /* download every refresh_s (conditional GET) */
+	unsigned expire_s;        /* no successful download for this long: expired */
 	uint64_t low_speed_bytes; /* abort a download slower than this (bytes/s) ... */
 	unsigned low_speed_s;     /* ... for this long; 0 = no low-speed cap */
 };

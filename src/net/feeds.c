@@ -862,8 +862,8 @@ static void http_read_copy(struct fzone *fz)
 	fz->st.http = meta;
 	fz->st.last_success = meta.refreshed;
 	snprintf(fz->st.source, sizeof(fz->st.source), "%s", "disk copy");
-	c2w_log_info("feeds: zone %s: last good copy %s (%lld bytes, from %s)", fz->name,
-		     fz->path, (long long)sb.st_size, meta.url[0] ? meta.url : "?");
+	c2w_log_info("feeds: zone %s: last good copy %s (%lld bytes, from %s)", fz->name, fz->path,
+		     (long long)sb.st_size, meta.url[0] ? meta.url : "?");
 	if (expired_at(fz, time(NULL))) {
 		fz->st.expired = true;
 		log_expired(fz);
@@ -893,12 +893,13 @@ static int http_check_body(const struct fzone *fz, const char *cand, char *err, 
 		const struct policy_zone_report *z = &rep->zones[0];
 		uint64_t good = z->rules + z->expired + z->duplicates + z->conflicts;
 		if (good == 0 || z->rejected > good) {
-			snprintf(err, err_len,
-				 "body does not parse as a %s feed: %llu lines rejected, %llu rules",
-				 fz->format == CONF_ZONE_HOSTS	   ? "hosts"
-				 : fz->format == CONF_ZONE_DOMAINS ? "domains"
-								   : "rpz",
-				 (unsigned long long)z->rejected, (unsigned long long)z->rules);
+			snprintf(
+			    err, err_len,
+			    "body does not parse as a %s feed: %llu lines rejected, %llu rules",
+			    fz->format == CONF_ZONE_HOSTS     ? "hosts"
+			    : fz->format == CONF_ZONE_DOMAINS ? "domains"
+							      : "rpz",
+			    (unsigned long long)z->rejected, (unsigned long long)z->rules);
 			ret = C2W_EFEED;
 		}
 	}
@@ -1060,12 +1061,13 @@ static void http_json(const struct fzone *fz, const struct fzone_state *st,
 	json_str(reply, "url", fz->url);
 	json_str(reply, "etag", st->http.etag);
 	json_str(reply, "last_modified", st->http.last_modified);
-	control_reply_printf(reply, ",\"http_status\":%ld,\"not_modified\":%" PRIu64
-			     ",\"refresh\":%u,\"expire\":%u",
-			     st->http_status, st->not_modified, fz->refresh_s, st->soa.expire);
+	control_reply_printf(
+	    reply, ",\"http_status\":%ld,\"not_modified\":%" PRIu64 ",\"refresh\":%u,\"expire\":%u",
+	    st->http_status, st->not_modified, fz->refresh_s, st->soa.expire);
 }
 
-/* ---- per-entry lifetimes ("expires=") --------------------------------------------------------- */
+/* ---- per-entry lifetimes ("expires=") ---------------------------------------------------------
+ */
 
 /* Main thread: the policy in force has an entry that runs out: rebuild at that second. */
 static void on_expiry(evutil_socket_t fd, short what, void *arg)

@@ -144,7 +144,7 @@ struct policy_zone_report {
 	uint64_t duplicates; /* same trigger again; first one kept */
 	uint64_t conflicts;  /* same trigger, incompatible data; first one kept */
 	uint64_t protected_dropped; /* rules dropped by the never-block list */
-	uint64_t expired;    /* entries skipped: their "expires=" had passed (opts->now) */
+	uint64_t expired;           /* entries skipped: their "expires=" had passed (opts->now) */
 };
 
 struct policy_report {

@@ -13,8 +13,8 @@ static struct c2w_config *load_ok(const char *yaml)
 {
 	struct c2w_config *cfg = NULL;
 	char err[512] = "";
-	int ret = conf_load_buffer(yaml, strlen(yaml), "/etc/c2wall/c2wall.yaml", &cfg, err,
-				   sizeof(err));
+	int ret =
+	    conf_load_buffer(yaml, strlen(yaml), "/etc/c2wall/c2wall.yaml", &cfg, err, sizeof(err));
 	if (ret != C2W_OK)
 		fprintf(stderr, "unexpected error: %s\n", err);
 	CHECK_EQ(ret, C2W_OK);

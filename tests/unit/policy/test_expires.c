@@ -104,7 +104,8 @@ static void test_build(void)
 			     "0.0.0.0 bad.example # expires=someday\n");
 	z[1].name = "list.";
 	z[1].format = POLICY_FORMAT_DOMAINS;
-	z[1].file = tmp_feed("old.example # expires=2026-01-01\nnew.example # expires=2027-01-01\n");
+	z[1].file =
+	    tmp_feed("old.example # expires=2026-01-01\nnew.example # expires=2027-01-01\n");
 	z[2] = rpz_zone("rpz.", HDR "r1.example CNAME . ; expires=2026-12-03T11:00:00Z\n"
 				    "r2.example CNAME . ; expires=2026-12-03T12:00:02Z\n"
 				    "r3.example A 10.0.0.1 ; expires=2026-12-03T11:00:00Z\n"
