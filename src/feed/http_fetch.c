@@ -31,6 +31,11 @@ int feed_http_global_init(void)
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? C2W_OK : C2W_ENOMEM;
 }
 
+void feed_http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
 /* A header value, blanks trimmed; kept only when printable ASCII and short enough. */
 static void take_value(const char *v, size_t len, char *out, size_t cap)
 {

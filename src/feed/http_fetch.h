@@ -46,6 +46,8 @@ struct feed_http_meta {
 
 /** libcurl's global set-up; call from the main thread before any download. */
 C2W_NODISCARD int feed_http_global_init(void);
+/** Undo one feed_http_global_init() once no download runs. */
+void feed_http_global_cleanup(void);
 
 /**
  * GET @url. With @have's validators (and @have->url equal to @url), ask conditionally.

@@ -92,6 +92,7 @@ struct net_feeds {
 	struct event *req_ev;
 	struct event *expiry_ev; /* main thread: rebuild when an "expires=" entry runs out */
 	int64_t next_expiry;     /* main thread */
+	bool curl_ready;         /* feed_http_global_init() done */
 	/* One request at a time from the transfer thread (f->mu). */
 	bool req_pending, req_done;
 	size_t req_zone;
@@ -271,6 +272,8 @@ static int zones_build(const struct c2w_config *cfg, struct fzone *old, size_t o
 			o->zone = NULL;
 			zones[k].st = o->st;
 			zones[k].st.next_mono_ms = 0; /* new settings: refresh now */
+			if (z->url != NULL)
+				zones[k].st.soa.expire = z->expire_s;
 		} else {
 			read_copy(&zones[k]);
 		}
@@ -660,6 +663,7 @@ int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
 	f->expiry_ev = evtimer_new(base, on_expiry, f);
 	if (f->expiry_ev == NULL || feed_http_global_init() != C2W_OK)
 		goto out_free;
+	f->curl_ready = true;
 	ret = zones_build(cfg, NULL, 0, &f->zones, &f->count);
 	if (ret != C2W_OK)
 		goto out_free;
@@ -703,12 +707,11 @@ int net_feeds_reconfigure(struct net_feeds *f, const struct c2w_config *cfg)
 	size_t count;
 	pthread_mutex_lock(&f->mu);
 	int ret = zones_build(cfg, f->zones, f->count, &zones, &count);
-	if (ret == C2W_OK) {
-		zones_free(f->zones, f->count);
-		f->zones = zones;
-		f->count = count;
-		f->cfg = cfg;
-	}
+	zones_free(f->zones, f->count);
+	/* The old config is gone: on failure follow nothing rather than read freed zones. */
+	f->zones = ret == C2W_OK ? zones : NULL;
+	f->count = ret == C2W_OK ? count : 0;
+	f->cfg = cfg;
 	pthread_mutex_unlock(&f->mu);
 	int sret = net_feeds_start(f);
 	return ret != C2W_OK ? ret : sret;
@@ -724,6 +727,8 @@ void net_feeds_free(struct net_feeds *f)
 		event_free(f->req_ev);
 	if (f->expiry_ev != NULL)
 		event_free(f->expiry_ev);
+	if (f->curl_ready)
+		feed_http_global_cleanup();
 	if (f->wake_fd >= 0)
 		close(f->wake_fd);
 	if (f->req_fd >= 0)
