@@ -197,7 +197,8 @@ static int fzone_init(struct fzone *fz, size_t index, const struct conf_policy_z
 		return C2W_ENOMEM;
 	if (z->url != NULL && http_init(fz, z) != C2W_OK)
 		return C2W_ENOMEM;
-	memcpy(fz->primaries, z->primaries, z->primary_count * sizeof(*fz->primaries));
+	if (z->primary_count > 0) /* an HTTP feed has none (and a NULL list) */
+		memcpy(fz->primaries, z->primaries, z->primary_count * sizeof(*fz->primaries));
 	fz->primary_count = z->primary_count;
 	fz->refresh_min_s = z->refresh_min_s;
 	fz->refresh_max_s = z->refresh_max_s;
