@@ -38,6 +38,7 @@ BADCA = "badca.http.example."
 EXP = "exp.http.example."
 FILEZ = "file.example."
 SLOWZ = "slow.http.example."
+NXZ = "nx.http.example."
 DEAD_PORT = None
 
 MAIN_LINES = ["10.0.9.%d m%d.example.test" % (i, i) for i in range(1, 11)]
@@ -240,6 +241,8 @@ def setUpModule():
                         "ca-file": ca_pem, "refresh": "1s"},
                        {"name": FILEZ, "file": os.path.join(TMP, "file.hosts"),
                         "format": "hosts"},
+                       {"name": NXZ, "url": "https://feed.invalid/list.hosts",
+                        "format": "hosts", "transfer-timeout": "5s", "retry-min": "30s"},
                        {"name": SLOWZ, "url": url("/slow.hosts"), "format": "hosts",
                         "ca-file": ca_pem, "low-speed-limit": 100, "low-speed-time": "2s",
                         "retry-min": "30s"},
@@ -344,6 +347,13 @@ class TestDownload(unittest.TestCase):
         self.assertIn("too slow", z["last_error"], z)
         self.assertFalse(z["has_copy"], z)
         self.assertEqual(a_values(R, "slow.example.test.")[0], [])
+
+    def test_dns_failure(self):
+        # A name under .invalid (RFC 6761) never resolves.
+        z = wait_state(R, NXZ, lambda z: z["failures"] >= 1, timeout=30, what="failure")
+        self.assertIn("resolve", z["last_error"], z)
+        self.assertFalse(z["has_copy"], z)
+        print("dns failure: %s" % z["last_error"])
 
     def test_disk_copy(self):
         wait_state(R, MAIN, lambda z: z["has_copy"], what="copy")
