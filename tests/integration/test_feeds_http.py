@@ -363,19 +363,24 @@ class TestDownload(unittest.TestCase):
             meta = f.read()
         self.assertTrue(meta.startswith("c2wall-http v1\n"), meta)
         self.assertIn("etag=\"", meta)
-        self.assertEqual([n for n in os.listdir(os.path.dirname(path)) if ".tmp." in n], [])
+        # Downloads run every second: a temp file may exist for a moment, none may stay.
+        def temps():
+            return {n for n in os.listdir(os.path.dirname(path)) if ".tmp." in n}
+        first = temps()
+        time.sleep(3)
+        self.assertEqual(first & temps(), set())
 
 
 class TestExpires(unittest.TestCase):
     def test_expires_in_http_feed(self):
         wait_state(R, EXP, lambda z: z["has_copy"], what="copy")
-        at = int(time.time()) + 5
+        at = int(time.time()) + 10
         FEEDS.set("/exp.hosts", EXP_LINES + [
             "10.0.8.2 soon.example.test # expires=%s" % utc(at),
             "10.0.8.3 gone.example.test # expires=%s" % utc(at - 3600)])
-        wait_answer_a(R, "soon.example.test.", "10.0.8.2", timeout=4)
+        wait_answer_a(R, "soon.example.test.", "10.0.8.2", timeout=at - time.time() - 0.5)
         self.assertEqual(a_values(R, "gone.example.test.")[0], [])
-        t = wait_answer_a(R, "soon.example.test.", None, timeout=15)
+        t = wait_answer_a(R, "soon.example.test.", None, timeout=at - time.time() + 10)
         self.assertGreaterEqual(t, at)
         self.assertEqual(a_values(R, "stay10.example.test.")[0], ["10.0.8.10"])
         print("expires= (http feed): stopped %.2fs after its time" % (t - at))
@@ -383,13 +388,13 @@ class TestExpires(unittest.TestCase):
         self.assertEqual(zone_state(R, EXP)["last_error"], "")
 
     def test_expires_in_file_feed(self):
-        at = int(time.time()) + 4
+        at = int(time.time()) + 8
         with open(os.path.join(TMP, "file.hosts"), "w") as f:
             f.write("".join(l + "\n" for l in FILE_LINES) +
                     "10.0.6.2 filesoon.example.test # expires=%s\n" % utc(at))
         R.reload()
-        wait_answer_a(R, "filesoon.example.test.", "10.0.6.2", timeout=3.5)
-        t = wait_answer_a(R, "filesoon.example.test.", None, timeout=15)
+        wait_answer_a(R, "filesoon.example.test.", "10.0.6.2", timeout=at - time.time() - 0.5)
+        t = wait_answer_a(R, "filesoon.example.test.", None, timeout=at - time.time() + 10)
         self.assertGreaterEqual(t, at)
         self.assertEqual(a_values(R, "filestay10.example.test.")[0], ["10.0.6.10"])
         print("expires= (file feed): stopped %.2fs after its time" % (t - at))
