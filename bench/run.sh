@@ -28,6 +28,7 @@ clients=4
 outstanding=500
 build=1
 cold=0
+profile=""
 keep=0
 ready_timeout=30
 nice_level=0
@@ -42,7 +43,8 @@ NAME
 
 SYNOPSIS
     bench/run.sh [--duration S] [--only LIST] [--rpz FILE] [--names N] [--clients C]
-                 [--outstanding Q] [--no-build] [--keep] [--ready-timeout S] [--nice N]
+                 [--outstanding Q] [--cold] [--profile DIR] [--no-build] [--keep]
+                 [--ready-timeout S] [--nice N]
 
 DESCRIPTION
     Starts an NSD authoritative server for bench.example. on loopback, then each selected
@@ -65,6 +67,10 @@ OPTIONS
     --cold             miss-heavy run: no warm-up; dnsperf makes one pass over the names
                        (each asked once, every answer needs the upstream) instead of a
                        timed run over a warm cache; --duration then only bounds the pass
+    --profile DIR      run each server under valgrind --tool=callgrind; its profile goes to
+                       DIR/NAME.callgrind (read it with callgrind_annotate). Figures are
+                       then valgrind's, not the server's: use a small --names and
+                       --outstanding (e.g. --cold --names 20000 --outstanding 100)
     --no-build         do not (re)build c2wall; use build-bench/c2wall as it is
     --keep             keep the temporary directory with configs and logs
     --ready-timeout S  how long a server may take to start answering (default 30, or 600
@@ -76,6 +82,10 @@ OPTIONS
 
 ENVIRONMENT
     BENCH_SERVER_CPU, BENCH_CLIENT_CPU   cores for the server and for dnsperf (0 and 1)
+    BENCH_ATTACH                         a command attached to each server for the timed
+                                         run and stopped with SIGINT after it; "{name}" and
+                                         "{pid}" are replaced (e.g. "strace -c -f -p {pid}
+                                         -o /tmp/{name}.strace" counts system calls)
     BENCH_PORT_BASE                      first of the ports used (default 5370: reflector
                                          +0, c2wall +1, unbound +2, bind +3, pdns +4, kresd +5,
                                          dnsdist +6, NSD +9)
@@ -101,6 +111,7 @@ while [ $# -gt 0 ]; do
 	--outstanding) outstanding=${2:?}; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--cold) cold=1; shift ;;
+	--profile) profile=${2:?}; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--ready-timeout) ready_timeout=${2:?}; ready_timeout_set=1; shift 2 ;;
 	--nice) nice_level=${2:?}; shift 2 ;;
@@ -500,6 +511,10 @@ measure() {
 		return
 	fi
 	"conf_$name"
+	if [ -n "$profile" ]; then
+		mkdir -p "$profile"
+		cmd=(valgrind --tool=callgrind "--callgrind-out-file=$(cd "$profile" && pwd)/$name.callgrind" "${cmd[@]}")
+	fi
 	echo "bench: $name: starting on 127.0.0.1@$port" >&2
 	local t_start=$SECONDS
 	spawn "$server_cpu" "$raw_dir/$name.log" "${cmd[@]}"
@@ -536,6 +551,16 @@ measure() {
 			-n 1 -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
 	fi
 	echo "bench: $name: dnsperf (${run_args[*]})" >&2
+	local attach_pid=""
+	if [ -n "${BENCH_ATTACH:-}" ]; then
+		local attach_cmd
+		attach_cmd=${BENCH_ATTACH//\{name\}/$name}
+		read -r -a attach_cmd <<<"${attach_cmd//\{pid\}/$pid}"
+		"${attach_cmd[@]}" >"$raw_dir/$name.attach.log" 2>&1 &
+		attach_pid=$!
+		pids+=("$attach_pid")
+		sleep 1
+	fi
 	t0=$(cpu_ticks "$pid") || t0=""
 	read -r c0_busy c0_total < <(core_ticks "$server_cpu")
 	out=$raw_dir/$name.dnsperf.txt
@@ -544,7 +569,15 @@ measure() {
 		-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
 		>"$out" 2>&1 || true
 	t1=$(cpu_ticks "$pid") || t1=""
+	# utime and stime apart: the miss path's kernel share (sockets per upstream query).
+	awk '{ sub(/^.*\) /, ""); print "utime_ticks", $12; print "stime_ticks", $13 }' \
+		"/proc/$pid/stat" >"$raw_dir/$name.cpu" 2>/dev/null || true
 	read -r c1_busy c1_total < <(core_ticks "$server_cpu")
+	if [ -n "$attach_pid" ]; then
+		kill -INT "$attach_pid" 2>/dev/null || true
+		wait "$attach_pid" 2>/dev/null || true
+		forget_pid "$attach_pid"
+	fi
 	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
 	status=ok
 	kill -0 "$pid" 2>/dev/null || status="died during the run"
