@@ -27,10 +27,15 @@ struct resolve_query {
 	struct resolve_query *prev, *next;
 };
 
+/* Trampolines kept for reuse, at most this many: after warm-up a query allocates none. */
+#define SPARE_MAX 4096
+
 struct resolve_ctx {
 	struct ub_ctx *ub;
 	unsigned pending;
 	struct resolve_query *head;
+	struct resolve_query *spare; /* free trampolines, linked by next */
+	unsigned spare_count;
 };
 
 static void pending_unlink(struct resolve_query *pq)
@@ -45,6 +50,27 @@ static void pending_unlink(struct resolve_query *pq)
 	if (pq->next != NULL)
 		pq->next->prev = pq->prev;
 	ctx->pending--;
+}
+
+static struct resolve_query *query_get(struct resolve_ctx *ctx)
+{
+	struct resolve_query *pq = ctx->spare;
+	if (pq == NULL)
+		return malloc(sizeof(*pq));
+	ctx->spare = pq->next;
+	ctx->spare_count--;
+	return pq;
+}
+
+static void query_put(struct resolve_ctx *ctx, struct resolve_query *pq)
+{
+	if (ctx->spare_count >= SPARE_MAX) {
+		free(pq);
+		return;
+	}
+	pq->next = ctx->spare;
+	ctx->spare = pq;
+	ctx->spare_count++;
 }
 
 static int set_opt(struct ub_ctx *ub, const char *opt, const char *val, char *err, size_t err_len)
@@ -216,11 +242,18 @@ static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool
 	ret |= set_opt(ub, "outgoing-range:", size, err, err_len);
 	snprintf(size, sizeof(size), "%u", validate ? RESOLVE_TCP : RESOLVE_TCP_CD);
 	ret |= set_opt(ub, "outgoing-num-tcp:", size, err, err_len);
-	snprintf(size, sizeof(size), "%um", validate ? mb : (mb / 8 ? mb / 8 : 1));
+	/* resolver.cache-size is the two caches together, split as Unbound advises (RRsets
+	 * twice the messages); the CD=1 context gets an eighth of that on top. */
+	unsigned msg_mb = validate ? mb / 3 : mb / 24, rrset_mb = validate ? mb - mb / 3 : mb / 12;
+	snprintf(size, sizeof(size), "%um", rrset_mb ? rrset_mb : 1);
 	ret |= set_opt(ub, "rrset-cache-size:", size, err, err_len);
-	snprintf(size, sizeof(size), "%um",
-		 validate ? (mb / 2 ? mb / 2 : 1) : (mb / 16 ? mb / 16 : 1));
+	snprintf(size, sizeof(size), "%um", msg_mb ? msg_mb : 1);
 	ret |= set_opt(ub, "msg-cache-size:", size, err, err_len);
+	/* Answer sections only (plus the SOA of negative answers), as Unbound's daemon does by
+	 * default; the library's default encodes the zone's NS set and glue into every answer,
+	 * which we then parse and copy for nothing. NSDNAME/NSIP rules turn it off again
+	 * (resolve_ctx_want_ns()). */
+	ret |= set_opt(ub, "minimal-responses:", "yes", err, err_len);
 	if (rc->serve_stale) {
 		ret |= set_opt(ub, "serve-expired:", "yes", err, err_len);
 		ret |= set_opt(ub, "serve-expired-client-timeout:", "1800", err, err_len);
@@ -274,8 +307,11 @@ static void on_done(void *mydata, int rcode, void *packet, int packet_len, int s
 	/* libunbound: "do not inspect if rcode != 0" for errors; a SERVFAIL for bogus data
 	 * still reports sec = bogus, which is what the caller needs for the EDE. */
 	const uint8_t *pkt = packet_len > 0 ? packet : NULL;
-	pq->cb(pq->arg, rcode, pkt, packet_len > 0 ? (size_t)packet_len : 0, s, why_bogus);
-	free(pq);
+	struct resolve_ctx *ctx = pq->ctx;
+	resolve_done_cb cb = pq->cb;
+	void *arg = pq->arg;
+	query_put(ctx, pq);
+	cb(arg, rcode, pkt, packet_len > 0 ? (size_t)packet_len : 0, s, why_bogus);
 }
 
 int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qtype,
@@ -286,8 +322,7 @@ int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qt
 		*handle = NULL;
 	if (dns_name_to_text(qname, name, sizeof(name)) < 0)
 		return C2W_EMALF;
-	/* The trampoline is small; libunbound allocates far more per query on a miss. */
-	struct resolve_query *pq = malloc(sizeof(*pq));
+	struct resolve_query *pq = query_get(ctx);
 	if (pq == NULL)
 		return C2W_ENOMEM;
 	pq->ctx = ctx;
@@ -309,7 +344,7 @@ int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qname, uint16_t qt
 	if (ret != 0) {
 		/* The callback has not run: libunbound returns errors before attaching. */
 		pending_unlink(pq);
-		free(pq);
+		query_put(ctx, pq);
 		return C2W_EUPSTREAM;
 	}
 	if (live != NULL) {
@@ -329,7 +364,7 @@ void resolve_query_cancel(struct resolve_query *rq)
 	 * that has not called back, which a live handle guarantees. */
 	(void)ub_cancel(rq->ctx->ub, rq->async_id);
 	pending_unlink(rq);
-	free(rq);
+	query_put(rq->ctx, rq);
 }
 
 int resolve_ctx_want_ns(struct resolve_ctx *ctx)
@@ -353,6 +388,11 @@ void resolve_ctx_free(struct resolve_ctx *ctx)
 	while (ctx->head != NULL) {
 		struct resolve_query *pq = ctx->head;
 		pending_unlink(pq);
+		free(pq);
+	}
+	while (ctx->spare != NULL) {
+		struct resolve_query *pq = ctx->spare;
+		ctx->spare = pq->next;
 		free(pq);
 	}
 	free(ctx);
