@@ -2,7 +2,7 @@
 /*
  * The worker's query path: receive (recvmmsg), parse, ACL, policy, answer from the per-worker
  * cache or ask libunbound, render, send (sendmmsg). A cache hit allocates nothing and takes no
- * lock. Queries in flight live in a preallocated slot pool; each has a timer that answers
+ * lock. Queries in flight live in a preallocated slot pool; each has a deadline that answers
  * SERVFAIL when the upstream does not answer in time (DESIGN: failure behaviour). TCP is in
  * worker_tcp.c, the RPZ glue in worker_policy.c.
  */
@@ -358,7 +358,7 @@ static void orphan_unlink(struct net_worker *w, struct net_slot *s)
 
 static void slot_put(struct net_worker *w, struct net_slot *s)
 {
-	evtimer_del(s->timer);
+	net_deadline_del(&w->deadlines, &s->dl);
 	net_torture_release(w->torture, s->zone_ref);
 	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
 	s->zone_ref = 0;
@@ -585,8 +585,7 @@ struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_quer
 	if (rt->tcp)
 		rt->conn->pending++;
 	unsigned ms = w->cfg->resolver.timeout_ms ? w->cfg->resolver.timeout_ms : 5000;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	evtimer_add(s->timer, &tv);
+	net_deadline_add(&w->deadlines, &s->dl, ms);
 	return s;
 }
 
@@ -612,12 +611,10 @@ struct resolve_ctx *net_worker_rctx(struct net_worker *w, const struct dns_query
 	return q->cd && w->rctx_cd != NULL ? w->rctx_cd : w->rctx;
 }
 
-static void on_slot_timeout(evutil_socket_t fd, short what, void *arg)
+static void on_slot_timeout(void *arg, struct net_deadline_node *n)
 {
-	struct net_slot *s = arg;
-	struct net_worker *w = s->w;
-	(void)fd;
-	(void)what;
+	struct net_worker *w = arg;
+	struct net_slot *s = (struct net_slot *)(void *)((char *)n - offsetof(struct net_slot, dl));
 	/* The upstream did not answer in time: SERVFAIL now (DESIGN: SERVFAIL within a bound).
 	 * The client side is released at once; the upstream work goes on as an orphan. */
 	s->timed_out = true;
@@ -660,13 +657,25 @@ static int defer_query(struct net_worker *w, const struct dns_query *q, const st
 	if (s == NULL)
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 					       "resolver overloaded", rt->tcp, out, out_cap);
+	/* libunbound answers from its own cache during the call: let that answer join the
+	 * batch like a cache hit of ours (UDP; TCP answers are queued on the connection anyway). */
+	w->inline_len = 0;
+	if (!rt->tcp) {
+		w->inline_rt = &s->rt;
+		w->inline_out = out;
+		w->inline_cap = out_cap;
+	}
 	int ret = net_worker_slot_resolve(w, s, q->qname, q->qtype, q->qclass, on_resolved);
+	size_t ilen = w->inline_len;
+	w->inline_rt = NULL;
 	if (ret != C2W_OK) {
 		slot_put(w, s);
 		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 					       "resolver error", rt->tcp, out, out_cap);
 	}
-	return 0;
+	if (ilen > 0)
+		w->ctr.resolver_immediate++;
+	return (int)ilen;
 }
 
 /* ---- UDP ------------------------------------------------------------------------------ */
@@ -795,6 +804,12 @@ static void udp_buffers_init(struct net_worker *w)
 
 static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len)
 {
+	if (rt == w->inline_rt && w->inline_len == 0 && len <= w->inline_cap) {
+		/* net_worker_handle()'s caller sends it (and applies RRL to it). */
+		memcpy(w->inline_out, msg, len);
+		w->inline_len = len;
+		return;
+	}
 	if (rt->tcp) {
 		if (rt->conn != NULL)
 			net_tcp_send(rt->conn, msg, len);
@@ -1128,9 +1143,6 @@ static int slots_init(struct net_worker *w, const struct c2w_config *cfg)
 	for (unsigned i = 0; i < w->slot_total; i++) {
 		struct net_slot *s = &w->slots[i];
 		s->w = w;
-		s->timer = evtimer_new(w->base, on_slot_timeout, s);
-		if (s->timer == NULL)
-			return C2W_ENOMEM;
 		s->next_free = w->free_slots;
 		w->free_slots = s;
 	}
@@ -1158,6 +1170,8 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	unsigned entries = cfg->server.cache_entries ? cfg->server.cache_entries : 65536;
 	w->cache = dns_pcache_new(entries, PCACHE_SLOT_SIZE);
 	w->torture = net_torture_new(&cfg->ddos);
+	if (net_deadline_init(&w->deadlines, w->base, on_slot_timeout, w) != C2W_OK)
+		goto out_free;
 	w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mbox, w);
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 	if (w->cache == NULL || w->torture == NULL || w->mbox_ev == NULL || w->tick_ev == NULL)
@@ -1280,12 +1294,8 @@ void net_worker_free(struct net_worker *w)
 		resolve_ctx_free(r->ctx);
 		free(r);
 	}
-	if (w->slots != NULL) {
-		for (unsigned i = 0; i < w->slot_total; i++)
-			if (w->slots[i].timer != NULL)
-				event_free(w->slots[i].timer);
-		free(w->slots);
-	}
+	free(w->slots);
+	net_deadline_deinit(&w->deadlines);
 	if (w->mbox_ev != NULL)
 		event_free(w->mbox_ev);
 	if (w->tick_ev != NULL)

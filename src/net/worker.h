@@ -31,6 +31,7 @@ struct net_feeds;
 	X(tcp_queries, "queries over TCP")                                                    \
 	X(cache_hits, "answers from the answer cache")                                        \
 	X(cache_misses, "queries that missed the answer cache")                               \
+	X(resolver_immediate, "misses libunbound answered during the call (its cache)")        \
 	X(answers, "answers sent")                                                            \
 	X(noerror, "answers with RCODE NOERROR")                                              \
 	X(nxdomain, "answers with RCODE NXDOMAIN")                                            \

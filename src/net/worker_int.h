@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "events/optout.h"
 #include "events/ring.h"
 #include "net/client_table.h"
+#include "net/deadline.h"
 #include "net/torture.h"
 #include "net/worker.h"
 #include "policy/policy.h"
@@ -78,7 +80,7 @@ struct net_route {
 struct net_slot {
 	struct net_worker *w;
 	struct net_slot *next_free;
-	struct event *timer;
+	struct net_deadline_node dl; /* resolver.timeout for the client (w->deadlines) */
 	bool in_use;
 	bool timed_out;
 	bool orphan;                /* client answered (timeout); upstream still pending */
@@ -182,6 +184,14 @@ struct net_worker {
 	uint64_t beat; /* bumped by every tick (atomic): the service watchdog's heartbeat */
 	struct net_slot *slots;
 	struct net_slot *free_slots;
+	struct net_deadline_q deadlines; /* the slots' client deadlines, one timer */
+	/* While defer_query() waits in resolve_ctx_query(): an answer libunbound gives during
+	 * the call (its cache, local data) for route @inline_rt goes into @inline_out, to leave
+	 * with the batch being handled, instead of a sendmsg of its own. */
+	const struct net_route *inline_rt;
+	uint8_t *inline_out;
+	size_t inline_cap;
+	size_t inline_len;
 	unsigned slot_total;    /* SLOT_COUNT + orphan_cap */
 	unsigned orphan_cap;    /* limits.upstream-pending-max when the pool was made */
 	unsigned active;        /* slots whose client waits (<= SLOT_COUNT) */
