@@ -7,6 +7,7 @@
  * worker_tcp.c, the RPZ glue in worker_policy.c.
  */
 #include <assert.h>
+#include <sys/eventfd.h>
 
 #include "net/worker_int.h"
 
@@ -1083,8 +1084,10 @@ static void on_mbox(evutil_socket_t fd, short what, void *arg)
 {
 	struct net_worker *w = arg;
 	struct mbox *m = &w->mbox;
-	(void)fd;
 	(void)what;
+	uint64_t wakeups;
+	ssize_t n = read(fd, &wakeups, sizeof(wakeups)); /* drain the eventfd */
+	(void)n;
 	pthread_mutex_lock(&m->mu);
 	if (m->type == MBOX_PREPARE)
 		mbox_prepare(w, m);
@@ -1114,7 +1117,9 @@ static int mbox_call(struct net_worker *w, enum mbox_type type, const struct c2w
 	m->result = C2W_OK;
 	m->err[0] = '\0';
 	m->done = false;
-	event_active(w->mbox_ev, EV_READ, 0);
+	uint64_t one = 1;
+	ssize_t n = write(w->mbox_fd, &one, sizeof(one)); /* fails only if 2^64-2 are unread */
+	(void)n;
 	while (!m->done)
 		pthread_cond_wait(&m->cv, &m->mu);
 	int ret = m->result;
@@ -1128,7 +1133,8 @@ static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 
 static void evthread_setup(void)
 {
-	/* The main thread activates workers' mailbox events: libevent needs its locks. */
+	/* Workers' own bases are made without locks (their mailbox is an eventfd); the
+	 * other bases of the process keep libevent's locking, as they always had. */
 	evthread_use_pthreads();
 }
 
@@ -1164,7 +1170,16 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	pthread_cond_init(&w->mbox.cv, NULL);
 	udp_buffers_init(w);
 	int ret = C2W_ENOMEM;
-	w->base = event_base_new();
+	w->mbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	struct event_config *ec = event_config_new();
+	if (ec == NULL || w->mbox_fd < 0)
+		goto out_free_ec;
+	/* Only this thread touches its base (the mailbox wakes it through an eventfd), so
+	 * libevent's lock around every event_add/event_del and callback would be pure cost; the
+	 * miss path makes several per query. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	w->base = event_base_new_with_config(ec);
+	event_config_free(ec);
 	if (w->base == NULL)
 		goto out_free;
 	unsigned entries = cfg->server.cache_entries ? cfg->server.cache_entries : 65536;
@@ -1172,12 +1187,13 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	w->torture = net_torture_new(&cfg->ddos);
 	if (net_deadline_init(&w->deadlines, w->base, on_slot_timeout, w) != C2W_OK)
 		goto out_free;
-	w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mbox, w);
+	w->mbox_ev = event_new(w->base, w->mbox_fd, EV_READ | EV_PERSIST, on_mbox, w);
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
 	if (w->cache == NULL || w->torture == NULL || w->mbox_ev == NULL || w->tick_ev == NULL)
 		goto out_free;
 	struct timeval one = {.tv_sec = 1};
 	event_add(w->tick_ev, &one);
+	event_add(w->mbox_ev, NULL);
 	if (slots_init(w, cfg) != C2W_OK || net_wlimit_sync(w, cfg) != C2W_OK)
 		goto out_free;
 	ret = make_resolvers(w, cfg, &w->rctx, &w->rctx_cd, err, err_len);
@@ -1185,6 +1201,9 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 		goto out_free;
 	*out = w;
 	return C2W_OK;
+out_free_ec:
+	if (ec != NULL)
+		event_config_free(ec);
 out_free:
 	net_worker_free(w);
 	return ret;
@@ -1207,8 +1226,7 @@ int net_worker_start(struct net_worker *w, const struct net_sock *socks, size_t 
 		if (ret != C2W_OK)
 			return ret;
 	}
-	/* The mailbox event is activated by hand; it must be pending to be activatable
-	 * across threads without racing the loop start. */
+	/* A mailbox write before the loop runs stays in the eventfd until it does. */
 	int ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret != 0)
 		return -ret;
@@ -1298,6 +1316,8 @@ void net_worker_free(struct net_worker *w)
 	net_deadline_deinit(&w->deadlines);
 	if (w->mbox_ev != NULL)
 		event_free(w->mbox_ev);
+	if (w->mbox_fd >= 0)
+		close(w->mbox_fd);
 	if (w->tick_ev != NULL)
 		event_free(w->tick_ev);
 	dns_pcache_free(w->cache);

@@ -204,7 +204,8 @@ struct net_worker {
 	struct tcp_conn *conns;              /* most recently active first */
 	struct tcp_conn *conns_tail;         /* least recently active */
 	struct c2w_addrcount *tcp_per_addr; /* shared by all workers; NULL = no cap */
-	struct event *mbox_ev;
+	struct event *mbox_ev; /* reads @mbox_fd */
+	int mbox_fd;           /* eventfd: other threads wake the worker for its mailbox */
 	struct event *tick_ev;
 	struct mbox mbox;
 	uint64_t now_s;          /* monotonic seconds, refreshed per batch */
