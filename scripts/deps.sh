@@ -19,6 +19,8 @@ PKGS=(
   unbound dnstap-ldns fstrm-bin curl openssl sqlite3 iproute2 procps
   # sinkhole page rendering tests
   chromium fonts-noto-cjk
+  # metrics checks: promtool and a real scraping server
+  prometheus
   # benchmarks (bench/): dnsperf and the peers we compare with
   dnsperf pdns-recursor knot-resolver dnsdist
 )

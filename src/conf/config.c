@@ -1241,8 +1241,34 @@ static const struct key_def store_keys[] = {
 
 static const struct key_def control_keys[] = {
     K("socket", KEY_PATH_OPT, struct conf_control, socket),
-    K_UNSUPPORTED("http", "there is no HTTP API yet; use the control socket"),
+    K_LIST("http", KEY_ADDRS, struct conf_control, http, http_count, .port = 9153),
+    K("http-tokens", KEY_PATH_OPT, struct conf_control, http_tokens),
+    K("http-tls-cert", KEY_PATH_OPT, struct conf_control, http_tls_cert),
+    K("http-tls-key", KEY_PATH_OPT, struct conf_control, http_tls_key),
+    K("http-body-max", KEY_BYTES, struct conf_control, http_body_max, .lo = 256,
+      .hi = MIB(16)),
+    K("http-headers-max", KEY_BYTES, struct conf_control, http_headers_max, .lo = 1024,
+      .hi = MIB(1)),
+    K("http-timeout", KEY_MS, struct conf_control, http_timeout_ms, .lo = SECONDS(1),
+      .hi = SECONDS(3600)),
+    K_UINT("http-connections-max", struct conf_control, http_connections_max, 1, 65535),
 };
+
+/* The API is useless and unsafe without tokens; TLS needs both halves. */
+static int check_control(struct parser *p, void *base, const struct map_lines *ml)
+{
+	const struct conf_control *c = base;
+	if (c->http_count > 0 && c->http_tokens == NULL)
+		return fail(p, key_line(ml, "http"),
+			    "control.http needs control.http-tokens (a file of bearer tokens): "
+			    "every request is authenticated");
+	if ((c->http_tls_cert == NULL) != (c->http_tls_key == NULL))
+		return fail(p,
+			    key_line(ml, key_seen(ml, "http-tls-cert") ? "http-tls-cert"
+								       : "http-tls-key"),
+			    "control.http-tls-cert and control.http-tls-key go together");
+	return C2W_OK;
+}
 
 static const struct key_def sinkhole_keys[] = {
     K_CUSTOM("ipv4", struct conf_sinkhole, ipv4, parse_ipv4),
@@ -1410,7 +1436,7 @@ static const struct table policy_table = TABLE(policy_keys, check_policy);
 static const struct table events_table = TABLE(events_keys, NULL);
 static const struct table privacy_table = TABLE(privacy_keys, check_privacy);
 static const struct table store_table = TABLE(store_keys, NULL);
-static const struct table control_table = TABLE(control_keys, NULL);
+static const struct table control_table = TABLE(control_keys, check_control);
 static const struct table sinkhole_table = TABLE(sinkhole_keys, NULL);
 static const struct table log_table = TABLE(log_keys, NULL);
 static const struct table rate_limit_table = TABLE(rate_limit_keys, check_rate_limit);
@@ -1591,6 +1617,10 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->privacy.key_rotation_s = 86400;
 	cfg->privacy.retention_days = 30;
 	cfg->privacy.notify_window_days = 14;
+	cfg->control.http_body_max = 65536;
+	cfg->control.http_headers_max = 8192;
+	cfg->control.http_timeout_ms = 10000;
+	cfg->control.http_connections_max = 64;
 	cfg->log.level = C2W_LOG_INFO;
 
 	struct conf_rate_limit *rl = &cfg->rate_limit;
@@ -1669,6 +1699,10 @@ void conf_free(struct c2w_config *cfg)
 	free(cfg->privacy.optout_file);
 	free(cfg->store.sqlite);
 	free(cfg->control.socket);
+	free(cfg->control.http);
+	free(cfg->control.http_tokens);
+	free(cfg->control.http_tls_cert);
+	free(cfg->control.http_tls_key);
 	free(cfg->sinkhole.ipv4);
 	free(cfg->sinkhole.ipv6);
 	free(cfg->sinkhole.http);

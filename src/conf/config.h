@@ -210,9 +210,18 @@ struct conf_store {
 	char *sqlite; /* path; default /var/lib/c2wall/incidents.db */
 };
 
-/* control.http is rejected likewise until the HTTP API is built. */
+/* The control socket and the HTTP API, metrics (control/http.h; docs/operations.md). */
 struct conf_control {
 	char *socket; /* unix socket path; default /run/c2wall/control.sock */
+	struct conf_addr *http; /* HTTP API listeners, port 9153 by default; none = off */
+	size_t http_count;
+	char *http_tokens;   /* bearer token file ("read|admin TOKEN" lines); needed with http */
+	char *http_tls_cert; /* PEM certificate chain; with http_tls_key: HTTPS */
+	char *http_tls_key;
+	uint64_t http_body_max;        /* request body bytes; default 64 KiB */
+	uint64_t http_headers_max;     /* request line + headers bytes; default 8 KiB */
+	unsigned http_timeout_ms;      /* idle and whole-request time; default 10 s */
+	unsigned http_connections_max; /* open connections, all listeners; default 64 */
 };
 
 struct conf_sinkhole {

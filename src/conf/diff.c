@@ -81,6 +81,20 @@ unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *
 	note(&d, str_differs(o->store.sqlite, n->store.sqlite), "store.sqlite");
 	note(&d, str_differs(o->control.socket, n->control.socket), "control.socket");
 	note(&d,
+	     addrs_differ(o->control.http, o->control.http_count, n->control.http,
+			  n->control.http_count),
+	     "control.http");
+	note(&d, str_differs(o->control.http_tls_cert, n->control.http_tls_cert),
+	     "control.http-tls-cert");
+	note(&d, str_differs(o->control.http_tls_key, n->control.http_tls_key),
+	     "control.http-tls-key");
+	note(&d,
+	     o->control.http_body_max != n->control.http_body_max ||
+		 o->control.http_headers_max != n->control.http_headers_max ||
+		 o->control.http_timeout_ms != n->control.http_timeout_ms ||
+		 o->control.http_connections_max != n->control.http_connections_max,
+	     "control.http limits");
+	note(&d,
 	     addrs_differ(o->sinkhole.http, o->sinkhole.http_count, n->sinkhole.http,
 			  n->sinkhole.http_count),
 	     "sinkhole.http");

@@ -23,6 +23,7 @@
 #define CONTROL_ARGS_MAX 16
 
 struct event_base;
+struct evbuffer;
 struct control_server;
 struct control_reply;
 struct events_optout;
@@ -42,7 +43,8 @@ struct events_pipeline;
 typedef int (*control_handler_cb)(void *arg, int argc, char **argv, struct control_reply *reply);
 
 /**
- * Listen on @path (a stale socket file is removed first).
+ * Listen on @path (a stale socket file is removed first); @path NULL makes the command
+ * registry alone (no socket), for the HTTP API when control.socket is none.
  *
  * @param base  the daemon's main event_base, borrowed until _free
  * @return C2W_OK, C2W_EINVAL (path too long), negative errno
@@ -61,6 +63,21 @@ void control_server_free(struct control_server *srv);
  */
 C2W_NODISCARD int control_server_register(struct control_server *srv, const char *name,
 					  control_handler_cb cb, void *arg);
+
+/* control_server_call() for a command nobody registered (distinct from handlers' codes). */
+#define CONTROL_UNKNOWN (C2W_ENOENT - 100000)
+
+/**
+ * Run one command as the socket would (the HTTP API calls this: one implementation for the
+ * CLI and the API). Main loop's thread.
+ *
+ * @param argv  argc words, argv[0] the command; borrowed for the call
+ * @param body  out: the handler's response body is appended (empty: plain "ok")
+ * @param err   out: the error text when the return is not C2W_OK
+ * @return the handler's return, or CONTROL_UNKNOWN when no such command is registered
+ */
+C2W_NODISCARD int control_server_call(struct control_server *srv, int argc, char **argv,
+				      struct evbuffer *body, char *err, size_t err_len);
 
 /** Append to the response body (one line; the server adds the final LF). */
 void control_reply_printf(struct control_reply *reply, const char *fmt, ...) C2W_PRINTF(2, 3);

@@ -75,6 +75,26 @@ static int help_cb(void *arg, int argc, char **argv, struct control_reply *reply
 	return C2W_OK;
 }
 
+int control_server_call(struct control_server *srv, int argc, char **argv, struct evbuffer *body,
+			char *err, size_t err_len)
+{
+	struct control_reply reply = {.body = body};
+	if (err_len > 0)
+		err[0] = '\0';
+	if (strcmp(argv[0], "help") == 0)
+		return help_cb(srv, argc, argv, &reply);
+	for (size_t i = 0; i < srv->command_count; i++) {
+		if (strcmp(argv[0], srv->commands[i].name) != 0)
+			continue;
+		int ret = srv->commands[i].cb(srv->commands[i].arg, argc, argv, &reply);
+		if (ret != C2W_OK)
+			snprintf(err, err_len, "%s", reply.error[0] ? reply.error : c2w_strerror(ret));
+		return ret;
+	}
+	snprintf(err, err_len, "unknown command (try \"help\")");
+	return CONTROL_UNKNOWN;
+}
+
 static void run_line(struct control_server *srv, const char *line, size_t len, struct evbuffer *out)
 {
 	char buf[CONTROL_LINE_MAX];
@@ -85,40 +105,28 @@ static void run_line(struct control_server *srv, const char *line, size_t len, s
 				    argc == C2W_ESPACE ? "request too long" : "malformed request");
 		return;
 	}
-	struct control_reply reply = {.body = evbuffer_new()};
-	if (reply.body == NULL) {
+	struct evbuffer *body = evbuffer_new();
+	if (body == NULL) {
 		evbuffer_add_printf(out, "error: out of memory\n");
 		return;
 	}
-	int ret = C2W_ENOENT;
-	bool found = false;
-	if (strcmp(argv[0], "help") == 0) {
-		found = true;
-		ret = help_cb(srv, argc, argv, &reply);
-	}
-	for (size_t i = 0; !found && i < srv->command_count; i++)
-		if (strcmp(argv[0], srv->commands[i].name) == 0) {
-			found = true;
-			ret = srv->commands[i].cb(srv->commands[i].arg, argc, argv, &reply);
-		}
-	if (!found) {
-		evbuffer_add_printf(out, "error: unknown command (try \"help\")\n");
-	} else if (ret != C2W_OK) {
-		evbuffer_add_printf(out, "error: %s\n",
-				    reply.error[0] ? reply.error : c2w_strerror(ret));
-	} else if (evbuffer_get_length(reply.body) == 0) {
+	char err[512];
+	int ret = control_server_call(srv, argc, argv, body, err, sizeof(err));
+	if (ret != C2W_OK) {
+		evbuffer_add_printf(out, "error: %s\n", err);
+	} else if (evbuffer_get_length(body) == 0) {
 		evbuffer_add_printf(out, "ok\n");
 	} else {
 		/* One response line: a handler's newline must not split it. */
-		size_t n = evbuffer_get_length(reply.body);
-		unsigned char *p = evbuffer_pullup(reply.body, -1);
+		size_t n = evbuffer_get_length(body);
+		unsigned char *p = evbuffer_pullup(body, -1);
 		for (size_t i = 0; p && i < n; i++)
 			if (p[i] == '\n' || p[i] == '\r')
 				p[i] = ' ';
-		evbuffer_add_buffer(out, reply.body);
+		evbuffer_add_buffer(out, body);
 		evbuffer_add(out, "\n", 1);
 	}
-	evbuffer_free(reply.body);
+	evbuffer_free(body);
 }
 
 static void conn_close(struct conn *c)
@@ -204,15 +212,19 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 int control_server_new(struct event_base *base, const char *path, struct control_server **out)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sun.sun_path))
+	if (path != NULL && strlen(path) >= sizeof(sun.sun_path))
 		return C2W_EINVAL;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
 	struct control_server *srv = calloc(1, sizeof(*srv));
-	if (srv == NULL || (srv->path = strdup(path)) == NULL) {
+	if (srv == NULL || (path != NULL && (srv->path = strdup(path)) == NULL)) {
 		free(srv);
 		return C2W_ENOMEM;
 	}
 	srv->base = base;
+	if (path == NULL) { /* the registry alone, for the HTTP API */
+		*out = srv;
+		return C2W_OK;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	struct stat st;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path); /* stale socket of a previous run */
@@ -238,8 +250,10 @@ void control_server_free(struct control_server *srv)
 		return;
 	while (srv->conns)
 		conn_close(srv->conns);
-	evconnlistener_free(srv->listener);
-	unlink(srv->path);
+	if (srv->listener != NULL) {
+		evconnlistener_free(srv->listener);
+		unlink(srv->path);
+	}
 	for (size_t i = 0; i < srv->command_count; i++)
 		free(srv->commands[i].name);
 	free(srv->path);

@@ -1133,3 +1133,26 @@ void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry)
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	evtimer_add(f->expiry_ev, &tv);
 }
+
+size_t net_feeds_state(struct net_feeds *f, struct net_feed_state *out, size_t cap)
+{
+	size_t n = 0;
+	if (f == NULL)
+		return 0;
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->count && n < cap; i++, n++) {
+		const struct fzone *fz = &f->zones[i];
+		struct net_feed_state *o = &out[n];
+		snprintf(o->name, sizeof(o->name), "%s", fz->name);
+		o->has_copy = fz->st.has_copy;
+		o->expired = fz->st.expired;
+		o->error = fz->st.last_error[0] != '\0';
+		o->serial = fz->st.has_copy ? fz->st.soa.serial : 0;
+		o->last_success = fz->st.last_success;
+		o->rules = fz->st.rules;
+		o->transfers = fz->st.transfers;
+		o->failures = fz->st.failures;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}

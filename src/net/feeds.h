@@ -86,6 +86,21 @@ void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry);
 /** Register the "feeds" control command (each zone's transfer state as JSON). */
 C2W_NODISCARD int net_feeds_control_register(struct net_feeds *f, struct control_server *ctl);
 
+/* One followed zone's state, for the metrics page (net/metrics.c). */
+struct net_feed_state {
+	char name[1024]; /* presentation form, as the control socket shows it */
+	bool has_copy, expired, error; /* error: the last attempt failed */
+	uint32_t serial;
+	int64_t last_success; /* unix s; 0 = never */
+	uint64_t rules, transfers, failures;
+};
+
+/**
+ * Copy the state of at most @cap followed zones into @out. Any thread (takes the feeds lock).
+ * @return the number written
+ */
+size_t net_feeds_state(struct net_feeds *f, struct net_feed_state *out, size_t cap);
+
 void net_feeds_free(struct net_feeds *f);
 
 #endif

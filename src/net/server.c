@@ -20,10 +20,12 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu.h>
 
 #include "control/control.h"
+#include "control/http.h"
 #include "core/addrcount.h"
 #include "core/log.h"
 #include "core/sandbox.h"
@@ -32,6 +34,7 @@
 #include "events/ring.h"
 #include "net/feeds.h"
 #include "net/listen.h"
+#include "net/metrics.h"
 #include "net/policy_conf.h"
 #include "net/preflight.h"
 #include "net/service.h"
@@ -58,7 +61,10 @@ struct net_server {
 	struct events_optout *optout;
 	struct events_pipeline *events;
 	struct events_ring **rings; /* one per worker */
-	struct control_server *control;
+	struct control_server *control; /* the command registry; a socket when control.socket */
+	struct control_http *http;      /* NULL unless control.http */
+	uint64_t reloads, reload_failures;
+	time_t start_time;
 	struct net_sinkhole *sinkhole; /* NULL when no sinkhole listener is configured */
 	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
@@ -200,12 +206,49 @@ static int on_ctl_stats(void *arg, int argc, char **argv, struct control_reply *
 	return C2W_OK;
 }
 
+static void on_metrics(void *arg, struct evbuffer *out)
+{
+	struct net_server *srv = arg;
+	struct net_metrics_src src = {
+	    .workers = srv->workers,
+	    .worker_count = srv->worker_count,
+	    .cfg = srv->cfg,
+	    .snap = srv->snap,
+	    .sinkhole = srv->sinkhole,
+	    .feeds = srv->feeds,
+	    .events = srv->events,
+	    .optout = srv->optout,
+	    .http = srv->http,
+	    .reloads = srv->reloads,
+	    .reload_failures = srv->reload_failures,
+	    .start_time = srv->start_time,
+	};
+	net_metrics_write(&src, out);
+}
+
+/* control.http: bound here, before privileges are dropped; serves the registry's commands. */
+static int http_setup(struct net_server *srv)
+{
+	char err[1024] = "";
+	if (srv->cfg->control.http_count == 0)
+		return C2W_OK;
+	int ret = control_http_new(srv->base, &srv->cfg->control, srv->control, &srv->http, err,
+				   sizeof(err));
+	if (ret != C2W_OK) {
+		c2w_log_err("control: HTTP API: %s", err[0] ? err : c2w_strerror(ret));
+		return ret;
+	}
+	control_http_set_metrics(srv->http, on_metrics, srv);
+	return C2W_OK;
+}
+
 static int control_setup(struct net_server *srv)
 {
 	const char *path = srv->cfg->control.socket;
-	if (path == NULL)
+	if (path == NULL && srv->cfg->control.http_count == 0)
 		return C2W_OK;
-	ensure_parent_dir(path, srv->run_uid, srv->run_gid);
+	if (path != NULL)
+		ensure_parent_dir(path, srv->run_uid, srv->run_gid);
 	int ret = control_server_new(srv->base, path, &srv->control);
 	if (ret != C2W_OK) {
 		c2w_log_err("control: socket %s: %s", path, c2w_strerror(ret));
@@ -221,6 +264,8 @@ static int control_setup(struct net_server *srv)
 		ret = control_events_register(srv->control, srv->events);
 	if (ret == C2W_OK)
 		ret = net_feeds_control_register(srv->feeds, srv->control);
+	if (ret == C2W_OK)
+		ret = http_setup(srv);
 	return ret;
 }
 
@@ -592,6 +637,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		return C2W_ENOMEM;
 	}
 	srv->cfg = cfg;
+	srv->start_time = time(NULL);
 	/* libunbound reads these only at the first query: refuse now, not then. */
 	char err[1024];
 	if (net_preflight_resolver(cfg, err, sizeof(err)) != C2W_OK) {
@@ -810,9 +856,16 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 	}
 	if (net_feeds_reconfigure(srv->feeds, srv->cfg) != C2W_OK)
 		c2w_log_err("reload: zone transfers: see above; zones not followed until fixed");
+	/* New tokens (added, revoked) take effect at reload; a bad file keeps the old set. */
+	if (srv->http != NULL && srv->cfg->control.http_tokens != NULL &&
+	    control_http_reload_tokens(srv->http, srv->cfg->control.http_tokens, err,
+				       sizeof(err)) != C2W_OK)
+		c2w_log_err("reload: %s; the loaded HTTP tokens stay in force", err);
+	srv->reloads++;
 	net_service_ready(srv->service, "serving; last reload ok");
 	return C2W_OK;
 out_fail:
+	srv->reload_failures++;
 	c2w_log_err("reload: %s; keeping the running configuration",
 		    err[0] ? err : c2w_strerror(ret));
 	say(msg, msg_len, "%s", err[0] ? err : c2w_strerror(ret));
@@ -840,6 +893,7 @@ void net_server_free(struct net_server *srv)
 	free(srv->workers);
 	c2w_addrcount_free(srv->tcp_per_addr);
 	net_sinkhole_free(srv->sinkhole);
+	control_http_free(srv->http);
 	control_server_free(srv->control);
 	if (srv->events != NULL) {
 		events_pipeline_stop(srv->events);
