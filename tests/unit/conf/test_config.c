@@ -419,8 +419,48 @@ static void test_errors_keys(void)
 		     "store.postgres: not supported in this version");
 	expect_error("store:\n  postgres: none\n", 2,
 		     "store.postgres: not supported in this version");
+}
+
+/* control.http and its keys (docs/config.md "control"). */
+static void test_control_http(void)
+{
+	struct c2w_config *cfg = load_ok("server: {}\n");
+	if (cfg != NULL) {
+		CHECK_EQ(cfg->control.http_count, 0);
+		CHECK(cfg->control.http_tokens == NULL && cfg->control.http_tls_cert == NULL);
+		CHECK_EQ(cfg->control.http_body_max, 65536);
+		CHECK_EQ(cfg->control.http_headers_max, 8192);
+		CHECK_EQ(cfg->control.http_timeout_ms, 10000);
+		CHECK_EQ(cfg->control.http_connections_max, 64);
+		conf_free(cfg);
+	}
+	cfg = load_ok("control:\n  http: [127.0.0.1, \"::1@8443\"]\n  http-tokens: /etc/t\n"
+		      "  http-tls-cert: /c.pem\n  http-tls-key: /k.pem\n  http-body-max: 1k\n"
+		      "  http-headers-max: 4096\n  http-timeout: 3s\n"
+		      "  http-connections-max: 5\n");
+	if (cfg != NULL) {
+		CHECK_EQ(cfg->control.http_count, 2);
+		CHECK_STREQ(cfg->control.http[0].text, "127.0.0.1@9153");
+		CHECK_STREQ(cfg->control.http[1].text, "::1@8443");
+		CHECK_STREQ(cfg->control.http_tokens, "/etc/t");
+		CHECK_STREQ(cfg->control.http_tls_cert, "/c.pem");
+		CHECK_STREQ(cfg->control.http_tls_key, "/k.pem");
+		CHECK_EQ(cfg->control.http_body_max, 1024);
+		CHECK_EQ(cfg->control.http_headers_max, 4096);
+		CHECK_EQ(cfg->control.http_timeout_ms, 3000);
+		CHECK_EQ(cfg->control.http_connections_max, 5);
+		conf_free(cfg);
+	}
 	expect_error("control:\n  http: [127.0.0.1]\n", 2,
-		     "control.http: not supported in this version");
+		     "control.http needs control.http-tokens");
+	expect_error("control:\n  http-tokens: /t\n  http-tls-cert: /c.pem\n", 3,
+		     "control.http-tls-cert and control.http-tls-key go together");
+	expect_error("control:\n  http-tls-key: /k.pem\n", 2, "go together");
+	expect_error("control:\n  http-connections-max: 0\n", 2, "control.http-connections-max");
+	expect_error("control:\n  http-body-max: 100\n", 2, "control.http-body-max");
+	expect_error("control:\n  http-timeout: 10ms\n", 2, "control.http-timeout");
+	expect_error("control:\n  http: [not-an-address]\n  http-tokens: /t\n", 2,
+		     "control.http");
 }
 
 static void test_errors_types(void)
@@ -955,6 +995,7 @@ static void test_teardown(void)
 TEST_MAIN(TEST(test_setup), TEST(test_defaults), TEST(test_every_key), TEST(test_ddos_keys),
 	  TEST(test_errors_keys),
 	  TEST(test_errors_types), TEST(test_errors_values), TEST(test_errors_units),
+	  TEST(test_control_http),
 	  TEST(test_errors_required), TEST(test_errors_yaml), TEST(test_open_errors),
 	  TEST(test_relative_paths), TEST(test_load_buffer), TEST(test_addr_parse),
 	  TEST(test_prefixes), TEST(test_durations_sizes), TEST(test_sample_config),
