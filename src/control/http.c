@@ -60,7 +60,7 @@ struct route {
 	enum evhttp_cmd_type method;
 	enum control_role role;
 	enum route_kind kind;
-	const char *words[3];          /* the command, NULL-terminated */
+	const char *words[3];           /* the command, NULL-terminated */
 	const char *params[PARAMS_MAX]; /* query parameters appended in order, all required */
 };
 
@@ -70,12 +70,24 @@ static const struct route routes[] = {
     {"/api/v1/stats", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"stats"}, {NULL}},
     {"/api/v1/events", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"events"}, {NULL}},
     {"/api/v1/feeds", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"feeds"}, {NULL}},
-    {"/api/v1/optout", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"optout", "list"},
+    {"/api/v1/optout",
+     EVHTTP_REQ_GET,
+     CONTROL_ROLE_READ,
+     ROUTE_COMMAND,
+     {"optout", "list"},
      {NULL}},
-    {"/api/v1/optout/add", EVHTTP_REQ_POST, CONTROL_ROLE_ADMIN, ROUTE_COMMAND, {"optout", "add"},
+    {"/api/v1/optout/add",
+     EVHTTP_REQ_POST,
+     CONTROL_ROLE_ADMIN,
+     ROUTE_COMMAND,
+     {"optout", "add"},
      {"prefix"}},
-    {"/api/v1/optout/remove", EVHTTP_REQ_POST, CONTROL_ROLE_ADMIN, ROUTE_COMMAND,
-     {"optout", "remove"}, {"prefix"}},
+    {"/api/v1/optout/remove",
+     EVHTTP_REQ_POST,
+     CONTROL_ROLE_ADMIN,
+     ROUTE_COMMAND,
+     {"optout", "remove"},
+     {"prefix"}},
     {"/api/v1/reload", EVHTTP_REQ_POST, CONTROL_ROLE_ADMIN, ROUTE_COMMAND, {"reload"}, {NULL}},
 };
 
@@ -172,8 +184,8 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	if (h->ssl != NULL) {
 		SSL *ssl = SSL_new(h->ssl);
 		if (ssl != NULL)
-			bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-							     BEV_OPT_CLOSE_ON_FREE);
+			bev = bufferevent_openssl_socket_new(
+			    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL)
 			SSL_free(ssl);
 	} else {
@@ -233,8 +245,7 @@ static void reply(struct evhttp_request *req, int code, const char *reason, cons
 }
 
 /* An error answer; the text is ours (never echoes the request back unescaped). */
-static void reply_error(struct evhttp_request *req, int code, const char *reason,
-			const char *text)
+static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *text)
 {
 	struct evbuffer *b = evbuffer_new();
 	if (b == NULL) {
@@ -272,8 +283,8 @@ static int status_of(int ret, const char **reason)
 
 /* Run the route's command; a body that is not JSON ("ok; restart needed for: ...") is
  * wrapped as {"result": "..."}. */
-static void run_command(struct control_http *h, struct evhttp_request *req,
-			const struct route *r, struct evkeyvalq *query)
+static void run_command(struct control_http *h, struct evhttp_request *req, const struct route *r,
+			struct evkeyvalq *query)
 {
 	char *argv[8];
 	int argc = 0;
@@ -360,8 +371,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		c->deadline_ms = now_ms() + h->timeout_ms;
 	/* Authentication first: without a valid token nothing about the server shows, not
 	 * even which paths exist (401 without detail). */
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-					      "Authorization");
+	const char *auth =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	enum control_role role = control_tokens_check(h->tokens, auth);
 	if (role == CONTROL_ROLE_NONE) {
 		h->st.unauthorized++;
@@ -419,8 +430,8 @@ static int tls_setup(struct control_http *h, const struct conf_control *cfg, cha
 	    SSL_CTX_check_private_key(h->ssl) != 1) {
 		char why[256];
 		ERR_error_string_n(ERR_get_error(), why, sizeof(why));
-		snprintf(err, err_len, "control.http-tls-cert/key (%s, %s): %s",
-			 cfg->http_tls_cert, cfg->http_tls_key, why);
+		snprintf(err, err_len, "control.http-tls-cert/key (%s, %s): %s", cfg->http_tls_cert,
+			 cfg->http_tls_key, why);
 		ERR_clear_error();
 		return C2W_ECONFIG;
 	}
@@ -483,8 +494,7 @@ int control_http_new(struct event_base *base, const struct conf_control *cfg,
 	evhttp_set_max_headers_size(h->http, (ev_ssize_t)cfg->http_headers_max);
 	evhttp_set_max_body_size(h->http, (ev_ssize_t)cfg->http_body_max);
 	evhttp_set_timeout_tv(h->http, &h->timeout);
-	evhttp_set_allowed_methods(h->http,
-				   EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
 	evhttp_set_bevcb(h->http, make_bev, h);
 	evhttp_set_gencb(h->http, on_request, h);
 	ret = listen_all(h, cfg, err, err_len);
@@ -503,8 +513,7 @@ void control_http_set_metrics(struct control_http *h, control_metrics_cb cb, voi
 	h->metrics_arg = arg;
 }
 
-int control_http_reload_tokens(struct control_http *h, const char *path, char *err,
-			       size_t err_len)
+int control_http_reload_tokens(struct control_http *h, const char *path, char *err, size_t err_len)
 {
 	struct control_tokens *t = NULL;
 	int ret = control_tokens_load(path, &t, err, err_len);

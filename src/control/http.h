@@ -28,12 +28,12 @@ struct control_http;
 typedef void (*control_metrics_cb)(void *arg, struct evbuffer *out);
 
 struct control_http_stats {
-	uint64_t requests;       /* requests parsed (any outcome) */
-	uint64_t unauthorized;   /* 401: no token or an unknown one */
-	uint64_t forbidden;      /* 403: a read token on an admin endpoint */
-	uint64_t refused;        /* connections closed at accept: http-connections-max */
-	uint64_t deadline_cuts;  /* connections cut: a request not whole within http-timeout */
-	unsigned open;           /* connections open now */
+	uint64_t requests;      /* requests parsed (any outcome) */
+	uint64_t unauthorized;  /* 401: no token or an unknown one */
+	uint64_t forbidden;     /* 403: a read token on an admin endpoint */
+	uint64_t refused;       /* connections closed at accept: http-connections-max */
+	uint64_t deadline_cuts; /* connections cut: a request not whole within http-timeout */
+	unsigned open;          /* connections open now */
 };
 
 /**
@@ -47,8 +47,8 @@ struct control_http_stats {
  * @return C2W_OK, C2W_ECONFIG (tokens, TLS files), negative errno (bind), C2W_ENOMEM
  */
 C2W_NODISCARD int control_http_new(struct event_base *base, const struct conf_control *cfg,
-				   struct control_server *ctl, struct control_http **out,
-				   char *err, size_t err_len);
+				   struct control_server *ctl, struct control_http **out, char *err,
+				   size_t err_len);
 
 /** Serve /metrics from @cb (until then /metrics answers 404). */
 void control_http_set_metrics(struct control_http *h, control_metrics_cb cb, void *arg);

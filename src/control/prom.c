@@ -22,8 +22,7 @@ static void add_escaped(struct evbuffer *out, const char *s, int quote)
 	}
 }
 
-void control_prom_family(struct evbuffer *out, const char *name, const char *type,
-			 const char *help)
+void control_prom_family(struct evbuffer *out, const char *name, const char *type, const char *help)
 {
 	evbuffer_add_printf(out, "# HELP %s ", name);
 	add_escaped(out, help, 0);

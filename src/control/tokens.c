@@ -160,9 +160,11 @@ int control_tokens_load(const char *path, struct control_tokens **out, char *err
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	if (ret == C2W_ENOENT)
-		snprintf(err, err_len, "%s: no token (lines \"read TOKEN\" or \"admin TOKEN\")", path);
+		snprintf(err, err_len, "%s: no token (lines \"read TOKEN\" or \"admin TOKEN\")",
+			 path);
 	else if (ret == C2W_EFULL)
-		snprintf(err, err_len, "%s:%u: more than %d tokens", path, line, CONTROL_TOKENS_MAX);
+		snprintf(err, err_len, "%s:%u: more than %d tokens", path, line,
+			 CONTROL_TOKENS_MAX);
 	else if (ret != C2W_OK)
 		snprintf(err, err_len,
 			 "%s:%u: expected \"read TOKEN\" or \"admin TOKEN\", the token %d to %d "

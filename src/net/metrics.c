@@ -44,8 +44,8 @@ static void gauge(struct evbuffer *b, const char *name, const char *help, double
 /* Counters exported under a family of their own below; the rest of NET_COUNTERS goes out
  * as c2wall_<name>_total (or c2wall_<name> for gauges) with the list's help text. */
 static const char *const grouped[] = {
-    "queries", "udp_queries", "tcp_queries", "answers",   "noerror",  "nxdomain",
-    "servfail", "formerr",    "refused",     "notimp",    "cache_hits", "cache_misses",
+    "queries",  "udp_queries", "tcp_queries", "answers", "noerror",    "nxdomain",
+    "servfail", "formerr",     "refused",     "notimp",  "cache_hits", "cache_misses",
 };
 
 static bool is_grouped(const char *name)
@@ -244,8 +244,7 @@ static void write_http(const struct net_metrics_src *src, struct evbuffer *b)
 			    "HTTP API requests denied, by status");
 	control_prom_u64(b, "c2wall_http_denied_total", (lbl[]){{"code", "401"}}, 1,
 			 st.unauthorized);
-	control_prom_u64(b, "c2wall_http_denied_total", (lbl[]){{"code", "403"}}, 1,
-			 st.forbidden);
+	control_prom_u64(b, "c2wall_http_denied_total", (lbl[]){{"code", "403"}}, 1, st.forbidden);
 	counter(b, "c2wall_http_connections_refused_total",
 		"HTTP connections closed at accept: control.http-connections-max", st.refused);
 	counter(b, "c2wall_http_deadline_cuts_total",

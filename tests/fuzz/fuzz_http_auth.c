@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int ret = control_tokens_parse((const char *)data, file_len, &line, &t);
 	if (ret != C2W_OK && t != NULL)
 		__builtin_trap();
-	if (ret == C2W_OK && (control_tokens_count(t) == 0 ||
-			      control_tokens_count(t) > CONTROL_TOKENS_MAX))
+	if (ret == C2W_OK &&
+	    (control_tokens_count(t) == 0 || control_tokens_count(t) > CONTROL_TOKENS_MAX))
 		__builtin_trap();
 	size_t hlen = nul ? size - file_len - 1 : 0;
 	char *hdr = malloc(hlen + 1);
