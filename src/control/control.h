@@ -28,6 +28,7 @@ struct control_server;
 struct control_reply;
 struct events_optout;
 struct events_pipeline;
+struct policy_snap;
 
 /**
  * A command handler, run on the main loop's thread.
@@ -84,6 +85,26 @@ void control_reply_printf(struct control_reply *reply, const char *fmt, ...) C2W
 
 /** Set the error text for a failing handler. */
 void control_reply_error(struct control_reply *reply, const char *fmt, ...) C2W_PRINTF(2, 3);
+
+/** Append @s as a JSON string (quoted; '"', '\\' and control bytes escaped). */
+void control_reply_json(struct control_reply *reply, const char *s);
+
+/**
+ * Register "explain NAME [TYPE]": the rules of the policy in force that match, as JSON.
+ * @param snapp  where the daemon keeps its snapshot pointer (read at each call, main thread;
+ *               *snapp may be NULL: no policy); borrowed until _free
+ */
+C2W_NODISCARD int control_explain_register(struct control_server *srv,
+					   const struct policy_snap *const *snapp);
+
+/**
+ * Register "incidents list [SINCE] | mark-notified ID": the incident store at @path (opened per
+ * request on the main thread, beside the event thread's writer). "list" answers the JSON
+ * export (pseudonyms and subscriber ids, never raw addresses); SINCE is YYYY-MM-DD or "-",
+ * an optional third word "unnotified" keeps the ones not yet notified.
+ * @param path  borrowed until _free
+ */
+C2W_NODISCARD int control_incidents_register(struct control_server *srv, const char *path);
 
 /** Register "optout add PREFIX | remove PREFIX | list" over @reg (borrowed until _free). */
 C2W_NODISCARD int control_optout_register(struct control_server *srv, struct events_optout *reg);

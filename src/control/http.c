@@ -89,6 +89,24 @@ static const struct route routes[] = {
      {"optout", "remove"},
      {"prefix"}},
     {"/api/v1/reload", EVHTTP_REQ_POST, CONTROL_ROLE_ADMIN, ROUTE_COMMAND, {"reload"}, {NULL}},
+    {"/api/v1/explain",
+     EVHTTP_REQ_GET,
+     CONTROL_ROLE_READ,
+     ROUTE_COMMAND,
+     {"explain"},
+     {"name", "type?"}},
+    {"/api/v1/incidents",
+     EVHTTP_REQ_GET,
+     CONTROL_ROLE_READ,
+     ROUTE_COMMAND,
+     {"incidents", "list"},
+     {"since?", "unnotified!"}},
+    {"/api/v1/incidents/mark-notified",
+     EVHTTP_REQ_POST,
+     CONTROL_ROLE_ADMIN,
+     ROUTE_COMMAND,
+     {"incidents", "mark-notified"},
+     {"id"}},
 };
 
 /* ---- connections ------------------------------------------------------------------------
@@ -281,6 +299,14 @@ static int status_of(int ret, const char **reason)
 	}
 }
 
+static size_t count_params(const struct route *r)
+{
+	size_t n = 0;
+	while (n < PARAMS_MAX && r->params[n] != NULL)
+		n++;
+	return n;
+}
+
 /* Run the route's command; a body that is not JSON ("ok; restart needed for: ...") is
  * wrapped as {"result": "..."}. */
 static void run_command(struct control_http *h, struct evhttp_request *req, const struct route *r,
@@ -290,17 +316,30 @@ static void run_command(struct control_http *h, struct evhttp_request *req, cons
 	int argc = 0;
 	for (size_t i = 0; i < 3 && r->words[i] != NULL; i++)
 		argv[argc++] = (char *)(uintptr_t)r->words[i];
+	int given = 0;              /* argc after the last parameter present */
+	char names[PARAMS_MAX][32]; /* "since?" -> "since" */
 	for (size_t i = 0; i < PARAMS_MAX && r->params[i] != NULL; i++) {
-		const char *v = evhttp_find_header(query, r->params[i]);
-		if (v == NULL || v[0] == '\0' || strlen(v) > PARAM_LEN_MAX) {
+		char *name = names[i];
+		size_t n = strcspn(r->params[i], "?!");
+		char kind = r->params[i][n];
+		snprintf(name, sizeof(names[i]), "%.*s", (int)n, r->params[i]);
+		const char *v = evhttp_find_header(query, name);
+		if (v != NULL && (v[0] == '\0' || strlen(v) > PARAM_LEN_MAX))
+			v = NULL;
+		if (v == NULL && kind == '\0') {
 			char msg[96];
-			snprintf(msg, sizeof(msg), "parameter '%s' missing or too long",
-				 r->params[i]);
+			snprintf(msg, sizeof(msg), "parameter '%s' missing or too long", name);
 			reply_error(req, HTTP_BADREQUEST, "Bad Request", msg);
 			return;
 		}
-		argv[argc++] = (char *)(uintptr_t)v;
+		if (kind == '!') /* a flag: its name as a word when true */
+			v = v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) ? name
+											 : NULL;
+		argv[argc++] = v != NULL ? (char *)(uintptr_t)v : (char *)"-";
+		if (v != NULL)
+			given = argc;
 	}
+	argc = given > 0 ? given : argc - (int)count_params(r);
 	argv[argc] = NULL;
 	struct evbuffer *body = evbuffer_new();
 	if (body == NULL) {

@@ -63,6 +63,21 @@ void control_reply_error(struct control_reply *reply, const char *fmt, ...)
 	va_end(ap);
 }
 
+void control_reply_json(struct control_reply *reply, const char *s)
+{
+	evbuffer_add(reply->body, "\"", 1);
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(reply->body, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			evbuffer_add_printf(reply->body, "\\u%04x", c);
+		else
+			evbuffer_add(reply->body, s, 1);
+	}
+	evbuffer_add(reply->body, "\"", 1);
+}
+
 static int help_cb(void *arg, int argc, char **argv, struct control_reply *reply)
 {
 	struct control_server *srv = arg;

@@ -65,6 +65,7 @@ struct net_server {
 	struct control_http *http;      /* NULL unless control.http */
 	uint64_t reloads, reload_failures;
 	time_t start_time;
+	char *store_path; /* store.sqlite at start (a restart key), for "incidents" */
 	struct net_sinkhole *sinkhole; /* NULL when no sinkhole listener is configured */
 	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
@@ -264,6 +265,15 @@ static int control_setup(struct net_server *srv)
 		ret = control_events_register(srv->control, srv->events);
 	if (ret == C2W_OK)
 		ret = net_feeds_control_register(srv->feeds, srv->control);
+	if (ret == C2W_OK)
+		ret = control_explain_register(srv->control,
+					       (const struct policy_snap *const *)&srv->snap);
+	if (ret == C2W_OK && srv->events != NULL && srv->cfg->store.sqlite != NULL) {
+		srv->store_path = strdup(srv->cfg->store.sqlite);
+		ret = srv->store_path == NULL
+			  ? C2W_ENOMEM
+			  : control_incidents_register(srv->control, srv->store_path);
+	}
 	if (ret == C2W_OK)
 		ret = http_setup(srv);
 	return ret;
@@ -895,6 +905,7 @@ void net_server_free(struct net_server *srv)
 	net_sinkhole_free(srv->sinkhole);
 	control_http_free(srv->http);
 	control_server_free(srv->control);
+	free(srv->store_path);
 	if (srv->events != NULL) {
 		events_pipeline_stop(srv->events);
 		events_pipeline_free(srv->events);

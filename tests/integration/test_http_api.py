@@ -166,6 +166,54 @@ class TestEndpoints(unittest.TestCase):
         self.assertEqual(hu.sample(hu.metrics(PORT, READ), "c2wall_reloads_total"), before + 1)
         alive()
 
+    def test_explain(self):
+        r = hu.get_json(PORT, "/api/v1/explain?name=cnc.evil.test", READ)
+        self.assertEqual(r["query"], "cnc.evil.test.")
+        self.assertEqual(r["verdict"], "act")
+        c = r["candidates"][0]
+        self.assertEqual((c["zone"], c["trigger"], c["match"], c["action"], c["wins"],
+                          c["family"]),
+                         ("c2.rpz.", "qname", "cnc.evil.test.", "nxdomain", True, "emotet"))
+        r = hu.get_json(PORT, "/api/v1/explain?name=www.example.test&type=AAAA", READ)
+        self.assertEqual((r["type"], r["candidates"], r["verdict"]), ("AAAA", [], "none"))
+        # The CLI's explain over the same config names the same rule.
+        out = eu.cli("explain", "cnc.evil.test", "--config", R.conf).stdout
+        self.assertIn("ACTS  zone c2.rpz. (#1) qname cnc.evil.test. -> nxdomain", out)
+        self.assertIn("why: " + c["why"], out)
+        for q in ("", "?name=", "?name=a..b", "?name=x.test&type=NOPE"):
+            st, _, body = hu.request(PORT, "GET", "/api/v1/explain" + q, READ)
+            self.assertEqual(st, 400, (q, body))
+
+    def test_incidents_list_and_mark(self):
+        m = R.udp("cnc.evil.test.", "A")
+        self.assertEqual(m.rcode(), 3)
+        deadline = time.monotonic() + 15
+        inc = []
+        while time.monotonic() < deadline and not inc:
+            inc = hu.get_json(PORT, "/api/v1/incidents", READ)["incidents"]
+            time.sleep(0.3)
+        self.assertTrue(inc, "no incident in the store")
+        st, _, raw_body = hu.request(PORT, "GET", "/api/v1/incidents", READ)
+        self.assertNotIn(b"127.0.0.1", raw_body)  # pseudonyms only, never the address
+        iid = inc[0]["id"]
+        st, _, body = hu.request(PORT, "POST", "/api/v1/incidents/mark-notified?id=%d" % iid,
+                                 READ)
+        self.assertEqual(st, 403)
+        st, _, body = hu.request(PORT, "POST", "/api/v1/incidents/mark-notified?id=%d" % iid,
+                                 ADMIN)
+        self.assertEqual((st, json.loads(body)), (200, {"marked": 1}))
+        left = hu.get_json(PORT, "/api/v1/incidents?unnotified=1", READ)["incidents"]
+        self.assertNotIn(iid, [i["id"] for i in left])
+        self.assertIn(iid, [i["id"] for i in hu.get_json(
+            PORT, "/api/v1/incidents?since=2000-01-01", READ)["incidents"]])
+        st, _, body = hu.request(PORT, "POST", "/api/v1/incidents/mark-notified?id=999999",
+                                 ADMIN)
+        self.assertEqual(st, 404, body)
+        st, _, body = hu.request(PORT, "POST", "/api/v1/incidents/mark-notified?id=x", ADMIN)
+        self.assertEqual(st, 400, body)
+        st, _, body = hu.request(PORT, "GET", "/api/v1/incidents?since=yesterday", READ)
+        self.assertEqual(st, 400, body)
+
     def test_metrics_content_type(self):
         st, hd, body = hu.request(PORT, "GET", "/metrics", READ)
         self.assertEqual(st, 200)
