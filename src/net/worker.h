@@ -23,6 +23,8 @@ struct net_feeds;
 /*
  * Counters of one worker; written by that worker only, summed by the control thread. One list
  * makes the struct, the sum and the "stats" JSON (net/server.c): add a counter here only.
+ * /metrics exports each as c2wall_<name>_total, or as the gauge c2wall_<name> when its help
+ * says "gauge" (net/metrics.c).
  * X(name, help)
  */
 #define NET_COUNTERS(X)                                                                        \
