@@ -38,13 +38,16 @@ def main():
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--queries", type=int, default=600)
     ap.add_argument("--no-ns", action="store_true", help="no NSDNAME/NSIP rules")
+    ap.add_argument("--strip-ns", action="store_true",
+                    help="the policy of a run with NS rules, without them (attribution)")
     ap.add_argument("--test", default="c2wall", choices=["c2wall", "bind"])
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
     total = 0
     diffs = []
     for seed in seeds_of(a.seeds):
-        n, d = rpz_gen.run(seed, a.queries, under_test=a.test, ns_rules=not a.no_ns,
+        ns = "strip" if a.strip_ns else not a.no_ns
+        n, d = rpz_gen.run(seed, a.queries, under_test=a.test, ns_rules=ns,
                            log=lambda m: print(m, flush=True))
         total += 2 * n
         diffs += [(seed,) + x for x in d]
@@ -52,7 +55,8 @@ def main():
     for seed, order, q, ra, rb in diffs:
         by[rpz_gen.classify(q, ra, rb)] += 1
     print("\nSUMMARY: %d queries (%s), %d differ; NS rules %s; under test %s" %
-          (total, a.seeds, len(diffs), "off" if a.no_ns else "on", a.test))
+          (total, a.seeds, len(diffs),
+           "stripped" if a.strip_ns else "off" if a.no_ns else "on", a.test))
     for k, v in by.most_common():
         print("  %-14s %d%s" % (k, v, "  (intended, docs/policy.md)" if k in rpz_gen.INTENDED
                                 else ""))

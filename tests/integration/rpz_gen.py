@@ -331,6 +331,12 @@ class Policy:
                     continue
                 owners[owner] = self.action(trig, owner)
             self.zones[pz] = owners
+        if ns_rules == "strip":
+            # The same policy without its NSDNAME/NSIP rules: tells which differences of a
+            # run with them are theirs.
+            for pz in POLICY_ZONES:
+                self.zones[pz] = {o: r for o, r in self.zones[pz].items()
+                                  if not o.endswith((".rpz-nsdname", ".rpz-nsip"))}
 
     def trigger_owner(self, trig, names):
         rng, w = self.rng, self.w
@@ -404,6 +410,44 @@ class Policy:
             for r in recs:
                 lines.append("%s %s" % (rel, r))
         return "\n".join(lines) + "\n"
+
+    def rip_networks(self):
+        """The RESPONSE-IP prefixes of all zones, as ipaddress networks."""
+        import ipaddress
+        nets = []
+        for z in self.zones.values():
+            for o in z:
+                if not o.endswith(".rpz-ip"):
+                    continue
+                labels = o[:-len(".rpz-ip")].split(".")
+                bits, words = int(labels[0]), labels[1:][::-1]
+                try:
+                    if len(words) == 4 and "zz" not in words:
+                        nets.append(ipaddress.ip_network("%s/%d" % (".".join(words), bits)))
+                    else:
+                        text = ":".join("" if w == "zz" else w for w in words)
+                        if text.startswith(":"):
+                            text = ":" + text
+                        if text.endswith(":"):
+                            text += ":"
+                        nets.append(ipaddress.ip_network("%s/%d" % (text, bits)))
+                except ValueError:
+                    pass   # a spelling BIND ignores (and so does c2wall)
+        return nets
+
+    def rip_names(self, world):
+        """World names with an address some RESPONSE-IP rule covers."""
+        import ipaddress
+        nets = self.rip_networks()
+        out = set()
+        for lines in world.zones.values():
+            for line in lines:
+                f = line.split()
+                if len(f) == 3 and f[1] in ("A", "AAAA"):
+                    a = ipaddress.ip_address(f[2])
+                    if any(a.version == n.version and a in n for n in nets):
+                        out.add(f[0])
+        return out
 
     def has_ns_rules(self):
         return any(o.endswith(".rpz-nsdname") or o.endswith(".rpz-nsip")
@@ -617,15 +661,18 @@ def normalize(m, qtype):
 
 
 def classify(q, a, b):
-    """A short class name for a difference (a: reference, b: under test)."""
-    qname, qtype, client, proto = q
+    """A short class name for a difference (a: reference, b: under test). q may carry a fifth
+    element: true when a RESPONSE-IP rule covers an address of the name."""
+    qname, qtype, client, proto = q[:4]
     if not a.get("policy-soa") and not b.get("policy-soa") and not a.get("tc") and \
             not b.get("tc") and "no answer" not in (a.get("rcode"), b.get("rcode")):
         return "resolver"   # no rule rewrote either answer: libunbound and BIND differ
     if a.get("rcode") == "no answer" or b.get("rcode") == "no answer":
         return "drop"
-    if qtype == "ANY" and a.get("any") == "not rewritten":
-        return "any-cache"  # BIND checks only the RRsets it has cached (docs/policy.md)
+    if qtype == "ANY" and (a.get("any") == "not rewritten" or (len(q) > 4 and q[4])):
+        # BIND checks only the RRsets it has cached, and libunbound answers ANY from its
+        # cache with the RRsets it holds: RESPONSE-IP on ANY depends on both (docs/policy.md)
+        return "any-cache"
     if qtype == "ANY":
         return "any"
     if a.get("tc") and b.get("tc") and a.get("rcode") != b.get("rcode") and \
@@ -758,7 +805,12 @@ def run(seed, count, under_test="c2wall", ns_rules=True, orders=("forward", "rev
                     log("seed %s order %s: %d queries, %d differ (%.1fs); reference: %s" %
                         (seed, order_name, len(queries), len(diffs), time.monotonic() - t0,
                          " ".join("%s=%d" % kv for kv in sorted(STATS[-1].items()))))
-                    out += [(order_name, q, a, b) for q, a, b in diffs]
+                    rip = policy.rip_names(world)
+
+                    def covered(name):
+                        return name in rip or any(
+                            o.startswith("*.") and name.endswith(o[1:]) for o in rip)
+                    out += [(order_name, q + (covered(q[0]),), a, b) for q, a, b in diffs]
                 finally:
                     if under_test == "bind":
                         test.stop()
@@ -779,6 +831,7 @@ def run(seed, count, under_test="c2wall", ns_rules=True, orders=("forward", "rev
 
 
 def describe(d):
-    order, (qname, qtype, client, proto), a, b = d
+    order, q, a, b = d
+    qname, qtype, client, proto = q[:4]
     return "%s %s %s %s from %s:\n  bind   %s\n  test   %s" % (order, proto, qname, qtype,
                                                               client, a, b)
