@@ -11,7 +11,9 @@ that needs the upstream); once a second a fresh ok<k>.victim.example (a name tha
 victim zone when its server answers). Success: NOERROR with an answer within --timeout seconds.
 Every query is one line of --out: "<sent, s since start> <class> <ok 0/1> <latency ms or -1>
 <send lag ms>" (send lag: how late this client sent it, against its schedule: on a loaded
-machine the client itself can be starved, and its late queries then go out in a burst).
+machine the client itself can be starved, and its late queries then go out in a burst). The
+latency runs from just before sendto() to the kernel's receive timestamp of the answer
+(SO_TIMESTAMPNS), so time the client spends unscheduled before reading does not count.
 The load is bounded by --rate x --seconds; the run ends by itself.
 """
 import argparse
@@ -20,6 +22,8 @@ import socket
 import struct
 import sys
 import time
+
+SO_TIMESTAMPNS = 35  # Linux; Python has no constant for it (SCM_TIMESTAMPNS is the same)
 
 
 def query(qid, name):
@@ -47,6 +51,7 @@ def main():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((a.source, 0))
     sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     dest = (a.server, a.port)
 
     if a.warm:
@@ -74,13 +79,13 @@ def main():
     qid = 0
 
     def finish(q, ok, lat_ms):
-        sent_rel, cls, _, lag = pending.pop(q)
+        sent_rel, cls, _, lag, _ = pending.pop(q)
         out.write("%.3f %s %d %.3f %.1f\n" % (sent_rel, cls, ok, lat_ms, lag))
 
     def drain():
         while True:
             try:
-                pkt = sock.recv(65535)
+                pkt, anc, _, _ = sock.recvmsg(65535, 64)
             except BlockingIOError:
                 return
             if len(pkt) < 12:
@@ -89,7 +94,12 @@ def main():
             if q not in pending:
                 continue
             lat = (time.monotonic() - pending[q][2]) * 1000.0
-            finish(q, 1 if (flags & 0x000F) == 0 and an > 0 else 0, lat)
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+                    sec, nsec = struct.unpack("qq", data[:16])
+                    lat = (sec + nsec / 1e9 - pending[q][4]) * 1000.0
+            ok = (flags & 0x000F) == 0 and an > 0 and lat <= a.timeout * 1000.0
+            finish(q, 1 if ok else 0, lat)
 
     while sent < total or pending:
         now = time.monotonic()
@@ -110,7 +120,7 @@ def main():
             if qid in pending:
                 finish(qid, 0, -1)
             lag = max(0.0, (now - (next_victim - 1.0 if cls == "victim" else nxt)) * 1000.0)
-            pending[qid] = (now - start, cls, now, lag)
+            pending[qid] = (now - start, cls, now, lag, time.time())
             try:
                 sock.sendto(query(qid, name), dest)
             except OSError:

@@ -11,7 +11,8 @@ victim-<server>-<mode>.tsv (unix time, queries received so far) and attack-<serv
 "attack" = queries sent while the attacker ran. p99 counts a failed or unanswered query as
 slower than any answer ("fail" when more than 1 % failed). Recovery = from the attack's end to
 the last failed benign query (and, when the victim answers, the last failed fresh victim name);
-"> N s" when failures went on to the end of the run. "client lag" = the benign client's worst
+"> N s" when failures went on to the end of the run. "p99 after" = benign queries sent from 8 s after the attack's end (a second quiet baseline).
+"client lag" = the benign client's worst
 delay against its own sending schedule during the attack (a starved client on a loaded machine
 sends late and in bursts; large values mean the run measured the machine, not the server).
 """
@@ -95,8 +96,9 @@ def main():
     print()
     print("| victim | server | benign success, no attack | benign success, attack "
           "| hot / fresh names, attack | p99 ms, no attack | p99 ms, attack | p99 ratio "
+          "| p99 ms, after "
           "| attack q/s sent | q/s reaching victim | peak RSS MiB | recovery | client lag ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with open(os.path.join(raw, "status.tsv"), encoding="utf-8") as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
@@ -104,7 +106,7 @@ def main():
             label = "%s (%s)" % (NAMES.get(name, name), meta.get("version_" + name, ""))
             victim = "black hole" if mode == "silent" else "NXDOMAIN at once"
             if len(p) < 7:
-                print("| %s | %s | %s |" % (victim, label, p[2]) + " |" * 10)
+                print("| %s | %s | %s |" % (victim, label, p[2]) + " |" * 11)
                 continue
             alive, t0, a0, a1, rss = p[2], float(p[3]), float(p[4]), float(p[5]), p[6]
             tag = "%s-%s" % (name, mode)
@@ -115,6 +117,9 @@ def main():
             att = [r for r in benign if s0 <= r[0] < s1]
             hot = [r for r in att if r[1] == "hot"]
             fresh = [r for r in att if r[1] == "fresh"]
+            # After the attack, once the mitigation has had time to end: a second quiet
+            # baseline (a machine that stalls the server shows here too).
+            post = [r for r in benign if r[0] >= s1 + 8.0]
             watch = [r for r in rows if r[0] >= s1 and
                      (r[1] != "victim" or mode == "nxdomain")]
             fails = [r[0] for r in watch if not r[2]]
@@ -133,9 +138,9 @@ def main():
             if alive != "ok":
                 rec = "server died"
             lag = max((r[4] for r in rows if s0 <= r[0] < s1), default=0.0)
-            print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
+            print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
                 victim, label, success(base), success(att), success(hot), success(fresh),
-                fmt_ms(pb), fmt_ms(pa), ratio,
+                fmt_ms(pb), fmt_ms(pa), ratio, fmt_ms(p99(post)),
                 attack_qps(os.path.join(raw, "attack-%s.txt" % tag), a1 - a0),
                 victim_qps(os.path.join(raw, "victim-%s.tsv" % tag), a0, a1),
                 rss_mib, rec, lag))
