@@ -43,7 +43,11 @@ import c2w_world as cw
 NAMED = "/usr/sbin/named"
 NSD = "/usr/sbin/nsd"
 NET = "127.54.0."          # the generated world's server addresses (own range, own lock)
-LOCK_PATH = os.environ.get("C2W_GEN_LOCK", "/tmp/c2w-gen-world.lock")
+# Runs sharing one network namespace take turns; scripts/nstest.sh gives each run its own
+# namespace and its own world lock, so the generated world's lock goes with it.
+LOCK_PATH = os.environ.get("C2W_GEN_LOCK") or (
+    os.environ["C2W_WORLD_LOCK"] + "-gen" if os.environ.get("C2W_WORLD_LOCK")
+    else "/tmp/c2w-gen-world.lock")
 TLDS = ["gen.", "ex."]
 CLIENTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
 POLICY_ZONES = ["p1.rpz.", "p2.rpz.", "p3.rpz."]
@@ -548,6 +552,11 @@ remote-control:
         if os.environ.get("C2W_KEEP_TMP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
         if self._lockf is not None:
+            if LOCK_PATH.endswith("-gen") and os.environ.get("C2W_WORLD_LOCK"):
+                try:
+                    os.unlink(LOCK_PATH)   # private to this run's namespace
+                except OSError:
+                    pass
             self._lockf.close()
             self._lockf = None
 
