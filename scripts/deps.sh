@@ -19,8 +19,9 @@ PKGS=(
   unbound dnstap-ldns fstrm-bin curl openssl sqlite3 iproute2 procps
   # sinkhole page rendering tests
   chromium fonts-noto-cjk
-  # metrics checks: promtool and a real scraping server
-  prometheus
+  # metrics checks: promtool and a real scraping server; the dashboard's charts (served
+  # from /usr/share/javascript at run time, tested in chromium)
+  prometheus libjs-chart.js
   # benchmarks (bench/): dnsperf and the peers we compare with
   dnsperf pdns-recursor knot-resolver dnsdist
 )

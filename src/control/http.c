@@ -7,6 +7,7 @@
  */
 #include "control/http.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -14,16 +15,19 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "control/control.h"
+#include "control/dashboard.h"
 #include "control/tokens.h"
 #include "core/log.h"
 
@@ -53,7 +57,7 @@ struct control_http {
 	struct control_http_stats st;
 };
 
-enum route_kind { ROUTE_METRICS, ROUTE_COMMAND };
+enum route_kind { ROUTE_METRICS, ROUTE_COMMAND, ROUTE_STATIC };
 
 struct route {
 	const char *path;
@@ -67,6 +71,12 @@ struct route {
 /* docs/operations.md lists these; keep both in step. */
 static const struct route routes[] = {
     {"/metrics", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_METRICS, {NULL}, {NULL}},
+    /* The dashboard's files: no data in them, served without a token (the page asks for one). */
+    {"/", EVHTTP_REQ_GET, CONTROL_ROLE_NONE, ROUTE_STATIC, {NULL}, {NULL}},
+    {"/assets/dashboard.js", EVHTTP_REQ_GET, CONTROL_ROLE_NONE, ROUTE_STATIC, {NULL}, {NULL}},
+    {"/assets/dashboard.css", EVHTTP_REQ_GET, CONTROL_ROLE_NONE, ROUTE_STATIC, {NULL}, {NULL}},
+    {"/assets/chart.min.js", EVHTTP_REQ_GET, CONTROL_ROLE_NONE, ROUTE_STATIC, {NULL}, {NULL}},
+    {"/api/v1/history", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"history"}, {NULL}},
     {"/api/v1/stats", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"stats"}, {NULL}},
     {"/api/v1/events", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"events"}, {NULL}},
     {"/api/v1/feeds", EVHTTP_REQ_GET, CONTROL_ROLE_READ, ROUTE_COMMAND, {"feeds"}, {NULL}},
@@ -389,6 +399,59 @@ static void serve_metrics(struct control_http *h, struct evhttp_request *req)
 	evbuffer_free(b);
 }
 
+/* Chart.js from Debian's package, read per request (about 200 KB; the dashboard asks once). */
+static int add_file(struct evbuffer *b, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (8 << 20)) {
+		close(fd);
+		return C2W_EINVAL;
+	}
+	/* evbuffer_add_file takes the descriptor and closes it. */
+	return evbuffer_add_file(b, fd, 0, st.st_size) == 0 ? C2W_OK : C2W_EIO;
+}
+
+static void serve_static(struct evhttp_request *req, const char *path)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (b == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	const char *type = "text/html; charset=utf-8";
+	int ret = C2W_OK;
+	if (strcmp(path, "/") == 0) {
+		evbuffer_add(b, control_asset_index, control_asset_index_len);
+	} else if (strcmp(path, "/assets/dashboard.js") == 0) {
+		type = "text/javascript; charset=utf-8";
+		evbuffer_add(b, control_asset_js, control_asset_js_len);
+	} else if (strcmp(path, "/assets/dashboard.css") == 0) {
+		type = "text/css; charset=utf-8";
+		evbuffer_add(b, control_asset_css, control_asset_css_len);
+	} else {
+		type = "text/javascript; charset=utf-8";
+		ret = add_file(b, CONTROL_CHARTJS_PATH);
+	}
+	if (ret != C2W_OK) {
+		evbuffer_free(b);
+		reply_error(req, HTTP_NOTFOUND, "Not Found",
+			    "Chart.js not installed (Debian package libjs-chart.js)");
+		return;
+	}
+	struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+	/* Nothing but this server: scripts, styles, API calls; no framing. */
+	evhttp_add_header(hdr, "Content-Security-Policy",
+			  "default-src 'none'; script-src 'self'; style-src 'self'; "
+			  "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+			  "base-uri 'none'; form-action 'none'");
+	evhttp_add_header(hdr, "Referrer-Policy", "no-referrer");
+	reply(req, HTTP_OK, "OK", type, b);
+	evbuffer_free(b);
+}
+
 static const struct route *find_route(const char *path)
 {
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
@@ -408,8 +471,16 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	if (c != NULL && c->deadline_ms != 0) /* the next request has a deadline of its own */
 		c->deadline_ms = now_ms() + h->timeout_ms;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const struct route *r = path ? find_route(path) : NULL;
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	if (r != NULL && r->kind == ROUTE_STATIC && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD)) {
+		serve_static(req, r->path);
+		return;
+	}
 	/* Authentication first: without a valid token nothing about the server shows, not
-	 * even which paths exist (401 without detail). */
+	 * even which other paths exist (401 without detail). */
 	const char *auth =
 	    evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	enum control_role role = control_tokens_check(h->tokens, auth);
@@ -420,14 +491,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 		reply_error(req, 401, "Unauthorized", "unauthorized");
 		return;
 	}
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	const struct route *r = path ? find_route(path) : NULL;
 	if (r == NULL || (r->kind == ROUTE_METRICS && h->metrics == NULL)) {
 		reply_error(req, HTTP_NOTFOUND, "Not Found", "no such endpoint");
 		return;
 	}
-	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	if (m != r->method && !(m == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
 				  r->method == EVHTTP_REQ_GET ? "GET, HEAD" : "POST");

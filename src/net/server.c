@@ -33,6 +33,7 @@
 #include "events/pipeline.h"
 #include "events/ring.h"
 #include "net/feeds.h"
+#include "net/history.h"
 #include "net/listen.h"
 #include "net/metrics.h"
 #include "net/policy_conf.h"
@@ -66,6 +67,7 @@ struct net_server {
 	uint64_t reloads, reload_failures;
 	time_t start_time;
 	char *store_path; /* store.sqlite at start (a restart key), for "incidents" */
+	struct net_history *history; /* per-minute figures for the dashboard; with control */
 	struct net_sinkhole *sinkhole; /* NULL when no sinkhole listener is configured */
 	uint8_t cookie_secret[CONF_COOKIE_SECRET_LEN]; /* made at start, used without a file */
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
@@ -707,6 +709,15 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	ret = start_workers(srv);
+	if (ret == C2W_OK && srv->control != NULL) {
+		struct net_history_src hs = {.workers = srv->workers,
+					     .worker_count = srv->worker_count,
+					     .cfg = (struct c2w_config *const *)&srv->cfg,
+					     .events = srv->events};
+		ret = net_history_new(srv->base, &hs, &srv->history);
+		if (ret == C2W_OK)
+			ret = net_history_control_register(srv->history, srv->control);
+	}
 	/* The transfer thread, too, leaves signals to the main loop. */
 	if (ret == C2W_OK)
 		ret = net_feeds_start(srv->feeds);
@@ -905,6 +916,7 @@ void net_server_free(struct net_server *srv)
 	net_sinkhole_free(srv->sinkhole);
 	control_http_free(srv->http);
 	control_server_free(srv->control);
+	net_history_free(srv->history);
 	free(srv->store_path);
 	if (srv->events != NULL) {
 		events_pipeline_stop(srv->events);

@@ -79,7 +79,8 @@ def alive():
 
 class TestAuth(unittest.TestCase):
     def test_no_token(self):
-        for path in ("/api/v1/stats", "/metrics", "/api/v1/nonexistent", "/"):
+        for path in ("/api/v1/stats", "/metrics", "/api/v1/nonexistent", "/api/v1/history",
+                     "/assets/other.js"):
             st, hd, body = hu.request(PORT, "GET", path)
             self.assertEqual(st, 401, path)
             self.assertEqual(hd.get("www-authenticate"), 'Bearer realm="c2wall"')
