@@ -238,6 +238,10 @@ server:
   workers: 1
   user: none
   allow: ["127.0.0.0/8"]
+EOF
+		# valgrind (--profile) cannot run under the seccomp filter.
+		[ -z "$profile" ] || echo "  syscall-filter: false"
+		cat <<EOF
 resolver:
   mode: forward
   forward: ["127.0.0.1@$P_NSD"]
