@@ -80,6 +80,12 @@ C2W_NODISCARD int feed_http_meta_write(const char *copy_path, const struct feed_
 C2W_NODISCARD int feed_http_meta_read(const char *copy_path, struct feed_http_meta *meta);
 
 /**
+ * Are the files at @a and @b byte for byte the same (a 200 that repeats the copy in force)?
+ * @return false also when either cannot be read
+ */
+bool feed_http_copy_same(const char *a, const char *b);
+
+/**
  * One response header line as the server sent it (CRLF included, not NUL-terminated): a
  * status line ("HTTP/...") clears @m's validators (a redirect's do not count), "ETag:" and
  * "Last-Modified:" set them when the value is printable ASCII that fits. Others: ignored.

@@ -2,13 +2,15 @@
 /*
  * "<copy>.meta": the validators (ETag, Last-Modified) and source of an HTTP feed's last good
  * copy, so a restart asks conditionally and computes expiry from the last contact. The copy
- * itself is the body as served (feed/http_fetch.c writes it).
+ * itself is the body as served (feed/http_fetch.c writes it); a new body equal to it is found
+ * here too.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/file.h"
@@ -105,4 +107,33 @@ int feed_http_meta_read(const char *copy_path, struct feed_http_meta *meta)
 	}
 	fclose(f);
 	return ret;
+}
+
+static bool same_stream(FILE *a, FILE *b)
+{
+	static const size_t chunk = 65536;
+	char *x = malloc(chunk), *y = malloc(chunk);
+	bool same = x != NULL && y != NULL;
+	while (same) {
+		size_t n = fread(x, 1, chunk, a), m = fread(y, 1, chunk, b);
+		same = n == m && memcmp(x, y, n) == 0 && !ferror(a) && !ferror(b);
+		if (n < chunk)
+			break;
+	}
+	free(x);
+	free(y);
+	return same;
+}
+
+bool feed_http_copy_same(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "re"), *fb = fopen(b, "re");
+	struct stat sa, sb;
+	bool same = fa != NULL && fb != NULL && fstat(fileno(fa), &sa) == 0 &&
+		    fstat(fileno(fb), &sb) == 0 && sa.st_size == sb.st_size && same_stream(fa, fb);
+	if (fa != NULL)
+		fclose(fa);
+	if (fb != NULL)
+		fclose(fb);
+	return same;
 }

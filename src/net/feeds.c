@@ -49,6 +49,7 @@ struct fzone_state {
 	struct feed_http_meta http; /* validators of the copy in force */
 	long http_status;           /* of the last download */
 	uint64_t not_modified;      /* 304 answers */
+	uint64_t unchanged;         /* 200 with the body already in force */
 	unsigned failures_in_row;   /* retry back-off */
 };
 
@@ -949,11 +950,16 @@ static int http_commit(struct net_feeds *f, struct fzone *fz, size_t zi, const c
 	return C2W_OK;
 }
 
-/* 304: the copy is good for another interval; say so on disk for the expiry after a restart. */
-static void http_still_good(struct net_feeds *f, struct fzone *fz, size_t zi)
+/* 200 with the very body in force: no rebuild, counted apart from 304s. */
+#define HTTP_UNCHANGED 2
+
+/* 304 (or the same body again, with @fresh validators): the copy is good for another interval;
+ * say so on disk for the expiry after a restart. */
+static void http_still_good(struct net_feeds *f, struct fzone *fz, size_t zi,
+			    const struct feed_http_meta *fresh)
 {
 	pthread_mutex_lock(&f->mu);
-	struct feed_http_meta meta = fz->st.http;
+	struct feed_http_meta meta = fresh != NULL ? *fresh : fz->st.http;
 	pthread_mutex_unlock(&f->mu);
 	meta.refreshed = time(NULL);
 	int ret = feed_http_meta_write(fz->path, &meta);
@@ -963,7 +969,7 @@ static void http_still_good(struct net_feeds *f, struct fzone *fz, size_t zi)
 	pthread_mutex_lock(&f->mu);
 	bool was = fz->st.expired;
 	fz->st.expired = false;
-	fz->st.http.refreshed = meta.refreshed;
+	fz->st.http = meta;
 	pthread_mutex_unlock(&f->mu);
 	if (was && fz->on_expire == CONF_ON_EXPIRE_DROP)
 		(void)ask_main(f, zi, NULL);
@@ -975,7 +981,7 @@ static void http_note(struct net_feeds *f, struct fzone *fz, int ret, long statu
 	pthread_mutex_lock(&f->mu);
 	struct fzone_state *st = &fz->st;
 	st->http_status = status;
-	if (ret == FEED_HTTP_NEW || ret == FEED_HTTP_NOT_MODIFIED) {
+	if (ret == FEED_HTTP_NEW || ret == FEED_HTTP_NOT_MODIFIED || ret == HTTP_UNCHANGED) {
 		st->has_copy = true;
 		st->expired = false;
 		st->last_success = time(NULL);
@@ -984,6 +990,8 @@ static void http_note(struct net_feeds *f, struct fzone *fz, int ret, long statu
 		st->failures_in_row = 0;
 		if (ret == FEED_HTTP_NEW)
 			st->http = *got;
+		else if (ret == HTTP_UNCHANGED)
+			st->unchanged++;
 		else
 			st->not_modified++;
 		snprintf(st->source, sizeof(st->source), "%s", "http");
@@ -1025,17 +1033,22 @@ static void http_refresh(struct net_feeds *f, size_t zi)
 		unlink(cand);
 		return;
 	}
-	if (ret == FEED_HTTP_NEW) {
+	if (ret == FEED_HTTP_NEW && conditional && feed_http_copy_same(cand, fz->path)) {
+		/* A server without validators (or ignoring them): nothing to rebuild. */
+		unlink(cand);
+		http_still_good(f, fz, zi, &got);
+		ret = HTTP_UNCHANGED;
+	} else if (ret == FEED_HTTP_NEW) {
 		int c = http_commit(f, fz, zi, cand, &got, err, sizeof(err));
 		unlink(cand); /* gone after a commit; a refused body is not kept */
 		if (c != C2W_OK)
 			ret = c;
 	} else if (ret == FEED_HTTP_NOT_MODIFIED) {
-		http_still_good(f, fz, zi);
+		http_still_good(f, fz, zi, NULL);
 	}
 	if (ret == FEED_HTTP_NEW)
 		c2w_log_info("feeds: zone %s: new copy from %s in force", fz->name, fz->url);
-	else if (ret != FEED_HTTP_NOT_MODIFIED)
+	else if (ret != FEED_HTTP_NOT_MODIFIED && ret != HTTP_UNCHANGED)
 		c2w_log_err("feeds: zone %s: %s: %s; the last good copy stays", fz->name, fz->url,
 			    err);
 	http_note(f, fz, ret, status, &got, err);
@@ -1068,8 +1081,10 @@ static void http_json(const struct fzone *fz, const struct fzone_state *st,
 	json_str(reply, "etag", st->http.etag);
 	json_str(reply, "last_modified", st->http.last_modified);
 	control_reply_printf(
-	    reply, ",\"http_status\":%ld,\"not_modified\":%" PRIu64 ",\"refresh\":%u,\"expire\":%u",
-	    st->http_status, st->not_modified, fz->refresh_s, st->soa.expire);
+	    reply,
+	    ",\"http_status\":%ld,\"not_modified\":%" PRIu64 ",\"unchanged\":%" PRIu64
+	    ",\"refresh\":%u,\"expire\":%u",
+	    st->http_status, st->not_modified, st->unchanged, fz->refresh_s, st->soa.expire);
 }
 
 /* ---- per-entry lifetimes ("expires=") ---------------------------------------------------------

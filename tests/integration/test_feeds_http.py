@@ -39,6 +39,7 @@ EXP = "exp.http.example."
 FILEZ = "file.example."
 SLOWZ = "slow.http.example."
 NXZ = "nx.http.example."
+NOVAL = "noval.http.example."
 DEAD_PORT = None
 
 MAIN_LINES = ["10.0.9.%d m%d.example.test" % (i, i) for i in range(1, 11)]
@@ -136,6 +137,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif mode == "html":
                 self._send(200, b"<html><head><title>Maintenance</title></head>\n"
                                 b"<body><p>We are down for maintenance.</p></body></html>\n")
+            elif mode == "novalidators":
+                self._send(200, text.encode())
             elif mode == "downgrade":
                 self._send(302, b"", [("Location", "http://127.0.0.1:%d%s" %
                                        (PLAIN.server_address[1], path))])
@@ -225,6 +228,8 @@ def setUpModule():
     FEEDS.set("/badca.hosts", ["10.0.7.1 badca.example.test"])
     FEEDS.set("/exp.hosts", EXP_LINES)
     FEEDS.set("/slow.hosts", ["10.0.5.1 slow.example.test"])
+    FEEDS.set("/noval.hosts", ["10.0.4.1 noval.example.test"])
+    FEEDS.mode["/noval.hosts"] = "novalidators"
     FEEDS.mode["/slow.hosts"] = "slow"
     with open(os.path.join(TMP, "file.hosts"), "w") as f:
         f.write("".join(l + "\n" for l in FILE_LINES))
@@ -241,6 +246,8 @@ def setUpModule():
                         "ca-file": ca_pem, "refresh": "1s"},
                        {"name": FILEZ, "file": os.path.join(TMP, "file.hosts"),
                         "format": "hosts"},
+                       {"name": NOVAL, "url": url("/noval.hosts"), "format": "hosts",
+                        "ca-file": ca_pem, "refresh": "1s"},
                        {"name": NXZ, "url": "https://feed.invalid/list.hosts",
                         "format": "hosts", "transfer-timeout": "5s", "retry-min": "30s"},
                        {"name": SLOWZ, "url": url("/slow.hosts"), "format": "hosts",
@@ -347,6 +354,16 @@ class TestDownload(unittest.TestCase):
         self.assertIn("too slow", z["last_error"], z)
         self.assertFalse(z["has_copy"], z)
         self.assertEqual(a_values(R, "slow.example.test.")[0], [])
+
+    def test_same_body_no_rebuild(self):
+        # The server sends no ETag or Last-Modified: every refresh is a 200 with the same
+        # body, recognised as the copy in force and not compiled again.
+        z = wait_state(R, NOVAL, lambda z: z["has_copy"], what="copy")
+        self.assertEqual(z["etag"], "")
+        z = wait_state(R, NOVAL, lambda z: z["unchanged"] >= 2, what="two unchanged")
+        self.assertEqual(z["not_modified"], 0)
+        self.assertEqual(R.stderr_text().count("zone %s: new copy" % NOVAL), 1)
+        self.assertEqual(a_values(R, "noval.example.test.")[0], ["10.0.4.1"])
 
     def test_dns_failure(self):
         # A name under .invalid (RFC 6761) never resolves.

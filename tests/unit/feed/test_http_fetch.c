@@ -2,7 +2,7 @@
 /*
  * The parts of HTTP feeds that need no server (the downloads themselves are driven against a
  * real HTTPS server by tests/integration/test_feeds_http.py): response header lines, malformed
- * ones included; the validators file beside a copy.
+ * ones included; the validators file beside a copy; comparing a new body with the copy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +84,28 @@ static void test_meta_file(void)
 	CHECK_EQ(r.refreshed, 0);
 	CHECK_STREQ(r.etag, "");
 	CHECK_STREQ(r.last_modified, "x");
+	/* Same bytes, other bytes, other length, missing file. */
+	char a[160], b[160];
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	f = fopen(a, "w");
+	fputs("0.0.0.0 x.example\n", f);
+	fclose(f);
+	f = fopen(b, "w");
+	fputs("0.0.0.0 x.example\n", f);
+	fclose(f);
+	CHECK(feed_http_copy_same(a, b));
+	f = fopen(b, "w");
+	fputs("0.0.0.0 y.example\n", f);
+	fclose(f);
+	CHECK(!feed_http_copy_same(a, b));
+	f = fopen(b, "w");
+	fputs("0.0.0.0 x.example\n\n", f);
+	fclose(f);
+	CHECK(!feed_http_copy_same(a, b));
+	unlink(b);
+	CHECK(!feed_http_copy_same(a, b));
+	unlink(a);
 	unlink(path);
 	rmdir(dir);
 }
