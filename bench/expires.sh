@@ -5,7 +5,9 @@
 # which expires a few seconds after the daemon answers; prints how long after its expiry second
 # the entry stopped being answered and how long the rebuild took (the daemon's log line).
 #
-#   bench/expires.sh [N]     default N = 1000000; C2WALL_BIN overrides build/c2wall
+#   bench/expires.sh [N] [K]     default N = 1000000 entries, K = 1 entry expiring (K > 1:
+#                                one per second, to see the spacing of back-to-back rebuilds);
+#                                C2WALL_BIN overrides build/c2wall
 #
 # Listens on 127.0.0.1 only; run it in a private network namespace on a shared machine:
 #   unshare -rn bash -c 'ip link set lo up; bench/expires.sh 1000000'
@@ -13,6 +15,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000000}
+k=${2:-1}
 bin=${C2WALL_BIN:-$top/build/c2wall}
 port=${BENCH_EXPIRES_PORT:-5397}
 work=$(mktemp -d /tmp/c2wall-expires.XXXXXX)
@@ -62,10 +65,11 @@ EOF
 t_start=$(date +%s.%N)
 "$bin" serve --config "$work/c2wall.yaml" 2>"$work/stderr" &
 pid=$!
-/usr/bin/python3 - "$port" "$work" "$pid" "$n" "$t_start" <<'EOF'
+/usr/bin/python3 - "$port" "$work" "$pid" "$n" "$t_start" "$k" <<'EOF'
 import os, signal, sys, time, datetime
 import dns.message, dns.query, dns.rcode
 port, work, n, t_start = int(sys.argv[1]), sys.argv[2], int(sys.argv[4]), float(sys.argv[5])
+k = int(sys.argv[6])
 
 def rcode(name):
     q = dns.message.make_query(name, "A")
@@ -80,28 +84,31 @@ while rcode("n0.bench.example.") != dns.rcode.NXDOMAIN:
         sys.exit("c2wall did not answer")
     time.sleep(0.2)
 print("start: %d rules answering after %.1f s" % (n, time.time() - t_start))
-# One more entry with a lifetime; reload so it is in force, then wait for its second.
+# K more entries with lifetimes, a second apart; reload so they are in force, then wait.
 at = int(time.time()) + 15
 with open(work + "/feed.hosts", "a") as f:
-    f.write("0.0.0.0 soon.bench.example # expires=%s\n" %
-            datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for i in range(k):
+        f.write("0.0.0.0 soon%d.bench.example # expires=%s\n" % (i,
+                datetime.datetime.fromtimestamp(at + i, datetime.timezone.utc).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ")))
 pid = int(sys.argv[3])
 t0 = time.time()
 os.kill(pid, signal.SIGHUP)
-while rcode("soon.bench.example.") != dns.rcode.NXDOMAIN:
+while rcode("soon0.bench.example.") != dns.rcode.NXDOMAIN:
     if time.time() > at:
         sys.exit("reload too slow for the expiry lead time")
     time.sleep(0.05)
 print("reload with the new entry: blocking after %.2f s" % (time.time() - t0))
 # Once unblocked the name goes to the (dead) forwarder: no answer within 0.5 s. The time
 # counted is when the first query that was not blocked was sent.
-while True:
-    t = time.time()
-    r = rcode("soon.bench.example.")
-    if r != dns.rcode.NXDOMAIN:
-        break
-    time.sleep(0.005)
-print("entry stopped %.3f s after its expires= second (rules: %d)" % (t - at, n))
+for i in range(k):
+    while True:
+        t = time.time()
+        r = rcode("soon%d.bench.example." % i)
+        if r != dns.rcode.NXDOMAIN:
+            break
+        time.sleep(0.005)
+    print("entry %d stopped %.3f s after its expires= second (rules: %d)" % (i, t - (at + i), n))
 print("still blocked: n%d: %s" % (n - 1, dns.rcode.to_text(rcode("n%d.bench.example." % (n - 1)))))
 EOF
 grep -E "no longer enforced|rebuilt" "$work/stderr" || true

@@ -93,6 +93,8 @@ struct net_feeds {
 	struct event *req_ev;
 	struct event *expiry_ev; /* main thread: rebuild when an "expires=" entry runs out */
 	int64_t next_expiry;     /* main thread */
+	int64_t expiry_done_ms;  /* main thread: end of the last expiry rebuild (monotonic) */
+	int64_t expiry_cost_ms;  /* main thread: how long it took */
 	bool curl_ready;         /* feed_http_global_init() done */
 	/* One request at a time from the transfer thread (f->mu). */
 	bool req_pending, req_done;
@@ -1122,12 +1124,15 @@ static void on_expiry(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(f->expiry_ev, &tv);
 		return;
 	}
+	f->expiry_done_ms = mono_ms();
+	f->expiry_cost_ms = f->expiry_done_ms - t0;
 	c2w_log_info("policy: entries expired at %lld no longer enforced (rebuilt in %lld ms)",
-		     (long long)due_at, (long long)(mono_ms() - t0));
+		     (long long)due_at, (long long)f->expiry_cost_ms);
 	pthread_mutex_lock(&f->mu);
 	for (size_t i = 0; i < f->count; i++)
 		f->zones[i].st.rules = rules[f->zones[i].index];
 	pthread_mutex_unlock(&f->mu);
+	net_feeds_note_expiry(f, f->next_expiry); /* again, now with the spacing below */
 }
 
 void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry)
@@ -1141,6 +1146,12 @@ void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t ms = next_expiry * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	/* Entries that run out second after second (each with its own expiry) must not keep the
+	 * main thread compiling: leave at least 4 times the last rebuild's cost between two,
+	 * so expiry rebuilds take at most a fifth of its time. */
+	int64_t gap = f->expiry_done_ms + 4 * f->expiry_cost_ms - mono_ms();
+	if (f->expiry_done_ms > 0 && gap > ms)
+		ms = gap;
 	if (ms < 0)
 		ms = 0;
 	if (ms > 300000)
