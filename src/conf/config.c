@@ -1198,6 +1198,7 @@ static const struct key_def policy_keys[] = {
     K("never-block-file", KEY_PATH_OPT, struct conf_policy, never_block_file),
     K("max-change", KEY_FRACTION, struct conf_policy, max_change),
     K("state-dir", KEY_PATH, struct conf_policy, state_dir),
+    K_UINT("min-ns-dots", struct conf_policy, min_ns_dots, 0, 127),
 };
 
 static const struct key_def events_keys[] = {
@@ -1613,6 +1614,7 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->limits.upstream_pending_max = 1024;
 
 	cfg->policy.max_change = 0;
+	cfg->policy.min_ns_dots = 1; /* BIND's default: root and top-level zones skipped */
 	cfg->events.ring_entries = 4096;
 	cfg->privacy.key_rotation_s = 86400;
 	cfg->privacy.retention_days = 30;

@@ -184,6 +184,7 @@ struct conf_policy {
 	double max_change; /* refuse a reload that changes a zone's rule count by more than this
 			      fraction; 0 = no limit */
 	char *state_dir; /* last good copies of transferred zones; default /var/lib/c2wall/zones */
+	unsigned min_ns_dots; /* NSDNAME/NSIP skip cuts with this many labels or fewer; 1 */
 };
 
 struct conf_events {

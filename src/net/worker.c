@@ -1070,8 +1070,10 @@ static void mbox_commit(struct net_worker *w, struct mbox *m)
 	net_torture_set_conf(w->torture, &m->cfg->ddos);
 	w->snap = m->snap;
 	w->snap_gen++;
-	if (!keep)
+	if (!keep) {
 		resolvers_for_policy(w, w->snap);
+		resolve_cuts_reset(w->cuts); /* new upstreams: the cuts they show may differ */
+	}
 	poll_sync(w, m->socks, m->sock_count);
 	/* New upstreams may answer differently: start from a clean cache. A new policy alone
 	 * keeps it: bodies carry the generation that checked them, and a hit on an older one
@@ -1194,7 +1196,8 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	struct timeval one = {.tv_sec = 1};
 	event_add(w->tick_ev, &one);
 	event_add(w->mbox_ev, NULL);
-	if (slots_init(w, cfg) != C2W_OK || net_wlimit_sync(w, cfg) != C2W_OK)
+	if (slots_init(w, cfg) != C2W_OK || net_wlimit_sync(w, cfg) != C2W_OK ||
+	    net_wnscut_init(w) != C2W_OK)
 		goto out_free;
 	ret = make_resolvers(w, cfg, &w->rctx, &w->rctx_cd, err, err_len);
 	if (ret != C2W_OK)
@@ -1324,6 +1327,7 @@ void net_worker_free(struct net_worker *w)
 	net_wlimit_free(w);
 	net_client_table_free(w->clients);
 	net_torture_free(w->torture);
+	resolve_cuts_free(w->cuts);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->mbox.mu);

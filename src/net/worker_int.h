@@ -37,6 +37,7 @@
 #include "net/torture.h"
 #include "net/worker.h"
 #include "policy/policy.h"
+#include "resolve/cuts.h"
 #include "resolve/resolve.h"
 
 #define UDP_BATCH         32
@@ -98,7 +99,13 @@ struct net_slot {
 	uint8_t stage;              /* enum net_slot_stage */
 	bool had_hit;               /* a query-time hit existed before the answer came */
 	struct dns_answer *saved;   /* malloc'd body kept across the follow-up (wire after it) */
-	uint8_t zone[DNS_NAME_MAX]; /* NS_ZONE stage: the zone whose NS set is asked */
+	uint8_t zone[DNS_NAME_MAX]; /* NS stage: the query name's zone, when the answer says */
+	uint8_t ns_ask[DNS_NAME_MAX]; /* NS stage: the cut asked about (or whose NS name is) */
+	uint16_t ns_qtype;          /* NS stage: NS, or A/AAAA of NS name ns_idx of ns_ask */
+	uint8_t ns_idx;
+	uint8_t ns_steps;           /* look-ups made for this query */
+	bool zone_known;            /* @zone holds the query name's zone */
+	bool q_alias;               /* the query name is a CNAME: not a zone cut */
 	unsigned snap_gen;          /* w->snap_gen when the query came: hit is from that one */
 	uint32_t zone_ref;          /* net_torture reference of the main query; 0 = none */
 };
@@ -107,8 +114,7 @@ struct net_slot {
 enum net_slot_stage {
 	NET_STAGE_MAIN = 0, /* the client's question */
 	NET_STAGE_CHASE,    /* the target of a policy CNAME; saved = the rewrite so far */
-	NET_STAGE_NS_NAME,  /* NS of the query name (finds the zone cut); saved = the answer */
-	NET_STAGE_NS_ZONE,  /* NS (and glue) of that zone; saved = the answer */
+	NET_STAGE_NS,       /* a cut's NS set or an NS name's addresses; saved = the answer */
 };
 
 struct tcp_conn {
@@ -180,6 +186,7 @@ struct net_worker {
 	bool next_ready, next_keep;
 	struct resolve_ctx *next_rctx, *next_rctx_cd;
 	struct dns_pcache *cache;
+	struct resolve_cuts *cuts;   /* zone cuts for NSDNAME/NSIP triggers (worker_nscut.c) */
 	struct net_torture *torture; /* water-torture detection, per-zone fetch caps */
 	uint64_t beat; /* bumped by every tick (atomic): the service watchdog's heartbeat */
 	struct net_slot *slots;
@@ -349,11 +356,22 @@ bool net_wpolicy_cached_ok(struct net_worker *w, const struct dns_query *q,
 /** Response-time triggers on the answer body in w->ans for slot @s (updates s->hit). */
 void net_wpolicy_response(struct net_worker *w, struct net_slot *s);
 /**
- * NSDNAME/NSIP: when the snapshot has such rules, ask libunbound for the NS set (and glue) of
- * the zone that answered and match it. Returns true when a follow-up query is under way (the
- * slot then finishes through net_worker_resolved_finish()); false: nothing to do.
+ * NSDNAME/NSIP (worker_nscut.c): when the snapshot has such rules, match the name servers of
+ * every zone cut above the query name (BIND's delegation points, min-ns-dots), taken from the
+ * worker's cut cache, asking libunbound only for cuts and addresses it does not hold. Returns
+ * true when a look-up is under way (the slot then finishes through
+ * net_worker_resolved_finish()); false: matched already, or nothing to do.
  */
 bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s);
+/** Make the worker's zone-cut cache (worker_nscut.c). C2W_OK or C2W_ENOMEM. */
+int net_wnscut_init(struct net_worker *w);
+/** Keep a copy of @ans in @s->saved (false: out of memory, nothing kept). worker_policy.c */
+bool net_wpolicy_slot_save(struct net_slot *s, const struct dns_answer *ans);
+/** Put @s->saved back into w->ans, free the copy, stage back to NET_STAGE_MAIN. */
+void net_wpolicy_slot_restore(struct net_worker *w, struct net_slot *s);
+/** Record a log-only (shadow) zone's hit for @s. */
+void net_wpolicy_record_shadow(struct net_worker *w, struct net_slot *s,
+				const struct policy_hit *shadow);
 /** After a policy swap: redo the query- and response-time match of @s against w->snap. */
 void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s);
 

@@ -152,7 +152,7 @@ void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 /* ---- follow-up queries: CNAME targets, name servers ---------------------------------- */
 
 /* Keep a copy of @ans in the slot (the worker's answer buffers are shared by all queries). */
-static bool slot_save(struct net_slot *s, const struct dns_answer *ans)
+bool net_wpolicy_slot_save(struct net_slot *s, const struct dns_answer *ans)
 {
 	struct dns_answer *sv = malloc(sizeof(*sv) + ans->len);
 	if (sv == NULL)
@@ -167,7 +167,7 @@ static bool slot_save(struct net_slot *s, const struct dns_answer *ans)
 }
 
 /* Put the saved body back into w->ans and let go of the copy. */
-static void slot_restore(struct net_worker *w, struct net_slot *s)
+void net_wpolicy_slot_restore(struct net_worker *w, struct net_slot *s)
 {
 	struct dns_answer *sv = s->saved;
 	w->ans = *sv;
@@ -300,7 +300,7 @@ static bool chase_start(struct net_worker *w, const struct dns_query *q, const s
 	struct net_slot *s = slot != NULL ? slot : net_worker_slot_new(w, q, rt, hit, false, NULL);
 	if (s == NULL)
 		return false;
-	if (!slot_save(s, ans))
+	if (!net_wpolicy_slot_save(s, ans))
 		goto out_fail;
 	s->stage = NET_STAGE_CHASE;
 	if (net_worker_slot_resolve(w, s, target, q->qtype, q->qclass, on_chase) == C2W_OK)
@@ -314,121 +314,10 @@ out_fail:
 	return false;
 }
 
-/* Match every NS name in the answer section and every A/AAAA in the additional section. */
-static void ns_match(struct net_worker *w, struct net_slot *s, const uint8_t *pkt, size_t len)
+void net_wpolicy_record_shadow(struct net_worker *w, struct net_slot *s,
+				const struct policy_hit *shadow)
 {
-	struct dns_iter it;
-	struct dns_rr rr;
-	struct policy_hit shadow;
-	uint8_t name[DNS_NAME_WIRE_MAX];
-	size_t nl;
-	if (dns_iter_init(&it, pkt, len) != C2W_OK)
-		return;
-	memset(&shadow, 0, offsetof(struct policy_hit, match));
-	while (dns_iter_next(&it, &rr) == C2W_OK) {
-		if (rr.section == DNS_SECTION_ANSWER && rr.type == DNS_TYPE_NS &&
-		    dns_iter_rdata_name(&it, &rr, 0, name, &nl) == C2W_OK) {
-			dns_name_lower(name);
-			(void)policy_match_ns(w->snap, &s->q, name, NULL, &s->hit, &shadow);
-		} else if (rr.section == DNS_SECTION_ADDITIONAL &&
-			   ((rr.type == DNS_TYPE_A && rr.rdlen == 4) ||
-			    (rr.type == DNS_TYPE_AAAA && rr.rdlen == 16))) {
-			struct sockaddr_storage ss;
-			memset(&ss, 0, sizeof(ss));
-			if (rr.type == DNS_TYPE_A) {
-				struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-				in->sin_family = AF_INET;
-				memcpy(&in->sin_addr, pkt + rr.rdata_off, 4);
-			} else {
-				struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-				in6->sin6_family = AF_INET6;
-				memcpy(&in6->sin6_addr, pkt + rr.rdata_off, 16);
-			}
-			(void)policy_match_ns(w->snap, &s->q, NULL, (const struct sockaddr *)&ss,
-					      &s->hit, &shadow);
-		}
-	}
-	if (shadow.action != POLICY_ACTION_NONE)
-		record_hit(w, &s->q, &s->rt, &shadow, "shadow: answered normally");
-}
-
-/* The owner of the first SOA in the authority section: the zone that answered. */
-static bool soa_owner(const uint8_t *msg, size_t len, uint8_t *zone)
-{
-	struct dns_iter it;
-	struct dns_rr rr;
-	if (dns_iter_init(&it, msg, len) != C2W_OK)
-		return false;
-	while (dns_iter_next(&it, &rr) == C2W_OK) {
-		if (rr.section == DNS_SECTION_AUTHORITY && rr.type == DNS_TYPE_SOA) {
-			memcpy(zone, rr.owner, rr.owner_len);
-			dns_name_lower(zone);
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Does the answer section hold NS records (the name asked is a zone apex)? */
-static bool has_ns_answer(const uint8_t *msg, size_t len)
-{
-	struct dns_iter it;
-	struct dns_rr rr;
-	if (dns_iter_init(&it, msg, len) != C2W_OK)
-		return false;
-	while (dns_iter_next(&it, &rr) == C2W_OK && rr.section == DNS_SECTION_ANSWER)
-		if (rr.type == DNS_TYPE_NS)
-			return true;
-	return false;
-}
-
-static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
-		  const char *why)
-{
-	struct net_slot *s = arg;
-	struct net_worker *w = s->w;
-	(void)rcode;
-	(void)sec;
-	(void)why;
-	if (pkt != NULL && w->snap != NULL) {
-		if (s->stage == NET_STAGE_NS_NAME && !has_ns_answer(pkt, len) &&
-		    soa_owner(pkt, len, s->zone)) {
-			/* Not an apex: ask for the NS set of the zone the SOA names. */
-			s->stage = NET_STAGE_NS_ZONE;
-			if (net_worker_slot_resolve(w, s, s->zone, DNS_TYPE_NS, DNS_CLASS_IN,
-						    on_ns) == C2W_OK)
-				return;
-		} else {
-			ns_match(w, s, pkt, len);
-		}
-	}
-	slot_restore(w, s);
-	net_worker_resolved_finish(w, s);
-}
-
-bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
-{
-	if (s->timed_out || w->snap == NULL || !policy_snap_has_ns_rules(w->snap))
-		return false;
-	/* Zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules beat every name-server rule. */
-	if (s->hit.action != POLICY_ACTION_NONE && s->hit.zone == 0 &&
-	    s->hit.trigger < POLICY_TRIGGER_NSDNAME)
-		return false;
-	if (w->ans.rcode != DNS_RCODE_NOERROR && w->ans.rcode != DNS_RCODE_NXDOMAIN)
-		return false;
-	if (!slot_save(s, &w->ans))
-		return false;
-	/* A negative answer names its zone in the SOA; otherwise find the cut first. */
-	const uint8_t *name = s->q.qname;
-	s->stage = NET_STAGE_NS_NAME;
-	if (soa_owner(w->ans.wire, w->ans.len, s->zone)) {
-		name = s->zone;
-		s->stage = NET_STAGE_NS_ZONE;
-	}
-	if (net_worker_slot_resolve(w, s, name, DNS_TYPE_NS, DNS_CLASS_IN, on_ns) == C2W_OK)
-		return true;
-	slot_restore(w, s);
-	return false;
+	record_hit(w, &s->q, &s->rt, shadow, "shadow: answered normally");
 }
 
 void net_wpolicy_rematch(struct net_worker *w, struct net_slot *s)

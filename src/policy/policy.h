@@ -247,6 +247,9 @@ bool policy_snap_has_response_rules(const struct policy_snap *snap);
  */
 bool policy_snap_has_ns_rules(const struct policy_snap *snap);
 
+/** Does any zone (shadow zones included) have NSIP rules? Then NS names need addresses. */
+bool policy_snap_has_nsip_rules(const struct policy_snap *snap);
+
 /**
  * CLIENT-IP and QNAME triggers for a query, before any recursion.
  *
@@ -292,6 +295,31 @@ bool policy_match_response(const struct policy_snap *snap, const struct dns_quer
 bool policy_match_ns(const struct policy_snap *snap, const struct dns_query *q,
 		     const uint8_t *ns_name, const struct sockaddr *ns_addr, struct policy_hit *hit,
 		     struct policy_hit *shadow);
+
+/* An address of a name server, for policy_match_ns_all(). */
+struct policy_ns_addr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+};
+
+/**
+ * NSDNAME and NSIP triggers over the name servers of every zone cut checked for @q (the
+ * worker gathers them, see docs/policy.md): every name in @names as NSDNAME ("NS ." is
+ * skipped, as BIND does), every address in @addrs as NSIP. Ranked with the pending @hit as
+ * policy_match_response() ranks; among one zone's NSDNAME rules the rule owner name last in
+ * DNSSEC canonical order wins (BIND). Allocation-free.
+ *
+ * @param names  canonical wire names, borrowed for the call
+ * @param addrs  borrowed for the call
+ * @param hit    in: the pending hit (action NONE when none); out: replaced when a rule here
+ *               takes precedence
+ * @param shadow out, may be NULL: the first hit in a log-only zone
+ * @return true when @hit was replaced
+ */
+bool policy_match_ns_all(const struct policy_snap *snap, const struct dns_query *q,
+			 const uint8_t *const *names, size_t name_count,
+			 const struct policy_ns_addr *addrs, size_t addr_count,
+			 struct policy_hit *hit, struct policy_hit *shadow);
 
 /**
  * Build the rewritten answer body for @hit, BIND style: RCODE NXDOMAIN or NOERROR, AA clear, the

@@ -62,7 +62,9 @@ static bool better(const struct best *c, const struct best *b)
 	switch (c->trigger) {
 	case POLICY_TRIGGER_QNAME:
 		return false;
-	case POLICY_TRIGGER_NSDNAME: return b->name[0] != 0 && canon_cmp(c->name, b->name) < 0;
+	/* BIND (query.c, rpz_rewrite_name): among one zone's NSDNAME rules, the rule whose
+	 * owner name comes last in DNSSEC canonical order. */
+	case POLICY_TRIGGER_NSDNAME: return b->name[0] != 0 && canon_cmp(c->name, b->name) > 0;
 	default:
 		if (c->bits != b->bits)
 			return c->bits > b->bits;
@@ -100,6 +102,21 @@ static bool beaten(const struct rctx *r, unsigned chain, unsigned z)
 	       (r->best.chain < chain || (r->best.chain == chain && z > r->best.zone));
 }
 
+/* The rule's owner below "rpz-nsdname": the name, or "*." and the suffix for a wildcard. */
+static void rule_owner(const struct policy_snap *s, const struct img_slot *sl, uint8_t *out)
+{
+	const uint8_t *k = s->keys + sl->key_off;
+	size_t len = k[0], p = 0;
+	if (sl->kind & IMG_KIND_WILD) {
+		out[p++] = 1;
+		out[p++] = '*';
+	}
+	if (len + p >= DNS_NAME_WIRE_MAX)
+		len = DNS_NAME_WIRE_MAX - 1 - p;
+	memcpy(out + p, k + 1, len);
+	out[p + len] = 0;
+}
+
 static void check_name(struct rctx *r, const uint8_t *name, enum policy_trigger t, unsigned chain)
 {
 	struct name_prep np;
@@ -119,7 +136,10 @@ static void check_name(struct rctx *r, const uint8_t *name, enum policy_trigger 
 		c.zone = z;
 		c.trigger = t;
 		c.chain = chain;
-		memcpy(c.name, name, (size_t)dns_name_wire_len(name, DNS_NAME_WIRE_MAX));
+		if (t == POLICY_TRIGGER_NSDNAME)
+			rule_owner(r->s, sl, c.name);
+		else
+			memcpy(c.name, name, (size_t)dns_name_wire_len(name, DNS_NAME_WIRE_MAX));
 		if (dns_name_to_text(name, c.matched, sizeof(c.matched)) < 0)
 			c.matched[0] = 0;
 		offer(r, &c, sl);
@@ -307,6 +327,28 @@ bool policy_match_ns(const struct policy_snap *s, const struct dns_query *q,
 	}
 	if (policy_sockaddr_ip(ns_addr, &fam, addr))
 		check_ip(&r, fam, addr, POLICY_TRIGGER_NSIP, 0);
+	return finish(&r, hit);
+}
+
+bool policy_match_ns_all(const struct policy_snap *s, const struct dns_query *q,
+			 const uint8_t *const *names, size_t name_count,
+			 const struct policy_ns_addr *addrs, size_t addr_count,
+			 struct policy_hit *hit, struct policy_hit *shadow)
+{
+	struct rctx r;
+	struct name_prep np;
+
+	if (!q->has_question)
+		return false;
+	policy_name_prep(q->qname, &np);
+	if (policy_name_protected(s, &np))
+		return false;
+	start(&r, s, hit, shadow);
+	for (size_t i = 0; i < name_count; i++)
+		if (names[i][0] != 0) /* BIND ignores "NS ." */
+			check_name(&r, names[i], POLICY_TRIGGER_NSDNAME, 0);
+	for (size_t i = 0; i < addr_count; i++)
+		check_ip(&r, addrs[i].family, addrs[i].addr, POLICY_TRIGGER_NSIP, 0);
 	return finish(&r, hit);
 }
 

@@ -201,6 +201,14 @@ bool policy_snap_has_ns_rules(const struct policy_snap *snap)
 	return false;
 }
 
+bool policy_snap_has_nsip_rules(const struct policy_snap *snap)
+{
+	for (uint32_t i = 0; i < snap->hdr->zone_count; i++)
+		if (snap->zones[i].by_trigger[POLICY_TRIGGER_NSIP] != 0)
+			return true;
+	return false;
+}
+
 const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, unsigned zone,
 				       unsigned kind, const uint8_t *key, size_t key_len)
 {

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NSDNAME/NSIP triggers at every delegation point, as BIND checks them (lib/ns/query.c,
+ * rpz_rewrite): the query name and each ancestor with more than policy.min-ns-dots labels,
+ * for those that are zone cuts their NS names and the names' A and AAAA addresses. The facts
+ * come from the worker's zone-cut cache (resolve/cuts.h); a miss asks libunbound, one look-up
+ * at a time from the query's slot, and the walk starts over with the answer in the cache.
+ * Matching itself is policy_match_ns_all(); the answer being checked waits in s->saved.
+ */
+#include "dns/iter.h"
+#include "net/worker_int.h"
+
+/* Look-ups one query may make; a walk that needs more (the cache thrashing under a flood of
+ * distinct cuts) is matched with what it has and counted. */
+#define NS_STEPS_MAX 48
+/* What one match gathers: names of up to 16 cuts, their addresses. */
+#define NS_NAMES_MAX (16 * RESOLVE_CUT_NS_MAX)
+#define NS_ADDRS_MAX 256
+
+#define TYPE_DNAME 39 /* RFC 6672 */
+
+/* Among the query name and its ancestors with more than min-ns-dots labels (BIND's walk),
+ * the names that the answer already shows not to be cuts. */
+static bool skip_name(const struct net_slot *s, const uint8_t *p)
+{
+	if (p == s->q.qname && s->q_alias)
+		return true; /* a CNAME owner holds no NS RRset (RFC 1034 3.6.2) */
+	/* Names strictly below the zone a negative answer named are inside it: no cut. */
+	return s->zone_known && dns_name_subdomain(p, s->zone) > 0;
+}
+
+/* The next look-up the walk needs, in slot fields; false when the cache holds everything. */
+static bool next_lookup(struct net_worker *w, struct net_slot *s, bool want_addrs)
+{
+	unsigned labels = dns_name_label_count(s->q.qname);
+	unsigned min = w->cfg->policy.min_ns_dots;
+	const uint8_t *p = s->q.qname;
+	for (; labels > min; labels--, p += p[0] + 1) {
+		if (skip_name(s, p))
+			continue;
+		const struct resolve_cut *c = resolve_cuts_find(w->cuts, p, w->now_s);
+		int len = dns_name_wire_len(p, DNS_NAME_WIRE_MAX);
+		if (c == NULL) {
+			memcpy(s->ns_ask, p, (size_t)len);
+			s->ns_qtype = DNS_TYPE_NS;
+			return true;
+		}
+		w->ctr.ns_cut_hits++;
+		if (!c->is_cut || !want_addrs)
+			continue;
+		for (unsigned i = 0; i < c->ns_count; i++) {
+			if (resolve_cut_wants(c, i, &s->ns_qtype)) {
+				memcpy(s->ns_ask, p, (size_t)len);
+				s->ns_idx = (uint8_t)i;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Gather every cut's NS names and addresses from the cache and match them in one pass. */
+static void ns_match(struct net_worker *w, struct net_slot *s)
+{
+	const uint8_t *names[NS_NAMES_MAX];
+	struct policy_ns_addr addrs[NS_ADDRS_MAX];
+	size_t nn = 0, na = 0;
+	struct policy_hit shadow;
+	unsigned labels = dns_name_label_count(s->q.qname);
+	unsigned min = w->cfg->policy.min_ns_dots;
+	const uint8_t *p = s->q.qname;
+	for (; labels > min; labels--, p += p[0] + 1) {
+		if (skip_name(s, p))
+			continue;
+		const struct resolve_cut *c = resolve_cuts_find(w->cuts, p, w->now_s);
+		if (c == NULL || !c->is_cut)
+			continue;
+		for (unsigned i = 0; i < c->ns_count && nn < NS_NAMES_MAX; i++)
+			names[nn++] = resolve_cut_ns(c, i);
+		for (unsigned i = 0; i < c->addr_count && na < NS_ADDRS_MAX; i++) {
+			addrs[na].family = c->addrs[i].family;
+			memcpy(addrs[na].addr, c->addrs[i].addr, 16);
+			na++;
+		}
+	}
+	memset(&shadow, 0, offsetof(struct policy_hit, match));
+	(void)policy_match_ns_all(w->snap, &s->q, names, nn, addrs, na, &s->hit, &shadow);
+	if (shadow.action != POLICY_ACTION_NONE)
+		net_wpolicy_record_shadow(w, s, &shadow);
+}
+
+static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
+		  const char *why);
+
+/* Ask for what the walk lacks; true when a look-up is under way (the slot waits). */
+static bool step(struct net_worker *w, struct net_slot *s)
+{
+	bool want_addrs = policy_snap_has_nsip_rules(w->snap);
+	if (!next_lookup(w, s, want_addrs))
+		return false;
+	if (s->ns_steps >= NS_STEPS_MAX) {
+		w->ctr.ns_walks_short++;
+		return false;
+	}
+	s->ns_steps++;
+	const uint8_t *name = s->ns_ask;
+	uint8_t ns[DNS_NAME_WIRE_MAX];
+	if (s->ns_qtype == DNS_TYPE_NS) {
+		w->ctr.ns_cut_lookups++;
+	} else {
+		/* The entry may go before the answer comes: ask with a copy of the NS name. */
+		const struct resolve_cut *c = resolve_cuts_find(w->cuts, s->ns_ask, w->now_s);
+		const uint8_t *n = resolve_cut_ns(c, s->ns_idx);
+		memcpy(ns, n, (size_t)dns_name_wire_len(n, DNS_NAME_WIRE_MAX));
+		name = ns;
+		w->ctr.ns_addr_lookups++;
+	}
+	s->stage = NET_STAGE_NS;
+	return net_worker_slot_resolve(w, s, name, s->ns_qtype, DNS_CLASS_IN, on_ns) == C2W_OK;
+}
+
+static void finish(struct net_worker *w, struct net_slot *s)
+{
+	if (!s->timed_out && w->snap != NULL)
+		ns_match(w, s);
+	net_wpolicy_slot_restore(w, s);
+	net_worker_resolved_finish(w, s);
+}
+
+static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
+		  const char *why)
+{
+	struct net_slot *s = arg;
+	struct net_worker *w = s->w;
+	(void)sec;
+	(void)why;
+	w->now_s = mono_s();
+	if (s->ns_qtype == DNS_TYPE_NS)
+		(void)resolve_cuts_learn_ns(w->cuts, s->ns_ask, rcode, pkt, len, w->now_s);
+	else
+		resolve_cuts_learn_addr(w->cuts, s->ns_ask, s->ns_idx, s->ns_qtype, rcode, pkt,
+					len, w->now_s);
+	if (!s->timed_out && w->snap != NULL && step(w, s))
+		return;
+	finish(w, s);
+}
+
+/* What the answer itself says: a CNAME at the query name (no cut there), or the zone a
+ * negative answer names in its SOA (no cut between the query name and that apex). */
+static void read_answer(struct net_slot *s, const struct dns_answer *ans)
+{
+	struct dns_iter it;
+	struct dns_rr rr;
+	bool chain = false, soa = false;
+	s->zone_known = s->q_alias = false;
+	if (dns_iter_init(&it, ans->wire, ans->len) != C2W_OK)
+		return;
+	while (dns_iter_next(&it, &rr) == C2W_OK) {
+		if (rr.section == DNS_SECTION_ANSWER) {
+			if (rr.type == DNS_TYPE_CNAME || rr.type == TYPE_DNAME)
+				chain = true;
+			if (rr.type == DNS_TYPE_CNAME && dns_name_equal(rr.owner, s->q.qname))
+				s->q_alias = true;
+			continue;
+		}
+		if (rr.section == DNS_SECTION_AUTHORITY && rr.type == DNS_TYPE_SOA && !soa) {
+			memcpy(s->zone, rr.owner, rr.owner_len);
+			dns_name_lower(s->zone);
+			soa = true;
+		}
+	}
+	/* Past a CNAME the SOA is the target's zone, which says nothing about this name. */
+	s->zone_known = soa && !chain && dns_name_subdomain(s->q.qname, s->zone) >= 0;
+}
+
+bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
+{
+	if (s->timed_out || w->snap == NULL || w->cuts == NULL ||
+	    !policy_snap_has_ns_rules(w->snap))
+		return false;
+	/* Zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules beat every name-server rule. */
+	if (s->hit.action != POLICY_ACTION_NONE && s->hit.zone == 0 &&
+	    s->hit.trigger < POLICY_TRIGGER_NSDNAME)
+		return false;
+	if (w->ans.rcode != DNS_RCODE_NOERROR && w->ans.rcode != DNS_RCODE_NXDOMAIN)
+		return false;
+	read_answer(s, &w->ans);
+	s->ns_steps = 0;
+	w->now_s = mono_s();
+	if (!next_lookup(w, s, policy_snap_has_nsip_rules(w->snap))) {
+		ns_match(w, s); /* everything cached: no copy of the answer needed */
+		return false;
+	}
+	if (!net_wpolicy_slot_save(s, &w->ans))
+		return false;
+	if (step(w, s))
+		return true;
+	finish(w, s);
+	return true;
+}
+
+int net_wnscut_init(struct net_worker *w)
+{
+	w->cuts = resolve_cuts_new(RESOLVE_CUTS_DEFAULT);
+	return w->cuts != NULL ? C2W_OK : C2W_ENOMEM;
+}
