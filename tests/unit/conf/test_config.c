@@ -110,6 +110,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK(cfg->policy.never_block_file == NULL);
 	CHECK_EQ(cfg->policy.never_block_count, 0);
 	CHECK(cfg->policy.max_change == 0);
+	CHECK_EQ(cfg->policy.min_ns_dots, 1);
 	CHECK(cfg->events.jsonl == NULL);
 	CHECK_EQ(cfg->events.jsonl_rotate_bytes, 0);
 	CHECK_EQ(cfg->events.jsonl_rotate_s, 0);
@@ -203,6 +204,7 @@ static const char full_yaml[] = "server:\n"
 				"  never-block: [example.jp, Example.COM., \"*.Isp.Example\"]\n"
 				"  never-block-file: never.txt\n"
 				"  max-change: 0.25\n"
+				"  min-ns-dots: 2\n"
 				"events:\n"
 				"  jsonl: /var/log/hits.jsonl\n"
 				"  jsonl-rotate-size: 100m\n"
@@ -312,6 +314,7 @@ static void check_full_policy(const struct c2w_config *cfg)
 	join(want, sizeof(want), g_dir, "never.txt");
 	CHECK_STREQ(pol->never_block_file, want);
 	CHECK(pol->max_change == 0.25);
+	CHECK_EQ(pol->min_ns_dots, 2);
 }
 
 static void check_full_rest(const struct c2w_config *cfg)
@@ -393,6 +396,8 @@ static void test_ddos_keys(void)
 		conf_free(cfg);
 	}
 	expect_error("ddos:\n  bad-ratio: 1.5\n", 2, "ddos.bad-ratio: 1.5 is out of range");
+	expect_error("policy:\n  min-ns-dots: 128\n", 2, "out of range");
+	expect_error("policy:\n  min-ns-dots: two\n", 2, "expected a number");
 	expect_error("ddos:\n  action: drop\n", 2, "'drop' is not one of servfail, nxdomain");
 	expect_error("ddos:\n  min-misses: 2\n", 2, "out of range (8 to 1000)");
 	expect_error("ddos:\n  window: 0s\n", 2, "out of range");
