@@ -405,30 +405,35 @@ def cw_stats(r):
 class TestUpstreamCost(unittest.TestCase):
     """Queries at the authorities: name-server rules against QNAME rules only, same names."""
 
-    COLD = 15
+    # Cold names per zone (5 zones, negative and positive each); bench/ns_cost.sh sets more.
+    COLD = int(os.environ.get("C2W_NS_COLD", "15"))
 
-    def run_names(self, r, names):
+    def run_names(self, r, names, times=None, key=None):
         before = WORLD.queries()
+        t0 = time.monotonic()
         for n in names:
             m = ask(r, n)
             self.assertIsNotNone(m, n)
+        if times is not None:
+            times[key] = time.monotonic() - t0
         return WORLD.queries() - before
 
     def costs(self, feed):
         # One worker: each worker has its own libunbound cache and cut cache.
         r = c2wall(os.path.join(FEEDS, feed), name="c2wall-" + feed, workers=1)
         try:
-            out = {}
+            out = {"time": {}}
             # Warm: one name per zone, so every cut is known (its cost is paid here once).
             out["warm"] = self.run_names(r, ["www.b.a.tld.", "www.a.tld.", "www.c.tld.",
                                              "www.d.tld.", "www.e.tld.", "nx0.b.a.tld.",
                                              "y0.w.b.a.tld."])
             zones = ("b.a.tld.", "a.tld.", "c.tld.", "d.tld.", "e.tld.")
             out["negative"] = self.run_names(
-                r, ["nx%d.%s" % (i, z) for i in range(1, self.COLD + 1) for z in zones])
+                r, ["nx%d.%s" % (i, z) for i in range(1, self.COLD + 1) for z in zones],
+                out["time"], "negative")
             pos = ["y%d.w.%s" % (i, z) for i in range(1, self.COLD + 1) for z in zones]
-            out["positive"] = self.run_names(r, pos)
-            out["again"] = self.run_names(r, pos)
+            out["positive"] = self.run_names(r, pos, out["time"], "positive")
+            out["again"] = self.run_names(r, pos, out["time"], "again")
             out["stats"] = cw_stats(r)
             return out
         finally:
@@ -438,9 +443,12 @@ class TestUpstreamCost(unittest.TestCase):
         plain = self.costs("qname.rpz")
         ns = self.costs("ns.rpz")
         n = self.COLD * 5
-        print("authority queries   qname-only  ns-rules")
+        print("%d names per kind; authority queries (seconds, one client, one at a time)" % n)
+        print("             qname-only         ns-rules")
         for k in ("warm", "negative", "positive", "again"):
-            print("  %-9s %6d %9d" % (k, plain[k], ns[k]))
+            tp, tn = plain["time"].get(k), ns["time"].get(k)
+            print("  %-9s %6d %-9s %6d %s" % (k, plain[k], "(%.2fs)" % tp if tp else "",
+                                             ns[k], "(%.2fs)" % tn if tn else ""))
         print("ns rules: %d NS look-ups, %d address look-ups, %d cut-cache hits" %
               (ns["stats"]["ns_cut_lookups"], ns["stats"]["ns_addr_lookups"],
                ns["stats"]["ns_cut_hits"]))
