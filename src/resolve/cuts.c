@@ -122,9 +122,11 @@ static struct resolve_cut *put(struct resolve_cuts *cuts, const uint8_t *name, u
 		if (!set[i].used || set[i].expires <= now)
 			v = &set[i];
 	if (v == NULL) {
-		v = &set[0];
-		for (unsigned i = 1; i < WAYS; i++)
-			if (set[i].expires < v->expires)
+		/* Cuts are few and shared by many names; "no cut" entries are one per name asked
+		 * (a flood of new names makes them). Replace those first. */
+		for (unsigned i = 0; i < WAYS; i++)
+			if (v == NULL || set[i].is_cut < v->is_cut ||
+			    (set[i].is_cut == v->is_cut && set[i].expires < v->expires))
 				v = &set[i];
 		cuts->st.evictions++;
 	}

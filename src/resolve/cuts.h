@@ -4,7 +4,8 @@
  * cut, and then its name servers and their addresses. NSDNAME/NSIP policy triggers are checked
  * against every cut above a query name (BIND's "all delegation points"); this cache makes that
  * cost one look-up per cut and TTL instead of one per query. Fixed size, preallocated, one per
- * worker (no locks); entries expire with the TTL of the records that made them. Parsing of
+ * worker (no locks); entries expire with the TTL of the records that made them; when a set is
+ * full, a "no cut" entry is replaced before a cut. Parsing of
  * the NS and address answers is here too; asking libunbound is the worker's job.
  *
  * Use:

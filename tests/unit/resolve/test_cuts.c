@@ -244,6 +244,34 @@ static void test_bounded(void)
 	resolve_cuts_free(NULL);
 }
 
+/* A flood of "no cut" entries does not push out the cuts. */
+static void test_cuts_kept(void)
+{
+	struct resolve_cuts *c = resolve_cuts_new(8);
+	struct msg m;
+	char name[64];
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "z%d.tld.", i);
+		msg_start(&m, name, DNS_TYPE_NS, 0);
+		rr(&m, 1, name, DNS_TYPE_NS, 600, "ns.hoster.net.");
+		const uint8_t *pkt = msg_end(&m);
+		(void)resolve_cuts_learn_ns(c, wire(name), 0, pkt, m.len, 0);
+	}
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "n%d.z1.tld.", i);
+		resolve_cuts_put_nocut(c, wire(name), 3000, 0);
+	}
+	unsigned cuts = 0;
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "z%d.tld.", i);
+		const struct resolve_cut *e = resolve_cuts_find(c, wire(name), 1);
+		cuts += e != NULL && e->is_cut;
+	}
+	/* 2 sets of 4 ways: at most 3 cuts per set leave room for a name (the set's 4th way). */
+	CHECK(cuts >= 3);
+	resolve_cuts_free(c);
+}
+
 static void test_many_ns(void)
 {
 	struct resolve_cuts *c = resolve_cuts_new(8);
@@ -262,4 +290,4 @@ static void test_many_ns(void)
 }
 
 TEST_MAIN(TEST(test_ns_answer_makes_cut), TEST(test_addresses), TEST(test_negative_answers),
-	  TEST(test_malformed), TEST(test_bounded), TEST(test_many_ns))
+	  TEST(test_malformed), TEST(test_bounded), TEST(test_cuts_kept), TEST(test_many_ns))
