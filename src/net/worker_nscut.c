@@ -138,8 +138,8 @@ static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum res
 	if (s->ns_qtype == DNS_TYPE_NS)
 		(void)resolve_cuts_learn_ns(w->cuts, s->ns_ask, rcode, pkt, len, w->now_s);
 	else
-		resolve_cuts_learn_addr(w->cuts, s->ns_ask, s->ns_idx, s->ns_qtype, rcode, pkt,
-					len, w->now_s);
+		resolve_cuts_learn_addr(w->cuts, s->ns_ask, s->ns_idx, s->ns_qtype, rcode, pkt, len,
+					w->now_s);
 	if (!s->timed_out && w->snap != NULL && step(w, s))
 		return;
 	finish(w, s);

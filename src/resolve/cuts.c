@@ -243,7 +243,8 @@ static void read_glue(struct resolve_cut *c, const uint8_t *msg, size_t len, uin
 		if (i < 0)
 			continue;
 		add_addr(c, (unsigned)i, &rr, msg);
-		c->ns_known[i] |= rr.type == DNS_TYPE_A ? RESOLVE_CUT_HAVE_A : RESOLVE_CUT_HAVE_AAAA;
+		c->ns_known[i] |=
+		    rr.type == DNS_TYPE_A ? RESOLVE_CUT_HAVE_A : RESOLVE_CUT_HAVE_AAAA;
 		shorten(c, rr.ttl, now);
 	}
 }
@@ -259,8 +260,8 @@ static bool read_soa(const uint8_t *msg, size_t len, uint8_t *zone, uint32_t *tt
 		if (rr.section != DNS_SECTION_AUTHORITY || rr.type != DNS_TYPE_SOA || rr.rdlen < 22)
 			continue;
 		const uint8_t *m = msg + rr.rdata_off + rr.rdlen - 4;
-		uint32_t minimum = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
-				   (uint32_t)m[2] << 8 | m[3];
+		uint32_t minimum =
+		    (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
 		memcpy(zone, rr.owner, rr.owner_len);
 		dns_name_lower(zone);
 		*ttl = rr.ttl < minimum ? rr.ttl : minimum;

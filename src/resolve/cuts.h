@@ -24,9 +24,9 @@
 #include "core/err.h"
 #include "dns/name.h"
 
-#define RESOLVE_CUT_NS_MAX    13  /* NS names kept per cut (a root-sized NS set) */
-#define RESOLVE_CUT_ADDR_MAX  32  /* addresses kept per cut, all NS names together */
-#define RESOLVE_CUT_NAMES_LEN 768 /* packed NS names */
+#define RESOLVE_CUT_NS_MAX    13   /* NS names kept per cut (a root-sized NS set) */
+#define RESOLVE_CUT_ADDR_MAX  32   /* addresses kept per cut, all NS names together */
+#define RESOLVE_CUT_NAMES_LEN 768  /* packed NS names */
 #define RESOLVE_CUT_TTL_MAX   3600 /* an entry is trusted at most this long (seconds) */
 #define RESOLVE_CUT_TTL_FAIL  5    /* a failed look-up is remembered this long */
 #define RESOLVE_CUTS_DEFAULT  2048 /* entries per worker */
@@ -45,9 +45,9 @@ struct resolve_cut_addr {
 struct resolve_cut {
 	uint8_t name[DNS_NAME_WIRE_MAX]; /* canonical wire name; name[0] == 0 and !used: empty */
 	bool used;
-	bool is_cut;   /* "NAME NS" has an NS RRset owned by NAME */
-	bool failed;   /* the look-up failed (SERVFAIL, timeout): treated as no cut, briefly */
-	bool trimmed;  /* more NS names or addresses than fit: some were left out */
+	bool is_cut;      /* "NAME NS" has an NS RRset owned by NAME */
+	bool failed;      /* the look-up failed (SERVFAIL, timeout): treated as no cut, briefly */
+	bool trimmed;     /* more NS names or addresses than fit: some were left out */
 	uint64_t expires; /* monotonic seconds */
 	uint8_t ns_count;
 	uint8_t addr_count;

@@ -6,8 +6,8 @@
  */
 #include <arpa/inet.h>
 
-#include "resolve/cuts.h"
 #include "dns/msg.h"
+#include "resolve/cuts.h"
 #include "test.h"
 
 /* ---- a tiny message builder (uncompressed names) ---- */
@@ -212,7 +212,8 @@ static void test_malformed(void)
 	uint8_t junk[64];
 	for (size_t n = 0; n < sizeof(junk); n++) {
 		memset(junk, 0xc0, sizeof(junk));
-		const struct resolve_cut *e = resolve_cuts_learn_ns(c, wire("j.tld."), 0, junk, n, 0);
+		const struct resolve_cut *e =
+		    resolve_cuts_learn_ns(c, wire("j.tld."), 0, junk, n, 0);
 		CHECK(e != NULL && !e->is_cut);
 		resolve_cuts_learn_addr(c, wire("j.tld."), 0, DNS_TYPE_A, 0, junk, n, 0);
 	}
