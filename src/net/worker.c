@@ -902,8 +902,8 @@ static int make_resolvers(struct net_worker *w, const struct c2w_config *cfg,
 	return ret;
 }
 
-/* NSDNAME/NSIP rules match on the answering zone's NS records and their addresses, which
- * libunbound hands back only with minimal-responses off. Before the contexts' first query. */
+/* NSDNAME/NSIP rules match on the NS records of zone cuts and their addresses; "NAME NS"
+ * answers carry the addresses only with minimal-responses off. Before the first query. */
 static void resolvers_for_policy(struct net_worker *w, const struct policy_snap *snap)
 {
 	if (snap == NULL || !policy_snap_has_ns_rules(snap))

@@ -100,10 +100,12 @@ C2W_NODISCARD int resolve_ctx_query(struct resolve_ctx *ctx, const uint8_t *qnam
 void resolve_query_cancel(struct resolve_query *rq);
 
 /**
- * Ask for full responses (libunbound minimal-responses: no): positive answers then carry the
- * answering zone's NS RRset in the authority section and the name servers' addresses in the
- * additional section, which NSDNAME/NSIP policy triggers match on. Call before the first
- * query (libunbound freezes its options then).
+ * Ask for full responses (libunbound minimal-responses: no): answers to "NAME NS" then carry
+ * the name servers' addresses (glue) in the additional section, which saves the zone-cut cache
+ * address look-ups for NSIP triggers (src/net/worker_nscut.c). Positive answers to other
+ * questions still come without the zone's NS RRset: libunbound's iter-scrub-promiscuous
+ * removes it (Debian 1.17.1-2+deb12u4). Call before the first query (libunbound freezes its
+ * options then).
  *
  * @return C2W_OK, C2W_ECONFIG (libunbound refused: the context was already used)
  */
