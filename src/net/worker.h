@@ -87,7 +87,8 @@ struct net_feeds;
 	X(ns_cut_hits, "NSDNAME/NSIP: names found in the zone-cut cache")                     \
 	X(ns_cut_lookups, "NSDNAME/NSIP: NAME NS look-ups (zone-cut cache misses)")           \
 	X(ns_addr_lookups, "NSIP: A/AAAA look-ups of name-server names")                      \
-	X(ns_walks_short, "NSDNAME/NSIP: walks stopped at the look-up cap")
+	X(ns_walks_short, "NSDNAME/NSIP: walks stopped at the look-up cap")                   \
+	X(ns_servfail, "NSIP: SERVFAIL, a name server's address look-up failed (as BIND)")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {

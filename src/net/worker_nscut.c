@@ -13,9 +13,6 @@
 /* Look-ups one query may make; a walk that needs more (the cache thrashing under a flood of
  * distinct cuts) is matched with what it has and counted. */
 #define NS_STEPS_MAX 48
-/* What one match gathers: names of up to 16 cuts, their addresses. */
-#define NS_NAMES_MAX (16 * RESOLVE_CUT_NS_MAX)
-#define NS_ADDRS_MAX 256
 
 #define TYPE_DNAME 39 /* RFC 6672 */
 
@@ -59,34 +56,66 @@ static bool next_lookup(struct net_worker *w, struct net_slot *s, bool want_addr
 	return false;
 }
 
-/* Gather every cut's NS names and addresses from the cache and match them in one pass. */
-static void ns_match(struct net_worker *w, struct net_slot *s)
+/* NS name @i of cut @c as BIND takes it (rpz_rewrite(), rpz_rewrite_ip_rrsets()): its NSDNAME
+ * rules, then its IPv4 and its IPv6 addresses while an NSIP rule of that family could still
+ * win. An address set whose look-up failed then makes the answer SERVFAIL: false. */
+static bool match_ns(struct net_worker *w, struct net_slot *s, const struct resolve_cut *c,
+		     unsigned i, struct policy_hit *shadow)
 {
-	const uint8_t *names[NS_NAMES_MAX];
-	struct policy_ns_addr addrs[NS_ADDRS_MAX];
-	size_t nn = 0, na = 0;
+	static const int fams[2] = {AF_INET, AF_INET6};
+	static const uint8_t bits[2] = {RESOLVE_CUT_HAVE_A, RESOLVE_CUT_HAVE_AAAA};
+	const uint8_t *name = resolve_cut_ns(c, i);
+	struct policy_ns_addr addrs[RESOLVE_CUT_ADDR_MAX];
+	(void)policy_match_ns_all(w->snap, &s->q, &name, 1, NULL, 0, &s->hit, shadow);
+	for (unsigned f = 0; f < 2; f++) {
+		if (name[0] == 0 || !policy_nsip_wanted(w->snap, &s->hit, fams[f]))
+			continue;
+		if (c->ns_failed[i] & bits[f])
+			return false;
+		size_t na = 0;
+		for (unsigned k = 0; k < c->addr_count; k++) {
+			if (c->addrs[k].ns != i || c->addrs[k].family != fams[f])
+				continue;
+			addrs[na].family = fams[f];
+			memcpy(addrs[na].addr, c->addrs[k].addr, 16);
+			na++;
+		}
+		(void)policy_match_ns_all(w->snap, &s->q, NULL, 0, addrs, na, &s->hit, shadow);
+	}
+	return true;
+}
+
+/* Every cut from the query name up, in BIND's order; false: SERVFAIL (see match_ns()). */
+static bool ns_match(struct net_worker *w, struct net_slot *s)
+{
 	struct policy_hit shadow;
 	unsigned labels = dns_name_label_count(s->q.qname);
 	unsigned min = w->cfg->policy.min_ns_dots;
 	const uint8_t *p = s->q.qname;
-	for (; labels > min; labels--, p += p[0] + 1) {
+	bool ok = true;
+	memset(&shadow, 0, offsetof(struct policy_hit, match));
+	for (; labels > min && ok; labels--, p += p[0] + 1) {
 		if (skip_name(s, p))
 			continue;
 		const struct resolve_cut *c = resolve_cuts_find(w->cuts, p, w->now_s);
 		if (c == NULL || !c->is_cut)
 			continue;
-		for (unsigned i = 0; i < c->ns_count && nn < NS_NAMES_MAX; i++)
-			names[nn++] = resolve_cut_ns(c, i);
-		for (unsigned i = 0; i < c->addr_count && na < NS_ADDRS_MAX; i++) {
-			addrs[na].family = c->addrs[i].family;
-			memcpy(addrs[na].addr, c->addrs[i].addr, 16);
-			na++;
-		}
+		for (unsigned i = 0; i < c->ns_count && ok; i++)
+			ok = match_ns(w, s, c, i, &shadow);
 	}
-	memset(&shadow, 0, offsetof(struct policy_hit, match));
-	(void)policy_match_ns_all(w->snap, &s->q, names, nn, addrs, na, &s->hit, &shadow);
 	if (shadow.action != POLICY_ACTION_NONE)
 		net_wpolicy_record_shadow(w, s, &shadow);
+	return ok;
+}
+
+/* BIND answers SERVFAIL when an NS address it needs cannot be looked up. */
+static void ns_servfail(struct net_worker *w, struct net_slot *s)
+{
+	w->ctr.ns_servfail++;
+	memset(&s->hit, 0, sizeof(s->hit));
+	s->had_hit = true; /* not for the answer cache */
+	(void)dns_answer_empty(&s->q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+			       "name-server address look-up failed (NSIP)", &w->ans);
 }
 
 static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
@@ -121,9 +150,10 @@ static bool step(struct net_worker *w, struct net_slot *s)
 
 static void finish(struct net_worker *w, struct net_slot *s)
 {
-	if (!s->timed_out && w->snap != NULL)
-		ns_match(w, s);
+	bool ok = s->timed_out || w->snap == NULL || ns_match(w, s);
 	net_wpolicy_slot_restore(w, s);
+	if (!ok)
+		ns_servfail(w, s);
 	net_worker_resolved_finish(w, s);
 }
 
@@ -178,8 +208,9 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 	if (s->timed_out || w->snap == NULL || w->cuts == NULL ||
 	    !policy_snap_has_ns_rules(w->snap))
 		return false;
-	/* Zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules beat every name-server rule. */
-	if (s->hit.action != POLICY_ACTION_NONE && s->hit.zone == 0 &&
+	/* Zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules for the query name itself beat every
+	 * name-server rule (a hit for a later chain name does not: the query name's come first). */
+	if (s->hit.action != POLICY_ACTION_NONE && s->hit.zone == 0 && s->hit.chain_pos == 0 &&
 	    s->hit.trigger < POLICY_TRIGGER_NSDNAME)
 		return false;
 	if (w->ans.rcode != DNS_RCODE_NOERROR && w->ans.rcode != DNS_RCODE_NXDOMAIN)
@@ -188,7 +219,9 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 	s->ns_steps = 0;
 	w->now_s = mono_s();
 	if (!next_lookup(w, s, policy_snap_has_nsip_rules(w->snap))) {
-		ns_match(w, s); /* everything cached: no copy of the answer needed */
+		/* Everything cached: no copy of the answer needed. */
+		if (!ns_match(w, s))
+			ns_servfail(w, s);
 		return false;
 	}
 	if (!net_wpolicy_slot_save(s, &w->ans))

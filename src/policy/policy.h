@@ -322,6 +322,14 @@ bool policy_match_ns_all(const struct policy_snap *snap, const struct dns_query 
 			 struct policy_hit *hit, struct policy_hit *shadow);
 
 /**
+ * Would BIND still look at NS addresses of @family (AF_INET, AF_INET6) with @hit pending
+ * (rpz_get_zbits() for NSIP)? True when some zone with NSIP rules of that family comes before
+ * the zone of @hit, or is that zone and @hit is itself an NSIP hit, or there is no hit for the
+ * query name (a hit at a later chain name, chain_pos > 0, does not count).
+ */
+bool policy_nsip_wanted(const struct policy_snap *snap, const struct policy_hit *hit, int family);
+
+/**
  * Build the rewritten answer body for @hit, BIND style: RCODE NXDOMAIN or NOERROR, AA clear, the
  * rule's records with the rule's TTL (local data of the query type, or NODATA; CNAME to the
  * target; for CNAME_WILD the target is the query name prepended to the rule's suffix; sinkhole

@@ -188,6 +188,11 @@ static void start(struct rctx *r, const struct policy_snap *s, const struct poli
 		r->best.trigger = hit->trigger;
 		r->best.chain = hit->chain_pos;
 		r->best.bits = hit->prefix_bits;
+		/* NSDNAME ties compare rule owners: rebuild the pending one from its text. */
+		size_t nl;
+		if (hit->trigger == POLICY_TRIGGER_NSDNAME &&
+		    dns_name_from_text(hit->match, NULL, r->best.name, &nl) != C2W_OK)
+			r->best.name[0] = 0;
 	}
 }
 
@@ -350,6 +355,20 @@ bool policy_match_ns_all(const struct policy_snap *s, const struct dns_query *q,
 	for (size_t i = 0; i < addr_count; i++)
 		check_ip(&r, addrs[i].family, addrs[i].addr, POLICY_TRIGGER_NSIP, 0);
 	return finish(&r, hit);
+}
+
+bool policy_nsip_wanted(const struct policy_snap *s, const struct policy_hit *hit, int family)
+{
+	bool none = hit->action == POLICY_ACTION_NONE || hit->chain_pos != 0;
+	unsigned fam = family == AF_INET6;
+	for (unsigned z = 0; z < s->hdr->zone_count; z++) {
+		const uint64_t *m = s->zones[z].lenmask[2][fam];
+		if (!(m[0] | m[1] | m[2]))
+			continue;
+		if (none || z < hit->zone || (z == hit->zone && hit->trigger == POLICY_TRIGGER_NSIP))
+			return true;
+	}
+	return false;
 }
 
 /* ---- explain ---- */

@@ -173,6 +173,7 @@ static void add_ns(struct resolve_cut *c, const uint8_t *ns)
 	memcpy(c->names + used, ns, (size_t)len);
 	c->ns_off[c->ns_count] = (uint16_t)used;
 	c->ns_known[c->ns_count] = ns[0] == 0 ? RESOLVE_CUT_HAVE_A | RESOLVE_CUT_HAVE_AAAA : 0;
+	c->ns_failed[c->ns_count] = 0;
 	c->ns_count++;
 }
 
@@ -352,17 +353,18 @@ void resolve_cuts_learn_addr(struct resolve_cuts *cuts, const uint8_t *cut_name,
 	struct dns_rr rr;
 	if (c == NULL || i >= c->ns_count)
 		return;
-	c->ns_known[i] |= qtype == DNS_TYPE_A ? RESOLVE_CUT_HAVE_A : RESOLVE_CUT_HAVE_AAAA;
-	if (rcode != DNS_RCODE_NOERROR) {
-		if (rcode != DNS_RCODE_NXDOMAIN)
-			shorten(c, RESOLVE_CUT_TTL_FAIL, now); /* try again soon */
+	uint8_t bit = qtype == DNS_TYPE_A ? RESOLVE_CUT_HAVE_A : RESOLVE_CUT_HAVE_AAAA;
+	c->ns_known[i] |= bit;
+	if (rcode == DNS_RCODE_NXDOMAIN)
+		return;
+	if (rcode != DNS_RCODE_NOERROR || msg == NULL || dns_iter_init(&it, msg, len) != C2W_OK) {
+		c->ns_failed[i] |= bit;
+		shorten(c, RESOLVE_CUT_TTL_FAIL, now); /* try again soon */
 		return;
 	}
-	if (msg == NULL || dns_iter_init(&it, msg, len) != C2W_OK)
-		return;
-	/* The owner of the addresses is the NS name, or the end of its CNAME chain. */
+	const uint8_t *ns = resolve_cut_ns(c, i);
 	while (dns_iter_next(&it, &rr) == C2W_OK && rr.section == DNS_SECTION_ANSWER) {
-		if (rr.type != qtype || !is_addr(&rr))
+		if (rr.type != qtype || !is_addr(&rr) || !dns_name_equal(rr.owner, ns))
 			continue;
 		add_addr(c, i, &rr, msg);
 		shorten(c, rr.ttl, now);

@@ -53,6 +53,7 @@ struct resolve_cut {
 	uint8_t addr_count;
 	uint16_t ns_off[RESOLVE_CUT_NS_MAX];
 	uint8_t ns_known[RESOLVE_CUT_NS_MAX];
+	uint8_t ns_failed[RESOLVE_CUT_NS_MAX]; /* HAVE_ bits whose look-up failed (SERVFAIL...) */
 	uint8_t names[RESOLVE_CUT_NAMES_LEN];
 	struct resolve_cut_addr addrs[RESOLVE_CUT_ADDR_MAX];
 };
@@ -123,9 +124,11 @@ bool resolve_cut_wants(const struct resolve_cut *c, unsigned i, uint16_t *qtype)
 const uint8_t *resolve_cut_ns(const struct resolve_cut *c, unsigned i);
 
 /**
- * Learn the answer to "NS-name @qtype" for NS name @i of cut @cut_name: its addresses are
- * added, and the type is marked known whatever the answer (NODATA, NXDOMAIN and failures
- * add nothing, as BIND skips them). The entry's lifetime shrinks to the records' TTL.
+ * Learn the answer to "NS-name @qtype" for NS name @i of cut @cut_name: the addresses owned by
+ * the NS name itself are added (BIND does not follow a CNAME there), and the type is marked
+ * known whatever the answer; a failure (@rcode not NOERROR/NXDOMAIN) is also marked in
+ * ns_failed, for BIND answers SERVFAIL when it needs such an address (docs/policy.md). The
+ * entry's lifetime shrinks to the records' TTL (RESOLVE_CUT_TTL_FAIL after a failure).
  * Nothing happens when the entry is gone (evicted) or @i is out of range.
  */
 void resolve_cuts_learn_addr(struct resolve_cuts *cuts, const uint8_t *cut_name, unsigned i,
