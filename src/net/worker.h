@@ -84,11 +84,11 @@ struct net_feeds;
 	X(fetch_limited, "cache misses answered SERVFAIL at their zone's fetch cap")          \
 	X(fetch_unresponsive_limited, "misses refused at ddos.fetches-unresponsive")          \
 	X(fetch_unresponsive, "fetches in flight toward unresponsive zones (gauge)")          \
-	X(ns_cut_hits, "NSDNAME/NSIP: names found in the zone-cut cache")                     \
-	X(ns_cut_lookups, "NSDNAME/NSIP: NAME NS look-ups (zone-cut cache misses)")           \
-	X(ns_addr_lookups, "NSIP: A/AAAA look-ups of name-server names")                      \
-	X(ns_walks_short, "NSDNAME/NSIP: walks stopped at the look-up cap")                   \
-	X(ns_servfail, "NSIP: SERVFAIL, a name server's address look-up failed (as BIND)")
+	X(cut_cache_hits, "NSDNAME/NSIP: names found in the zone-cut cache")                   \
+	X(cut_lookups, "NSDNAME/NSIP: NAME NS look-ups (zone-cut cache misses)")               \
+	X(cut_addr_lookups, "NSIP: A/AAAA look-ups of name-server names")                      \
+	X(cut_walks_short, "NSDNAME/NSIP: walks stopped at the look-up cap")                   \
+	X(cut_servfail, "NSIP: SERVFAIL, a name server's address look-up failed (as BIND)")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {

@@ -42,7 +42,7 @@ static bool next_lookup(struct net_worker *w, struct net_slot *s, bool want_addr
 			s->ns_qtype = DNS_TYPE_NS;
 			return true;
 		}
-		w->ctr.ns_cut_hits++;
+		w->ctr.cut_cache_hits++;
 		if (!c->is_cut || !want_addrs)
 			continue;
 		for (unsigned i = 0; i < c->ns_count; i++) {
@@ -109,9 +109,9 @@ static bool ns_match(struct net_worker *w, struct net_slot *s)
 }
 
 /* BIND answers SERVFAIL when an NS address it needs cannot be looked up. */
-static void ns_servfail(struct net_worker *w, struct net_slot *s)
+static void cut_servfail(struct net_worker *w, struct net_slot *s)
 {
-	w->ctr.ns_servfail++;
+	w->ctr.cut_servfail++;
 	memset(&s->hit, 0, sizeof(s->hit));
 	s->had_hit = true; /* not for the answer cache */
 	(void)dns_answer_empty(&s->q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
@@ -128,21 +128,21 @@ static bool step(struct net_worker *w, struct net_slot *s)
 	if (!next_lookup(w, s, want_addrs))
 		return false;
 	if (s->ns_steps >= NS_STEPS_MAX) {
-		w->ctr.ns_walks_short++;
+		w->ctr.cut_walks_short++;
 		return false;
 	}
 	s->ns_steps++;
 	const uint8_t *name = s->ns_ask;
 	uint8_t ns[DNS_NAME_WIRE_MAX];
 	if (s->ns_qtype == DNS_TYPE_NS) {
-		w->ctr.ns_cut_lookups++;
+		w->ctr.cut_lookups++;
 	} else {
 		/* The entry may go before the answer comes: ask with a copy of the NS name. */
 		const struct resolve_cut *c = resolve_cuts_find(w->cuts, s->ns_ask, w->now_s);
 		const uint8_t *n = resolve_cut_ns(c, s->ns_idx);
 		memcpy(ns, n, (size_t)dns_name_wire_len(n, DNS_NAME_WIRE_MAX));
 		name = ns;
-		w->ctr.ns_addr_lookups++;
+		w->ctr.cut_addr_lookups++;
 	}
 	s->stage = NET_STAGE_NS;
 	return net_worker_slot_resolve(w, s, name, s->ns_qtype, DNS_CLASS_IN, on_ns) == C2W_OK;
@@ -153,7 +153,7 @@ static void finish(struct net_worker *w, struct net_slot *s)
 	bool ok = s->timed_out || w->snap == NULL || ns_match(w, s);
 	net_wpolicy_slot_restore(w, s);
 	if (!ok)
-		ns_servfail(w, s);
+		cut_servfail(w, s);
 	net_worker_resolved_finish(w, s);
 }
 
@@ -221,7 +221,7 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 	if (!next_lookup(w, s, policy_snap_has_nsip_rules(w->snap))) {
 		/* Everything cached: no copy of the answer needed. */
 		if (!ns_match(w, s))
-			ns_servfail(w, s);
+			cut_servfail(w, s);
 		return false;
 	}
 	if (!net_wpolicy_slot_save(s, &w->ans))
