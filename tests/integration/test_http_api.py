@@ -215,6 +215,29 @@ class TestEndpoints(unittest.TestCase):
         st, _, body = hu.request(PORT, "GET", "/api/v1/incidents?since=yesterday", READ)
         self.assertEqual(st, 400, body)
 
+    def test_tokens_reread_at_reload(self):
+        """New and revoked tokens take effect at reload; a bad file keeps the tokens in force."""
+        path = os.path.join(D, "http.tokens")
+        new = hu.new_token()
+        try:
+            hu.write_tokens(path, new, ADMIN)  # READ revoked, NEW added
+            st, _, body = hu.request(PORT, "POST", "/api/v1/reload", ADMIN)
+            self.assertEqual(st, 200, body)
+            self.assertEqual(hu.request(PORT, "GET", "/api/v1/stats", new)[0], 200)
+            self.assertEqual(hu.request(PORT, "GET", "/api/v1/stats", READ)[0], 401)
+            with open(path, "w") as f:
+                f.write("reader %s\n" % READ)  # malformed: refused, the set in force stays
+            os.chmod(path, 0o600)
+            st, _, body = hu.request(PORT, "POST", "/api/v1/reload", ADMIN)
+            self.assertEqual(st, 200, body)
+            self.assertEqual(hu.request(PORT, "GET", "/api/v1/stats", new)[0], 200)
+            self.assertEqual(hu.request(PORT, "GET", "/api/v1/stats", READ)[0], 401)
+            self.assertIn("the loaded HTTP tokens stay in force", R.stderr_text())
+        finally:
+            hu.write_tokens(path, READ, ADMIN)
+            hu.request(PORT, "POST", "/api/v1/reload", ADMIN)
+        self.assertEqual(hu.request(PORT, "GET", "/api/v1/stats", READ)[0], 200)
+
     def test_metrics_content_type(self):
         st, hd, body = hu.request(PORT, "GET", "/metrics", READ)
         self.assertEqual(st, 200)
