@@ -100,6 +100,11 @@ function render(stats, hist, feeds, optouts, waiting, all) {
     { label: "policy hits", data: hist.minutes.map((m) => m.hits) }]);
   draw("c-zones", "bar", labels, hist.zones.map((z, i) => (
     { label: z, data: hist.minutes.map((m) => m.zone_hits[i]) })), true);
+  const lat = (k) => hist.minutes.map((m) => (m.latency_ms ? m.latency_ms[k] : null));
+  draw("c-latency", "line", labels, [
+    { label: "p50 ms", data: lat("p50") },
+    { label: "p99 ms", data: lat("p99") },
+    { label: "mean ms", data: lat("mean") }]);
   draw("c-rcodes", "line", labels, [
     { label: "NOERROR", data: hist.minutes.map((m) => m.noerror) },
     { label: "NXDOMAIN", data: hist.minutes.map((m) => m.nxdomain) },

@@ -13,11 +13,13 @@
 #include "conf/config.h"
 #include "control/control.h"
 #include "events/pipeline.h"
+#include "net/latency.h"
 #include "net/worker.h"
 
 struct totals {
 	uint64_t queries, noerror, nxdomain, servfail, cache_hits, hits;
 	uint64_t zone_hits[NET_HISTORY_ZONES];
+	struct net_latency lat; /* answer latency buckets */
 };
 
 struct minute {
@@ -47,6 +49,9 @@ static void read_totals(struct net_history *h, struct totals *t)
 		t->nxdomain += c.nxdomain;
 		t->servfail += c.servfail;
 		t->cache_hits += c.cache_hits;
+		struct net_latency l;
+		net_worker_latency(h->src.workers[i], &l);
+		net_latency_add(&t->lat, &l);
 	}
 	const struct c2w_config *cfg = *h->src.cfg;
 	h->zone_count = 0;
@@ -88,6 +93,36 @@ static void diff(const struct net_history *h, const struct totals *tp, time_t no
 	m->d.hits = delta(t.hits, h->last.hits);
 	for (unsigned z = 0; z < NET_HISTORY_ZONES; z++)
 		m->d.zone_hits[z] = delta(t.zone_hits[z], h->last.zone_hits[z]);
+	for (unsigned b = 0; b < NET_LATENCY_BUCKETS; b++)
+		m->d.lat.count[b] = delta(t.lat.count[b], h->last.lat.count[b]);
+	m->d.lat.sum_us = delta(t.lat.sum_us, h->last.lat.sum_us);
+}
+
+/* The upper bound (ms) of the bucket holding quantile @q of the minute's answers: an upper
+ * estimate, as precise as the buckets; answers past the last bound count as that bound. */
+static double quantile_ms(const struct net_latency *l, uint64_t count, double q)
+{
+	uint64_t want = (uint64_t)((double)count * q + 0.999999), cum = 0;
+	for (unsigned b = 0; b < NET_LATENCY_BUCKETS - 1; b++) {
+		cum += l->count[b];
+		if (cum >= want)
+			return net_latency_bounds_us[b] / 1000.0;
+	}
+	return net_latency_bounds_us[NET_LATENCY_BUCKETS - 2] / 1000.0;
+}
+
+static void latency_json(struct control_reply *reply, const struct net_latency *l)
+{
+	uint64_t count = 0;
+	for (unsigned b = 0; b < NET_LATENCY_BUCKETS; b++)
+		count += l->count[b];
+	if (count == 0) {
+		control_reply_printf(reply, "\"latency_ms\":null,");
+		return;
+	}
+	control_reply_printf(reply, "\"latency_ms\":{\"p50\":%g,\"p99\":%g,\"mean\":%.3f},",
+			     quantile_ms(l, count, 0.5), quantile_ms(l, count, 0.99),
+			     (double)l->sum_us / 1000.0 / (double)count);
 }
 
 void net_history_sample(struct net_history *h, time_t now)
@@ -139,11 +174,13 @@ static void minute_json(struct control_reply *reply, const struct minute *m, uns
 	control_reply_printf(
 	    reply,
 	    "%s{\"t\":%lld,\"queries\":%llu,\"noerror\":%llu,\"nxdomain\":%llu,"
-	    "\"servfail\":%llu,\"cache_hits\":%llu,\"hits\":%llu,%s\"zone_hits\":[",
+	    "\"servfail\":%llu,\"cache_hits\":%llu,\"hits\":%llu,%s",
 	    first ? "" : ",", (long long)m->t, (unsigned long long)m->d.queries,
 	    (unsigned long long)m->d.noerror, (unsigned long long)m->d.nxdomain,
 	    (unsigned long long)m->d.servfail, (unsigned long long)m->d.cache_hits,
 	    (unsigned long long)m->d.hits, partial ? "\"partial\":true," : "");
+	latency_json(reply, &m->d.lat);
+	control_reply_printf(reply, "\"zone_hits\":[");
 	for (unsigned z = 0; z < zones; z++)
 		control_reply_printf(reply, "%s%llu", z ? "," : "",
 				     (unsigned long long)m->d.zone_hits[z]);

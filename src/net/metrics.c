@@ -21,6 +21,7 @@
 #include "events/optout.h"
 #include "events/pipeline.h"
 #include "net/feeds.h"
+#include "net/latency.h"
 #include "net/sinkhole_glue.h"
 #include "net/worker.h"
 #include "policy/policy.h"
@@ -68,6 +69,32 @@ static void worker_counter(struct evbuffer *b, const char *name, const char *hel
 	control_prom_u64(b, full, NULL, 0, v);
 }
 
+/* c2wall_answer_duration_seconds: the workers' fixed buckets, cumulated as Prometheus wants. */
+static void write_latency(const struct net_metrics_src *src, struct evbuffer *b)
+{
+	static const char name[] = "c2wall_answer_duration_seconds";
+	struct net_latency sum = {0}, one;
+	for (unsigned i = 0; i < src->worker_count; i++) {
+		net_worker_latency(src->workers[i], &one);
+		net_latency_add(&sum, &one);
+	}
+	control_prom_family(b, name, "histogram",
+			    "time from receiving a query to sending its answer");
+	uint64_t cum = 0;
+	char le[32];
+	for (size_t i = 0; i < NET_LATENCY_BUCKETS; i++) {
+		cum += sum.count[i];
+		if (i < NET_LATENCY_BUCKETS - 1)
+			snprintf(le, sizeof(le), "%g", net_latency_bounds_us[i] / 1e6);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		control_prom_u64(b, "c2wall_answer_duration_seconds_bucket", (lbl[]){{"le", le}},
+				 1, cum);
+	}
+	control_prom_double(b, "c2wall_answer_duration_seconds_sum", NULL, 0, sum.sum_us / 1e6);
+	control_prom_u64(b, "c2wall_answer_duration_seconds_count", NULL, 0, cum);
+}
+
 static void write_workers(const struct net_metrics_src *src, struct evbuffer *b)
 {
 	struct net_counters sum = {0}, c;
@@ -99,6 +126,7 @@ static void write_workers(const struct net_metrics_src *src, struct evbuffer *b)
 #define ONE(name, help) worker_counter(b, #name, help, sum.name);
 	NET_COUNTERS(ONE)
 #undef ONE
+	write_latency(src, b);
 }
 
 static void write_policy(const struct net_metrics_src *src, struct evbuffer *b)

@@ -756,6 +756,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0)
 			return;
 		w->now_s = mono_s();
+		uint64_t t0 = mono_us();
 		unsigned nsend = 0;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &w->rmsg[i].msg_hdr;
@@ -764,6 +765,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 			    .fd = fd,
 			    .peer = (const struct sockaddr *)&w->rname[i],
 			    .peer_len = mh->msg_namelen,
+			    .start_us = t0,
 			};
 			if (p->sock.wildcard)
 				read_pktinfo(mh, &rt);
@@ -781,8 +783,10 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 			write_pktinfo(&rt, sh, w->sctrl[nsend]);
 			nsend++;
 		}
-		if (nsend > 0)
+		if (nsend > 0) {
 			udp_flush(w, fd, nsend);
+			net_latency_observe(&w->lat, mono_us() - t0, nsend);
+		}
 		if (n < UDP_BATCH)
 			return;
 	}
@@ -811,6 +815,10 @@ static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t
 		w->inline_len = len;
 		return;
 	}
+	/* An answer that waited for the resolver (answers made within the receive batch are
+	 * timed by their batch). */
+	if (rt->start_us != 0)
+		net_latency_observe(&w->lat, mono_us() - rt->start_us, 1);
 	if (rt->tcp) {
 		if (rt->conn != NULL)
 			net_tcp_send(rt->conn, msg, len);
@@ -1338,6 +1346,11 @@ void net_worker_free(struct net_worker *w)
 uint64_t net_worker_heartbeat(const struct net_worker *w)
 {
 	return __atomic_load_n(&w->beat, __ATOMIC_RELAXED);
+}
+
+void net_worker_latency(const struct net_worker *w, struct net_latency *out)
+{
+	*out = w->lat;
 }
 
 void net_worker_counters(const struct net_worker *w, struct net_counters *out)

@@ -13,6 +13,8 @@
 #include "conf/config.h"
 #include "net/listen.h"
 
+struct net_latency;
+
 struct net_worker;
 struct policy_snap;
 struct events_ring;
@@ -194,6 +196,9 @@ void net_worker_free(struct net_worker *w);
 
 /** The worker's heartbeat: bumped by its loop's 1 s tick; any thread may read it. */
 uint64_t net_worker_heartbeat(const struct net_worker *w);
+
+/** Copy the worker's answer-latency histogram (relaxed reads, as the counters). */
+void net_worker_latency(const struct net_worker *w, struct net_latency *out);
 
 /** Copy the worker's counters (relaxed reads; values may be a moment old). */
 void net_worker_counters(const struct net_worker *w, struct net_counters *out);

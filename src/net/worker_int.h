@@ -35,6 +35,7 @@
 #include "net/client_table.h"
 #include "net/deadline.h"
 #include "net/torture.h"
+#include "net/latency.h"
 #include "net/worker.h"
 #include "policy/policy.h"
 #include "resolve/cuts.h"
@@ -76,6 +77,7 @@ struct net_route {
 	} local;
 	struct tcp_conn *conn;
 	uint8_t cookie; /* enum net_cookie_state of the query */
+	uint64_t start_us; /* when the query was received (mono_us()); 0: not timed */
 };
 
 struct net_slot {
@@ -189,6 +191,7 @@ struct net_worker {
 	struct resolve_cuts *cuts;   /* zone cuts for NSDNAME/NSIP triggers (worker_nscut.c) */
 	struct net_torture *torture; /* water-torture detection, per-zone fetch caps */
 	uint64_t beat; /* bumped by every tick (atomic): the service watchdog's heartbeat */
+	struct net_latency lat; /* answer latency (latency.h) */
 	struct net_slot *slots;
 	struct net_slot *free_slots;
 	struct net_deadline_q deadlines; /* the slots' client deadlines, one timer */
@@ -242,6 +245,13 @@ struct net_worker {
 	uint8_t out_buf[DNS_MSG_MAX + 2];
 	uint8_t tcp_in[DNS_MSG_MAX];
 };
+
+static inline uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static inline uint64_t mono_s(void)
 {

@@ -232,12 +232,15 @@ static bool conn_input(struct tcp_conn *c)
 		    .peer = (const struct sockaddr *)&c->peer,
 		    .peer_len = c->peer_len,
 		    .conn = c,
+		    .start_us = mono_us(),
 		};
 		w->ctr.tcp_queries++;
 		uint8_t *out = w->out_buf + 2;
 		int len = net_worker_handle(w, w->tcp_in, mlen, &rt, out, sizeof(w->out_buf) - 2);
-		if (len > 0)
+		if (len > 0) {
 			net_tcp_send(c, out, (size_t)len);
+			net_latency_observe(&w->lat, mono_us() - rt.start_us, 1);
+		}
 	}
 	return true;
 }

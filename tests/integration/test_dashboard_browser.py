@@ -156,6 +156,17 @@ class Dashboard(unittest.TestCase):
         self.assertRegex(dom, r'id="c-traffic" data-sums="%d,5"' % q)
         self.assertRegex(dom, r'id="c-zones" data-sums="4,1"')
         self.assertRegex(dom, r'id="c-families" data-sums="5"')
+        # Answer latency: the minutes with answers carry p50 <= p99 (bucket bounds, ms), and
+        # the chart plots them.
+        lat = [m["latency_ms"] for m in hist["minutes"] if m.get("latency_ms")]
+        self.assertTrue(lat, hist["minutes"])
+        for x in lat:
+            self.assertLessEqual(x["p50"], x["p99"])
+            self.assertGreater(x["mean"], 0)
+        sums = re.search(r'id="c-latency" data-sums="([^"]*)"', dom).group(1).split(",")
+        self.assertEqual(len(sums), 3)
+        self.assertAlmostEqual(float(sums[0]), sum(x["p50"] for x in lat), places=6)
+        self.assertAlmostEqual(float(sums[1]), sum(x["p99"] for x in lat), places=6)
         self.assertRegex(dom, r'<canvas id="c-traffic"[^>]*(width|style)=')
         self.assertIn("cnc.evil.test.", dom)
         self.assertIn("emotet", dom)

@@ -115,6 +115,23 @@ class TestPage(unittest.TestCase):
         self.assertEqual(hu.sample(text, "c2wall_tcp_accepted_total"), st["tcp_accepted"])
         self.assertEqual(hu.sample(text, "c2wall_tcp_open"), st["tcp_open"])
 
+    def test_answer_latency_histogram(self):
+        text = hu.metrics(PORT, READ)
+        st = eu.control_json(R, "stats")
+        name = "c2wall_answer_duration_seconds"
+        les = [line.split('le="')[1].split('"')[0] for line in text.splitlines()
+               if line.startswith(name + "_bucket{")]
+        self.assertEqual(les[-1], "+Inf")
+        cum = [hu.sample(text, name + "_bucket", {"le": le}) for le in les]
+        self.assertEqual(cum, sorted(cum), "buckets are cumulative")
+        count = hu.sample(text, name + "_count")
+        self.assertEqual(cum[-1], count)
+        # Every answer of the setup was timed (the scrapes themselves send no DNS answers).
+        self.assertEqual(count, st["answers"])
+        # Local answers from a loopback world take well under a second each on average.
+        self.assertGreater(hu.sample(text, name + "_sum"), 0)
+        self.assertLess(hu.sample(text, name + "_sum") / count, 1.0)
+
     def test_policy_hits_by_zone_and_action(self):
         text = hu.metrics(PORT, READ)
         self.assertEqual(hu.sample(text, "c2wall_policy_hits_total",
