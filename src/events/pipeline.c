@@ -57,11 +57,16 @@ struct events_pipeline {
 	struct counter *counters;
 	size_t counter_count, counter_cap;
 	size_t counter_last; /* cache: index of the last zone/action seen */
+	struct events_family_counter *families; /* guarded by @count_lock; EVENTS_FAMILY_ROWS */
+	size_t family_count;
 
 	_Atomic uint64_t hits, queries_logged, optout_skipped, query_skipped, store_lost,
 	    sink_errors, jsonl_rotations, key_rotations, jsonl_reopen_failures,
 	    key_rotation_failures;
 	uint64_t batch; /* hits added to the store since the last commit */
+	_Atomic uint64_t pending;   /* @batch, for other threads */
+	_Atomic uint64_t commit_ms; /* mono_ms() of the last successful commit or open */
+	_Atomic bool store_up;      /* @store is open */
 	uint64_t last_flush_ms;
 	uint64_t last_housekeep_s;
 	uint64_t sink_log_s; /* rate limit for sink errors */
@@ -122,6 +127,9 @@ int events_pipeline_new(const struct events_spec *spec, struct events_optout *op
 	pthread_mutex_init(&p->count_lock, NULL);
 	p->optout = optout;
 	int ret = spec_copy(&p->spec, spec);
+	p->families = calloc(EVENTS_FAMILY_ROWS, sizeof(*p->families));
+	if (ret == C2W_OK && p->families == NULL)
+		ret = C2W_ENOMEM;
 	if (ret != C2W_OK)
 		goto out_free;
 	ret = events_pseudo_open(p->spec.key_file, p->spec.key_rotation_s, &p->ps);
@@ -143,6 +151,7 @@ int events_pipeline_new(const struct events_spec *spec, struct events_optout *op
 		goto out_free;
 	}
 	p->last_flush_ms = p->store_try_ms = mono_ms();
+	atomic_store(&p->commit_ms, p->last_flush_ms);
 	if (p->spec.sqlite) {
 		/* An incident store that cannot open (disk, permissions, a path that is not a
 		 * directory) must not take DNS down: hits still reach the other sinks, are
@@ -180,6 +189,55 @@ int events_pipeline_attach_ring(struct events_pipeline *p, struct events_ring *r
 	return C2W_OK;
 }
 
+/* Caller holds count_lock. The last row is kept for the overflow ("other"). */
+static void count_family(struct events_pipeline *p, const struct events_hit *hit)
+{
+	if (p->families == NULL)
+		return;
+	size_t i;
+	for (i = 0; i < p->family_count; i++)
+		if (strcmp(p->families[i].family, hit->family) == 0 &&
+		    strcmp(p->families[i].category, hit->category) == 0)
+			break;
+	if (i == p->family_count) {
+		if (p->family_count < EVENTS_FAMILY_ROWS - 1) {
+			p->family_count++;
+			events_hit_copy(p->families[i].category, EVENTS_CATEGORY_CAP, hit->category);
+			events_hit_copy(p->families[i].family, EVENTS_FAMILY_CAP, hit->family);
+		} else {
+			i = EVENTS_FAMILY_ROWS - 1;
+			snprintf(p->families[i].category, EVENTS_CATEGORY_CAP, "other");
+			snprintf(p->families[i].family, EVENTS_FAMILY_CAP, "other");
+		}
+	}
+	p->families[i].hits++;
+}
+
+int events_pipeline_family_counters(const struct events_pipeline *p,
+				    struct events_family_counter **out, size_t *count)
+{
+	struct events_pipeline *m = (struct events_pipeline *)(uintptr_t)p;
+	*out = NULL;
+	*count = 0;
+	pthread_mutex_lock(&m->count_lock);
+	size_t n = m->family_count;
+	bool overflow = m->families != NULL && m->families[EVENTS_FAMILY_ROWS - 1].hits > 0;
+	size_t total = n + (overflow ? 1 : 0);
+	struct events_family_counter *arr = total ? malloc(total * sizeof(*arr)) : NULL;
+	if (total > 0 && arr == NULL) {
+		pthread_mutex_unlock(&m->count_lock);
+		return C2W_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		arr[i] = m->families[i];
+	if (overflow)
+		arr[n] = m->families[EVENTS_FAMILY_ROWS - 1];
+	pthread_mutex_unlock(&m->count_lock);
+	*out = arr;
+	*count = total;
+	return C2W_OK;
+}
+
 static void count_hit(struct events_pipeline *p, const struct events_hit *hit)
 {
 	pthread_mutex_lock(&p->count_lock);
@@ -208,6 +266,7 @@ static void count_hit(struct events_pipeline *p, const struct events_hit *hit)
 	}
 	p->counters[i].hits++;
 out_unlock:
+	count_family(p, hit);
 	pthread_mutex_unlock(&p->count_lock);
 }
 
@@ -239,6 +298,7 @@ static void store_add(struct events_pipeline *p, const struct events_hit *hit,
 	}
 	if (events_store_hit_add(p->store, hit, pseudonym, key_id) == C2W_OK) {
 		p->batch++;
+		atomic_store(&p->pending, p->batch);
 		return;
 	}
 	/* The open batch was rolled back with this hit. */
@@ -330,8 +390,11 @@ void events_pipeline_flush(struct events_pipeline *p)
 		if (events_store_flush(p->store) != C2W_OK) {
 			atomic_fetch_add(&p->store_lost, p->batch);
 			store_backoff(p);
+		} else {
+			atomic_store(&p->commit_ms, mono_ms());
 		}
 		p->batch = 0;
+		atomic_store(&p->pending, 0);
 	}
 	if (p->jsonl) {
 		int r = events_jsonl_flush(p->jsonl);
@@ -384,6 +447,8 @@ static void store_retry(struct events_pipeline *p)
 		return; /* logged by the store, once per attempt */
 	atomic_store(&p->store, st);
 	p->batch = 0;
+	atomic_store(&p->pending, 0);
+	atomic_store(&p->commit_ms, mono_ms());
 	c2w_log_info("events: incident store %s opened; %llu hits were lost before", p->spec.sqlite,
 		     (unsigned long long)atomic_load(&p->store_lost));
 }
@@ -484,6 +549,7 @@ void events_pipeline_free(struct events_pipeline *p)
 	events_pseudo_free(p->ps);
 	spec_free(&p->spec);
 	free(p->counters);
+	free(p->families);
 	pthread_mutex_destroy(&p->key_lock);
 	pthread_mutex_destroy(&p->count_lock);
 	free(p);
@@ -498,6 +564,10 @@ void events_pipeline_stats(const struct events_pipeline *p, struct events_stats 
 	out->optout_skipped = atomic_load(&m->optout_skipped);
 	out->query_skipped = atomic_load(&m->query_skipped);
 	out->store_lost = atomic_load(&m->store_lost);
+	out->store_pending = atomic_load(&m->pending);
+	out->store_open = atomic_load(&m->store) != NULL;
+	uint64_t now = mono_ms(), commit = atomic_load(&m->commit_ms);
+	out->store_commit_age_ms = now > commit ? now - commit : 0;
 	out->sink_errors = atomic_load(&m->sink_errors);
 	out->jsonl_rotations = atomic_load(&m->jsonl_rotations);
 	out->key_rotations = atomic_load(&m->key_rotations);

@@ -48,6 +48,16 @@ struct events_counter {
 	uint64_t dropped;
 };
 
+/* Hits per (category, family): at most EVENTS_FAMILY_ROWS rows; hits of pairs seen after
+ * that are counted in one row with family "other", so the set stays bounded. */
+#define EVENTS_FAMILY_ROWS 256
+
+struct events_family_counter {
+	char category[EVENTS_CATEGORY_CAP];
+	char family[EVENTS_FAMILY_CAP]; /* "" when the rule names none; "other" for overflow */
+	uint64_t hits;
+};
+
 struct events_stats {
 	uint64_t hits;           /* policy hits processed (after the opt-out filter) */
 	uint64_t queries_logged; /* query records written (events.query-log on) */
@@ -61,6 +71,9 @@ struct events_stats {
 	uint64_t jsonl_reopen_failures; /* SIGHUP/rotation reopen of the hit log failed */
 	uint64_t key_rotations;
 	uint64_t key_rotation_failures; /* a due key rotation failed (key file not writable...) */
+	uint64_t store_pending;    /* hits added to the incident store, not yet committed */
+	uint64_t store_commit_age_ms; /* since the last successful commit (or the store's open) */
+	bool store_open;           /* the incident store is open */
 };
 
 struct events_pipeline;
@@ -117,6 +130,16 @@ void events_pipeline_flush(struct events_pipeline *p);
 
 /** Totals; any thread. */
 void events_pipeline_stats(const struct events_pipeline *p, struct events_stats *out);
+
+/**
+ * Hits per category and malware family (bounded: EVENTS_FAMILY_ROWS). Any thread.
+ *
+ * @param out    out: malloc'd array, caller frees (NULL when @count is 0)
+ * @return C2W_OK or C2W_ENOMEM
+ */
+C2W_NODISCARD int events_pipeline_family_counters(const struct events_pipeline *p,
+						  struct events_family_counter **out,
+						  size_t *count);
 
 /**
  * Counters per zone and action, including drops from the rings. Any thread.

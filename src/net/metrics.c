@@ -170,10 +170,30 @@ static void write_events(const struct net_metrics_src *src, struct evbuffer *b)
 		}
 		free(rows);
 	}
+	struct events_family_counter *fam = NULL;
+	size_t fn = 0;
+	if (events_pipeline_family_counters(src->events, &fam, &fn) == C2W_OK) {
+		control_prom_family(b, "c2wall_policy_hits_by_family_total", "counter",
+				    "policy hits by the rule's category and malware family (family "
+				    "\"\" when the rule names none; at most 256 pairs, later ones "
+				    "counted as other/other)");
+		for (size_t i = 0; i < fn; i++) {
+			lbl l[] = {{"category", fam[i].category}, {"family", fam[i].family}};
+			control_prom_u64(b, "c2wall_policy_hits_by_family_total", l, 2, fam[i].hits);
+		}
+		free(fam);
+	}
 	struct events_stats st;
 	events_pipeline_stats(src->events, &st);
 	counter(b, "c2wall_hit_records_total", "hit records processed (after the opt-out filter)",
 		st.hits);
+	gauge(b, "c2wall_incident_store_up", "1 when the incident store is open", st.store_open);
+	gauge(b, "c2wall_incident_store_pending_records",
+	      "hit records added to the incident store and not yet committed", (double)st.store_pending);
+	gauge(b, "c2wall_incident_store_commit_age_seconds",
+	      "seconds since the incident store's last successful commit (its lag; commits run every "
+	      "second while it is healthy)",
+	      (double)st.store_commit_age_ms / 1000.0);
 	control_prom_family(b, "c2wall_hit_records_lost_total", "counter",
 			    "hit records a sink could not keep, by sink");
 	control_prom_u64(b, "c2wall_hit_records_lost_total", (lbl[]){{"sink", "store"}}, 1,

@@ -115,6 +115,17 @@ class TestPage(unittest.TestCase):
         self.assertEqual(hu.sample(text, "c2wall_tcp_accepted_total"), st["tcp_accepted"])
         self.assertEqual(hu.sample(text, "c2wall_tcp_open"), st["tcp_open"])
 
+    def test_hits_by_family_and_store_lag(self):
+        text = hu.metrics(PORT, READ)
+        fam = "c2wall_policy_hits_by_family_total"
+        self.assertEqual(hu.sample(text, fam, {"category": "c2", "family": "emotet"}), 2)
+        self.assertEqual(hu.sample(text, fam, {"category": "c2", "family": "mirai"}), 2)
+        self.assertEqual(hu.sample(text, fam, {"category": "c2", "family": "nodatafam"}), 1)
+        self.assertEqual(hu.sample(text, "c2wall_incident_store_up"), 1)
+        # Commits run every second: the lag of a healthy store stays small.
+        self.assertLess(hu.sample(text, "c2wall_incident_store_commit_age_seconds"), 5)
+        self.assertGreaterEqual(hu.sample(text, "c2wall_incident_store_pending_records"), 0)
+
     def test_answer_latency_histogram(self):
         text = hu.metrics(PORT, READ)
         st = eu.control_json(R, "stats")

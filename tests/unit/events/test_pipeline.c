@@ -495,6 +495,43 @@ static void test_client_ip_match(void)
 		 0);
 }
 
+/* Hits per category and family stay bounded: past EVENTS_FAMILY_ROWS - 1 distinct pairs, the
+ * rest is counted in one other/other row; nothing is lost from the totals. */
+static void test_family_counters_bounded(void)
+{
+	struct events_spec spec = {0};
+	struct events_pipeline *p = NULL;
+	CHECK_EQ(events_pipeline_new(&spec, NULL, &p), C2W_OK);
+	if (p == NULL)
+		return;
+	struct events_hit h;
+	make_hit(&h, "192.0.2.1", "x.example.", EVENTS_ACTION_NXDOMAIN);
+	const unsigned pairs = EVENTS_FAMILY_ROWS + 44;
+	for (unsigned i = 0; i < pairs; i++) {
+		snprintf(h.family, sizeof(h.family), "fam%u", i);
+		events_pipeline_process(p, &h, 1);
+		if (i == 0)
+			events_pipeline_process(p, &h, 1); /* fam0 twice */
+	}
+	struct events_family_counter *rows = NULL;
+	size_t n = 0;
+	CHECK_EQ(events_pipeline_family_counters(p, &rows, &n), C2W_OK);
+	CHECK_EQ(n, (size_t)EVENTS_FAMILY_ROWS);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += rows[i].hits;
+	CHECK_EQ(total, (uint64_t)pairs + 1);
+	CHECK(rows != NULL && strcmp(rows[0].family, "fam0") == 0 && rows[0].hits == 2);
+	CHECK(rows != NULL && strcmp(rows[0].category, "c2") == 0);
+	CHECK(rows != NULL && strcmp(rows[n - 1].family, "other") == 0);
+	CHECK(rows != NULL && rows[n - 1].hits == pairs - (EVENTS_FAMILY_ROWS - 1));
+	free(rows);
+	struct events_stats st;
+	events_pipeline_stats(p, &st);
+	CHECK(!st.store_open);
+	events_pipeline_free(p);
+}
+
 /* issue 12: on a full disk (here the file size limit) the hit log keeps whole lines only,
  * later records start on a line of their own, and lost records are counted one by one. */
 static void test_jsonl_full_disk(void)
@@ -592,7 +629,8 @@ int main(void)
 	    TEST(test_all_sinks),        TEST(test_reopen_and_rotation),
 	    TEST(test_ring_drops_counted), TEST(test_sigkill_bound),
 	    TEST(test_store_unavailable), TEST(test_client_ip_match),
-	    TEST(test_jsonl_full_disk),  TEST(test_rotation_failure_counted)};
+	    TEST(test_jsonl_full_disk),  TEST(test_rotation_failure_counted),
+	    TEST(test_family_counters_bounded)};
 	rcu_register_thread();
 	snprintf(dir, sizeof(dir), "/tmp/c2w-pipe-XXXXXX");
 	if (mkdtemp(dir) == NULL)
