@@ -100,6 +100,8 @@ function render(stats, hist, feeds, optouts, waiting, all) {
     { label: "policy hits", data: hist.minutes.map((m) => m.hits) }]);
   draw("c-zones", "bar", labels, hist.zones.map((z, i) => (
     { label: z, data: hist.minutes.map((m) => m.zone_hits[i]) })), true);
+  draw("c-famtime", "bar", labels, hist.families.map((f, i) => (
+    { label: f, data: hist.minutes.map((m) => m.family_hits[i] || 0) })), true);
   const lat = (k) => hist.minutes.map((m) => (m.latency_ms ? m.latency_ms[k] : null));
   draw("c-latency", "line", labels, [
     { label: "p50 ms", data: lat("p50") },

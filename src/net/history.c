@@ -19,6 +19,7 @@
 struct totals {
 	uint64_t queries, noerror, nxdomain, servfail, cache_hits, hits;
 	uint64_t zone_hits[NET_HISTORY_ZONES];
+	uint64_t family_hits[NET_HISTORY_FAMILIES];
 	struct net_latency lat; /* answer latency buckets */
 };
 
@@ -34,9 +35,30 @@ struct net_history {
 	bool primed;                        /* last holds a first reading */
 	char zones[NET_HISTORY_ZONES][256]; /* names at the last sample */
 	unsigned zone_count;
+	char families[NET_HISTORY_FAMILIES][EVENTS_CATEGORY_CAP + EVENTS_FAMILY_CAP + 4];
+	unsigned family_count;
 	struct minute ring[NET_HISTORY_MINUTES];
 	unsigned head, count; /* next slot to write; samples held */
 };
+
+/* The pipeline keeps its (category, family) rows in first-seen order: the first ones are
+ * stable, so index i names the same family in every minute. */
+static void read_families(struct net_history *h, struct totals *t)
+{
+	struct events_family_counter *fam = NULL;
+	size_t n = 0;
+	if (events_pipeline_family_counters(h->src.events, &fam, &n) != C2W_OK)
+		return;
+	if (n > NET_HISTORY_FAMILIES)
+		n = NET_HISTORY_FAMILIES;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(h->families[i], sizeof(h->families[i]), "%s (%s)",
+			 fam[i].family[0] ? fam[i].family : "no family", fam[i].category);
+		t->family_hits[i] = fam[i].hits;
+	}
+	h->family_count = (unsigned)n;
+	free(fam);
+}
 
 static void read_totals(struct net_history *h, struct totals *t)
 {
@@ -73,6 +95,7 @@ static void read_totals(struct net_history *h, struct totals *t)
 			if (strcmp(rows[r].zone, h->zones[z]) == 0)
 				t->zone_hits[z] += rows[r].hits;
 	free(rows);
+	read_families(h, t);
 }
 
 static uint64_t delta(uint64_t now, uint64_t then)
@@ -93,6 +116,8 @@ static void diff(const struct net_history *h, const struct totals *tp, time_t no
 	m->d.hits = delta(t.hits, h->last.hits);
 	for (unsigned z = 0; z < NET_HISTORY_ZONES; z++)
 		m->d.zone_hits[z] = delta(t.zone_hits[z], h->last.zone_hits[z]);
+	for (unsigned f = 0; f < NET_HISTORY_FAMILIES; f++)
+		m->d.family_hits[f] = delta(t.family_hits[f], h->last.family_hits[f]);
 	for (unsigned b = 0; b < NET_LATENCY_BUCKETS; b++)
 		m->d.lat.count[b] = delta(t.lat.count[b], h->last.lat.count[b]);
 	m->d.lat.sum_us = delta(t.lat.sum_us, h->last.lat.sum_us);
@@ -169,7 +194,7 @@ int net_history_new(struct event_base *base, const struct net_history_src *src,
 }
 
 static void minute_json(struct control_reply *reply, const struct minute *m, unsigned zones,
-			bool first, bool partial)
+			unsigned families, bool first, bool partial)
 {
 	control_reply_printf(
 	    reply,
@@ -184,6 +209,10 @@ static void minute_json(struct control_reply *reply, const struct minute *m, uns
 	for (unsigned z = 0; z < zones; z++)
 		control_reply_printf(reply, "%s%llu", z ? "," : "",
 				     (unsigned long long)m->d.zone_hits[z]);
+	control_reply_printf(reply, "],\"family_hits\":[");
+	for (unsigned f = 0; f < families; f++)
+		control_reply_printf(reply, "%s%llu", f ? "," : "",
+				     (unsigned long long)m->d.family_hits[f]);
 	control_reply_printf(reply, "]}");
 }
 
@@ -201,14 +230,19 @@ static int history_cb(void *arg, int argc, char **argv, struct control_reply *re
 		control_reply_printf(reply, "%s", z ? "," : "");
 		control_reply_json(reply, h->zones[z]);
 	}
+	control_reply_printf(reply, "],\"families\":[");
+	for (unsigned f = 0; f < h->family_count; f++) {
+		control_reply_printf(reply, "%s", f ? "," : "");
+		control_reply_json(reply, h->families[f]);
+	}
 	control_reply_printf(reply, "],\"minutes\":[");
 	unsigned first = (h->head + NET_HISTORY_MINUTES - h->count) % NET_HISTORY_MINUTES;
 	for (unsigned i = 0; i < h->count; i++)
 		minute_json(reply, &h->ring[(first + i) % NET_HISTORY_MINUTES], h->zone_count,
-			    i == 0, false);
+			    h->family_count, i == 0, false);
 	struct minute cur;
 	diff(h, &now, time(NULL), &cur);
-	minute_json(reply, &cur, h->zone_count, h->count == 0, true);
+	minute_json(reply, &cur, h->zone_count, h->family_count, h->count == 0, true);
 	control_reply_printf(reply, "]}");
 	return C2W_OK;
 }

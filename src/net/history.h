@@ -3,7 +3,8 @@
  * The dashboard's memory: one sample per minute for the last 24 hours (a ring of 1440), so the
  * dashboard draws its charts without Prometheus. Each sample holds what changed during that
  * minute: queries, answers by outcome, answer-cache hits, policy hits in total and per policy
- * zone (the first NET_HISTORY_ZONES configured). Filled from the main loop by a timer; read by
+ * zone (the first NET_HISTORY_ZONES configured) and per malware family (the first
+ * NET_HISTORY_FAMILIES seen). Filled from the main loop by a timer; read by
  * the "history" control command (GET /api/v1/history).
  */
 #ifndef C2W_NET_HISTORY_H
@@ -16,6 +17,7 @@
 
 #define NET_HISTORY_MINUTES 1440
 #define NET_HISTORY_ZONES   8
+#define NET_HISTORY_FAMILIES 8 /* the first malware families (with category) seen */
 
 struct event_base;
 struct control_server;

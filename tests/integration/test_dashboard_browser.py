@@ -155,6 +155,11 @@ class Dashboard(unittest.TestCase):
         q = sum(m["queries"] for m in hist["minutes"])
         self.assertRegex(dom, r'id="c-traffic" data-sums="%d,5"' % q)
         self.assertRegex(dom, r'id="c-zones" data-sums="4,1"')
+        fams = {f: sum(m["family_hits"][i] for m in hist["minutes"] if i < len(m["family_hits"]))
+                for i, f in enumerate(hist["families"])}
+        self.assertEqual(sum(fams.values()), 5, hist["families"])
+        self.assertRegex(dom, r'id="c-famtime" data-sums="%s"' %
+                         ",".join(str(v) for v in fams.values()))
         self.assertRegex(dom, r'id="c-families" data-sums="5"')
         # Answer latency: the minutes with answers carry p50 <= p99 (bucket bounds, ms), and
         # the chart plots them.
