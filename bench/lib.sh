@@ -100,6 +100,11 @@ zone:
     name: bench.example.
     zonefile: "$work/bench.example.zone"
 EOF
+	# $nsd_extra_zones: more zones, each from $work/ORIGIN.zone (bench/gen_zipf.py's reverse zone).
+	local z
+	for z in ${nsd_extra_zones:-}; do
+		printf 'zone:\n    name: %s\n    zonefile: "%s/%szone"\n' "$z" "$work" "$z" >>"$work/nsd.conf"
+	done
 	# NSD only answers the warm-up pass, on the client's core.
 	spawn "$client_cpu" "$work/nsd.out" nsd -d -c "$work/nsd.conf"
 	nsd_pid=$last_pid

@@ -108,16 +108,28 @@ def main():
     print("Command: `%s`" % meta.get("command", "?"))
     print()
     cold = meta.get("cold") == "1"
-    print("Each server alone, one worker, pinned to CPU %s; dnsperf on CPU %s (%s -q %s -c %s); "
-          "%s names under bench.example. forwarded to NSD on loopback, %s; "
-          "DNSSEC validation off for every server; policy: %s." % (
-              meta.get("server_cpu"), meta.get("client_cpu"),
-              "-n 1" if cold else "-l " + str(meta.get("duration")),
-              meta.get("outstanding"), meta.get("clients"), meta.get("names"),
-              "miss-heavy: no warm-up, every name asked once (each answer needs the upstream)"
-              if cold else "cache warmed by one pass",
-              ("RPZ " + meta["rpz"]) if meta.get("rpz") else "none"))
-    print()
+    if meta.get("workload") == "zipf":
+        print("Each server alone, one worker, pinned to CPU %s; dnsperf -B on CPU %s (-l %s -q %s "
+              "-c %s) over the Zipf workload of bench/gen_zipf.py (%s), after %s s of warm-up "
+              "at -q 100; the misses are answered by NSD on loopback (on dnsperf's core); "
+              "cache memory %s MiB per server (see bench/run.sh --help); DNSSEC validation off "
+              "for every server; policy: %s." % (
+                  meta.get("server_cpu"), meta.get("client_cpu"), meta.get("duration"),
+                  meta.get("outstanding"), meta.get("clients"), meta.get("zipf", "?"),
+                  meta.get("warm"), meta.get("cache_mb"),
+                  ("RPZ " + meta["rpz"]) if meta.get("rpz") else "none"))
+        print()
+    else:
+        print("Each server alone, one worker, pinned to CPU %s; dnsperf on CPU %s (%s -q %s -c %s); "
+              "%s names under bench.example. forwarded to NSD on loopback, %s; "
+              "DNSSEC validation off for every server; policy: %s." % (
+                  meta.get("server_cpu"), meta.get("client_cpu"),
+                  "-n 1" if cold else "-l " + str(meta.get("duration")),
+                  meta.get("outstanding"), meta.get("clients"), meta.get("names"),
+                  "miss-heavy: no warm-up, every name asked once (each answer needs the upstream)"
+                  if cold else "cache warmed by one pass",
+                  ("RPZ " + meta["rpz"]) if meta.get("rpz") else "none"))
+        print()
     print("CPU µs/answer = the server process's utime+stime over the timed run "
           "(/proc/PID/stat, all threads, %s ticks/s) / answers received. Ratios: the row's "
           "figure divided by c2wall's and by Unbound's (for CPU, below 1 is cheaper). RSS: the "

@@ -35,6 +35,13 @@ nice_level=0
 server_cpu=${BENCH_SERVER_CPU:-0}
 client_cpu=${BENCH_CLIENT_CPU:-1}
 port_base=${BENCH_PORT_BASE:-5370}
+workload=hot
+zipf_keys=2000000
+zipf_queries=2000000
+zipf_exponent=0.95
+zipf_seed=11
+warm=15
+cache_mb=64
 
 usage() {
 	cat <<'EOF'
@@ -45,6 +52,8 @@ SYNOPSIS
     bench/run.sh [--duration S] [--only LIST] [--rpz FILE] [--names N] [--clients C]
                  [--outstanding Q] [--cold] [--profile DIR] [--no-build] [--keep]
                  [--ready-timeout S] [--nice N]
+                 [--workload hot|zipf] [--zipf-keys N] [--zipf-queries Q]
+                 [--zipf-exponent S] [--zipf-seed SEED] [--warm S] [--cache-mb M]
 
 DESCRIPTION
     Starts an NSD authoritative server for bench.example. on loopback, then each selected
@@ -78,6 +87,24 @@ OPTIONS
     --nice N           run the servers, NSD and dnsperf at this nice level (default 0;
                        negative needs root): less disturbance from other work on a
                        shared machine, at that work's expense
+    --workload W       hot (default): the N names of --names, every query a cache hit after
+                       the warm-up pass. zipf: the realistic stream of bench/gen_zipf.py
+                       (Zipf popularity over --zipf-keys (name, type) keys, mixed qtypes,
+                       NXDOMAIN share, EDNS with and without DO, with --rpz some blocked
+                       names), warmed for --warm seconds, then dnsperf -l S over it; every
+                       peer gets the same cache memory (--cache-mb)
+    --zipf-keys N      distinct keys in the Zipf popularity (default 2000000)
+    --zipf-queries Q   queries in the generated file, which dnsperf loops over (default
+                       2000000)
+    --zipf-exponent S  Zipf exponent (default 0.95)
+    --zipf-seed SEED   generator seed (default 11)
+    --warm S           zipf only: warm-up seconds at -q 100 (default 15)
+    --cache-mb M       zipf only: cache memory of every server, MiB (default 64): c2wall
+                       gets 3/4 for libunbound (resolver.cache-size) and 1/4 for its answer
+                       cache (server.cache-entries = M*1024/4/2, slots of about 2 KiB);
+                       Unbound M/3 msg + 2M/3 rrset; BIND max-cache-size; kresd cache.open;
+                       PowerDNS Recursor and dnsdist count entries, not bytes: their
+                       defaults (dnsdist 200k packet-cache entries) are kept
     -h, --help         this text
 
 ENVIRONMENT
@@ -115,12 +142,29 @@ while [ $# -gt 0 ]; do
 	--keep) keep=1; shift ;;
 	--ready-timeout) ready_timeout=${2:?}; ready_timeout_set=1; shift 2 ;;
 	--nice) nice_level=${2:?}; shift 2 ;;
+	--workload) workload=${2:?}; shift 2 ;;
+	--zipf-keys) zipf_keys=${2:?}; shift 2 ;;
+	--zipf-queries) zipf_queries=${2:?}; shift 2 ;;
+	--zipf-exponent) zipf_exponent=${2:?}; shift 2 ;;
+	--zipf-seed) zipf_seed=${2:?}; shift 2 ;;
+	--warm) warm=${2:?}; shift 2 ;;
+	--cache-mb) cache_mb=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
 
-for v in duration names clients outstanding ready_timeout port_base server_cpu client_cpu; do
+case $workload in
+hot | zipf) ;;
+*) echo "bench: --workload hot or zipf" >&2; exit 2 ;;
+esac
+[[ $zipf_exponent =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench: --zipf-exponent must be a number" >&2; exit 2; }
+if [ "$workload" = zipf ] && [ "$cold" = 1 ]; then
+	echo "bench: --cold and --workload zipf do not go together" >&2
+	exit 2
+fi
+for v in duration names clients outstanding ready_timeout port_base server_cpu client_cpu \
+	zipf_keys zipf_queries zipf_seed warm cache_mb; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: --${v//_/-} must be a number" >&2; exit 2; }
 done
 if ! [[ $nice_level =~ ^-?[0-9]+$ ]] || [ "$nice_level" -lt -20 ] || [ "$nice_level" -gt 19 ]; then
@@ -129,10 +173,24 @@ if ! [[ $nice_level =~ ^-?[0-9]+$ ]] || [ "$nice_level" -lt -20 ] || [ "$nice_le
 fi
 in_range() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 if ! in_range "$duration" 1 3600 || ! in_range "$names" 1 10000000 ||
-	! in_range "$clients" 1 1000 || ! in_range "$outstanding" 1 65535; then
+	! in_range "$clients" 1 1000 || ! in_range "$outstanding" 1 65535 ||
+	! in_range "$cache_mb" 4 65536 || ! in_range "$warm" 0 3600; then
 	echo "bench: out of range: --duration 1..3600, --names 1..10000000, --clients 1..1000," \
 		"--outstanding 1..65535" >&2
 	exit 2
+fi
+# Cache memory per server (see --cache-mb). The hot-set run keeps the sizes it always had.
+if [ "$workload" = zipf ]; then
+	c2w_cache_size=$((cache_mb * 3 / 4))m
+	c2w_cache_entries=$((cache_mb * 1024 / 4 / 2))
+	ub_msg=$((cache_mb / 3))
+	ub_rrset=$((cache_mb - ub_msg))
+else
+	cache_mb=64
+	c2w_cache_size=64m
+	c2w_cache_entries=65536
+	ub_msg=32
+	ub_rrset=32
 fi
 servers=()
 IFS=, read -r -a req <<<"$only"
@@ -236,6 +294,7 @@ conf_c2wall() {
 server:
   listen: ["127.0.0.1@$P_C2WALL"]
   workers: 1
+  cache-entries: ${c2w_cache_entries}
   user: none
   allow: ["127.0.0.0/8"]
 EOF
@@ -247,7 +306,7 @@ resolver:
   forward: ["127.0.0.1@$P_NSD"]
   trust-anchor: none
   root-hints: $work/root.hints
-  cache-size: 64m
+  cache-size: ${c2w_cache_size}
 limits:
   # dnsperf is one source address standing for many subscribers: lift the per-client
   # in-flight cap (default 100) above the --outstanding it may use.
@@ -299,8 +358,8 @@ server:
     do-not-query-localhost: no
     module-config: "$modules"
     root-hints: "$work/root.hints"
-    msg-cache-size: 32m
-    rrset-cache-size: 32m
+    msg-cache-size: ${ub_msg}m
+    rrset-cache-size: ${ub_rrset}m
     so-rcvbuf: 4m
     so-sndbuf: 4m
 remote-control:
@@ -342,7 +401,7 @@ options {
     forwarders { 127.0.0.1 port $P_NSD; };
     forward only;
     dnssec-validation no;
-    max-cache-size 64m;
+    max-cache-size ${cache_mb}m;
     recursive-clients 10000;
     udp-receive-buffer 4194304;
     udp-send-buffer 4194304;
@@ -394,7 +453,7 @@ end
 trust_anchors.remove('.')
 net.ipv6 = false
 net.listen('127.0.0.1', $P_KRESD, { kind = 'dns' })
-cache.open(64 * MB, 'lmdb://$work/kresd-cache')
+cache.open($cache_mb * MB, 'lmdb://$work/kresd-cache')
 log_level('warning')
 EOF
 		if [ -n "$rpz" ]; then
@@ -551,8 +610,10 @@ measure() {
 	else
 		echo "bench: $name: ready after ${startup}s; warming the cache" >&2
 		# One pass over all names, a modest number in flight so the upstream keeps up.
-		nice -n "$nice_level" taskset -c "$client_cpu" timeout 120 dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" \
-			-n 1 -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
+		local warm_args=(-n 1)
+		[ "$workload" = zipf ] && warm_args=(-l "$warm")
+		nice -n "$nice_level" taskset -c "$client_cpu" timeout $((warm + 120)) dnsperf -s 127.0.0.1 -p "$port" "${qfile[@]}" \
+			"${warm_args[@]}" -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
 	fi
 	echo "bench: $name: dnsperf (${run_args[*]})" >&2
 	local attach_pid=""
@@ -569,7 +630,7 @@ measure() {
 	read -r c0_busy c0_total < <(core_ticks "$server_cpu")
 	out=$raw_dir/$name.dnsperf.txt
 	nice -n "$nice_level" taskset -c "$client_cpu" timeout -k 10 -s INT $((duration + 60)) dnsperf -s 127.0.0.1 -p "$port" \
-		-d "$work/queries.txt" "${run_args[@]}" -q "$outstanding" -c "$clients" -t 2 \
+		"${qfile[@]}" "${run_args[@]}" -q "$outstanding" -c "$clients" -t 2 \
 		-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
 		>"$out" 2>&1 || true
 	t1=$(cpu_ticks "$pid") || t1=""
@@ -630,6 +691,22 @@ for s in "${servers[@]}"; do
 	esac
 done
 gen_data
+qfile=(-d "$work/queries.txt")
+if [ "$workload" = zipf ]; then
+	zipf_args=(--zone-dir "$work" -o "$work/queries.bin" --keys "$zipf_keys" --queries "$zipf_queries"
+		--exponent "$zipf_exponent" --seed "$zipf_seed")
+	if [ -n "$rpz" ]; then
+		# The blocked names: up to 1000 "NAME CNAME ." rules of the RPZ, asked for type A.
+		awk '$1 !~ /^[@$;*]/ && $(NF-1) == "CNAME" && $NF == "." { print $1, "A"; if (++n == 1000) exit }' \
+			"$rpz" >"$work/blocked.txt"
+		zipf_args+=(--blocked "$work/blocked.txt")
+	fi
+	echo "bench: generating the Zipf workload" >&2
+	/usr/bin/python3 "$top/bench/gen_zipf.py" "${zipf_args[@]}" 2>&1 | tee "$work/zipf.txt" >&2
+	cat "$work/zipf.bench.example.zone" >>"$work/bench.example.zone"
+	nsd_extra_zones="77.203.in-addr.arpa."
+	qfile=(-B -d "$work/queries.bin")
+fi
 start_nsd
 for s in "${servers[@]}"; do
 	measure "$s"
@@ -640,10 +717,14 @@ nice_arg=""
 [ "$nice_level" = 0 ] || nice_arg=" --nice $nice_level"
 cold_arg=""
 [ "$cold" = 1 ] && cold_arg=" --cold"
+workload_arg=""
+if [ "$workload" = zipf ]; then
+	workload_arg=" --workload zipf --zipf-keys $zipf_keys --zipf-queries $zipf_queries --zipf-exponent $zipf_exponent --zipf-seed $zipf_seed --warm $warm --cache-mb $cache_mb"
+fi
 [ -n "$rpz" ] && rpz_rules=$(grep -cvE '^\s*($|;|\$|@)' "$rpz" || true)
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg$cold_arg"
+	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg$cold_arg$workload_arg"
 	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 	printf 'nproc\t%s\n' "$(nproc)"
 	printf 'kernel\t%s\n' "$(uname -sr)"
@@ -652,6 +733,10 @@ cold_arg=""
 	printf 'duration\t%s\n' "$duration"
 	printf 'names\t%s\n' "$names"
 	printf 'cold\t%s\n' "$cold"
+	printf 'workload\t%s\n' "$workload"
+	printf 'zipf\t%s\n' "$(cat "$work/zipf.txt" 2>/dev/null || true)"
+	printf 'warm\t%s\n' "$warm"
+	printf 'cache_mb\t%s\n' "$cache_mb"
 	printf 'clients\t%s\n' "$clients"
 	printf 'outstanding\t%s\n' "$outstanding"
 	printf 'server_cpu\t%s\n' "$server_cpu"
