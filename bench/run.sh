@@ -101,7 +101,7 @@ OPTIONS
     --warm S           zipf only: warm-up seconds at -q 100 (default 15)
     --cache-mb M       zipf only: cache memory of every server, MiB (default 64): c2wall
                        gets 3/4 for libunbound (resolver.cache-size) and 1/4 for its answer
-                       cache (server.cache-entries = M*1024/4/2, slots of about 2 KiB);
+                       cache (server.cache-memory);
                        Unbound M/3 msg + 2M/3 rrset; BIND max-cache-size; kresd cache.open;
                        PowerDNS Recursor and dnsdist count entries, not bytes: their
                        defaults (dnsdist 200k packet-cache entries) are kept
@@ -182,13 +182,13 @@ fi
 # Cache memory per server (see --cache-mb). The hot-set run keeps the sizes it always had.
 if [ "$workload" = zipf ]; then
 	c2w_cache_size=$((cache_mb * 3 / 4))m
-	c2w_cache_entries=$((cache_mb * 1024 / 4 / 2))
+	c2w_cache_memory=$((cache_mb / 4))m
 	ub_msg=$((cache_mb / 3))
 	ub_rrset=$((cache_mb - ub_msg))
 else
 	cache_mb=64
 	c2w_cache_size=64m
-	c2w_cache_entries=65536
+	c2w_cache_memory=64m
 	ub_msg=32
 	ub_rrset=32
 fi
@@ -294,7 +294,7 @@ conf_c2wall() {
 server:
   listen: ["127.0.0.1@$P_C2WALL"]
   workers: 1
-  cache-entries: ${c2w_cache_entries}
+  cache-memory: ${c2w_cache_memory}
   user: none
   allow: ["127.0.0.0/8"]
 EOF

@@ -966,7 +966,8 @@ static const struct key_def server_keys[] = {
     K_UINT("tcp-pipeline-max", struct conf_server, tcp_pipeline_max, 1, 65535),
     K("tcp-output-max", KEY_BYTES, struct conf_server, tcp_output_max, .lo = 4096, .hi = MIB(64)),
     K_UINT("edns-udp-size", struct conf_server, edns_udp_size, 512, 65535),
-    K_UINT("cache-entries", struct conf_server, cache_entries, 1, 1u << 30),
+    K("cache-memory", KEY_MB, struct conf_server, cache_memory_mb, .lo = MIB(1),
+      .hi = MIB(1u << 20)),
     K("syscall-filter", KEY_BOOL, struct conf_server, syscall_filter),
 };
 
@@ -1586,7 +1587,7 @@ static int set_defaults(struct c2w_config *cfg)
 	s->tcp_pipeline_max = 32;
 	s->tcp_output_max = 128 * 1024;
 	s->edns_udp_size = 1232;
-	s->cache_entries = 65536;
+	s->cache_memory_mb = 64;
 
 	cfg->sinkhole.clients_per_address = 16;
 	cfg->sinkhole.evidence_per_minute = 30;

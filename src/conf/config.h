@@ -54,7 +54,7 @@ struct conf_server {
 	unsigned tcp_pipeline_max;        /* queries in flight per connection; default 32 */
 	uint64_t tcp_output_max;          /* unsent answer bytes that pause reading; 128 KiB */
 	uint16_t edns_udp_size;       /* advertised and maximum UDP payload; default 1232 */
-	unsigned cache_entries;       /* per-worker answer cache slots; default 65536 (~2 KiB each, touched on use) */
+	unsigned cache_memory_mb;     /* answer caches of all workers together, MiB; default 64 */
 	bool syscall_filter;          /* seccomp deny list after start (core/sandbox.h); default on */
 };
 

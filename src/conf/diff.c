@@ -56,7 +56,7 @@ unsigned conf_diff_restart(const struct c2w_config *o, const struct c2w_config *
 	/* server.listen is not here: a reload opens new listeners and closes removed ones. */
 	note(&d, o->server.workers != n->server.workers, "server.workers");
 	note(&d, str_differs(o->server.user, n->server.user), "server.user");
-	note(&d, o->server.cache_entries != n->server.cache_entries, "server.cache-entries");
+	note(&d, o->server.cache_memory_mb != n->server.cache_memory_mb, "server.cache-memory");
 	note(&d, o->server.syscall_filter != n->server.syscall_filter, "server.syscall-filter");
 	/* The slot pool (waiting clients + orphans) is allocated when a worker starts. */
 	note(&d, o->limits.upstream_pending_max < n->limits.upstream_pending_max,

@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The per-worker answer cache: a 4-way set-associative table. Each bucket's metadata (hash,
- * expiry, store time of its 4 slots) fills one cache line, so a lookup touches that line and
- * the one slot whose 64-bit hash matches. Slots are preallocated; nothing here allocates or
- * locks after dns_pcache_new(). Rendering is render.c's job.
+ * The per-worker answer cache: a 4-way set-associative index over a ring of variable-size
+ * entries, both carved from one budget at creation. Each index bucket (hash, expiry, ring
+ * offset of its 4 ways) fills one cache line; a lookup touches that line and the one entry
+ * whose 64-bit hash matches. Nothing here allocates or locks after dns_pcache_new().
+ * Rendering is render.c's job.
  *
- * Eviction is frequency-aware (a small segmented scheme inside each bucket): an entry stored
- * and never read again is "probationary" and goes first, oldest first; an entry that has
- * served hits is "protected" and goes only when the bucket holds nothing else, and then the
- * survivors' hit counts are halved so yesterday's hot names age out. A flood of one-off names
- * (random-subdomain NXDOMAINs) thus recycles the probationary ways and never evicts a hot
- * name that clients keep asking for.
+ * Entries are written at the ring's head. When a store needs room, the entry at the tail is
+ * looked at (a CLOCK hand that never skips):
+ *  - dead (replaced, or evicted from its index bucket): its bytes are reclaimed;
+ *  - never asked for since stored (a one-off): it goes;
+ *  - asked for (expired or not: dns_pcache_seen() must still know a popular name that the
+ *    water-torture defence lets through): it gets a second chance, moved to the head.
+ * A store moves at most MAX_MOVES entries; past that it gives up (the answer is not cached),
+ * so a flood of one-off names never evicts a name that was asked for again. After
+ * AGING_AFTER stores in a row gave up, the cache is all popular names: it ages, halving the
+ * hit count of each entry the hand passes and dropping those at 0 (entries asked for once go
+ * first), until the hand finds a one-off again.
+ * A full index bucket evicts, in this order, an empty way, an expired one-off, a live
+ * one-off, then the way with fewest hits (oldest first), and halves the others' hits when it
+ * had to take one with hits.
  */
 #include "dns/pcache.h"
 
@@ -20,44 +29,50 @@
 
 #include "dns/name.h"
 
-#define WAYS 4
+#define WAYS        4
+#define MAX_MOVES   16
+#define AGING_AFTER 64
+#define MIN_BYTES   (64u * 1024)
+#define DEAD        UINT32_MAX /* rec.way of an entry no index way points to (or ring filler) */
+#define ALIGN8(x)   (((size_t)(x) + 7) & ~(size_t)7)
 
 /* Times are monotonic seconds truncated to 32 bits: 136 years of uptime. */
 struct meta {
 	uint64_t hash;
-	uint32_t expire; /* slot is live while now < expire; 0 = empty */
-	uint32_t stored;
+	uint32_t expire; /* way is in use while != 0; live while now < expire */
+	uint32_t off;    /* ring offset of the entry, in 8-byte units */
 };
 
 struct bucket {
 	struct meta m[WAYS];
 } __attribute__((aligned(64)));
 
-/* Slot header; the answer body (slot_size bytes) follows it. */
-struct entry {
-	uint16_t qtype, qclass;
-	uint8_t key_flags;
-	uint8_t qname_len;
-	uint8_t rcode;
-	bool secure;
-	bool dnssec_records;
-	uint8_t hits; /* lookups served since stored, saturating; halved on protected evictions */
-	uint16_t len;
-	uint16_t ttl_count;
+/* Entry header in the ring; then ttl_off[ttl_count], qname, ede_text, body, padding to 8. */
+struct rec {
+	uint32_t size; /* whole entry, multiple of 8 */
+	uint32_t way;  /* bucket * WAYS + way, or DEAD */
+	uint32_t stored;
 	uint32_t min_ttl;
 	uint32_t tag;
-	int ede_code;
-	char ede_text[64];
-	uint8_t qname[DNS_NAME_WIRE_MAX];
-	uint16_t ttl_off[DNS_ANSWER_TTLS];
+	int32_t ede_code;
+	uint16_t qtype, qclass;
+	uint16_t len, ttl_count;
+	uint8_t key_flags, qname_len, rcode;
+	uint8_t flags; /* 1 secure, 2 dnssec_records */
+	uint8_t hits;  /* lookups served, saturating; halved on each second chance */
+	uint8_t ede_len;
 };
 
 struct dns_pcache {
 	struct bucket *buckets;
-	uint8_t *slots;
-	size_t slot_bytes; /* sizeof(struct entry) + body, rounded to 64 */
-	uint32_t mask;     /* bucket count - 1 */
-	uint16_t slot_size;
+	uint8_t *ring;
+	size_t ring_size; /* multiple of 8 */
+	size_t head, tail, used;
+	size_t max_rec;
+	unsigned giveups; /* stores in a row that found no room within MAX_MOVES */
+	bool aging;
+	uint32_t mask; /* bucket count - 1 */
+	uint16_t max_body;
 };
 
 static inline uint8_t key_flags(const struct dns_query *q)
@@ -71,38 +86,64 @@ static inline uint64_t key_hash(const struct dns_query *q)
 	return XXH3_64bits_withSeed(q->qname, q->qname_len, seed);
 }
 
-static inline struct entry *slot(const struct dns_pcache *c, size_t b, unsigned w)
+static inline struct rec *rec_at(const struct dns_pcache *c, size_t off)
 {
-	return (struct entry *)(c->slots + (b * WAYS + w) * c->slot_bytes);
+	return (struct rec *)(c->ring + off);
 }
 
-static inline uint8_t *slot_body(struct entry *e)
+static inline struct rec *rec_of(const struct dns_pcache *c, const struct meta *m)
 {
-	return (uint8_t *)(e + 1);
+	return rec_at(c, (size_t)m->off * 8);
 }
 
-static inline bool key_equal(const struct entry *e, const struct dns_query *q)
+static inline uint16_t *rec_ttl_off(struct rec *r)
 {
-	return e->qtype == q->qtype && e->qclass == q->qclass && e->key_flags == key_flags(q) &&
-	       e->qname_len == q->qname_len && memcmp(e->qname, q->qname, q->qname_len) == 0;
+	return (uint16_t *)(r + 1);
 }
 
-struct dns_pcache *dns_pcache_new(unsigned entries, uint16_t slot_size)
+static inline uint8_t *rec_qname(struct rec *r)
 {
-	size_t n = WAYS;
+	return (uint8_t *)(rec_ttl_off(r) + r->ttl_count);
+}
 
-	while (n < entries && n < (1u << 30))
-		n <<= 1;
+static inline char *rec_ede(struct rec *r)
+{
+	return (char *)(rec_qname(r) + r->qname_len);
+}
+
+static inline uint8_t *rec_body(struct rec *r)
+{
+	return (uint8_t *)rec_ede(r) + r->ede_len;
+}
+
+static inline bool key_equal(struct rec *r, const struct dns_query *q)
+{
+	return r->qtype == q->qtype && r->qclass == q->qclass && r->key_flags == key_flags(q) &&
+	       r->qname_len == q->qname_len && memcmp(rec_qname(r), q->qname, q->qname_len) == 0;
+}
+
+struct dns_pcache *dns_pcache_new(size_t bytes, uint16_t max_body)
+{
+	if (bytes < MIN_BYTES)
+		bytes = MIN_BYTES;
+	/* An eighth to a quarter for the index (a power of two of 64-byte buckets), the rest for
+	 * entries: one index way per 64 to 128 bytes, about one per entry. */
+	size_t nb = 1;
+	while (nb * 2 * sizeof(struct bucket) <= bytes / 4 && nb < (1u << 30))
+		nb <<= 1;
 	struct dns_pcache *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	c->mask = (uint32_t)(n / WAYS - 1);
-	c->slot_size = slot_size;
-	c->slot_bytes = (sizeof(struct entry) + slot_size + 63) & ~(size_t)63;
-	c->buckets = aligned_alloc(64, n / WAYS * sizeof(struct bucket));
-	/* calloc: large tables come from fresh zero pages, resident only once used. */
-	c->slots = calloc(n, c->slot_bytes);
-	if (c->buckets == NULL || c->slots == NULL) {
+	c->mask = (uint32_t)(nb - 1);
+	c->max_body = max_body;
+	c->ring_size = (bytes - nb * sizeof(struct bucket)) & ~(size_t)7;
+	if (c->ring_size > (size_t)UINT32_MAX * 8)
+		c->ring_size = (size_t)UINT32_MAX * 8;
+	c->max_rec = c->ring_size / 8;
+	c->buckets = aligned_alloc(64, nb * sizeof(struct bucket));
+	/* calloc: a large ring comes from fresh zero pages, resident only once written. */
+	c->ring = calloc(1, c->ring_size);
+	if (c->buckets == NULL || c->ring == NULL) {
 		dns_pcache_free(c);
 		return NULL;
 	}
@@ -115,158 +156,283 @@ void dns_pcache_free(struct dns_pcache *c)
 	if (c == NULL)
 		return;
 	free(c->buckets);
-	free(c->slots);
+	free(c->ring);
 	free(c);
 }
 
 void dns_pcache_clear(struct dns_pcache *c)
 {
 	memset(c->buckets, 0, ((size_t)c->mask + 1) * sizeof(struct bucket));
+	c->head = c->tail = c->used = 0;
+	c->giveups = 0;
+	c->aging = false;
+}
+
+size_t dns_pcache_used(const struct dns_pcache *c)
+{
+	return c->used;
+}
+
+/* The index way that holds @q, or NULL. Expired ways count (the caller checks). */
+static struct meta *find(const struct dns_pcache *c, const struct dns_query *q, uint64_t h)
+{
+	struct bucket *bk = &c->buckets[h & c->mask];
+
+	for (unsigned w = 0; w < WAYS; w++) {
+		struct meta *m = &bk->m[w];
+		if (m->hash == h && m->expire != 0 && key_equal(rec_of(c, m), q))
+			return m;
+	}
+	return NULL;
 }
 
 bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t now_s,
 		       struct dns_answer *ans, uint32_t *age_s)
 {
 	uint64_t h = key_hash(q);
-	size_t b = h & c->mask;
-	const struct bucket *bk = &c->buckets[b];
 	uint32_t now = (uint32_t)now_s;
+	struct meta *m = find(c, q, h);
 
-	for (unsigned w = 0; w < WAYS; w++) {
-		const struct meta *m = &bk->m[w];
-		if (m->hash != h || (int32_t)(m->expire - now) <= 0)
-			continue;
-		struct entry *e = slot(c, b, w);
-		if (!key_equal(e, q))
-			continue;
-		if (e->hits < UINT8_MAX)
-			e->hits++;
-		ans->wire = slot_body(e);
-		ans->cap = c->slot_size;
-		ans->len = e->len;
-		ans->rcode = e->rcode;
-		ans->secure = e->secure;
-		ans->dnssec_records = e->dnssec_records;
-		ans->ttl_count = e->ttl_count;
-		memcpy(ans->ttl_off, e->ttl_off, e->ttl_count * sizeof(e->ttl_off[0]));
-		ans->min_ttl = e->min_ttl;
-		ans->tag = e->tag;
-		ans->ede_code = e->ede_code;
-		ans->ede_text[0] = 0;
-		if (e->ede_code >= 0) /* the text matters only with a code: skip 64 bytes */
-			memcpy(ans->ede_text, e->ede_text, sizeof(ans->ede_text));
-		*age_s = now - m->stored;
-		return true;
+	if (m == NULL || (int32_t)(m->expire - now) <= 0)
+		return false;
+	struct rec *r = rec_of(c, m);
+	if (r->hits < UINT8_MAX)
+		r->hits++;
+	ans->wire = rec_body(r);
+	ans->cap = r->len;
+	ans->len = r->len;
+	ans->rcode = r->rcode;
+	ans->secure = r->flags & 1;
+	ans->dnssec_records = r->flags & 2;
+	ans->ttl_count = r->ttl_count;
+	memcpy(ans->ttl_off, rec_ttl_off(r), r->ttl_count * sizeof(uint16_t));
+	ans->min_ttl = r->min_ttl;
+	ans->tag = r->tag;
+	ans->ede_code = r->ede_code;
+	ans->ede_text[0] = 0;
+	if (r->ede_code >= 0 && r->ede_len > 0)
+		memcpy(ans->ede_text, rec_ede(r), r->ede_len);
+	*age_s = now - r->stored;
+	return true;
+}
+
+bool dns_pcache_seen(const struct dns_pcache *c, const struct dns_query *q)
+{
+	const struct meta *m = find(c, q, key_hash(q));
+
+	return m != NULL && rec_of(c, m)->hits > 0;
+}
+
+static struct meta *meta_of(const struct dns_pcache *c, uint32_t way)
+{
+	return &c->buckets[way / WAYS].m[way % WAYS];
+}
+
+/* Contiguous free bytes at the head. */
+static size_t head_room(const struct dns_pcache *c)
+{
+	if (c->used == 0)
+		return c->ring_size;
+	if (c->head > c->tail || (c->head == c->tail && c->used == 0))
+		return c->ring_size - c->head;
+	return c->head < c->tail ? c->tail - c->head : 0;
+}
+
+/* Mark the ring's end after the head as filler, so the next entry starts at offset 0. */
+static void wrap_head(struct dns_pcache *c)
+{
+	size_t rest = c->ring_size - c->head;
+
+	if (rest > 0) {
+		struct rec *f = rec_at(c, c->head);
+		f->size = (uint32_t)rest;
+		f->way = DEAD;
+		c->used += rest;
 	}
-	return false;
+	c->head = 0;
+}
+
+static void advance_tail(struct dns_pcache *c, size_t size)
+{
+	c->used -= size;
+	c->tail += size;
+	if (c->tail == c->ring_size)
+		c->tail = 0;
+	if (c->used == 0)
+		c->head = c->tail = 0;
+}
+
+/* Deal with the entry at the tail: reclaim it, or give it a second chance at the head. */
+static void evict_tail(struct dns_pcache *c, unsigned *moves)
+{
+	struct rec *r = rec_at(c, c->tail);
+	size_t size = r->size;
+
+	if (r->way == DEAD) {
+		advance_tail(c, size);
+		return;
+	}
+	struct meta *m = meta_of(c, r->way);
+	if (r->hits == 0)
+		c->aging = false; /* a one-off again: popular names are safe */
+	else if (c->aging)
+		r->hits /= 2;
+	if (r->hits == 0) {
+		m->expire = 0;
+		m->hash = 0;
+		advance_tail(c, size);
+		return;
+	}
+	(*moves)++;
+	if (c->head > c->tail && c->ring_size - c->head < size)
+		wrap_head(c);
+	if (c->head > c->tail) {
+		/* Free space after the head, before the ring's end: a plain copy. */
+		memcpy(rec_at(c, c->head), r, size);
+	} else {
+		/* Free space is [head, tail), right before the entry: slide it down. */
+		memmove(rec_at(c, c->head), r, size);
+	}
+	m->off = (uint32_t)(c->head / 8);
+	c->head += size;
+	c->used += size;
+	advance_tail(c, size);
+	if (c->head == c->ring_size)
+		c->head = 0;
+}
+
+/* Room for @size contiguous bytes at the head: true with their offset in *off, false when
+ * MAX_MOVES second chances did not free enough. */
+static bool reserve(struct dns_pcache *c, size_t size, size_t *off_out)
+{
+	unsigned moves = 0;
+
+	for (;;) {
+		if (c->used == 0)
+			c->head = c->tail = 0;
+		if (head_room(c) >= size)
+			break;
+		if (c->head > c->tail && c->ring_size - c->head < size && c->tail >= size) {
+			wrap_head(c);
+			continue;
+		}
+		if (moves >= MAX_MOVES) {
+			if (++c->giveups >= AGING_AFTER)
+				c->aging = true;
+			return false;
+		}
+		evict_tail(c, &moves);
+	}
+	c->giveups = 0;
+	size_t off = c->head;
+	c->head += size;
+	c->used += size;
+	if (c->head == c->ring_size)
+		c->head = 0;
+	*off_out = off;
+	return true;
 }
 
 /*
- * Eviction rank of way @w (lower goes first): empty 0; expired: its hit count (an expired
- * entry once popular outranks a live one-off, so dns_pcache_seen() still knows it); live:
+ * Eviction rank of way @w in @bk (lower goes first): empty 0; expired: its hit count; live:
  * 1 + 2 * hits (a live one-off is 1, any live entry with a hit is 3 or more).
  */
-static unsigned way_rank(const struct dns_pcache *c, size_t b, unsigned w, uint32_t now)
+static unsigned way_rank(const struct dns_pcache *c, const struct meta *m, uint32_t now)
 {
-	const struct meta *m = &c->buckets[b].m[w];
 	if (m->expire == 0)
 		return 0;
-	unsigned hits = slot(c, b, w)->hits;
+	unsigned hits = rec_of(c, m)->hits;
 	if ((int32_t)(m->expire - now) <= 0)
 		return hits;
 	return 1 + 2 * hits;
 }
 
-/* Same key, else the lowest rank (ties: the oldest). Sets *protected_out when the victim had
- * served hits (the bucket held no free or probationary way). */
-static unsigned pick_way(const struct dns_pcache *c, size_t b, uint64_t h,
-			 const struct dns_query *q, uint32_t now, bool *protected_out)
+static unsigned pick_way(struct dns_pcache *c, struct bucket *bk, uint32_t now)
 {
-	const struct bucket *bk = &c->buckets[b];
 	unsigned victim = 0, best = UINT32_MAX;
 
-	*protected_out = false;
 	for (unsigned w = 0; w < WAYS; w++) {
 		const struct meta *m = &bk->m[w];
-		if (m->hash == h && m->expire != 0 && key_equal(slot(c, b, w), q))
-			return w;
-		unsigned r = way_rank(c, b, w, now);
-		if (r < best || (r == best && (int32_t)(m->stored - bk->m[victim].stored) < 0)) {
+		unsigned r = way_rank(c, m, now);
+		if (r < best ||
+		    (r == best && m->expire != 0 && bk->m[victim].expire != 0 &&
+		     (int32_t)(rec_of(c, m)->stored - rec_of(c, &bk->m[victim])->stored) < 0)) {
 			best = r;
 			victim = w;
 		}
 	}
-	*protected_out = best > 1;
-	return victim;
-}
-
-/* A protected entry was evicted: age the others so stale popularity does not pin them. */
-static void age_bucket(struct dns_pcache *c, size_t b, unsigned except)
-{
-	for (unsigned w = 0; w < WAYS; w++)
-		if (w != except)
-			slot(c, b, w)->hits /= 2;
-}
-
-bool dns_pcache_seen(const struct dns_pcache *c, const struct dns_query *q)
-{
-	uint64_t h = key_hash(q);
-	size_t b = h & c->mask;
-	const struct bucket *bk = &c->buckets[b];
-
-	for (unsigned w = 0; w < WAYS; w++) {
-		const struct meta *m = &bk->m[w];
-		if (m->hash != h || m->expire == 0)
-			continue;
-		const struct entry *e = slot(c, b, w);
-		if (key_equal(e, q))
-			return e->hits > 0;
+	struct meta *v = &bk->m[victim];
+	if (v->expire != 0) {
+		rec_of(c, v)->way = DEAD;
+		if (best > 1) /* a popular entry had to go: age the others */
+			for (unsigned w = 0; w < WAYS; w++)
+				if (w != victim && bk->m[w].expire != 0)
+					rec_of(c, &bk->m[w])->hits /= 2;
+		v->expire = 0;
 	}
-	return false;
+	return victim;
 }
 
 void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const struct dns_answer *ans,
 		      uint64_t now_s)
 {
-	if (ans->min_ttl == 0 || ans->len > c->slot_size || ans->ttl_count > DNS_ANSWER_TTLS ||
+	if (ans->min_ttl == 0 || ans->len > c->max_body || ans->ttl_count > DNS_ANSWER_TTLS ||
 	    !q->has_question)
 		return;
+	size_t ede_len =
+	    ans->ede_code >= 0 ? strnlen(ans->ede_text, sizeof(ans->ede_text) - 1) + 1 : 0;
+	size_t size = ALIGN8(sizeof(struct rec) + ans->ttl_count * sizeof(uint16_t) + q->qname_len +
+			     ede_len + ans->len);
+	if (size > c->max_rec)
+		return;
 	uint64_t h = key_hash(q);
-	size_t b = h & c->mask;
 	uint32_t now = (uint32_t)now_s;
 	/* Keep expiry representable in the 32-bit wrap-around comparison. */
 	uint32_t ttl = ans->min_ttl > INT32_MAX ? INT32_MAX : ans->min_ttl;
-	bool protected_victim;
-	unsigned w = pick_way(c, b, h, q, now, &protected_victim);
-	struct entry *e = slot(c, b, w);
-	struct meta *m = &c->buckets[b].m[w];
-	bool same = m->hash == h && m->expire != 0 && key_equal(e, q);
+	struct meta *m = find(c, q, h);
+	/* A refresh of the same name keeps its popularity; the old copy is dead. */
+	uint8_t hits = m != NULL ? rec_of(c, m)->hits : 0;
+	size_t off;
 
-	if (protected_victim && !same)
-		age_bucket(c, b, w);
-	/* A refresh of the same name keeps its popularity. */
-	e->hits = same ? e->hits : 0;
+	if (!reserve(c, size, &off))
+		return;
+	m = find(c, q, h); /* making room may have moved or dropped it */
+	if (m != NULL) {
+		rec_of(c, m)->way = DEAD;
+		m->expire = 0;
+		m->hash = 0;
+	}
+	struct bucket *bk = &c->buckets[h & c->mask];
+	unsigned w = pick_way(c, bk, now);
+	struct rec *r = rec_at(c, off);
 
-	e->qtype = q->qtype;
-	e->qclass = q->qclass;
-	e->key_flags = key_flags(q);
-	e->qname_len = q->qname_len;
-	memcpy(e->qname, q->qname, q->qname_len);
-	e->rcode = ans->rcode;
-	e->secure = ans->secure;
-	e->dnssec_records = ans->dnssec_records;
-	e->len = ans->len;
-	e->ttl_count = ans->ttl_count;
-	memcpy(e->ttl_off, ans->ttl_off, ans->ttl_count * sizeof(e->ttl_off[0]));
-	e->min_ttl = ans->min_ttl;
-	e->tag = ans->tag;
-	e->ede_code = ans->ede_code;
-	memcpy(e->ede_text, ans->ede_text, sizeof(e->ede_text));
-	e->ede_text[sizeof(e->ede_text) - 1] = 0;
-	memcpy(slot_body(e), ans->wire, ans->len);
-	m->hash = h;
-	m->stored = now;
-	m->expire = now + ttl;
-	if (m->expire == 0)
-		m->expire = 1; /* 0 means empty */
+	r->size = (uint32_t)size;
+	r->way = (uint32_t)((h & c->mask) * WAYS + w);
+	r->stored = now;
+	r->min_ttl = ans->min_ttl;
+	r->tag = ans->tag;
+	r->ede_code = ans->ede_code;
+	r->qtype = q->qtype;
+	r->qclass = q->qclass;
+	r->len = ans->len;
+	r->ttl_count = ans->ttl_count;
+	r->key_flags = key_flags(q);
+	r->qname_len = q->qname_len;
+	r->rcode = ans->rcode;
+	r->flags = (uint8_t)((ans->secure ? 1 : 0) | (ans->dnssec_records ? 2 : 0));
+	r->hits = hits;
+	r->ede_len = (uint8_t)ede_len;
+	memcpy(rec_ttl_off(r), ans->ttl_off, ans->ttl_count * sizeof(uint16_t));
+	memcpy(rec_qname(r), q->qname, q->qname_len);
+	if (ede_len > 0) {
+		memcpy(rec_ede(r), ans->ede_text, ede_len - 1);
+		rec_ede(r)[ede_len - 1] = 0;
+	}
+	memcpy(rec_body(r), ans->wire, ans->len);
+	struct meta *nm = &bk->m[w];
+	nm->hash = h;
+	nm->off = (uint32_t)(off / 8);
+	nm->expire = now + ttl;
+	if (nm->expire == 0)
+		nm->expire = 1; /* 0 means empty */
 }

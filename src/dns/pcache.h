@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-worker answer cache: rendered answer bodies keyed by (qname, qtype, qclass, DO, CD),
- * in one preallocated table of fixed-size slots. Owned by one worker thread: no locks; lookups
- * and stores allocate nothing. Entries expire by their smallest TTL; a full bucket evicts an
- * entry that never served a hit before one that did (oldest first), so a flood of one-off names
- * cannot push out popular ones. Bodies larger than a slot are not cached (libunbound's cache
- * still has them).
+ * in one preallocated memory budget. Each entry takes the bytes its answer needs (header,
+ * name, TTL offsets, body), not a fixed slot. Owned by one worker thread: no locks; lookups
+ * and stores allocate nothing. Entries expire by their smallest TTL. Eviction is CLOCK-like:
+ * the oldest entry goes unless it served a hit; then it gets a second chance (moved to the
+ * newest end), so the hot head stays and a flood of one-off names cannot push out popular
+ * ones. Hit counts age (halve) only when the cache holds nothing else (see pcache.c).
  */
 #ifndef C2W_DNS_PCACHE_H
 #define C2W_DNS_PCACHE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dns/msg.h"
@@ -18,11 +20,11 @@
 struct dns_pcache;
 
 /**
- * @param entries   number of slots (rounded up to a power of two)
- * @param slot_size bytes of answer body per slot (e.g. 1232)
+ * @param bytes    memory budget (index and entries together; at least 64 KiB is used)
+ * @param max_body largest answer body stored (e.g. 1232); larger ones are skipped
  * @return the cache, or NULL on ENOMEM
  */
-struct dns_pcache *dns_pcache_new(unsigned entries, uint16_t slot_size);
+struct dns_pcache *dns_pcache_new(size_t bytes, uint16_t max_body);
 void dns_pcache_free(struct dns_pcache *c);
 
 /**
@@ -47,6 +49,9 @@ void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const str
  * random. Allocates nothing.
  */
 bool dns_pcache_seen(const struct dns_pcache *c, const struct dns_query *q);
+
+/** Bytes of live and not yet reclaimed entries (for tests and stats). */
+size_t dns_pcache_used(const struct dns_pcache *c);
 
 /** Drop everything (after a policy or config change). */
 void dns_pcache_clear(struct dns_pcache *c);

@@ -8,6 +8,7 @@
  */
 #include <assert.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "net/worker_int.h"
 
@@ -1192,8 +1193,14 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	event_config_free(ec);
 	if (w->base == NULL)
 		goto out_free;
-	unsigned entries = cfg->server.cache_entries ? cfg->server.cache_entries : 65536;
-	w->cache = dns_pcache_new(entries, PCACHE_SLOT_SIZE);
+	/* server.cache-memory is for all workers together: an equal share each (workers 0 =
+	 * one per online core, as the server counts them). */
+	long nworkers = cfg->server.workers ? (long)cfg->server.workers
+					    : sysconf(_SC_NPROCESSORS_ONLN);
+	if (nworkers < 1)
+		nworkers = 1;
+	size_t cache_mb = cfg->server.cache_memory_mb ? cfg->server.cache_memory_mb : 64;
+	w->cache = dns_pcache_new(cache_mb * 1024 * 1024 / (size_t)nworkers, PCACHE_BODY_MAX);
 	w->torture = net_torture_new(&cfg->ddos);
 	if (net_deadline_init(&w->deadlines, w->base, on_slot_timeout, w) != C2W_OK)
 		goto out_free;

@@ -48,7 +48,7 @@
 #define SLOT_COUNT        4096 /* queries in flight whose client still waits, per worker */
 #define MAX_POLLED        64
 #define CTRL_SIZE         64 /* room for one in_pktinfo / in6_pktinfo cmsg */
-#define PCACHE_SLOT_SIZE  1232
+#define PCACHE_BODY_MAX   1232
 #define EDE_NOT_SUPPORTED 21 /* RFC 8914 4.22 */
 
 struct net_worker;

@@ -96,7 +96,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->sinkhole.clients_per_address, 16);
 	CHECK_EQ(cfg->sinkhole.evidence_per_minute, 30);
 	CHECK_EQ(cfg->server.edns_udp_size, 1232);
-	CHECK_EQ(cfg->server.cache_entries, 65536);
+	CHECK_EQ(cfg->server.cache_memory_mb, 64);
 	CHECK_EQ(cfg->resolver.mode, CONF_RESOLVER_RECURSIVE);
 	CHECK_STREQ(cfg->resolver.root_hints, "/usr/share/dns/root.hints");
 	CHECK_STREQ(cfg->resolver.trust_anchor, "/usr/share/dns/root.key");
@@ -165,7 +165,7 @@ static const char full_yaml[] = "server:\n"
 				"  tcp-pipeline-max: 8\n"
 				"  tcp-output-max: 64k\n"
 				"  edns-udp-size: 4096\n"
-				"  cache-entries: 1000\n"
+				"  cache-memory: 3m\n"
 				"resolver:\n"
 				"  mode: forward\n"
 				"  root-hints: /etc/hints\n"
@@ -254,7 +254,7 @@ static void check_full_server_resolver(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->server.tcp_pipeline_max, 8);
 	CHECK_EQ(cfg->server.tcp_output_max, 64 * 1024);
 	CHECK_EQ(cfg->server.edns_udp_size, 4096);
-	CHECK_EQ(cfg->server.cache_entries, 1000);
+	CHECK_EQ(cfg->server.cache_memory_mb, 3);
 	CHECK_EQ(cfg->resolver.mode, CONF_RESOLVER_FORWARD);
 	CHECK_STREQ(cfg->resolver.root_hints, "/etc/hints");
 	CHECK(cfg->resolver.trust_anchor == NULL);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dns/pcache.h: hit, miss, expiry, eviction, key parts (case, type, DO, CD), what is not
- * stored, clear, and the cost of a hit.
+ * dns/pcache.h: hit, miss, expiry, key parts (case, type, DO, CD), what is not stored, clear,
+ * entries sized to the answer within the byte budget, eviction order (one-offs first, oldest
+ * first; names asked for again survive a flood; aging when everything is popular), the tag
+ * (policy generation) kept, and the cost of a hit.
  */
 #include <time.h>
 
@@ -58,7 +60,7 @@ static uint8_t answer_octet(const struct dns_answer *ans)
 
 static void test_hit_miss_expiry(void)
 {
-	struct dns_pcache *c = dns_pcache_new(1024, 1232);
+	struct dns_pcache *c = dns_pcache_new(256 * 1024, 1232);
 	struct dns_query q, q2;
 	uint8_t pkt[512], pkt2[512], buf[1232], out[1232];
 	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
@@ -122,7 +124,7 @@ static void test_hit_miss_expiry(void)
 
 static void test_not_stored(void)
 {
-	struct dns_pcache *c = dns_pcache_new(64, 100);
+	struct dns_pcache *c = dns_pcache_new(0, 100);
 	struct dns_query q;
 	uint8_t pkt[512], buf[1232];
 	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
@@ -151,44 +153,197 @@ static void test_not_stored(void)
 	dns_pcache_free(c);
 }
 
-static void test_eviction(void)
+/* Store "NAME-I.example." A with @ttl at @now; returns its lookup result at @now. */
+static bool put(struct dns_pcache *c, const char *prefix, int i, uint32_t ttl, uint64_t now,
+		bool read_back)
 {
-	/* 4 slots: one bucket of 4 ways, so every name lands in the same bucket. */
-	struct dns_pcache *c = dns_pcache_new(4, 512);
-	struct dns_query q[6];
-	uint8_t pkt[6][512], buf[512];
+	struct dns_query q;
+	uint8_t pkt[300], buf[512];
 	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
 	uint32_t age;
-	char name[32];
+	char name[64];
 
-	for (int i = 0; i < 6; i++) {
-		snprintf(name, sizeof(name), "host%d.example.", i);
-		mkquery(&q[i], pkt[i], name, DNS_TYPE_A, false, false);
+	snprintf(name, sizeof(name), "%s-%d.example.", prefix, i);
+	mkquery(&q, pkt, name, DNS_TYPE_A, false, false);
+	mkanswer(&ans, &q, ttl, (uint8_t)i);
+	dns_pcache_store(c, &q, &ans, now);
+	return read_back && dns_pcache_lookup(c, &q, now, &hit, &age) &&
+	       answer_octet(&hit) == (uint8_t)i;
+}
+
+static bool has(struct dns_pcache *c, const char *prefix, int i, uint64_t now)
+{
+	struct dns_query q;
+	uint8_t pkt[300];
+	struct dns_answer hit;
+	uint32_t age;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s-%d.example.", prefix, i);
+	mkquery(&q, pkt, name, DNS_TYPE_A, false, false);
+	return dns_pcache_lookup(c, &q, now, &hit, &age) && answer_octet(&hit) == (uint8_t)i;
+}
+
+/* Entries take what the answer needs: 1 MiB holds far more small answers than the 512 slots
+ * of 2 KiB it would have held before, and a 1200-byte body fits too. */
+static void test_sizes(void)
+{
+	enum { N = 2000 };
+	struct dns_pcache *c = dns_pcache_new(1u << 20, 1232);
+	unsigned found = 0;
+
+	CHECK(c != NULL);
+	CHECK_EQ(dns_pcache_used(c), 0);
+	for (int i = 0; i < N; i++)
+		put(c, "small", i, 300, 10, false);
+	size_t used = dns_pcache_used(c);
+	/* About 100 bytes per entry (40 header, name, one TTL offset, a 50-byte body). */
+	CHECK(used > N * 64 && used < N * 160);
+	for (int i = 0; i < N; i++)
+		found += has(c, "small", i, 11);
+	/* A few may share a full 4-way index bucket with others; nearly all are there. */
+	CHECK(found >= N * 98 / 100);
+
+	struct dns_query q;
+	uint8_t pkt[300], buf[1232];
+	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
+	uint32_t age;
+	struct dns_writer w;
+	mkquery(&q, pkt, "big.example.", DNS_TYPE_TXT, false, false);
+	CHECK_EQ(dns_writer_init(&w, &ans, &q, 0, false), C2W_OK);
+	uint8_t txt[250];
+	memset(txt, 'a', sizeof(txt));
+	txt[0] = 249;
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q.qname, DNS_TYPE_TXT, 1, 300,
+					   txt, sizeof(txt)),
+			 C2W_OK);
+	CHECK_EQ(dns_writer_finish(&w), C2W_OK);
+	CHECK(ans.len > 1000);
+	ans.tag = 7;
+	dns_pcache_store(c, &q, &ans, 10);
+	CHECK(dns_pcache_lookup(c, &q, 10, &hit, &age));
+	CHECK_EQ(hit.len, ans.len);
+	CHECK_EQ(hit.ttl_count, 4);
+	CHECK_EQ(hit.tag, 7); /* the policy generation that checked the body */
+	CHECK(memcmp(hit.wire, buf, ans.len) == 0);
+	dns_pcache_clear(c);
+	CHECK_EQ(dns_pcache_used(c), 0);
+	CHECK(!dns_pcache_lookup(c, &q, 10, &hit, &age));
+	dns_pcache_free(c);
+}
+
+/* One-offs go oldest first; a name asked for again is kept over them; the budget holds. */
+static void test_eviction_order(void)
+{
+	struct dns_pcache *c = dns_pcache_new(64 * 1024, 1232);
+	unsigned newest = 0;
+
+	CHECK(put(c, "kept", 0, 100, 10, true)); /* stored and asked for: a second chance */
+	for (int i = 0; i < 3000; i++) {
+		put(c, "once", i, 100, 10 + (uint64_t)i / 100, false);
+		CHECK(dns_pcache_used(c) <= 64 * 1024);
 	}
-	for (int i = 0; i < 4; i++) {
-		mkanswer(&ans, &q[i], 100, (uint8_t)i);
-		dns_pcache_store(c, &q[i], &ans, 100 + (uint64_t)i);
+	CHECK(!has(c, "once", 0, 40));
+	CHECK(!has(c, "once", 1, 40));
+	for (int i = 2900; i < 3000; i++)
+		newest += has(c, "once", i, 40);
+	CHECK(newest >= 95);
+	CHECK(has(c, "kept", 0, 40));
+	dns_pcache_free(c);
+}
+
+/* An expired entry that was asked for is still "seen" (the water-torture defence lets such
+ * names through); a refresh keeps that, and a replaced body keeps the new tag. */
+static void test_ttl_seen_tag(void)
+{
+	struct dns_pcache *c = dns_pcache_new(0, 1232);
+	struct dns_query q;
+	uint8_t pkt[300], buf[512];
+	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
+	uint32_t age;
+
+	mkquery(&q, pkt, "ttl.example.", DNS_TYPE_A, false, false);
+	mkanswer(&ans, &q, 30, 1);
+	ans.tag = 3;
+	dns_pcache_store(c, &q, &ans, 100);
+	CHECK(!dns_pcache_seen(c, &q));
+	CHECK(dns_pcache_lookup(c, &q, 129, &hit, &age));
+	CHECK_EQ(age, 29);
+	CHECK_EQ(hit.tag, 3);
+	CHECK(!dns_pcache_lookup(c, &q, 130, &hit, &age));
+	CHECK(dns_pcache_seen(c, &q));
+	mkanswer(&ans, &q, 30, 2);
+	ans.tag = 4;
+	dns_pcache_store(c, &q, &ans, 200);
+	CHECK(dns_pcache_seen(c, &q));
+	CHECK(dns_pcache_lookup(c, &q, 200, &hit, &age));
+	CHECK_EQ(answer_octet(&hit), 2);
+	CHECK_EQ(hit.tag, 4);
+	dns_pcache_free(c);
+}
+
+/* When every entry was asked for, new names still get in: after a run of stores that found
+ * no room, the cache ages and drops the least asked-for entries. */
+static void test_aging(void)
+{
+	struct dns_pcache *c = dns_pcache_new(64 * 1024, 1232);
+	int stored = 0;
+	bool fresh = false;
+
+	for (int i = 0; i < 3000; i++) /* fills and refills; every one read once */
+		stored += put(c, "pop", i, 1000, 10, true);
+	CHECK(stored > 300);
+	for (int i = 0; i < 5000 && !fresh; i++)
+		fresh = put(c, "new", i, 1000, 11, true);
+	CHECK(fresh);
+	dns_pcache_free(c);
+}
+
+/* Many laps of the ring with answers of mixed sizes, reads in between (second chances move
+ * entries, some wrap at the ring's end): every hit returns the body stored for its key. */
+static void test_random_integrity(void)
+{
+	enum { KEYS = 3000, OPS = 40000 };
+	struct dns_pcache *c = dns_pcache_new(96 * 1024, 1232);
+	uint8_t pkt[300], buf[1232], txt[256];
+	struct dns_query q;
+	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
+	uint32_t age, x = 12345;
+	unsigned hits = 0, bad = 0;
+	char name[64];
+
+	for (int op = 0; op < OPS; op++) {
+		x = x * 1103515245u + 12345u;
+		int k = (int)((x >> 8) % KEYS);
+		/* Key k's body: k % 4 + 1 TXT records of (k * 7) % 250 + 1 bytes, filled with k. */
+		snprintf(name, sizeof(name), "k%d.mixed.example.", k);
+		mkquery(&q, pkt, name, DNS_TYPE_TXT, false, false);
+		if ((x >> 4) & 1) {
+			if (dns_pcache_lookup(c, &q, 10, &hit, &age)) {
+				hits++;
+				size_t dl = (size_t)(k * 7) % 250 + 1;
+				bad += hit.ttl_count != k % 4 + 1 ||
+				       hit.wire[hit.len - 1] != (dl > 1 ? (uint8_t)k : 0) ||
+				       hit.len < (k % 4 + 1) * (dl + 11);
+			}
+			continue;
+		}
+		struct dns_writer w;
+		size_t dl = (size_t)(k * 7) % 250 + 1;
+		memset(txt, (uint8_t)k, sizeof(txt));
+		txt[0] = (uint8_t)(dl - 1);
+		CHECK_EQ(dns_writer_init(&w, &ans, &q, 0, false), C2W_OK);
+		for (int r = 0; r < k % 4 + 1; r++)
+			CHECK_EQ(dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q.qname, DNS_TYPE_TXT, 1,
+						   300, txt, dl),
+				 C2W_OK);
+		CHECK_EQ(dns_writer_finish(&w), C2W_OK);
+		dns_pcache_store(c, &q, &ans, 10);
+		CHECK(dns_pcache_used(c) <= 96 * 1024);
 	}
-	for (int i = 0; i < 4; i++) {
-		CHECK(dns_pcache_lookup(c, &q[i], 110, &hit, &age));
-		CHECK_EQ(answer_octet(&hit), i);
-	}
-	/* Full: the oldest (host0) goes. */
-	mkanswer(&ans, &q[4], 100, 4);
-	dns_pcache_store(c, &q[4], &ans, 110);
-	CHECK(!dns_pcache_lookup(c, &q[0], 110, &hit, &age));
-	for (int i = 1; i < 5; i++)
-		CHECK(dns_pcache_lookup(c, &q[i], 110, &hit, &age));
-	/* An expired entry is reused before a live one is evicted: host1 (stored 101) expires at
-	 * 201; host2..host4 are still live at 201. */
-	mkanswer(&ans, &q[5], 100, 5);
-	dns_pcache_store(c, &q[5], &ans, 201);
-	CHECK(!dns_pcache_lookup(c, &q[1], 201, &hit, &age));
-	CHECK(dns_pcache_lookup(c, &q[2], 201, &hit, &age));
-	CHECK(dns_pcache_lookup(c, &q[3], 201, &hit, &age));
-	CHECK(dns_pcache_lookup(c, &q[4], 201, &hit, &age));
-	CHECK(dns_pcache_lookup(c, &q[5], 201, &hit, &age));
-	CHECK_EQ(answer_octet(&hit), 5);
+	CHECK(hits > 1000);
+	CHECK_EQ(bad, 0);
 	dns_pcache_free(c);
 }
 
@@ -197,7 +352,7 @@ static void test_eviction(void)
 static void test_flood_keeps_hot(void)
 {
 	enum { HOT = 100, JUNK = 20 * 1024 };
-	struct dns_pcache *c = dns_pcache_new(1024, 512);
+	struct dns_pcache *c = dns_pcache_new(128 * 1024, 512);
 	static struct dns_query hot[HOT];
 	static uint8_t pkt[HOT][300];
 	uint8_t jpkt[300], buf[512];
@@ -240,7 +395,7 @@ static double now_ns(void)
 static void test_many_hits(void)
 {
 	enum { NAMES = 1000, ROUNDS = 1000 };
-	struct dns_pcache *c = dns_pcache_new(1 << 16, 1232);
+	struct dns_pcache *c = dns_pcache_new(8u << 20, 1232);
 	static struct dns_query q[NAMES];
 	static uint8_t pkt[NAMES][300];
 	uint8_t buf[1232];
@@ -266,5 +421,6 @@ static void test_many_hits(void)
 	dns_pcache_free(c);
 }
 
-TEST_MAIN(TEST(test_hit_miss_expiry), TEST(test_not_stored), TEST(test_eviction),
-	  TEST(test_flood_keeps_hot), TEST(test_many_hits))
+TEST_MAIN(TEST(test_hit_miss_expiry), TEST(test_not_stored), TEST(test_sizes),
+	  TEST(test_eviction_order), TEST(test_ttl_seen_tag), TEST(test_aging),
+	  TEST(test_random_integrity), TEST(test_flood_keeps_hot), TEST(test_many_hits))

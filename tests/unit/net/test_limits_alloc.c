@@ -145,7 +145,7 @@ static void test_limits_allocate_nothing(void)
 	char yaml[1024];
 	snprintf(yaml, sizeof(yaml),
 		 "server:\n  listen: [\"127.0.0.1@%u\"]\n  workers: 1\n  user: none\n"
-		 "  allow: [\"127.0.0.0/8\"]\n  cache-entries: 1024\n"
+		 "  allow: [\"127.0.0.0/8\"]\n  cache-memory: 2m\n"
 		 "resolver:\n  mode: forward\n  forward: [\"127.0.0.1@%u\"]\n"
 		 "  trust-anchor: none\n  timeout: 2s\n  transparent-zones: [\"test.\"]\n"
 		 "store:\n  sqlite: none\ncontrol:\n  socket: none\n"

@@ -57,7 +57,7 @@ static void write_config(uint16_t port, unsigned version, unsigned running_mb)
 	if (f == NULL)
 		return;
 	fprintf(f,
-		"server:\n  listen: [\"127.0.0.1@%u\"]\n  workers: 2\n  cache-entries: 64\n"
+		"server:\n  listen: [\"127.0.0.1@%u\"]\n  workers: 2\n  cache-memory: 1m\n"
 		"  user: none\n"
 		"resolver:\n  mode: forward\n  forward: [\"127.0.0.1@9\"]\n"
 		"  trust-anchor: none\n  cache-size: %um\n"
