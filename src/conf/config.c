@@ -1147,6 +1147,13 @@ static int check_zone(struct parser *p, void *base, const struct map_lines *ml)
 	int ret = check_zone_xfr(p, z, ml);
 	if (ret != C2W_OK)
 		return ret;
+	/* Serving keys mean nothing for a zone nobody may transfer. */
+	static const char *const serve_keys[] = {"notify", "transfer-key-file"};
+	for (size_t i = 0; i < 2 && z->allow_transfer_count == 0; i++)
+		if (key_seen(ml, serve_keys[i]))
+			return fail(p, key_line(ml, serve_keys[i]),
+				    "%s.%s: only for a zone with 'allow-transfer'", ml->where,
+				    serve_keys[i]);
 	if (z->category == NULL && (ret = set_str(p, &z->category, "c2")) != C2W_OK)
 		return ret;
 	if (z->feed == NULL)
@@ -1189,6 +1196,10 @@ static const struct key_def zone_keys[] = {
       .hi = MIB(1024)),
     K("low-speed-time", KEY_SEC, struct conf_policy_zone, low_speed_s, .lo = 0,
       .hi = SECONDS(3600)),
+    K_LIST("allow-transfer", KEY_PREFIXES, struct conf_policy_zone, allow_transfer,
+	   allow_transfer_count),
+    K_LIST("notify", KEY_ADDRS, struct conf_policy_zone, notify, notify_count, .port = 53),
+    K("transfer-key-file", KEY_PATH_OPT, struct conf_policy_zone, transfer_key_file),
 };
 static const struct table zone_table = TABLE(zone_keys, check_zone);
 
@@ -1200,6 +1211,11 @@ static const struct key_def policy_keys[] = {
     K("max-change", KEY_FRACTION, struct conf_policy, max_change),
     K("state-dir", KEY_PATH, struct conf_policy, state_dir),
     K_UINT("min-ns-dots", struct conf_policy, min_ns_dots, 0, 127),
+    K_UINT("journal-versions", struct conf_policy, journal_versions, 0, 10000),
+    K("journal-max-size", KEY_BYTES, struct conf_policy, journal_max_bytes, .lo = 0,
+      .hi = (uint64_t)1 << 40),
+    K_UINT("transfers-out-max", struct conf_policy, transfers_out_max, 1, 1024),
+    K_UINT("transfers-out-per-client", struct conf_policy, transfers_out_per_client, 1, 1024),
 };
 
 static const struct key_def events_keys[] = {
@@ -1616,6 +1632,10 @@ static int set_defaults(struct c2w_config *cfg)
 
 	cfg->policy.max_change = 0;
 	cfg->policy.min_ns_dots = 1; /* BIND's default: root and top-level zones skipped */
+	cfg->policy.journal_versions = 20;
+	cfg->policy.journal_max_bytes = MIB(64);
+	cfg->policy.transfers_out_max = 16;
+	cfg->policy.transfers_out_per_client = 2;
 	cfg->events.ring_entries = 4096;
 	cfg->privacy.key_rotation_s = 86400;
 	cfg->privacy.retention_days = 30;
@@ -1671,6 +1691,9 @@ static void free_zone(struct conf_policy_zone *z)
 	free(z->tsig_key_file);
 	free(z->url);
 	free(z->ca_file);
+	free(z->allow_transfer);
+	free(z->notify);
+	free(z->transfer_key_file);
 }
 
 void conf_free(struct c2w_config *cfg)

@@ -173,6 +173,12 @@ struct conf_policy_zone {
 	unsigned expire_s;        /* no successful download for this long: expired */
 	uint64_t low_speed_bytes; /* abort a download slower than this (bytes/s) ... */
 	unsigned low_speed_s;     /* ... for this long; 0 = no low-speed cap */
+	/* Serving the zone onward (docs/policy.md "c2wall as primary"). */
+	struct conf_prefix *allow_transfer; /* who may AXFR/IXFR/SOA it; NULL = nobody */
+	size_t allow_transfer_count;
+	struct conf_addr *notify; /* secondaries told of every new version (RFC 1996) */
+	size_t notify_count;
+	char *transfer_key_file; /* BIND key file: requests must be signed with it; NULL = none */
 };
 
 struct conf_policy {
@@ -185,6 +191,10 @@ struct conf_policy {
 			      fraction; 0 = no limit */
 	char *state_dir; /* last good copies of transferred zones; default /var/lib/c2wall/zones */
 	unsigned min_ns_dots; /* NSDNAME/NSIP skip cuts with this many labels or fewer; 1 */
+	unsigned journal_versions;  /* IXFR journal entries kept per served zone; default 20 */
+	uint64_t journal_max_bytes; /* and their bytes; default 64 MiB */
+	unsigned transfers_out_max; /* transfers served at once, all zones; default 16 */
+	unsigned transfers_out_per_client; /* at once per client address; default 2 */
 };
 
 struct conf_events {

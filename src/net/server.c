@@ -41,6 +41,7 @@
 #include "net/service.h"
 #include "net/sinkhole_glue.h"
 #include "net/worker.h"
+#include "net/xfr_serve.h"
 #include "policy/policy.h"
 #include "resolve/resolve.h"
 
@@ -73,6 +74,7 @@ struct net_server {
 	struct c2w_addrcount *tcp_per_addr; /* TCP connections per client prefix, all workers */
 	struct net_feeds *feeds;       /* zones followed by zone transfer (may follow none) */
 	struct net_service *service;   /* systemd notifications and watchdog (no-ops without) */
+	struct net_xfr *xfr;           /* zones served to secondaries (may serve none) */
 	bool rcu_registered;           /* the main thread, between _new and _free */
 	uid_t run_uid;                 /* server.user when started as root; (uid_t)-1 = no drop */
 	gid_t run_gid;
@@ -278,6 +280,8 @@ static int control_setup(struct net_server *srv)
 	}
 	if (ret == C2W_OK)
 		ret = http_setup(srv);
+	if (ret == C2W_OK)
+		ret = net_xfr_control_register(srv->xfr, srv->control);
 	return ret;
 }
 
@@ -588,6 +592,7 @@ static int swap_policy(struct net_server *srv, struct policy_snap *snap)
 	policy_snap_free(srv->snap);
 	srv->snap = snap;
 	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(snap));
+	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
 	return C2W_OK;
 }
 
@@ -634,6 +639,7 @@ static int start_workers(struct net_server *srv)
 				  srv->rings != NULL ? srv->rings[i] : NULL, srv->optout);
 		net_worker_attach_tcp(srv->workers[i], srv->tcp_per_addr);
 		net_worker_set_feeds(srv->workers[i], srv->feeds);
+		net_worker_set_xfr(srv->workers[i], srv->xfr);
 		size_t n = socks_for(srv->socks, srv->sock_count, i, mine);
 		ret = net_worker_start(srv->workers[i], mine, n);
 	}
@@ -681,6 +687,8 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = resolve_user(srv);
 	if (ret == C2W_OK)
 		ret = net_feeds_new(srv->base, cfg, apply_feeds, srv, &srv->feeds);
+	if (ret == C2W_OK)
+		ret = net_xfr_new(cfg, &srv->xfr);
 	if (ret != C2W_OK)
 		goto out_free;
 	ret = load_policy(srv, cfg, false, &srv->snap, NULL, 0);
@@ -724,6 +732,8 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != C2W_OK)
 		goto out_free;
+	/* After the privilege drop: the journals belong to the run-time user. */
+	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
 	*out = srv;
 	return C2W_OK;
 out_free:
@@ -875,6 +885,7 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 		c2w_log_info("reload: configuration %s loaded", srv->cfg->path);
 		say(msg, msg_len, "ok");
 	}
+	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
 	if (net_feeds_reconfigure(srv->feeds, srv->cfg) != C2W_OK)
 		c2w_log_err("reload: zone transfers: see above; zones not followed until fixed");
 	/* New tokens (added, revoked) take effect at reload; a bad file keeps the old set. */
@@ -918,6 +929,7 @@ void net_server_free(struct net_server *srv)
 	control_server_free(srv->control);
 	net_history_free(srv->history);
 	free(srv->store_path);
+	net_xfr_free(srv->xfr);
 	if (srv->events != NULL) {
 		events_pipeline_stop(srv->events);
 		events_pipeline_free(srv->events);

@@ -13,6 +13,7 @@
 #include "net/worker_int.h"
 
 #include "net/feeds.h"
+#include "policy/export.h"
 
 /* ---- answering ------------------------------------------------------------------------ */
 
@@ -104,6 +105,61 @@ static int answer_notify(struct net_worker *w, const struct dns_query *q,
 		w->ctr.notify_refused++;
 	return net_worker_answer_rcode(w, q, ok ? DNS_RCODE_NOERROR : DNS_RCODE_REFUSED,
 				       DNS_EDE_NONE, NULL, rt->tcp, out, out_cap);
+}
+
+/*
+ * A query at or below a policy zone's origin: never resolved (the blocklist is not public).
+ * Secondaries in the zone's allow-transfer get SOA, AXFR and IXFR (net/xfr_serve.c); they
+ * need not be resolver clients, so this comes before the ACL. Everyone else: REFUSED.
+ */
+static int answer_xfr(struct net_worker *w, const uint8_t *pkt, size_t len,
+		      const struct dns_query *q, const struct net_route *rt, uint8_t *out,
+		      size_t out_cap)
+{
+	if (w->xfr == NULL) {
+		w->ctr.xfr_out_refused++;
+		return net_worker_answer_rcode(w, q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL,
+					       rt->tcp, out, out_cap);
+	}
+	struct net_xfr_stream *s;
+	enum net_xfr_outcome oc;
+	int n = net_xfr_query(w->xfr, pkt, len, rt->peer, rt->tcp, out, out_cap, &s, &oc);
+	switch (oc) {
+	case NET_XFR_SOA:
+		w->ctr.xfr_out_soa++;
+		break;
+	case NET_XFR_AXFR:
+		w->ctr.xfr_out_axfr++;
+		break;
+	case NET_XFR_IXFR:
+		w->ctr.xfr_out_ixfr++;
+		break;
+	case NET_XFR_IXFR_FULL:
+		w->ctr.xfr_out_ixfr_full++;
+		break;
+	case NET_XFR_UPTODATE:
+		w->ctr.xfr_out_uptodate++;
+		break;
+	case NET_XFR_REFUSED_UDP:
+		w->ctr.xfr_out_refused_udp++;
+		break;
+	case NET_XFR_TSIG_BAD:
+		w->ctr.xfr_out_tsig_bad++;
+		break;
+	case NET_XFR_LIMITED:
+		w->ctr.xfr_out_limited++;
+		break;
+	default:
+		w->ctr.xfr_out_refused++;
+		break;
+	}
+	if (s != NULL) {
+		if (rt->tcp && rt->conn != NULL)
+			net_tcp_stream(rt->conn, s);
+		else
+			net_xfr_stream_free(s);
+	}
+	return n;
 }
 
 /* RFC 8482 4.2: answer ANY with one synthesized HINFO record instead of everything. */
@@ -227,6 +283,9 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 	net_wlimit_cookie(w, &q, rt);
 	if (q.opcode == DNS_OPCODE_NOTIFY)
 		return answer_notify(w, &q, rt, out, out_cap);
+	if (q.opcode == DNS_OPCODE_QUERY && w->snap != NULL &&
+	    policy_snap_zone_of(w->snap, q.qname, q.qname_len) >= 0)
+		return answer_xfr(w, pkt, len, &q, rt, out, out_cap);
 	if (!net_worker_acl_allows(w->cfg, rt->peer))
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL,
 					       rt->tcp, out, out_cap);
@@ -1259,6 +1318,11 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 	w->ring = ring;
 	w->optout = optout;
 	resolvers_for_policy(w, snap);
+}
+
+void net_worker_set_xfr(struct net_worker *w, struct net_xfr *xfr)
+{
+	w->xfr = xfr;
 }
 
 void net_worker_set_feeds(struct net_worker *w, struct net_feeds *feeds)

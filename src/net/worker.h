@@ -21,6 +21,7 @@ struct events_ring;
 struct events_optout;
 struct c2w_addrcount;
 struct net_feeds;
+struct net_xfr;
 
 /*
  * Counters of one worker; written by that worker only, summed by the control thread. One list
@@ -80,6 +81,15 @@ struct net_feeds;
 	X(cookie_badcookie, "BADCOOKIE responses (slipped, to cookie clients)")             \
 	X(notify_accepted, "NOTIFY from a listed primary of a followed zone")                 \
 	X(notify_refused, "NOTIFY refused: not a followed zone or not from its primary")      \
+	X(xfr_out_soa, "SOA queries for a served zone answered")                              \
+	X(xfr_out_axfr, "AXFR of a served zone started")                                      \
+	X(xfr_out_ixfr, "IXFR of a served zone answered from the journal")                    \
+	X(xfr_out_ixfr_full, "IXFR answered with the whole zone (serial not in the journal)") \
+	X(xfr_out_uptodate, "IXFR from a client already current: one SOA")                    \
+	X(xfr_out_refused, "queries for policy zone names refused (not allowed, not served)") \
+	X(xfr_out_refused_udp, "AXFR over UDP refused")                                       \
+	X(xfr_out_tsig_bad, "transfer requests unsigned, wrongly signed or with unknown key")  \
+	X(xfr_out_limited, "transfers refused at transfers-out-max or -per-client")            \
 	X(ddos_mitigations, "random-subdomain mitigations started (ddos)")                   \
 	X(ddos_mitigated, "queries answered by a random-subdomain mitigation")               \
 	X(ddos_active, "zones under random-subdomain mitigation now (gauge)")                \
@@ -130,6 +140,12 @@ void net_worker_attach_tcp(struct net_worker *w, struct c2w_addrcount *per_addr)
  * worker's life; NULL = every NOTIFY is refused). Before net_worker_start() only.
  */
 void net_worker_set_feeds(struct net_worker *w, struct net_feeds *feeds);
+
+/**
+ * Give the worker the zone-serving machinery (borrowed for the worker's life; NULL = every
+ * query for a policy zone's names is REFUSED). Before net_worker_start() only.
+ */
+void net_worker_set_xfr(struct net_worker *w, struct net_xfr *xfr);
 
 /**
  * Start the worker's thread polling @socks (borrowed; the main thread keeps them open until

@@ -37,6 +37,7 @@
 #include "net/torture.h"
 #include "net/latency.h"
 #include "net/worker.h"
+#include "net/xfr_serve.h"
 #include "policy/policy.h"
 #include "resolve/cuts.h"
 #include "resolve/resolve.h"
@@ -132,6 +133,7 @@ struct tcp_conn {
 	bool counted;        /* holds a place in the per-address table */
 	bool paused;         /* we stopped reading: pipeline or output cap */
 	bool deadline_armed; /* a message has started and is not whole yet */
+	struct net_xfr_stream *xfr; /* a zone transfer being written; reading waits for it */
 	struct tcp_conn *prev, *next; /* most recently active first */
 };
 
@@ -180,6 +182,7 @@ struct net_worker {
 	struct events_ring *ring;       /* hit records to the event thread; NULL = none */
 	struct events_optout *optout;   /* subscribers who declined the service; NULL = none */
 	struct net_feeds *feeds;        /* followed zones, for NOTIFY; NULL = none */
+	struct net_xfr *xfr;            /* served zones (AXFR/IXFR/SOA); NULL = none */
 	struct resolve_ctx *rctx;       /* validating (when a trust anchor is set) */
 	struct resolve_ctx *rctx_cd;    /* non-validating, for CD=1 queries */
 	struct retired_ctx *retired;    /* replaced by a reload, freed when idle */
@@ -331,6 +334,9 @@ void net_wlimit_free(struct net_worker *w);
 void net_tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
 		    void *arg);
 /** Write one message; room for the 2-byte length prefix must precede @msg. */
+/** Hand @s (a zone transfer, owned from now on) to connection @c: written as the output
+ *  drains; the connection reads nothing more until it is complete. */
+void net_tcp_stream(struct tcp_conn *c, struct net_xfr_stream *s);
 void net_tcp_send(struct tcp_conn *c, uint8_t *msg, size_t len);
 /** A query of @c finished (answered or abandoned). */
 void net_tcp_release(struct tcp_conn *c);

@@ -16,6 +16,7 @@
 #define DEFAULT_MSG    5000
 #define DEFAULT_PIPE   32
 #define DEFAULT_OUTPUT (128 * 1024)
+#define XFR_CHUNK      (64 * 1024) /* transfer bytes written per turn of the loop */
 
 static unsigned cfg_or(unsigned v, unsigned dflt)
 {
@@ -88,6 +89,8 @@ static void conn_close(struct tcp_conn *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	net_xfr_stream_free(c->xfr);
+	c->xfr = NULL;
 	event_del(c->deadline);
 	event_del(c->resume);
 	/* Unsent answers go with the socket: the client stopped reading or took too long. */
@@ -173,6 +176,15 @@ static void deadline_start(struct tcp_conn *c)
 static bool may_take(struct tcp_conn *c)
 {
 	struct net_worker *w = c->w;
+	if (c->xfr != NULL) {
+		/* A transfer is being written: the next message waits until it is done. */
+		if (!c->paused) {
+			c->paused = true;
+			bufferevent_disable(c->bev, EV_READ);
+		}
+		deadline_stop(c);
+		return false;
+	}
 	bool pipe_full = c->pending >= cfg_or(w->cfg->server.tcp_pipeline_max, DEFAULT_PIPE);
 	bool out_full = out_len(c) > output_max(w);
 	if (!pipe_full && !out_full) {
@@ -248,7 +260,7 @@ static bool conn_input(struct tcp_conn *c)
 /* The client half-closed: once its last answer is written, close (RFC 7766 6.2.3). */
 static void conn_maybe_finish(struct tcp_conn *c)
 {
-	if (c->closed || !c->eof || c->pending > 0 || c->paused)
+	if (c->closed || !c->eof || c->pending > 0 || c->paused || c->xfr != NULL)
 		return;
 	if (out_len(c) == 0)
 		conn_close(c);
@@ -270,11 +282,39 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 		conn_maybe_finish(c);
 }
 
+/* Write the next chunk of a transfer; at its end, reading goes on. @return false when @c
+ * was closed. */
+static bool xfr_pump(struct tcp_conn *c)
+{
+	int ret = net_xfr_stream_pump(c->xfr, bufferevent_get_output(c->bev), XFR_CHUNK);
+	if (ret > 0)
+		return true;
+	net_xfr_stream_free(c->xfr);
+	c->xfr = NULL;
+	if (ret < 0) {
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+void net_tcp_stream(struct tcp_conn *c, struct net_xfr_stream *s)
+{
+	if (c->closed || c->xfr != NULL) {
+		net_xfr_stream_free(s);
+		return;
+	}
+	c->xfr = s;
+	(void)xfr_pump(c);
+}
+
 /* Output fell to the tcp-output-max low watermark (or to empty). */
 static void on_tcp_write(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
 	(void)bev;
+	if (c->xfr != NULL && (!xfr_pump(c) || c->xfr != NULL))
+		return;
 	if (c->paused && !conn_input(c))
 		return;
 	conn_maybe_finish(c);
@@ -344,7 +384,8 @@ static bool admit(struct net_worker *w, const struct sockaddr *sa, bool *counted
 {
 	*counted = false;
 	/* Outsiders never hold a connection (DESIGN: no open resolver). */
-	if (!net_worker_acl_allows(w->cfg, sa)) {
+	if (!net_worker_acl_allows(w->cfg, sa) &&
+	    !(w->xfr != NULL && net_xfr_may_connect(w->xfr, sa))) {
 		w->ctr.tcp_acl_refused++;
 		return false;
 	}
@@ -429,6 +470,8 @@ void net_tcp_free_all(struct net_worker *w)
 	while (w->conns != NULL) {
 		struct tcp_conn *c = w->conns;
 		if (!c->closed) {
+			net_xfr_stream_free(c->xfr);
+			c->xfr = NULL;
 			bufferevent_free(c->bev);
 			if (c->counted && w->tcp_per_addr != NULL)
 				c2w_addrcount_put(w->tcp_per_addr,
