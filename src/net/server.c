@@ -706,6 +706,10 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		goto out_free;
 	raise_fd_limit(cfg, srv->worker_count);
 	ret = drop_privileges(srv);
+	/* Served zones' first versions: after the privilege drop (the journals belong to the
+	 * run-time user), before the workers (a secondary asking at once finds them). */
+	if (ret == C2W_OK)
+		net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
 	if (ret == C2W_OK && srv->events != NULL)
 		ret = events_pipeline_start(srv->events);
 	if (ret == C2W_OK)
@@ -732,8 +736,6 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret != C2W_OK)
 		goto out_free;
-	/* After the privilege drop: the journals belong to the run-time user. */
-	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
 	*out = srv;
 	return C2W_OK;
 out_free:

@@ -36,6 +36,8 @@ TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
 
 RPZ_ZONE = "c2.primary.example."
 HOSTS_ZONE = "hosts.primary.example."
+BIG_ZONE = "big.primary.example."
+BIG_NAMES = 120000  # about 6 MB of AXFR: more than the sockets buffer
 WORLD = P = C2 = BIND = UNB = None
 TMP = None
 KEY = {}
@@ -252,6 +254,9 @@ def setUpModule():
         PORTS[k] = cw.free_port()
     write_rpz(1, [("evil1.example.test", "10.9.0.1"), ("evil2.example.test", "10.9.0.2")])
     write_hosts([("hosted1.example.test", "10.9.1.1")])
+    with open(os.path.join(TMP, "big.txt"), "w") as f:
+        f.write("".join("10.8.%d.%d big%d.example.test\n" % (i >> 8 & 255, i & 255, i)
+                        for i in range(BIG_NAMES)))
     P = cw.make_resolver(
         WORLD, kind="c2wall", validate=False, listen=("127.0.0.1", PORTS["p"]), name="primary",
         extra={"policy": {
@@ -265,7 +270,10 @@ def setUpModule():
                 {"name": HOSTS_ZONE, "file": os.path.join(TMP, "hosts.txt"),
                  "format": "hosts", "allow-transfer": ["127.0.0.1"],
                  "notify": ["127.0.0.1@%d" % PORTS["unbound"]]},
-            ]}})
+                {"name": BIG_ZONE, "file": os.path.join(TMP, "big.txt"), "format": "hosts",
+                 "allow-transfer": ["127.0.0.3", "127.0.0.4"]},
+            ],
+            "transfers-out-max": 8, "transfers-out-per-client": 2}})
     P.start()
     C2 = cw.make_resolver(
         WORLD, kind="c2wall", validate=False, listen=("127.0.0.1", PORTS["c2"]), name="fleet",
@@ -428,6 +436,51 @@ class TestPrimary(unittest.TestCase):
         rrs = records(msgs)
         self.assertEqual([rr[0].serial for rr in rrs if rr.rdtype == dns.rdatatype.SOA],
                          [2, 1, 2, 2], rrs)
+
+
+    def test_6_caps_and_worker(self):
+        """Transfers held open by clients that do not read: the per-client cap refuses a
+        third, and the workers keep answering queries meanwhile (a transfer is written in
+        chunks as the socket drains, never in one go)."""
+        s0 = stats(P)
+        held = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.bind(("127.0.0.3", 0))
+            s.settimeout(10)
+            s.connect(("127.0.0.1", PORTS["p"]))
+            dns.query.send_tcp(s, dns.message.make_query(BIG_ZONE, "AXFR"))
+            held.append(s)
+        try:
+            deadline = time.monotonic() + 10
+            while stats(P)["xfr_out_axfr"] - s0["xfr_out_axfr"] < 2 and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(eu.control_json(P, "xfr-out")["active"], 2)
+            msgs = transfer(BIG_ZONE, source="127.0.0.3")
+            self.assertEqual(msgs[0].rcode(), dns.rcode.REFUSED, describe(msgs[0]))
+            self.assertEqual(stats(P)["xfr_out_limited"] - s0["xfr_out_limited"], 1)
+            worst = 0.0
+            for i in range(50):
+                t = time.monotonic()
+                self.assertEqual(a_of(PORTS["p"], "evil1.example.test."), ["10.9.0.1"])
+                worst = max(worst, time.monotonic() - t)
+            print("50 queries during two stalled 6 MB transfers: slowest %.1f ms"
+                  % (worst * 1000))
+            self.assertLess(worst, 1.0)
+            # Another client is not held back by this one's cap; it gets the whole zone.
+            msgs = transfer(BIG_ZONE, source="127.0.0.4")
+            rrs = records(msgs)
+            self.assertEqual(len(rrs), BIG_NAMES + 3)  # SOA, NS, names, SOA
+            print("AXFR of %d records in %d messages" % (len(rrs), len(msgs)))
+        finally:
+            for s in held:
+                s.close()
+        deadline = time.monotonic() + 10
+        while eu.control_json(P, "xfr-out")["active"] != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(eu.control_json(P, "xfr-out")["active"], 0)
 
 
 if __name__ == "__main__":
