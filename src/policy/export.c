@@ -26,7 +26,7 @@ static const uint8_t cname_tcp_only[] = "\014rpz-tcp-only";
 static const uint8_t lab_client_ip[] = "\015rpz-client-ip";
 static const uint8_t lab_ip[] = "\006rpz-ip";
 static const uint8_t lab_nsdname[] = "\013rpz-nsdname";
-static const uint8_t lab_nsip[] = "\007rpz-nsip";
+static const uint8_t lab_nsip[] = "\010rpz-nsip";
 
 struct out_name {
 	uint8_t b[OWNER_MAX + 64];

@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)feed_out_error(&req, KNOT_RCODE_REFUSED, buf, sizeof(buf));
 		struct feed_out_stream *st;
 		if (feed_out_stream_new(v2, &req, &key, 512, &st) == C2W_OK) {
-			for (int i = 0; i < 64 && feed_out_stream_next(st, buf, sizeof(buf), &len) == 1;
-			     i++)
+			for (int i = 0;
+			     i < 64 && feed_out_stream_next(st, buf, sizeof(buf), &len) == 1; i++)
 				if (len > sizeof(buf))
 					__builtin_trap();
 			feed_out_stream_free(st);

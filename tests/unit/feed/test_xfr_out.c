@@ -33,8 +33,12 @@ static void add_a(struct feed_rrs *s, const char *label, uint8_t last)
 
 static struct feed_out_soa soa_tpl(uint32_t feed_serial)
 {
-	struct feed_out_soa t = {.ttl = 300, .refresh = 60, .retry = 10, .expire = 600,
-				 .minimum = 300, .feed_serial = feed_serial};
+	struct feed_out_soa t = {.ttl = 300,
+				 .refresh = 60,
+				 .retry = 10,
+				 .expire = 600,
+				 .minimum = 300,
+				 .feed_serial = feed_serial};
 	memcpy(t.origin, origin, sizeof(origin));
 	t.origin_len = sizeof(origin);
 	memcpy(t.mname, "\002ns\000", 4);
@@ -107,10 +111,9 @@ static void test_versions(void)
 }
 
 /* Ask @v with c2wall's client; returns feed_xfr_finish()'s kind, *records the zone's. */
-static int client(struct feed_out_ver *v, enum feed_xfr_type type,
-		  const struct feed_zone *current, const knot_tsig_key_t *ckey,
-		  const knot_tsig_key_t *skey, size_t max_msg, size_t *records, uint32_t *serial,
-		  unsigned *messages)
+static int client(struct feed_out_ver *v, enum feed_xfr_type type, const struct feed_zone *current,
+		  const knot_tsig_key_t *ckey, const knot_tsig_key_t *skey, size_t max_msg,
+		  size_t *records, uint32_t *serial, unsigned *messages)
 {
 	struct feed_xfr *x;
 	uint8_t q[1024], buf[65536];
