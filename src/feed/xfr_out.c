@@ -669,10 +669,18 @@ int feed_out_request_parse(const uint8_t *wire, size_t len, const knot_tsig_key_
 	const knot_pktsection_t *ns = knot_pkt_section(pkt, KNOT_AUTHORITY);
 	for (uint16_t i = 0; i < ns->count; i++) {
 		const knot_rrset_t *rr = knot_pkt_rr(ns, i);
-		if (rr->type == KNOT_RRTYPE_SOA && rr->rrs.count == 1) {
-			out->has_serial = true;
-			out->serial = knot_soa_serial(rr->rrs.rdata);
-		}
+		if (rr->type != KNOT_RRTYPE_SOA || rr->rrs.count != 1)
+			continue;
+		/* libknot takes empty or short rdata here (UPDATE syntax): check both names and
+		 * the five numbers are there before reading the serial. */
+		const knot_rdata_t *rd = rr->rrs.rdata;
+		const uint8_t *end = rd->data + rd->len;
+		int m = knot_dname_wire_check(rd->data, end, NULL);
+		int r = m > 0 ? knot_dname_wire_check(rd->data + m, end, NULL) : -1;
+		if (m <= 0 || r <= 0 || (size_t)m + (size_t)r + 20 > rd->len)
+			goto out_pkt;
+		out->has_serial = true;
+		out->serial = get32(rd->data + m + r);
 	}
 	if (pkt->tsig_rr != NULL) {
 		out->tsig = true;
