@@ -613,12 +613,16 @@ int net_xfr_query(struct net_xfr *x, const uint8_t *pkt, size_t len, const struc
 		pthread_mutex_unlock(&x->mu);
 		return refuse(&req, DNS_RCODE_REFUSED, out, out_cap, outcome, NET_XFR_REFUSED);
 	}
+	/* What this query needs of the zone, taken under the lock: an update may replace the
+	 * zone table as soon as it is released. */
 	knot_tsig_key_t key;
-	bool has_key = z->has_key && knot_tsig_key_copy(&key, &z->key) == KNOT_EOK;
+	bool needs_key = z->has_key;
+	bool has_key = needs_key && knot_tsig_key_copy(&key, &z->key) == KNOT_EOK;
 	struct feed_out_ver *v = z->ver != NULL ? feed_out_ver_ref(z->ver) : NULL;
+	z = NULL;
 	pthread_mutex_unlock(&x->mu);
 	int ret = 0;
-	if (z->has_key && !has_key) {
+	if (needs_key && !has_key) {
 		ret = refuse(&req, DNS_RCODE_SERVFAIL, out, out_cap, outcome, NET_XFR_REFUSED);
 		goto out_unref;
 	}
