@@ -237,8 +237,10 @@ int policy_export_zone(const struct policy_snap *s, unsigned zone, policy_export
 	for (uint64_t i = 0; i < s->hdr->slot_count; i++) {
 		const struct img_slot *sl = &s->slots[i];
 		bool protect = sl->kind & IMG_KIND_PROTECT;
+		/* Node entries only say a name exists in the zone (wildcard closest encloser):
+		 * the rules below them are served by their own slots. */
 		if (sl->key_off == 0 || sl->key_off >= s->hdr->keys_len ||
-		    (!protect && sl->zone != zone))
+		    (sl->kind & IMG_KIND_NODE) || (!protect && sl->zone != zone))
 			continue;
 		const uint8_t *k = s->keys + sl->key_off;
 		if (!owner_of(k + 1, k[0], sl->kind, origin, origin_len, &n))
