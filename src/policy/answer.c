@@ -147,10 +147,12 @@ int policy_answer_build(const struct policy_snap *s, const struct dns_query *q,
 	case POLICY_ACTION_TCP_ONLY: return C2W_EINVAL;
 	default: break;
 	}
-	if (hit->zone >= s->hdr->zone_count || hit->rule >= s->hdr->slot_count)
+	const struct policy_snap *src;
+	const struct img_slot *sl = policy_img_rule_slot(s, hit->rule, &src);
+	if (hit->zone >= s->hdr->zone_count || sl == NULL)
 		return C2W_EINVAL;
 	const struct img_zone *z = &s->zones[hit->zone];
-	const struct img_data *d = img_data_at(s, s->slots[hit->rule].data_off);
+	const struct img_data *d = img_data_at(src, sl->data_off);
 	uint16_t rcode = hit->action == POLICY_ACTION_NXDOMAIN ? DNS_RCODE_NXDOMAIN
 							       : DNS_RCODE_NOERROR;
 	ret = dns_writer_init(&w, ans, q, rcode, false);

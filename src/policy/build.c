@@ -47,8 +47,8 @@ static int protect_text(struct policy_rules *r, const char *text, size_t len)
 	return policy_rules_protect(r, wire, wild);
 }
 
-static int load_never_block(struct policy_rules *r, const struct policy_build_opts *o,
-			    struct policy_report *rep)
+int policy_build_never_block(struct policy_rules *r, const struct policy_build_opts *o,
+			     struct policy_report *rep)
 {
 	for (size_t i = 0; i < o->never_block_count; i++) {
 		int ret = protect_text(r, o->never_block[i], strlen(o->never_block[i]));
@@ -179,7 +179,7 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 			goto out_free;
 		}
 	}
-	ret = load_never_block(r, o, rep);
+	ret = policy_build_never_block(r, o, rep);
 	if (ret != C2W_OK)
 		goto out_free;
 	ret = policy_rules_compile(r, o->protect_mode == POLICY_PROTECT_REFUSE, &img, &img_len);

@@ -9,6 +9,7 @@
 #ifndef C2W_POLICY_IMAGE_H
 #define C2W_POLICY_IMAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -104,6 +105,20 @@ _Static_assert(sizeof(struct img_slot) == 16, "slot layout");
 _Static_assert(sizeof(struct img_data) == 16, "data layout");
 _Static_assert(sizeof(struct img_zone) % 8 == 0, "zone layout");
 
+/*
+ * One applied increment (overlay.c): @touched holds a slot for every trigger key the increment
+ * changed (zone, kind, key), @rules the rules those keys have in the new version (a key in
+ * @touched but not in @rules was deleted). Both are small compiled images in anonymous memory,
+ * immutable once published; layers are shared, newest first, by the snapshots built on them.
+ */
+struct img_layer {
+	struct policy_snap *touched;
+	struct policy_snap *rules;
+	uint64_t rule_base; /* hit->rule of rules->slots[0], minus the base's slot count */
+	struct img_layer *next;
+	atomic_uint refs; /* holders besides the first */
+};
+
 struct policy_snap {
 	const uint8_t *base;
 	size_t len;
@@ -121,6 +136,16 @@ struct policy_snap {
 	/* Set by policy_snap_build(), not stored in the file: "expires=" bookkeeping. */
 	int64_t next_expiry;                /* earliest expiry still ahead; 0 = none */
 	uint64_t expired[POLICY_ZONES_MAX]; /* per zone: entries left out as expired */
+	/* Incremental snapshots (overlay.c): the fields above are borrowed from @parent (the
+	 * full snapshot), except hdr and zones, which point at this snapshot's own copies with
+	 * the counts and trigger flags after every layer. Full snapshots: parent NULL. */
+	struct policy_snap *parent;
+	struct img_layer *layers; /* newest first */
+	unsigned layer_count;
+	uint64_t layer_rules; /* touched keys over all layers */
+	struct img_header hdr_own;
+	struct img_zone *zones_own;
+	atomic_uint refs; /* holders besides the first (incremental snapshots on this one) */
 };
 
 /* The two filter bits of a slot hash, and its word. */
@@ -188,6 +213,23 @@ static inline uint64_t img_ip_hash(const uint8_t *key, size_t len)
  */
 const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, unsigned zone,
 				       unsigned kind, const uint8_t *key, size_t key_len);
+
+/** policy_img_find() on @s's own table only, ignoring layers. */
+const struct img_slot *policy_img_find_own(const struct policy_snap *s, uint64_t h, unsigned zone,
+					   unsigned kind, const uint8_t *key, size_t key_len);
+
+/** The image a slot returned by policy_img_find() lives in (@s or a layer's rules). */
+const struct policy_snap *policy_img_src(const struct policy_snap *s, const struct img_slot *sl);
+
+/** The rule index of a slot (struct policy_hit.rule), unique over base and layers. */
+uint32_t policy_img_rule(const struct policy_snap *s, const struct img_slot *sl);
+
+/** The slot of rule index @rule and its image. @return NULL when out of range */
+const struct img_slot *policy_img_rule_slot(const struct policy_snap *s, uint32_t rule,
+					    const struct policy_snap **src);
+
+/** Drop one hold on a chain of layers (frees those nobody else holds). */
+void policy_img_layers_release(struct img_layer *l);
 
 /** Attach a verified image (header, bounds) to @s. @return C2W_OK or C2W_EMALF */
 int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, char *err,

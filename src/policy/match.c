@@ -228,7 +228,7 @@ static void name_text(const uint8_t *wire, size_t len, char *out, size_t cap)
 void policy_key_text(const struct policy_snap *s, const struct img_slot *sl, char *out,
 		     size_t cap)
 {
-	const uint8_t *k = s->keys + sl->key_off;
+	const uint8_t *k = policy_img_src(s, sl)->keys + sl->key_off;
 	unsigned t = sl->kind & 7;
 
 	if (t == POLICY_TRIGGER_QNAME || t == POLICY_TRIGGER_NSDNAME) {
@@ -252,13 +252,14 @@ void policy_hit_fill(const struct policy_snap *s, const struct img_slot *sl, uns
 		     const char *matched, struct policy_hit *hit)
 {
 	const struct img_zone *z = &s->zones[sl->zone];
-	const struct img_data *d = img_data_at(s, sl->data_off);
+	const struct policy_snap *src = policy_img_src(s, sl); /* the rule's own image */
+	const struct img_data *d = img_data_at(src, sl->data_off);
 
 	memset(hit, 0, sizeof(*hit));
 	hit->trigger = sl->kind & 7;
 	hit->wildcard = (sl->kind & IMG_KIND_WILD) != 0;
 	hit->zone = sl->zone;
-	hit->rule = (uint32_t)(sl - s->slots);
+	hit->rule = policy_img_rule(s, sl);
 	hit->given = d->action;
 	hit->action = (uint8_t)override_action(s, z, d->action);
 	hit->shadow = z->override == POLICY_OVERRIDE_LOG;
@@ -269,14 +270,14 @@ void policy_hit_fill(const struct policy_snap *s, const struct img_slot *sl, uns
 	hit->ede_code = z->ede_filtered ? DNS_EDE_FILTERED : DNS_EDE_BLOCKED;
 	hit->first_seen = (int64_t)sl->first_seen * 86400;
 	if (hit->trigger != POLICY_TRIGGER_QNAME && hit->trigger != POLICY_TRIGGER_NSDNAME)
-		hit->prefix_bits = s->keys[sl->key_off + 2];
+		hit->prefix_bits = src->keys[sl->key_off + 2];
 	policy_key_text(s, sl, hit->match, sizeof(hit->match));
 	copy_text(hit->matched, sizeof(hit->matched), matched ? matched : "");
 	copy_text(hit->zone_name, sizeof(hit->zone_name), img_str(s, z->name_off));
 	copy_text(hit->category, sizeof(hit->category),
-		  img_str(s, d->category_off ? d->category_off : z->category_off));
+		  d->category_off ? img_str(src, d->category_off) : img_str(s, z->category_off));
 	copy_text(hit->family, sizeof(hit->family),
-		  img_str(s, d->family_off ? d->family_off : z->family_off));
+		  d->family_off ? img_str(src, d->family_off) : img_str(s, z->family_off));
 	copy_text(hit->feed, sizeof(hit->feed), img_str(s, z->feed_off));
 }
 

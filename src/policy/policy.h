@@ -215,6 +215,43 @@ C2W_NODISCARD int policy_snap_build(const struct policy_zone_spec *specs, size_t
 C2W_NODISCARD int policy_snap_open(const char *path, struct policy_snap **out, char *err,
 				   size_t err_len);
 
+/**
+ * Apply an increment of policy zone @zone (an RPZ zone) to @cur without recompiling it: the
+ * trigger keys of the changed owner names are compiled into a small layer (a table of touched
+ * keys and one of their new rules) that lookups consult before the layers under it and the
+ * full snapshot; the result shares @cur's image and layers (reference counted), so the cost
+ * is O(changes). Guard rails as in policy_snap_build(): opts->never_block* and protect_mode,
+ * opts->max_change against @cur's rule count of the zone (opts->previous is ignored).
+ *
+ * @param specs    the zones @cur was built from, in the same order (names checked)
+ * @param records  RPZ master-file text: every record the changed owners have in the new
+ *                 version (absolute owner names); may be empty
+ * @param owners   the changed owner names, absolute presentation form: each owner's old rule
+ *                 is replaced by what @records give it, or deleted when they give none
+ * @param out      out: the new snapshot; free with policy_snap_free() (after @cur is fine)
+ * @return C2W_OK; C2W_EPROTECTED, C2W_ERANGE (guard rails: keep @cur); C2W_EFULL (past
+ *         POLICY_DELTA_LAYERS_MAX layers or 2^32 rule indices: recompile instead),
+ *         C2W_EINVAL (@specs do not match @cur), C2W_EFEED (never-block file), C2W_ENOMEM.
+ *         On failure *out is untouched.
+ */
+C2W_NODISCARD int policy_snap_delta(const struct policy_snap *cur,
+				    const struct policy_zone_spec *specs, size_t count,
+				    unsigned zone, const char *records, size_t records_len,
+				    const char *const *owners, size_t owner_count,
+				    const struct policy_build_opts *opts, struct policy_report *rep,
+				    struct policy_snap **out);
+
+#define POLICY_DELTA_LAYERS_MAX 64 /* increments stacked on one full snapshot, at most */
+
+/**
+ * Increments stacked on the full snapshot under @snap, and the trigger keys they touched in
+ * all (0, 0 for a full snapshot). The daemon recompiles (merges) past its bound.
+ */
+void policy_snap_delta_size(const struct policy_snap *snap, unsigned *layers, uint64_t *keys);
+
+/** Rules of zone @zone of @snap (after increments). */
+uint64_t policy_snap_zone_rules(const struct policy_snap *snap, size_t zone);
+
 /** Write @snap to @path (temp file + rename). @return C2W_OK or a negative errno. */
 C2W_NODISCARD int policy_snap_write(const struct policy_snap *snap, const char *path);
 

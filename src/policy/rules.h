@@ -93,4 +93,11 @@ void policy_rules_reject(struct policy_rules *r, unsigned zone, const char *file
 C2W_NODISCARD int policy_rules_compile(struct policy_rules *r, bool refuse_protected,
 				       uint8_t **out, size_t *out_len);
 
+/**
+ * Add @o's never-block names and file to @r (build.c; also used for increments).
+ * @return C2W_OK, C2W_EFEED (the file cannot be read; rep->error says why), C2W_ENOMEM
+ */
+int policy_build_never_block(struct policy_rules *r, const struct policy_build_opts *o,
+			     struct policy_report *rep);
+
 #endif

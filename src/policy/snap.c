@@ -126,6 +126,8 @@ int policy_snap_open(const char *path, struct policy_snap **out, char *err, size
 int policy_snap_write(const struct policy_snap *snap, const char *path)
 {
 	char tmp[4096];
+	if (snap->parent != NULL)
+		return C2W_EINVAL; /* an incremental snapshot is not one image */
 	int fd = c2w_file_tmp_open(path, 0644, tmp, sizeof(tmp));
 	if (fd < 0)
 		return fd;
@@ -160,10 +162,30 @@ out_err : {
 }
 }
 
+void policy_img_layers_release(struct img_layer *l)
+{
+	while (l != NULL && atomic_fetch_sub(&l->refs, 1) == 0) {
+		struct img_layer *next = l->next;
+		policy_snap_free(l->touched);
+		policy_snap_free(l->rules);
+		free(l);
+		l = next;
+	}
+}
+
 void policy_snap_free(struct policy_snap *snap)
 {
 	if (snap == NULL)
 		return;
+	if (atomic_fetch_sub(&snap->refs, 1) > 0)
+		return; /* an incremental snapshot still reads this one */
+	if (snap->parent != NULL) {
+		policy_img_layers_release(snap->layers);
+		free(snap->zones_own);
+		policy_snap_free(snap->parent);
+		free(snap);
+		return;
+	}
 	if (snap->mapped)
 		munmap((void *)(uintptr_t)snap->base, snap->len);
 	else
@@ -209,8 +231,8 @@ bool policy_snap_has_nsip_rules(const struct policy_snap *snap)
 	return false;
 }
 
-const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, unsigned zone,
-				       unsigned kind, const uint8_t *key, size_t key_len)
+const struct img_slot *policy_img_find_own(const struct policy_snap *s, uint64_t h, unsigned zone,
+					   unsigned kind, const uint8_t *key, size_t key_len)
 {
 	uint64_t count = s->hdr->slot_count;
 	uint64_t sh = img_slot_hash(h, zone, kind);
@@ -235,5 +257,56 @@ const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, 
 		}
 		i = i + 1 == count ? 0 : i + 1;
 	}
+	return NULL;
+}
+
+/* Newest layer first: a key an increment touched is answered by that layer alone (its new
+ * rule, or nothing when it was deleted); other keys fall through to older layers and the base.
+ * Never-block entries are never touched by increments. */
+const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, unsigned zone,
+				       unsigned kind, const uint8_t *key, size_t key_len)
+{
+	if (!(kind & IMG_KIND_PROTECT))
+		for (const struct img_layer *l = s->layers; l != NULL; l = l->next)
+			if (policy_img_find_own(l->touched, h, zone, kind, key, key_len) != NULL)
+				return policy_img_find_own(l->rules, h, zone, kind, key, key_len);
+	return policy_img_find_own(s, h, zone, kind, key, key_len);
+}
+
+static bool slot_in(const struct policy_snap *s, const struct img_slot *sl)
+{
+	return sl >= s->slots && sl < s->slots + s->hdr->slot_count;
+}
+
+const struct policy_snap *policy_img_src(const struct policy_snap *s, const struct img_slot *sl)
+{
+	for (const struct img_layer *l = s->layers; l != NULL; l = l->next)
+		if (slot_in(l->rules, sl))
+			return l->rules;
+	return s;
+}
+
+uint32_t policy_img_rule(const struct policy_snap *s, const struct img_slot *sl)
+{
+	for (const struct img_layer *l = s->layers; l != NULL; l = l->next)
+		if (slot_in(l->rules, sl))
+			return (uint32_t)(s->hdr->slot_count + l->rule_base +
+					  (uint64_t)(sl - l->rules->slots));
+	return (uint32_t)(sl - s->slots);
+}
+
+const struct img_slot *policy_img_rule_slot(const struct policy_snap *s, uint32_t rule,
+					    const struct policy_snap **src)
+{
+	if (rule < s->hdr->slot_count) {
+		*src = s;
+		return &s->slots[rule];
+	}
+	uint64_t r = rule - s->hdr->slot_count;
+	for (const struct img_layer *l = s->layers; l != NULL; l = l->next)
+		if (r >= l->rule_base && r - l->rule_base < l->rules->hdr->slot_count) {
+			*src = l->rules;
+			return &l->rules->slots[r - l->rule_base];
+		}
 	return NULL;
 }

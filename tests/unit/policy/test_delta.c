@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Incremental snapshots (policy_snap_delta): rounds of random deletions, changes and
+ * additions of QNAME, wildcard, local-data, RESPONSE-IP, CLIENT-IP and NSDNAME rules in one
+ * RPZ zone (behind a fixed first zone), each applied as a layer over the previous snapshot,
+ * and after every round the same answers as a full compile of the resulting zone: verdicts
+ * and hits of policy_match_query(), policy_match_response() and policy_explain(), the bytes
+ * of policy_answer_build(), and the rule counts. Guard rails (never-block, max-change) hold
+ * for increments, a refused increment leaves the running snapshot as it was, and snapshots
+ * outlive the one they were built on.
+ */
+#include "test.h"
+#include "util.h"
+
+#define OWNERS 600
+#define ZONE   "rpz."
+
+/* The model: owner i's records in the current version ("" = none). */
+static char *model[OWNERS];
+static unsigned rnd_state = 12345;
+
+static unsigned rnd(void)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) & 0xffffff;
+}
+
+/* Owner name of slot i: the kind cycles through the trigger types. */
+static void owner_name(unsigned i, char *out, size_t cap)
+{
+	switch (i % 6) {
+	case 0: snprintf(out, cap, "n%u.example.%s", i, ZONE); break;
+	case 1: snprintf(out, cap, "*.w%u.example.%s", i, ZONE); break;
+	case 2: snprintf(out, cap, "ld%u.example.%s", i, ZONE); break;
+	case 3: snprintf(out, cap, "32.%u.%u.0.10.rpz-ip.%s", i % 250, i / 250, ZONE); break;
+	case 4: snprintf(out, cap, "32.%u.%u.168.192.rpz-client-ip.%s", i % 250, i / 250, ZONE); break;
+	default: snprintf(out, cap, "ns%u.example.rpz-nsdname.%s", i, ZONE); break;
+	}
+}
+
+/* New records for owner i, version @v. */
+static char *records_for(unsigned i, unsigned v)
+{
+	char owner[128], buf[512];
+	static const char *const acts[] = {".", "*.", "rpz-passthru.", "rpz-drop.",
+					   "garden.example.", "rpz-tcp-only."};
+	owner_name(i, owner, sizeof(owner));
+	if (i % 6 == 2)
+		snprintf(buf, sizeof(buf), "%s %u IN A 10.9.%u.%u\n%s %u IN TXT \"v%u\"\n", owner,
+			 60 + v, v % 250, i % 250, owner, 60 + v, v);
+	else
+		snprintf(buf, sizeof(buf), "%s %u IN CNAME %s\n", owner, 30 + v,
+			 acts[(i + v) % 6]);
+	return strdup(buf);
+}
+
+static char *zone_text(void)
+{
+	size_t cap = 64 * 1024, len = 0;
+	char *t = malloc(cap);
+	len = (size_t)snprintf(t, cap, "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n");
+	for (unsigned i = 0; i < OWNERS; i++) {
+		if (model[i] == NULL)
+			continue;
+		size_t l = strlen(model[i]);
+		while (len + l + 1 > cap)
+			t = realloc(t, cap *= 2);
+		memcpy(t + len, model[i], l + 1);
+		len += l;
+	}
+	return t;
+}
+
+static struct policy_zone_spec zones[2];
+
+static void specs_init(void)
+{
+	zones[0] = rpz_zone("first.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n"
+				      "n6.example.first. CNAME rpz-passthru.\n"
+				      "*.w7.example.first. CNAME .\n"
+				      "32.3.0.0.10.rpz-ip.first. CNAME rpz-drop.\n");
+	zones[1] = rpz_zone(ZONE, "");
+}
+
+static struct policy_snap *full_compile(void)
+{
+	char *t = zone_text();
+	struct policy_zone_spec z[2] = {zones[0], rpz_zone(ZONE, t)};
+	free(t);
+	return build(z, 2);
+}
+
+static void hit_eq(const struct policy_hit *a, const struct policy_hit *b, const char *what)
+{
+	bool same = a->action == b->action && a->given == b->given &&
+		    (a->action == POLICY_ACTION_NONE ||
+		     (a->trigger == b->trigger && a->wildcard == b->wildcard &&
+		      a->zone == b->zone && a->ttl == b->ttl && a->prefix_bits == b->prefix_bits &&
+		      strcmp(a->match, b->match) == 0 && strcmp(a->zone_name, b->zone_name) == 0 &&
+		      strcmp(a->category, b->category) == 0));
+	CHECK(same);
+	if (!same)
+		fprintf(stderr, "  %s: delta %s %s %s ttl %u / full %s %s %s ttl %u\n", what,
+			policy_action_name(a->action), a->match, a->zone_name, a->ttl,
+			policy_action_name(b->action), b->match, b->zone_name, b->ttl);
+}
+
+static void answer_eq(const struct policy_snap *d, const struct policy_snap *f,
+		      const struct dns_query *q, const struct policy_hit *hd,
+		      const struct policy_hit *hf)
+{
+	uint8_t wd[1024], wf[1024];
+	struct dns_answer ad = {.wire = wd, .cap = sizeof(wd)};
+	struct dns_answer af = {.wire = wf, .cap = sizeof(wf)};
+	int rd = policy_answer_build(d, q, hd, NULL, 0, &ad);
+	int rf = policy_answer_build(f, q, hf, NULL, 0, &af);
+	CHECK_EQ(rd, rf);
+	if (rd == C2W_OK && rf == C2W_OK) {
+		CHECK_EQ(ad.len, af.len);
+		CHECK(ad.len == af.len && memcmp(wd, wf, ad.len) == 0);
+	}
+}
+
+struct explain_acc {
+	char text[4096];
+	size_t len;
+};
+
+static void on_explain(void *ctx, const struct policy_hit *c, bool wins, const char *why)
+{
+	struct explain_acc *e = ctx;
+	int n = snprintf(e->text + e->len, sizeof(e->text) - e->len, "%s %s %s %d %s|", c->match,
+			 c->zone_name, policy_action_name(c->action), wins, why);
+	if (n > 0 && e->len + (size_t)n < sizeof(e->text))
+		e->len += (size_t)n;
+}
+
+/* Same answers from @d (layers) and @f (full compile) for every name the model ever had. */
+static void compare(const struct policy_snap *d, const struct policy_snap *f)
+{
+	CHECK_EQ(policy_snap_rule_count(d), policy_snap_rule_count(f));
+	CHECK_EQ(policy_snap_zone_rules(d, 1), policy_snap_zone_rules(f, 1));
+	CHECK_EQ(policy_snap_has_ns_rules(d), policy_snap_has_ns_rules(f));
+	for (unsigned i = 0; i < OWNERS; i++) {
+		char name[160];
+		struct policy_hit hd, hf;
+		struct dns_query q;
+		unsigned k = i % 6;
+		if (k == 0 || k == 2)
+			snprintf(name, sizeof(name), "%s%u.example.", k == 0 ? "n" : "ld", i);
+		else if (k == 1)
+			snprintf(name, sizeof(name), "x.y.w%u.example.", i);
+		else
+			snprintf(name, sizeof(name), "q%u.example.", i);
+		q = mkq(name, k == 2 ? (i % 4 ? DNS_TYPE_A : DNS_TYPE_TXT) : DNS_TYPE_A);
+		struct sockaddr_storage cl;
+		char ip[64];
+		snprintf(ip, sizeof(ip), "192.168.%u.%u", i / 250, i % 250);
+		cl = mkaddr(ip);
+		int vd = policy_match_query(d, &q, (struct sockaddr *)&cl, &hd, NULL);
+		int vf = policy_match_query(f, &q, (struct sockaddr *)&cl, &hf, NULL);
+		CHECK_EQ(vd, vf);
+		hit_eq(&hd, &hf, name);
+		if (vd == POLICY_VERDICT_ACT && hd.action == hf.action)
+			answer_eq(d, f, &q, &hd, &hf);
+		struct explain_acc ed = {.len = 0}, ef = {.len = 0};
+		ed.text[0] = ef.text[0] = 0;
+		CHECK_EQ(policy_explain(d, &q, (struct sockaddr *)&cl, on_explain, &ed),
+			 policy_explain(f, &q, (struct sockaddr *)&cl, on_explain, &ef));
+		CHECK_STREQ(ed.text, ef.text);
+		if (k == 3 || k == 5) {
+			/* an answer pointing into 10.0.x.y with an NS set of nsI.example. */
+			struct msgb m;
+			char ns[64];
+			snprintf(ip, sizeof(ip), "10.0.%u.%u", i / 250, i % 250);
+			snprintf(ns, sizeof(ns), "ns%u.example.", i);
+			msg_start(&m, name, DNS_TYPE_A);
+			msg_addr_rr(&m, 0, name, ip);
+			msg_name_rr(&m, 1, "example.", DNS_TYPE_NS, ns);
+			memset(&hd, 0, sizeof(hd));
+			memset(&hf, 0, sizeof(hf));
+			bool cd = policy_match_response(d, &q, NULL, m.buf, m.len, &hd, NULL);
+			bool cf = policy_match_response(f, &q, NULL, m.buf, m.len, &hf, NULL);
+			CHECK_EQ(cd, cf);
+			hit_eq(&hd, &hf, name);
+		}
+	}
+}
+
+/* Change @n random owners (delete, change, or add) and apply them as one increment. */
+static int round_apply(struct policy_snap *cur, unsigned n, unsigned v,
+		       const struct policy_build_opts *o, struct policy_snap **out)
+{
+	const char *owners[OWNERS];
+	char names[OWNERS][128];
+	char *saved[OWNERS];
+	size_t cap = 1 << 16, len = 0, count = 0;
+	char *rec = malloc(cap);
+	bool touched[OWNERS] = {false};
+	rec[0] = 0;
+	memcpy(saved, model, sizeof(saved));
+	for (unsigned c = 0; c < n; c++) {
+		unsigned i = rnd() % OWNERS;
+		if (touched[i])
+			continue;
+		touched[i] = true;
+		model[i] = (model[i] != NULL && rnd() % 3 == 0) ? NULL : records_for(i, v + c);
+		owner_name(i, names[count], sizeof(names[count]));
+		owners[count] = names[count];
+		count++;
+		if (model[i] != NULL) {
+			size_t l = strlen(model[i]);
+			while (len + l + 1 > cap)
+				rec = realloc(rec, cap *= 2);
+			memcpy(rec + len, model[i], l + 1);
+			len += l;
+		}
+	}
+	struct policy_report rep;
+	memset(&rep, 0, sizeof(rep));
+	int ret = policy_snap_delta(cur, zones, 2, 1, rec, len, owners, count, o, &rep, out);
+	for (unsigned i = 0; i < OWNERS; i++) {
+		if (ret != C2W_OK && model[i] != saved[i]) {
+			free(model[i]);
+			model[i] = saved[i]; /* refused: the model stays at the old version */
+		} else if (ret == C2W_OK && model[i] != saved[i]) {
+			free(saved[i]);
+		}
+	}
+	free(rec);
+	return ret;
+}
+
+static void model_reset(void)
+{
+	for (unsigned i = 0; i < OWNERS; i++) {
+		free(model[i]);
+		model[i] = (i % 5 != 4) ? records_for(i, 0) : NULL;
+	}
+}
+
+static void test_rounds_match_full_compile(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *cur = full_compile();
+	compare(cur, cur);
+	static const unsigned sizes[] = {1, 5, 40, 1, 200, 3, 1, 80, 10, 300};
+	for (unsigned r = 0; r < 10; r++) {
+		struct policy_snap *next = NULL;
+		CHECK_EQ(round_apply(cur, sizes[r], 100 * (r + 1), NULL, &next), C2W_OK);
+		if (next == NULL)
+			break;
+		policy_snap_free(cur); /* the new one keeps the shared parts alive */
+		cur = next;
+		unsigned layers;
+		uint64_t keys;
+		policy_snap_delta_size(cur, &layers, &keys);
+		CHECK_EQ(layers, r + 1);
+		struct policy_snap *full = full_compile();
+		compare(cur, full);
+		policy_snap_free(full);
+	}
+	policy_snap_free(cur);
+}
+
+/* Delete a rule of the full image, re-add it with other data, delete it again. */
+static void test_delete_readd(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *s0 = full_compile(), *s1 = NULL, *s2 = NULL, *s3 = NULL;
+	const char *own[] = {"n0.example." ZONE};
+	struct dns_query q = mkq("n0.example.", DNS_TYPE_A);
+	struct policy_hit h;
+	/* RECURSE: the first zone has a RESPONSE-IP rule that could still win */
+	CHECK_EQ(policy_match_query(s0, &q, NULL, &h, NULL), POLICY_VERDICT_RECURSE);
+	CHECK_EQ(policy_snap_delta(s0, zones, 2, 1, "", 0, own, 1, NULL, NULL, &s1), C2W_OK);
+	CHECK_EQ(policy_match_query(s1, &q, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	CHECK_EQ(policy_snap_zone_rules(s1, 1), policy_snap_zone_rules(s0, 1) - 1);
+	const char *rec = "n0.example." ZONE " 77 IN A 192.0.2.7\n";
+	CHECK_EQ(policy_snap_delta(s1, zones, 2, 1, rec, strlen(rec), own, 1, NULL, NULL, &s2),
+		 C2W_OK);
+	CHECK_EQ(policy_match_query(s2, &q, NULL, &h, NULL), POLICY_VERDICT_RECURSE);
+	CHECK_EQ(h.action, POLICY_ACTION_LOCAL_DATA);
+	CHECK_EQ(h.ttl, 77);
+	CHECK_EQ(policy_snap_zone_rules(s2, 1), policy_snap_zone_rules(s0, 1));
+	/* the older snapshots still answer as they did, and outlive their successors' base */
+	CHECK_EQ(policy_match_query(s1, &q, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	policy_snap_free(s0);
+	CHECK_EQ(policy_snap_delta(s2, zones, 2, 1, "", 0, own, 1, NULL, NULL, &s3), C2W_OK);
+	CHECK_EQ(policy_match_query(s3, &q, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	CHECK_EQ(policy_match_query(s2, &q, NULL, &h, NULL), POLICY_VERDICT_RECURSE);
+	policy_snap_free(s2);
+	policy_snap_free(s1);
+	CHECK_EQ(policy_match_query(s3, &q, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	policy_snap_free(s3);
+}
+
+static void test_guard_rails(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *s0 = full_compile(), *s1 = NULL;
+	const char *own[] = {"bank.isp.example." ZONE};
+	const char *rec = "bank.isp.example." ZONE " 60 IN CNAME .\n";
+	const char *nb[] = {"*.isp.example."};
+	struct policy_build_opts o = {.never_block = nb, .never_block_count = 1,
+				      .protect_mode = POLICY_PROTECT_REFUSE};
+	struct policy_report rep;
+	memset(&rep, 0, sizeof(rep));
+	CHECK_EQ(policy_snap_delta(s0, zones, 2, 1, rec, strlen(rec), own, 1, &o, &rep, &s1),
+		 C2W_EPROTECTED);
+	CHECK(s1 == NULL);
+	o.protect_mode = POLICY_PROTECT_DROP;
+	CHECK_EQ(policy_snap_delta(s0, zones, 2, 1, rec, strlen(rec), own, 1, &o, &rep, &s1),
+		 C2W_OK);
+	struct dns_query q = mkq("bank.isp.example.", DNS_TYPE_A);
+	struct policy_hit h;
+	CHECK_EQ(policy_match_query(s1, &q, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	CHECK_EQ(policy_snap_zone_rules(s1, 1), policy_snap_zone_rules(s0, 1));
+	policy_snap_free(s1);
+	s1 = NULL;
+	/* max-change: deleting 100 of 480 rules is more than 10% */
+	struct policy_build_opts mc = {.max_change = 0.1};
+	const char *many[100];
+	char names[100][128];
+	for (unsigned i = 0; i < 100; i++) {
+		owner_name(i * 5, names[i], sizeof(names[i])); /* i % 5 != 4: all present */
+		many[i] = names[i];
+	}
+	CHECK_EQ(policy_snap_delta(s0, zones, 2, 1, "", 0, many, 100, &mc, &rep, &s1), C2W_ERANGE);
+	CHECK(s1 == NULL);
+	CHECK(strstr(rep.error, "increment refused") != NULL);
+	/* a small one passes */
+	CHECK_EQ(round_apply(s0, 2, 9, &mc, &s1), C2W_OK);
+	policy_snap_free(s1);
+	/* specs that do not match the snapshot: refused, the caller recompiles */
+	CHECK_EQ(policy_snap_delta(s0, zones, 1, 0, "", 0, own, 1, NULL, NULL, &s1), C2W_EINVAL);
+	policy_snap_free(s0);
+}
+
+static void test_layer_limit(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *cur = full_compile();
+	int ret = C2W_OK;
+	unsigned n = 0;
+	while (ret == C2W_OK && n < POLICY_DELTA_LAYERS_MAX + 2) {
+		struct policy_snap *next = NULL;
+		ret = round_apply(cur, 1, n, NULL, &next);
+		if (ret == C2W_OK) {
+			policy_snap_free(cur);
+			cur = next;
+			n++;
+		}
+	}
+	CHECK_EQ(ret, C2W_EFULL);
+	CHECK_EQ(n, POLICY_DELTA_LAYERS_MAX);
+	struct policy_snap *full = full_compile();
+	compare(cur, full);
+	policy_snap_free(full);
+	policy_snap_free(cur);
+	for (unsigned i = 0; i < OWNERS; i++) {
+		free(model[i]);
+		model[i] = NULL;
+	}
+}
+
+TEST_MAIN(TEST(test_rounds_match_full_compile), TEST(test_delete_readd), TEST(test_guard_rails),
+	  TEST(test_layer_limit))
