@@ -488,6 +488,19 @@ static int apply_ops(struct feed_xfr *x, struct feed_zone *z)
 	return C2W_OK;
 }
 
+size_t feed_xfr_change_count(const struct feed_xfr *x)
+{
+	return x->full != NULL ? 0 : x->op_count;
+}
+
+const char *feed_xfr_change(const struct feed_xfr *x, size_t i, bool *add)
+{
+	if (i >= x->op_count || x->ops[i].soa)
+		return NULL;
+	*add = x->ops[i].add;
+	return x->ops[i].line;
+}
+
 int feed_xfr_finish(struct feed_xfr *x, const struct feed_zone *current, struct feed_zone **out,
 		    enum feed_xfr_kind *kind)
 {

@@ -80,6 +80,14 @@ bool feed_xfr_wants_axfr(const struct feed_xfr *x);
 void feed_xfr_counts(const struct feed_xfr *x, uint64_t *messages, uint64_t *records);
 
 /**
+ * The record changes of a complete incremental transfer, in order (what the policy applies as
+ * an increment): @return their count; feed_xfr_change() gives the i-th record line and
+ * whether it is added (else deleted), NULL for a version's SOA.
+ */
+size_t feed_xfr_change_count(const struct feed_xfr *x);
+const char *feed_xfr_change(const struct feed_xfr *x, size_t i, bool *add);
+
+/**
  * The result of a complete transfer (feed_xfr_input() returned 1).
  *
  * @param current  the same zone given to feed_xfr_new()

@@ -236,6 +236,20 @@ size_t feed_zone_count(const struct feed_zone *z)
 	return z->count;
 }
 
+int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char *line),
+		      void *ctx)
+{
+	for (size_t i = 0; i < z->cap; i++) {
+		const struct rec *r = &z->slots[i];
+		if (r->key == NULL || r->key == TOMB)
+			continue;
+		int ret = cb(ctx, r->line);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
 int feed_zone_clone(const struct feed_zone *src, struct feed_zone **out)
 {
 	struct feed_zone *z = calloc(1, sizeof(*z));

@@ -50,6 +50,13 @@ bool feed_zone_soa(const struct feed_zone *z, struct feed_soa *out);
 size_t feed_zone_count(const struct feed_zone *z);
 
 /**
+ * Call @cb for every record line but the SOA, in no particular order, until it returns
+ * non-zero. @return that value, or 0
+ */
+int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char *line),
+		      void *ctx);
+
+/**
  * Write the zone as a master file with a "; c2wall-xfr" header line carrying @meta:
  * temp file in the same directory, fsync, rename, mode 0640; the directory is synced too.
  *

@@ -7,6 +7,7 @@
  */
 #include "net/feeds.h"
 
+#include <ctype.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -51,6 +52,9 @@ struct fzone_state {
 	uint64_t not_modified;      /* 304 answers */
 	uint64_t unchanged;         /* 200 with the body already in force */
 	unsigned failures_in_row;   /* retry back-off */
+	uint64_t incremental, merges; /* IXFRs applied as increments; recompiles after them */
+	const char *last_apply;       /* "incremental", "full" or "" */
+	uint64_t last_apply_us;       /* from the transfer's last message to the policy in force */
 };
 
 struct fzone {
@@ -80,6 +84,7 @@ struct net_feeds {
 	struct event_base *base;
 	const struct c2w_config *cfg;
 	net_feeds_apply_cb apply;
+	net_feeds_delta_cb delta;
 	void *ctx;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -100,7 +105,21 @@ struct net_feeds {
 	bool req_pending, req_done;
 	size_t req_zone;
 	char req_path[4200]; /* "" = rebuild without a candidate */
+	const struct fdelta *req_delta; /* an increment instead of a rebuild */
+	bool req_merge_due;
 	int req_result;
+};
+
+/* An IXFR as the policy applies it: the changed owners (unique, lower case) and every record
+ * they have in the new copy. Built on the transfer thread, read by the main thread while the
+ * transfer thread waits. */
+struct fdelta {
+	char **owners;
+	size_t count;
+	size_t set_mask; /* open addressing over owners: index + 1, 0 = empty */
+	size_t *set;
+	char *records;
+	size_t len, cap;
 };
 
 static int64_t mono_ms(void)
@@ -336,30 +355,43 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	size_t zi = f->req_zone;
 	char path[sizeof(f->req_path)];
 	memcpy(path, f->req_path, sizeof(path));
+	const struct fdelta *d = f->req_delta;
 	pthread_mutex_unlock(&f->mu);
 	if (!pending || f->cfg->policy.zone_count > POLICY_ZONES_MAX)
 		return;
-	net_feeds_files(f, f->cfg, files);
 	size_t ci = f->zones[zi].index;
-	if (path[0] != '\0')
-		files[ci] = path;
-	int ret = f->apply(f->ctx, files, rules);
+	int ret;
+	bool merge_due = false;
+	if (d != NULL) {
+		ret = f->delta(f->ctx, ci, d->records, d->len, (const char *const *)d->owners,
+			       d->count, rules, &merge_due);
+	} else {
+		net_feeds_files(f, f->cfg, files);
+		if (path[0] != '\0')
+			files[ci] = path;
+		ret = f->apply(f->ctx, files, rules);
+	}
 	pthread_mutex_lock(&f->mu);
 	for (size_t i = 0; i < f->count && ret == C2W_OK; i++)
 		f->zones[i].st.rules = rules[f->zones[i].index];
 	f->req_result = ret;
+	f->req_merge_due = merge_due;
 	f->req_done = true;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 }
 
-/* Transfer thread: ask the main thread to recompile (with @candidate for zone @zi) and wait. */
-static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
+/* Transfer thread: ask the main thread to recompile (with @candidate for zone @zi), or to
+ * apply increment @d, and wait. */
+static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
+			const struct fdelta *d, bool *merge_due)
 {
 	pthread_mutex_lock(&f->mu);
 	f->req_pending = true;
 	f->req_done = false;
 	f->req_zone = zi;
+	f->req_delta = d;
+	f->req_merge_due = false;
 	snprintf(f->req_path, sizeof(f->req_path), "%s", candidate ? candidate : "");
 	pthread_mutex_unlock(&f->mu);
 	uint64_t one = 1;
@@ -368,16 +400,140 @@ static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
 	while (!f->req_done && !atomic_load(&f->stop))
 		pthread_cond_wait(&f->cv, &f->mu);
 	int ret = f->req_done ? f->req_result : C2W_EAGAIN;
+	if (merge_due != NULL)
+		*merge_due = f->req_done && f->req_merge_due;
 	f->req_pending = false;
+	f->req_delta = NULL;
 	pthread_mutex_unlock(&f->mu);
 	return ret;
+}
+
+static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
+{
+	return ask_main_req(f, zi, candidate, NULL, NULL);
+}
+
+/* ---- increments ------------------------------------------------------------------------------ */
+
+static uint64_t owner_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)tolower((unsigned char)s[i])) * 0x100000001b3ull;
+	return h;
+}
+
+static size_t owner_len(const char *line)
+{
+	size_t n = 0;
+	while (line[n] != '\0' && line[n] != ' ' && line[n] != '\t')
+		n++;
+	return n;
+}
+
+/* Is owner @o (@n bytes) in the set? Else *@slot is where it goes. */
+static bool owner_find(const struct fdelta *d, const char *o, size_t n, size_t *slot)
+{
+	for (size_t i = owner_hash(o, n) & d->set_mask;; i = (i + 1) & d->set_mask) {
+		size_t v = d->set[i];
+		if (v == 0) {
+			*slot = i;
+			return false;
+		}
+		const char *e = d->owners[v - 1];
+		if (strlen(e) == n && strncasecmp(e, o, n) == 0)
+			return true;
+	}
+}
+
+static void fdelta_free(struct fdelta *d)
+{
+	for (size_t i = 0; i < d->count; i++)
+		free(d->owners[i]);
+	free(d->owners);
+	free(d->set);
+	free(d->records);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The changed owners of a finished IXFR. O(changes). */
+static int fdelta_owners(struct fdelta *d, const struct feed_xfr *x)
+{
+	size_t n = feed_xfr_change_count(x), cap = 4;
+	while (cap < 2 * n + 2)
+		cap *= 2;
+	d->owners = calloc(n ? n : 1, sizeof(*d->owners));
+	d->set = calloc(cap, sizeof(*d->set));
+	d->set_mask = cap - 1;
+	if (d->owners == NULL || d->set == NULL)
+		return C2W_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		bool add;
+		const char *line = feed_xfr_change(x, i, &add);
+		size_t slot, ol = line != NULL ? owner_len(line) : 0;
+		if (ol == 0 || owner_find(d, line, ol, &slot))
+			continue;
+		char *o = strndup(line, ol);
+		if (o == NULL)
+			return C2W_ENOMEM;
+		for (char *p = o; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		d->owners[d->count++] = o;
+		d->set[slot] = d->count;
+	}
+	return C2W_OK;
+}
+
+static int fdelta_put(struct fdelta *d, const char *text, size_t n)
+{
+	if (d->len + n + 1 > d->cap) {
+		size_t cap = d->cap ? d->cap : 4096;
+		while (d->len + n + 1 > cap)
+			cap *= 2;
+		char *p = realloc(d->records, cap);
+		if (p == NULL)
+			return C2W_ENOMEM;
+		d->records = p;
+		d->cap = cap;
+	}
+	memcpy(d->records + d->len, text, n);
+	d->len += n;
+	d->records[d->len] = '\0';
+	return C2W_OK;
+}
+
+static int fdelta_line(void *ctx, const char *line)
+{
+	struct fdelta *d = ctx;
+	size_t slot;
+	if (!owner_find(d, line, owner_len(line), &slot))
+		return 0;
+	int ret = fdelta_put(d, line, strlen(line));
+	return ret != C2W_OK ? ret : fdelta_put(d, "\n", 1);
+}
+
+/* Every record the changed owners have in @nz. One pass over the copy (O(zone) string work on
+ * the transfer thread; the policy side is O(changes)). */
+static int fdelta_records(struct fdelta *d, const struct fzone *fz, const struct feed_zone *nz)
+{
+	char origin[sizeof(fz->name) + 16];
+	int n = snprintf(origin, sizeof(origin), "$ORIGIN %s\n", fz->name);
+	int ret = fdelta_put(d, origin, (size_t)n);
+	return ret != C2W_OK ? ret : feed_zone_foreach(nz, fdelta_line, d);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- one refresh --------------------------------------------------------------------------- */
 
 static int transfer(struct fzone *fz, const struct conf_addr *pri, enum feed_xfr_type type,
 		    const atomic_bool *stop, struct feed_zone **out, enum feed_xfr_kind *kind,
-		    bool *wants_axfr, char *err, size_t err_len)
+		    bool *wants_axfr, struct fdelta *d, int64_t *end_us, char *err, size_t err_len)
 {
 	struct feed_xfr *x;
 	*wants_axfr = false;
@@ -391,9 +547,12 @@ static int transfer(struct fzone *fz, const struct conf_addr *pri, enum feed_xfr
 	ret = feed_xfr_fetch(x, (const struct sockaddr *)&pri->ss, pri->ss_len, &lim, err,
 			     err_len);
 	if (ret == 1) {
+		*end_us = mono_us();
 		ret = feed_xfr_finish(x, fz->zone, out, kind);
 		if (ret != C2W_OK)
 			snprintf(err, err_len, "%s", feed_xfr_error(x));
+		else if (*kind == FEED_XFR_INCREMENT && d != NULL)
+			ret = fdelta_owners(d, x);
 	}
 	*wants_axfr = feed_xfr_wants_axfr(x);
 	feed_xfr_free(x);
@@ -486,6 +645,49 @@ static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_
 	return was;
 }
 
+/* An IXFR as an increment: in force first (*@in_force_us says when), then the new copy
+ * replaces the last good one on disk (an O(zone) write, on this thread, off the workers), then
+ * a recompile from the copies when the increments stacked past the bound.
+ * @return C2W_EFULL or C2W_EINVAL: nothing changed, take the full path */
+static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_zone *nz,
+			struct fdelta *d, const struct conf_addr *pri, int64_t *in_force_us,
+			char *err, size_t err_len)
+{
+	int ret = fdelta_records(d, fz, nz);
+	if (ret != C2W_OK)
+		return ret;
+	bool merge_due = false;
+	ret = ask_main_req(f, zi, NULL, d, &merge_due);
+	if (ret == C2W_EFULL || ret == C2W_EINVAL)
+		return ret;
+	if (ret != C2W_OK) {
+		snprintf(err, err_len, "increment not put in force (%s); see the policy log lines",
+			 c2w_strerror(ret));
+		return ret;
+	}
+	*in_force_us = mono_us();
+	pthread_mutex_lock(&f->mu);
+	(void)feed_zone_soa(nz, &fz->st.soa); /* the serial in force, before the disk write */
+	pthread_mutex_unlock(&f->mu);
+	struct feed_zone_meta meta = {.refreshed = time(NULL)};
+	snprintf(meta.primary, sizeof(meta.primary), "%s", pri->text);
+	int wret = feed_zone_write(nz, fz->path, &meta);
+	if (wret != C2W_OK)
+		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
+			    c2w_strerror(wret));
+	feed_zone_free(fz->zone);
+	fz->zone = nz;
+	if (merge_due) {
+		int mret = ask_main(f, zi, NULL);
+		c2w_log_info("feeds: zone %s: increments merged into a full compile: %s", fz->name,
+			     mret == C2W_OK ? "done" : c2w_strerror(mret));
+		pthread_mutex_lock(&f->mu);
+		fz->st.merges += mret == C2W_OK;
+		pthread_mutex_unlock(&f->mu);
+	}
+	return C2W_OK;
+}
+
 static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 		       const struct conf_addr *pri, char *err, size_t err_len)
 {
@@ -493,14 +695,22 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	struct feed_zone *nz = NULL;
 	enum feed_xfr_kind kind;
 	bool wants_axfr;
-	int ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr, err, err_len);
+	struct fdelta d = {0};
+	int64_t end_us = 0, in_force_us = 0;
+	int ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr,
+			   f->delta != NULL ? &d : NULL, &end_us, err, err_len);
 	if (ret != C2W_OK && type == FEED_XFR_IXFR && wants_axfr) {
 		c2w_log_info("feeds: zone %s: %s: %s; trying AXFR", fz->name, pri->text, err);
+		fdelta_free(&d);
 		type = FEED_XFR_AXFR;
-		ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr, err, err_len);
+		ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr, NULL, &end_us, err,
+			       err_len);
 	}
-	if (ret != C2W_OK)
+	if (ret != C2W_OK) {
+		fdelta_free(&d);
+		feed_zone_free(nz);
 		return ret;
+	}
 	if (kind == FEED_XFR_UPTODATE) {
 		bool was_expired = still_good(f, fz, pri);
 		note_success(f, fz, pri, kind, type);
@@ -508,22 +718,46 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 			(void)ask_main(f, zi, NULL);
 		return C2W_OK;
 	}
-	ret = commit(f, fz, zi, nz, pri, err, err_len);
-	if (ret != C2W_OK) {
-		feed_zone_free(nz);
-		return ret;
+	bool incremental = false;
+	ret = C2W_EFULL;
+	if (kind == FEED_XFR_INCREMENT && f->delta != NULL) {
+		ret = commit_delta(f, fz, zi, nz, &d, pri, &in_force_us, err, err_len);
+		incremental = ret == C2W_OK;
+		if (ret == C2W_EFULL || ret == C2W_EINVAL)
+			c2w_log_info("feeds: zone %s: IXFR not applicable as an increment (%s); "
+				     "compiling in full",
+				     fz->name, c2w_strerror(ret));
+		else if (ret != C2W_OK) {
+			fdelta_free(&d);
+			feed_zone_free(nz);
+			return ret; /* refused: the old serial stays */
+		}
+	}
+	fdelta_free(&d);
+	if (!incremental) {
+		ret = commit(f, fz, zi, nz, pri, err, err_len);
+		if (ret != C2W_OK) {
+			feed_zone_free(nz);
+			return ret;
+		}
+		in_force_us = mono_us();
 	}
 	pthread_mutex_lock(&f->mu);
 	fz->st.expired = false;
+	fz->st.last_apply = incremental ? "incremental" : "full";
+	fz->st.last_apply_us = (uint64_t)(in_force_us - end_us);
+	fz->st.incremental += incremental;
 	pthread_mutex_unlock(&f->mu);
 	note_success(f, fz, pri, kind, type);
 	struct feed_soa soa;
 	(void)feed_zone_soa(fz->zone, &soa);
-	c2w_log_info("feeds: zone %s: serial %u from %s by %s, %zu records, in force", fz->name,
-		     soa.serial, pri->text,
+	c2w_log_info("feeds: zone %s: serial %u from %s by %s, %zu records, in force (%s, %.1f ms "
+		     "after the transfer)",
+		     fz->name, soa.serial, pri->text,
 		     kind == FEED_XFR_INCREMENT ? "IXFR" : type == FEED_XFR_IXFR ? "IXFR (full)"
 										 : "AXFR",
-		     feed_zone_count(fz->zone));
+		     feed_zone_count(fz->zone), incremental ? "incremental" : "full compile",
+		     (double)(in_force_us - end_us) / 1000.0);
 	return C2W_OK;
 }
 
@@ -678,6 +912,11 @@ out_free:
 	return ret;
 }
 
+void net_feeds_set_delta(struct net_feeds *f, net_feeds_delta_cb cb)
+{
+	f->delta = cb;
+}
+
 int net_feeds_start(struct net_feeds *f)
 {
 	if (f->running || f->count == 0)
@@ -803,13 +1042,15 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    ",\"rules\":%" PRIu64 ",\"records\":%" PRIu64 ",\"source\":\"%s\",\"expired\":%s"
 	    ",\"enforced\":%s,\"on_expire\":\"%s\",\"transfers\":%" PRIu64 ",\"failures\":%" PRIu64
 	    ",\"axfr\":%" PRIu64 ",\"ixfr\":%" PRIu64 ",\"uptodate\":%" PRIu64
-	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s",
+	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s,\"incremental\":%" PRIu64
+	    ",\"merges\":%" PRIu64 ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64,
 	    first ? "" : ",", fz->name, st.has_copy ? "true" : "false",
 	    st.has_copy ? st.soa.serial : 0, st.last_success, st.last_attempt, st.last_error,
 	    st.next_refresh, st.rules, st.records, st.source, st.expired ? "true" : "false",
 	    enforced ? "true" : "false", fz->on_expire == CONF_ON_EXPIRE_KEEP ? "keep" : "drop",
 	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
-	    fz->has_key ? "true" : "false");
+	    fz->has_key ? "true" : "false", st.incremental, st.merges,
+	    st.last_apply ? st.last_apply : "", st.last_apply_us);
 	if (fz->url != NULL)
 		http_json(fz, &st, reply);
 	control_reply_printf(reply, "}");

@@ -18,6 +18,7 @@
 #ifndef C2W_NET_FEEDS_H
 #define C2W_NET_FEEDS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -37,6 +38,21 @@ struct event_base;
 typedef int (*net_feeds_apply_cb)(void *ctx, const char *const *files, uint64_t *rules);
 
 /**
+ * Main thread: apply an IXFR of zone @zone (index in the running config) as an increment over
+ * the running policy (policy_snap_delta()) and swap it in.
+ *
+ * @param records    RPZ text: every record the changed owners have in the new copy
+ * @param owners     the changed owner names (absolute, lower case)
+ * @param rules      out: rules per zone of the running config
+ * @param merge_due  out: the increments stacked up past the bound: recompile from the copies
+ * @return C2W_OK in force; C2W_EFULL or C2W_EINVAL: cannot be applied as an increment (take
+ *         the full path); anything else: refused, the old policy stays
+ */
+typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, const char *records, size_t len,
+				  const char *const *owners, size_t count, uint64_t *rules,
+				  bool *merge_due);
+
+/**
  * Set up the zones of @cfg (borrowed until net_feeds_reconfigure() or free) that name
  * primaries, reading each last good copy from disk; the thread is not started.
  *
@@ -44,6 +60,10 @@ typedef int (*net_feeds_apply_cb)(void *ctx, const char *const *files, uint64_t 
  */
 C2W_NODISCARD int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
 				net_feeds_apply_cb apply, void *ctx, struct net_feeds **out);
+
+/** Apply IXFRs as increments through @cb (main thread); without it every copy is compiled
+ *  in full. Call before net_feeds_start(). */
+void net_feeds_set_delta(struct net_feeds *f, net_feeds_delta_cb cb);
 
 /** Start the transfer thread. @return C2W_OK or a negative errno */
 C2W_NODISCARD int net_feeds_start(struct net_feeds *f);

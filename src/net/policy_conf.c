@@ -168,3 +168,51 @@ int net_policy_load_files(const struct c2w_config *cfg, const char *const *files
 	free(rep);
 	return ret;
 }
+
+int net_policy_delta(const struct c2w_config *cfg, const char *const *files,
+		     const struct policy_snap *prev, size_t zone, const char *records, size_t len,
+		     const char *const *owners, size_t count, uint64_t *rules,
+		     struct policy_snap **out, char *err, size_t err_len)
+{
+	struct policy_zone_spec specs[POLICY_ZONES_MAX];
+	size_t n = 0, at = SIZE_MAX;
+
+	*out = NULL;
+	if (err != NULL && err_len > 0)
+		err[0] = '\0';
+	if (prev == NULL || zone >= cfg->policy.zone_count ||
+	    cfg->policy.zone_count > POLICY_ZONES_MAX || files[zone] == NULL)
+		return C2W_EINVAL;
+	for (size_t i = 0; i < cfg->policy.zone_count; i++) {
+		if (files[i] == NULL)
+			continue;
+		if (i == zone)
+			at = n;
+		net_policy_spec_from_conf(cfg, &cfg->policy.zones[i], &specs[n]);
+		specs[n++].file = files[i];
+	}
+	struct policy_build_opts opts = {
+	    .never_block = (const char *const *)cfg->policy.never_block,
+	    .never_block_count = cfg->policy.never_block_count,
+	    .never_block_file = cfg->policy.never_block_file,
+	    .protect_mode = POLICY_PROTECT_REFUSE,
+	    .max_change = cfg->policy.max_change,
+	};
+	struct policy_report *rep = calloc(1, sizeof(*rep));
+	if (rep == NULL)
+		return C2W_ENOMEM;
+	rep->diag = on_policy_diag;
+	int ret = policy_snap_delta(prev, specs, n, (unsigned)at, records, len, owners, count,
+				    &opts, rep, out);
+	if (ret != C2W_OK && ret != C2W_EFULL && ret != C2W_EINVAL) {
+		c2w_log_err("policy: increment not applied: %s (%s)",
+			    rep->error[0] ? rep->error : "error", c2w_strerror(ret));
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "increment not applied: %s (%s)",
+				 rep->error[0] ? rep->error : "error", c2w_strerror(ret));
+	} else if (ret == C2W_OK && rules != NULL) {
+		zone_rules_out(cfg, rep, rules);
+	}
+	free(rep);
+	return ret;
+}

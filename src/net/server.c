@@ -611,6 +611,38 @@ static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
 	return swap_policy(srv, snap);
 }
 
+/* Increments stacked on one full compile before the feeds recompile (merge) in full: this
+ * many layers, or this many touched trigger keys (plus 1/16 of the rules), whichever first.
+ * Lookups probe one small table per layer; docs/policy.md "Increments". */
+#define MERGE_LAYERS 16
+#define MERGE_KEYS   65536
+
+/* An IXFR as an increment over the running policy: same guard rails as a reload. */
+static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
+		       const char *const *owners, size_t count, uint64_t *rules, bool *merge_due)
+{
+	struct net_server *srv = ctx;
+	const char *files[POLICY_ZONES_MAX];
+	struct policy_snap *snap = NULL;
+	char err[512];
+	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
+		return C2W_EINVAL;
+	net_feeds_files(srv->feeds, srv->cfg, files);
+	int ret = net_policy_delta(srv->cfg, files, srv->snap, zone, records, len, owners, count,
+				   rules, &snap, err, sizeof(err));
+	if (ret != C2W_OK) {
+		if (ret != C2W_EFULL && ret != C2W_EINVAL)
+			c2w_log_err("feeds: increment refused (%s); the running policy stays", err);
+		return ret;
+	}
+	unsigned layers;
+	uint64_t keys;
+	policy_snap_delta_size(snap, &layers, &keys);
+	*merge_due = layers >= MERGE_LAYERS ||
+		     keys > MERGE_KEYS + policy_snap_rule_count(snap) / 16;
+	return swap_policy(srv, snap);
+}
+
 static int start_workers(struct net_server *srv)
 {
 	char err[512] = "";
@@ -691,6 +723,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		ret = net_xfr_new(cfg, &srv->xfr);
 	if (ret != C2W_OK)
 		goto out_free;
+	net_feeds_set_delta(srv->feeds, apply_delta);
 	ret = load_policy(srv, cfg, false, &srv->snap, NULL, 0);
 	if (ret != C2W_OK)
 		goto out_free;

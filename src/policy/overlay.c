@@ -118,7 +118,8 @@ static void adjust_counts(struct policy_snap *n, const struct policy_snap *cur,
 		const struct img_slot *o = policy_img_find(cur, h, sl->zone, sl->kind, k + 1, k[0]);
 		if (o != NULL)
 			count_rule(n, policy_img_src(cur, o), o, -1);
-		const struct img_slot *w = policy_img_find_own(m, h, sl->zone, sl->kind, k + 1, k[0]);
+		const struct img_slot *w =
+		    policy_img_find_own(m, h, sl->zone, sl->kind, k + 1, k[0]);
 		if (w != NULL)
 			count_rule(n, m, w, +1);
 	}
@@ -161,8 +162,8 @@ static int check_change(const struct policy_snap *cur, const struct policy_snap 
 static struct policy_snap *snap_over(const struct policy_snap *cur, struct img_layer *l)
 {
 	/* The hold on the shared full image is a refcount, not a write to its contents. */
-	struct policy_snap *base = cur->parent != NULL ? cur->parent
-						       : (struct policy_snap *)(uintptr_t)cur;
+	struct policy_snap *base =
+	    cur->parent != NULL ? cur->parent : (struct policy_snap *)(uintptr_t)cur;
 	struct policy_snap *n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return NULL;
@@ -246,9 +247,8 @@ int policy_snap_delta(const struct policy_snap *cur, const struct policy_zone_sp
 		ret = compile_text(specs, count, zone, records, records_len, opts, rep, &m);
 	if (ret != C2W_OK)
 		goto out_free;
-	uint64_t top = cur->layers != NULL
-			       ? cur->layers->rule_base + cur->layers->rules->hdr->slot_count
-			       : 0;
+	uint64_t top =
+	    cur->layers != NULL ? cur->layers->rule_base + cur->layers->rules->hdr->slot_count : 0;
 	if (cur->hdr->slot_count + top + m->hdr->slot_count >= UINT32_MAX) {
 		ret = C2W_EFULL;
 		goto out_free;

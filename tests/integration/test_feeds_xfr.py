@@ -14,9 +14,12 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
 import time
 import unittest
 
+import dns.message
+import dns.query
 import dns.rcode
 import dns.tsigkeyring
 
@@ -331,6 +334,79 @@ class TestReal(unittest.TestCase):
             self.assertFalse(z["has_copy"], z)
             self.assertIn(why, z["last_error"], z)
             self.assertEqual(a_values(R, qname)[0], [])
+
+
+class TestIncremental(unittest.TestCase):
+    """An IXFR of a few changes goes in as an increment (docs/policy.md "Increments"): the
+    feeds state says "incremental", the right names are blocked and unblocked, and a client
+    querying all along loses no query and never sees a mix of versions."""
+
+    def test_knot_ixfr_applied_incrementally(self):
+        wait_state(R, KNOT_ZONE, lambda z: z["has_copy"], what="first transfer")
+        stop = threading.Event()
+        seen = {"answers": 0, "lost": 0, "wrong": []}
+
+        def client():
+            # Bounded: at most 2000 queries, stops with the test.
+            for i in range(2000):
+                if stop.is_set():
+                    return
+                q = dns.message.make_query("knot1.example.test." if i % 2 else
+                                           "inc2.example.test.", "A")
+                try:
+                    m = dns.query.udp(q, R.addr, port=R.port, timeout=2.0)
+                except Exception:  # a timeout is a lost query
+                    seen["lost"] += 1
+                    continue
+                seen["answers"] += 1
+                vals = rrset_values(m, "answer", q.question[0].name.to_text(), "A")
+                if i % 2 and vals != ["10.0.2.1"]:
+                    seen["wrong"].append(("knot1", vals))
+                if not i % 2 and vals not in ([], ["10.0.2.22"], ["10.0.2.23"]):
+                    seen["wrong"].append(("inc2", vals))
+                time.sleep(0.005)
+
+        th = threading.Thread(target=client)
+        th.start()
+        try:
+            before = zone_state(R, KNOT_ZONE)
+            KNOT.update(["update add inc1.example.test.%s 300 A 10.0.2.21" % KNOT_ZONE,
+                         "update add inc2.example.test.%s 300 A 10.0.2.22" % KNOT_ZONE,
+                         "update add *.incw.example.test.%s 300 A 10.0.2.44" % KNOT_ZONE,
+                         "update add 32.7.2.0.10.rpz-ip.%s 300 CNAME ." % KNOT_ZONE])
+            wait_answer_a(R, "inc1.example.test.", "10.0.2.21")
+            z = wait_state(R, KNOT_ZONE, lambda z: z["incremental"] > before["incremental"],
+                           what="an incremental apply")
+            self.assertEqual(z["last_apply"], "incremental", z)
+            self.assertEqual(z["rules"], before["rules"] + 4, (before, z))
+            self.assertEqual(a_values(R, "inc2.example.test.")[0], ["10.0.2.22"])
+            self.assertEqual(a_values(R, "a.b.incw.example.test.")[0], ["10.0.2.44"])
+            print("knot: 4 changes in force %.1f ms after the transfer (incremental)" %
+                  (z["last_apply_us"] / 1000.0))
+            # Second increment over the first: a delete, a change, a delete of a wildcard.
+            mid = z
+            KNOT.update(["update delete inc1.example.test.%s A" % KNOT_ZONE,
+                         "update delete inc2.example.test.%s A" % KNOT_ZONE,
+                         "update add inc2.example.test.%s 300 A 10.0.2.23" % KNOT_ZONE,
+                         "update delete *.incw.example.test.%s" % KNOT_ZONE])
+            wait_answer_a(R, "inc2.example.test.", "10.0.2.23")
+            z = wait_state(R, KNOT_ZONE, lambda z: z["incremental"] > mid["incremental"],
+                           what="a second incremental apply")
+            self.assertEqual(z["rules"], before["rules"] + 2, (before, z))
+            self.assertEqual(a_values(R, "inc1.example.test.")[0], [])
+            self.assertEqual(a_values(R, "a.b.incw.example.test.")[0], [])
+            self.assertEqual(a_values(R, "knot1.example.test.")[0], ["10.0.2.1"])
+            # The disk copy has the new serial too.
+            path = os.path.join(TMP, "state", KNOT_ZONE + "zone")
+            with open(path) as f:
+                head = f.readline()
+            self.assertIn("serial=%d" % z["serial"], head)
+        finally:
+            stop.set()
+            th.join(30)
+        self.assertGreater(seen["answers"], 10, seen)
+        self.assertEqual(seen["lost"], 0, seen)
+        self.assertEqual(seen["wrong"], [], seen)
 
 
 class TestHostile(unittest.TestCase):

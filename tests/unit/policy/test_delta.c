@@ -29,12 +29,24 @@ static unsigned rnd(void)
 static void owner_name(unsigned i, char *out, size_t cap)
 {
 	switch (i % 6) {
-	case 0: snprintf(out, cap, "n%u.example.%s", i, ZONE); break;
-	case 1: snprintf(out, cap, "*.w%u.example.%s", i, ZONE); break;
-	case 2: snprintf(out, cap, "ld%u.example.%s", i, ZONE); break;
-	case 3: snprintf(out, cap, "32.%u.%u.0.10.rpz-ip.%s", i % 250, i / 250, ZONE); break;
-	case 4: snprintf(out, cap, "32.%u.%u.168.192.rpz-client-ip.%s", i % 250, i / 250, ZONE); break;
-	default: snprintf(out, cap, "ns%u.example.rpz-nsdname.%s", i, ZONE); break;
+	case 0:
+		snprintf(out, cap, "n%u.example.%s", i, ZONE);
+		break;
+	case 1:
+		snprintf(out, cap, "*.w%u.example.%s", i, ZONE);
+		break;
+	case 2:
+		snprintf(out, cap, "ld%u.example.%s", i, ZONE);
+		break;
+	case 3:
+		snprintf(out, cap, "32.%u.%u.0.10.rpz-ip.%s", i % 250, i / 250, ZONE);
+		break;
+	case 4:
+		snprintf(out, cap, "32.%u.%u.168.192.rpz-client-ip.%s", i % 250, i / 250, ZONE);
+		break;
+	default:
+		snprintf(out, cap, "ns%u.example.rpz-nsdname.%s", i, ZONE);
+		break;
 	}
 }
 
@@ -42,15 +54,14 @@ static void owner_name(unsigned i, char *out, size_t cap)
 static char *records_for(unsigned i, unsigned v)
 {
 	char owner[128], buf[512];
-	static const char *const acts[] = {".", "*.", "rpz-passthru.", "rpz-drop.",
-					   "garden.example.", "rpz-tcp-only."};
+	static const char *const acts[] = {
+	    ".", "*.", "rpz-passthru.", "rpz-drop.", "garden.example.", "rpz-tcp-only."};
 	owner_name(i, owner, sizeof(owner));
 	if (i % 6 == 2)
 		snprintf(buf, sizeof(buf), "%s %u IN A 10.9.%u.%u\n%s %u IN TXT \"v%u\"\n", owner,
 			 60 + v, v % 250, i % 250, owner, 60 + v, v);
 	else
-		snprintf(buf, sizeof(buf), "%s %u IN CNAME %s\n", owner, 30 + v,
-			 acts[(i + v) % 6]);
+		snprintf(buf, sizeof(buf), "%s %u IN CNAME %s\n", owner, 30 + v, acts[(i + v) % 6]);
 	return strdup(buf);
 }
 
@@ -305,8 +316,8 @@ static void test_guard_rails(void)
 	const char *own[] = {"bank.isp.example." ZONE};
 	const char *rec = "bank.isp.example." ZONE " 60 IN CNAME .\n";
 	const char *nb[] = {"*.isp.example."};
-	struct policy_build_opts o = {.never_block = nb, .never_block_count = 1,
-				      .protect_mode = POLICY_PROTECT_REFUSE};
+	struct policy_build_opts o = {
+	    .never_block = nb, .never_block_count = 1, .protect_mode = POLICY_PROTECT_REFUSE};
 	struct policy_report rep;
 	memset(&rep, 0, sizeof(rep));
 	CHECK_EQ(policy_snap_delta(s0, zones, 2, 1, rec, strlen(rec), own, 1, &o, &rep, &s1),
