@@ -234,6 +234,7 @@ def setUpModule():
     PORTS["dead"] = cw.free_port()  # nothing listens there: connection refused
     R = cw.make_resolver(WORLD, kind="c2wall", mode="recursive", validate=False,
                          extra={"policy": {"state-dir": os.path.join(TMP, "state"),
+                                           "never-block": ["*.protected.example.test."],
                                            "zones": zones_conf()}})
     BIND = Named(PORTS["bind"], R.port)
     KNOT = Knot(PORTS["knot"], R.port)
@@ -407,6 +408,25 @@ class TestIncremental(unittest.TestCase):
         self.assertGreater(seen["answers"], 10, seen)
         self.assertEqual(seen["lost"], 0, seen)
         self.assertEqual(seen["wrong"], [], seen)
+
+    def test_knot_ixfr_blocking_never_block_name_refused(self):
+        """The guard rails hold for increments: an IXFR that would block a never-block name
+        is refused whole (its other change too) and the old serial stays in force."""
+        z0 = wait_state(R, KNOT_ZONE, lambda z: z["has_copy"], what="first transfer")
+        KNOT.update(["update add bank.protected.example.test.%s 300 A 10.0.2.66" % KNOT_ZONE,
+                     "update add also.example.test.%s 300 A 10.0.2.67" % KNOT_ZONE])
+        z = wait_state(R, KNOT_ZONE, lambda z: z["failures"] > z0["failures"],
+                       what="a refused increment")
+        self.assertEqual(z["serial"], z0["serial"], z)
+        self.assertIn("not put in force", z["last_error"], z)
+        self.assertEqual(a_values(R, "also.example.test.")[0], [])
+        self.assertEqual(a_values(R, "bank.protected.example.test.")[0], [])
+        # The primary takes it back: the next IXFR (both versions) goes in.
+        KNOT.update(["update delete bank.protected.example.test.%s A" % KNOT_ZONE])
+        wait_answer_a(R, "also.example.test.", "10.0.2.67")
+        z = zone_state(R, KNOT_ZONE)
+        self.assertGreater(z["serial"], z0["serial"] + 1, z)
+        self.assertEqual(a_values(R, "bank.protected.example.test.")[0], [])
 
 
 class TestHostile(unittest.TestCase):
