@@ -529,3 +529,19 @@ int feed_xfr_finish(struct feed_xfr *x, const struct feed_zone *current, struct 
 	*kind = FEED_XFR_INCREMENT;
 	return C2W_OK;
 }
+
+int feed_xfr_finish_in_place(struct feed_xfr *x, struct feed_zone *current,
+			     struct feed_zone **out, enum feed_xfr_kind *kind)
+{
+	if (x->state != XS_DONE || x->full != NULL || x->op_count == 0 || current == NULL)
+		return feed_xfr_finish(x, current, out, kind);
+	*out = NULL;
+	feed_zone_journal_begin(current);
+	int ret = apply_ops(x, current);
+	if (ret != C2W_OK) {
+		feed_zone_rollback(current);
+		return ret;
+	}
+	*kind = FEED_XFR_INCREMENT;
+	return C2W_OK;
+}

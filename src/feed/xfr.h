@@ -98,4 +98,14 @@ const char *feed_xfr_change(const struct feed_xfr *x, size_t i, bool *add);
 C2W_NODISCARD int feed_xfr_finish(struct feed_xfr *x, const struct feed_zone *current,
 				  struct feed_zone **out, enum feed_xfr_kind *kind);
 
+/**
+ * feed_xfr_finish() that applies an increment to @current itself instead of a copy (O(changes)
+ * instead of O(zone) time and memory), with @current's undo journal on: the caller then keeps
+ * the change with feed_zone_commit() or takes it back with feed_zone_rollback(). For an
+ * increment *@out is NULL; a full zone and UPTODATE come back as from feed_xfr_finish().
+ * On failure @current is as it was.
+ */
+C2W_NODISCARD int feed_xfr_finish_in_place(struct feed_xfr *x, struct feed_zone *current,
+					   struct feed_zone **out, enum feed_xfr_kind *kind);
+
 #endif

@@ -23,6 +23,20 @@ struct rec {
 	char *line; /* as given */
 };
 
+/* Undo journal entries (feed_zone_journal_begin()). */
+enum jop {
+	J_REMOVE, /* undo an insert: remove @key */
+	J_PUT,    /* undo a delete or a replace: put @key/@line back */
+	J_SOA,    /* undo a SOA change: @line (may be NULL) and the saved timers */
+};
+
+struct jent {
+	enum jop op;
+	char *key, *line;
+	struct feed_soa soa;
+	bool has_soa;
+};
+
 struct feed_zone {
 	char *origin;
 	struct rec *slots;
@@ -32,6 +46,9 @@ struct feed_zone {
 	char *soa_line;
 	struct feed_soa soa;
 	bool has_soa;
+	bool journaling;
+	struct jent *jr;
+	size_t jr_count, jr_cap;
 };
 
 static char tomb_mark;
@@ -68,6 +85,11 @@ void feed_zone_free(struct feed_zone *z)
 	free(z->slots);
 	free(z->soa_line);
 	free(z->origin);
+	for (size_t i = 0; i < z->jr_count; i++) {
+		free(z->jr[i].key);
+		free(z->jr[i].line);
+	}
+	free(z->jr);
 	free(z);
 }
 
@@ -155,6 +177,29 @@ static int grow(struct feed_zone *z)
 	return C2W_OK;
 }
 
+/* Room for one more journal entry (reserved before a change, so logging never fails). */
+static int jr_reserve(struct feed_zone *z)
+{
+	if (!z->journaling || z->jr_count < z->jr_cap)
+		return C2W_OK;
+	size_t cap = z->jr_cap ? z->jr_cap * 2 : 64;
+	struct jent *n = realloc(z->jr, cap * sizeof(*n));
+	if (n == NULL)
+		return C2W_ENOMEM;
+	z->jr = n;
+	z->jr_cap = cap;
+	return C2W_OK;
+}
+
+static void jr_log(struct feed_zone *z, enum jop op, char *key, char *line)
+{
+	struct jent *e = &z->jr[z->jr_count++];
+	memset(e, 0, sizeof(*e));
+	e->op = op;
+	e->key = key;
+	e->line = line;
+}
+
 /* Insert with ownership of @key and @line. */
 static int put(struct feed_zone *z, char *key, char *line)
 {
@@ -163,14 +208,25 @@ static int put(struct feed_zone *z, char *key, char *line)
 		free(line);
 		return C2W_ENOMEM;
 	}
+	char *undo_key = NULL;
+	if (z->journaling && (jr_reserve(z) != C2W_OK || (undo_key = strdup(key)) == NULL)) {
+		free(key);
+		free(line);
+		return C2W_ENOMEM;
+	}
 	bool found;
 	size_t i = slot_of(z, key, &found);
 	if (found) {
 		free(key);
-		free(z->slots[i].line);
+		if (z->journaling)
+			jr_log(z, J_PUT, undo_key, z->slots[i].line);
+		else
+			free(z->slots[i].line);
 		z->slots[i].line = line;
 		return C2W_OK;
 	}
+	if (z->journaling)
+		jr_log(z, J_REMOVE, undo_key, NULL);
 	if (z->slots[i].key == NULL)
 		z->used++;
 	z->slots[i].key = key;
@@ -204,8 +260,14 @@ int feed_zone_del(struct feed_zone *z, const char *line)
 	free(key);
 	if (!found)
 		return C2W_ENOENT;
-	free(z->slots[i].key);
-	free(z->slots[i].line);
+	if (jr_reserve(z) != C2W_OK)
+		return C2W_ENOMEM;
+	if (z->journaling) {
+		jr_log(z, J_PUT, z->slots[i].key, z->slots[i].line);
+	} else {
+		free(z->slots[i].key);
+		free(z->slots[i].line);
+	}
 	z->slots[i].key = TOMB;
 	z->slots[i].line = NULL;
 	z->count--;
@@ -215,9 +277,17 @@ int feed_zone_del(struct feed_zone *z, const char *line)
 int feed_zone_set_soa(struct feed_zone *z, const char *line, const struct feed_soa *soa)
 {
 	char *copy = strdup(line);
-	if (copy == NULL)
+	if (copy == NULL || jr_reserve(z) != C2W_OK) {
+		free(copy);
 		return C2W_ENOMEM;
-	free(z->soa_line);
+	}
+	if (z->journaling) {
+		jr_log(z, J_SOA, NULL, z->soa_line);
+		z->jr[z->jr_count - 1].soa = z->soa;
+		z->jr[z->jr_count - 1].has_soa = z->has_soa;
+	} else {
+		free(z->soa_line);
+	}
 	z->soa_line = copy;
 	z->soa = *soa;
 	z->has_soa = true;
@@ -234,6 +304,68 @@ bool feed_zone_soa(const struct feed_zone *z, struct feed_soa *out)
 size_t feed_zone_count(const struct feed_zone *z)
 {
 	return z->count;
+}
+
+void feed_zone_journal_begin(struct feed_zone *z)
+{
+	feed_zone_commit(z);
+	z->journaling = true;
+}
+
+void feed_zone_commit(struct feed_zone *z)
+{
+	for (size_t i = 0; i < z->jr_count; i++) {
+		free(z->jr[i].key);
+		free(z->jr[i].line);
+	}
+	free(z->jr);
+	z->jr = NULL;
+	z->jr_count = z->jr_cap = 0;
+	z->journaling = false;
+}
+
+/* Undo one entry; ownership of its strings moves back into the zone. Cannot fail: a removal
+ * leaves a tombstone, a put-back reuses the slot its record left (tombstone or same key). */
+static void jr_undo(struct feed_zone *z, struct jent *e)
+{
+	bool found;
+	if (e->op == J_SOA) {
+		free(z->soa_line);
+		z->soa_line = e->line;
+		z->soa = e->soa;
+		z->has_soa = e->has_soa;
+		return;
+	}
+	size_t i = slot_of(z, e->key, &found);
+	if (e->op == J_REMOVE) {
+		if (found) {
+			free(z->slots[i].key);
+			free(z->slots[i].line);
+			z->slots[i].key = TOMB;
+			z->slots[i].line = NULL;
+			z->count--;
+		}
+		free(e->key);
+		return;
+	}
+	if (found) {
+		free(e->key);
+		free(z->slots[i].line);
+		z->slots[i].line = e->line;
+		return;
+	}
+	if (z->slots[i].key == NULL)
+		z->used++;
+	z->slots[i].key = e->key;
+	z->slots[i].line = e->line;
+	z->count++;
+}
+
+void feed_zone_rollback(struct feed_zone *z)
+{
+	while (z->jr_count > 0)
+		jr_undo(z, &z->jr[--z->jr_count]);
+	feed_zone_commit(z);
 }
 
 int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char *line),

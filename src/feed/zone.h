@@ -50,6 +50,15 @@ bool feed_zone_soa(const struct feed_zone *z, struct feed_soa *out);
 size_t feed_zone_count(const struct feed_zone *z);
 
 /**
+ * Undo journal, for applying an increment in place: after feed_zone_journal_begin() every
+ * change is logged (its old data kept) until feed_zone_commit() drops the log or
+ * feed_zone_rollback() restores the zone as it was at the begin. Both always succeed.
+ */
+void feed_zone_journal_begin(struct feed_zone *z);
+void feed_zone_commit(struct feed_zone *z);
+void feed_zone_rollback(struct feed_zone *z);
+
+/**
  * Call @cb for every record line but the SOA, in no particular order, until it returns
  * non-zero. @return that value, or 0
  */

@@ -548,7 +548,10 @@ static int transfer(struct fzone *fz, const struct conf_addr *pri, enum feed_xfr
 			     err_len);
 	if (ret == 1) {
 		*end_us = mono_us();
-		ret = feed_xfr_finish(x, fz->zone, out, kind);
+		/* With increments, the held copy is changed in place (undo journal on): no O(zone)
+		 * clone; the caller commits or rolls it back. */
+		ret = d != NULL ? feed_xfr_finish_in_place(x, fz->zone, out, kind)
+				: feed_xfr_finish(x, fz->zone, out, kind);
 		if (ret != C2W_OK)
 			snprintf(err, err_len, "%s", feed_xfr_error(x));
 		else if (*kind == FEED_XFR_INCREMENT && d != NULL)
@@ -574,10 +577,19 @@ static void sync_parent(const char *path)
 	}
 }
 
-/* A new copy: compile it through the main thread; only a copy in force replaces the old. */
+/* A new copy: compile it through the main thread; only a copy in force replaces the old.
+ * @nz NULL: the held copy was changed in place (journal on): kept or rolled back here. */
 static int commit(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_zone *nz,
 		  const struct conf_addr *pri, char *err, size_t err_len)
 {
+	if (nz == NULL) {
+		int ret = commit(f, fz, zi, fz->zone, pri, err, err_len);
+		if (ret == C2W_OK)
+			feed_zone_commit(fz->zone);
+		else
+			feed_zone_rollback(fz->zone);
+		return ret;
+	}
 	char cand[4200];
 	snprintf(cand, sizeof(cand), "%s.candidate", fz->path);
 	struct feed_zone_meta meta = {.refreshed = time(NULL)};
@@ -602,8 +614,10 @@ static int commit(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_
 			    c2w_strerror(ret));
 	}
 	sync_parent(fz->path);
-	feed_zone_free(fz->zone);
-	fz->zone = nz;
+	if (fz->zone != nz) {
+		feed_zone_free(fz->zone);
+		fz->zone = nz;
+	}
 	return C2W_OK;
 }
 
@@ -653,19 +667,29 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 			struct fdelta *d, const struct conf_addr *pri, int64_t *in_force_us,
 			char *err, size_t err_len)
 {
-	int ret = fdelta_records(d, fz, nz);
-	if (ret != C2W_OK)
+	const struct feed_zone *z = nz != NULL ? nz : fz->zone;
+	int ret = fdelta_records(d, fz, z);
+	if (ret != C2W_OK) {
+		if (nz == NULL)
+			feed_zone_rollback(fz->zone);
 		return ret;
+	}
 	bool merge_due = false;
 	ret = ask_main_req(f, zi, NULL, d, &merge_due);
 	if (ret == C2W_EFULL || ret == C2W_EINVAL)
 		return ret;
 	if (ret != C2W_OK) {
+		if (nz == NULL)
+			feed_zone_rollback(fz->zone); /* the old serial stays, in memory too */
 		snprintf(err, err_len, "increment not put in force (%s); see the policy log lines",
 			 c2w_strerror(ret));
 		return ret;
 	}
 	*in_force_us = mono_us();
+	if (nz == NULL) {
+		feed_zone_commit(fz->zone);
+		nz = fz->zone;
+	}
 	pthread_mutex_lock(&f->mu);
 	(void)feed_zone_soa(nz, &fz->st.soa); /* the serial in force, before the disk write */
 	pthread_mutex_unlock(&f->mu);
@@ -675,8 +699,10 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	if (wret != C2W_OK)
 		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
 			    c2w_strerror(wret));
-	feed_zone_free(fz->zone);
-	fz->zone = nz;
+	if (fz->zone != nz) {
+		feed_zone_free(fz->zone);
+		fz->zone = nz;
+	}
 	if (merge_due) {
 		int mret = ask_main(f, zi, NULL);
 		c2w_log_info("feeds: zone %s: increments merged into a full compile: %s", fz->name,

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transferred zone's undo journal (applying an IXFR in place): adds, replacements (new
+ * TTL), deletions and a SOA change after feed_zone_journal_begin() are all taken back by
+ * feed_zone_rollback() (same records, same lines, same SOA), kept by feed_zone_commit(); a
+ * journal across a table growth; feed_zone_foreach() sees every record but the SOA.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "feed/zone.h"
+#include "test.h"
+
+struct acc {
+	char text[1 << 16];
+	size_t len;
+	unsigned n;
+};
+
+static int collect(void *ctx, const char *line)
+{
+	struct acc *a = ctx;
+	a->n++;
+	/* order-independent fingerprint: sum of a hash of each line */
+	unsigned long h = 5381;
+	for (const char *p = line; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	unsigned long *sum = (unsigned long *)(void *)a->text;
+	*sum += h;
+	return 0;
+}
+
+static void snapshot(const struct feed_zone *z, unsigned *n, unsigned long *sum, uint32_t *serial)
+{
+	static struct acc a;
+	memset(&a, 0, sizeof(a));
+	CHECK_EQ(feed_zone_foreach(z, collect, &a), 0);
+	*n = a.n;
+	memcpy(sum, a.text, sizeof(*sum));
+	struct feed_soa soa = {0};
+	CHECK(feed_zone_soa(z, &soa));
+	*serial = soa.serial;
+}
+
+static void test_journal_rollback_and_commit(void)
+{
+	struct feed_zone *z;
+	char line[128];
+	CHECK_EQ(feed_zone_new("rpz.example.", &z), C2W_OK);
+	struct feed_soa soa = {.serial = 1};
+	CHECK_EQ(feed_zone_set_soa(z, "rpz.example. 300 IN SOA ns. h. 1 2 3 4 5", &soa), C2W_OK);
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "n%d.rpz.example. 300 IN CNAME .", i);
+		CHECK_EQ(feed_zone_add(z, line), C2W_OK);
+	}
+	unsigned n0, n1;
+	unsigned long s0, s1;
+	uint32_t ser0, ser1;
+	snapshot(z, &n0, &s0, &ser0);
+	CHECK_EQ(n0, 40);
+
+	feed_zone_journal_begin(z);
+	/* enough additions to grow the table under the journal */
+	for (int i = 0; i < 200; i++) {
+		snprintf(line, sizeof(line), "a%d.rpz.example. 300 IN A 10.0.0.%d", i, i % 250);
+		CHECK_EQ(feed_zone_add(z, line), C2W_OK);
+	}
+	CHECK_EQ(feed_zone_del(z, "n1.rpz.example. 999 IN CNAME ."), C2W_OK);
+	CHECK_EQ(feed_zone_del(z, "n2.rpz.example. 300 IN CNAME ."), C2W_OK);
+	CHECK_EQ(feed_zone_add(z, "n3.rpz.example. 60 IN CNAME ."), C2W_OK); /* new TTL */
+	CHECK_EQ(feed_zone_add(z, "n2.rpz.example. 77 IN CNAME ."), C2W_OK); /* deleted, re-added */
+	CHECK_EQ(feed_zone_del(z, "a5.rpz.example. 300 IN A 10.0.0.5"), C2W_OK);
+	struct feed_soa soa2 = {.serial = 2};
+	CHECK_EQ(feed_zone_set_soa(z, "rpz.example. 300 IN SOA ns. h. 2 2 3 4 5", &soa2), C2W_OK);
+	CHECK_EQ(feed_zone_del(z, "nothere.rpz.example. 300 IN CNAME ."), C2W_ENOENT);
+	snapshot(z, &n1, &s1, &ser1);
+	CHECK_EQ(n1, 40 + 200 - 1 - 1);
+	CHECK_EQ(ser1, 2);
+	feed_zone_rollback(z);
+	snapshot(z, &n1, &s1, &ser1);
+	CHECK_EQ(n1, n0);
+	CHECK(s1 == s0);
+	CHECK_EQ(ser1, 1);
+	CHECK_EQ(feed_zone_count(z), 40);
+
+	/* the same again, kept */
+	feed_zone_journal_begin(z);
+	CHECK_EQ(feed_zone_del(z, "n1.rpz.example. 300 IN CNAME ."), C2W_OK);
+	CHECK_EQ(feed_zone_add(z, "new.rpz.example. 300 IN CNAME ."), C2W_OK);
+	CHECK_EQ(feed_zone_set_soa(z, "rpz.example. 300 IN SOA ns. h. 3 2 3 4 5",
+				   &(struct feed_soa){.serial = 3}),
+		 C2W_OK);
+	feed_zone_commit(z);
+	snapshot(z, &n1, &s1, &ser1);
+	CHECK_EQ(n1, 40);
+	CHECK(s1 != s0);
+	CHECK_EQ(ser1, 3);
+	CHECK_EQ(feed_zone_del(z, "n1.rpz.example. 300 IN CNAME ."), C2W_ENOENT);
+	/* a journal left open is freed with the zone */
+	feed_zone_journal_begin(z);
+	CHECK_EQ(feed_zone_add(z, "x.rpz.example. 300 IN CNAME ."), C2W_OK);
+	feed_zone_free(z);
+}
+
+TEST_MAIN(TEST(test_journal_rollback_and_commit))
