@@ -19,6 +19,8 @@ NOTIFYs c2wall, which transfers the IXFR and applies it. Measured:
 
   reload_to_answer_ms  from `knotc zone-reload` to the probe name answering (Knot's diff of
                        the zone, NOTIFY, IXFR, apply): the wall time an operator sees
+  notify_to_answer_ms  from Knot serving the new serial (polled every 2 ms; it sends its
+                       NOTIFY then) to the probe name answering: NOTIFY, IXFR, apply
   xfr_to_force_ms      c2wall's own figure (feeds state last_apply_us): from the transfer's
                        last message to the new policy in force (after builds only)
   mode                 "incremental" or "full" (feeds state last_apply)
@@ -219,7 +221,7 @@ policy:
     return p, sock
 
 
-def wait(pred, timeout, what, proc=None):
+def wait(pred, timeout, what, proc=None, sleep=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()
@@ -227,7 +229,7 @@ def wait(pred, timeout, what, proc=None):
             return v
         if proc is not None and proc.poll() is not None:
             raise RuntimeError("%s: process exited (%d)" % (what, proc.returncode))
-        time.sleep(0.05)
+        time.sleep(sleep)
     raise RuntimeError("%s: not within %.0f s" % (what, timeout))
 
 
@@ -269,7 +271,10 @@ def one_change(knot_conf, zf, sock, pid, rules, serial, k, keep_name):
     try:
         subprocess.run(["/usr/sbin/knotc", "-c", knot_conf, "zone-reload", ORIGIN], check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
-        wait(lambda: a_of(ask("%s." % probe, 0.2)) == [probe_ip], 1200, "probe answering")
+        wait(lambda: knot_serial() == serial, 1200, "knot serving the new serial", sleep=0.002)
+        tk = time.monotonic()
+        wait(lambda: a_of(ask("%s." % probe, 0.2)) == [probe_ip], 1200, "probe answering",
+             sleep=0.002)
         t1 = time.monotonic()
         st = wait(lambda: (lambda s: s if s and s.get("serial") == serial and
                            s.get("transfers", 0) > before.get("transfers", 0) else None)(
@@ -282,6 +287,7 @@ def one_change(knot_conf, zf, sock, pid, rules, serial, k, keep_name):
     del removed
     return {
         "k": k, "reload_to_answer_ms": round((t1 - t0) * 1000, 1),
+        "notify_to_answer_ms": round((t1 - tk) * 1000, 1),
         "xfr_to_force_ms": (round(st["last_apply_us"] / 1000.0, 1)
                             if "last_apply_us" in st else None),
         "mode": st.get("last_apply", "full") or "full",
@@ -330,6 +336,15 @@ def run(label, binary, n, changes, work):
     return rows
 
 
+def knot_serial():
+    q = dns.message.make_query(ORIGIN, "SOA")
+    try:
+        m = dns.query.udp(q, "127.0.0.1", port=P_KNOT, timeout=0.5)
+        return m.answer[0][0].serial if m.answer else None
+    except (dns.exception.Timeout, OSError):
+        return None
+
+
 def knot_up():
     q = dns.message.make_query(ORIGIN, "SOA")
     try:
@@ -360,11 +375,12 @@ def main():
     finally:
         for p in PROCS:
             stop(p)
-    head = ("| build | rules | changes | mode | reload → answer (ms) | transfer end → in force "
-            "(ms) | RSS steady (MiB) | RSS peak (MiB) | peak/steady | probes lost |\n"
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
-    body = "".join("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n" % (
-        r["build"], r["N"], r["k"], r["mode"], r["reload_to_answer_ms"],
+    head = ("| build | rules | changes | mode | reload → answer (ms) | new serial → answer (ms) "
+            "| transfer end → in force (ms) | RSS steady (MiB) | RSS peak (MiB) | peak/steady "
+            "| probes lost |\n"
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+    body = "".join("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
+        r["build"], r["N"], r["k"], r["mode"], r["reload_to_answer_ms"], r["notify_to_answer_ms"],
         r["xfr_to_force_ms"] if r["xfr_to_force_ms"] is not None else "—",
         r["rss_steady_mib"], r["rss_peak_mib"], r["ratio"], r["lost"]) for r in rows)
     print(head + body)

@@ -46,6 +46,14 @@ struct feed_zone {
 	char *soa_line;
 	struct feed_soa soa;
 	bool has_soa;
+	/* Records per owner, keyed by a 64-bit hash of the owner (0 = empty; entries stay when
+	 * their count drops to 0). A collision only overstates a count: feed_zone_owner_count()
+	 * is an upper bound, exact but for a 2^-64 chance. */
+	struct ocount {
+		uint64_t h;
+		uint64_t n;
+	} *own;
+	size_t own_cap, own_used; /* power of two; entries in use */
 	bool journaling;
 	struct jent *jr;
 	size_t jr_count, jr_cap;
@@ -85,6 +93,7 @@ void feed_zone_free(struct feed_zone *z)
 	free(z->slots);
 	free(z->soa_line);
 	free(z->origin);
+	free(z->own);
 	for (size_t i = 0; i < z->jr_count; i++) {
 		free(z->jr[i].key);
 		free(z->jr[i].line);
@@ -132,6 +141,86 @@ static char *record_key(const char *line, int *why)
 		return NULL;
 	}
 	return key;
+}
+
+static size_t slot_of(const struct feed_zone *z, const char *key, bool *found);
+
+static uint64_t owner_hash(const char *key_or_line, size_t *len)
+{
+	size_t n = 0;
+	while (key_or_line[n] != '\0' && key_or_line[n] != ' ' && key_or_line[n] != '\t')
+		n++;
+	if (len != NULL)
+		*len = n;
+	char low[256];
+	size_t m = n < sizeof(low) ? n : sizeof(low);
+	for (size_t i = 0; i < m; i++)
+		low[i] = (char)tolower((unsigned char)key_or_line[i]);
+	uint64_t h = XXH3_64bits(low, m);
+	return h ? h : 1;
+}
+
+static struct ocount *own_find(const struct feed_zone *z, uint64_t h)
+{
+	if (z->own_cap == 0)
+		return NULL;
+	size_t mask = z->own_cap - 1;
+	for (size_t i = (size_t)(h >> 7) & mask;; i = (i + 1) & mask)
+		if (z->own[i].h == h || z->own[i].h == 0)
+			return &z->own[i];
+}
+
+/* Room for one more owner, so that counting never fails afterwards. */
+static int own_reserve(struct feed_zone *z)
+{
+	if ((z->own_used + 1) * 2 <= z->own_cap)
+		return C2W_OK;
+	size_t ncap = z->own_cap ? z->own_cap * 2 : 64;
+	struct ocount *old = z->own;
+	size_t ocap = z->own_cap;
+	struct ocount *n = calloc(ncap, sizeof(*n));
+	if (n == NULL)
+		return C2W_ENOMEM;
+	z->own = n;
+	z->own_cap = ncap;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].h != 0)
+			*own_find(z, old[i].h) = old[i];
+	free(old);
+	return C2W_OK;
+}
+
+/* Count a record of @key's owner in (+1) or out (-1). +1 needs own_reserve() first. */
+static void own_count(struct feed_zone *z, const char *key, int delta)
+{
+	struct ocount *e = own_find(z, owner_hash(key, NULL));
+	if (e == NULL)
+		return;
+	if (e->h == 0) {
+		if (delta < 0)
+			return;
+		e->h = owner_hash(key, NULL);
+		z->own_used++;
+	}
+	e->n = delta > 0 ? e->n + 1 : e->n - (e->n > 0);
+}
+
+uint64_t feed_zone_owner_count(const struct feed_zone *z, const char *owner)
+{
+	const struct ocount *e = own_find(z, owner_hash(owner, NULL));
+	return e != NULL && e->h != 0 ? e->n : 0;
+}
+
+const char *feed_zone_line(const struct feed_zone *z, const char *line)
+{
+	int why = C2W_OK;
+	char *key = record_key(line, &why);
+	if (key == NULL)
+		return NULL;
+	bool found;
+	size_t i = slot_of(z, key, &found);
+	free(key);
+	return found ? z->slots[i].line : NULL;
 }
 
 static size_t slot_of(const struct feed_zone *z, const char *key, bool *found)
@@ -209,7 +298,8 @@ static int put(struct feed_zone *z, char *key, char *line)
 		return C2W_ENOMEM;
 	}
 	char *undo_key = NULL;
-	if (z->journaling && (jr_reserve(z) != C2W_OK || (undo_key = strdup(key)) == NULL)) {
+	if (own_reserve(z) != C2W_OK ||
+	    (z->journaling && (jr_reserve(z) != C2W_OK || (undo_key = strdup(key)) == NULL))) {
 		free(key);
 		free(line);
 		return C2W_ENOMEM;
@@ -232,6 +322,7 @@ static int put(struct feed_zone *z, char *key, char *line)
 	z->slots[i].key = key;
 	z->slots[i].line = line;
 	z->count++;
+	own_count(z, key, +1);
 	return C2W_OK;
 }
 
@@ -262,6 +353,7 @@ int feed_zone_del(struct feed_zone *z, const char *line)
 		return C2W_ENOENT;
 	if (jr_reserve(z) != C2W_OK)
 		return C2W_ENOMEM;
+	own_count(z, z->slots[i].key, -1);
 	if (z->journaling) {
 		jr_log(z, J_PUT, z->slots[i].key, z->slots[i].line);
 	} else {
@@ -339,6 +431,7 @@ static void jr_undo(struct feed_zone *z, struct jent *e)
 	size_t i = slot_of(z, e->key, &found);
 	if (e->op == J_REMOVE) {
 		if (found) {
+			own_count(z, z->slots[i].key, -1);
 			free(z->slots[i].key);
 			free(z->slots[i].line);
 			z->slots[i].key = TOMB;
@@ -359,6 +452,7 @@ static void jr_undo(struct feed_zone *z, struct jent *e)
 	z->slots[i].key = e->key;
 	z->slots[i].line = e->line;
 	z->count++;
+	own_count(z, e->key, +1); /* its owner's entry is still there: no allocation */
 }
 
 void feed_zone_rollback(struct feed_zone *z)
@@ -411,6 +505,9 @@ int feed_zone_clone(const struct feed_zone *src, struct feed_zone **out)
 				goto out_nomem;
 			}
 			z->count++;
+			if (own_reserve(z) != C2W_OK)
+				goto out_nomem;
+			own_count(z, z->slots[i].key, +1);
 		}
 		z->used++;
 	}

@@ -58,6 +58,13 @@ void feed_zone_journal_begin(struct feed_zone *z);
 void feed_zone_commit(struct feed_zone *z);
 void feed_zone_rollback(struct feed_zone *z);
 
+/** Records the zone holds for @owner (the first field of @owner, case-insensitive). */
+uint64_t feed_zone_owner_count(const struct feed_zone *z, const char *owner);
+
+/** The zone's own line for the record of @line (TTL ignored; one pointer per record, valid
+ *  until the record changes), or NULL when the zone does not hold it. */
+const char *feed_zone_line(const struct feed_zone *z, const char *line);
+
 /**
  * Call @cb for every record line but the SOA, in no particular order, until it returns
  * non-zero. @return that value, or 0

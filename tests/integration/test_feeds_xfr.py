@@ -389,7 +389,10 @@ class TestIncremental(unittest.TestCase):
             KNOT.update(["update delete inc1.example.test.%s A" % KNOT_ZONE,
                          "update delete inc2.example.test.%s A" % KNOT_ZONE,
                          "update add inc2.example.test.%s 300 A 10.0.2.23" % KNOT_ZONE,
-                         "update delete *.incw.example.test.%s" % KNOT_ZONE])
+                         "update delete *.incw.example.test.%s" % KNOT_ZONE,
+                         # an owner that keeps an untouched record (knot1's A): its rule is
+                         # rebuilt from all its records, not only the added one
+                         "update add knot1.example.test.%s 300 TXT \"note\"" % KNOT_ZONE])
             wait_answer_a(R, "inc2.example.test.", "10.0.2.23")
             z = wait_state(R, KNOT_ZONE, lambda z: z["incremental"] > mid["incremental"],
                            what="a second incremental apply")
@@ -397,6 +400,8 @@ class TestIncremental(unittest.TestCase):
             self.assertEqual(a_values(R, "inc1.example.test.")[0], [])
             self.assertEqual(a_values(R, "a.b.incw.example.test.")[0], [])
             self.assertEqual(a_values(R, "knot1.example.test.")[0], ["10.0.2.1"])
+            m = R.udp("knot1.example.test.", "TXT")
+            self.assertIn('"note"', describe(m))
             # The disk copy has the new serial too.
             path = os.path.join(TMP, "state", KNOT_ZONE + "zone")
             with open(path) as f:
