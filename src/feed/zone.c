@@ -23,6 +23,11 @@ struct rec {
 	char *line; /* as given */
 };
 
+struct ocount {
+	uint64_t h;
+	uint64_t n;
+};
+
 /* Undo journal entries (feed_zone_journal_begin()). */
 enum jop {
 	J_REMOVE, /* undo an insert: remove @key */
@@ -49,10 +54,7 @@ struct feed_zone {
 	/* Records per owner, keyed by a 64-bit hash of the owner (0 = empty; entries stay when
 	 * their count drops to 0). A collision only overstates a count: feed_zone_owner_count()
 	 * is an upper bound, exact but for a 2^-64 chance. */
-	struct ocount {
-		uint64_t h;
-		uint64_t n;
-	} *own;
+	struct ocount *own;
 	size_t own_cap, own_used; /* power of two; entries in use */
 	bool journaling;
 	struct jent *jr;
