@@ -530,8 +530,8 @@ int feed_xfr_finish(struct feed_xfr *x, const struct feed_zone *current, struct 
 	return C2W_OK;
 }
 
-int feed_xfr_finish_in_place(struct feed_xfr *x, struct feed_zone *current,
-			     struct feed_zone **out, enum feed_xfr_kind *kind)
+int feed_xfr_finish_in_place(struct feed_xfr *x, struct feed_zone *current, struct feed_zone **out,
+			     enum feed_xfr_kind *kind)
 {
 	if (x->state != XS_DONE || x->full != NULL || x->op_count == 0 || current == NULL)
 		return feed_xfr_finish(x, current, out, kind);

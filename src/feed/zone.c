@@ -464,8 +464,7 @@ void feed_zone_rollback(struct feed_zone *z)
 	feed_zone_commit(z);
 }
 
-int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char *line),
-		      void *ctx)
+int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char *line), void *ctx)
 {
 	for (size_t i = 0; i < z->cap; i++) {
 		const struct rec *r = &z->slots[i];

@@ -69,8 +69,7 @@ const char *feed_zone_line(const struct feed_zone *z, const char *line);
  * Call @cb for every record line but the SOA, in no particular order, until it returns
  * non-zero. @return that value, or 0
  */
-int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char *line),
-		      void *ctx);
+int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char *line), void *ctx);
 
 /**
  * Write the zone as a master file with a "; c2wall-xfr" header line carrying @meta:

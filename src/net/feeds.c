@@ -832,8 +832,9 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	c2w_log_info("feeds: zone %s: serial %u from %s by %s, %zu records, in force (%s, %.1f ms "
 		     "after the transfer)",
 		     fz->name, soa.serial, pri->text,
-		     kind == FEED_XFR_INCREMENT ? "IXFR" : type == FEED_XFR_IXFR ? "IXFR (full)"
-										 : "AXFR",
+		     kind == FEED_XFR_INCREMENT ? "IXFR"
+		     : type == FEED_XFR_IXFR    ? "IXFR (full)"
+						: "AXFR",
 		     feed_zone_count(fz->zone), incremental ? "incremental" : "full compile",
 		     (double)(in_force_us - end_us) / 1000.0);
 	return C2W_OK;

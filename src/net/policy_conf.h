@@ -61,9 +61,9 @@ C2W_NODISCARD int net_policy_load_files(const struct c2w_config *cfg, const char
  *         rails' C2W_EPROTECTED, C2W_ERANGE; C2W_ENOMEM. On failure *out is NULL.
  */
 C2W_NODISCARD int net_policy_delta(const struct c2w_config *cfg, const char *const *files,
-				   const struct policy_snap *prev, size_t zone,
-				   const char *records, size_t len, const char *const *owners,
-				   size_t count, uint64_t *rules, struct policy_snap **out,
-				   char *err, size_t err_len);
+				   const struct policy_snap *prev, size_t zone, const char *records,
+				   size_t len, const char *const *owners, size_t count,
+				   uint64_t *rules, struct policy_snap **out, char *err,
+				   size_t err_len);
 
 #endif

@@ -638,8 +638,8 @@ static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
 	unsigned layers;
 	uint64_t keys;
 	policy_snap_delta_size(snap, &layers, &keys);
-	*merge_due = layers >= MERGE_LAYERS ||
-		     keys > MERGE_KEYS + policy_snap_rule_count(snap) / 16;
+	*merge_due =
+	    layers >= MERGE_LAYERS || keys > MERGE_KEYS + policy_snap_rule_count(snap) / 16;
 	return swap_policy(srv, snap);
 }
 
