@@ -23,6 +23,8 @@ NOTIFYs c2wall, which transfers the IXFR and applies it. Measured:
                        NOTIFY then) to the probe name answering: NOTIFY, IXFR, apply
   xfr_to_force_ms      c2wall's own figure (feeds state last_apply_us): from the transfer's
                        last message to the new policy in force (after builds only)
+  notify_to_force_ms   c2wall's own figure (feeds state notify_apply_us): from the NOTIFY it
+                       accepted to the new policy in force (after builds only)
   mode                 "incremental" or "full" (feeds state last_apply)
   rss_steady_mib       c2wall VmRSS before the change; rss_peak_mib the highest VmRSS sampled
                        every 5 ms during it; ratio = peak / steady
@@ -290,6 +292,8 @@ def one_change(knot_conf, zf, sock, pid, rules, serial, k, keep_name):
         "notify_to_answer_ms": round((t1 - tk) * 1000, 1),
         "xfr_to_force_ms": (round(st["last_apply_us"] / 1000.0, 1)
                             if "last_apply_us" in st else None),
+        "notify_to_force_ms": (round(st["notify_apply_us"] / 1000.0, 1)
+                               if "notify_apply_us" in st else None),
         "mode": st.get("last_apply", "full") or "full",
         "rss_steady_mib": round(steady / 1024.0, 1), "rss_peak_mib": round(peak[0] / 1024.0, 1),
         "ratio": round(peak[0] / float(steady), 2) if steady else None,
@@ -376,11 +380,12 @@ def main():
         for p in PROCS:
             stop(p)
     head = ("| build | rules | changes | mode | reload → answer (ms) | new serial → answer (ms) "
-            "| transfer end → in force (ms) | RSS steady (MiB) | RSS peak (MiB) | peak/steady "
-            "| probes lost |\n"
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
-    body = "".join("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
+            "| c2wall: NOTIFY → in force (ms) | c2wall: transfer end → in force (ms) "
+            "| RSS steady (MiB) | RSS peak (MiB) | peak/steady | probes lost |\n"
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+    body = "".join("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
         r["build"], r["N"], r["k"], r["mode"], r["reload_to_answer_ms"], r["notify_to_answer_ms"],
+        r["notify_to_force_ms"] if r["notify_to_force_ms"] is not None else "—",
         r["xfr_to_force_ms"] if r["xfr_to_force_ms"] is not None else "—",
         r["rss_steady_mib"], r["rss_peak_mib"], r["ratio"], r["lost"]) for r in rows)
     print(head + body)

@@ -55,6 +55,9 @@ struct fzone_state {
 	uint64_t incremental, merges; /* IXFRs applied as increments; recompiles after them */
 	const char *last_apply;       /* "incremental", "full" or "" */
 	uint64_t last_apply_us;       /* from the transfer's last message to the policy in force */
+	int64_t notify_us;            /* monotonic time of the last accepted NOTIFY */
+	int64_t refresh_notify_us;    /* the NOTIFY that started the running refresh, 0 = none */
+	uint64_t notify_apply_us; /* from the NOTIFY that started the last new copy to in force */
 };
 
 struct fzone {
@@ -824,6 +827,8 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	fz->st.expired = false;
 	fz->st.last_apply = incremental ? "incremental" : "full";
 	fz->st.last_apply_us = (uint64_t)(in_force_us - end_us);
+	fz->st.notify_apply_us =
+	    fz->st.refresh_notify_us != 0 ? (uint64_t)(in_force_us - fz->st.refresh_notify_us) : 0;
 	fz->st.incremental += incremental;
 	pthread_mutex_unlock(&f->mu);
 	note_success(f, fz, pri, kind, type);
@@ -863,6 +868,7 @@ static void refresh(struct net_feeds *f, size_t zi)
 	pthread_mutex_lock(&f->mu);
 	fz->st.last_attempt = time(NULL);
 	fz->st.attempt_mono_ms = mono_ms();
+	fz->st.refresh_notify_us = fz->st.notify_pending ? fz->st.notify_us : 0;
 	fz->st.notify_pending = false;
 	pthread_mutex_unlock(&f->mu);
 	if (fz->url != NULL) {
@@ -1089,6 +1095,7 @@ bool net_feeds_notify(struct net_feeds *f, const uint8_t *qname, size_t qname_le
 		if (ok) {
 			fz->st.notify_pending = true;
 			fz->st.notifies++;
+			fz->st.notify_us = mono_us();
 		}
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -1122,14 +1129,15 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    ",\"enforced\":%s,\"on_expire\":\"%s\",\"transfers\":%" PRIu64 ",\"failures\":%" PRIu64
 	    ",\"axfr\":%" PRIu64 ",\"ixfr\":%" PRIu64 ",\"uptodate\":%" PRIu64
 	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s,\"incremental\":%" PRIu64
-	    ",\"merges\":%" PRIu64 ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64,
+	    ",\"merges\":%" PRIu64 ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64
+	    ",\"notify_apply_us\":%" PRIu64,
 	    first ? "" : ",", fz->name, st.has_copy ? "true" : "false",
 	    st.has_copy ? st.soa.serial : 0, st.last_success, st.last_attempt, st.last_error,
 	    st.next_refresh, st.rules, st.records, st.source, st.expired ? "true" : "false",
 	    enforced ? "true" : "false", fz->on_expire == CONF_ON_EXPIRE_KEEP ? "keep" : "drop",
 	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
 	    fz->has_key ? "true" : "false", st.incremental, st.merges,
-	    st.last_apply ? st.last_apply : "", st.last_apply_us);
+	    st.last_apply ? st.last_apply : "", st.last_apply_us, st.notify_apply_us);
 	if (fz->url != NULL)
 		http_json(fz, &st, reply);
 	control_reply_printf(reply, "}");
