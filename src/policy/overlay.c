@@ -9,6 +9,11 @@
  * key is answered by that layer alone, anything else falls through to older layers and the
  * full image. The zone table and the header counts are copied per snapshot and adjusted per
  * touched key, so the work is O(k) plus O(zones); the full image is shared, never copied.
+ *
+ * Wildcard nodes (IMG_KIND_NODE: ancestors of QNAME triggers, for BIND's closest-encloser
+ * rule) are shared by every rule below them, so a layer cannot say one is gone: a node exists
+ * when any layer or the full image has it. After increments delete the last rule below a node
+ * it still counts as existing until the next full compile (docs/policy.md "Increments").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,8 +116,8 @@ static void adjust_counts(struct policy_snap *n, const struct policy_snap *cur,
 {
 	for (uint64_t i = 0; i < t->hdr->slot_count; i++) {
 		const struct img_slot *sl = &t->slots[i];
-		if (sl->key_off == 0 || (sl->kind & IMG_KIND_PROTECT))
-			continue;
+		if (sl->key_off == 0 || (sl->kind & (IMG_KIND_PROTECT | IMG_KIND_NODE)))
+			continue; /* not rules */
 		const uint8_t *k = t->keys + sl->key_off;
 		uint64_t h = policy_img_key_hash(k, sl->kind);
 		const struct img_slot *o = policy_img_find(cur, h, sl->zone, sl->kind, k + 1, k[0]);

@@ -266,10 +266,18 @@ const struct img_slot *policy_img_find_own(const struct policy_snap *s, uint64_t
 const struct img_slot *policy_img_find(const struct policy_snap *s, uint64_t h, unsigned zone,
 				       unsigned kind, const uint8_t *key, size_t key_len)
 {
-	if (!(kind & IMG_KIND_PROTECT))
+	const struct img_slot *sl;
+	if (kind & IMG_KIND_NODE) {
+		/* A node exists while any rule below it does, and other owners than the touched
+		 * ones may keep it: it exists when any layer or the base has it (see overlay.c). */
+		for (const struct img_layer *l = s->layers; l != NULL; l = l->next)
+			if ((sl = policy_img_find_own(l->rules, h, zone, kind, key, key_len)) != NULL)
+				return sl;
+	} else if (!(kind & IMG_KIND_PROTECT)) {
 		for (const struct img_layer *l = s->layers; l != NULL; l = l->next)
 			if (policy_img_find_own(l->touched, h, zone, kind, key, key_len) != NULL)
 				return policy_img_find_own(l->rules, h, zone, kind, key, key_len);
+	}
 	return policy_img_find_own(s, h, zone, kind, key, key_len);
 }
 
