@@ -49,6 +49,8 @@ static int compile_text(const struct policy_zone_spec *specs, size_t count, unsi
 		int z = policy_rules_zone_add(r, &specs[i]);
 		ret = z < 0 ? z : C2W_OK;
 	}
+	if (ret == C2W_OK && o != NULL && o->now != 0)
+		policy_rules_set_now(r, o->now);
 	if (ret == C2W_OK)
 		ret = policy_feed_rpz_parse(r, zone, text, len, "ixfr", false);
 	if (ret == C2W_OK && o != NULL)
@@ -190,6 +192,10 @@ static struct policy_snap *snap_over(const struct policy_snap *cur, struct img_l
 	n->filter = base->filter;
 	n->filter_mask = base->filter_mask;
 	n->parent = base;
+	/* Increments come by zone transfer, which carries no "expires=": the running entries'
+	 * lifetimes stay as they were. */
+	n->next_expiry = cur->next_expiry;
+	memcpy(n->expired, cur->expired, sizeof(n->expired));
 	atomic_fetch_add(&base->refs, 1);
 	l->next = cur->layers;
 	if (l->next != NULL)
