@@ -609,8 +609,9 @@ static int transfer(struct fzone *fz, const struct conf_addr *pri, enum feed_xfr
 				: feed_xfr_finish(x, fz->zone, out, kind);
 		if (ret != C2W_OK)
 			snprintf(err, err_len, "%s", feed_xfr_error(x));
-		else if (*kind == FEED_XFR_INCREMENT && d != NULL)
-			ret = fdelta_owners(d, x);
+		else if (*kind == FEED_XFR_INCREMENT && d != NULL &&
+			 (ret = fdelta_owners(d, x)) != C2W_OK && *out == NULL)
+			feed_zone_rollback(fz->zone); /* applied in place: take it back */
 	}
 	*wants_axfr = feed_xfr_wants_axfr(x);
 	feed_xfr_free(x);
