@@ -105,7 +105,7 @@ static bool beaten(const struct rctx *r, unsigned chain, unsigned z)
 /* The rule's owner below "rpz-nsdname": the name, or "*." and the suffix for a wildcard. */
 static void rule_owner(const struct policy_snap *s, const struct img_slot *sl, uint8_t *out)
 {
-	const uint8_t *k = s->keys + sl->key_off;
+	const uint8_t *k = policy_img_src(s, sl)->keys + sl->key_off; /* a layer's, or the base's */
 	size_t len = k[0], p = 0;
 	if (sl->kind & IMG_KIND_WILD) {
 		out[p++] = 1;
