@@ -188,7 +188,8 @@ def keyring(secret, name="xfr-key"):
     return dns.tsigkeyring.from_text({name: ("hmac-sha256", secret)})
 
 
-def transfer(zone, rdtype="AXFR", serial=None, keyname=None, secret=None, source=None):
+def transfer(zone, rdtype="AXFR", serial=None, keyname=None, secret=None, source=None,
+             port=None):
     """All messages of a transfer from P (raw: the records as P sends them)."""
     q = dns.message.make_query(zone, rdtype)
     if serial is not None:
@@ -202,7 +203,7 @@ def transfer(zone, rdtype="AXFR", serial=None, keyname=None, secret=None, source
     s.settimeout(10)
     if source:
         s.bind((source, 0))
-    s.connect(("127.0.0.1", PORTS["p"]))
+    s.connect(("127.0.0.1", port or PORTS["p"]))
     try:
         dns.query.send_tcp(s, q)
         tsig_ctx = None
@@ -281,7 +282,9 @@ def setUpModule():
             "state-dir": os.path.join(TMP, "c2state"),
             "zones": [{"name": RPZ_ZONE, "primaries": ["127.0.0.1@%d" % PORTS["p"]],
                        "tsig-key-file": KEY["xfr"][0], "notify-interval": "0s",
-                       "refresh-min": "60s"}]}})
+                       "refresh-min": "60s",
+                       # serves the zone onward too (a chain): its IXFRs compile in full
+                       "allow-transfer": ["127.0.0.1/32"]}]}})
     C2.start()
     BIND = Named(PORTS["bind"])
     BIND.start()
@@ -355,6 +358,13 @@ class TestPrimary(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(feeds["serial"], 2, feeds)
         self.assertGreaterEqual(feeds["ixfr"], 1, feeds)
+        # The second c2wall serves the zone onward: what it serves after the IXFR is what it
+        # enforces (the IXFR was compiled in full, not applied as an increment).
+        self.assertEqual(feeds["last_apply"], "full", feeds)
+        names = {rr.name.to_text() for m in transfer(RPZ_ZONE, port=PORTS["c2"])
+                 for rr in m.answer}
+        self.assertIn("evil3.example.test." + RPZ_ZONE, names)
+        self.assertNotIn("evil2.example.test." + RPZ_ZONE, names)
 
     def test_2_refused(self):
         """The blocklist is not public."""
