@@ -189,6 +189,19 @@ def free_port(addr="127.0.0.1"):
     raise RuntimeError("no free port on %s" % addr)
 
 
+def _bind_below_ephemeral(s, fam):
+    """Bind a probe socket to a port below the ephemeral range: the answer to a probe we no
+    longer wait for may arrive after the socket closed, and must never reach a later test
+    socket that the kernel gave the same ephemeral port."""
+    rng = random.Random()
+    for _ in range(50):
+        try:
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", rng.randrange(10000, 30000)))
+            return
+        except OSError:
+            continue
+
+
 def wait_answer(addr, port, qname="test.", rdtype="SOA", timeout=10.0, proc=None):
     """Poll until addr:port answers over UDP (any RCODE). Each round sends a normal query and
     an opcode STATUS probe, which a resolver answers itself (NOTIMP) even when its upstream
@@ -203,6 +216,7 @@ def wait_answer(addr, port, qname="test.", rdtype="SOA", timeout=10.0, proc=None
         probe.set_opcode(dns.opcode.STATUS)
         s = socket.socket(fam, socket.SOCK_DGRAM)
         try:
+            _bind_below_ephemeral(s, fam)
             s.settimeout(0.3)
             s.sendto(q.to_wire(), (addr, port))
             s.sendto(probe.to_wire(), (addr, port))
