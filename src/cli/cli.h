@@ -33,6 +33,14 @@ int cli_args_config(int argc, char **argv, const char *help, const char **path);
  */
 int cli_control_run(const char *name, const char *path, const char *request, int timeout_ms);
 
+/**
+ * A whole command that takes only --config and sends one @request (cli_control_run()).
+ *
+ * @return the exit status (2: usage, with @help on stderr)
+ */
+int cli_control_main(int argc, char **argv, const char *help, const char *name,
+		     const char *request, int timeout_ms);
+
 int cli_serve_main(int argc, char **argv);
 int cli_check_main(int argc, char **argv);
 int cli_compile_main(int argc, char **argv);

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* `c2wall feeds`: the state of every policy zone the daemon follows, over its control socket. */
-#include <getopt.h>
-#include <stdio.h>
 
 #include "cli/cli.h"
 
@@ -31,13 +29,5 @@ static const char feeds_help[] =
 
 int cli_feeds_main(int argc, char **argv)
 {
-	const char *path;
-	int done = cli_args_config(argc, argv, feeds_help, &path);
-	if (done >= 0)
-		return done;
-	if (optind != argc) {
-		fputs(feeds_help, stderr);
-		return 2;
-	}
-	return cli_control_run("feeds", path, "feeds", 10000);
+	return cli_control_main(argc, argv, feeds_help, "feeds", "feeds", 10000);
 }

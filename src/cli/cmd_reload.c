@@ -3,8 +3,6 @@
  * `c2wall reload`: ask the running daemon, over its control socket, to reload its
  * configuration and policy feeds (the same as SIGHUP, but the caller learns whether it worked).
  */
-#include <getopt.h>
-#include <stdio.h>
 
 #include "cli/cli.h"
 
@@ -37,14 +35,6 @@ static const char reload_help[] =
 
 int cli_reload_main(int argc, char **argv)
 {
-	const char *path;
-	int done = cli_args_config(argc, argv, reload_help, &path);
-	if (done >= 0)
-		return done;
-	if (optind != argc) {
-		fputs(reload_help, stderr);
-		return 2;
-	}
 	/* Compiling large feeds takes a while: wait for the daemon's verdict. */
-	return cli_control_run("reload", path, "reload", 120000);
+	return cli_control_main(argc, argv, reload_help, "reload", "reload", 120000);
 }

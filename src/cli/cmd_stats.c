@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* `c2wall stats`: the running daemon's counters, as JSON, over its control socket. */
-#include <getopt.h>
-#include <stdio.h>
 
 #include "cli/cli.h"
 
@@ -30,13 +28,5 @@ static const char stats_help[] =
 
 int cli_stats_main(int argc, char **argv)
 {
-	const char *path;
-	int done = cli_args_config(argc, argv, stats_help, &path);
-	if (done >= 0)
-		return done;
-	if (optind != argc) {
-		fputs(stats_help, stderr);
-		return 2;
-	}
-	return cli_control_run("stats", path, "stats", 10000);
+	return cli_control_main(argc, argv, stats_help, "stats", "stats", 10000);
 }

@@ -4,6 +4,7 @@
  * something (reload, stats, feeds): load the config for control.socket, send, print the answer.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,4 +56,18 @@ int cli_control_run(const char *name, const char *path, const char *request, int
 	int rc = call(name, cfg, path, request, timeout_ms);
 	conf_free(cfg);
 	return rc;
+}
+
+int cli_control_main(int argc, char **argv, const char *help, const char *name,
+		     const char *request, int timeout_ms)
+{
+	const char *path;
+	int done = cli_args_config(argc, argv, help, &path);
+	if (done >= 0)
+		return done;
+	if (optind != argc) {
+		fputs(help, stderr);
+		return 2;
+	}
+	return cli_control_run(name, path, request, timeout_ms);
 }
