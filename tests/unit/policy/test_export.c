@@ -9,7 +9,7 @@
 #include "util.h"
 
 struct dump {
-	char lines[64][300];
+	char lines[64][600]; /* owner and target up to 255 each, TTL, type */
 	int n;
 };
 
@@ -27,7 +27,7 @@ static int collect(void *ctx, const uint8_t *owner, size_t owner_len, uint16_t t
 	else if (type == DNS_TYPE_AAAA && rdlen == 16)
 		inet_ntop(AF_INET6, rdata, t, sizeof(t));
 	if (d->n < 64)
-		snprintf(d->lines[d->n++], 300, "%s %u %s %s", o, ttl,
+		snprintf(d->lines[d->n++], sizeof(d->lines[0]), "%s %u %s %s", o, ttl,
 			 type == DNS_TYPE_CNAME  ? "CNAME"
 			 : type == DNS_TYPE_A    ? "A"
 			 : type == DNS_TYPE_AAAA ? "AAAA"
