@@ -118,9 +118,11 @@ static int zone_init(struct xzone *z, const struct c2w_config *cfg,
 	z->journal = malloc(jl);
 	if (z->allow == NULL || z->notify == NULL || z->journal == NULL)
 		return C2W_ENOMEM;
-	memcpy(z->allow, cz->allow_transfer, cz->allow_transfer_count * sizeof(*z->allow));
+	if (cz->allow_transfer_count > 0)
+		memcpy(z->allow, cz->allow_transfer, cz->allow_transfer_count * sizeof(*z->allow));
 	z->allow_count = cz->allow_transfer_count;
-	memcpy(z->notify, cz->notify, cz->notify_count * sizeof(*z->notify));
+	if (cz->notify_count > 0) /* a zone served without NOTIFY has no list (NULL) */
+		memcpy(z->notify, cz->notify, cz->notify_count * sizeof(*z->notify));
 	z->notify_count = cz->notify_count;
 	snprintf(z->journal, jl, "%s/%sjournal", cfg->policy.state_dir, cz->name);
 	if (cz->transfer_key_file != NULL) {
