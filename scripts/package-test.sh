@@ -50,9 +50,12 @@ systemd-nspawn -q -D "$root" --boot --private-network --register=no --keep-unit 
   >"$root/boot.log" 2>&1 &
 nspawn_pid=$!
 init=
-for _ in $(seq 100); do
-  init=$(pgrep -P "$nspawn_pid" | head -1 || true)
-  [ -n "$init" ] && break
+# The container's init is nspawn's child running systemd (nspawn may fork a short-lived helper
+# first); wait until it has its own namespaces.
+for _ in $(seq 200); do
+  init=$(pgrep -P "$nspawn_pid" -x systemd | head -1 || true)
+  [ -n "$init" ] && [ -e "/proc/$init/ns/user" ] && break
+  init=
   sleep 0.1
 done
 [ -n "$init" ] || { echo "package test: container did not start"; exit 1; }
