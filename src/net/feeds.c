@@ -1036,8 +1036,8 @@ static void stop_thread(struct net_feeds *f)
 int net_feeds_reconfigure(struct net_feeds *f, const struct c2w_config *cfg)
 {
 	stop_thread(f);
-	struct fzone *zones;
-	size_t count;
+	struct fzone *zones = NULL;
+	size_t count = 0;
 	pthread_mutex_lock(&f->mu);
 	int ret = zones_build(cfg, f->zones, f->count, &zones, &count);
 	zones_free(f->zones, f->count);
