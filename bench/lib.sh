@@ -105,8 +105,9 @@ EOF
 	for z in ${nsd_extra_zones:-}; do
 		printf 'zone:\n    name: %s\n    zonefile: "%s/%szone"\n' "$z" "$work" "$z" >>"$work/nsd.conf"
 	done
-	# NSD only answers the warm-up pass, on the client's core.
-	spawn "$client_cpu" "$work/nsd.out" nsd -d -c "$work/nsd.conf"
+	# NSD runs on $auth_cpu (default: the client's core; bench/run.sh's NSD answers the
+	# warm-up pass and the misses; torture.sh moves it off the attacker's core).
+	spawn "${auth_cpu:-$client_cpu}" "$work/nsd.out" nsd -d -c "$work/nsd.conf"
 	nsd_pid=$last_pid
 	wait_ready "$P_NSD" addr "$nsd_pid" n0.bench.example 30 "$addr" ||
 		{ cat "$work/nsd.out" "$work/nsd.log" >&2 2>/dev/null; die "NSD did not start"; }

@@ -34,6 +34,10 @@ ready_timeout=30
 nice_level=0
 server_cpu=${BENCH_SERVER_CPU:-0}
 client_cpu=${BENCH_CLIENT_CPU:-1}
+# The benign zone's authority (NSD) shares the server's core, not the attacker's: on the
+# attacker's core, fully busy with dnsperf, NSD waited for the scheduler and added milliseconds
+# to every benign miss, whichever resolver was under test (docs/BENCHMARKS.md).
+auth_cpu=${BENCH_AUTH_CPU:-$server_cpu}
 port_base=${BENCH_PORT_BASE:-5470}
 attack_names=1000000
 c2wall_qps=${BENCH_C2WALL_QPS:-1000}

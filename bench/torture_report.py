@@ -96,9 +96,9 @@ def main():
     print()
     print("| victim | server | benign success, no attack | benign success, attack "
           "| hot / fresh names, attack | p99 ms, no attack | p99 ms, attack | p99 ratio "
-          "| p99 ms, after "
+          "| p99 ms hot / fresh, no attack → attack | p99 ms, after "
           "| attack q/s sent | q/s reaching victim | peak RSS MiB | recovery | client lag ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with open(os.path.join(raw, "status.tsv"), encoding="utf-8") as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
@@ -106,7 +106,7 @@ def main():
             label = "%s (%s)" % (NAMES.get(name, name), meta.get("version_" + name, ""))
             victim = "black hole" if mode == "silent" else "NXDOMAIN at once"
             if len(p) < 7:
-                print("| %s | %s | %s |" % (victim, label, p[2]) + " |" * 11)
+                print("| %s | %s | %s |" % (victim, label, p[2]) + " |" * 12)
                 continue
             alive, t0, a0, a1, rss = p[2], float(p[3]), float(p[4]), float(p[5]), p[6]
             tag = "%s-%s" % (name, mode)
@@ -138,9 +138,13 @@ def main():
             if alive != "ok":
                 rec = "server died"
             lag = max((r[4] for r in rows if s0 <= r[0] < s1), default=0.0)
-            print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
+            kinds = "%s / %s → %s / %s" % (
+                fmt_ms(p99([r for r in base if r[1] == "hot"])),
+                fmt_ms(p99([r for r in base if r[1] == "fresh"])),
+                fmt_ms(p99(hot)), fmt_ms(p99(fresh)))
+            print("| %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f |" % (
                 victim, label, success(base), success(att), success(hot), success(fresh),
-                fmt_ms(pb), fmt_ms(pa), ratio, fmt_ms(p99(post)),
+                fmt_ms(pb), fmt_ms(pa), ratio, kinds, fmt_ms(p99(post)),
                 attack_qps(os.path.join(raw, "attack-%s.txt" % tag), a1 - a0),
                 victim_qps(os.path.join(raw, "victim-%s.tsv" % tag), a0, a1),
                 rss_mib, rec, lag))
