@@ -196,7 +196,7 @@ static int answer_any(struct net_worker *w, const struct dns_query *q, bool tcp,
 static void route_send(struct net_worker *w, const struct net_route *rt, uint8_t *msg, size_t len);
 static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		       const struct policy_hit *hit, bool policy_off, uint32_t zone_ref,
-		       uint8_t *out, size_t out_cap);
+		       bool popular, uint8_t *out, size_t out_cap);
 
 static uint8_t ddos_rcode(const struct net_worker *w)
 {
@@ -210,35 +210,21 @@ static uint8_t ddos_rcode(const struct net_worker *w)
 	}
 }
 
-/*
- * A cache miss: the water-torture table decides (net/torture.h). Names under a zone being
- * flooded with random subdomains are answered here without an upstream query, unless the
- * answer cache knows them as popular; a zone with its fetch cap in flight gets SERVFAIL now.
- */
-static int on_miss(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
-		   const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap)
+void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
+				const struct net_route *rt, enum net_torture_verdict v,
+				const uint8_t *zone, struct net_torture_answer *a)
 {
-	uint32_t ref = 0;
-	uint8_t zone[DNS_NAME_MAX];
-	bool popular = dns_pcache_seen(w->cache, q);
-	enum net_torture_verdict v = net_torture_miss(w->torture, q->qname, popular, mono_s(), &ref,
-						      zone);
-	if (v == NET_TORTURE_PASS) {
-		int ret = defer_query(w, q, rt, hit, policy_off, ref, out, out_cap);
-		w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
-		return ret;
-	}
 	if (v == NET_TORTURE_LIMIT_POOL) {
 		w->ctr.fetch_unresponsive_limited++;
-		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-					       "fetch limit for unresponsive servers reached",
-					       rt->tcp, out, out_cap);
+		*a = (struct net_torture_answer){DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+						 "fetch limit for unresponsive servers reached"};
+		return;
 	}
 	if (v == NET_TORTURE_LIMIT) {
 		w->ctr.fetch_limited++;
-		return net_worker_answer_rcode(w, q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-					       "fetch limit for the zone reached", rt->tcp, out,
-					       out_cap);
+		*a = (struct net_torture_answer){DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+						 "fetch limit for the zone reached"};
+		return;
 	}
 	uint8_t rcode = ddos_rcode(w);
 	w->ctr.ddos_mitigated++;
@@ -257,10 +243,33 @@ static int on_miss(struct net_worker *w, const struct dns_query *q, const struct
 			     w->cfg->ddos.hold_s);
 		net_wpolicy_ddos_hit(w, q, rt, text, rcode);
 	}
-	return net_worker_answer_rcode(w, q, rcode,
-				       rcode == DNS_RCODE_REFUSED ? DNS_EDE_PROHIBITED
-								  : DNS_EDE_OTHER,
-				       "random-subdomain flood mitigation", rt->tcp, out, out_cap);
+	*a = (struct net_torture_answer){rcode,
+					 rcode == DNS_RCODE_REFUSED ? DNS_EDE_PROHIBITED
+								    : DNS_EDE_OTHER,
+					 "random-subdomain flood mitigation"};
+}
+
+/*
+ * A cache miss: the water-torture table decides (net/torture.h). Names under a zone being
+ * flooded with random subdomains are answered here without an upstream query, unless the
+ * answer cache knows them as popular; a zone with its fetch cap in flight gets SERVFAIL now.
+ */
+static int on_miss(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
+		   const struct policy_hit *hit, bool policy_off, uint8_t *out, size_t out_cap)
+{
+	uint32_t ref = 0;
+	uint8_t zone[DNS_NAME_MAX];
+	bool popular = dns_pcache_seen(w->cache, q);
+	enum net_torture_verdict v = net_torture_miss(w->torture, q->qname, popular, mono_s(), &ref,
+						      zone);
+	if (v == NET_TORTURE_PASS) {
+		int ret = defer_query(w, q, rt, hit, policy_off, ref, popular, out, out_cap);
+		w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+		return ret;
+	}
+	struct net_torture_answer a;
+	net_worker_torture_refusal(w, q, rt, v, zone, &a);
+	return net_worker_answer_rcode(w, q, a.rcode, a.ede, a.text, rt->tcp, out, out_cap);
 }
 
 /* Handle one query (see net_worker_handle()); @rt gets the query's cookie state. */
@@ -423,6 +432,11 @@ static void slot_put(struct net_worker *w, struct net_slot *s)
 	net_torture_release(w->torture, s->zone_ref);
 	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
 	s->zone_ref = 0;
+	if (s->ns_out) {
+		/* An orphan cancelled while its name-server look-up was out. */
+		s->ns_out = false;
+		w->ctr.cut_lookups_inflight--;
+	}
 	slot_detach(w, s);
 	if (s->orphan) {
 		orphan_unlink(w, s);
@@ -639,6 +653,8 @@ struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_quer
 	s->had_hit = false;
 	s->saved = NULL;
 	s->zone_ref = 0;
+	s->popular = false;
+	s->ns_out = false;
 	if (hit != NULL && hit->action != POLICY_ACTION_NONE)
 		s->hit = *hit;
 	else
@@ -680,7 +696,7 @@ static void on_slot_timeout(void *arg, struct net_deadline_node *n)
 	 * The client side is released at once; the upstream work goes on as an orphan. */
 	s->timed_out = true;
 	w->ctr.timeouts++;
-	if (s->stage == NET_STAGE_MAIN)
+	if (s->stage == NET_STAGE_MAIN || s->stage == NET_STAGE_NS)
 		net_torture_outcome(w->torture, s->zone_ref, NET_TORTURE_TIMEOUT);
 	struct dns_answer *ans = &w->ans;
 	ans->wire = w->ans_buf;
@@ -705,12 +721,14 @@ static int over_limit(struct net_worker *w, const struct dns_query *q, const str
 
 static int defer_query(struct net_worker *w, const struct dns_query *q, const struct net_route *rt,
 		       const struct policy_hit *hit, bool policy_off, uint32_t zone_ref,
-		       uint8_t *out, size_t out_cap)
+		       bool popular, uint8_t *out, size_t out_cap)
 {
 	int why = C2W_OK;
 	struct net_slot *s = net_worker_slot_new(w, q, rt, hit, policy_off, &why);
-	if (s != NULL)
+	if (s != NULL) {
 		s->zone_ref = zone_ref; /* released with the slot */
+		s->popular = popular;
+	}
 	else
 		net_torture_release(w->torture, zone_ref);
 	if (s == NULL && why == C2W_ERANGE)

@@ -100,7 +100,9 @@ struct net_xfr;
 	X(cut_lookups, "NSDNAME/NSIP: NAME NS look-ups (zone-cut cache misses)")               \
 	X(cut_addr_lookups, "NSIP: A/AAAA look-ups of name-server names")                      \
 	X(cut_walks_short, "NSDNAME/NSIP: walks stopped at the look-up cap")                   \
-	X(cut_servfail, "NSIP: SERVFAIL, a name server's address look-up failed (as BIND)")
+	X(cut_servfail, "NSIP: SERVFAIL, a name server's address look-up failed (as BIND)")   \
+	X(cut_lookups_limited, "NSDNAME/NSIP: look-ups refused by fetch caps (SERVFAIL)")      \
+	X(cut_lookups_inflight, "NSDNAME/NSIP: look-ups out now, orphans included (gauge)")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {

@@ -110,7 +110,29 @@ struct net_slot {
 	bool zone_known;            /* @zone holds the query name's zone */
 	bool q_alias;               /* the query name is a CNAME: not a zone cut */
 	unsigned snap_gen;          /* w->snap_gen when the query came: hit is from that one */
-	uint32_t zone_ref;          /* net_torture reference of the main query; 0 = none */
+	/* net_torture reference of the fetch out now (the main query, or in the NS stage the
+	 * name-server look-up; between look-ups 0); 0 = none. Released with the slot. */
+	uint32_t zone_ref;
+	bool popular; /* the answer cache knew the question as asked for (dns_pcache_seen()) */
+	bool ns_out;  /* an NS-stage look-up is out (counted in cut_lookups_inflight) */
+	uint8_t ns_fail; /* enum net_ns_fail: why the walk ends in SERVFAIL */
+	uint8_t ns_rcode;   /* NET_NS_FAIL_LIMITED: the answer the refused look-up had */
+	int16_t ns_ede;
+	const char *ns_text; /* static */
+};
+
+/* Why a name-server walk answers SERVFAIL (worker_nscut.c). */
+enum net_ns_fail {
+	NET_NS_FAIL_NONE = 0,
+	NET_NS_FAIL_ADDR,    /* an NS address set BIND would need failed to resolve */
+	NET_NS_FAIL_LIMITED, /* a look-up refused by the fetch caps or a mitigation */
+};
+
+/* What a query refused by the water-torture table (net_torture_miss()) is answered. */
+struct net_torture_answer {
+	uint8_t rcode;
+	int ede;
+	const char *text; /* static */
 };
 
 /* What a slot waits for. */
@@ -342,6 +364,14 @@ void net_tcp_send(struct tcp_conn *c, uint8_t *msg, size_t len);
 void net_tcp_release(struct tcp_conn *c);
 /** Close and free every connection (worker shutdown). */
 void net_tcp_free_all(struct net_worker *w);
+
+/**
+ * Count a net_torture_miss() verdict other than PASS for query @q, log and record a mitigation
+ * that starts (@zone, its wire name), and say how to answer it in @a.
+ */
+void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
+				const struct net_route *rt, enum net_torture_verdict v,
+				const uint8_t *zone, struct net_torture_answer *a);
 
 /* worker_policy.c */
 

@@ -108,18 +108,67 @@ static bool ns_match(struct net_worker *w, struct net_slot *s)
 	return ok;
 }
 
-/* BIND answers SERVFAIL when an NS address it needs cannot be looked up. */
+/* BIND answers SERVFAIL when an NS address it needs cannot be looked up; a look-up refused
+ * by the fetch caps gets the answer the refused query itself would have had. */
 static void cut_servfail(struct net_worker *w, struct net_slot *s)
 {
-	w->ctr.cut_servfail++;
 	memset(&s->hit, 0, sizeof(s->hit));
 	s->had_hit = true; /* not for the answer cache */
+	if (s->ns_fail == NET_NS_FAIL_LIMITED) {
+		(void)dns_answer_empty(&s->q, s->ns_rcode, s->ns_ede, s->ns_text, &w->ans);
+		return;
+	}
+	w->ctr.cut_servfail++;
 	(void)dns_answer_empty(&s->q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 			       "name-server address look-up failed (NSIP)", &w->ans);
 }
 
 static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum resolve_sec sec,
 		  const char *why);
+
+/*
+ * Put the look-up of @name under the same fetch caps as a cache miss (net/torture.h: the
+ * zone's cap, the pool of unresponsive zones, a running mitigation): an attacker's random
+ * names would otherwise send NS and address queries that no cap counts. False: refused, the
+ * walk ends in the answer the refused query would have had (s->ns_fail).
+ */
+static bool admit(struct net_worker *w, struct net_slot *s, const uint8_t *name)
+{
+	uint8_t zone[DNS_NAME_MAX];
+	uint32_t ref = 0;
+	enum net_torture_verdict v =
+	    net_torture_miss(w->torture, name, s->popular, w->now_s, &ref, zone);
+	if (v == NET_TORTURE_PASS) {
+		s->zone_ref = ref;
+		w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+		return true;
+	}
+	struct net_torture_answer a;
+	net_worker_torture_refusal(w, &s->q, &s->rt, v, zone, &a);
+	w->ctr.cut_lookups_limited++;
+	s->ns_fail = NET_NS_FAIL_LIMITED;
+	s->ns_rcode = a.rcode;
+	s->ns_ede = (int16_t)a.ede;
+	s->ns_text = a.text;
+	return false;
+}
+
+/* The look-up of @s ended (answer, failure, or the slot's end): free its fetch. */
+static void lookup_done(struct net_worker *w, struct net_slot *s, int rcode)
+{
+	if (!s->timed_out && s->zone_ref != 0)
+		net_torture_outcome(w->torture, s->zone_ref,
+				    rcode == DNS_RCODE_NXDOMAIN   ? NET_TORTURE_NXDOMAIN
+				    : rcode == DNS_RCODE_SERVFAIL ? NET_TORTURE_SERVFAIL
+								  : NET_TORTURE_ANSWER);
+	net_torture_release(w->torture, s->zone_ref);
+	s->zone_ref = 0;
+	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+	if (s->ns_out) {
+		s->ns_out = false;
+		w->ctr.cut_lookups_inflight--;
+	}
+}
 
 /* Ask for what the walk lacks; true when a look-up is under way (the slot waits). */
 static bool step(struct net_worker *w, struct net_slot *s)
@@ -134,23 +183,33 @@ static bool step(struct net_worker *w, struct net_slot *s)
 	s->ns_steps++;
 	const uint8_t *name = s->ns_ask;
 	uint8_t ns[DNS_NAME_WIRE_MAX];
-	if (s->ns_qtype == DNS_TYPE_NS) {
-		w->ctr.cut_lookups++;
-	} else {
+	if (s->ns_qtype != DNS_TYPE_NS) {
 		/* The entry may go before the answer comes: ask with a copy of the NS name. */
 		const struct resolve_cut *c = resolve_cuts_find(w->cuts, s->ns_ask, w->now_s);
 		const uint8_t *n = resolve_cut_ns(c, s->ns_idx);
 		memcpy(ns, n, (size_t)dns_name_wire_len(n, DNS_NAME_WIRE_MAX));
 		name = ns;
-		w->ctr.cut_addr_lookups++;
 	}
+	if (!admit(w, s, name))
+		return false;
+	if (s->ns_qtype == DNS_TYPE_NS)
+		w->ctr.cut_lookups++;
+	else
+		w->ctr.cut_addr_lookups++;
 	s->stage = NET_STAGE_NS;
-	return net_worker_slot_resolve(w, s, name, s->ns_qtype, DNS_CLASS_IN, on_ns) == C2W_OK;
+	/* Set before the call: the answer may come during it (resolve.h). */
+	s->ns_out = true;
+	w->ctr.cut_lookups_inflight++;
+	if (net_worker_slot_resolve(w, s, name, s->ns_qtype, DNS_CLASS_IN, on_ns) == C2W_OK)
+		return true;
+	lookup_done(w, s, DNS_RCODE_SERVFAIL);
+	return false;
 }
 
 static void finish(struct net_worker *w, struct net_slot *s)
 {
-	bool ok = s->timed_out || w->snap == NULL || ns_match(w, s);
+	bool ok = s->timed_out || w->snap == NULL ||
+		  (s->ns_fail == NET_NS_FAIL_NONE && ns_match(w, s));
 	net_wpolicy_slot_restore(w, s);
 	if (!ok)
 		cut_servfail(w, s);
@@ -165,6 +224,7 @@ static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum res
 	(void)sec;
 	(void)why;
 	w->now_s = mono_s();
+	lookup_done(w, s, rcode);
 	if (s->ns_qtype == DNS_TYPE_NS)
 		(void)resolve_cuts_learn_ns(w->cuts, s->ns_ask, rcode, pkt, len, w->now_s);
 	else
@@ -217,6 +277,7 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 		return false;
 	read_answer(s, &w->ans);
 	s->ns_steps = 0;
+	s->ns_fail = NET_NS_FAIL_NONE;
 	w->now_s = mono_s();
 	if (!next_lookup(w, s, policy_snap_has_nsip_rules(w->snap))) {
 		/* Everything cached: no copy of the answer needed. */
@@ -226,6 +287,9 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 	}
 	if (!net_wpolicy_slot_save(s, &w->ans))
 		return false;
+	/* The main fetch is over: its place under the zone's cap goes; each look-up takes one. */
+	net_torture_release(w->torture, s->zone_ref);
+	s->zone_ref = 0;
 	if (step(w, s))
 		return true;
 	finish(w, s);
