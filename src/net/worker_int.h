@@ -107,6 +107,8 @@ struct net_slot {
 	uint16_t ns_qtype;          /* NS stage: NS, or A/AAAA of NS name ns_idx of ns_ask */
 	uint8_t ns_idx;
 	uint8_t ns_steps;           /* look-ups made for this query */
+	uint8_t ns_pos;             /* NS stage: the chain position being walked */
+	bool ns_shadowed;           /* NS stage: a log-only zone's hit was recorded */
 	bool zone_known;            /* @zone holds the query name's zone */
 	bool q_alias;               /* the query name is a CNAME: not a zone cut */
 	unsigned snap_gen;          /* w->snap_gen when the query came: hit is from that one */

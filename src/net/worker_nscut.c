@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * NSDNAME/NSIP triggers at every delegation point, as BIND checks them (lib/ns/query.c,
- * rpz_rewrite): the query name and each ancestor with more than policy.min-ns-dots labels,
+ * rpz_rewrite, run again at each name of a CNAME/DNAME chain): the query name, then each
+ * chain name, and each one's ancestors with more than policy.min-ns-dots labels,
  * for those that are zone cuts their NS names and the names' A and AAAA addresses. The facts
  * come from the worker's zone-cut cache (resolve/cuts.h); a miss asks libunbound, one look-up
  * at a time from the query's slot, and the walk starts over with the answer in the cache.
@@ -16,24 +17,66 @@
 
 #define TYPE_DNAME 39 /* RFC 6672 */
 
-/* Among the query name and its ancestors with more than min-ns-dots labels (BIND's walk),
- * the names that the answer already shows not to be cuts. */
-static bool skip_name(const struct net_slot *s, const uint8_t *p)
+/* Names of a CNAME/DNAME chain walked (BIND restarts at each); past it, no name-server walk. */
+#define CHAIN_MAX 17
+
+/* The query name and the CNAME targets the answer follows, in order: chain positions as
+ * policy_match_response() counts them (a DNAME's synthesized CNAME is one link). */
+struct chain {
+	unsigned count;
+	uint8_t names[CHAIN_MAX][DNS_NAME_MAX];
+};
+
+static const struct dns_answer *cur_answer(const struct net_worker *w, const struct net_slot *s)
 {
-	if (p == s->q.qname && s->q_alias)
-		return true; /* a CNAME owner holds no NS RRset (RFC 1034 3.6.2) */
-	/* Names strictly below the zone a negative answer named are inside it: no cut. */
-	return s->zone_known && dns_name_subdomain(p, s->zone) > 0;
+	return s->saved != NULL ? s->saved : &w->ans;
 }
 
-/* The next look-up the walk needs, in slot fields; false when the cache holds everything. */
-static bool next_lookup(struct net_worker *w, struct net_slot *s, bool want_addrs)
+static void chain_read(const struct net_slot *s, const struct dns_answer *ans, struct chain *ch)
 {
-	unsigned labels = dns_name_label_count(s->q.qname);
+	struct dns_iter it;
+	struct dns_rr rr;
+	memcpy(ch->names[0], s->q.qname, s->q.qname_len);
+	ch->count = 1;
+	/* A CNAME or ANY question is answered at its own name (BIND does not follow it). */
+	if (s->q.qtype == DNS_TYPE_CNAME || s->q.qtype == DNS_TYPE_ANY ||
+	    dns_iter_init(&it, ans->wire, ans->len) != C2W_OK)
+		return;
+	while (ch->count < CHAIN_MAX && dns_iter_next(&it, &rr) == C2W_OK &&
+	       rr.section == DNS_SECTION_ANSWER) {
+		if (rr.type != DNS_TYPE_CNAME || !dns_name_equal(rr.owner, ch->names[ch->count - 1]))
+			continue;
+		size_t pos = rr.rdata_off, nl;
+		if (dns_name_unpack(ans->wire, ans->len, &pos, ch->names[ch->count], &nl) != C2W_OK)
+			return;
+		dns_name_lower(ch->names[ch->count]);
+		ch->count++;
+	}
+}
+
+/* Among chain name @k and its ancestors with more than min-ns-dots labels (BIND's walk), the
+ * names that the answer already shows not to be cuts. */
+static bool skip_name(const struct net_slot *s, const struct chain *ch, unsigned k,
+		      const uint8_t *p)
+{
+	/* A CNAME owner holds no NS RRset (RFC 1034 3.6.2). */
+	if (p == ch->names[k] && (k + 1 < ch->count || (k == 0 && s->q_alias)))
+		return true;
+	/* Names strictly below the zone a negative answer named (for the chain's last name) are
+	 * inside it: no cut. */
+	return k + 1 == ch->count && s->zone_known &&
+	       dns_name_subdomain(ch->names[k], s->zone) >= 0 && dns_name_subdomain(p, s->zone) > 0;
+}
+
+/* The next look-up chain name @k needs, in slot fields; false when the cache holds all. */
+static bool next_lookup(struct net_worker *w, struct net_slot *s, const struct chain *ch,
+			unsigned k, bool want_addrs)
+{
+	const uint8_t *p = ch->names[k];
+	unsigned labels = dns_name_label_count(p);
 	unsigned min = w->cfg->policy.min_ns_dots;
-	const uint8_t *p = s->q.qname;
 	for (; labels > min; labels--, p += p[0] + 1) {
-		if (skip_name(s, p))
+		if (skip_name(s, ch, k, p))
 			continue;
 		const struct resolve_cut *c = resolve_cuts_find(w->cuts, p, w->now_s);
 		int len = dns_name_wire_len(p, DNS_NAME_WIRE_MAX);
@@ -60,15 +103,15 @@ static bool next_lookup(struct net_worker *w, struct net_slot *s, bool want_addr
  * rules, then its IPv4 and its IPv6 addresses while an NSIP rule of that family could still
  * win. An address set whose look-up failed then makes the answer SERVFAIL: false. */
 static bool match_ns(struct net_worker *w, struct net_slot *s, const struct resolve_cut *c,
-		     unsigned i, struct policy_hit *shadow)
+		     unsigned i, unsigned pos, struct policy_hit *shadow)
 {
 	static const int fams[2] = {AF_INET, AF_INET6};
 	static const uint8_t bits[2] = {RESOLVE_CUT_HAVE_A, RESOLVE_CUT_HAVE_AAAA};
 	const uint8_t *name = resolve_cut_ns(c, i);
 	struct policy_ns_addr addrs[RESOLVE_CUT_ADDR_MAX];
-	(void)policy_match_ns_all(w->snap, &s->q, &name, 1, NULL, 0, &s->hit, shadow);
+	(void)policy_match_ns_all(w->snap, &s->q, pos, &name, 1, NULL, 0, &s->hit, shadow);
 	for (unsigned f = 0; f < 2; f++) {
-		if (name[0] == 0 || !policy_nsip_wanted(w->snap, &s->hit, fams[f]))
+		if (name[0] == 0 || !policy_nsip_wanted(w->snap, &s->hit, pos, fams[f]))
 			continue;
 		if (c->ns_failed[i] & bits[f])
 			return false;
@@ -80,32 +123,72 @@ static bool match_ns(struct net_worker *w, struct net_slot *s, const struct reso
 			memcpy(addrs[na].addr, c->addrs[k].addr, 16);
 			na++;
 		}
-		(void)policy_match_ns_all(w->snap, &s->q, NULL, 0, addrs, na, &s->hit, shadow);
+		(void)policy_match_ns_all(w->snap, &s->q, pos, NULL, 0, addrs, na, &s->hit,
+					  shadow);
 	}
 	return true;
 }
 
-/* Every cut from the query name up, in BIND's order; false: SERVFAIL (see match_ns()). */
-static bool ns_match(struct net_worker *w, struct net_slot *s)
+/* Every cut from chain name @k up, in BIND's order; false: SERVFAIL (see match_ns()). */
+static bool ns_match(struct net_worker *w, struct net_slot *s, const struct chain *ch, unsigned k)
 {
 	struct policy_hit shadow;
-	unsigned labels = dns_name_label_count(s->q.qname);
+	const uint8_t *p = ch->names[k];
+	unsigned labels = dns_name_label_count(p);
 	unsigned min = w->cfg->policy.min_ns_dots;
-	const uint8_t *p = s->q.qname;
 	bool ok = true;
 	memset(&shadow, 0, offsetof(struct policy_hit, match));
 	for (; labels > min && ok; labels--, p += p[0] + 1) {
-		if (skip_name(s, p))
+		if (skip_name(s, ch, k, p))
 			continue;
 		const struct resolve_cut *c = resolve_cuts_find(w->cuts, p, w->now_s);
 		if (c == NULL || !c->is_cut)
 			continue;
 		for (unsigned i = 0; i < c->ns_count && ok; i++)
-			ok = match_ns(w, s, c, i, &shadow);
+			ok = match_ns(w, s, c, i, k, &shadow);
 	}
-	if (shadow.action != POLICY_ACTION_NONE)
+	if (shadow.action != POLICY_ACTION_NONE && !s->ns_shadowed) {
+		s->ns_shadowed = true;
 		net_wpolicy_record_shadow(w, s, &shadow);
+	}
 	return ok;
+}
+
+/*
+ * Is chain name @k still to be walked? BIND restarts at each name of the chain and stops at
+ * the first that has a hit: a hit at an earlier name ends the walk, and at the hit's own
+ * name zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules beat every name-server rule.
+ */
+static bool pos_open(const struct net_slot *s, const struct chain *ch, unsigned k)
+{
+	const struct policy_hit *h = &s->hit;
+	if (k >= ch->count)
+		return false;
+	if (h->action == POLICY_ACTION_NONE || h->chain_pos > k)
+		return true;
+	return h->chain_pos == k && !(h->zone == 0 && h->trigger < POLICY_TRIGGER_NSDNAME);
+}
+
+/*
+ * Walk on from chain position s->ns_pos: match every name whose cuts the cache holds, stop at
+ * the first look-up needed (in slot fields, true) or at the end (false; s->ns_fail says
+ * whether it ends in SERVFAIL). With @partial (the look-up budget spent) nothing is asked:
+ * every open name is matched with what the cache holds.
+ */
+static bool walk(struct net_worker *w, struct net_slot *s, bool partial)
+{
+	struct chain ch;
+	bool want_addrs = policy_snap_has_nsip_rules(w->snap);
+	chain_read(s, cur_answer(w, s), &ch);
+	for (; pos_open(s, &ch, s->ns_pos); s->ns_pos++) {
+		if (!partial && next_lookup(w, s, &ch, s->ns_pos, want_addrs))
+			return true;
+		if (!ns_match(w, s, &ch, s->ns_pos)) {
+			s->ns_fail = NET_NS_FAIL_ADDR;
+			return false;
+		}
+	}
+	return false;
 }
 
 /* BIND answers SERVFAIL when an NS address it needs cannot be looked up; a look-up refused
@@ -170,14 +253,15 @@ static void lookup_done(struct net_worker *w, struct net_slot *s, int rcode)
 	}
 }
 
-/* Ask for what the walk lacks; true when a look-up is under way (the slot waits). */
-static bool step(struct net_worker *w, struct net_slot *s)
+/* Ask for what the walk lacks (@walked: walk() already found it, in slot fields); true when
+ * a look-up is under way (the slot waits). */
+static bool step(struct net_worker *w, struct net_slot *s, bool walked)
 {
-	bool want_addrs = policy_snap_has_nsip_rules(w->snap);
-	if (!next_lookup(w, s, want_addrs))
+	if (!walked && !walk(w, s, false))
 		return false;
 	if (s->ns_steps >= NS_STEPS_MAX) {
 		w->ctr.cut_walks_short++;
+		(void)walk(w, s, true);
 		return false;
 	}
 	s->ns_steps++;
@@ -208,8 +292,7 @@ static bool step(struct net_worker *w, struct net_slot *s)
 
 static void finish(struct net_worker *w, struct net_slot *s)
 {
-	bool ok = s->timed_out || w->snap == NULL ||
-		  (s->ns_fail == NET_NS_FAIL_NONE && ns_match(w, s));
+	bool ok = s->timed_out || w->snap == NULL || s->ns_fail == NET_NS_FAIL_NONE;
 	net_wpolicy_slot_restore(w, s);
 	if (!ok)
 		cut_servfail(w, s);
@@ -230,7 +313,7 @@ static void on_ns(void *arg, int rcode, const uint8_t *pkt, size_t len, enum res
 	else
 		resolve_cuts_learn_addr(w->cuts, s->ns_ask, s->ns_idx, s->ns_qtype, rcode, pkt, len,
 					w->now_s);
-	if (!s->timed_out && w->snap != NULL && step(w, s))
+	if (!s->timed_out && w->snap != NULL && step(w, s, false))
 		return;
 	finish(w, s);
 }
@@ -259,8 +342,8 @@ static void read_answer(struct net_slot *s, const struct dns_answer *ans)
 			soa = true;
 		}
 	}
-	/* Past a CNAME the SOA is the target's zone, which says nothing about this name. */
-	s->zone_known = soa && !chain && dns_name_subdomain(s->q.qname, s->zone) >= 0;
+	/* Past a CNAME the SOA is the last target's zone (skip_name() checks that name). */
+	s->zone_known = soa && (chain || dns_name_subdomain(s->q.qname, s->zone) >= 0);
 }
 
 bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
@@ -268,20 +351,17 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 	if (s->timed_out || w->snap == NULL || w->cuts == NULL ||
 	    !policy_snap_has_ns_rules(w->snap))
 		return false;
-	/* Zone 0's CLIENT-IP/QNAME/RESPONSE-IP rules for the query name itself beat every
-	 * name-server rule (a hit for a later chain name does not: the query name's come first). */
-	if (s->hit.action != POLICY_ACTION_NONE && s->hit.zone == 0 && s->hit.chain_pos == 0 &&
-	    s->hit.trigger < POLICY_TRIGGER_NSDNAME)
-		return false;
 	if (w->ans.rcode != DNS_RCODE_NOERROR && w->ans.rcode != DNS_RCODE_NXDOMAIN)
 		return false;
 	read_answer(s, &w->ans);
 	s->ns_steps = 0;
+	s->ns_pos = 0;
 	s->ns_fail = NET_NS_FAIL_NONE;
+	s->ns_shadowed = false;
 	w->now_s = mono_s();
-	if (!next_lookup(w, s, policy_snap_has_nsip_rules(w->snap))) {
+	if (!walk(w, s, false)) {
 		/* Everything cached: no copy of the answer needed. */
-		if (!ns_match(w, s))
+		if (s->ns_fail != NET_NS_FAIL_NONE)
 			cut_servfail(w, s);
 		return false;
 	}
@@ -290,7 +370,7 @@ bool net_wpolicy_ns_start(struct net_worker *w, struct net_slot *s)
 	/* The main fetch is over: its place under the zone's cap goes; each look-up takes one. */
 	net_torture_release(w->torture, s->zone_ref);
 	s->zone_ref = 0;
-	if (step(w, s))
+	if (step(w, s, true))
 		return true;
 	finish(w, s);
 	return true;

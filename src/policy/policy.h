@@ -346,6 +346,8 @@ struct policy_ns_addr {
  * policy_match_response() ranks; among one zone's NSDNAME rules the rule owner name last in
  * DNSSEC canonical order wins (BIND). Allocation-free.
  *
+ * @param chain  the chain position of the name whose zone cuts these servers are (0: the
+ *               query name; n: the n-th CNAME target, as BIND restarts there)
  * @param names  canonical wire names, borrowed for the call
  * @param addrs  borrowed for the call
  * @param hit    in: the pending hit (action NONE when none); out: replaced when a rule here
@@ -353,7 +355,7 @@ struct policy_ns_addr {
  * @param shadow out, may be NULL: the first hit in a log-only zone
  * @return true when @hit was replaced
  */
-bool policy_match_ns_all(const struct policy_snap *snap, const struct dns_query *q,
+bool policy_match_ns_all(const struct policy_snap *snap, const struct dns_query *q, unsigned chain,
 			 const uint8_t *const *names, size_t name_count,
 			 const struct policy_ns_addr *addrs, size_t addr_count,
 			 struct policy_hit *hit, struct policy_hit *shadow);
@@ -361,10 +363,11 @@ bool policy_match_ns_all(const struct policy_snap *snap, const struct dns_query 
 /**
  * Would BIND still look at NS addresses of @family (AF_INET, AF_INET6) with @hit pending
  * (rpz_get_zbits() for NSIP)? True when some zone with NSIP rules of that family comes before
- * the zone of @hit, or is that zone and @hit is itself an NSIP hit, or there is no hit for the
- * query name (a hit at a later chain name, chain_pos > 0, does not count).
+ * the zone of @hit, or is that zone and @hit is itself an NSIP hit, or there is no hit for
+ * chain name @chain (0: the query name; a hit at a later chain name does not count).
  */
-bool policy_nsip_wanted(const struct policy_snap *snap, const struct policy_hit *hit, int family);
+bool policy_nsip_wanted(const struct policy_snap *snap, const struct policy_hit *hit,
+			unsigned chain, int family);
 
 /**
  * Build the rewritten answer body for @hit, BIND style: RCODE NXDOMAIN or NOERROR, AA clear, the

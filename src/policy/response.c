@@ -335,7 +335,7 @@ bool policy_match_ns(const struct policy_snap *s, const struct dns_query *q,
 	return finish(&r, hit);
 }
 
-bool policy_match_ns_all(const struct policy_snap *s, const struct dns_query *q,
+bool policy_match_ns_all(const struct policy_snap *s, const struct dns_query *q, unsigned chain,
 			 const uint8_t *const *names, size_t name_count,
 			 const struct policy_ns_addr *addrs, size_t addr_count,
 			 struct policy_hit *hit, struct policy_hit *shadow)
@@ -351,15 +351,16 @@ bool policy_match_ns_all(const struct policy_snap *s, const struct dns_query *q,
 	start(&r, s, hit, shadow);
 	for (size_t i = 0; i < name_count; i++)
 		if (names[i][0] != 0) /* BIND ignores "NS ." */
-			check_name(&r, names[i], POLICY_TRIGGER_NSDNAME, 0);
+			check_name(&r, names[i], POLICY_TRIGGER_NSDNAME, chain);
 	for (size_t i = 0; i < addr_count; i++)
-		check_ip(&r, addrs[i].family, addrs[i].addr, POLICY_TRIGGER_NSIP, 0);
+		check_ip(&r, addrs[i].family, addrs[i].addr, POLICY_TRIGGER_NSIP, chain);
 	return finish(&r, hit);
 }
 
-bool policy_nsip_wanted(const struct policy_snap *s, const struct policy_hit *hit, int family)
+bool policy_nsip_wanted(const struct policy_snap *s, const struct policy_hit *hit, unsigned chain,
+			int family)
 {
-	bool none = hit->action == POLICY_ACTION_NONE || hit->chain_pos != 0;
+	bool none = hit->action == POLICY_ACTION_NONE || hit->chain_pos > chain;
 	unsigned fam = family == AF_INET6;
 	for (unsigned z = 0; z < s->hdr->zone_count; z++) {
 		const uint64_t *m = s->zones[z].lenmask[2][fam];

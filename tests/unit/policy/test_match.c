@@ -335,6 +335,54 @@ static void test_ns_triggers(void)
 	policy_snap_free(s);
 }
 
+/* Name-server hits for the n-th chain name rank at chain position n (BIND restarts there). */
+static void test_ns_chain_positions(void)
+{
+	struct policy_zone_spec z[2] = {
+		rpz_zone("one.rpz.", HDR "end.example CNAME .\n"),
+		rpz_zone("two.rpz.", HDR "ns.mid.example.rpz-nsdname CNAME rpz-tcp-only.\n"
+					 "32.9.2.0.192.rpz-nsip CNAME rpz-drop.\n"),
+	};
+	struct policy_snap *s = build(z, 2);
+	struct dns_query q = mkq("start.example.", DNS_TYPE_A);
+	struct policy_hit h;
+	struct msgb m;
+	uint8_t ns[256];
+	size_t nl;
+	const uint8_t *names[1] = {ns};
+	struct policy_ns_addr a = {AF_INET, {192, 0, 2, 9}};
+	CHECK_EQ(dns_name_from_text("ns.mid.example.", NULL, ns, &nl), C2W_OK);
+
+	/* start -> mid -> end: zone one's QNAME hit for "end" is at chain position 2 */
+	msg_start(&m, "start.example.", DNS_TYPE_A);
+	msg_name_rr(&m, 0, "start.example.", DNS_TYPE_CNAME, "mid.example.");
+	msg_name_rr(&m, 0, "mid.example.", DNS_TYPE_CNAME, "end.example.");
+	memset(&h, 0, sizeof(h));
+	CHECK(policy_match_response(s, &q, NULL, m.buf, m.len, &h, NULL));
+	CHECK_EQ(h.chain_pos, 2);
+	CHECK_EQ(h.zone, 0);
+	/* zone two's NSDNAME hit at "mid" (position 1) comes first, whatever the zone order */
+	CHECK(policy_nsip_wanted(s, &h, 1, AF_INET));
+	CHECK(policy_match_ns_all(s, &q, 1, names, 1, NULL, 0, &h, NULL));
+	CHECK_EQ(h.chain_pos, 1);
+	CHECK_EQ(h.trigger, POLICY_TRIGGER_NSDNAME);
+	CHECK_EQ(h.action, POLICY_ACTION_TCP_ONLY);
+	/* ... and a later chain name's name servers cannot take it back */
+	CHECK(!policy_match_ns_all(s, &q, 2, NULL, 0, &a, 1, &h, NULL));
+	CHECK_EQ(h.chain_pos, 1);
+	/* an NSIP hit at position 0 would */
+	CHECK(policy_match_ns_all(s, &q, 0, NULL, 0, &a, 1, &h, NULL));
+	CHECK_EQ(h.chain_pos, 0);
+	CHECK_EQ(h.action, POLICY_ACTION_DROP);
+	/* with the query name's own hit in zone one, zone two's NSIP is no longer wanted */
+	memset(&h, 0, sizeof(h));
+	h.action = POLICY_ACTION_NXDOMAIN;
+	h.trigger = POLICY_TRIGGER_QNAME;
+	h.zone = 0;
+	CHECK(!policy_nsip_wanted(s, &h, 0, AF_INET));
+	policy_snap_free(s);
+}
+
 static void test_shadow_and_overrides(void)
 {
 	struct policy_zone_spec z[3] = {
@@ -461,6 +509,7 @@ static void test_metadata(void)
 
 TEST_MAIN(TEST(test_zone_order), TEST(test_client_ip_before_qname), TEST(test_exact_and_wildcards),
 	  TEST(test_response_ip), TEST(test_wait_recurse), TEST(test_cname_chain),
-	  TEST(test_ns_triggers), TEST(test_shadow_and_overrides), TEST(test_never_block),
+	  TEST(test_ns_triggers), TEST(test_ns_chain_positions), TEST(test_shadow_and_overrides),
+	  TEST(test_never_block),
 	  TEST(test_max_change), TEST(test_hosts_and_domains), TEST(test_metadata),
 	  TEST(test_chain_first_name_wins), TEST(test_wildcard_closest_encloser))
