@@ -192,16 +192,18 @@ static void rrs_sort_unique(struct feed_rrs *s)
 	s->count = k;
 }
 
+/* The digest of a record set is the sum of its records' hashes (mod 2^64): independent of
+ * order, so a change of k records updates it in O(k) (feed_out_ver_apply()). */
+static uint64_t rr_hash(const struct feed_rrs *s, size_t i)
+{
+	return XXH3_64bits(s->blob + s->off[i], rr_len(s, i));
+}
+
 static uint64_t rrs_digest(const struct feed_rrs *s)
 {
-	XXH3_state_t *st = XXH3_createState();
-	if (st == NULL)
-		return 0;
-	XXH3_64bits_reset(st);
+	uint64_t h = 0;
 	for (size_t i = 0; i < s->count; i++)
-		XXH3_64bits_update(st, s->blob + s->off[i], rr_len(s, i));
-	uint64_t h = XXH3_64bits_digest(st);
-	XXH3_freeState(st);
+		h += rr_hash(s, i);
 	return h;
 }
 
@@ -369,6 +371,52 @@ static int journal_take(struct feed_out_ver *v, const struct feed_out_ver *prev,
 	return C2W_OK;
 }
 
+/* A version after @prev (may be NULL) with records @rrs (taken) of digest @digest; @d the
+ * difference from @prev when the caller has it (taken), else it is computed (O(zone)). */
+static int ver_make(struct feed_out_ver *prev, uint32_t prev_serial, struct feed_rrs *rrs,
+		    uint64_t digest, const struct feed_out_soa *soa,
+		    const struct feed_out_limits *lim, struct feed_out_delta *d,
+		    struct feed_out_ver **out)
+{
+	struct feed_out_ver *v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		delta_unref(d);
+		feed_rrs_free(rrs);
+		return C2W_ENOMEM;
+	}
+	atomic_init(&v->refs, 1);
+	v->rrs = *rrs;
+	memset(rrs, 0, sizeof(*rrs));
+	v->digest = digest;
+	v->soa_tpl = *soa;
+	bool have = prev != NULL || prev_serial != 0;
+	v->serial = next_serial(have, prev != NULL ? prev->serial : prev_serial, soa->feed_serial);
+	int ret = make_soa(&v->soa, soa, v->serial);
+	if (lim->versions == 0 || prev == NULL) {
+		delta_unref(d);
+		d = NULL;
+	} else if (ret == C2W_OK && d != NULL) {
+		d->from = prev->serial;
+		d->to = v->serial;
+		ret = rrs_append(&d->soa, prev->soa.blob, prev->soa.len);
+		if (ret == C2W_OK)
+			ret = rrs_append(&d->soa, v->soa.blob, v->soa.len);
+		d->bytes = d->soa.len + d->del.len + d->add.len;
+	} else if (ret == C2W_OK) {
+		ret = delta_new(prev, v, &d);
+	}
+	if (ret == C2W_OK)
+		ret = journal_take(v, lim->versions > 0 ? prev : NULL, d, lim);
+	else
+		delta_unref(d);
+	if (ret != C2W_OK) {
+		feed_out_ver_unref(v);
+		return ret;
+	}
+	*out = v;
+	return C2W_OK;
+}
+
 int feed_out_ver_next(struct feed_out_ver *prev, uint32_t prev_serial, struct feed_rrs *rrs,
 		      const struct feed_out_soa *soa, const struct feed_out_limits *lim,
 		      struct feed_out_ver **out, bool *changed)
@@ -382,30 +430,193 @@ int feed_out_ver_next(struct feed_out_ver *prev, uint32_t prev_serial, struct fe
 		*out = feed_out_ver_ref(prev);
 		return C2W_OK;
 	}
-	struct feed_out_ver *v = calloc(1, sizeof(*v));
-	if (v == NULL)
-		return C2W_ENOMEM;
-	atomic_init(&v->refs, 1);
-	v->rrs = *rrs;
-	memset(rrs, 0, sizeof(*rrs));
-	v->digest = digest;
-	v->soa_tpl = *soa;
-	bool have = prev != NULL || prev_serial != 0;
-	v->serial = next_serial(have, prev != NULL ? prev->serial : prev_serial, soa->feed_serial);
-	struct feed_out_delta *d = NULL;
-	int ret = make_soa(&v->soa, soa, v->serial);
-	if (ret == C2W_OK && prev != NULL && lim->versions > 0)
-		ret = delta_new(prev, v, &d);
-	if (ret == C2W_OK)
-		ret = journal_take(v, lim->versions > 0 ? prev : NULL, d, lim);
-	if (ret != C2W_OK) {
-		delta_unref(d);
-		feed_out_ver_unref(v);
-		return ret;
+	int ret = ver_make(prev, prev_serial, rrs, digest, soa, lim, NULL, out);
+	*changed = ret == C2W_OK;
+	return ret;
+}
+
+/* First record of sorted @s whose owner is not before @name (rr_cmp's owner order). */
+static size_t lb_owner(const struct feed_rrs *s, const uint8_t *name, size_t nl)
+{
+	size_t lo = 0, hi = s->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const uint8_t *r = s->blob + s->off[mid];
+		size_t rl = name_len(r, FEED_OUT_NAME_MAX);
+		int c = memcmp(r, name, rl < nl ? rl : nl);
+		if (c < 0 || (c == 0 && rl < nl))
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	*changed = true;
-	*out = v;
+	return lo;
+}
+
+static bool owner_is(const struct feed_rrs *s, size_t i, const uint8_t *name, size_t nl)
+{
+	const uint8_t *r = s->blob + s->off[i];
+	return name_len(r, FEED_OUT_NAME_MAX) == nl && memcmp(r, name, nl) == 0;
+}
+
+/* First record of sorted @s not before @rr (rr_cmp). */
+static size_t lb_rr(const struct feed_rrs *s, const uint8_t *rr)
+{
+	size_t lo = 0, hi = s->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rr_cmp(s->blob + s->off[mid], rr) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Is @rr (TTL included) in sorted @s? *at: where it is or would go. */
+static bool has_rr(const struct feed_rrs *s, const uint8_t *rr, size_t *at)
+{
+	size_t i = lb_rr(s, rr);
+	*at = i;
+	return i < s->count && rr_cmp(s->blob + s->off[i], rr) == 0 &&
+	       rr_same_ttl(s->blob + s->off[i], rr);
+}
+
+struct positions {
+	size_t *p;
+	size_t count, cap;
+};
+
+static int pos_push(struct positions *ps, size_t p)
+{
+	if (ps->count == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 64;
+		size_t *n = realloc(ps->p, cap * sizeof(*n));
+		if (n == NULL)
+			return C2W_ENOMEM;
+		ps->p = n;
+		ps->cap = cap;
+	}
+	ps->p[ps->count++] = p;
 	return C2W_OK;
+}
+
+/* Records of @prev under @owners that @add does not keep: into @del, their places @dp. */
+static int collect_del(const struct feed_rrs *prev, const struct feed_rrs *owners,
+		       const struct feed_rrs *add, struct feed_rrs *del, struct positions *dp)
+{
+	for (size_t o = 0; o < owners->count; o++) {
+		const uint8_t *name = owners->blob + owners->off[o];
+		size_t nl = name_len(name, FEED_OUT_NAME_MAX), at;
+		for (size_t i = lb_owner(prev, name, nl);
+		     i < prev->count && owner_is(prev, i, name, nl); i++) {
+			if (has_rr(add, prev->blob + prev->off[i], &at))
+				continue;
+			int ret = rrs_append(del, prev->blob + prev->off[i], rr_len(prev, i));
+			if (ret == C2W_OK)
+				ret = pos_push(dp, i);
+			if (ret != C2W_OK)
+				return ret;
+		}
+	}
+	return C2W_OK;
+}
+
+/* Records of @add that @prev lacks (or has with another TTL): into @ins, their places @ip. */
+static int collect_ins(const struct feed_rrs *prev, const struct feed_rrs *add,
+		       struct feed_rrs *ins, struct positions *ip)
+{
+	for (size_t i = 0; i < add->count; i++) {
+		size_t at;
+		if (has_rr(prev, add->blob + add->off[i], &at))
+			continue;
+		int ret = rrs_append(ins, add->blob + add->off[i], rr_len(add, i));
+		if (ret == C2W_OK)
+			ret = pos_push(ip, at);
+		if (ret != C2W_OK)
+			return ret;
+	}
+	return C2W_OK;
+}
+
+/* @prev's records without those at @dp, with @ins at @ip, still sorted: runs of @prev's
+ * offsets copied between the change points. */
+static int splice_rrs(const struct feed_rrs *prev, const struct positions *dp,
+		      const struct feed_rrs *ins, const struct positions *ip, struct feed_rrs *out)
+{
+	if (prev->len + ins->len >= JRN_MAX)
+		return C2W_ERANGE;
+	size_t count = prev->count - dp->count + ins->count;
+	out->blob = malloc(prev->len + ins->len ? prev->len + ins->len : 1);
+	out->off = malloc((count ? count : 1) * sizeof(*out->off));
+	if (out->blob == NULL || out->off == NULL) {
+		feed_rrs_free(out);
+		return C2W_ENOMEM;
+	}
+	memcpy(out->blob, prev->blob, prev->len);
+	memcpy(out->blob + prev->len, ins->blob, ins->len);
+	out->len = out->cap = prev->len + ins->len;
+	out->off_cap = count;
+	size_t c = 0, di = 0, ii = 0, k = 0;
+	while (di < dp->count || ii < ip->count) {
+		bool take_ins = ii < ip->count && (di == dp->count || ip->p[ii] <= dp->p[di]);
+		size_t to = take_ins ? ip->p[ii] : dp->p[di];
+		memcpy(out->off + k, prev->off + c, (to - c) * sizeof(*out->off));
+		k += to - c;
+		if (take_ins) {
+			out->off[k++] = (uint32_t)(prev->len + ins->off[ii++]);
+			c = to;
+		} else {
+			c = to + 1;
+			di++;
+		}
+	}
+	memcpy(out->off + k, prev->off + c, (prev->count - c) * sizeof(*out->off));
+	out->count = k + prev->count - c;
+	return C2W_OK;
+}
+
+int feed_out_ver_apply(struct feed_out_ver *prev, struct feed_rrs *owners, struct feed_rrs *add,
+		       const struct feed_out_soa *soa, const struct feed_out_limits *lim,
+		       struct feed_out_ver **out, bool *changed)
+{
+	struct feed_out_delta *d = calloc(1, sizeof(*d));
+	struct positions dp = {0}, ip = {0};
+	struct feed_rrs rrs = {0};
+	int ret = d == NULL ? C2W_ENOMEM : C2W_OK;
+	*changed = false;
+	if (d != NULL)
+		atomic_init(&d->refs, 1);
+	rrs_sort_unique(owners);
+	rrs_sort_unique(add);
+	if (ret == C2W_OK)
+		ret = collect_del(&prev->rrs, owners, add, &d->del, &dp);
+	if (ret == C2W_OK)
+		ret = collect_ins(&prev->rrs, add, &d->add, &ip);
+	if (ret != C2W_OK)
+		goto out_free;
+	if (d->del.count == 0 && d->add.count == 0 &&
+	    memcmp(&prev->soa_tpl, soa, sizeof(*soa)) == 0) {
+		*out = feed_out_ver_ref(prev);
+		goto out_free;
+	}
+	uint64_t digest = prev->digest;
+	for (size_t i = 0; i < d->del.count; i++)
+		digest -= rr_hash(&d->del, i);
+	for (size_t i = 0; i < d->add.count; i++)
+		digest += rr_hash(&d->add, i);
+	ret = splice_rrs(&prev->rrs, &dp, &d->add, &ip, &rrs);
+	if (ret == C2W_OK) {
+		ret = ver_make(prev, 0, &rrs, digest, soa, lim, d, out);
+		d = NULL; /* taken */
+		*changed = ret == C2W_OK;
+	}
+out_free:
+	delta_unref(d);
+	free(dp.p);
+	free(ip.p);
+	feed_rrs_free(owners);
+	feed_rrs_free(add);
+	return ret;
 }
 
 /* ---- the journal file -------------------------------------------------------------------- */

@@ -73,6 +73,24 @@ C2W_NODISCARD int feed_out_ver_next(struct feed_out_ver *prev, uint32_t prev_ser
 				    const struct feed_out_limits *lim, struct feed_out_ver **out,
 				    bool *changed);
 
+/**
+ * The version after @prev from a change alone: every record of @prev whose owner is one of
+ * @owners goes, the records @add (all the records those owners have now) come in, without
+ * going over the zone: O(k log n) comparisons for k changed records, plus one copy of @prev's
+ * record arrays. Serial, journal entry and "unchanged" as feed_out_ver_next(); the result is
+ * the version feed_out_ver_next() would make from the whole new record set.
+ *
+ * @param prev    borrowed; required
+ * @param owners  names only: records added with type 0 and no rdata stand for their owner;
+ *                taken (emptied on return)
+ * @param add     taken (emptied on return)
+ * @return C2W_OK, C2W_ENOMEM, C2W_ERANGE (over 4 GiB)
+ */
+C2W_NODISCARD int feed_out_ver_apply(struct feed_out_ver *prev, struct feed_rrs *owners,
+				     struct feed_rrs *add, const struct feed_out_soa *soa,
+				     const struct feed_out_limits *lim, struct feed_out_ver **out,
+				     bool *changed);
+
 struct feed_out_ver *feed_out_ver_ref(struct feed_out_ver *v);
 void feed_out_ver_unref(struct feed_out_ver *v);
 uint32_t feed_out_ver_serial(const struct feed_out_ver *v);

@@ -73,9 +73,6 @@ struct fzone {
 	unsigned refresh_min_s, refresh_max_s, retry_min_s, retry_max_s, notify_interval_s;
 	struct feed_xfr_limits lim;
 	enum conf_on_expire on_expire;
-	/* Served onward (allow-transfer): the primary's export reads the full image only, so
-	 * IXFRs of such a zone are compiled in full, never applied as increments. */
-	bool served;
 	/* HTTP feeds (url: instead of primaries): the section "HTTP feeds" below. */
 	char *url;
 	char *ca_file;
@@ -238,7 +235,6 @@ static int fzone_init(struct fzone *fz, size_t index, const struct conf_policy_z
 	fz->lim.timeout_ms = z->xfr_timeout_ms;
 	fz->lim.max_bytes = z->xfr_max_bytes;
 	fz->on_expire = z->on_expire;
-	fz->served = z->allow_transfer_count > 0;
 	if (z->tsig_key_file != NULL) {
 		char err[512];
 		if (feed_tsig_key_load(z->tsig_key_file, &fz->key, err, sizeof(err)) != C2W_OK) {
@@ -806,7 +802,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	}
 	bool incremental = false;
 	ret = C2W_EFULL;
-	if (kind == FEED_XFR_INCREMENT && f->delta != NULL && !fz->served) {
+	if (kind == FEED_XFR_INCREMENT && f->delta != NULL) {
 		ret = commit_delta(f, fz, zi, nz, &d, pri, &in_force_us, err, err_len);
 		incremental = ret == C2W_OK;
 		if (ret == C2W_EFULL || ret == C2W_EINVAL)

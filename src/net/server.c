@@ -589,10 +589,13 @@ static int swap_policy(struct net_server *srv, struct policy_snap *snap)
 		net_worker_reload_commit(srv->workers[i], srv->cfg, snap, mine, n);
 	}
 	free(mine);
-	policy_snap_free(srv->snap);
+	struct policy_snap *old = srv->snap;
 	srv->snap = snap;
 	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(snap));
-	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
+	/* The old snapshot outlives the update: a served zone's next version may come from
+	 * the increment between the two. */
+	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap, old);
+	policy_snap_free(old);
 	return C2W_OK;
 }
 
@@ -742,7 +745,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	/* Served zones' first versions: after the privilege drop (the journals belong to the
 	 * run-time user), before the workers (a secondary asking at once finds them). */
 	if (ret == C2W_OK)
-		net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
+		net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap, NULL);
 	if (ret == C2W_OK && srv->events != NULL)
 		ret = events_pipeline_start(srv->events);
 	if (ret == C2W_OK)
@@ -920,7 +923,7 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 		c2w_log_info("reload: configuration %s loaded", srv->cfg->path);
 		say(msg, msg_len, "ok");
 	}
-	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap);
+	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap, NULL);
 	if (net_feeds_reconfigure(srv->feeds, srv->cfg) != C2W_OK)
 		c2w_log_err("reload: zone transfers: see above; zones not followed until fixed");
 	/* New tokens (added, revoked) take effect at reload; a bad file keeps the old set. */

@@ -46,7 +46,13 @@ struct xzone {
 	bool has_key;
 	char *journal;            /* <policy.state-dir>/<name>journal */
 	struct feed_out_ver *ver; /* NULL until the zone is in a snapshot */
+	/* The snapshot @ver was made from (compared with the next update's previous snapshot,
+	 * never dereferenced), NULL when unknown: the next version then comes from a full
+	 * export. */
+	const struct policy_snap *seen;
 	uint64_t versions, notify_sent, notify_acked, notify_failed;
+	uint64_t exports_full, exports_incremental; /* how the versions were made */
+	bool last_incremental;
 	char error[256];
 };
 
@@ -167,6 +173,9 @@ static int zones_build(const struct c2w_config *cfg, struct xzone *old, size_t o
 				z->notify_sent = old[j].notify_sent;
 				z->notify_acked = old[j].notify_acked;
 				z->notify_failed = old[j].notify_failed;
+				z->seen = old[j].seen;
+				z->exports_full = old[j].exports_full;
+				z->exports_incremental = old[j].exports_incremental;
 			}
 		}
 	}
@@ -365,43 +374,99 @@ static int export(const struct policy_snap *snap, unsigned zi, const struct feed
 	return ret;
 }
 
-/* A new version of @z from @snap; NULL when nothing changed or it failed (z->error). */
+struct delta_out {
+	struct feed_rrs owners, add;
+};
+
+static int delta_owner(void *ctx, const uint8_t *owner, size_t owner_len)
+{
+	static const uint8_t none[1];
+	return feed_rrs_add(&((struct delta_out *)ctx)->owners, owner, owner_len, 0, 0, none, 0);
+}
+
+static int delta_rr(void *ctx, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
+		    const uint8_t *rdata, uint16_t rdlen)
+{
+	return feed_rrs_add(&((struct delta_out *)ctx)->add, owner, owner_len, type, ttl, rdata,
+			    rdlen);
+}
+
+/* The next version from the change alone, when @snap is @prev plus one increment and @z's
+ * version was made from @prev: O(change), not O(zone). C2W_EINVAL: not applicable. */
+static int refresh_delta(struct net_xfr *x, struct xzone *z, const struct policy_snap *snap,
+			 const struct policy_snap *prev, unsigned zi, const struct feed_out_soa *t,
+			 struct feed_out_ver **v, bool *changed)
+{
+	if (prev == NULL || z->ver == NULL || z->seen != prev)
+		return C2W_EINVAL;
+	struct delta_out d = {0};
+	int ret = policy_export_delta(snap, prev, zi, delta_owner, delta_rr, &d);
+	if (ret == C2W_OK)
+		return feed_out_ver_apply(z->ver, &d.owners, &d.add, t, &x->lim, v, changed);
+	feed_rrs_free(&d.owners);
+	feed_rrs_free(&d.add);
+	return ret;
+}
+
+/* The next version of @z from a full export of @snap. */
+static int refresh_full(struct net_xfr *x, struct xzone *z, const struct policy_snap *snap,
+			unsigned zi, const struct feed_out_soa *t, struct feed_out_ver **v,
+			bool *changed, uint32_t *js)
+{
+	struct feed_rrs rrs = {0};
+	int ret = export(snap, zi, t, &rrs);
+	if (ret == C2W_OK && z->ver == NULL) {
+		/* Only the serial matters here: a new run's versions follow the last one's. */
+		int jr = feed_out_journal_read(NULL, z->journal, js);
+		(void)jr;
+	}
+	if (ret == C2W_OK)
+		ret = feed_out_ver_next(z->ver, *js, &rrs, t, &x->lim, v, changed);
+	feed_rrs_free(&rrs);
+	return ret;
+}
+
+/* A new version of @z from @snap (@prev: the snapshot it replaced, may be NULL); NULL when
+ * nothing changed or it failed (z->error). */
 static struct feed_out_ver *zone_refresh(struct net_xfr *x, struct xzone *z,
-					 const struct policy_snap *snap)
+					 const struct policy_snap *snap,
+					 const struct policy_snap *prev)
 {
 	int zi = policy_snap_zone_of(snap, z->dname, z->dname_len);
 	const uint8_t *origin = zi >= 0 ? policy_snap_zone_origin(snap, (unsigned)zi) : NULL;
+	z->seen = NULL;
 	if (origin == NULL || knot_dname_size(origin) != z->dname_len ||
 	    memcmp(origin, z->dname, z->dname_len) != 0) {
 		snprintf(z->error, sizeof(z->error), "not in the policy in force (no copy yet?)");
 		return NULL;
 	}
 	struct feed_out_soa t;
-	struct feed_rrs rrs = {0};
 	struct feed_out_ver *v = NULL;
-	bool changed = false;
+	bool changed = false, incremental = true;
 	uint32_t js = 0;
 	if (!soa_template(snap, (unsigned)zi, z, &t)) {
 		snprintf(z->error, sizeof(z->error), "bad SOA in the policy");
 		return NULL;
 	}
-	int ret = export(snap, (unsigned)zi, &t, &rrs);
-	if (ret == C2W_OK && z->ver == NULL) {
-		/* Only the serial matters here: a new run's versions follow the last one's. */
-		int jr = feed_out_journal_read(NULL, z->journal, &js);
-		(void)jr;
+	int ret = refresh_delta(x, z, snap, prev, (unsigned)zi, &t, &v, &changed);
+	if (ret == C2W_EINVAL) {
+		incremental = false;
+		ret = refresh_full(x, z, snap, (unsigned)zi, &t, &v, &changed, &js);
 	}
-	if (ret == C2W_OK)
-		ret = feed_out_ver_next(z->ver, js, &rrs, &t, &x->lim, &v, &changed);
-	feed_rrs_free(&rrs);
 	if (ret != C2W_OK) {
 		snprintf(z->error, sizeof(z->error), "export failed: %s", c2w_strerror(ret));
 		return NULL;
 	}
+	z->seen = snap;
 	if (!changed) {
 		feed_out_ver_unref(v);
 		return NULL;
 	}
+	z->last_incremental = incremental;
+	if (incremental)
+		z->exports_incremental++;
+	else
+		z->exports_full++;
 	if (z->ver == NULL && js != 0) {
 		/* A restart: the journal continues when it was written for these records. */
 		uint32_t s2;
@@ -420,7 +485,7 @@ static struct feed_out_ver *zone_refresh(struct net_xfr *x, struct xzone *z,
 }
 
 void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w_config *cfg,
-		    const struct policy_snap *snap)
+		    const struct policy_snap *snap, const struct policy_snap *prev)
 {
 	struct xzone *zones;
 	size_t count;
@@ -438,7 +503,8 @@ void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w
 	if (count > POLICY_ZONES_MAX)
 		count = POLICY_ZONES_MAX; /* the config allows no more policy zones */
 	for (size_t i = 0; i < count; i++) {
-		struct feed_out_ver *v = snap != NULL ? zone_refresh(x, &zones[i], snap) : NULL;
+		struct feed_out_ver *v =
+		    snap != NULL ? zone_refresh(x, &zones[i], snap, prev) : NULL;
 		fresh[i] = v != NULL;
 		if (v == NULL)
 			continue;
@@ -447,8 +513,9 @@ void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w
 		zones[i].versions++;
 		uint64_t jb;
 		size_t je = feed_out_ver_journal(v, &jb);
-		c2w_log_info("xfr-out: zone %s: serial %u, %zu records, journal %zu entries",
-			     zones[i].name, feed_out_ver_serial(v), feed_out_ver_count(v), je);
+		c2w_log_info("xfr-out: zone %s: serial %u, %zu records, journal %zu entries (%s)",
+			     zones[i].name, feed_out_ver_serial(v), feed_out_ver_count(v), je,
+			     zones[i].last_incremental ? "from the increment" : "full export");
 	}
 	pthread_mutex_lock(&x->mu);
 	struct xzone *old = x->zones;
@@ -729,11 +796,13 @@ static int on_ctl(void *arg, int argc, char **argv, struct control_reply *reply)
 		    "%s{\"name\":\"%s\",\"served\":%s,\"serial\":%" PRIu32 ",\"records\":%zu"
 		    ",\"journal_entries\":%zu,\"journal_bytes\":%" PRIu64 ",\"versions\":%" PRIu64
 		    ",\"notify_sent\":%" PRIu64 ",\"notify_acked\":%" PRIu64
-		    ",\"notify_failed\":%" PRIu64 ",\"tsig\":%s,\"error\":\"%s\"}",
+		    ",\"notify_failed\":%" PRIu64 ",\"exports_full\":%" PRIu64
+		    ",\"exports_incremental\":%" PRIu64 ",\"tsig\":%s,\"error\":\"%s\"}",
 		    i ? "," : "", z->name, z->ver ? "true" : "false",
 		    z->ver ? feed_out_ver_serial(z->ver) : 0,
 		    z->ver ? feed_out_ver_count(z->ver) : 0, je, jb, z->versions, z->notify_sent,
-		    z->notify_acked, z->notify_failed, z->has_key ? "true" : "false", z->error);
+		    z->notify_acked, z->notify_failed, z->exports_full, z->exports_incremental,
+		    z->has_key ? "true" : "false", z->error);
 	}
 	control_reply_printf(reply, "],\"active\":%u}", x->active);
 	pthread_mutex_unlock(&x->mu);

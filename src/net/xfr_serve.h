@@ -10,7 +10,7 @@
  * the prepared version, so a transfer never holds the worker's loop for more than a chunk.
  *
  *   net_xfr_new(cfg, &x)                   main thread; loads keys and journals' serials
- *   net_xfr_update(x, base, cfg, snap)     after every swap (start, reload, transfer)
+ *   net_xfr_update(x, base, cfg, snap, prev)  after every swap (start, reload, transfer)
  *   net_xfr_query(...) / _stream_pump()    workers
  */
 #ifndef C2W_NET_XFR_SERVE_H
@@ -52,9 +52,15 @@ C2W_NODISCARD int net_xfr_new(const struct c2w_config *cfg, struct net_xfr **out
  * Main thread, after @snap went in force with @cfg (both borrowed for the call): new versions
  * for the served zones whose records changed, journals saved, NOTIFY sent from @base's loop.
  * Zones no longer served stop being served. A zone that fails to export keeps its version.
+ * When @snap is @prev plus one increment (a transfer applied as a layer) and a zone's version
+ * was made from @prev, its next version comes from the increment alone (O(change)); else
+ * from a full export of the zone.
+ *
+ * @param prev  the snapshot @snap replaced, still alive for the call; NULL = unknown (start,
+ *              reload): full exports
  */
 void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w_config *cfg,
-		    const struct policy_snap *snap);
+		    const struct policy_snap *snap, const struct policy_snap *prev);
 
 /** May @peer open a TCP connection although outside server.allow (a secondary)? Any thread. */
 bool net_xfr_may_connect(struct net_xfr *x, const struct sockaddr *peer);

@@ -263,6 +263,62 @@ int policy_export_zone(const struct policy_snap *s, unsigned zone, policy_export
 	return C2W_OK;
 }
 
+/* Is @snap plus nothing but its newest layer the snapshot @prev? */
+static bool one_layer_over(const struct policy_snap *snap, const struct policy_snap *prev)
+{
+	const struct policy_snap *base = prev->parent != NULL ? prev->parent : prev;
+	return snap->layers != NULL && snap->parent == base &&
+	       snap->layer_count == prev->layer_count + 1 && snap->layers->next == prev->layers;
+}
+
+/* A touched QNAME key that is also a never-block name: its owner carries the passthru. */
+static bool protected_key(const struct policy_snap *snap, const uint8_t *k, unsigned kind)
+{
+	if ((kind & 7) != POLICY_TRIGGER_QNAME)
+		return false;
+	unsigned pk = IMG_KIND_PROTECT | (kind & IMG_KIND_WILD);
+	return policy_img_find_own(snap, policy_img_key_hash(k, pk), 0, pk, k + 1, k[0]) != NULL;
+}
+
+int policy_export_delta(const struct policy_snap *snap, const struct policy_snap *prev,
+			unsigned zone, policy_export_owner_cb owner_cb, policy_export_cb cb,
+			void *ctx)
+{
+	if (prev == NULL || zone >= snap->hdr->zone_count || !one_layer_over(snap, prev))
+		return C2W_EINVAL;
+	const struct img_zone *z = &snap->zones[zone];
+	const uint8_t *origin = (const uint8_t *)img_str(snap, z->origin_off);
+	size_t origin_len = (size_t)dns_name_wire_len(origin, DNS_NAME_WIRE_MAX);
+	const struct policy_snap *t = snap->layers->touched, *m = snap->layers->rules;
+	struct out_name n;
+	for (uint64_t i = 0; i < t->hdr->slot_count; i++) {
+		const struct img_slot *sl = &t->slots[i];
+		if (sl->key_off == 0 || (sl->kind & (IMG_KIND_PROTECT | IMG_KIND_NODE)) ||
+		    sl->zone != zone)
+			continue;
+		const uint8_t *k = t->keys + sl->key_off;
+		if (protected_key(snap, k, sl->kind))
+			return C2W_EINVAL;
+		if (!owner_of(k + 1, k[0], sl->kind, origin, origin_len, &n))
+			continue;
+		int ret = owner_cb(ctx, n.b, n.len);
+		if (ret != C2W_OK)
+			return ret;
+		/* The layer alone answers for a touched key: its new rule, or none (deleted). */
+		uint64_t h = policy_img_key_hash(k, sl->kind);
+		const struct img_slot *w = policy_img_find_own(m, h, zone, sl->kind, k + 1, k[0]);
+		if (w == NULL)
+			continue;
+		const struct img_data *d = img_data_at(m, w->data_off);
+		struct emit e = {
+		    .cb = cb, .ctx = ctx, .owner = n.b, .owner_len = n.len, .ttl = d->ttl};
+		ret = emit_rule(snap, z, &e, d);
+		if (ret != C2W_OK)
+			return ret;
+	}
+	return C2W_OK;
+}
+
 int policy_snap_zone_of(const struct policy_snap *s, const uint8_t *name, size_t name_len)
 {
 	for (uint32_t i = 0; i < s->hdr->zone_count; i++) {

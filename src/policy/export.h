@@ -35,6 +35,30 @@ C2W_NODISCARD int policy_export_zone(const struct policy_snap *snap, unsigned zo
 				     policy_export_cb cb, void *ctx);
 
 /**
+ * An owner name whose served records an increment replaces, borrowed for the call.
+ *
+ * @return C2W_OK to go on; anything else stops the export and is returned
+ */
+typedef int (*policy_export_owner_cb)(void *ctx, const uint8_t *owner, size_t owner_len);
+
+/**
+ * What the newest layer of @snap changed in zone @zone, when @snap is @prev plus exactly that
+ * layer (policy_snap_delta() on @prev): @owner_cb for every owner name whose records the
+ * layer replaces (its touched trigger keys), then @cb for every record those owners have now
+ * (the same records policy_export_zone() gives them). Costs O(layer), not O(zone): a served
+ * zone's next version comes from the change alone. An owner that is also a never-block name
+ * is not handled here (its passthru and its rule would mix): C2W_EINVAL, export in full.
+ *
+ * @param prev  the snapshot exported last, borrowed; may be NULL
+ * @return C2W_OK, C2W_EINVAL (@snap is not @prev plus one layer, or the case above: use
+ *         policy_export_zone()), or what a callback returned
+ */
+C2W_NODISCARD int policy_export_delta(const struct policy_snap *snap,
+				      const struct policy_snap *prev, unsigned zone,
+				      policy_export_owner_cb owner_cb, policy_export_cb cb,
+				      void *ctx);
+
+/**
  * The zone of @snap whose origin is @name or an ancestor of it.
  *
  * @param name  canonical (lower case) absolute wire name

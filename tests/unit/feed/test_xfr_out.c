@@ -316,4 +316,130 @@ static void test_journal_file(void)
 	feed_out_ver_unref(v2);
 }
 
-TEST_MAIN(TEST(test_versions), TEST(test_streams), TEST(test_tsig), TEST(test_journal_file))
+/* Every message of @v's answer to an AXFR or IXFR (from @current) query, one after another. */
+static size_t stream_bytes(struct feed_out_ver *v, enum feed_xfr_type type,
+			   const struct feed_zone *current, uint8_t *out, size_t cap)
+{
+	struct feed_xfr *x;
+	uint8_t q[1024];
+	size_t qlen, len, total = 0;
+	CHECK_EQ(feed_xfr_new(ORIGIN, type, current, NULL, &x), C2W_OK);
+	CHECK_EQ(feed_xfr_query(x, 0x4242, q, sizeof(q), &qlen), C2W_OK);
+	struct feed_out_req req;
+	CHECK_EQ(feed_out_request_parse(q, qlen, NULL, &req), C2W_OK);
+	struct feed_out_stream *st;
+	CHECK_EQ(feed_out_stream_new(v, &req, NULL, 16384, &st), C2W_OK);
+	while (total + 16384 <= cap && feed_out_stream_next(st, out + total, 16384, &len) == 1)
+		total += len;
+	feed_out_stream_free(st);
+	feed_xfr_free(x);
+	return total;
+}
+
+static void add_a_ttl(struct feed_rrs *s, unsigned i, uint8_t last, uint32_t ttl)
+{
+	uint8_t owner[64];
+	char label[16];
+	size_t l = (size_t)snprintf(label, sizeof(label), "a%u", i);
+	owner[0] = (uint8_t)l;
+	memcpy(owner + 1, label, l);
+	memcpy(owner + 1 + l, origin, sizeof(origin));
+	uint8_t a[4] = {10, 0, 0, last};
+	CHECK_EQ(feed_rrs_add(s, owner, 1 + l + sizeof(origin), KNOT_RRTYPE_A, ttl, a, 4), C2W_OK);
+}
+
+static void add_owner(struct feed_rrs *s, unsigned i)
+{
+	uint8_t owner[64];
+	char label[16];
+	size_t l = (size_t)snprintf(label, sizeof(label), "a%u", i);
+	owner[0] = (uint8_t)l;
+	memcpy(owner + 1, label, l);
+	memcpy(owner + 1 + l, origin, sizeof(origin));
+	CHECK_EQ(feed_rrs_add(s, owner, 1 + l + sizeof(origin), 0, 0, origin, 0), C2W_OK);
+}
+
+/* A version made from the change alone (feed_out_ver_apply) is the version made from the
+ * whole new record set: same AXFR and IXFR bytes, and its journal is taken up by a version
+ * built in full after a restart (same digest). */
+static void test_apply(void)
+{
+	bool changed;
+	struct feed_out_ver *v1 = version(NULL, 0, 40, 1, &lim, &changed);
+	/* a3 deleted, a7 changed, a10 new TTL, a50 added, a20 touched but unchanged */
+	struct feed_rrs owners = {0}, add = {0}, full = {0};
+	unsigned touched[] = {3, 7, 10, 50, 20};
+	for (unsigned i = 0; i < 5; i++)
+		add_owner(&owners, touched[i]);
+	add_a_ttl(&add, 7, 77, 300);
+	add_a_ttl(&add, 10, 10, 900);
+	add_a_ttl(&add, 50, 50, 300);
+	add_a_ttl(&add, 20, 20, 300);
+	for (unsigned i = 0; i < 40; i++)
+		if (i != 3)
+			add_a_ttl(&full, i, i == 7 ? 77 : (uint8_t)i, i == 10 ? 900 : 300);
+	add_a_ttl(&full, 50, 50, 300);
+	struct feed_out_soa t = soa_tpl(0);
+	struct feed_out_ver *va = NULL, *vf = NULL;
+	CHECK_EQ(feed_out_ver_apply(v1, &owners, &add, &t, &lim, &va, &changed), C2W_OK);
+	CHECK(changed);
+	CHECK_EQ(owners.count, 0); /* taken */
+	CHECK_EQ(feed_out_ver_next(v1, 0, &full, &t, &lim, &vf, &changed), C2W_OK);
+	feed_rrs_free(&full);
+	if (va == NULL || vf == NULL)
+		return;
+	CHECK_EQ(feed_out_ver_serial(va), 2);
+	CHECK_EQ(feed_out_ver_count(va), 40);
+	uint64_t ba, bf;
+	CHECK_EQ(feed_out_ver_journal(va, &ba), 1);
+	CHECK_EQ(feed_out_ver_journal(vf, &bf), 1);
+	CHECK_EQ(ba, bf);
+	static uint8_t sa[1 << 16], sf[1 << 16];
+	size_t la = stream_bytes(va, FEED_XFR_AXFR, NULL, sa, sizeof(sa));
+	size_t lf = stream_bytes(vf, FEED_XFR_AXFR, NULL, sf, sizeof(sf));
+	CHECK(la > 0 && la == lf && memcmp(sa, sf, la) == 0);
+	struct feed_zone *cur = held(1, 0, 40);
+	la = stream_bytes(va, FEED_XFR_IXFR, cur, sa, sizeof(sa));
+	lf = stream_bytes(vf, FEED_XFR_IXFR, cur, sf, sizeof(sf));
+	CHECK(la > 0 && la == lf && memcmp(sa, sf, la) == 0);
+	size_t records;
+	uint32_t serial;
+	unsigned msgs;
+	CHECK_EQ(client(va, FEED_XFR_IXFR, cur, NULL, NULL, 16384, &records, &serial, &msgs),
+		 FEED_XFR_INCREMENT);
+	CHECK_EQ(records, 40);
+	feed_zone_free(cur);
+	/* Nothing changed: the same version back. */
+	struct feed_out_ver *vs = NULL;
+	add_owner(&owners, 50);
+	add_a_ttl(&add, 50, 50, 300);
+	CHECK_EQ(feed_out_ver_apply(va, &owners, &add, &t, &lim, &vs, &changed), C2W_OK);
+	CHECK(!changed);
+	CHECK(vs == va);
+	feed_out_ver_unref(vs);
+	/* The journal of the applied version is adopted by the full one after a restart. */
+	char dir[] = "/tmp/c2w-jrnl-XXXXXX", path[128];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/z.journal", dir);
+	CHECK_EQ(feed_out_journal_write(va, path), C2W_OK);
+	struct feed_rrs again = {0};
+	for (unsigned i = 0; i < 40; i++)
+		if (i != 3)
+			add_a_ttl(&again, i, i == 7 ? 77 : (uint8_t)i, i == 10 ? 900 : 300);
+	add_a_ttl(&again, 50, 50, 300);
+	struct feed_out_ver *r = NULL;
+	uint32_t js;
+	CHECK_EQ(feed_out_ver_next(NULL, 2, &again, &t, &lim, &r, &changed), C2W_OK);
+	feed_rrs_free(&again);
+	CHECK_EQ(feed_out_journal_read(r, path, &js), C2W_OK);
+	CHECK_EQ(feed_out_ver_serial(r), 2);
+	unlink(path);
+	rmdir(dir);
+	feed_out_ver_unref(r);
+	feed_out_ver_unref(va);
+	feed_out_ver_unref(vf);
+	feed_out_ver_unref(v1);
+}
+
+TEST_MAIN(TEST(test_versions), TEST(test_streams), TEST(test_tsig), TEST(test_journal_file),
+	  TEST(test_apply))

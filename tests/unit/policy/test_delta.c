@@ -7,8 +7,11 @@
  * and hits of policy_match_query(), policy_match_response() and policy_explain(), the bytes
  * of policy_answer_build(), and the rule counts. Guard rails (never-block, max-change) hold
  * for increments, a refused increment leaves the running snapshot as it was, and snapshots
- * outlive the one they were built on.
+ * outlive the one they were built on. The served records follow too: the previous version's
+ * export with policy_export_delta()'s owners replaced by its records is the export of the
+ * full compile (what c2wall as primary serves after an increment).
  */
+#include "policy/export.h"
 #include "test.h"
 #include "util.h"
 
@@ -250,18 +253,134 @@ static void model_reset(void)
 	}
 }
 
+/* A served zone as a set of records, each as one line of hex (owner, type, TTL, rdata). */
+struct rrset_text {
+	char **line;
+	size_t count, cap;
+};
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+static void set_add(struct rrset_text *s, const char *line)
+{
+	if (s->count == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->line = realloc(s->line, s->cap * sizeof(*s->line));
+	}
+	s->line[s->count++] = strdup(line);
+}
+
+static int rec_line(void *ctx, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
+		    const uint8_t *rdata, uint16_t rdlen)
+{
+	char line[2 * 600 + 64];
+	hex(line, owner, owner_len);
+	size_t l = 2 * owner_len;
+	l += (size_t)snprintf(line + l, sizeof(line) - l, " %u %u ", type, ttl);
+	if (l + 2 * (size_t)rdlen < sizeof(line))
+		hex(line + l, rdata, rdlen);
+	set_add(ctx, line);
+	return C2W_OK;
+}
+
+struct delta_sets {
+	struct rrset_text owners, add;
+};
+
+static int delta_owner(void *ctx, const uint8_t *owner, size_t owner_len)
+{
+	char line[600];
+	hex(line, owner, owner_len);
+	set_add(&((struct delta_sets *)ctx)->owners, line);
+	return C2W_OK;
+}
+
+static int delta_rec(void *ctx, const uint8_t *owner, size_t owner_len, uint16_t type, uint32_t ttl,
+		     const uint8_t *rdata, uint16_t rdlen)
+{
+	return rec_line(&((struct delta_sets *)ctx)->add, owner, owner_len, type, ttl, rdata,
+			rdlen);
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void set_free(struct rrset_text *s)
+{
+	for (size_t i = 0; i < s->count; i++)
+		free(s->line[i]);
+	free(s->line);
+	memset(s, 0, sizeof(*s));
+}
+
+/* @served (the last version) with @d applied: records of @d's owners out, @d's records in. */
+static void set_apply(struct rrset_text *served, struct delta_sets *d)
+{
+	struct rrset_text n = {0};
+	for (size_t i = 0; i < served->count; i++) {
+		bool gone = false;
+		for (size_t o = 0; o < d->owners.count && !gone; o++) {
+			size_t ol = strlen(d->owners.line[o]);
+			gone = strncmp(served->line[i], d->owners.line[o], ol) == 0 &&
+			       served->line[i][ol] == ' ';
+		}
+		if (!gone)
+			set_add(&n, served->line[i]);
+	}
+	for (size_t i = 0; i < d->add.count; i++)
+		set_add(&n, d->add.line[i]);
+	set_free(served);
+	*served = n;
+	qsort(served->line, served->count, sizeof(*served->line), line_cmp);
+}
+
+static void set_eq(const struct rrset_text *a, const struct rrset_text *b, unsigned round)
+{
+	size_t i = 0;
+	while (i < a->count && i < b->count && strcmp(a->line[i], b->line[i]) == 0)
+		i++;
+	if (i < a->count || i < b->count)
+		fprintf(stderr, "round %u: served after the increment %s / full export %s\n", round,
+			i < a->count ? a->line[i] : "(end)", i < b->count ? b->line[i] : "(end)");
+	CHECK_EQ(a->count, b->count);
+	CHECK(i == a->count && i == b->count);
+}
+
+static void export_set(const struct policy_snap *s, struct rrset_text *out)
+{
+	CHECK_EQ(policy_export_zone(s, 1, rec_line, out), C2W_OK);
+	qsort(out->line, out->count, sizeof(*out->line), line_cmp);
+}
+
 static void test_rounds_match_full_compile(void)
 {
 	specs_init();
 	model_reset();
 	struct policy_snap *cur = full_compile();
 	compare(cur, cur);
+	struct rrset_text served = {0};
+	export_set(cur, &served);
 	static const unsigned sizes[] = {1, 5, 40, 1, 200, 3, 1, 80, 10, 300};
 	for (unsigned r = 0; r < 10; r++) {
 		struct policy_snap *next = NULL;
 		CHECK_EQ(round_apply(cur, sizes[r], 100 * (r + 1), NULL, &next), C2W_OK);
 		if (next == NULL)
 			break;
+		struct delta_sets d = {0};
+		CHECK_EQ(policy_export_delta(next, cur, 1, delta_owner, delta_rec, &d), C2W_OK);
+		CHECK(d.owners.count > 0 && d.owners.count <= sizes[r]);
+		/* not one layer over: the full export it must be */
+		CHECK_EQ(policy_export_delta(next, next, 1, delta_owner, delta_rec, &d),
+			 C2W_EINVAL);
+		set_apply(&served, &d);
+		set_free(&d.owners);
+		set_free(&d.add);
 		policy_snap_free(cur); /* the new one keeps the shared parts alive */
 		cur = next;
 		unsigned layers;
@@ -270,8 +389,13 @@ static void test_rounds_match_full_compile(void)
 		CHECK_EQ(layers, r + 1);
 		struct policy_snap *full = full_compile();
 		compare(cur, full);
+		struct rrset_text want = {0};
+		export_set(full, &want);
+		set_eq(&served, &want, r);
+		set_free(&want);
 		policy_snap_free(full);
 	}
+	set_free(&served);
 	policy_snap_free(cur);
 }
 
