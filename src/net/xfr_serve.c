@@ -434,10 +434,10 @@ static struct feed_out_ver *zone_refresh(struct net_xfr *x, struct xzone *z,
 {
 	int zi = policy_snap_zone_of(snap, z->dname, z->dname_len);
 	const uint8_t *origin = zi >= 0 ? policy_snap_zone_origin(snap, (unsigned)zi) : NULL;
-	z->seen = NULL;
 	if (origin == NULL || knot_dname_size(origin) != z->dname_len ||
 	    memcmp(origin, z->dname, z->dname_len) != 0) {
 		snprintf(z->error, sizeof(z->error), "not in the policy in force (no copy yet?)");
+		z->seen = NULL;
 		return NULL;
 	}
 	struct feed_out_soa t;
@@ -446,9 +446,11 @@ static struct feed_out_ver *zone_refresh(struct net_xfr *x, struct xzone *z,
 	uint32_t js = 0;
 	if (!soa_template(snap, (unsigned)zi, z, &t)) {
 		snprintf(z->error, sizeof(z->error), "bad SOA in the policy");
+		z->seen = NULL;
 		return NULL;
 	}
 	int ret = refresh_delta(x, z, snap, prev, (unsigned)zi, &t, &v, &changed);
+	z->seen = NULL; /* until this version is made */
 	if (ret == C2W_EINVAL) {
 		incremental = false;
 		ret = refresh_full(x, z, snap, (unsigned)zi, &t, &v, &changed, &js);

@@ -226,6 +226,56 @@ static int emit_rule(const struct policy_snap *s, const struct img_zone *z, cons
 	}
 }
 
+/* Is the key (@zone, @kind, @k) touched by a layer of @s newer than @upto (NULL: any)? */
+static bool touched_above(const struct policy_snap *s, const struct img_layer *upto,
+			  unsigned zone, unsigned kind, const uint8_t *k)
+{
+	uint64_t h = policy_img_key_hash(k, kind);
+	for (const struct img_layer *l = s->layers; l != NULL && l != upto; l = l->next)
+		if (policy_img_find_own(l->touched, h, zone, kind, k + 1, k[0]) != NULL)
+			return true;
+	return false;
+}
+
+/* The records a key touched by layer @l has in @l (its new rule, or none: deleted). */
+static int emit_touched(const struct policy_snap *s, const struct img_layer *l, unsigned zone,
+			const struct img_slot *sl, const uint8_t *k, const struct out_name *n,
+			policy_export_cb cb, void *ctx)
+{
+	const struct policy_snap *m = l->rules;
+	uint64_t h = policy_img_key_hash(k, sl->kind);
+	const struct img_slot *w = policy_img_find_own(m, h, zone, sl->kind, k + 1, k[0]);
+	if (w == NULL)
+		return C2W_OK;
+	const struct img_data *d = img_data_at(m, w->data_off);
+	struct emit e = {.cb = cb, .ctx = ctx, .owner = n->b, .owner_len = n->len, .ttl = d->ttl};
+	return emit_rule(s, &s->zones[zone], &e, d);
+}
+
+/* The rules of the increments stacked on @s's full image, each key from its newest layer. */
+static int export_layers(const struct policy_snap *s, unsigned zone, const uint8_t *origin,
+			 size_t origin_len, policy_export_cb cb, void *ctx)
+{
+	struct out_name n;
+	for (const struct img_layer *l = s->layers; l != NULL; l = l->next) {
+		const struct policy_snap *t = l->touched;
+		for (uint64_t i = 0; i < t->hdr->slot_count; i++) {
+			const struct img_slot *sl = &t->slots[i];
+			if (sl->key_off == 0 || (sl->kind & (IMG_KIND_PROTECT | IMG_KIND_NODE)) ||
+			    sl->zone != zone)
+				continue;
+			const uint8_t *k = t->keys + sl->key_off;
+			if (touched_above(s, l, zone, sl->kind, k) ||
+			    !owner_of(k + 1, k[0], sl->kind, origin, origin_len, &n))
+				continue;
+			int ret = emit_touched(s, l, zone, sl, k, &n, cb, ctx);
+			if (ret != C2W_OK)
+				return ret;
+		}
+	}
+	return C2W_OK;
+}
+
 int policy_export_zone(const struct policy_snap *s, unsigned zone, policy_export_cb cb, void *ctx)
 {
 	if (zone >= s->hdr->zone_count)
@@ -243,6 +293,9 @@ int policy_export_zone(const struct policy_snap *s, unsigned zone, policy_export
 		    (sl->kind & IMG_KIND_NODE) || (!protect && sl->zone != zone))
 			continue;
 		const uint8_t *k = s->keys + sl->key_off;
+		/* A key an increment touched is served from the newest layer that has it. */
+		if (!protect && s->layers != NULL && touched_above(s, NULL, zone, sl->kind, k))
+			continue;
 		if (!owner_of(k + 1, k[0], sl->kind, origin, origin_len, &n))
 			continue;
 		struct emit e = {.cb = cb, .ctx = ctx, .owner = n.b, .owner_len = n.len};
@@ -260,7 +313,7 @@ int policy_export_zone(const struct policy_snap *s, unsigned zone, policy_export
 		if (ret != C2W_OK)
 			return ret;
 	}
-	return C2W_OK;
+	return export_layers(s, zone, origin, origin_len, cb, ctx);
 }
 
 /* Is @snap plus nothing but its newest layer the snapshot @prev? */
@@ -289,7 +342,7 @@ int policy_export_delta(const struct policy_snap *snap, const struct policy_snap
 	const struct img_zone *z = &snap->zones[zone];
 	const uint8_t *origin = (const uint8_t *)img_str(snap, z->origin_off);
 	size_t origin_len = (size_t)dns_name_wire_len(origin, DNS_NAME_WIRE_MAX);
-	const struct policy_snap *t = snap->layers->touched, *m = snap->layers->rules;
+	const struct policy_snap *t = snap->layers->touched;
 	struct out_name n;
 	for (uint64_t i = 0; i < t->hdr->slot_count; i++) {
 		const struct img_slot *sl = &t->slots[i];
@@ -302,17 +355,8 @@ int policy_export_delta(const struct policy_snap *snap, const struct policy_snap
 		if (!owner_of(k + 1, k[0], sl->kind, origin, origin_len, &n))
 			continue;
 		int ret = owner_cb(ctx, n.b, n.len);
-		if (ret != C2W_OK)
-			return ret;
-		/* The layer alone answers for a touched key: its new rule, or none (deleted). */
-		uint64_t h = policy_img_key_hash(k, sl->kind);
-		const struct img_slot *w = policy_img_find_own(m, h, zone, sl->kind, k + 1, k[0]);
-		if (w == NULL)
-			continue;
-		const struct img_data *d = img_data_at(m, w->data_off);
-		struct emit e = {
-		    .cb = cb, .ctx = ctx, .owner = n.b, .owner_len = n.len, .ttl = d->ttl};
-		ret = emit_rule(snap, z, &e, d);
+		if (ret == C2W_OK)
+			ret = emit_touched(snap, snap->layers, zone, sl, k, &n, cb, ctx);
 		if (ret != C2W_OK)
 			return ret;
 	}

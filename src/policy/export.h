@@ -26,7 +26,9 @@ typedef int (*policy_export_cb)(void *ctx, const uint8_t *owner, size_t owner_le
 				uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
 
 /**
- * Every rule of zone @zone of @snap as RPZ records, in no particular order.
+ * Every rule of zone @zone of @snap as RPZ records, in no particular order; for a snapshot
+ * with increments (policy_snap_delta()), the rules in force: a key an increment touched comes
+ * from the newest increment that touched it. O(zone).
  *
  * @param snap  borrowed for the call (any thread that keeps it alive)
  * @return C2W_OK, C2W_EINVAL (no such zone), or what @cb returned

@@ -8,12 +8,15 @@ at once whether a rule is in force. Checked: AXFR at start, an update on the pri
 -> IXFR -> the new rule answers within seconds; TSIG right, wrong MAC, unknown key, unsigned,
 skewed; failover to the second primary; NOTIFY from others REFUSED and counted; no closing SOA,
 serial backwards, reset mid-stream keep the last good copy; restart with every primary down
-enforces the disk copy; expiry with on-expire drop and keep; the disk copy's mode."""
+enforces the disk copy; expiry with on-expire drop and keep; the disk copy's mode. The Knot
+zone is also served onward to a second c2wall (R2): an IXFR from Knot goes in as an increment
+on R and R2 gets the same change by IXFR from R (R's served version made from the increment)."""
 
 import os
 import shutil
 import stat
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -34,7 +37,7 @@ TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
 NSUPDATE = "/usr/bin/nsupdate"
 KNSUPDATE = "/usr/bin/knsupdate"
 
-WORLD = R = None
+WORLD = R = R2 = None
 BIND = KNOT = HOST = None
 PORTS = {}
 KEYS = {}
@@ -197,6 +200,13 @@ def wait_state(r, name, pred, timeout=20.0, what=""):
     raise AssertionError("zone %s: %s not reached in %.0fs; state %r" % (name, what, timeout, z))
 
 
+def xfr_out(r, name):
+    for z in eu.control_json(r, "xfr-out")["zones"]:
+        if z["name"] == name:
+            return z
+    raise AssertionError("zone %s not served" % name)
+
+
 def a_values(r, qname):
     m = r.udp(qname, "A")
     return rrset_values(m, "answer", qname, "A"), m
@@ -232,6 +242,7 @@ def setUpModule():
     for k in ("bind", "knot", "host"):
         PORTS[k] = cw.free_port()
     PORTS["dead"] = cw.free_port()  # nothing listens there: connection refused
+    PORTS["r2"] = cw.free_port()
     R = cw.make_resolver(WORLD, kind="c2wall", mode="recursive", validate=False,
                          extra={"policy": {"state-dir": os.path.join(TMP, "state"),
                                            "never-block": ["*.protected.example.test."],
@@ -254,6 +265,16 @@ def setUpModule():
     HOST.publish(UNSIGNED_ZONE, 1, ["unsigned1.example.test 300 IN A 10.0.7.1"])
     HOST.mode[UNSIGNED_ZONE] = "unsigned"
     R.start()
+    # A second c2wall follows R for the Knot zone (R serves it onward: a chain).
+    global R2
+    R2 = cw.make_resolver(
+        WORLD, kind="c2wall", mode="recursive", validate=False,
+        listen=("127.0.0.1", PORTS["r2"]), name="onward",
+        extra={"policy": {"state-dir": os.path.join(TMP, "r2state"),
+                          "zones": [{"name": KNOT_ZONE,
+                                     "primaries": ["127.0.0.1@%d" % R.port],
+                                     "notify-interval": "0s", "refresh-min": "60s"}]}})
+    R2.start()
 
 
 def zones_conf():
@@ -269,7 +290,9 @@ def zones_conf():
                                           "127.0.0.1@%d" % PORTS["bind"]],
          "tsig-key-file": KEYS["bind"][0], "notify-interval": "1s"},
         {"name": KNOT_ZONE, "primaries": ["127.0.0.1@%d" % PORTS["knot"]],
-         "tsig-key-file": KEYS["knot"][0], "notify-interval": "1s"},
+         "tsig-key-file": KEYS["knot"][0], "notify-interval": "1s",
+         # served onward to R2: increments must stay increments (docs/policy.md "Serials")
+         "allow-transfer": ["127.0.0.1/32"], "notify": ["127.0.0.1@%d" % PORTS["r2"]]},
         {"name": "badmac.bind.example.", "primaries": ["127.0.0.1@%d" % PORTS["bind"]],
          "tsig-key-file": KEYS["badmac"], "retry-min": "30s"},
         {"name": "badkey.bind.example.", "primaries": ["127.0.0.1@%d" % PORTS["bind"]],
@@ -284,6 +307,8 @@ def zones_conf():
 
 def tearDownModule():
     try:
+        if R2 is not None:
+            R2.stop()
         if R is not None:
             assert R.stop() == 0
     finally:
@@ -343,6 +368,15 @@ class TestIncremental(unittest.TestCase):
     querying all along loses no query and never sees a mix of versions."""
 
     def test_knot_ixfr_applied_incrementally(self):
+        try:
+            self._knot_ixfr_applied_incrementally()
+        except AssertionError:
+            for r in (R, R2):
+                sys.stderr.write("\n".join(l for l in r.stderr_text().splitlines()
+                                            if "knot" in l)[-12000:] + "\n")
+            raise
+
+    def _knot_ixfr_applied_incrementally(self):
         wait_state(R, KNOT_ZONE, lambda z: z["has_copy"], what="first transfer")
         stop = threading.Event()
         seen = {"answers": 0, "lost": 0, "wrong": []}
@@ -367,6 +401,11 @@ class TestIncremental(unittest.TestCase):
                     seen["wrong"].append(("inc2", vals))
                 time.sleep(0.005)
 
+        wait_state(R2, KNOT_ZONE, lambda z: z["has_copy"], what="R2's first transfer")
+        wait_state(R2, KNOT_ZONE, lambda z: z["serial"] == xfr_out(R, KNOT_ZONE)["serial"],
+                   what="R2 as current as R")
+        s0 = eu.control_json(R, "stats")
+        x0 = xfr_out(R, KNOT_ZONE)
         th = threading.Thread(target=client)
         th.start()
         try:
@@ -379,6 +418,18 @@ class TestIncremental(unittest.TestCase):
             z = wait_state(R, KNOT_ZONE, lambda z: z["incremental"] > before["incremental"],
                            what="an incremental apply")
             self.assertEqual(z["last_apply"], "incremental", z)
+            # R serves the zone onward: R2 gets the same change by IXFR (not a whole
+            # zone), and R made that version from the increment, not a full export.
+            wait_answer_a(R2, "inc1.example.test.", "10.0.2.21")
+            wait_answer_a(R2, "a.b.incw.example.test.", "10.0.2.44")
+            s1 = eu.control_json(R, "stats")
+            x1 = xfr_out(R, KNOT_ZONE)
+            self.assertGreater(s1["xfr_out_ixfr"], s0["xfr_out_ixfr"], (s0, s1))
+            self.assertEqual(s1["xfr_out_ixfr_full"], s0["xfr_out_ixfr_full"], (s0, s1))
+            self.assertGreater(x1["exports_incremental"], x0["exports_incremental"], (x0, x1))
+            self.assertEqual(x1["exports_full"], x0["exports_full"], (x0, x1))
+            self.assertEqual(x1["serial"], x0["serial"] + 1, (x0, x1))
+            self.assertEqual(zone_state(R2, KNOT_ZONE)["serial"], x1["serial"])
             self.assertEqual(z["rules"], before["rules"] + 4, (before, z))
             self.assertEqual(a_values(R, "inc2.example.test.")[0], ["10.0.2.22"])
             self.assertEqual(a_values(R, "a.b.incw.example.test.")[0], ["10.0.2.44"])
@@ -396,6 +447,12 @@ class TestIncremental(unittest.TestCase):
             wait_answer_a(R, "inc2.example.test.", "10.0.2.23")
             z = wait_state(R, KNOT_ZONE, lambda z: z["incremental"] > mid["incremental"],
                            what="a second incremental apply")
+            wait_answer_a(R2, "inc2.example.test.", "10.0.2.23")
+            wait_answer_a(R2, "inc1.example.test.", None)
+            x2 = xfr_out(R, KNOT_ZONE)
+            self.assertEqual(x2["exports_full"], x0["exports_full"], (x0, x2))
+            self.assertEqual(eu.control_json(R, "stats")["xfr_out_ixfr_full"],
+                             s0["xfr_out_ixfr_full"])
             self.assertEqual(z["rules"], before["rules"] + 2, (before, z))
             self.assertEqual(a_values(R, "inc1.example.test.")[0], [])
             self.assertEqual(a_values(R, "a.b.incw.example.test.")[0], [])
