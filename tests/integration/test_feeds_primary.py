@@ -9,7 +9,8 @@ TSIG). Checked: AXFR at start, then after a change of the files and a reload of 
 IXFR, and each secondary blocks what P blocks (local data A 10.9.x.y that no real name has);
 REFUSED outside allow-transfer, unsigned or wrongly signed, AXFR over UDP, names in a policy
 zone; IXFR up to date (one SOA), IXFR from a serial not in the journal (AXFR-style); after a
-restart of P the journal on disk still serves IXFR; counters."""
+restart of P the journal on disk still serves IXFR; counters. A chain: the second c2wall
+serves the zone onward to a third (C3), which gets P's change by IXFR through it."""
 
 import os
 import socket
@@ -38,7 +39,7 @@ RPZ_ZONE = "c2.primary.example."
 HOSTS_ZONE = "hosts.primary.example."
 BIG_ZONE = "big.primary.example."
 BIG_NAMES = 120000  # about 6 MB of AXFR: more than the sockets buffer
-WORLD = P = C2 = BIND = UNB = None
+WORLD = P = C2 = C3 = BIND = UNB = None
 TMP = None
 KEY = {}
 PORTS = {}
@@ -245,13 +246,13 @@ def records(msgs):
 
 
 def setUpModule():
-    global WORLD, P, C2, BIND, UNB, TMP
+    global WORLD, P, C2, C3, BIND, UNB, TMP
     WORLD = cw.World(sign=False).start()
     TMP = os.path.join(WORLD.tmp, "primary")
     os.makedirs(TMP)
     KEY["xfr"] = keygen("xfr-key")
     KEY["wrong"] = keygen("xfr-key-wrong")
-    for k in ("p", "bind", "unbound", "c2"):
+    for k in ("p", "bind", "unbound", "c2", "c3"):
         PORTS[k] = cw.free_port()
     write_rpz(1, [("evil1.example.test", "10.9.0.1"), ("evil2.example.test", "10.9.0.2")])
     write_hosts([("hosted1.example.test", "10.9.1.1")])
@@ -283,9 +284,17 @@ def setUpModule():
             "zones": [{"name": RPZ_ZONE, "primaries": ["127.0.0.1@%d" % PORTS["p"]],
                        "tsig-key-file": KEY["xfr"][0], "notify-interval": "0s",
                        "refresh-min": "60s",
-                       # serves the zone onward too (a chain): its IXFRs compile in full
-                       "allow-transfer": ["127.0.0.1/32"]}]}})
+                       # serves the zone onward too (a chain), to C3
+                       "allow-transfer": ["127.0.0.1/32"],
+                       "notify": ["127.0.0.1@%d" % PORTS["c3"]]}]}})
     C2.start()
+    C3 = cw.make_resolver(
+        WORLD, kind="c2wall", validate=False, listen=("127.0.0.1", PORTS["c3"]), name="chain",
+        extra={"policy": {
+            "state-dir": os.path.join(TMP, "c3state"),
+            "zones": [{"name": RPZ_ZONE, "primaries": ["127.0.0.1@%d" % PORTS["c2"]],
+                       "notify-interval": "0s", "refresh-min": "60s"}]}})
+    C3.start()
     BIND = Named(PORTS["bind"])
     BIND.start()
     UNB = UnboundRpz(PORTS["unbound"])
@@ -297,7 +306,7 @@ def tearDownModule():
         for s in (BIND, UNB):
             if s is not None and s.proc is not None:
                 cw._stop_proc(s.proc)
-        for r in (C2, P):
+        for r in (C3, C2, P):
             if r is not None:
                 r.stop()
     finally:
@@ -312,12 +321,20 @@ class TestPrimary(unittest.TestCase):
         except AssertionError:
             print(BIND.log())
             print(UNB.log())
+            C3.print_log()
             C2.print_log()
             P.print_log()
             raise
 
     def _fleet_follows(self):
         wait_a(PORTS["c2"], "evil1.example.test.", ["10.9.0.1"], who="c2wall secondary")
+        wait_a(PORTS["c3"], "evil1.example.test.", ["10.9.0.1"], who="c2wall C3 (chain)")
+        # C3 is as current as C2 before the change (its first copy came by AXFR).
+        deadline = time.monotonic() + 20
+        while eu.control_json(C3, "feeds")["zones"][0]["serial"] != 1 and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        c2s = stats(C2)
         wait_a(PORTS["bind"], "evil1.example.test.", ["10.9.0.1"], who="BIND")
         wait_a(PORTS["unbound"], "hosted1.example.test.", ["10.9.1.1"], who="Unbound")
         self.assertEqual(a_of(PORTS["p"], "evil1.example.test."), ["10.9.0.1"])
@@ -334,8 +351,17 @@ class TestPrimary(unittest.TestCase):
         t_c2 = wait_a(PORTS["c2"], "evil3.example.test.", ["10.9.0.3"], 20, "c2wall secondary")
         t_bind = wait_a(PORTS["bind"], "evil3.example.test.", ["10.9.0.3"], 20, "BIND")
         t_unb = wait_a(PORTS["unbound"], "hosted2.example.test.", ["10.9.1.2"], 30, "Unbound")
-        print("after reload of P: c2wall %.2fs, BIND %.2fs, Unbound %.2fs"
-              % (t_c2 - t0, t_bind - t0, t_unb - t0))
+        t_c3 = wait_a(PORTS["c3"], "evil3.example.test.", ["10.9.0.3"], 30, "c2wall C3 (chain)")
+        print("after reload of P: c2wall %.2fs, BIND %.2fs, Unbound %.2fs, c2wall behind "
+              "c2wall %.2fs" % (t_c2 - t0, t_bind - t0, t_unb - t0, t_c3 - t0))
+        # The chain: C3 got the change from C2 by IXFR, and blocks as P does.
+        self.assertEqual(a_of(PORTS["c3"], "evil2.example.test."), [])
+        c2s_after = stats(C2)
+        self.assertGreater(c2s_after["xfr_out_ixfr"], c2s["xfr_out_ixfr"], (c2s, c2s_after))
+        self.assertEqual(c2s_after["xfr_out_ixfr_full"], c2s["xfr_out_ixfr_full"])
+        self.assertEqual(c2s_after["xfr_out_axfr"], c2s["xfr_out_axfr"])
+        c3z = eu.control_json(C3, "feeds")["zones"][0]
+        self.assertGreaterEqual(c3z["ixfr"], 1, c3z)
         # The rule taken out is gone on the secondaries too (BIND serves the zone itself).
         self.assertEqual(a_of(PORTS["c2"], "evil2.example.test."), [])
         m = query(PORTS["bind"], "evil2.example.test." + RPZ_ZONE, "A")
@@ -358,9 +384,11 @@ class TestPrimary(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(feeds["serial"], 2, feeds)
         self.assertGreaterEqual(feeds["ixfr"], 1, feeds)
-        # The second c2wall serves the zone onward: what it serves after the IXFR is what it
-        # enforces (the IXFR was compiled in full, not applied as an increment).
-        self.assertEqual(feeds["last_apply"], "full", feeds)
+        # The second c2wall serves the zone onward: the IXFR went in as an increment and
+        # what it serves after it (made from the increment) is what it enforces.
+        self.assertEqual(feeds["last_apply"], "incremental", feeds)
+        x2 = xfr_state(C2, RPZ_ZONE)
+        self.assertGreaterEqual(x2["exports_incremental"], 1, x2)
         names = {rr.name.to_text() for m in transfer(RPZ_ZONE, port=PORTS["c2"])
                  for rr in m.answer}
         self.assertIn("evil3.example.test." + RPZ_ZONE, names)
