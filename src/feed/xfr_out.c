@@ -970,11 +970,23 @@ static size_t header_question(const struct feed_out_req *req, uint8_t rcode, boo
 	return 12 + req->qname_len + 4;
 }
 
-size_t feed_out_error(const struct feed_out_req *req, uint8_t rcode, uint8_t *buf, size_t cap)
+size_t feed_out_error(const struct feed_out_req *req, uint8_t rcode, const knot_tsig_key_t *key,
+		      uint8_t *buf, size_t cap)
 {
 	size_t n = header_question(req, rcode, false, buf, cap);
 	if (n == 0 || req->tsig_error == 0 || req->tsig_key_len == 0)
 		return n;
+	if (req->tsig_error == KNOT_RCODE_BADTIME && key != NULL) {
+		/* RFC 8945 5.2.3, 5.3.2: the MAC was right, only the clock is off, so the error
+		 * is signed (chained to the request's MAC), with the request's Time Signed and
+		 * our time in Other Data (libknot writes both for BADTIME). */
+		uint8_t digest[64];
+		size_t dl = sizeof(digest), len = n;
+		if (knot_tsig_sign(buf, &len, cap, req->mac, req->mac_len, digest, &dl, key,
+				   KNOT_RCODE_BADTIME, req->time_signed) == KNOT_EOK)
+			return len;
+		/* No room for a signed error: the unsigned one below. */
+	}
 	/* TSIG RR: owner key name, type TSIG, class ANY, TTL 0; rdata algorithm, time signed
 	 * (48 bits, the request's), fudge, MAC size 0, original ID, error, other length 0. */
 	size_t rd = req->tsig_alg_len + 6 + 2 + 2 + 2 + 2 + 2;

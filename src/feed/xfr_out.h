@@ -185,11 +185,15 @@ C2W_NODISCARD int feed_out_stream_next(struct feed_out_stream *st, uint8_t *buf,
 
 /**
  * An answer with no records and @rcode (REFUSED, NOTAUTH, FORMERR) to @req; with
- * req->tsig_error, the unsigned TSIG record that carries it (RFC 8945 5.3.2: BADSIG, BADKEY
- * answers have an empty MAC).
+ * req->tsig_error, the TSIG record that carries it: unsigned with an empty MAC for BADSIG and
+ * BADKEY (RFC 8945 5.3.2), signed with @key for BADTIME (5.2.3: the request's MAC was good;
+ * the response carries the server's time in Other Data).
+ *
+ * @param key  the zone's key (may be NULL: BADTIME then goes unsigned too)
  * @return the length, 0 when @cap is too small
  */
-size_t feed_out_error(const struct feed_out_req *req, uint8_t rcode, uint8_t *buf, size_t cap);
+size_t feed_out_error(const struct feed_out_req *req, uint8_t rcode, const knot_tsig_key_t *key,
+		      uint8_t *buf, size_t cap);
 
 /** A NOTIFY (RFC 1996) for @v's zone with its SOA in the answer, signed with @key (may be
  *  NULL). @return the length, 0 on failure */

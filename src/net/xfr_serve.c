@@ -636,7 +636,7 @@ static int refuse(const struct feed_out_req *req, uint8_t rcode, uint8_t *out, s
 		  enum net_xfr_outcome *outcome, enum net_xfr_outcome why)
 {
 	*outcome = why;
-	return (int)feed_out_error(req, rcode, out, cap);
+	return (int)feed_out_error(req, rcode, NULL, out, cap);
 }
 
 /* One message answer (SOA, or IXFR up to date / over UDP) written into @out. */
@@ -702,8 +702,11 @@ int net_xfr_query(struct net_xfr *x, const uint8_t *pkt, size_t len, const struc
 		 * for a zone without one names a key we do not have (BADKEY). */
 		if (feed_out_request_parse(pkt, len, has_key ? &key : NULL, &req) != C2W_OK ||
 		    !req.tsig || req.tsig_error != 0) {
-			ret = refuse(&req, req.tsig ? KNOT_RCODE_NOTAUTH : DNS_RCODE_REFUSED, out,
-				     out_cap, outcome, NET_XFR_TSIG_BAD);
+			*outcome = NET_XFR_TSIG_BAD;
+			/* BADTIME is signed with the key (RFC 8945 5.2.3); the others are not. */
+			ret = (int)feed_out_error(&req,
+						  req.tsig ? KNOT_RCODE_NOTAUTH : DNS_RCODE_REFUSED,
+						  has_key ? &key : NULL, out, out_cap);
 			goto out_unref;
 		}
 	}

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (feed_out_request_parse(data + 1, size - 1, &key, &req) == C2W_OK) {
 		static uint8_t buf[65536];
 		size_t len;
-		(void)feed_out_error(&req, KNOT_RCODE_REFUSED, buf, sizeof(buf));
+		(void)feed_out_error(&req, KNOT_RCODE_NOTAUTH, &key, buf, sizeof(buf));
 		struct feed_out_stream *st;
 		if (feed_out_stream_new(v2, &req, &key, 512, &st) == C2W_OK) {
 			for (int i = 0;

@@ -17,10 +17,14 @@ import socket
 import subprocess
 import time
 import unittest
+import unittest.mock
 
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.tsig
@@ -419,6 +423,50 @@ class TestPrimary(unittest.TestCase):
         self.assertGreaterEqual(s["xfr_out_refused"] - s0["xfr_out_refused"], 3, s)
         self.assertEqual(s["xfr_out_refused_udp"] - s0["xfr_out_refused_udp"], 1, s)
         self.assertGreaterEqual(s["xfr_out_tsig_bad"] - s0["xfr_out_tsig_bad"], 3, s)
+
+    def test_2b_badtime_signed(self):
+        """RFC 8945 5.2.3: a request with a good MAC but a clock an hour off gets NOTAUTH with
+        TSIG error BADTIME, signed with the key (the MAC checks against the request's), the
+        request's Time Signed, and our time in Other Data."""
+        s0 = stats(P)
+        then = int(time.time()) - 3600
+        q = dns.message.make_query(RPZ_ZONE, "SOA")
+        q.use_tsig(keyring(KEY["xfr"][1]), keyname="xfr-key")
+        with unittest.mock.patch("time.time", return_value=float(then)):
+            wire = q.to_wire()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        try:
+            s.sendto(wire, ("127.0.0.1", PORTS["p"]))
+            ans = s.recv(65535)
+        finally:
+            s.close()
+        self.assertEqual(ans[3] & 0x0f, dns.rcode.NOTAUTH)
+        # The TSIG record is the last one: after the header and the question, alone.
+        self.assertEqual(ans[4:12], b"\x00\x01\x00\x00\x00\x00\x00\x01")
+        off = 12 + len(dns.name.from_text(RPZ_ZONE).to_wire()) + 4
+        key_name = dns.name.from_text("xfr-key").to_wire()
+        self.assertEqual(ans[off:off + len(key_name)], key_name)
+        rd_off = off + len(key_name) + 10
+        rdlen = ans[rd_off - 2] << 8 | ans[rd_off - 1]
+        tsig = dns.rdata.from_wire(dns.rdataclass.ANY, dns.rdatatype.TSIG, ans, rd_off, rdlen)
+        self.assertEqual(tsig.error, dns.rcode.BADTIME)
+        self.assertEqual(tsig.time_signed, then)
+        self.assertEqual(len(tsig.other), 6)
+        ours = int.from_bytes(tsig.other, "big")
+        self.assertLess(abs(ours - time.time()), 60, ours)
+        self.assertEqual(len(tsig.mac), 32)  # hmac-sha256: signed, not an empty MAC
+        # The MAC over the answer without its TSIG record, chained to the request's MAC.
+        unsigned = bytearray(ans[:off])
+        unsigned[10:12] = b"\x00\x00"  # ARCOUNT without the TSIG record
+        key = dns.tsig.Key("xfr-key", KEY["xfr"][1], "hmac-sha256")
+        mine, _ = dns.tsig.sign(bytes(unsigned), key, tsig, time=tsig.time_signed,
+                                request_mac=q.mac)
+        self.assertEqual(mine.mac, tsig.mac)
+        # dnspython, reading it as a client does, reports the peer's BADTIME.
+        with self.assertRaises(dns.tsig.PeerBadTime):
+            dns.message.from_wire(ans, keyring=q.keyring, request_mac=q.mac)
+        self.assertEqual(stats(P)["xfr_out_tsig_bad"] - s0["xfr_out_tsig_bad"], 1)
 
     def test_3_served_records(self):
         """What is served is the zone as P enforces it, signed message by message."""

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "feed/xfr.h"
@@ -238,13 +239,47 @@ static void test_tsig(void)
 	CHECK_EQ(feed_xfr_query(x, 7, q, sizeof(q), &qlen), C2W_OK);
 	struct feed_out_req req;
 	CHECK_EQ(feed_out_request_parse(q, qlen, &key, &req), C2W_OK);
-	size_t alen = feed_out_error(&req, KNOT_RCODE_NOTAUTH, ans, sizeof(ans));
+	size_t alen = feed_out_error(&req, KNOT_RCODE_NOTAUTH, &key, ans, sizeof(ans));
 	knot_pkt_t *pkt = knot_pkt_new(ans, (uint16_t)alen, NULL);
 	CHECK(pkt != NULL && knot_pkt_parse(pkt, 0) == KNOT_EOK);
 	CHECK(pkt != NULL && pkt->tsig_rr != NULL &&
 	      knot_tsig_rdata_error(pkt->tsig_rr) == KNOT_RCODE_BADSIG);
 	knot_pkt_free(pkt);
 	feed_xfr_free(x);
+	/* A good MAC with a clock off by more than the fudge: BADTIME, signed with the key
+	 * (RFC 8945 5.2.3), the request's Time Signed, our time in Other Data. */
+	uint8_t tq[1024];
+	size_t tqlen = 0, dl = 64;
+	uint8_t dg[64];
+	memcpy(tq, q, 12);
+	knot_wire_set_arcount(tq, 0);
+	CHECK_EQ(feed_xfr_new(ORIGIN, FEED_XFR_AXFR, NULL, NULL, &x), C2W_OK);
+	CHECK_EQ(feed_xfr_query(x, 8, tq, sizeof(tq), &tqlen), C2W_OK);
+	feed_xfr_free(x);
+	uint64_t then = (uint64_t)time(NULL) - 3600;
+	/* libknot signs with the current time except for a BADTIME answer, which keeps the time
+	 * given: the way to make a request an hour old here (its error field is not checked). */
+	CHECK_EQ(knot_tsig_sign(tq, &tqlen, sizeof(tq), NULL, 0, dg, &dl, &key,
+				KNOT_RCODE_BADTIME, then),
+		 KNOT_EOK);
+	CHECK_EQ(feed_out_request_parse(tq, tqlen, &key, &req), C2W_OK);
+	CHECK_EQ(req.tsig_error, KNOT_RCODE_BADTIME);
+	alen = feed_out_error(&req, KNOT_RCODE_NOTAUTH, &key, ans, sizeof(ans));
+	pkt = knot_pkt_new(ans, (uint16_t)alen, NULL);
+	CHECK(pkt != NULL && knot_pkt_parse(pkt, 0) == KNOT_EOK);
+	if (pkt != NULL && pkt->tsig_rr != NULL) {
+		CHECK_EQ(knot_tsig_rdata_error(pkt->tsig_rr), KNOT_RCODE_BADTIME);
+		CHECK_EQ(knot_tsig_rdata_mac_length(pkt->tsig_rr), 32); /* hmac-sha256, signed */
+		CHECK_EQ(knot_tsig_rdata_time_signed(pkt->tsig_rr), then);
+		CHECK_EQ(knot_tsig_rdata_other_data_length(pkt->tsig_rr), 6);
+		/* what a client does: the answer's MAC, chained to its request's, holds */
+		CHECK_EQ(knot_tsig_client_check(pkt->tsig_rr, pkt->wire, pkt->size, dg, dl, &key,
+						0),
+			 KNOT_TSIG_EBADTIME);
+	} else {
+		CHECK(false);
+	}
+	knot_pkt_free(pkt);
 	/* NOTIFY, signed. */
 	size_t nlen = feed_out_notify(v, 9, &key, ans, sizeof(ans));
 	CHECK(nlen > 12);
