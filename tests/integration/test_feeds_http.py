@@ -24,9 +24,13 @@ import threading
 import time
 import unittest
 
+import dns.message
+import dns.query
+
 import c2w_world as cw
 import events_util as eu
 from c2w_world import rrset_values, describe
+from rpz_peers import UnboundRpz
 
 OPENSSL = "/usr/bin/openssl"
 
@@ -40,8 +44,10 @@ FILEZ = "file.example."
 SLOWZ = "slow.http.example."
 NXZ = "nx.http.example."
 NOVAL = "noval.http.example."
+ONWARD = "onward.http.example."
 DEAD_PORT = None
 
+ONWARD_LINES = ["10.0.8.%d onward%d.example.test" % (i, i) for i in range(1, 5)]
 MAIN_LINES = ["10.0.9.%d m%d.example.test" % (i, i) for i in range(1, 11)]
 # Ten entries that stay, so one more is within max-change (0.5).
 EXP_LINES = ["10.0.8.%d stay%d.example.test" % (i, i) for i in range(10, 20)]
@@ -171,6 +177,30 @@ def start_server(tls_key=None, tls_pem=None):
     return srv
 
 
+UNB = None
+UNB_PORT = [0]
+
+
+def a_at(port, qname):
+    q = dns.message.make_query(qname, "A")
+    try:
+        m = dns.query.udp(q, "127.0.0.1", port=port, timeout=2.0)
+    except Exception:  # noqa: BLE001 - a server still starting
+        return []
+    return rrset_values(m, "answer", qname, "A")
+
+
+def wait_a_at(port, qname, want, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        got = a_at(port, qname)
+        if got == want:
+            return time.monotonic()
+        time.sleep(0.1)
+    raise AssertionError("port %d: %s A %r, wanted %r" % (port, qname, got, want))
+
+
 def url(path, port=None):
     return "https://127.0.0.1:%d%s" % (port or HTTPS.server_address[1], path)
 
@@ -214,7 +244,7 @@ def wait_answer_a(r, qname, value, timeout=20.0):
 
 
 def setUpModule():
-    global WORLD, R, TMP, HTTPS, PLAIN, DEAD_PORT
+    global WORLD, R, TMP, HTTPS, PLAIN, DEAD_PORT, UNB
     WORLD = cw.World(sign=False).start()
     TMP = os.path.join(WORLD.tmp, "feeds-http")
     os.makedirs(TMP)
@@ -225,6 +255,8 @@ def setUpModule():
     PLAIN = start_server()
     DEAD_PORT = cw.free_port()
     FEEDS.set("/main.hosts", MAIN_LINES)
+    FEEDS.set("/onward.hosts", ONWARD_LINES)
+    UNB_PORT[0] = cw.free_port()
     FEEDS.set("/badca.hosts", ["10.0.7.1 badca.example.test"])
     FEEDS.set("/exp.hosts", EXP_LINES)
     FEEDS.set("/slow.hosts", ["10.0.5.1 slow.example.test"])
@@ -253,12 +285,21 @@ def setUpModule():
                        {"name": SLOWZ, "url": url("/slow.hosts"), "format": "hosts",
                         "ca-file": ca_pem, "low-speed-limit": 100, "low-speed-time": "2s",
                         "retry-min": "30s"},
+                       # downloaded and served onward, as RPZ, to Unbound
+                       {"name": ONWARD, "url": url("/onward.hosts"), "format": "hosts",
+                        "ca-file": ca_pem, "refresh": "1s",
+                        "allow-transfer": ["127.0.0.1/32"],
+                        "notify": ["127.0.0.1@%d" % UNB_PORT[0]]},
                    ]}})
     R.start()
+    UNB = UnboundRpz(TMP, UNB_PORT[0], ONWARD, R.port)
+    UNB.start()
 
 
 def tearDownModule():
     try:
+        if UNB is not None:
+            UNB.stop()
         if R is not None:
             assert R.stop() == 0
     finally:
@@ -447,3 +488,31 @@ class TestRestart(unittest.TestCase):
 
 if __name__ == "__main__":
     cw.main()
+
+
+class TestServedOnward(unittest.TestCase):
+    """A `url:` feed served onward (docs/policy.md "c2wall as primary"): Unbound, an RPZ
+    secondary of c2wall, gets the downloaded hosts list as RPZ by AXFR and blocks what c2wall
+    blocks (local data 10.0.8.x); a new version of the list reaches it by NOTIFY and IXFR."""
+
+    def test_url_feed_to_unbound(self):
+        try:
+            self._url_feed_to_unbound()
+        except AssertionError:
+            print(UNB.log())
+            raise
+
+    def _url_feed_to_unbound(self):
+        wait_state(R, ONWARD, lambda z: z["has_copy"], what="first download")
+        for i in (1, 4):
+            wait_a_at(UNB_PORT[0], "onward%d.example.test." % i, ["10.0.8.%d" % i])
+        self.assertEqual(a_at(UNB_PORT[0], "onward5.example.test."), [])
+        s0 = eu.control_json(R, "stats")
+        FEEDS.set("/onward.hosts", ONWARD_LINES + ["10.0.8.5 onward5.example.test"])
+        t0 = time.monotonic()
+        wait_a_at(R.port, "onward5.example.test.", ["10.0.8.5"])
+        t1 = wait_a_at(UNB_PORT[0], "onward5.example.test.", ["10.0.8.5"])
+        print("url: feed -> c2wall -> Unbound: %.2fs after the list changed" % (t1 - t0))
+        self.assertEqual(a_at(UNB_PORT[0], "onward1.example.test."), ["10.0.8.1"])
+        s1 = eu.control_json(R, "stats")
+        self.assertGreater(s1["xfr_out_ixfr"], s0["xfr_out_ixfr"], (s0, s1))

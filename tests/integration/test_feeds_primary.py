@@ -34,9 +34,9 @@ import dns.zone
 import c2w_world as cw
 import events_util as eu
 from c2w_world import rrset_values, describe
+from rpz_peers import UnboundRpz
 
 NAMED = "/usr/sbin/named"
-UNBOUND = "/usr/sbin/unbound"
 TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
 
 RPZ_ZONE = "c2.primary.example."
@@ -105,51 +105,6 @@ class Named:
     def log(self):
         with open(os.path.join(self.dir, "stderr"), errors="replace") as f:
             return "".join(ln for ln in f if "resolving" not in ln)[-8000:]
-
-
-class UnboundRpz:
-    def __init__(self, port):
-        self.dir = os.path.join(TMP, "unbound")
-        os.makedirs(self.dir)
-        self.port = port
-        self.conf = os.path.join(self.dir, "unbound.conf")
-        with open(self.conf, "w") as f:
-            f.write("\n".join([
-                "server:",
-                "  interface: 127.0.0.1@%d" % port,
-                "  port: %d" % port,
-                "  do-daemonize: no",
-                '  chroot: ""',
-                '  username: ""',
-                '  directory: "%s"' % self.dir,
-                '  pidfile: "%s/unbound.pid"' % self.dir,
-                "  use-syslog: no",
-                '  logfile: ""',
-                "  verbosity: 1",
-                "  num-threads: 1",
-                "  do-ip6: no",
-                "  do-not-query-localhost: no",
-                '  module-config: "respip iterator"',
-                "  access-control: 127.0.0.0/8 allow",
-                '  local-zone: "test." nodefault',
-                "rpz:",
-                '  name: "%s"' % HOSTS_ZONE,
-                "  primary: 127.0.0.1@%d" % PORTS["p"],
-                '  zonefile: ""',
-                "  allow-notify: 127.0.0.1",
-            ]) + "\n")
-        self.proc = None
-
-    def start(self):
-        err = open(os.path.join(self.dir, "stderr"), "w")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", self.conf], stdout=err, stderr=err,
-                                     stdin=subprocess.DEVNULL)
-        err.close()
-        cw._register(self.proc)
-
-    def log(self):
-        with open(os.path.join(self.dir, "stderr"), errors="replace") as f:
-            return f.read()[-6000:]
 
 
 def query(port, qname, rdtype="A", tcp=False, source=None, timeout=3.0):
@@ -301,7 +256,7 @@ def setUpModule():
     C3.start()
     BIND = Named(PORTS["bind"])
     BIND.start()
-    UNB = UnboundRpz(PORTS["unbound"])
+    UNB = UnboundRpz(TMP, PORTS["unbound"], HOSTS_ZONE, PORTS["p"])
     UNB.start()
 
 
