@@ -3,7 +3,8 @@
 # The policy side of an IXFR at any zone size, without network or daemon (docs/BENCHMARKS.md,
 # "Incremental policy"): compiles FEED with `c2wall compile`, then bench/delta_bench.c applies
 # increments of K changes (K/2 of the feed's rules deleted, K/2 names added) with
-# policy_snap_delta() and times each against the mapped snapshot.
+# policy_snap_delta() and times each against the mapped snapshot; then the served version of
+# the zone after each increment (c2wall as primary), from a full export and from the increment.
 #
 #   bench/delta_bench.sh [--build DIR] FEED ZONE K...
 #   e.g. bench/gen_rpz.py -n 10000000 --mix --origin rpz.bench. -o /tmp/10m.rpz &&
@@ -18,7 +19,8 @@ shift 2
 work=$(mktemp -d /tmp/c2w-delta-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -I"$top/src" "$top/bench/delta_bench.c" -o "$work/delta_bench" \
-	"$build/libc2w_policy.a" "$build/libc2w_dns.a" "$build/libc2w_core.a" -lxxhash -lpthread
+	"$build/libc2w_feed.a" "$build/libc2w_policy.a" "$build/libc2w_dns.a" "$build/libc2w_core.a" \
+	-lknot -lxxhash -lpthread
 t0=$(date +%s.%N)
 "$build/c2wall" compile --zone "$zone" -o "$work/snap" "$feed" >"$work/compile.log" 2>&1
 echo "compile: $(echo "$(date +%s.%N) - $t0" | bc) s, $(stat -c %s "$work/snap") bytes"
