@@ -4,7 +4,8 @@
  * zone's current version are under x->mu (the main thread replaces them, workers take a
  * reference to a version and a copy of the key for a stream); the NOTIFY jobs belong to the
  * main thread's loop. Versions are immutable, so a stream started before an update finishes
- * with the version it began with.
+ * with the version it began with. A version after an increment (one layer over the snapshot
+ * the last one was made from) comes from the increment alone; any other from the whole zone.
  */
 #include "net/xfr_serve.h"
 
