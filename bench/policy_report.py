@@ -92,7 +92,7 @@ def read_run(dirname, tag, clk):
     with open(path, encoding="utf-8") as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if len(parts) != len(RUN_FIELDS):
+            if len(parts) < len(RUN_FIELDS):
                 continue
             r = dict(zip(RUN_FIELDS, parts))
             r["ok"] = r["status"] == "ok"

@@ -42,6 +42,9 @@ zipf_exponent=0.95
 zipf_seed=11
 warm=15
 cache_mb=64
+cache_mb_set=0
+lat_rate=10000
+lat_duration=10
 
 usage() {
 	cat <<'EOF'
@@ -52,15 +55,18 @@ SYNOPSIS
     bench/run.sh [--duration S] [--only LIST] [--rpz FILE] [--names N] [--clients C]
                  [--outstanding Q] [--cold] [--profile DIR] [--no-build] [--keep]
                  [--ready-timeout S] [--nice N]
-                 [--workload hot|zipf] [--zipf-keys N] [--zipf-queries Q]
+                 [--workload hot|zipf|zipf-miss] [--zipf-keys N] [--zipf-queries Q]
                  [--zipf-exponent S] [--zipf-seed SEED] [--warm S] [--cache-mb M]
+                 [--latency-rate R] [--latency-duration S]
 
 DESCRIPTION
     Starts an NSD authoritative server for bench.example. on loopback, then each selected
     server in turn (one worker, pinned to CPU $BENCH_SERVER_CPU, default 0) forwarding to it,
     warms its cache with one pass over all names, and runs dnsperf (pinned to CPU
     $BENCH_CLIENT_CPU, default 1) for S seconds. Records QPS, answers and the server's CPU
-    time per answered query; prints a Markdown table with ratios to c2wall and to Unbound
+    time per answered query, and the queries the upstream NSD received meanwhile (the
+    misses). Then, with the same warm cache, bench/latency.c sends the same queries at a
+    fixed rate (--latency-rate) and records p50/p99 latency and losses. Prints a Markdown table with ratios to c2wall and to Unbound
     and writes it to bench/results/latest.md (raw dnsperf output beside it in
     bench/results/latest/). DNSSEC validation is off for every server.
 
@@ -93,18 +99,30 @@ OPTIONS
                        NXDOMAIN share, EDNS with and without DO, with --rpz some blocked
                        names), warmed for --warm seconds, then dnsperf -l S over it; every
                        peer gets the same cache memory (--cache-mb)
+                       zipf-miss: the same stream with caches far smaller than the key
+                       set (--cache-mb default 8), so a steady share of the queries
+                       misses to NSD; PowerDNS Recursor and dnsdist get entry limits
+                       derived from --cache-mb (see --cache-mb)
     --zipf-keys N      distinct keys in the Zipf popularity (default 2000000)
     --zipf-queries Q   queries in the generated file, which dnsperf loops over (default
                        2000000)
     --zipf-exponent S  Zipf exponent (default 0.95)
     --zipf-seed SEED   generator seed (default 11)
     --warm S           zipf only: warm-up seconds at -q 100 (default 15)
-    --cache-mb M       zipf only: cache memory of every server, MiB (default 64): c2wall
+    --cache-mb M       zipf only: cache memory of every server, MiB (default 64, 8 for
+                       zipf-miss): c2wall
                        gets 3/4 for libunbound (resolver.cache-size) and 1/4 for its answer
                        cache (server.cache-memory);
                        Unbound M/3 msg + 2M/3 rrset; BIND max-cache-size; kresd cache.open;
-                       PowerDNS Recursor and dnsdist count entries, not bytes: their
-                       defaults (dnsdist 200k packet-cache entries) are kept
+                       PowerDNS Recursor and dnsdist count entries, not bytes: with zipf
+                       their defaults (dnsdist 200k packet-cache entries) are kept; with
+                       zipf-miss they get M*512 record-cache + M*512 packet-cache entries
+                       (PowerDNS Recursor, ~1 KiB per entry assumed) and M*2048 packet-
+                       cache entries (dnsdist, ~512 B per entry assumed): check the RSS
+    --latency-rate R   queries/s of the fixed-rate latency pass (default 10000; 0 = no
+                       pass). Pick a rate every peer sustains: at most about half the
+                       slowest peer's QPS in the same workload
+    --latency-duration S  seconds of the latency pass (default 10)
     -h, --help         this text
 
 ENVIRONMENT
@@ -148,23 +166,30 @@ while [ $# -gt 0 ]; do
 	--zipf-exponent) zipf_exponent=${2:?}; shift 2 ;;
 	--zipf-seed) zipf_seed=${2:?}; shift 2 ;;
 	--warm) warm=${2:?}; shift 2 ;;
-	--cache-mb) cache_mb=${2:?}; shift 2 ;;
+	--cache-mb) cache_mb=${2:?}; cache_mb_set=1; shift 2 ;;
+	--latency-rate) lat_rate=${2:?}; shift 2 ;;
+	--latency-duration) lat_duration=${2:?}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
 
 case $workload in
-hot | zipf) ;;
-*) echo "bench: --workload hot or zipf" >&2; exit 2 ;;
+hot) zipf_like=0 ;;
+zipf) zipf_like=1 ;;
+zipf-miss)
+	zipf_like=1
+	[ "$cache_mb_set" = 1 ] || cache_mb=8
+	;;
+*) echo "bench: --workload hot, zipf or zipf-miss" >&2; exit 2 ;;
 esac
 [[ $zipf_exponent =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench: --zipf-exponent must be a number" >&2; exit 2; }
-if [ "$workload" = zipf ] && [ "$cold" = 1 ]; then
-	echo "bench: --cold and --workload zipf do not go together" >&2
+if [ "$zipf_like" = 1 ] && [ "$cold" = 1 ]; then
+	echo "bench: --cold and --workload $workload do not go together" >&2
 	exit 2
 fi
 for v in duration names clients outstanding ready_timeout port_base server_cpu client_cpu \
-	zipf_keys zipf_queries zipf_seed warm cache_mb; do
+	zipf_keys zipf_queries zipf_seed warm cache_mb lat_rate lat_duration; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: --${v//_/-} must be a number" >&2; exit 2; }
 done
 if ! [[ $nice_level =~ ^-?[0-9]+$ ]] || [ "$nice_level" -lt -20 ] || [ "$nice_level" -gt 19 ]; then
@@ -174,13 +199,15 @@ fi
 in_range() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 if ! in_range "$duration" 1 3600 || ! in_range "$names" 1 10000000 ||
 	! in_range "$clients" 1 1000 || ! in_range "$outstanding" 1 65535 ||
-	! in_range "$cache_mb" 4 65536 || ! in_range "$warm" 0 3600; then
+	! in_range "$cache_mb" 4 65536 || ! in_range "$warm" 0 3600 ||
+	! in_range "$lat_rate" 0 1000000 || ! in_range "$lat_duration" 1 600; then
 	echo "bench: out of range: --duration 1..3600, --names 1..10000000, --clients 1..1000," \
-		"--outstanding 1..65535" >&2
+		"--outstanding 1..65535, --cache-mb 4..65536, --warm 0..3600," \
+		"--latency-rate 0..1000000, --latency-duration 1..600" >&2
 	exit 2
 fi
 # Cache memory per server (see --cache-mb). The hot-set run keeps the sizes it always had.
-if [ "$workload" = zipf ]; then
+if [ "$zipf_like" = 1 ]; then
 	c2w_cache_size=$((cache_mb * 3 / 4))m
 	c2w_cache_memory=$((cache_mb / 4))m
 	ub_msg=$((cache_mb / 3))
@@ -439,6 +466,11 @@ EOF
 		echo "rpzFile(\"$rpz\", {policyName=\"rpz.bench\"})" >"$work/pdns/rpz.lua"
 		echo "lua-config-file=$work/pdns/rpz.lua" >>"$work/pdns/recursor.conf"
 	fi
+	if [ "$workload" = zipf-miss ]; then
+		# Entries, not bytes: half the budget each at ~1 KiB per entry (see --cache-mb).
+		printf 'max-cache-entries=%d\nmax-packetcache-entries=%d\n' \
+			$((cache_mb * 512)) $((cache_mb * 512)) >>"$work/pdns/recursor.conf"
+	fi
 	cmd=(pdns_recursor --config-dir="$work/pdns")
 }
 
@@ -465,13 +497,16 @@ EOF
 }
 
 conf_dnsdist() {
+	local pc_entries=200000
+	# Entries, not bytes: ~512 B per entry (see --cache-mb).
+	[ "$workload" = zipf-miss ] && pc_entries=$((cache_mb * 2048))
 	cat >"$work/dnsdist.conf" <<EOF
 setSecurityPollSuffix('')
 setUDPSocketBufferSizes(4194304, 4194304)
 setLocal('127.0.0.1:$P_DNSDIST')
 setACL({'127.0.0.0/8'})
 newServer({address='127.0.0.1:$P_NSD', checkName='bench.example.', checkType='SOA'})
-pc = newPacketCache(200000, {maxTTL=86400, minTTL=0})
+pc = newPacketCache($pc_entries, {maxTTL=86400, minTTL=0})
 getPool(''):setCache(pc)
 EOF
 	cmd=(dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf")
@@ -547,9 +582,37 @@ port_of() {
 # dnsperf's summary line "  Label:   value ..." -> first word of the value.
 
 # Append one row: name kind version status qps answered lost noerror cpu_ticks latency_s
-# rss_kib note
+# rss_kib note [upstream lat_rate lat_sent lat_answered lat_lost lat_p50_us lat_p99_us]
 row() {
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$work/results.tsv"
+	local IFS=$'\t'
+	printf '%s\n' "$*" >>"$work/results.tsv"
+}
+
+# The fixed-rate pass (--latency-rate): the same queries, open loop, after the timed run and
+# with its warm cache. Sets lat_sent lat_answered lat_lost lat_p50 lat_p99 lat_late ("-" when
+# not run). Raw output in $raw_dir/NAME.latency.txt.
+latency_pass() {
+	local name=$1 port=$2 out=$raw_dir/$1.latency.txt bin=()
+	lat_sent=- lat_answered=- lat_lost=- lat_p50=- lat_p99=- lat_late=-
+	# --cold: the pass would only ask names the cold pass has just cached.
+	if [ "$lat_rate" = 0 ] || [ "$cold" = 1 ]; then
+		return 0
+	fi
+	[ "${qfile[0]}" = -B ] && bin=(-B)
+	echo "bench: $name: latency at $lat_rate q/s for ${lat_duration}s" >&2
+	nice -n "$nice_level" taskset -c "$client_cpu" timeout -k 5 $((lat_duration + 30)) \
+		"$work/latency" -s 127.0.0.1 -p "$port" -d "${qfile[-1]}" "${bin[@]}" \
+		-Q "$lat_rate" -l "$lat_duration" -t 2 >"$out" 2>&1 || true
+	lat_sent=$(awk '$1 == "sent" {print $2}' "$out")
+	lat_answered=$(awk '$1 == "answered" {print $2}' "$out")
+	lat_lost=$(awk '$1 == "lost" {print $2}' "$out")
+	lat_p50=$(awk '$1 == "p50_us" {print $2}' "$out")
+	lat_p99=$(awk '$1 == "p99_us" {print $2}' "$out")
+	# Sends the client made late or skipped because it was not scheduled itself.
+	lat_late=$(awk '$1 == "late_sends" || $1 == "skipped" {n += $2} END {print n + 0}' "$out")
+	if [ -z "$lat_sent" ] || [ -z "$lat_p99" ]; then
+		lat_sent=- lat_answered=- lat_lost=- lat_p50=- lat_p99=- lat_late=-
+	fi
 }
 
 measure() {
@@ -611,7 +674,7 @@ measure() {
 		echo "bench: $name: ready after ${startup}s; warming the cache" >&2
 		# One pass over all names, a modest number in flight so the upstream keeps up.
 		local warm_args=(-n 1)
-		[ "$workload" = zipf ] && warm_args=(-l "$warm")
+		[ "$zipf_like" = 1 ] && warm_args=(-l "$warm")
 		nice -n "$nice_level" taskset -c "$client_cpu" timeout $((warm + 120)) dnsperf -s 127.0.0.1 -p "$port" "${qfile[@]}" \
 			"${warm_args[@]}" -q 100 -t 5 >"$raw_dir/$name.warm.txt" 2>&1 || true
 	fi
@@ -626,6 +689,8 @@ measure() {
 		pids+=("$attach_pid")
 		sleep 1
 	fi
+	local up0 up1 upstream=-
+	up0=$(nsd_queries)
 	t0=$(cpu_ticks "$pid") || t0=""
 	read -r c0_busy c0_total < <(core_ticks "$server_cpu")
 	out=$raw_dir/$name.dnsperf.txt
@@ -634,6 +699,8 @@ measure() {
 		-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
 		>"$out" 2>&1 || true
 	t1=$(cpu_ticks "$pid") || t1=""
+	up1=$(nsd_queries)
+	[ -n "$up0" ] && [ -n "$up1" ] && upstream=$((up1 - up0))
 	# utime and stime apart: the miss path's kernel share (sockets per upstream query).
 	awk '{ sub(/^.*\) /, ""); print "utime_ticks", $12; print "stime_ticks", $13 }' \
 		"/proc/$pid/stat" >"$raw_dir/$name.cpu" 2>/dev/null || true
@@ -643,6 +710,7 @@ measure() {
 		wait "$attach_pid" 2>/dev/null || true
 		forget_pid "$attach_pid"
 	fi
+	latency_pass "$name" "$port"
 	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
 	status=ok
 	kill -0 "$pid" 2>/dev/null || status="died during the run"
@@ -668,8 +736,12 @@ measure() {
 	if [ "$span" -gt 0 ] && [ $((other * 100 / span)) -ge 10 ]; then
 		note="${note:+$note; }core $server_cpu $((other * 100 / span))% busy with other work"
 	fi
+	if [ "$lat_late" != - ] && [ "$lat_sent" != - ] && [ $((lat_late * 100)) -gt "$lat_sent" ]; then
+		note="${note:+$note; }latency client late or skipped for $lat_late sends of $((lat_rate * lat_duration))"
+	fi
 	row "$name" "$kind" "$ver" "$status" "$qps" "$answered" "$lost" "${noerror:-0}" \
-		"$((t1 - t0))" "$lat" "${rss:--}" "$note"
+		"$((t1 - t0))" "$lat" "${rss:--}" "$note" "$upstream" "$lat_rate" "$lat_sent" \
+		"$lat_answered" "$lat_lost" "$lat_p50" "$lat_p99"
 	echo "bench: $name: $qps q/s, $answered answers, $((t1 - t0)) CPU ticks" >&2
 }
 
@@ -690,9 +762,13 @@ for s in "${servers[@]}"; do
 		die "cannot build bench/reflector.c" ;;
 	esac
 done
+if [ "$lat_rate" -gt 0 ]; then
+	cc -O2 -std=c17 -Wall -Wextra -o "$work/latency" "$top/bench/latency.c" ||
+		die "cannot build bench/latency.c"
+fi
 gen_data
 qfile=(-d "$work/queries.txt")
-if [ "$workload" = zipf ]; then
+if [ "$zipf_like" = 1 ]; then
 	zipf_args=(--zone-dir "$work" -o "$work/queries.bin" --keys "$zipf_keys" --queries "$zipf_queries"
 		--exponent "$zipf_exponent" --seed "$zipf_seed")
 	if [ -n "$rpz" ]; then
@@ -718,13 +794,13 @@ nice_arg=""
 cold_arg=""
 [ "$cold" = 1 ] && cold_arg=" --cold"
 workload_arg=""
-if [ "$workload" = zipf ]; then
-	workload_arg=" --workload zipf --zipf-keys $zipf_keys --zipf-queries $zipf_queries --zipf-exponent $zipf_exponent --zipf-seed $zipf_seed --warm $warm --cache-mb $cache_mb"
+if [ "$zipf_like" = 1 ]; then
+	workload_arg=" --workload $workload --zipf-keys $zipf_keys --zipf-queries $zipf_queries --zipf-exponent $zipf_exponent --zipf-seed $zipf_seed --warm $warm --cache-mb $cache_mb"
 fi
 [ -n "$rpz" ] && rpz_rules=$(grep -cvE '^\s*($|;|\$|@)' "$rpz" || true)
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg$cold_arg$workload_arg"
+	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg$cold_arg$workload_arg --latency-rate $lat_rate --latency-duration $lat_duration"
 	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 	printf 'nproc\t%s\n' "$(nproc)"
 	printf 'kernel\t%s\n' "$(uname -sr)"
@@ -738,6 +814,8 @@ fi
 	printf 'warm\t%s\n' "$warm"
 	printf 'cache_mb\t%s\n' "$cache_mb"
 	printf 'clients\t%s\n' "$clients"
+	printf 'latency_rate\t%s\n' "$lat_rate"
+	printf 'latency_duration\t%s\n' "$lat_duration"
 	printf 'outstanding\t%s\n' "$outstanding"
 	printf 'server_cpu\t%s\n' "$server_cpu"
 	printf 'client_cpu\t%s\n' "$client_cpu"
