@@ -721,7 +721,7 @@ measure() {
 	answered=$(perf_field "Queries completed" "$out")
 	lost=$(perf_field "Queries lost" "$out")
 	lat=$(perf_field "Average Latency (s)" "$out")
-	noerror=$(grep -o 'NOERROR [0-9]*' "$out" | awk '{print $2}' | head -1)
+	noerror=$(grep -o 'NOERROR [0-9]*' "$out" | awk '{print $2}' | head -1 || true)
 	if [ -z "$qps" ] || [ -z "$answered" ] || [ -z "$t0" ] || [ -z "$t1" ]; then
 		row "$name" "$kind" "$ver" "not measured: ${status/ok/no dnsperf summary} (bench/results/latest/$name.dnsperf.txt)" - - - - - - - "$rpz_note"
 		return
