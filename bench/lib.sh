@@ -101,6 +101,11 @@ server:
     database: ""
     logfile: "$work/nsd.log"
     verbosity: 0
+    # Debian's NSD is built with response rate limiting, on by default at 200 answers/s per
+    # source: every resolver here is one source, so its misses were dropped or sent back
+    # truncated (TCP retries, SERVFAIL). The benchmark's authority must not limit.
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
 remote-control:
     # A unix socket, no keys: nsd_queries reads the query counter through it.
     control-enable: yes
