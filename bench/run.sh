@@ -66,9 +66,10 @@ DESCRIPTION
     $BENCH_CLIENT_CPU, default 1) for S seconds. Records QPS, answers and the server's CPU
     time per answered query, and the queries the upstream NSD received meanwhile (the
     misses). Then, with the same warm cache, bench/latency.c sends the same queries at a
-    fixed rate (--latency-rate) and records p50/p99 latency and losses. Prints a Markdown table with ratios to c2wall and to Unbound
-    and writes it to bench/results/latest.md (raw dnsperf output beside it in
-    bench/results/latest/). DNSSEC validation is off for every server.
+    fixed rate (--latency-rate) and records p50/p99 latency and losses (not with --cold).
+    Prints a Markdown table with ratios to c2wall and to Unbound and writes it to
+    bench/results/latest.md (raw dnsperf output beside it in bench/results/latest/).
+    DNSSEC validation is off for every server.
 
 OPTIONS
     --duration S       timed dnsperf run per server, seconds (default 15)
