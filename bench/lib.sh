@@ -102,8 +102,9 @@ server:
     logfile: "$work/nsd.log"
     verbosity: 0
     # Debian's NSD is built with response rate limiting, on by default at 200 answers/s per
-    # source: every resolver here is one source, so its misses were dropped or sent back
-    # truncated (TCP retries, SERVFAIL). The benchmark's authority must not limit.
+    # source and bucket (one bucket per wildcard, one for a zone's NXDOMAINs): every resolver
+    # here is one source, so the Zipf workload's misses were dropped or sent back truncated
+    # (TCP retries, SERVFAIL). The benchmark's authority must not limit.
     rrl-ratelimit: 0
     rrl-whitelist-ratelimit: 0
 remote-control:
