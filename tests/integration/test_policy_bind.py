@@ -95,6 +95,8 @@ QUERIES = [
     # at cname-b (chain position 1) wins over rpz1's QNAME hit at cname-c; so does c2wall.
     ("cname-a.example.test.", "A", None),
 ]
+# Queries whose rewrite happens at a later name of their CNAME chain.
+REWRITTEN_LATER_IN_CHAIN = {"cname-a.example.test."}
 TCP_TOO = {"nx.open.example.test.", "tcponly.open.example.test.", "local.open.example.test.",
            "cn.open.example.test.", "cname-a.example.test.", "www.other.test."}
 
@@ -213,9 +215,11 @@ def normalize(qname, m):
     rewritten = bool(policy_soa(m))
     rrsets = []
     for rr in m.answer:
-        deterministic = rewritten and (rr.name.to_text() == qname or
-                                       rr.rdtype == dns.rdatatype.CNAME and
-                                       rr.name.to_text() == qname)
+        # Records synthesized at the query name have the feed's TTL on both sides; where the
+        # rewrite happens later in a chain, the query name's CNAME is upstream data whose TTL
+        # ages in each resolver's cache (3592 against 3600 seen), so it is not compared.
+        deterministic = (rewritten and rr.name.to_text() == qname and
+                         qname not in REWRITTEN_LATER_IN_CHAIN)
         rrsets.append((rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype),
                        tuple(sorted(rd.to_text() for rd in rr)),
                        rr.ttl if deterministic else "-"))
