@@ -132,6 +132,9 @@ ENVIRONMENT
                                          run and stopped with SIGINT after it; "{name}" and
                                          "{pid}" are replaced (e.g. "strace -c -f -p {pid}
                                          -o /tmp/{name}.strace" counts system calls)
+    BENCH_C2WALL_BIN                     run this c2wall binary instead of building
+                                         build-bench/c2wall (e.g. an older commit's build,
+                                         for before/after runs); its row says so
     BENCH_PORT_BASE                      first of the ports used (default 5370: reflector
                                          +0, c2wall +1, unbound +2, bind +3, pdns +4, kresd +5,
                                          dnsdist +6, NSD +9)
@@ -519,9 +522,9 @@ conf_reflector() {
 
 # ---------------------------------------------------------------- build and versions
 build_c2wall() {
-	c2wall_bin=$top/build-bench/c2wall
+	c2wall_bin=${BENCH_C2WALL_BIN:-$top/build-bench/c2wall}
 	c2wall_status=""
-	if [ "$build" = 1 ]; then
+	if [ "$build" = 1 ] && [ -z "${BENCH_C2WALL_BIN:-}" ]; then
 		# Warnings do not fail a benchmark build (the product build keeps -Werror).
 		if ! { cmake -S "$top" -B "$top/build-bench" -DCMAKE_BUILD_TYPE=Release \
 			-DBUILD_TESTING=OFF -DC2W_WERROR=OFF &&
@@ -532,13 +535,18 @@ build_c2wall() {
 			return
 		fi
 	fi
-	[ -x "$c2wall_bin" ] || c2wall_status="no binary at build-bench/c2wall"
+	[ -x "$c2wall_bin" ] || c2wall_status="no binary at $c2wall_bin"
 }
 
 version_of() {
 	case $1 in
 	reflector) echo "bench/reflector.c" ;;
-	c2wall) echo "c2wall $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')" ;;
+	c2wall)
+		if [ -n "${BENCH_C2WALL_BIN:-}" ]; then
+			echo "c2wall $BENCH_C2WALL_BIN"
+		else
+			echo "c2wall $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')"
+		fi ;;
 	unbound) unbound -V 2>/dev/null | awk 'NR == 1 {print "Unbound", $2}' ;;
 	bind) named -v 2>/dev/null | awk '{print $1, $2}' ;;
 	pdns) pdns_recursor --version 2>&1 | grep -o 'PowerDNS Recursor [0-9.]*' | head -1 ;;

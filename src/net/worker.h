@@ -65,6 +65,7 @@ struct net_xfr;
 	X(tcp_output_paused, "TCP reads paused over tcp-output-max")                          \
 	X(tcp_open, "TCP connections open now (a gauge)")                                     \
 	X(send_errors, "answers the kernel did not take")                                     \
+	X(udp_defer_flushes, "sendmmsg calls for answers that waited for the resolver")       \
 	X(rrl_limited, "UDP responses over a response rate (log-only included)")              \
 	X(rrl_slipped, "limited responses sent truncated (TC=1) or as BADCOOKIE")             \
 	X(rrl_dropped, "limited responses not sent")                                          \

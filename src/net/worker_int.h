@@ -46,6 +46,7 @@
 #define UDP_RX_SIZE       4096
 #define UDP_TX_SIZE       4096
 #define UDP_ROUNDS        8 /* batches per wake-up before yielding to other events */
+#define UDP_DEFER         32 /* resolver answers held for one sendmmsg (udp_defer()) */
 #define SLOT_COUNT        4096 /* queries in flight whose client still waits, per worker */
 #define MAX_POLLED        64
 #define CTRL_SIZE         64 /* room for one in_pktinfo / in6_pktinfo cmsg */
@@ -263,6 +264,17 @@ struct net_worker {
 	uint8_t sctrl[UDP_BATCH][CTRL_SIZE];
 	uint8_t rx[UDP_BATCH][UDP_RX_SIZE];
 	uint8_t tx[UDP_BATCH][UDP_TX_SIZE];
+
+	/* Answers that waited for the resolver, held until the event loop has run every
+	 * callback that was ready with them, then sent with one sendmmsg (udp_defer()). */
+	struct event *defer_ev; /* active while @defer_count > 0 */
+	int defer_fd;
+	unsigned defer_count;
+	struct mmsghdr dmsg[UDP_DEFER];
+	struct iovec diov[UDP_DEFER];
+	struct sockaddr_storage dname[UDP_DEFER];
+	uint8_t dctrl[UDP_DEFER][CTRL_SIZE];
+	uint8_t dtx[UDP_DEFER][UDP_TX_SIZE];
 
 	/* Answer bodies and TCP messages (up to 64 KiB each). */
 	struct dns_answer ans;
