@@ -6,6 +6,9 @@
   and leaves with the batch being handled: counted in `resolver_immediate`, right records.
 - Answers carry the answer section only, as Unbound's daemon sends them (minimal-responses):
   no NS set in authority, no glue in additional; negative answers keep their SOA.
+- Answers that waited for the resolver leave together: a burst of distinct names gets every
+  answer, each to its own question, in fewer `udp_defer_flushes` (sendmmsg calls) than
+  answers.
 - Queries in flight share one deadline timer: queries toward a black hole get SERVFAIL
   (EDE 22) after resolver.timeout, neither early nor much late, each counted in `timeouts`,
   also after earlier queries (the head of the deadline list) were answered in time."""
@@ -90,6 +93,47 @@ class TestMissPath(unittest.TestCase):
         m = R.udp("nope.example.test.", "A")
         self.assertEqual(rcode(m), "NXDOMAIN", describe(m))
         self.assertEqual([rr.rdtype for rr in m.authority], [dns.rdatatype.SOA], describe(m))
+
+    def test_resolver_answers_leave_in_batches(self):
+        # The zone's delegation first, so the burst below is one upstream query per name.
+        m = R.udp("warm.open.example.test.", "A")
+        self.assertEqual(rcode(m), "NOERROR", describe(m))
+        want = DATA["x.open.example.test."]["A"]
+        count = 200
+        before = stats()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.5)
+        try:
+            sent = {}
+            for i in range(count):
+                q = dns.message.make_query("burst%d.open.example.test." % i, "A", use_edns=0)
+                q.id = i
+                s.sendto(q.to_wire(), (R.addr, R.port))
+                sent[i] = q.question[0].name
+            got = {}
+            end = time.monotonic() + 20
+            while len(got) < count and time.monotonic() < end:
+                try:
+                    wire, _ = s.recvfrom(65535)
+                except socket.timeout:
+                    continue
+                m = dns.message.from_wire(wire)
+                got[m.id] = m
+        finally:
+            s.close()
+        self.assertEqual(len(got), count, "answers missing")
+        for qid, m in got.items():
+            name = sent[qid].to_text()
+            self.assertEqual(rcode(m), "NOERROR", describe(m))
+            self.assertEqual(m.question[0].name, sent[qid], describe(m))
+            self.assertEqual(rrset_values(m, "answer", name, "A"), [want], describe(m))
+        after = stats()
+        misses = after["cache_misses"] - before["cache_misses"]
+        flushes = after["udp_defer_flushes"] - before["udp_defer_flushes"]
+        self.assertEqual(misses, count)
+        self.assertEqual(after["send_errors"], before["send_errors"])
+        self.assertGreaterEqual(flushes, 1)
+        self.assertLess(flushes, count, "every answer had a sendmmsg of its own")
 
     def test_deadlines(self):
         before = stats()
