@@ -1,38 +1,47 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""IXFR to policy in force: c2wall as the secondary of a Knot DNS primary (docs/BENCHMARKS.md,
-"Incremental policy").
+"""IXFR to policy in force: c2wall, BIND 9 and Unbound as secondaries of one Knot DNS primary
+(docs/BENCHMARKS.md, "Incremental policy (issue 9)").
 
-    unshare -n bash -c 'ip link set lo up; bench/ixfr.py [--sizes 1000000]
-        [--changes 1,1000,100000] [--c2wall BIN] [--before BIN] [--out FILE]'
+    unshare -rn bash -c 'ip link set lo up; bench/ixfr.py [--sizes 1000000,10000000]
+        [--changes 1,1000,100000] [--peers bind,unbound] [--peers-max-rules N]
+        [--peer-load-timeout S] [--c2wall BIN] [--before BIN] [--out FILE]'
 
 Run it in its own network namespace (as above): it listens on fixed loopback ports.
 
-For each binary (--c2wall, the build under test, labelled "after"; --before, e.g. a build of
-main before increments, labelled "before") and each zone size N: generates an RPZ zone of N
-rules with bench/gen_rpz.py --mix (cached in --work), starts knotd serving it (journal of
-changes, zonefile-load: difference, NOTIFY to c2wall) and c2wall following it (one worker),
-waits for the AXFR to be in force, then for each change count k: rewrites the zone file with
-k changes (k//2 rule lines deleted, the rest added, the first addition a local-data probe
-name), serial + 1, and runs `knotc zone-reload`. Knot computes the difference, journals it and
-NOTIFYs c2wall, which transfers the IXFR and applies it. Measured:
+For each zone size N: generates an RPZ zone of N rules with bench/gen_rpz.py --mix (cached in
+--work), starts knotd serving it (journal of changes, zonefile-load: difference, NOTIFY to
+every secondary at once) and the secondaries, each on its own loopback port with one worker
+thread: c2wall (--c2wall, labelled "c2wall"; --before adds a second c2wall, "c2wall-before"),
+BIND 9 `named -n 1` (response-policy zone, type secondary, primaries Knot, min-update-interval
+0) and Unbound (num-threads 1, `rpz:` with `primary:` Knot and allow-notify). All of them
+transfer the zone by AXFR at the same time; a secondary not answering by the policy within
+--peer-load-timeout is stopped and reported with the time it was given (peers are skipped
+outright for sizes above --peers-max-rules). Then for each change count k: rewrites the zone
+file with k changes (k//2 rule lines deleted, the rest added, the first addition a local-data
+probe name), serial + 1, and runs `knotc zone-reload`. Knot computes the difference, journals
+it and NOTIFYs every secondary, which transfer the IXFR and apply it. Measured per secondary:
 
   reload_to_answer_ms  from `knotc zone-reload` to the probe name answering (Knot's diff of
                        the zone, NOTIFY, IXFR, apply): the wall time an operator sees
   notify_to_answer_ms  from Knot serving the new serial (polled every 2 ms; it sends its
-                       NOTIFY then) to the probe name answering: NOTIFY, IXFR, apply
+                       NOTIFYs then) to the probe name answering on that secondary (polled
+                       every 2 ms on each): NOTIFY, IXFR, apply. Knot's delay before its
+                       NOTIFY is in it, the same for all secondaries
   xfr_to_force_ms      c2wall's own figure (feeds state last_apply_us): from the transfer's
-                       last message to the new policy in force (after builds only)
+                       last message to the new policy in force
   notify_to_force_ms   c2wall's own figure (feeds state notify_apply_us): from the NOTIFY it
-                       accepted to the new policy in force (after builds only)
-  mode                 "incremental" or "full" (feeds state last_apply)
-  rss_steady_mib       c2wall VmRSS before the change; rss_peak_mib the highest VmRSS sampled
-                       every 5 ms during it; ratio = peak / steady
-  lost                 probes of an untouched blocked name, one every 5 ms during the change,
-                       that got no answer within 0.5 s
+                       accepted to the new policy in force
+  mode                 c2wall: "incremental" or "full" (feeds state last_apply)
+  rss_steady_mib       VmRSS before the change; rss_peak_mib the highest VmRSS sampled every
+                       5 ms from the reload until 1 s after the last probe answered; ratio
+  lost                 queries for an untouched blocked name, one every 5 ms to each secondary
+                       throughout the change, with no answer within 0.5 s / sent; "wrong"
+                       counts answers other than NXDOMAIN; max_ms is the slowest answer
 
-Every process it starts is stopped by PID at the end. Prints a Markdown table; --out also
-writes it to a file.
+Every process it starts is stopped by PID at the end. While secondaries load, the run stops the
+peers (largest first) if MemAvailable falls under --min-avail-gib, and reports it. Prints
+Markdown tables; --out also writes them to a file, --json the rows.
 """
 import argparse
 import json
@@ -54,15 +63,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 ORIGIN = "rpz.bench."
 P_KNOT = 5431
-P_C2W = 5432
+PORTS = {"c2wall": 5432, "bind": 5433, "unbound": 5434, "c2wall-before": 5435}
 PROCS = []
+
+
+def log(msg):
+    print("ixfr-bench: %s" % msg, file=sys.stderr, flush=True)
 
 
 def stop(p):
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
         try:
-            p.wait(30)
+            p.wait(60)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
@@ -79,11 +92,19 @@ def rss_kib(pid):
     return 0
 
 
-def ask(name, timeout=0.5):
+def mem_avail_kib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    return 0
+
+
+def ask(port, name, timeout=0.5):
     q = dns.message.make_query(name, "A")
     try:
-        return dns.query.udp(q, "127.0.0.1", port=P_C2W, timeout=timeout)
-    except (dns.exception.Timeout, OSError):
+        return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
+    except (dns.exception.DNSException, OSError):
         return None
 
 
@@ -143,8 +164,9 @@ def write_zone(path, serial, rules):
     os.rename(path + ".tmp", path)
 
 
-def start_knot(d, zf):
+def start_knot(d, zf, names):
     conf = os.path.join(d, "knot.conf")
+    remotes = "".join("  - id: %s\n    address: 127.0.0.1@%d\n" % (n, PORTS[n]) for n in names)
     with open(conf, "w") as f:
         f.write("""server:
     rundir: "%(d)s"
@@ -158,9 +180,7 @@ log:
 database:
     storage: "%(d)s"
 remote:
-  - id: c2wall
-    address: 127.0.0.1@%(pc)d
-acl:
+%(remotes)sacl:
   - id: xfr
     address: 127.0.0.0/8
     action: transfer
@@ -168,25 +188,59 @@ zone:
   - domain: %(z)s
     storage: "%(d)s"
     file: "%(zf)s"
-    notify: c2wall
+    notify: [%(notify)s]
     acl: xfr
     zonefile-sync: -1
     zonefile-load: difference
     journal-content: changes
     journal-max-usage: 4G
-""" % {"d": d, "pk": P_KNOT, "pc": P_C2W, "z": ORIGIN, "zf": zf})
-    log = open(os.path.join(d, "knot.log"), "w")
-    p = subprocess.Popen(["/usr/sbin/knotd", "-c", conf], stdout=log, stderr=log,
+""" % {"d": d, "pk": P_KNOT, "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
+       "zf": zf})
+    lf = open(os.path.join(d, "knot.log"), "w")
+    p = subprocess.Popen(["/usr/sbin/knotd", "-c", conf], stdout=lf, stderr=lf,
                          stdin=subprocess.DEVNULL)
+    lf.close()
     PROCS.append(p)
     return p, conf
 
 
-def start_c2wall(binary, d):
-    sock = os.path.join(d, "control.sock")
-    conf = os.path.join(d, "c2wall.yaml")
-    with open(conf, "w") as f:
-        f.write("""server:
+class Secondary:
+    """One secondary of the Knot primary: its own directory, port and process."""
+
+    def __init__(self, name, d):
+        self.name = name
+        self.port = PORTS[name]
+        self.dir = os.path.join(d, name)
+        os.makedirs(self.dir)
+        self.proc = None
+        self.sock = None
+        self.load_s = None
+        self.dropped = None   # why it left the run (did not load in time, memory)
+
+    def popen(self, argv):
+        lf = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(argv, stdout=lf, stderr=lf, stdin=subprocess.DEVNULL)
+        lf.close()
+        PROCS.append(self.proc)
+
+    def state(self):
+        return feeds_state(self.sock) if self.sock else None
+
+    def stop(self):
+        if self.proc is not None:
+            stop(self.proc)
+
+
+class C2wall(Secondary):
+    def __init__(self, name, d, binary):
+        super().__init__(name, d)
+        self.binary = binary
+
+    def start(self):
+        self.sock = os.path.join(self.dir, "control.sock")
+        conf = os.path.join(self.dir, "c2wall.yaml")
+        with open(conf, "w") as f:
+            f.write("""server:
   listen: ["127.0.0.1@%(pc)d"]
   workers: 1
   user: none
@@ -215,12 +269,62 @@ policy:
       refresh-min: 1h
       transfer-max-size: 4GiB
       transfer-timeout: 1200s
-""" % {"pc": P_C2W, "pk": P_KNOT, "d": d, "sock": sock, "z": ORIGIN})
-    log = open(os.path.join(d, "c2wall.log"), "w")
-    p = subprocess.Popen([binary, "serve", "--config", conf], stdout=log, stderr=log,
-                         stdin=subprocess.DEVNULL)
-    PROCS.append(p)
-    return p, sock
+""" % {"pc": self.port, "pk": P_KNOT, "d": self.dir, "sock": self.sock, "z": ORIGIN})
+        os.makedirs(os.path.join(self.dir, "state"))
+        self.popen([self.binary, "serve", "--config", conf])
+
+
+class Bind(Secondary):
+    def start(self):
+        conf = os.path.join(self.dir, "named.conf")
+        with open(conf, "w") as f:
+            f.write('options { directory "%(d)s"; pid-file "%(d)s/named.pid"; '
+                    'listen-on port %(port)d { 127.0.0.1; }; listen-on-v6 { none; }; '
+                    'recursion yes; allow-query { any; }; allow-recursion { any; }; '
+                    'forward only; forwarders { 127.0.0.1 port %(pk)d; }; '
+                    'dnssec-validation no; notify no; session-keyfile "%(d)s/session.key"; '
+                    'managed-keys-directory "%(d)s"; masterfile-format raw; '
+                    'response-policy { zone "%(zone)s" min-update-interval 0; } '
+                    'qname-wait-recurse no; };\n'
+                    'controls { };\n'
+                    'zone "%(zone)s" { type secondary; file "%(d)s/rpz.db"; '
+                    'primaries { 127.0.0.1 port %(pk)d; }; };\n'
+                    % {"d": self.dir, "port": self.port, "pk": P_KNOT,
+                       "zone": ORIGIN.rstrip(".")})
+        self.popen(["/usr/sbin/named", "-g", "-n", "1", "-c", conf])
+
+
+class Unbound(Secondary):
+    def start(self):
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join([
+                "server:",
+                "  interface: 127.0.0.1@%d" % self.port,
+                "  port: %d" % self.port,
+                "  do-daemonize: no",
+                '  chroot: ""',
+                '  username: ""',
+                '  directory: "%s"' % self.dir,
+                '  pidfile: "%s/unbound.pid"' % self.dir,
+                "  use-syslog: no",
+                '  logfile: ""',
+                "  verbosity: 1",
+                "  num-threads: 1",
+                "  do-ip6: no",
+                "  do-not-query-localhost: no",
+                '  module-config: "respip iterator"',
+                "  access-control: 127.0.0.0/8 allow",
+                "forward-zone:",
+                '  name: "."',
+                "  forward-addr: 127.0.0.1@%d" % P_KNOT,
+                "rpz:",
+                '  name: "%s"' % ORIGIN,
+                "  primary: 127.0.0.1@%d" % P_KNOT,
+                '  zonefile: ""',
+                "  allow-notify: 127.0.0.1",
+            ]) + "\n")
+        self.popen(["/usr/sbin/unbound", "-d", "-c", conf])
 
 
 def wait(pred, timeout, what, proc=None, sleep=0.05):
@@ -235,76 +339,176 @@ def wait(pred, timeout, what, proc=None, sleep=0.05):
     raise RuntimeError("%s: not within %.0f s" % (what, timeout))
 
 
-def one_change(knot_conf, zf, sock, pid, rules, serial, k, keep_name):
-    """k changes as one new version; returns the measurements."""
+def blocked(port, name):
+    m = ask(port, name, 0.5)
+    return m is not None and m.rcode() == dns.rcode.NXDOMAIN
+
+
+def load_all(secs, keep_name, timeouts, min_avail_kib):
+    """Waits for every secondary to enforce the zone (keep_name NXDOMAIN, and for c2wall its
+    feeds state). A secondary past its timeout, or a peer while memory runs short, is stopped
+    and marked dropped. Bounded by the largest timeout."""
+    t0 = time.monotonic()
+    pending = list(secs)
+    while pending:
+        now = time.monotonic() - t0
+        for s in list(pending):
+            if s.proc.poll() is not None:
+                s.dropped = "exited (%d) after %.0f s" % (s.proc.returncode, now)
+                pending.remove(s)
+                continue
+            ok = blocked(s.port, keep_name)
+            if ok and s.sock:
+                st = s.state()
+                ok = bool(st and st.get("has_copy") and st.get("rules", 0) > 0)
+            if ok:
+                s.load_s = round(time.monotonic() - t0, 1)
+                log("%s: AXFR in force after %.1f s, RSS %.0f MiB" %
+                    (s.name, s.load_s, rss_kib(s.proc.pid) / 1024.0))
+                pending.remove(s)
+            elif now > timeouts[s.name]:
+                s.dropped = "not in force within %.0f s" % timeouts[s.name]
+                log("%s: %s (RSS %.0f MiB); stopped" %
+                    (s.name, s.dropped, rss_kib(s.proc.pid) / 1024.0))
+                s.stop()
+                pending.remove(s)
+        peers = [s for s in pending if not s.sock]
+        if peers and mem_avail_kib() < min_avail_kib:
+            big = max(peers, key=lambda s: rss_kib(s.proc.pid))
+            big.dropped = "stopped after %.0f s: MemAvailable under the floor (its RSS %.0f MiB)" \
+                % (now, rss_kib(big.proc.pid) / 1024.0)
+            log("%s: %s" % (big.name, big.dropped))
+            big.stop()
+            pending.remove(big)
+        time.sleep(0.5)
+    return [s for s in secs if s.dropped is None]
+
+
+def knot_serial():
+    q = dns.message.make_query(ORIGIN, "SOA")
+    try:
+        m = dns.query.udp(q, "127.0.0.1", port=P_KNOT, timeout=0.5)
+        return m.answer[0][0].serial if m.answer else None
+    except (dns.exception.DNSException, OSError):
+        return None
+
+
+def knot_up():
+    q = dns.message.make_query(ORIGIN, "SOA")
+    try:
+        m = dns.query.udp(q, "127.0.0.1", port=P_KNOT, timeout=0.5)
+        return m.rcode() == dns.rcode.NOERROR and len(m.answer) > 0
+    except (dns.exception.DNSException, OSError):
+        return False
+
+
+def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout):
+    """k changes as one new version, NOTIFYed to every secondary at once; one row each."""
     dels = k // 2
     adds = k - dels
-    probe = "probe%d.bench-add.example" % serial
+    probe = "probe%d.bench-add.example." % serial
     probe_ip = "10.9.%d.%d" % (serial // 250 % 250, serial % 250)
-    removed = rules[:dels]
     del rules[:dels]
-    rules.append("%s A %s" % (probe, probe_ip))
+    rules.append("%s A %s" % (probe.rstrip("."), probe_ip))
     rules.extend("add%d-%d.bench-add.example CNAME ." % (serial, i) for i in range(adds - 1))
     write_zone(zf, serial, rules)
-    before = feeds_state(sock) or {}
-    steady = rss_kib(pid)
-    peak = [steady]
-    lost = [0, 0]
+    before = {s.name: (s.state() or {}) for s in secs}
+    steady = {s.name: rss_kib(s.proc.pid) for s in secs}
+    peak = dict(steady)
+    stream = {s.name: {"lost": 0, "sent": 0, "wrong": 0, "max": 0.0} for s in secs}
+    answered = {}
     done = threading.Event()
+    polled = threading.Event()
+    t_end = time.monotonic() + timeout + 60
 
     def sampler():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss_kib(pid))
+        while not done.is_set() and time.monotonic() < t_end:
+            for s in secs:
+                peak[s.name] = max(peak[s.name], rss_kib(s.proc.pid))
             time.sleep(0.005)
 
-    def keeper():
-        # Bounded by the change: at most one probe per 5 ms until done (the caller's timeout).
-        while not done.is_set():
-            m = ask(keep_name)
-            lost[1] += 1
+    def keeper(s):
+        c = stream[s.name]
+        while not done.is_set() and time.monotonic() < t_end:
+            ts = time.monotonic()
+            m = ask(s.port, keep_name, 0.5)
+            c["sent"] += 1
             if m is None:
-                lost[0] += 1
+                c["lost"] += 1
+            else:
+                c["max"] = max(c["max"], time.monotonic() - ts)
+                if m.rcode() != dns.rcode.NXDOMAIN:
+                    c["wrong"] += 1
             time.sleep(0.005)
 
-    ths = [threading.Thread(target=sampler), threading.Thread(target=keeper)]
+    def poller(s):
+        while not polled.is_set() and time.monotonic() < t_end:
+            if a_of(ask(s.port, probe, 0.2)) == [probe_ip]:
+                answered[s.name] = time.monotonic()
+                return
+            time.sleep(0.002)
+
+    ths = [threading.Thread(target=sampler)] + \
+        [threading.Thread(target=keeper, args=(s,)) for s in secs]
+    pths = [threading.Thread(target=poller, args=(s,)) for s in secs]
     for t in ths:
         t.start()
     t0 = time.monotonic()
+    tk = None
     try:
         subprocess.run(["/usr/sbin/knotc", "-c", knot_conf, "zone-reload", ORIGIN], check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
-        wait(lambda: knot_serial() == serial, 1200, "knot serving the new serial", sleep=0.002)
-        tk = time.monotonic()
-        wait(lambda: a_of(ask("%s." % probe, 0.2)) == [probe_ip], 1200, "probe answering",
+        for t in pths:
+            t.start()
+        wait(lambda: knot_serial() == serial, timeout, "knot serving the new serial",
              sleep=0.002)
-        t1 = time.monotonic()
-        st = wait(lambda: (lambda s: s if s and s.get("serial") == serial and
-                           s.get("transfers", 0) > before.get("transfers", 0) else None)(
-                               feeds_state(sock)), 120, "feeds state")
-        time.sleep(0.3)
+        tk = time.monotonic()
+        deadline = tk + timeout
+        while len(answered) < len(secs) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(1.0)
     finally:
+        polled.set()
+        for t in pths:
+            if t.is_alive() or t.ident is not None:
+                t.join(5)
         done.set()
         for t in ths:
             t.join(60)
-    del removed
-    return {
-        "k": k, "reload_to_answer_ms": round((t1 - t0) * 1000, 1),
-        "notify_to_answer_ms": round((t1 - tk) * 1000, 1),
-        "xfr_to_force_ms": (round(st["last_apply_us"] / 1000.0, 1)
-                            if "last_apply_us" in st else None),
-        "notify_to_force_ms": (round(st["notify_apply_us"] / 1000.0, 1)
-                               if "notify_apply_us" in st else None),
-        "mode": st.get("last_apply", "full") or "full",
-        "rss_steady_mib": round(steady / 1024.0, 1), "rss_peak_mib": round(peak[0] / 1024.0, 1),
-        "ratio": round(peak[0] / float(steady), 2) if steady else None,
-        "lost": "%d/%d" % (lost[0], lost[1]), "rules": st.get("rules"),
-    }
+    rows = []
+    for s in secs:
+        t1 = answered.get(s.name)
+        r = {"N": None, "k": k, "secondary": s.name,
+             "reload_to_answer_ms": round((t1 - t0) * 1000, 1) if t1 else None,
+             "notify_to_answer_ms": round((t1 - tk) * 1000, 1) if t1 and tk else None,
+             "xfr_to_force_ms": None, "notify_to_force_ms": None, "mode": "",
+             "rss_steady_mib": round(steady[s.name] / 1024.0, 1),
+             "rss_peak_mib": round(peak[s.name] / 1024.0, 1),
+             "ratio": round(peak[s.name] / float(steady[s.name]), 2) if steady[s.name] else None,
+             "lost": "%d/%d" % (stream[s.name]["lost"], stream[s.name]["sent"]),
+             "wrong": stream[s.name]["wrong"],
+             "max_ms": round(stream[s.name]["max"] * 1000, 1)}
+        if s.sock:
+            b = before[s.name]
+            try:
+                st = wait(lambda: (lambda x: x if x and x.get("serial") == serial and
+                                   x.get("transfers", 0) > b.get("transfers", 0) else None)(
+                                       s.state()), 30, "%s feeds state" % s.name)
+                r["xfr_to_force_ms"] = (round(st["last_apply_us"] / 1000.0, 1)
+                                        if "last_apply_us" in st else None)
+                r["notify_to_force_ms"] = (round(st["notify_apply_us"] / 1000.0, 1)
+                                           if "notify_apply_us" in st else None)
+                r["mode"] = st.get("last_apply", "full") or "full"
+            except RuntimeError as e:
+                log(str(e))
+        rows.append(r)
+    return rows
 
 
-def run(label, binary, n, changes, work):
-    d = os.path.join(work, "run-%s-%d" % (label, n))
+def run(n, changes, work, builds, peers, timeouts, min_avail_kib, change_timeout):
+    d = os.path.join(work, "run-%d" % n)
     shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(os.path.join(d, "state"))
+    os.makedirs(d)
     rules = gen_zone(work, n)
     keep_name = None
     for r in rules:
@@ -315,47 +519,59 @@ def run(label, binary, n, changes, work):
     zf = os.path.join(d, "rpz.bench.zone")
     serial = 1
     write_zone(zf, serial, rules)
-    rows = []
-    knot, kconf = start_knot(d, zf)
-    c2w = None
+    secs = [C2wall(label, d, binary) for label, binary in builds]
+    secs += [{"bind": Bind, "unbound": Unbound}[p](p, d) for p in peers]
+    knot, kconf = start_knot(d, zf, [s.name for s in secs])
+    rows, loads = [], []
     try:
-        wait(lambda: knot_up(), 600, "knot serving the zone", knot)
         t0 = time.monotonic()
-        c2w, sock = start_c2wall(binary, d)
-        wait(lambda: (lambda s: s and s.get("has_copy") and s.get("rules", 0) > 0)(
-            feeds_state(sock)), 1800, "first AXFR in force", c2w)
-        print("ixfr-bench: %s N=%d: AXFR in force after %.1f s" %
-              (label, n, time.monotonic() - t0), file=sys.stderr)
-        time.sleep(2)
+        wait(lambda: knot_up(), 1800, "knot serving the zone", knot, sleep=0.2)
+        log("knot: N=%d zone loaded after %.1f s, RSS %.0f MiB" %
+            (n, time.monotonic() - t0, rss_kib(knot.pid) / 1024.0))
+        for s in secs:
+            s.start()
+        live = load_all(secs, keep_name, timeouts, min_avail_kib)
+        for s in secs:
+            loads.append({"N": n, "secondary": s.name, "load_s": s.load_s,
+                          "rss_mib": round(rss_kib(s.proc.pid) / 1024.0, 1)
+                          if s.dropped is None else None, "dropped": s.dropped})
+        if not any(s.sock for s in live):
+            raise RuntimeError("c2wall did not load the zone: %s" % secs[0].dropped)
+        time.sleep(5)
         for k in changes:
             serial += 1
-            r = one_change(kconf, zf, sock, c2w.pid, rules, serial, k, keep_name)
-            r.update({"build": label, "N": n})
-            print("ixfr-bench: %s" % json.dumps(r), file=sys.stderr)
-            rows.append(r)
+            for r in one_change(kconf, zf, live, rules, serial, k, keep_name, change_timeout):
+                r["N"] = n
+                log(json.dumps(r))
+                rows.append(r)
     finally:
-        if c2w is not None:
-            stop(c2w)
+        for s in secs:
+            s.stop()
         stop(knot)
-    return rows
+    return rows, loads
 
 
-def knot_serial():
-    q = dns.message.make_query(ORIGIN, "SOA")
-    try:
-        m = dns.query.udp(q, "127.0.0.1", port=P_KNOT, timeout=0.5)
-        return m.answer[0][0].serial if m.answer else None
-    except (dns.exception.Timeout, OSError):
-        return None
+def fmt(v):
+    return "—" if v is None or v == "" else str(v)
 
 
-def knot_up():
-    q = dns.message.make_query(ORIGIN, "SOA")
-    try:
-        m = dns.query.udp(q, "127.0.0.1", port=P_KNOT, timeout=0.5)
-        return m.rcode() == dns.rcode.NOERROR and len(m.answer) > 0
-    except (dns.exception.Timeout, OSError):
-        return False
+def tables(rows, loads):
+    out = ("| rules | secondary | AXFR to policy in force (s) | RSS after (MiB) | note |\n"
+           "|---:|---|---:|---:|---|\n")
+    out += "".join("| %d | %s | %s | %s | %s |\n" % (
+        r["N"], r["secondary"], fmt(r["load_s"]), fmt(r["rss_mib"]), fmt(r["dropped"]))
+        for r in loads)
+    out += ("\n| rules | changes | secondary | reload → answer (ms) | new serial → answer (ms) "
+            "| c2wall: NOTIFY → in force (ms) | c2wall: transfer end → in force (ms) | mode "
+            "| RSS steady (MiB) | RSS peak (MiB) | peak/steady | lost (no answer in 0.5 s) "
+            "| wrong | slowest answer (ms) |\n"
+            "|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+    out += "".join("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
+        r["N"], r["k"], r["secondary"], fmt(r["reload_to_answer_ms"]),
+        fmt(r["notify_to_answer_ms"]), fmt(r["notify_to_force_ms"]), fmt(r["xfr_to_force_ms"]),
+        fmt(r["mode"]), r["rss_steady_mib"], r["rss_peak_mib"], fmt(r["ratio"]), r["lost"],
+        r["wrong"], r["max_ms"]) for r in rows)
+    return out
 
 
 def main():
@@ -363,35 +579,50 @@ def main():
     ap.add_argument("--sizes", default="1000000")
     ap.add_argument("--changes", default="1,1000,100000")
     ap.add_argument("--c2wall", default=os.path.join(TOP, "build-test", "c2wall"))
-    ap.add_argument("--before", default=None)
+    ap.add_argument("--before", default=None, help="a second c2wall build, 'c2wall-before'")
+    ap.add_argument("--peers", default="bind,unbound", help="comma list of bind, unbound, or ''")
+    ap.add_argument("--peers-max-rules", type=int, default=None,
+                    help="run the peers only for sizes up to this many rules")
+    ap.add_argument("--peer-load-timeout", type=float, default=900.0,
+                    help="seconds a peer may take to enforce the first AXFR (then it is stopped)")
+    ap.add_argument("--load-timeout", type=float, default=1800.0,
+                    help="seconds c2wall may take to enforce the first AXFR")
+    ap.add_argument("--change-timeout", type=float, default=600.0,
+                    help="seconds each secondary may take to answer by a change")
+    ap.add_argument("--min-avail-gib", type=float, default=2.0,
+                    help="stop peers while loading if MemAvailable falls under this")
     ap.add_argument("--work", default="/tmp/c2wall-ixfr-bench")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--json", default=None)
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     sizes = [int(x) for x in a.sizes.split(",")]
     changes = [int(x) for x in a.changes.split(",")]
-    builds = [("after", a.c2wall)] + ([("before", a.before)] if a.before else [])
-    rows = []
+    builds = [("c2wall", a.c2wall)] + ([("c2wall-before", a.before)] if a.before else [])
+    timeouts = {"c2wall": a.load_timeout, "c2wall-before": a.load_timeout,
+                "bind": a.peer_load_timeout, "unbound": a.peer_load_timeout}
+    rows, loads = [], []
     try:
         for n in sizes:
-            for label, binary in builds:
-                rows += run(label, binary, n, changes, a.work)
+            peers = [p for p in a.peers.split(",") if p]
+            if a.peers_max_rules is not None and n > a.peers_max_rules:
+                peers = []
+            r, ld = run(n, changes, a.work, builds, peers, timeouts,
+                        int(a.min_avail_gib * 1024 * 1024), a.change_timeout)
+            rows += r
+            loads += ld
+            print(tables(r, ld), flush=True)
     finally:
         for p in PROCS:
             stop(p)
-    head = ("| build | rules | changes | mode | reload → answer (ms) | new serial → answer (ms) "
-            "| c2wall: NOTIFY → in force (ms) | c2wall: transfer end → in force (ms) "
-            "| RSS steady (MiB) | RSS peak (MiB) | peak/steady | probes lost |\n"
-            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-    body = "".join("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
-        r["build"], r["N"], r["k"], r["mode"], r["reload_to_answer_ms"], r["notify_to_answer_ms"],
-        r["notify_to_force_ms"] if r["notify_to_force_ms"] is not None else "—",
-        r["xfr_to_force_ms"] if r["xfr_to_force_ms"] is not None else "—",
-        r["rss_steady_mib"], r["rss_peak_mib"], r["ratio"], r["lost"]) for r in rows)
-    print(head + body)
+    out = tables(rows, loads)
+    print(out)
     if a.out:
         with open(a.out, "w") as f:
-            f.write(head + body)
+            f.write(out)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"rows": rows, "loads": loads}, f, indent=1)
 
 
 if __name__ == "__main__":
