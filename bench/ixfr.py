@@ -25,9 +25,15 @@ it and NOTIFYs every secondary, which transfer the IXFR and apply it. Measured p
   reload_to_answer_ms  from `knotc zone-reload` to the probe name answering (Knot's diff of
                        the zone, NOTIFY, IXFR, apply): the wall time an operator sees
   notify_to_answer_ms  from Knot serving the new serial (polled every 2 ms; it sends its
-                       NOTIFYs then) to the probe name answering on that secondary (polled
-                       every 2 ms on each): NOTIFY, IXFR, apply. Knot's delay before its
-                       NOTIFY is in it, the same for all secondaries
+                       NOTIFYs some time after) to the probe name answering on that secondary
+                       (polled every 2 ms on each). Knot's delay before its NOTIFY is in it
+  pkt_notify_to_answer_ms   from Knot's NOTIFY reaching that secondary (kernel timestamp of
+                       the packet on lo, captured with an AF_PACKET socket) to the probe
+                       answering there: NOTIFY handling, IXFR, apply; the same clock for all
+  pkt_xfr_end_to_answer_ms  from the last segment of the transfer Knot sent that secondary
+                       (Knot listens on one more address per secondary, which is that
+                       secondary's primary) to the probe answering: the issue's "in force
+                       within 100 ms of the transfer's end", measured from outside
   xfr_to_force_ms      c2wall's own figure (feeds state last_apply_us): from the transfer's
                        last message to the new policy in force
   notify_to_force_ms   c2wall's own figure (feeds state notify_apply_us): from the NOTIFY it
@@ -49,6 +55,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -64,6 +71,10 @@ TOP = os.path.dirname(HERE)
 ORIGIN = "rpz.bench."
 P_KNOT = 5431
 PORTS = {"c2wall": 5432, "bind": 5433, "unbound": 5434, "c2wall-before": 5435}
+# Knot listens on one more loopback address per secondary, which that secondary uses as its
+# primary (and Knot NOTIFYs it from there): the capture tells the transfers apart by address.
+KNOT_ADDR = {"c2wall": "127.0.0.11", "bind": "127.0.0.12", "unbound": "127.0.0.13",
+             "c2wall-before": "127.0.0.14"}
 PROCS = []
 
 
@@ -138,6 +149,84 @@ def feeds_state(sock):
         return None
 
 
+SO_RCVBUFFORCE = 33
+SO_TIMESTAMPNS = 35
+
+
+class Capture:
+    """Kernel-timestamped packets on lo (AF_PACKET, in the run's own network namespace): when
+    Knot's NOTIFY reached each secondary, and each TCP segment with data Knot sent from that
+    secondary's address (the transfer). One thread, stopped by close()."""
+
+    def __init__(self, secs):
+        self.ports = {s.port: s.name for s in secs}
+        self.addrs = {socket.inet_aton(KNOT_ADDR[s.name]): s.name for s in secs}
+        self.notify = {}
+        self.xfr = {s.name: [] for s in secs}
+        self.ev = threading.Event()
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        self.sock.bind(("lo", 0))
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 64 << 20)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 20)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.settimeout(0.1)
+        self.th = threading.Thread(target=self.loop)
+        self.th.start()
+
+    def loop(self):
+        while not self.ev.is_set():
+            try:
+                data, anc, _, addr = self.sock.recvmsg(160, 256)
+            except socket.timeout:
+                continue
+            if addr[2] != 0:    # lo shows each packet twice: keep the PACKET_HOST copy
+                continue
+            ts = time.time()
+            for lvl, typ, d in anc:
+                if lvl == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(d) >= 16:
+                    sec, nsec = struct.unpack("qq", d[:16])
+                    ts = sec + nsec / 1e9
+            self.parse(ts, data)
+
+    def parse(self, ts, b):
+        if len(b) < 34 or b[12:14] != b"\x08\x00":
+            return
+        ihl = (b[14] & 15) * 4
+        total = struct.unpack("!H", b[16:18])[0]
+        l4 = 14 + ihl
+        if b[23] == 17 and len(b) >= l4 + 12:
+            name = self.ports.get(struct.unpack("!H", b[l4 + 2:l4 + 4])[0])
+            flags = b[l4 + 10]
+            if name and not flags & 0x80 and (flags >> 3) & 15 == 4:
+                self.notify.setdefault(name, ts)
+        elif b[23] == 6 and len(b) >= l4 + 13:
+            doff = (b[l4 + 12] >> 4) * 4
+            if total - ihl - doff <= 0:
+                return
+            name = self.addrs.get(b[26:30])
+            if name and struct.unpack("!H", b[l4:l4 + 2])[0] == P_KNOT:
+                self.xfr[name].append(ts)
+                return
+            # Knot sends its NOTIFY over TCP: 2 bytes of length, then the DNS header.
+            name = self.ports.get(struct.unpack("!H", b[l4 + 2:l4 + 4])[0])
+            if name and len(b) >= l4 + doff + 5:
+                flags = b[l4 + doff + 4]
+                if not flags & 0x80 and (flags >> 3) & 15 == 4:
+                    self.notify.setdefault(name, ts)
+
+    def xfr_end(self, name, until):
+        """The last transfer segment to name at or before the wall time until."""
+        last = [t for t in self.xfr[name] if t <= until]
+        return last[-1] if last else None
+
+    def close(self):
+        self.ev.set()
+        self.th.join(5)
+        self.sock.close()
+
+
 def gen_zone(work, n):
     path = os.path.join(work, "gen-%d.rpz" % n)
     if not os.path.exists(path):
@@ -166,11 +255,14 @@ def write_zone(path, serial, rules):
 
 def start_knot(d, zf, names):
     conf = os.path.join(d, "knot.conf")
-    remotes = "".join("  - id: %s\n    address: 127.0.0.1@%d\n" % (n, PORTS[n]) for n in names)
+    remotes = "".join("  - id: %s\n    address: 127.0.0.1@%d\n    via: %s\n" %
+                      (n, PORTS[n], KNOT_ADDR[n]) for n in names)
+    listen = ", ".join(["127.0.0.1@%d" % P_KNOT] + ["%s@%d" % (KNOT_ADDR[n], P_KNOT)
+                                                      for n in names])
     with open(conf, "w") as f:
         f.write("""server:
     rundir: "%(d)s"
-    listen: 127.0.0.1@%(pk)d
+    listen: [%(listen)s]
     udp-workers: 1
     tcp-workers: 1
     background-workers: 1
@@ -194,7 +286,7 @@ zone:
     zonefile-load: difference
     journal-content: changes
     journal-max-usage: 4G
-""" % {"d": d, "pk": P_KNOT, "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
+""" % {"d": d, "listen": listen, "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
        "zf": zf})
     lf = open(os.path.join(d, "knot.log"), "w")
     p = subprocess.Popen(["/usr/sbin/knotd", "-c", conf], stdout=lf, stderr=lf,
@@ -247,7 +339,7 @@ class C2wall(Secondary):
   allow: ["127.0.0.0/8"]
 resolver:
   mode: forward
-  forward: ["127.0.0.1@%(pk)d"]
+  forward: ["%(ka)s@%(pk)d"]
   trust-anchor: none
 events:
   jsonl: none
@@ -264,12 +356,12 @@ policy:
   state-dir: %(d)s/state
   zones:
     - name: %(z)s
-      primaries: ["127.0.0.1@%(pk)d"]
+      primaries: ["%(ka)s@%(pk)d"]
       notify-interval: 0s
       refresh-min: 1h
       transfer-max-size: 4GiB
       transfer-timeout: 1200s
-""" % {"pc": self.port, "pk": P_KNOT, "d": self.dir, "sock": self.sock, "z": ORIGIN})
+""" % {"pc": self.port, "pk": P_KNOT, "ka": KNOT_ADDR[self.name], "d": self.dir, "sock": self.sock, "z": ORIGIN})
         os.makedirs(os.path.join(self.dir, "state"))
         self.popen([self.binary, "serve", "--config", conf])
 
@@ -281,15 +373,15 @@ class Bind(Secondary):
             f.write('options { directory "%(d)s"; pid-file "%(d)s/named.pid"; '
                     'listen-on port %(port)d { 127.0.0.1; }; listen-on-v6 { none; }; '
                     'recursion yes; allow-query { any; }; allow-recursion { any; }; '
-                    'forward only; forwarders { 127.0.0.1 port %(pk)d; }; '
+                    'forward only; forwarders { %(ka)s port %(pk)d; }; '
                     'dnssec-validation no; notify no; session-keyfile "%(d)s/session.key"; '
                     'managed-keys-directory "%(d)s"; masterfile-format raw; '
                     'response-policy { zone "%(zone)s" min-update-interval 0; } '
                     'qname-wait-recurse no; };\n'
                     'controls { };\n'
                     'zone "%(zone)s" { type secondary; file "%(d)s/rpz.db"; '
-                    'primaries { 127.0.0.1 port %(pk)d; }; };\n'
-                    % {"d": self.dir, "port": self.port, "pk": P_KNOT,
+                    'primaries { %(ka)s port %(pk)d; }; allow-notify { %(ka)s; }; };\n'
+                    % {"d": self.dir, "port": self.port, "pk": P_KNOT, "ka": KNOT_ADDR[self.name],
                        "zone": ORIGIN.rstrip(".")})
         self.popen(["/usr/sbin/named", "-g", "-n", "1", "-c", conf])
 
@@ -317,12 +409,12 @@ class Unbound(Secondary):
                 "  access-control: 127.0.0.0/8 allow",
                 "forward-zone:",
                 '  name: "."',
-                "  forward-addr: 127.0.0.1@%d" % P_KNOT,
+                "  forward-addr: %s@%d" % (KNOT_ADDR[self.name], P_KNOT),
                 "rpz:",
                 '  name: "%s"' % ORIGIN,
-                "  primary: 127.0.0.1@%d" % P_KNOT,
+                "  primary: %s@%d" % (KNOT_ADDR[self.name], P_KNOT),
                 '  zonefile: ""',
-                "  allow-notify: 127.0.0.1",
+                "  allow-notify: %s" % KNOT_ADDR[self.name],
             ]) + "\n")
         self.popen(["/usr/sbin/unbound", "-d", "-c", conf])
 
@@ -444,13 +536,14 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout):
     def poller(s):
         while not polled.is_set() and time.monotonic() < t_end:
             if a_of(ask(s.port, probe, 0.2)) == [probe_ip]:
-                answered[s.name] = time.monotonic()
+                answered[s.name] = (time.monotonic(), time.time())
                 return
             time.sleep(0.002)
 
     ths = [threading.Thread(target=sampler)] + \
         [threading.Thread(target=keeper, args=(s,)) for s in secs]
     pths = [threading.Thread(target=poller, args=(s,)) for s in secs]
+    cap = Capture(secs)
     for t in ths:
         t.start()
     t0 = time.monotonic()
@@ -475,10 +568,16 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout):
         done.set()
         for t in ths:
             t.join(60)
+        cap.close()
     rows = []
     for s in secs:
-        t1 = answered.get(s.name)
+        t1, w1 = answered.get(s.name, (None, None))
+        tn = cap.notify.get(s.name)
+        tx = cap.xfr_end(s.name, w1) if w1 else None
         r = {"N": None, "k": k, "secondary": s.name,
+             "pkt_notify_to_answer_ms": round((w1 - tn) * 1000, 1) if w1 and tn else None,
+             "pkt_xfr_end_to_answer_ms": round((w1 - tx) * 1000, 1) if w1 and tx else None,
+             "xfr_segments": len(cap.xfr[s.name]),
              "reload_to_answer_ms": round((t1 - t0) * 1000, 1) if t1 else None,
              "notify_to_answer_ms": round((t1 - tk) * 1000, 1) if t1 and tk else None,
              "xfr_to_force_ms": None, "notify_to_force_ms": None, "mode": "",
@@ -562,15 +661,19 @@ def tables(rows, loads):
         r["N"], r["secondary"], fmt(r["load_s"]), fmt(r["rss_mib"]), fmt(r["dropped"]))
         for r in loads)
     out += ("\n| rules | changes | secondary | reload → answer (ms) | new serial → answer (ms) "
+            "| NOTIFY → answer (ms) | transfer end → answer (ms) "
             "| c2wall: NOTIFY → in force (ms) | c2wall: transfer end → in force (ms) | mode "
             "| RSS steady (MiB) | RSS peak (MiB) | peak/steady | lost (no answer in 0.5 s) "
             "| wrong | slowest answer (ms) |\n"
-            "|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
-    out += "".join("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" % (
-        r["N"], r["k"], r["secondary"], fmt(r["reload_to_answer_ms"]),
-        fmt(r["notify_to_answer_ms"]), fmt(r["notify_to_force_ms"]), fmt(r["xfr_to_force_ms"]),
-        fmt(r["mode"]), r["rss_steady_mib"], r["rss_peak_mib"], fmt(r["ratio"]), r["lost"],
-        r["wrong"], r["max_ms"]) for r in rows)
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+    out += "".join("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+                   "| %s |\n" % (
+                       r["N"], r["k"], r["secondary"], fmt(r["reload_to_answer_ms"]),
+                       fmt(r["notify_to_answer_ms"]), fmt(r["pkt_notify_to_answer_ms"]),
+                       fmt(r["pkt_xfr_end_to_answer_ms"]), fmt(r["notify_to_force_ms"]),
+                       fmt(r["xfr_to_force_ms"]), fmt(r["mode"]), r["rss_steady_mib"],
+                       r["rss_peak_mib"], fmt(r["ratio"]), r["lost"], r["wrong"], r["max_ms"])
+                   for r in rows)
     return out
 
 
