@@ -494,7 +494,7 @@ def knot_up():
         return False
 
 
-def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout):
+def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_avail_kib):
     """k changes as one new version, NOTIFYed to every secondary at once; one row each."""
     dels = k // 2
     adds = k - dels
@@ -514,9 +514,18 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout):
     t_end = time.monotonic() + timeout + 60
 
     def sampler():
+        i = 0
         while not done.is_set() and time.monotonic() < t_end:
             for s in secs:
                 peak[s.name] = max(peak[s.name], rss_kib(s.proc.pid))
+            i += 1
+            if i % 20 == 0 and mem_avail_kib() < min_avail_kib:
+                peers = [s for s in secs if not s.sock and s.proc.poll() is None]
+                if peers:
+                    big = max(peers, key=lambda s: rss_kib(s.proc.pid))
+                    big.dropped = "stopped during the change: MemAvailable under the floor"
+                    log("%s: %s" % (big.name, big.dropped))
+                    big.stop()
             time.sleep(0.005)
 
     def keeper(s):
@@ -586,7 +595,7 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout):
              "ratio": round(peak[s.name] / float(steady[s.name]), 2) if steady[s.name] else None,
              "lost": "%d/%d" % (stream[s.name]["lost"], stream[s.name]["sent"]),
              "wrong": stream[s.name]["wrong"],
-             "max_ms": round(stream[s.name]["max"] * 1000, 1)}
+             "max_ms": round(stream[s.name]["max"] * 1000, 1), "note": s.dropped}
         if s.sock:
             b = before[s.name]
             try:
@@ -638,8 +647,10 @@ def run(n, changes, work, builds, peers, timeouts, min_avail_kib, change_timeout
             raise RuntimeError("c2wall did not load the zone: %s" % secs[0].dropped)
         time.sleep(5)
         for k in changes:
+            live = [s for s in live if s.dropped is None]
             serial += 1
-            for r in one_change(kconf, zf, live, rules, serial, k, keep_name, change_timeout):
+            for r in one_change(kconf, zf, live, rules, serial, k, keep_name, change_timeout,
+                                   min_avail_kib):
                 r["N"] = n
                 log(json.dumps(r))
                 rows.append(r)
