@@ -11,7 +11,7 @@ Run it in its own network namespace (as above): it listens on fixed loopback por
 
 For each zone size N: generates an RPZ zone of N rules with bench/gen_rpz.py --mix (cached in
 --work), starts knotd serving it (journal of changes, zonefile-load: difference, NOTIFY to
-every secondary at once) and the secondaries, each on its own loopback port with one worker
+every secondary at once, one TCP worker per secondary so the transfers run side by side) and the secondaries, each on its own loopback port with one worker
 thread: c2wall (--c2wall, labelled "c2wall"; --before adds a second c2wall, "c2wall-before"),
 BIND 9 `named -n 1` (response-policy zone, type secondary, primaries Knot, min-update-interval
 0) and Unbound (num-threads 1, `rpz:` with `primary:` Knot and allow-notify). All of them
@@ -264,7 +264,7 @@ def start_knot(d, zf, names):
     rundir: "%(d)s"
     listen: [%(listen)s]
     udp-workers: 1
-    tcp-workers: 1
+    tcp-workers: %(tw)d
     background-workers: 1
 log:
   - target: stderr
@@ -286,7 +286,7 @@ zone:
     zonefile-load: difference
     journal-content: changes
     journal-max-usage: 4G
-""" % {"d": d, "listen": listen, "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
+""" % {"d": d, "listen": listen, "tw": len(names) + 1, "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
        "zf": zf})
     lf = open(os.path.join(d, "knot.log"), "w")
     p = subprocess.Popen(["/usr/sbin/knotd", "-c", conf], stdout=lf, stderr=lf,
@@ -709,6 +709,8 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
+    # SIGTERM (timeout, kill PID) unwinds like ^C, so the finally below stops every child.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     os.makedirs(a.work, exist_ok=True)
     sizes = [int(x) for x in a.sizes.split(",")]
     changes = [int(x) for x in a.changes.split(",")]
