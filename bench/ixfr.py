@@ -253,7 +253,7 @@ def write_zone(path, serial, rules):
     os.rename(path + ".tmp", path)
 
 
-def start_knot(d, zf, names):
+def start_knot(d, zf, names, io_timeout_ms=None):
     conf = os.path.join(d, "knot.conf")
     remotes = "".join("  - id: %s\n    address: 127.0.0.1@%d\n    via: %s\n" %
                       (n, PORTS[n], KNOT_ADDR[n]) for n in names)
@@ -266,7 +266,7 @@ def start_knot(d, zf, names):
     udp-workers: 1
     tcp-workers: %(tw)d
     background-workers: 1
-log:
+%(io)slog:
   - target: stderr
     any: warning
 database:
@@ -286,7 +286,9 @@ zone:
     zonefile-load: difference
     journal-content: changes
     journal-max-usage: 4G
-""" % {"d": d, "listen": listen, "tw": len(names) + 1, "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
+""" % {"d": d, "listen": listen, "tw": len(names) + 1,
+       "io": "" if io_timeout_ms is None else "    tcp-io-timeout: %d\n" % io_timeout_ms,
+       "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
        "zf": zf})
     lf = open(os.path.join(d, "knot.log"), "w")
     p = subprocess.Popen(["/usr/sbin/knotd", "-c", conf], stdout=lf, stderr=lf,
@@ -613,7 +615,8 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
     return rows
 
 
-def run(n, changes, work, builds, peers, timeouts, min_avail_kib, change_timeout):
+def run(n, changes, work, builds, peers, timeouts, min_avail_kib, change_timeout,
+        io_timeout_ms):
     d = os.path.join(work, "run-%d" % n)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
@@ -629,7 +632,7 @@ def run(n, changes, work, builds, peers, timeouts, min_avail_kib, change_timeout
     write_zone(zf, serial, rules)
     secs = [C2wall(label, d, binary) for label, binary in builds]
     secs += [{"bind": Bind, "unbound": Unbound}[p](p, d) for p in peers]
-    knot, kconf = start_knot(d, zf, [s.name for s in secs])
+    knot, kconf = start_knot(d, zf, [s.name for s in secs], io_timeout_ms)
     rows, loads = [], []
     try:
         t0 = time.monotonic()
@@ -705,6 +708,9 @@ def main():
                     help="seconds each secondary may take to answer by a change")
     ap.add_argument("--min-avail-gib", type=float, default=2.0,
                     help="stop peers while loading if MemAvailable falls under this")
+    ap.add_argument("--knot-tcp-io-timeout", type=int, default=None,
+                    help="Knot's tcp-io-timeout in ms (its default: 500 ms to send each message "
+                    "of an outgoing transfer); the same for every secondary")
     ap.add_argument("--work", default="/tmp/c2wall-ixfr-bench")
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", default=None)
@@ -724,7 +730,8 @@ def main():
             if a.peers_max_rules is not None and n > a.peers_max_rules:
                 peers = []
             r, ld = run(n, changes, a.work, builds, peers, timeouts,
-                        int(a.min_avail_gib * 1024 * 1024), a.change_timeout)
+                        int(a.min_avail_gib * 1024 * 1024), a.change_timeout,
+                        a.knot_tcp_io_timeout)
             rows += r
             loads += ld
             print(tables(r, ld), flush=True)
