@@ -5,9 +5,11 @@
 
     unshare -rn bash -c 'ip link set lo up; bench/ixfr.py [--sizes 1000000,10000000]
         [--changes 1,1000,100000] [--peers bind,unbound] [--peers-max-rules N]
-        [--peer-load-timeout S] [--c2wall BIN] [--before BIN] [--out FILE]'
+        [--peer-load-timeout S] [--knot-tcp-io-timeout MS] [--c2wall BIN] [--before BIN]
+        [--out FILE] [--json FILE]'
 
-Run it in its own network namespace (as above): it listens on fixed loopback ports.
+Run it in its own network namespace (as above): it listens on fixed loopback ports and reads
+the packets on lo (an AF_PACKET socket, which the namespace's own root may open).
 
 For each zone size N: generates an RPZ zone of N rules with bench/gen_rpz.py --mix (cached in
 --work), starts knotd serving it (journal of changes, zonefile-load: difference, NOTIFY to
