@@ -223,6 +223,70 @@ int dns_name_from_text(const char *text, const uint8_t *origin, uint8_t *out, si
 	}
 }
 
+/* The general case: a NUL-terminated copy through dns_name_from_text(). */
+static int from_text_copy(const char *text, size_t len, const uint8_t *origin, uint8_t *out,
+			  size_t *out_len)
+{
+	char buf[DNS_NAME_TEXT_MAX + 1];
+
+	if (len > DNS_NAME_TEXT_MAX)
+		return C2W_ENAME;
+	memcpy(buf, text, len);
+	buf[len] = 0;
+	int ret = dns_name_from_text(buf, origin, out, out_len);
+	if (ret == C2W_OK)
+		dns_name_lower(out);
+	return ret;
+}
+
+int dns_name_from_text_lower(const char *text, size_t len, const uint8_t *origin, uint8_t *out,
+			     size_t *out_len)
+{
+	size_t o = 1, lab = 0;
+
+	if (len == 0 || len > DNS_NAME_TEXT_MAX || (len == 1 && (text[0] == '@' || text[0] == '.')))
+		return from_text_copy(text, len, origin, out, out_len);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c == '\\' || c == 0)
+			return from_text_copy(text, len, origin, out, out_len);
+		if (c != '.') {
+			if (o - lab - 1 >= DNS_LABEL_MAX)
+				return C2W_ELABEL;
+			if (o + 1 >= DNS_NAME_WIRE_MAX)
+				return C2W_ENAME;
+			out[o++] = dns_lower_table[c];
+			continue;
+		}
+		if (o == lab + 1)
+			return C2W_EMALF; /* empty label */
+		out[lab] = (uint8_t)(o - lab - 1);
+		if (i + 1 == len) {
+			out[o++] = 0; /* absolute: o < DNS_NAME_WIRE_MAX, checked above */
+			*out_len = o;
+			return C2W_OK;
+		}
+		lab = o;
+		if (o + 1 > DNS_NAME_WIRE_MAX)
+			return C2W_ENAME;
+		out[o++] = 0;
+	}
+	if (o == lab + 1)
+		return C2W_EMALF;
+	out[lab] = (uint8_t)(o - lab - 1);
+	if (origin != NULL) {
+		int ret = append_origin(origin, out, o, out_len);
+		if (ret == C2W_OK)
+			dns_name_lower(out + o);
+		return ret;
+	}
+	if (o + 1 > DNS_NAME_WIRE_MAX)
+		return C2W_ENAME;
+	out[o++] = 0;
+	*out_len = o;
+	return C2W_OK;
+}
+
 static bool needs_escape(uint8_t c)
 {
 	switch (c) {

@@ -61,6 +61,15 @@ C2W_NODISCARD int dns_name_from_text(const char *text, const uint8_t *origin, ui
 				     size_t *out_len);
 
 /**
+ * dns_name_from_text() of the @len bytes at @text (not NUL-terminated), lower-cased as by
+ * dns_name_lower(): the same result and errors as copying, converting and lowering, in one
+ * pass over names without escapes (the zone-file reader's hot path). A NUL byte ends the name
+ * there, as in a C string.
+ */
+C2W_NODISCARD int dns_name_from_text_lower(const char *text, size_t len, const uint8_t *origin,
+					   uint8_t *out, size_t *out_len);
+
+/**
  * Wire form → presentation form, absolute with trailing dot, special bytes escaped.
  *
  * @return length written (without NUL), or C2W_ESPACE / C2W_EMALF

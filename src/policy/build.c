@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dns/name.h"
 #include "policy/feed.h"
@@ -131,6 +132,17 @@ int64_t policy_snap_next_expiry(const struct policy_snap *snap)
 	return snap != NULL ? snap->next_expiry : 0;
 }
 
+/* Presize the rule index from the feed's size: a feed line is about 24 bytes or more, so
+ * this rarely underestimates, and pages of the index a smaller feed never touches cost no
+ * memory. A failure here is not one: the index then grows as it goes. */
+static void expect_rules(struct policy_rules *r, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		(void)policy_rules_expect(r, (size_t)st.st_size / 24);
+}
+
 int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 		      const struct policy_build_opts *opts, struct policy_report *rep,
 		      struct policy_snap **out)
@@ -165,6 +177,7 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 					 i + 1, specs[i].name ? specs[i].name : "?");
 			goto out_free;
 		}
+		expect_rules(r, specs[i].file);
 		if (specs[i].format == POLICY_FORMAT_RPZ)
 			ret = policy_feed_rpz_load(r, (unsigned)z, specs[i].file,
 						   specs[i].allow_include);
@@ -194,6 +207,7 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 		ret = C2W_ENOMEM;
 		goto out_free;
 	}
+	s->filter = policy_rules_filter(r, &s->filter_mask);
 	ret = policy_img_attach(s, img, img_len, rep ? rep->error : NULL, rep ? sizeof(rep->error) : 0);
 	if (ret != C2W_OK)
 		goto out_free;
@@ -211,11 +225,13 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 			goto out_free;
 		}
 		/* Serve from the mapped file so every worker shares one page-cache copy. */
+		/* Same image: its filter moves over instead of being built again. */
 		struct policy_snap *m;
-		ret = policy_snap_open(o->out_path, &m, rep ? rep->error : NULL,
-				       rep ? sizeof(rep->error) : 0);
+		ret = policy_img_open(o->out_path, s->filter, s->filter_mask, &m,
+				      rep ? rep->error : NULL, rep ? sizeof(rep->error) : 0);
 		if (ret != C2W_OK)
 			goto out_free;
+		s->filter = NULL;
 		m->next_expiry = s->next_expiry;
 		memcpy(m->expired, s->expired, sizeof(m->expired));
 		policy_snap_free(s);

@@ -154,6 +154,15 @@ static inline uint64_t img_filter_bits(uint64_t sh)
 	return (1ull << ((sh >> 52) & 63)) | (1ull << ((sh >> 58) & 63));
 }
 
+/* Words of the filter for a table of @slot_count slots: a power of two, >= slots / 8. */
+static inline uint64_t img_filter_words(uint64_t slot_count)
+{
+	uint64_t words = 1;
+	while (words * 8 < slot_count)
+		words *= 2;
+	return words;
+}
+
 static inline uint64_t img_filter_word(uint64_t sh, uint64_t mask)
 {
 	return (sh >> 12) & mask;
@@ -231,9 +240,21 @@ const struct img_slot *policy_img_rule_slot(const struct policy_snap *s, uint32_
 /** Drop one hold on a chain of layers (frees those nobody else holds). */
 void policy_img_layers_release(struct img_layer *l);
 
-/** Attach a verified image (header, bounds) to @s. @return C2W_OK or C2W_EMALF */
+/**
+ * Attach a verified image (header, bounds) to @s. @s->filter is NULL (it is built here from
+ * the slots), or the filter the compiler made for this very image (policy_rules_filter()),
+ * which @s then owns.
+ * @return C2W_OK or C2W_EMALF
+ */
 int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, char *err,
 		      size_t err_len);
+
+/**
+ * policy_snap_open() with a prebuilt @filter (words @mask + 1) for the image in @path, or
+ * NULL to build it. On success *out owns @filter; on failure the caller still does.
+ */
+int policy_img_open(const char *path, uint64_t *filter, uint64_t mask, struct policy_snap **out,
+		    char *err, size_t err_len);
 
 static inline const char *img_str(const struct policy_snap *s, uint32_t off)
 {

@@ -14,6 +14,7 @@
 
 #include "dns/name.h"
 #include "policy/image.h"
+#include "policy/slots.h"
 
 #define NONE32 UINT32_MAX
 
@@ -46,6 +47,15 @@ struct index {
 	size_t cap, count;
 };
 
+/* Open-addressing index of rules: [hash bits 32..63][rule index + 1] (0 = empty). The stored
+ * hash bits skip most key comparisons (each one a cache miss into rules and keys at 10M
+ * rules) and let the table grow without rehashing keys; the home slot is the top bits. */
+struct tindex {
+	uint64_t *slot;
+	size_t cap, count;
+	unsigned bits;
+};
+
 struct bzone {
 	struct policy_zone_spec spec;
 	uint32_t name_off, origin_off, feed_off, cat_off, fam_off, cname_off;
@@ -65,7 +75,7 @@ struct policy_rules {
 	struct brr *rrs;
 	size_t rr_count, rr_cap;
 	struct vec keys, rrdata, strs;
-	struct index rule_idx; /* rule indices by (zone, kind, key) */
+	struct tindex rule_idx; /* rule indices by (zone, kind, key) */
 	struct index str_idx;  /* strs offsets by content */
 	struct vec protect;    /* [wild][len][key bytes]... */
 	struct index protect_idx;
@@ -73,6 +83,8 @@ struct policy_rules {
 	int64_t now;         /* expires= is compared with this */
 	int64_t next_expiry; /* earliest expiry after @now among added rules; 0 = none */
 	uint64_t expired[POLICY_ZONES_MAX];
+	uint64_t *filter; /* of the last compiled image, until policy_rules_filter() takes it */
+	uint64_t filter_mask;
 };
 
 /* ---- small containers ---- */
@@ -132,12 +144,73 @@ static uint64_t rule_hash3(unsigned zone, unsigned kind, const uint8_t *key, siz
 	return XXH3_64bits_withSeed(key, len, (uint64_t)(zone << 8 | kind) + 17);
 }
 
-static uint64_t rule_hash_cb(const void *ctx, uint32_t i)
+static int tindex_resize(struct tindex *ix, unsigned bits)
 {
-	const struct policy_rules *r = ctx;
-	const struct brule *b = &r->rules[i];
-	const uint8_t *k = r->keys.p + b->key_off;
-	return rule_hash3(b->zone, b->kind, k + 1, k[0]);
+	size_t cap = (size_t)1 << bits;
+	uint64_t *slot = calloc(cap, sizeof(*slot));
+
+	if (slot == NULL)
+		return C2W_ENOMEM;
+	for (size_t i = 0; i < ix->cap; i++) {
+		if (ix->slot[i] == 0)
+			continue;
+		size_t k = (size_t)(ix->slot[i] >> 32) >> (32 - bits);
+		while (slot[k] != 0)
+			k = (k + 1) & (cap - 1);
+		slot[k] = ix->slot[i];
+	}
+	free(ix->slot);
+	ix->slot = slot;
+	ix->cap = cap;
+	ix->bits = bits;
+	return C2W_OK;
+}
+
+/* Room for one more entry at load factor <= 1/2. */
+static int tindex_reserve(struct tindex *ix)
+{
+	if (ix->count * 2 < ix->cap)
+		return C2W_OK;
+	if (ix->bits >= 32)
+		return C2W_ERANGE;
+	return tindex_resize(ix, ix->cap ? ix->bits + 1 : 10);
+}
+
+/*
+ * The index slot of rule (@zone, @kind, @key): the matching entry, or the empty slot where it
+ * goes. @tag out: the value to store with the rule index (tag | (index + 1)).
+ */
+static uint64_t *rule_find(const struct policy_rules *r, unsigned zone, unsigned kind,
+			   const uint8_t *key, size_t key_len, uint64_t *tag)
+{
+	const struct tindex *ix = &r->rule_idx;
+	uint64_t h = rule_hash3(zone, kind, key, key_len);
+	size_t k = (size_t)(h >> (64 - ix->bits));
+
+	*tag = h & 0xffffffff00000000ull;
+	for (;; k = (k + 1) & (ix->cap - 1)) {
+		uint64_t e = ix->slot[k];
+		if (e == 0)
+			return &ix->slot[k];
+		if ((e & 0xffffffff00000000ull) != *tag)
+			continue;
+		const struct brule *b = &r->rules[(uint32_t)e - 1];
+		const uint8_t *bk = r->keys.p + b->key_off;
+		if (b->zone == zone && b->kind == kind && bk[0] == key_len &&
+		    memcmp(bk + 1, key, key_len) == 0)
+			return &ix->slot[k];
+	}
+}
+
+int policy_rules_expect(struct policy_rules *r, size_t count)
+{
+	unsigned bits = 10;
+
+	while (bits < 32 && ((size_t)1 << bits) < (r->rule_idx.count + count) * 2)
+		bits++;
+	if (bits <= r->rule_idx.bits)
+		return C2W_OK;
+	return tindex_resize(&r->rule_idx, bits);
 }
 
 static uint64_t str_hash_cb(const void *ctx, uint32_t off)
@@ -220,6 +293,7 @@ void policy_rules_free(struct policy_rules *r)
 	free(r->str_idx.slot);
 	free(r->protect.p);
 	free(r->protect_idx.slot);
+	free(r->filter);
 	free(r);
 }
 
@@ -444,19 +518,14 @@ int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger 
 		return C2W_EINVAL;
 	if (expired_entry(r, zone, meta))
 		return C2W_OK;
-	if (r->rule_idx.count * 2 >= r->rule_idx.cap &&
-	    index_grow(&r->rule_idx, rule_hash_cb, r) != C2W_OK)
-		return C2W_ENOMEM;
-	size_t k = (size_t)rule_hash3(zone, kind, key, key_len) & (r->rule_idx.cap - 1);
-	while (r->rule_idx.slot[k] != 0) {
-		struct brule *b = &r->rules[r->rule_idx.slot[k] - 1];
-		const uint8_t *bk = r->keys.p + b->key_off;
-		if (b->zone == zone && b->kind == kind && bk[0] == key_len &&
-		    memcmp(bk + 1, key, key_len) == 0) {
-			merge(r, b, action, ttl, rr_type, rdata, rdlen, src, &ret);
-			return ret;
-		}
-		k = (k + 1) & (r->rule_idx.cap - 1);
+	ret = tindex_reserve(&r->rule_idx);
+	if (ret != C2W_OK)
+		return ret;
+	uint64_t tag, *slot = rule_find(r, zone, kind, key, key_len, &tag);
+	if (*slot != 0) {
+		merge(r, &r->rules[(uint32_t)*slot - 1], action, ttl, rr_type, rdata, rdlen, src,
+		      &ret);
+		return ret;
 	}
 	if (r->rule_count == r->rule_cap) {
 		size_t cap = r->rule_cap ? r->rule_cap * 2 : 1024;
@@ -494,7 +563,7 @@ int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger 
 		if (add_rr(r, b, t, rdata, rdlen) != C2W_OK)
 			return C2W_ENOMEM;
 	}
-	r->rule_idx.slot[k] = (uint32_t)r->rule_count + 1;
+	*slot = tag | ((uint64_t)r->rule_count + 1);
 	r->rule_idx.count++;
 	r->rule_count++;
 	return C2W_OK;
@@ -596,6 +665,31 @@ static bool rule_protected(const struct policy_rules *r, const struct brule *b)
 	return false;
 }
 
+/* Does zone @z hold a blocking wildcard "*.S" (S = @key) over a protected name? Reported. */
+static bool covers(struct policy_rules *r, unsigned z, const uint8_t *key, size_t len,
+		   bool refuse)
+{
+	char text[600], why[800];
+	uint64_t tag;
+
+	if (r->rule_idx.cap == 0)
+		return false;
+	const uint64_t *slot = rule_find(r, z, POLICY_TRIGGER_QNAME | IMG_KIND_WILD, key, len, &tag);
+	if (*slot == 0)
+		return false;
+	const struct brule *b = &r->rules[(uint32_t)*slot - 1];
+	if (b->dropped || !blocks(r, b))
+		return false;
+	rule_text(r, b, text, sizeof(text));
+	snprintf(why, sizeof(why), "rule %s in zone %s covers a protected name: %s", text,
+		 (const char *)r->strs.p + r->zones[z].name_off,
+		 refuse ? "refused" : "name exempted");
+	diag(r, r->zones[z].spec.file, b->line, why);
+	if (refuse && r->rep != NULL && r->rep->error[0] == 0)
+		set_text(r->rep->error, sizeof(r->rep->error), why);
+	return refuse;
+}
+
 static int apply_protect(struct policy_rules *r, bool refuse)
 {
 	char text[600], why[800];
@@ -633,31 +727,8 @@ static int apply_protect(struct policy_rules *r, bool refuse)
 		for (size_t q = 0; q < len;) {
 			q += (size_t)key[q] + 1;
 			for (size_t z = 0; z < r->zone_count; z++) {
-				unsigned kind = POLICY_TRIGGER_QNAME | IMG_KIND_WILD;
-				size_t k = (size_t)rule_hash3((unsigned)z, kind, key + q, len - q) &
-					   (r->rule_idx.cap - 1);
-				for (; r->rule_idx.cap && r->rule_idx.slot[k] != 0;
-				     k = (k + 1) & (r->rule_idx.cap - 1)) {
-					struct brule *b = &r->rules[r->rule_idx.slot[k] - 1];
-					const uint8_t *bk = r->keys.p + b->key_off;
-					if (b->zone != z || b->kind != kind || bk[0] != len - q ||
-					    memcmp(bk + 1, key + q, len - q) != 0)
-						continue;
-					if (b->dropped || !blocks(r, b))
-						break;
-					rule_text(r, b, text, sizeof(text));
-					snprintf(why, sizeof(why),
-						 "rule %s in zone %s covers a protected name: %s", text,
-						 (const char *)r->strs.p + r->zones[z].name_off,
-						 refuse ? "refused" : "name exempted");
-					diag(r, r->zones[z].spec.file, b->line, why);
-					if (refuse) {
-						ret = C2W_EPROTECTED;
-						if (r->rep != NULL && r->rep->error[0] == 0)
-							set_text(r->rep->error, sizeof(r->rep->error), why);
-					}
-					break;
-				}
+				if (covers(r, (unsigned)z, key + q, len - q, refuse))
+					ret = C2W_EPROTECTED;
 			}
 		}
 	}
@@ -757,36 +828,6 @@ uint64_t policy_img_key_hash(const uint8_t *k, unsigned kind)
 	return img_ip_hash(k + 1, k[0]);
 }
 
-/* Robin Hood insertion: an entry further from home takes the slot of one closer to it, so a
- * lookup can stop as soon as it sees an entry closer to home than its own probe count. */
-static void slot_put(struct img_slot *slots, uint64_t count, uint64_t h, uint32_t key_off,
-		     uint32_t data_off, unsigned zone, unsigned kind, uint16_t first_seen,
-		     uint32_t *flags)
-{
-	uint64_t sh = img_slot_hash(h, zone, kind);
-	uint64_t i = img_slot_index(sh, count);
-	struct img_slot cur = {.tag = img_tag(sh), .key_off = key_off, .data_off = data_off,
-			       .zone = (uint8_t)zone, .kind = (uint8_t)kind,
-			       .first_seen = first_seen};
-
-	for (;;) {
-		if (slots[i].key_off == 0) {
-			slots[i] = cur;
-			return;
-		}
-		if ((slots[i].tag & 0xff) < (cur.tag & 0xff)) {
-			struct img_slot t = slots[i];
-			slots[i] = cur;
-			cur = t;
-		}
-		i = i + 1 == count ? 0 : i + 1;
-		if ((cur.tag & 0xff) == 0xff)
-			*flags |= IMG_F_DIST_SATURATED;
-		else
-			cur.tag++;
-	}
-}
-
 static void zone_stats(struct policy_rules *r, struct img_zone *zones, const struct brule *b)
 {
 	struct img_zone *z = &zones[b->zone];
@@ -872,17 +913,12 @@ static size_t align8(size_t x)
 static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, size_t key_len)
 {
 	unsigned kind = POLICY_TRIGGER_QNAME | IMG_KIND_NODE;
-	if (r->rule_idx.count * 2 >= r->rule_idx.cap &&
-	    index_grow(&r->rule_idx, rule_hash_cb, r) != C2W_OK)
-		return C2W_ENOMEM;
-	size_t k = (size_t)rule_hash3(zone, kind, key, key_len) & (r->rule_idx.cap - 1);
-	for (; r->rule_idx.slot[k] != 0; k = (k + 1) & (r->rule_idx.cap - 1)) {
-		const struct brule *b = &r->rules[r->rule_idx.slot[k] - 1];
-		const uint8_t *bk = r->keys.p + b->key_off;
-		if (b->zone == zone && b->kind == kind && bk[0] == key_len &&
-		    memcmp(bk + 1, key, key_len) == 0)
-			return C2W_OK;
-	}
+	int ret = tindex_reserve(&r->rule_idx);
+	if (ret != C2W_OK)
+		return ret;
+	uint64_t tag, *slot = rule_find(r, zone, kind, key, key_len, &tag);
+	if (*slot != 0)
+		return C2W_OK;
 	if (r->rule_count == r->rule_cap) {
 		size_t cap = r->rule_cap ? r->rule_cap * 2 : 1024;
 		struct brule *n = realloc(r->rules, cap * sizeof(*n));
@@ -902,7 +938,7 @@ static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, s
 	b->rr_first = b->rr_last = NONE32;
 	b->zone = (uint8_t)zone;
 	b->kind = (uint8_t)kind;
-	r->rule_idx.slot[k] = (uint32_t)r->rule_count + 1;
+	*slot = tag | ((uint64_t)r->rule_count + 1);
 	r->rule_idx.count++;
 	r->rule_count++;
 	return C2W_OK;
@@ -946,12 +982,40 @@ static int add_nodes(struct policy_rules *r)
 	return C2W_OK;
 }
 
+/* The snapshot's lookup filter (snap.c builds the same from the slots), while every slot
+ * hash is at hand: saves a pass over the keys in random order when the image is attached. */
+static int make_filter(struct policy_rules *r, uint64_t nslots, const struct slot_ent *ents,
+		       size_t n)
+{
+	uint64_t words = img_filter_words(nslots);
+	uint64_t *f = calloc(words, sizeof(*f));
+
+	if (f == NULL)
+		return C2W_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		f[img_filter_word(ents[i].sh, words - 1)] |= img_filter_bits(ents[i].sh);
+	free(r->filter);
+	r->filter = f;
+	r->filter_mask = words - 1;
+	return C2W_OK;
+}
+
+uint64_t *policy_rules_filter(struct policy_rules *r, uint64_t *mask)
+{
+	uint64_t *f = r->filter;
+
+	*mask = r->filter_mask;
+	r->filter = NULL;
+	return f;
+}
+
 int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t **out,
 			 size_t *out_len)
 {
 	struct img_build ib = {0};
 	struct img_zone zones[POLICY_ZONES_MAX];
 	uint32_t *doff = NULL;
+	struct slot_ent *ents = NULL;
 	uint8_t *img = NULL;
 	int ret = apply_protect(r, refuse_protected);
 
@@ -960,6 +1024,9 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	ret = add_nodes(r);
 	if (ret != C2W_OK)
 		return ret;
+	/* The index is done with: give its memory back before the image is built. */
+	free(r->rule_idx.slot);
+	memset(&r->rule_idx, 0, sizeof(r->rule_idx));
 	memset(zones, 0, sizeof(zones));
 	if (vec_push(&ib.data, "\0\0\0\0", 4, NULL) != C2W_OK)
 		goto out_nomem;
@@ -1034,20 +1101,31 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	memcpy(img + data_off, ib.data.p, ib.data.len);
 	memcpy(img + str_off, r->strs.p, r->strs.len);
 	struct img_slot *slots = (struct img_slot *)(void *)(img + slots_off);
+	ents = malloc((size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
+	if (ents == NULL)
+		goto out_nomem;
+	size_t n = 0;
 	for (size_t i = 0; i < r->rule_count; i++) {
 		const struct brule *b = &r->rules[i];
 		if (b->dropped)
 			continue;
-		slot_put(slots, nslots, policy_img_key_hash(r->keys.p + b->key_off, b->kind), b->key_off,
-			 doff[i], b->zone, b->kind, b->first_seen, &h->flags);
+		uint64_t kh = policy_img_key_hash(r->keys.p + b->key_off, b->kind);
+		ents[n].sh = img_slot_hash(kh, b->zone, b->kind);
+		ents[n++].s = (struct img_slot){.key_off = b->key_off, .data_off = doff[i],
+						.zone = b->zone, .kind = b->kind,
+						.first_seen = b->first_seen};
 	}
 	size_t ko = prot_keys_start;
 	for (size_t off = 1; off < r->protect.len; off += (size_t)r->protect.p[off + 1] + 2) {
 		unsigned kind = IMG_KIND_PROTECT | (r->protect.p[off] ? IMG_KIND_WILD : 0);
-		slot_put(slots, nslots, policy_img_name_hash(r->keys.p + ko + 1, r->keys.p[ko]),
-			 (uint32_t)ko, 0, 0, kind, 0, &h->flags);
+		uint64_t kh = policy_img_name_hash(r->keys.p + ko + 1, r->keys.p[ko]);
+		ents[n].sh = img_slot_hash(kh, 0, kind);
+		ents[n++].s = (struct img_slot){.key_off = (uint32_t)ko, .kind = (uint8_t)kind};
 		ko += (size_t)r->keys.p[ko] + 1;
 	}
+	if (make_filter(r, nslots, ents, n) != C2W_OK ||
+	    policy_slots_fill(slots, nslots, ents, n, &h->flags) != C2W_OK)
+		goto out_nomem;
 	h->checksum = XXH3_64bits(img + IMG_SUM_FROM, total - IMG_SUM_FROM);
 	if (r->rep != NULL) {
 		r->rep->rules = live;
@@ -1055,6 +1133,7 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	}
 	*out = img;
 	*out_len = total;
+	img = NULL;
 	ret = C2W_OK;
 	goto out_free;
 out_range:
@@ -1063,6 +1142,8 @@ out_range:
 out_nomem:
 	ret = C2W_ENOMEM;
 out_free:
+	free(img);
+	free(ents);
 	free(doff);
 	free(ib.data.p);
 	free(ib.data_idx.slot);

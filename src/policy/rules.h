@@ -63,6 +63,13 @@ int policy_rules_zone_soa(struct policy_rules *r, unsigned zone, const uint8_t *
 			  uint16_t rdlen, uint32_t ttl);
 
 /**
+ * Presize the rule index for @count more rules (an estimate: from a feed's size), so a large
+ * load does not rehash as it grows. Optional.
+ * @return C2W_OK or C2W_ENOMEM (the index is unchanged and grows on demand)
+ */
+int policy_rules_expect(struct policy_rules *r, size_t count);
+
+/**
  * Add a rule, or one more record to an existing local-data rule.
  *
  * @param key      name triggers: relative wire labels without the root (lower case), without
@@ -85,13 +92,20 @@ void policy_rules_reject(struct policy_rules *r, unsigned zone, const char *file
 
 /**
  * Compile to an image. Rules that block a protected name are dropped and reported, or with
- * @refuse_protected make the call fail with C2W_EPROTECTED.
+ * @refuse_protected make the call fail with C2W_EPROTECTED. Afterwards @r takes no more rules:
+ * only policy_rules_next_expiry(), policy_rules_expired() and policy_rules_free().
  *
  * @param out      out: malloc'd image; the caller frees it (or hands it to a snapshot)
  * @return C2W_OK, C2W_EPROTECTED, C2W_ENOMEM, C2W_ERANGE (image over 4 GiB)
  */
 C2W_NODISCARD int policy_rules_compile(struct policy_rules *r, bool refuse_protected,
 				       uint8_t **out, size_t *out_len);
+
+/**
+ * Take the lookup filter of the image the last policy_rules_compile() made (for
+ * policy_img_attach()); the caller frees it. @return NULL when there is none
+ */
+uint64_t *policy_rules_filter(struct policy_rules *r, uint64_t *mask);
 
 /**
  * Add @o's never-block names and file to @r (build.c; also used for increments).

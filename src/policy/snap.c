@@ -30,9 +30,13 @@ static bool in_bounds(uint64_t off, uint64_t len, uint64_t total)
  * probe for an absent key passes the filter about 5% of the time. */
 static int filter_build(struct policy_snap *s, char *err, size_t err_len)
 {
-	uint64_t words = 1;
-	while (words * 8 < s->hdr->slot_count)
-		words *= 2;
+	uint64_t words = img_filter_words(s->hdr->slot_count);
+
+	if (s->filter != NULL) {
+		if (s->filter_mask != words - 1)
+			return fail(err, err_len, C2W_EINVAL, "prebuilt filter of the wrong size");
+		return C2W_OK; /* the compiler's, for this image */
+	}
 	s->filter = calloc(words, sizeof(*s->filter));
 	if (s->filter == NULL)
 		return fail(err, err_len, C2W_ENOMEM, "no memory for the snapshot's filter");
@@ -87,6 +91,12 @@ int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, ch
 
 int policy_snap_open(const char *path, struct policy_snap **out, char *err, size_t err_len)
 {
+	return policy_img_open(path, NULL, 0, out, err, err_len);
+}
+
+int policy_img_open(const char *path, uint64_t *filter, uint64_t mask, struct policy_snap **out,
+		    char *err, size_t err_len)
+{
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	int ret;
@@ -113,9 +123,13 @@ int policy_snap_open(const char *path, struct policy_snap **out, char *err, size
 		return C2W_ENOMEM;
 	}
 	s->mapped = true;
+	s->filter = filter;
+	s->filter_mask = mask;
 	ret = policy_img_attach(s, map, (size_t)st.st_size, err, err_len);
 	if (ret != C2W_OK) {
 		munmap(map, (size_t)st.st_size);
+		if (s->filter != filter)
+			free(s->filter);
 		free(s);
 		return ret;
 	}

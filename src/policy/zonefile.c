@@ -99,6 +99,11 @@ static bool tok_cstr(const struct tok *t, char *out, size_t cap)
 
 uint16_t policy_zonefile_type(const char *text, size_t len)
 {
+	/* The two types nearly every RPZ record has, before the table. */
+	if (len == 5 && strncasecmp(text, "CNAME", 5) == 0)
+		return DNS_TYPE_CNAME;
+	if (len == 1 && (text[0] == 'A' || text[0] == 'a'))
+		return DNS_TYPE_A;
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strlen(types[i].name) == len && strncasecmp(types[i].name, text, len) == 0)
 			return types[i].type;
@@ -269,15 +274,9 @@ static bool next_entry(struct lexer *lx, struct entry *e)
 
 static int name_tok(struct zf *z, const struct tok *t, uint8_t *out, size_t *out_len)
 {
-	char buf[DNS_NAME_TEXT_MAX + 1];
-
-	if (t->quoted || !tok_cstr(t, buf, sizeof(buf)))
+	if (t->quoted || t->len > DNS_NAME_TEXT_MAX)
 		return C2W_EMALF;
-	int ret = dns_name_from_text(buf, z->origin, out, out_len);
-	if (ret != C2W_OK)
-		return ret;
-	dns_name_lower(out);
-	return C2W_OK;
+	return dns_name_from_text_lower(t->p, t->len, z->origin, out, out_len);
 }
 
 static bool u32_tok(const struct tok *t, uint32_t max, uint32_t *v)

@@ -314,6 +314,68 @@ static void test_text_trunc(void)
 	CHECK_EQ(dns_name_to_text_trunc(small, cut, 4), C2W_ESPACE);
 }
 
+/* dns_name_from_text_lower() gives what copy + dns_name_from_text() + dns_name_lower() give,
+ * result and error, with and without an origin, on edge cases and on random strings. */
+static void same_as_slow(const char *text, size_t len, const uint8_t *origin)
+{
+	char buf[DNS_NAME_TEXT_MAX + 2];
+	uint8_t a[DNS_NAME_WIRE_MAX], b[DNS_NAME_WIRE_MAX];
+	size_t al = 0, bl = 0;
+
+	memcpy(buf, text, len);
+	buf[len] = 0;
+	int ra = dns_name_from_text(buf, origin, a, &al);
+	if (ra == C2W_OK)
+		dns_name_lower(a);
+	int rb = dns_name_from_text_lower(text, len, origin, b, &bl);
+	CHECK_EQ(rb, ra);
+	if (ra == C2W_OK && rb == C2W_OK) {
+		CHECK_EQ(bl, al);
+		CHECK(memcmp(a, b, al) == 0);
+	}
+}
+
+static void test_text_lower(void)
+{
+	static const uint8_t origin[] = "\3RPZ\5Bench";
+	static const char *cases[] = {
+		"@", ".", "a", "A.", "Www.Example.COM", "www.example.com.", "a..b", ".a", "a.",
+		"..", "a\\.b.c", "a\\065b.", "x\\", "\\000.", "*.Evil", "24.0.0.0.10.rpz-ip",
+		"@x", "x@", "",
+	};
+	char big[700];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		same_as_slow(cases[i], strlen(cases[i]), origin);
+		same_as_slow(cases[i], strlen(cases[i]), NULL);
+	}
+	/* Label and name limits around 63 and 255, relative and absolute. */
+	for (size_t n = 60; n < 300; n++) {
+		for (size_t k = 0; k < n; k++)
+			big[k] = (k % 64 == 63) ? '.' : 'X';
+		same_as_slow(big, n, origin);
+		same_as_slow(big, n, NULL);
+		memset(big, 'y', n);
+		same_as_slow(big, n, NULL);
+	}
+	/* Random short strings over an alphabet with the special characters. */
+	static const char alpha[] = "aZ9.-*\\@";
+	uint32_t x = 2463534242u;
+	for (int i = 0; i < 20000; i++) {
+		size_t n = 1 + i % 12;
+		for (size_t k = 0; k < n; k++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			big[k] = alpha[x % (sizeof(alpha) - 1)];
+		}
+		same_as_slow(big, n, origin);
+		same_as_slow(big, n, NULL);
+	}
+	/* A NUL byte ends the name, as in a C string. */
+	same_as_slow("ab\0cd", 5, origin);
+}
+
 TEST_MAIN(TEST(test_text_trunc), TEST(test_unpack_plain_and_compressed), TEST(test_unpack_loops_and_bad_pointers),
 	  TEST(test_unpack_label_and_name_limits), TEST(test_unpack_pointer_chain_bound),
-	  TEST(test_unpack_every_prefix), TEST(test_text), TEST(test_compare))
+	  TEST(test_unpack_every_prefix), TEST(test_text), TEST(test_compare), TEST(test_text_lower))
