@@ -2,6 +2,7 @@
 /* Feed format and zone-name guessing for the command line (c2wall check/compile/explain). */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +28,36 @@ static void take_name(const char *p, const char *end, char *zone, size_t cap)
 	zone[n] = 0;
 }
 
-int policy_feed_guess(const char *path, enum policy_format *format, char *zone, size_t zone_cap)
+/* Read up to @cap bytes of the head of @path, cut after its last full line unless that is
+ * the whole file. @return C2W_OK with *whole set when nothing is left out. */
+static int read_head(const char *path, char *buf, size_t cap, size_t *len, bool *whole)
 {
-	char *buf;
-	size_t len;
-	int ret = policy_feed_read(path, &buf, &len);
-	bool rpz = false, hosts = false, decided = false;
+	FILE *f = fopen(path, "rb");
 
-	if (ret != C2W_OK)
-		return ret;
+	if (f == NULL)
+		return -errno;
+	size_t n = fread(buf, 1, cap, f);
+	int err = ferror(f) ? (errno ? -errno : C2W_EIO) : C2W_OK;
+	*whole = n < cap && feof(f);
+	fclose(f);
+	if (err != C2W_OK)
+		return err;
+	while (!*whole && n > 0 && buf[n - 1] != '\n')
+		n--;
+	*len = n;
+	return C2W_OK;
+}
+
+/* Scan the lines of @buf. @return true when the guess is settled before its end. */
+static bool scan(const char *buf, size_t len, bool *rpz, bool *hosts, char *zone, size_t zone_cap)
+{
+	bool decided = false;
+
 	zone[0] = 0;
-	for (size_t i = 0; i < len && zone[0] == 0;) {
+	*rpz = *hosts = false;
+	for (size_t i = 0; i < len;) {
+		if (zone[0] != 0)
+			return true;
 		const char *l = buf + i;
 		while (i < len && buf[i] != '\n')
 			i++;
@@ -49,11 +69,11 @@ int policy_feed_guess(const char *path, enum policy_format *format, char *zone, 
 			continue;
 		if (word(p, end, "$ORIGIN")) {
 			take_name(p + 7, end, zone, zone_cap);
-			rpz = decided = true;
+			*rpz = decided = true;
 			continue;
 		}
 		if (*p == '$') {
-			rpz = decided = true;
+			*rpz = decided = true;
 			continue;
 		}
 		/* An SOA record: its owner names the zone. */
@@ -61,7 +81,7 @@ int policy_feed_guess(const char *path, enum policy_format *format, char *zone, 
 			if (word(q, end, "SOA") && q > p && isspace((unsigned char)q[-1])) {
 				if (p == l)
 					take_name(p, end, zone, zone_cap);
-				rpz = decided = true;
+				*rpz = decided = true;
 				break;
 			}
 		if (!decided) {
@@ -73,15 +93,38 @@ int policy_feed_guess(const char *path, enum policy_format *format, char *zone, 
 			}
 			a[n] = 0;
 			uint8_t ad[16];
-			hosts = inet_pton(AF_INET, a, ad) == 1 || inet_pton(AF_INET6, a, ad) == 1;
+			*hosts = inet_pton(AF_INET, a, ad) == 1 || inet_pton(AF_INET6, a, ad) == 1;
 			decided = true;
-			if (!hosts)
-				break;
+			if (!*hosts)
+				return true;
 		}
-		if (!rpz)
-			break;
+		if (!*rpz)
+			return true;
+	}
+	return zone[0] != 0;
+}
+
+int policy_feed_guess(const char *path, enum policy_format *format, char *zone, size_t zone_cap)
+{
+	const size_t head_cap = 1 << 16;
+	char *buf = malloc(head_cap);
+	bool rpz = false, hosts = false, whole = false;
+	size_t len = 0;
+
+	if (buf == NULL)
+		return C2W_ENOMEM;
+	/* The head nearly always settles it: a 10M-rule feed need not be read twice. */
+	int ret = read_head(path, buf, head_cap, &len, &whole);
+	if (ret == C2W_OK && !scan(buf, len, &rpz, &hosts, zone, zone_cap) && !whole) {
+		free(buf);
+		ret = policy_feed_read(path, &buf, &len);
+		if (ret != C2W_OK)
+			return ret;
+		scan(buf, len, &rpz, &hosts, zone, zone_cap);
 	}
 	free(buf);
+	if (ret != C2W_OK)
+		return ret;
 	*format = rpz ? POLICY_FORMAT_RPZ : hosts ? POLICY_FORMAT_HOSTS : POLICY_FORMAT_DOMAINS;
 	if (zone[0] == 0 || strcmp(zone, "@.") == 0) {
 		const char *b = strrchr(path, '/');

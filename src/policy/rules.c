@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/bigmem.h"
 #include "dns/name.h"
 #include "policy/image.h"
 #include "policy/slots.h"
@@ -99,6 +100,7 @@ static int vec_reserve(struct vec *v, size_t more)
 	uint8_t *p = realloc(v->p, cap);
 	if (p == NULL)
 		return C2W_ENOMEM;
+	c2w_bigmem_advise(p + v->len, cap - v->len);
 	v->p = p;
 	v->cap = cap;
 	return C2W_OK;
@@ -151,6 +153,7 @@ static int tindex_resize(struct tindex *ix, unsigned bits)
 
 	if (slot == NULL)
 		return C2W_ENOMEM;
+	c2w_bigmem_advise(slot, cap * sizeof(*slot));
 	for (size_t i = 0; i < ix->cap; i++) {
 		if (ix->slot[i] == 0)
 			continue;
@@ -412,6 +415,7 @@ static int add_rr(struct policy_rules *r, struct brule *b, uint16_t type, const 
 		struct brr *n = realloc(r->rrs, cap * sizeof(*n));
 		if (n == NULL)
 			return C2W_ENOMEM;
+		c2w_bigmem_advise(n + r->rr_cap, (cap - r->rr_cap) * sizeof(*n));
 		r->rrs = n;
 		r->rr_cap = cap;
 	}
@@ -506,6 +510,19 @@ static bool expired_entry(struct policy_rules *r, unsigned zone, const struct ru
 	return false;
 }
 
+static int rules_grow(struct policy_rules *r)
+{
+	size_t cap = r->rule_cap ? r->rule_cap * 2 : 1024;
+	struct brule *n = realloc(r->rules, cap * sizeof(*n));
+
+	if (n == NULL)
+		return C2W_ENOMEM;
+	c2w_bigmem_advise(n + r->rule_cap, (cap - r->rule_cap) * sizeof(*n));
+	r->rules = n;
+	r->rule_cap = cap;
+	return C2W_OK;
+}
+
 int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger trigger,
 		     bool wildcard, const uint8_t *key, size_t key_len, enum policy_action action,
 		     uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
@@ -527,14 +544,8 @@ int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger 
 		      &ret);
 		return ret;
 	}
-	if (r->rule_count == r->rule_cap) {
-		size_t cap = r->rule_cap ? r->rule_cap * 2 : 1024;
-		struct brule *n = realloc(r->rules, cap * sizeof(*n));
-		if (n == NULL)
-			return C2W_ENOMEM;
-		r->rules = n;
-		r->rule_cap = cap;
-	}
+	if (r->rule_count == r->rule_cap && rules_grow(r) != C2W_OK)
+		return C2W_ENOMEM;
 	if (r->rule_count >= NONE32 - 1)
 		return C2W_ERANGE;
 	struct brule *b = &r->rules[r->rule_count];
@@ -919,14 +930,8 @@ static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, s
 	uint64_t tag, *slot = rule_find(r, zone, kind, key, key_len, &tag);
 	if (*slot != 0)
 		return C2W_OK;
-	if (r->rule_count == r->rule_cap) {
-		size_t cap = r->rule_cap ? r->rule_cap * 2 : 1024;
-		struct brule *n = realloc(r->rules, cap * sizeof(*n));
-		if (n == NULL)
-			return C2W_ENOMEM;
-		r->rules = n;
-		r->rule_cap = cap;
-	}
+	if (r->rule_count == r->rule_cap && rules_grow(r) != C2W_OK)
+		return C2W_ENOMEM;
 	if (r->rule_count >= NONE32 - 1)
 		return C2W_ERANGE;
 	struct brule *b = &r->rules[r->rule_count];
@@ -992,6 +997,7 @@ static int make_filter(struct policy_rules *r, uint64_t nslots, const struct slo
 
 	if (f == NULL)
 		return C2W_ENOMEM;
+	c2w_bigmem_advise(f, words * sizeof(*f));
 	for (size_t i = 0; i < n; i++)
 		f[img_filter_word(ents[i].sh, words - 1)] |= img_filter_bits(ents[i].sh);
 	free(r->filter);
@@ -1073,6 +1079,7 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	img = calloc(1, total);
 	if (img == NULL)
 		goto out_nomem;
+	c2w_bigmem_advise(img, total);
 	struct img_header *h = (struct img_header *)(void *)img;
 	memcpy(h->magic, IMG_MAGIC, 8);
 	h->version = IMG_VERSION;
@@ -1104,6 +1111,7 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	ents = malloc((size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
 	if (ents == NULL)
 		goto out_nomem;
+	c2w_bigmem_advise(ents, (size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
 	size_t n = 0;
 	for (size_t i = 0; i < r->rule_count; i++) {
 		const struct brule *b = &r->rules[i];
