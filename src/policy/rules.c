@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/bigmem.h"
 #include "dns/name.h"
 #include "policy/image.h"
 #include "policy/slots.h"
@@ -100,7 +99,6 @@ static int vec_reserve(struct vec *v, size_t more)
 	uint8_t *p = realloc(v->p, cap);
 	if (p == NULL)
 		return C2W_ENOMEM;
-	c2w_bigmem_advise(p + v->len, cap - v->len);
 	v->p = p;
 	v->cap = cap;
 	return C2W_OK;
@@ -153,7 +151,6 @@ static int tindex_resize(struct tindex *ix, unsigned bits)
 
 	if (slot == NULL)
 		return C2W_ENOMEM;
-	c2w_bigmem_advise(slot, cap * sizeof(*slot));
 	for (size_t i = 0; i < ix->cap; i++) {
 		if (ix->slot[i] == 0)
 			continue;
@@ -169,10 +166,11 @@ static int tindex_resize(struct tindex *ix, unsigned bits)
 	return C2W_OK;
 }
 
-/* Room for one more entry at load factor <= 1/2. */
+/* Room for one more entry at load factor <= 3/4: the stored hash bits keep long probes cheap
+ * (8 entries a cache line), and a smaller index is less memory to fault in. */
 static int tindex_reserve(struct tindex *ix)
 {
-	if (ix->count * 2 < ix->cap)
+	if (ix->count * 4 < ix->cap * 3)
 		return C2W_OK;
 	if (ix->bits >= 32)
 		return C2W_ERANGE;
@@ -209,7 +207,7 @@ int policy_rules_expect(struct policy_rules *r, size_t count)
 {
 	unsigned bits = 10;
 
-	while (bits < 32 && ((size_t)1 << bits) < (r->rule_idx.count + count) * 2)
+	while (bits < 32 && ((size_t)3 << bits) <= (r->rule_idx.count + count) * 4)
 		bits++;
 	if (bits <= r->rule_idx.bits)
 		return C2W_OK;
@@ -415,7 +413,6 @@ static int add_rr(struct policy_rules *r, struct brule *b, uint16_t type, const 
 		struct brr *n = realloc(r->rrs, cap * sizeof(*n));
 		if (n == NULL)
 			return C2W_ENOMEM;
-		c2w_bigmem_advise(n + r->rr_cap, (cap - r->rr_cap) * sizeof(*n));
 		r->rrs = n;
 		r->rr_cap = cap;
 	}
@@ -517,7 +514,6 @@ static int rules_grow(struct policy_rules *r)
 
 	if (n == NULL)
 		return C2W_ENOMEM;
-	c2w_bigmem_advise(n + r->rule_cap, (cap - r->rule_cap) * sizeof(*n));
 	r->rules = n;
 	r->rule_cap = cap;
 	return C2W_OK;
@@ -920,7 +916,8 @@ static size_t align8(size_t x)
 	return (x + 7) & ~(size_t)7;
 }
 
-/* Record @key (a name) as an existing node of @zone's QNAME tree, once. */
+/* Record @key (a name) as an existing node of @zone's QNAME tree, once. @return C2W_OK (added),
+ * C2W_EEXIST (it was there), C2W_ENOMEM, C2W_ERANGE */
 static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, size_t key_len)
 {
 	unsigned kind = POLICY_TRIGGER_QNAME | IMG_KIND_NODE;
@@ -929,7 +926,7 @@ static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, s
 		return ret;
 	uint64_t tag, *slot = rule_find(r, zone, kind, key, key_len, &tag);
 	if (*slot != 0)
-		return C2W_OK;
+		return C2W_EEXIST;
 	if (r->rule_count == r->rule_cap && rules_grow(r) != C2W_OK)
 		return C2W_ENOMEM;
 	if (r->rule_count >= NONE32 - 1)
@@ -980,6 +977,10 @@ static int add_nodes(struct policy_rules *r)
 		size_t q = (b->kind & IMG_KIND_WILD) || len == 0 ? 0 : (size_t)key[0] + 1;
 		for (; q < len; q += (size_t)key[q] + 1) {
 			int ret = node_add(r, zone, key + q, len - q);
+			/* A node is only ever added with all its ancestors (this loop), so an
+			 * existing one ends the walk: most names stop at their parent or TLD. */
+			if (ret == C2W_EEXIST)
+				break;
 			if (ret != C2W_OK)
 				return ret;
 		}
@@ -997,7 +998,6 @@ static int make_filter(struct policy_rules *r, uint64_t nslots, const struct slo
 
 	if (f == NULL)
 		return C2W_ENOMEM;
-	c2w_bigmem_advise(f, words * sizeof(*f));
 	for (size_t i = 0; i < n; i++)
 		f[img_filter_word(ents[i].sh, words - 1)] |= img_filter_bits(ents[i].sh);
 	free(r->filter);
@@ -1079,7 +1079,6 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	img = calloc(1, total);
 	if (img == NULL)
 		goto out_nomem;
-	c2w_bigmem_advise(img, total);
 	struct img_header *h = (struct img_header *)(void *)img;
 	memcpy(h->magic, IMG_MAGIC, 8);
 	h->version = IMG_VERSION;
@@ -1111,7 +1110,6 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	ents = malloc((size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
 	if (ents == NULL)
 		goto out_nomem;
-	c2w_bigmem_advise(ents, (size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
 	size_t n = 0;
 	for (size_t i = 0; i < r->rule_count; i++) {
 		const struct brule *b = &r->rules[i];

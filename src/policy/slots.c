@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/bigmem.h"
 
 #define DIGIT_BITS 11
 #define DIGITS     2 /* the top 22 bits: about 3 slots per bucket at 12M slots */
@@ -67,7 +66,6 @@ int policy_slots_fill(struct img_slot *slots, uint64_t count, struct slot_ent *e
 		struct slot_ent *tmp = malloc(n * sizeof(*tmp));
 		if (tmp == NULL)
 			return C2W_ENOMEM;
-		c2w_bigmem_advise(tmp, n * sizeof(*tmp));
 		struct slot_ent *a = ents, *b = tmp;
 		for (unsigned d = 0; d < DIGITS; d++) {
 			radix_pass(a, b, n, 64 - DIGIT_BITS * (DIGITS - d));

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/bigmem.h"
 #include "dns/msg.h"
 #include "policy/feed.h"
 
@@ -764,7 +763,6 @@ int policy_feed_read(const char *path, char **out, size_t *out_len)
 			fclose(f);
 			return C2W_ENOMEM;
 		}
-		c2w_bigmem_advise(nb + cap, cap);
 		buf = nb;
 		cap *= 2;
 	}
