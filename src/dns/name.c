@@ -244,7 +244,12 @@ int dns_name_from_text_lower(const char *text, size_t len, const uint8_t *origin
 {
 	size_t o = 1, lab = 0;
 
-	if (len == 0 || len > DNS_NAME_TEXT_MAX || (len == 1 && (text[0] == '@' || text[0] == '.')))
+	if (len == 1 && text[0] == '.') { /* "CNAME ." : nearly every RPZ record */
+		out[0] = 0;
+		*out_len = 1;
+		return C2W_OK;
+	}
+	if (len == 0 || len > DNS_NAME_TEXT_MAX || (len == 1 && text[0] == '@'))
 		return from_text_copy(text, len, origin, out, out_len);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
