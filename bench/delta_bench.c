@@ -178,6 +178,12 @@ int main(int argc, char **argv)
 		double full_ms = 0, inc_ms = 0;
 		const char *same = "n/a";
 		if (ret == C2W_OK) {
+			/* each K from a freshly exported version, as after a full compile (the
+			 * increment before appended to the last one's record store) */
+			feed_out_ver_unref(v0);
+			v0 = served_full(s, NULL, &soa);
+			if (v0 == NULL)
+				return 1;
 			double f0 = now_ms();
 			struct feed_out_ver *vf = served_full(n, v0, &soa);
 			double f1 = now_ms();

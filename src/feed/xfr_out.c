@@ -35,12 +35,25 @@ struct feed_out_delta {
 	uint64_t bytes;
 };
 
+/* The record bytes of versions, shared: the version made from a change (feed_out_ver_apply())
+ * appends the new records to its predecessor's store instead of copying the zone. A version
+ * reads only below its own length, and only the newest version's successor appends (main
+ * thread), so readers of older versions never see bytes move or change. Deleted records stay
+ * until the store is full; then the live records move to a new store (compaction). */
+struct rr_store {
+	atomic_uint refs;
+	uint8_t *data;
+	size_t len, cap;
+};
+
 struct feed_out_ver {
 	atomic_uint refs;
 	uint32_t serial;
 	uint64_t digest;
 	struct feed_rrs soa;            /* one record */
-	struct feed_rrs rrs;            /* sorted, unique */
+	struct feed_rrs rrs;            /* sorted, unique; blob borrowed from @store, cap 0 */
+	struct rr_store *store;
+	size_t live; /* bytes of @rrs's records (the store may hold more: deleted ones) */
 	struct feed_out_delta **deltas; /* oldest first; the last one ends at @serial */
 	size_t delta_count;
 	uint64_t journal_bytes;
@@ -225,6 +238,14 @@ struct feed_out_ver *feed_out_ver_ref(struct feed_out_ver *v)
 	return v;
 }
 
+static void store_unref(struct rr_store *st)
+{
+	if (st == NULL || atomic_fetch_sub(&st->refs, 1) != 1)
+		return;
+	free(st->data);
+	free(st);
+}
+
 void feed_out_ver_unref(struct feed_out_ver *v)
 {
 	if (v == NULL || atomic_fetch_sub(&v->refs, 1) != 1)
@@ -233,7 +254,8 @@ void feed_out_ver_unref(struct feed_out_ver *v)
 		delta_unref(v->deltas[i]);
 	free(v->deltas);
 	feed_rrs_free(&v->soa);
-	feed_rrs_free(&v->rrs);
+	free(v->rrs.off);
+	store_unref(v->store);
 	free(v);
 }
 
@@ -372,20 +394,36 @@ static int journal_take(struct feed_out_ver *v, const struct feed_out_ver *prev,
 }
 
 /* A version after @prev (may be NULL) with records @rrs (taken) of digest @digest; @d the
- * difference from @prev when the caller has it (taken), else it is computed (O(zone)). */
+ * difference from @prev when the caller has it (taken), else it is computed (O(zone)).
+ * @store: the store @rrs's blob lives in (taken), or NULL: @rrs owns its blob, which becomes
+ * the new version's store. */
 static int ver_make(struct feed_out_ver *prev, uint32_t prev_serial, struct feed_rrs *rrs,
 		    uint64_t digest, const struct feed_out_soa *soa,
 		    const struct feed_out_limits *lim, struct feed_out_delta *d,
-		    struct feed_out_ver **out)
+		    struct rr_store *store, struct feed_out_ver **out)
 {
 	struct feed_out_ver *v = calloc(1, sizeof(*v));
-	if (v == NULL) {
+	if (v != NULL && store == NULL && (store = calloc(1, sizeof(*store))) != NULL) {
+		atomic_init(&store->refs, 1);
+		store->data = rrs->blob;
+		store->len = rrs->len;
+		store->cap = rrs->cap;
+	}
+	if (v == NULL || store == NULL) {
 		delta_unref(d);
-		feed_rrs_free(rrs);
+		if (store != NULL)
+			free(rrs->off);
+		else
+			feed_rrs_free(rrs);
+		store_unref(store);
+		free(v);
 		return C2W_ENOMEM;
 	}
 	atomic_init(&v->refs, 1);
 	v->rrs = *rrs;
+	v->rrs.cap = 0;
+	v->store = store;
+	v->live = d != NULL && prev != NULL ? prev->live - d->del.len + d->add.len : rrs->len;
 	memset(rrs, 0, sizeof(*rrs));
 	v->digest = digest;
 	v->soa_tpl = *soa;
@@ -430,7 +468,7 @@ int feed_out_ver_next(struct feed_out_ver *prev, uint32_t prev_serial, struct fe
 		*out = feed_out_ver_ref(prev);
 		return C2W_OK;
 	}
-	int ret = ver_make(prev, prev_serial, rrs, digest, soa, lim, NULL, out);
+	int ret = ver_make(prev, prev_serial, rrs, digest, soa, lim, NULL, NULL, out);
 	*changed = ret == C2W_OK;
 	return ret;
 }
@@ -538,40 +576,123 @@ static int collect_ins(const struct feed_rrs *prev, const struct feed_rrs *add,
 	return C2W_OK;
 }
 
-/* @prev's records without those at @dp, with @ins at @ip, still sorted: runs of @prev's
- * offsets copied between the change points. */
-static int splice_rrs(const struct feed_rrs *prev, const struct positions *dp,
-		      const struct feed_rrs *ins, const struct positions *ip, struct feed_rrs *out)
+/* Bytes of the record at @rr. */
+static size_t rr_bytes(const uint8_t *rr)
 {
-	if (prev->len + ins->len >= JRN_MAX)
-		return C2W_ERANGE;
-	size_t count = prev->count - dp->count + ins->count;
-	out->blob = malloc(prev->len + ins->len ? prev->len + ins->len : 1);
-	out->off = malloc((count ? count : 1) * sizeof(*out->off));
-	if (out->blob == NULL || out->off == NULL) {
-		feed_rrs_free(out);
-		return C2W_ENOMEM;
+	size_t o = name_len(rr, FEED_OUT_NAME_MAX);
+	return o + RR_FIXED + get16(rr + o + 8);
+}
+
+/* A new store with @p's bytes and then @ins's, with room for as much again. */
+static struct rr_store *store_copy(const struct feed_rrs *p, const struct feed_rrs *ins)
+{
+	size_t len = p->len + ins->len, cap = len * 2 + 4096;
+	if (cap >= JRN_MAX)
+		cap = len + 1;
+	struct rr_store *st = calloc(1, sizeof(*st));
+	uint8_t *data = st != NULL ? malloc(cap) : NULL;
+	if (data == NULL) {
+		free(st);
+		return NULL;
 	}
-	memcpy(out->blob, prev->blob, prev->len);
-	memcpy(out->blob + prev->len, ins->blob, ins->len);
-	out->len = out->cap = prev->len + ins->len;
+	atomic_init(&st->refs, 1);
+	memcpy(data, p->blob, p->len);
+	memcpy(data + p->len, ins->blob, ins->len);
+	st->data = data;
+	st->len = len;
+	st->cap = cap;
+	return st;
+}
+
+/* A new store with the records of @out, whose offsets from @p->len on are in @ins: the live
+ * records only, offsets rewritten. */
+static struct rr_store *store_compact(const struct feed_rrs *p, const struct feed_rrs *ins,
+				      struct feed_rrs *out)
+{
+	size_t live = 0;
+	for (size_t i = 0; i < out->count; i++) {
+		uint32_t o = out->off[i];
+		live += rr_bytes(o < p->len ? p->blob + o : ins->blob + (o - p->len));
+	}
+	size_t cap = live * 2 + 4096;
+	if (cap >= JRN_MAX)
+		cap = live + 1;
+	struct rr_store *st = calloc(1, sizeof(*st));
+	uint8_t *data = st != NULL ? malloc(cap) : NULL;
+	if (data == NULL) {
+		free(st);
+		return NULL;
+	}
+	atomic_init(&st->refs, 1);
+	st->data = data;
+	st->cap = cap;
+	for (size_t i = 0; i < out->count; i++) {
+		uint32_t o = out->off[i];
+		const uint8_t *rr = o < p->len ? p->blob + o : ins->blob + (o - p->len);
+		size_t n = rr_bytes(rr);
+		memcpy(data + st->len, rr, n);
+		out->off[i] = (uint32_t)st->len;
+		st->len += n;
+	}
+	return st;
+}
+
+/* @prev's records without those at @dp, with @ins at @ip, still sorted: runs of @prev's
+ * offsets copied between the change points; the new records appended to @prev's store when
+ * it has room and nothing was appended after @prev (no copy of the zone's bytes), else all
+ * live records moved to a new one. *@store: the new version's store (one reference). */
+static int splice_rrs(const struct feed_out_ver *prev, const struct positions *dp,
+		      const struct feed_rrs *ins, const struct positions *ip, struct feed_rrs *out,
+		      struct rr_store **store)
+{
+	const struct feed_rrs *p = &prev->rrs;
+	struct rr_store *st = prev->store;
+	if (p->len + ins->len >= JRN_MAX)
+		return C2W_ERANGE;
+	size_t count = p->count - dp->count + ins->count;
+	memset(out, 0, sizeof(*out));
+	out->off = malloc((count ? count : 1) * sizeof(*out->off));
+	if (out->off == NULL)
+		return C2W_ENOMEM;
 	out->off_cap = count;
+	/* Offsets of the new records as if they followed @p's bytes. */
 	size_t c = 0, di = 0, ii = 0, k = 0;
 	while (di < dp->count || ii < ip->count) {
 		bool take_ins = ii < ip->count && (di == dp->count || ip->p[ii] <= dp->p[di]);
 		size_t to = take_ins ? ip->p[ii] : dp->p[di];
-		memcpy(out->off + k, prev->off + c, (to - c) * sizeof(*out->off));
+		memcpy(out->off + k, p->off + c, (to - c) * sizeof(*out->off));
 		k += to - c;
 		if (take_ins) {
-			out->off[k++] = (uint32_t)(prev->len + ins->off[ii++]);
+			out->off[k++] = (uint32_t)(p->len + ins->off[ii++]);
 			c = to;
 		} else {
 			c = to + 1;
 			di++;
 		}
 	}
-	memcpy(out->off + k, prev->off + c, (prev->count - c) * sizeof(*out->off));
-	out->count = k + prev->count - c;
+	memcpy(out->off + k, p->off + c, (p->count - c) * sizeof(*out->off));
+	out->count = k + p->count - c;
+	if (st->len == p->len && st->cap - st->len >= ins->len) {
+		memcpy(st->data + st->len, ins->blob, ins->len);
+		st->len += ins->len;
+		atomic_fetch_add(&st->refs, 1);
+	} else if (prev->live * 2 >= p->len) {
+		/* Little garbage: the bytes as they are, the new records after them (the
+		 * offsets above already say so), room doubled: amortised O(change). */
+		st = store_copy(p, ins);
+		if (st == NULL) {
+			free(out->off);
+			memset(out, 0, sizeof(*out));
+			return C2W_ENOMEM;
+		}
+	} else if ((st = store_compact(p, ins, out)) == NULL) {
+		free(out->off);
+		memset(out, 0, sizeof(*out));
+		return C2W_ENOMEM;
+	}
+	out->blob = st->data;
+	out->len = st->len;
+	*store = st;
 	return C2W_OK;
 }
 
@@ -582,6 +703,7 @@ int feed_out_ver_apply(struct feed_out_ver *prev, struct feed_rrs *owners, struc
 	struct feed_out_delta *d = calloc(1, sizeof(*d));
 	struct positions dp = {0}, ip = {0};
 	struct feed_rrs rrs = {0};
+	struct rr_store *store = NULL;
 	int ret = d == NULL ? C2W_ENOMEM : C2W_OK;
 	*changed = false;
 	if (d != NULL)
@@ -604,9 +726,9 @@ int feed_out_ver_apply(struct feed_out_ver *prev, struct feed_rrs *owners, struc
 		digest -= rr_hash(&d->del, i);
 	for (size_t i = 0; i < d->add.count; i++)
 		digest += rr_hash(&d->add, i);
-	ret = splice_rrs(&prev->rrs, &dp, &d->add, &ip, &rrs);
+	ret = splice_rrs(prev, &dp, &d->add, &ip, &rrs, &store);
 	if (ret == C2W_OK) {
-		ret = ver_make(prev, 0, &rrs, digest, soa, lim, d, out);
+		ret = ver_make(prev, 0, &rrs, digest, soa, lim, d, store, out);
 		d = NULL; /* taken */
 		*changed = ret == C2W_OK;
 	}

@@ -444,6 +444,21 @@ static void test_apply(void)
 		 FEED_XFR_INCREMENT);
 	CHECK_EQ(records, 40);
 	feed_zone_free(cur);
+	/* A second version from v1 (whose record store va appended to): v1's bytes copied to a
+	 * new store, va unharmed. */
+	struct feed_out_ver *vb = NULL;
+	add_owner(&owners, 60);
+	add_a_ttl(&add, 60, 60, 300);
+	CHECK_EQ(feed_out_ver_apply(v1, &owners, &add, &t, &lim, &vb, &changed), C2W_OK);
+	CHECK(changed);
+	CHECK_EQ(feed_out_ver_count(vb), 41);
+	CHECK_EQ(client(vb, FEED_XFR_AXFR, NULL, NULL, NULL, 16384, &records, &serial, &msgs),
+		 FEED_XFR_FULL);
+	CHECK_EQ(records, 41);
+	CHECK_EQ(client(va, FEED_XFR_AXFR, NULL, NULL, NULL, 16384, &records, &serial, &msgs),
+		 FEED_XFR_FULL);
+	CHECK_EQ(records, 40);
+	feed_out_ver_unref(vb);
 	/* Nothing changed: the same version back. */
 	struct feed_out_ver *vs = NULL;
 	add_owner(&owners, 50);
@@ -452,6 +467,59 @@ static void test_apply(void)
 	CHECK(!changed);
 	CHECK(vs == va);
 	feed_out_ver_unref(vs);
+	/* Many versions from changes, each appending to the shared record store until it is
+	 * full and the live records move (compaction): still the version a full build makes,
+	 * and the older versions still read their own records. */
+	struct feed_out_ver *vc = feed_out_ver_ref(va), *keep = NULL;
+	struct feed_rrs all = {0};
+	for (unsigned r = 0; r < 300; r++) {
+		struct feed_out_ver *nv = NULL;
+		add_owner(&owners, 100 + r);
+		add_a_ttl(&add, 100 + r, (uint8_t)r, 300);
+		if (r >= 1) /* and the one before goes */
+			add_owner(&owners, 100 + r - 1);
+		CHECK_EQ(feed_out_ver_apply(vc, &owners, &add, &t, &lim, &nv, &changed), C2W_OK);
+		CHECK(changed);
+		if (r == 10)
+			keep = feed_out_ver_ref(vc);
+		feed_out_ver_unref(vc);
+		vc = nv;
+	}
+	CHECK_EQ(feed_out_ver_count(vc), 41);
+	CHECK_EQ(feed_out_ver_serial(vc), 2 + 300);
+	CHECK_EQ(client(vc, FEED_XFR_AXFR, NULL, NULL, NULL, 16384, &records, &serial, &msgs),
+		 FEED_XFR_FULL);
+	CHECK_EQ(records, 41);
+	/* an older version still reads its own records (a109 there, a110 not yet) */
+	CHECK(keep != NULL);
+	if (keep != NULL) {
+		CHECK_EQ(client(keep, FEED_XFR_AXFR, NULL, NULL, NULL, 16384, &records, &serial,
+				&msgs),
+			 FEED_XFR_FULL);
+		CHECK_EQ(records, 41);
+		CHECK_EQ(serial, 2 + 10);
+		feed_out_ver_unref(keep);
+	}
+	/* the same records as a full build: its digest and count take vc's journal up */
+	for (unsigned i = 0; i < 40; i++)
+		if (i != 3)
+			add_a_ttl(&all, i, i == 7 ? 77 : (uint8_t)i, i == 10 ? 900 : 300);
+	add_a_ttl(&all, 50, 50, 300);
+	add_a_ttl(&all, 399, (uint8_t)299, 300);
+	struct feed_out_ver *vall = NULL;
+	CHECK_EQ(feed_out_ver_next(NULL, 0, &all, &t, &lim, &vall, &changed), C2W_OK);
+	feed_rrs_free(&all);
+	char d2[] = "/tmp/c2w-jrnl-XXXXXX", p2[128];
+	CHECK(mkdtemp(d2) != NULL);
+	snprintf(p2, sizeof(p2), "%s/z.journal", d2);
+	uint32_t js2;
+	CHECK_EQ(feed_out_journal_write(vc, p2), C2W_OK);
+	CHECK_EQ(feed_out_journal_read(vall, p2, &js2), C2W_OK);
+	CHECK_EQ(feed_out_ver_serial(vall), 302);
+	unlink(p2);
+	rmdir(d2);
+	feed_out_ver_unref(vall);
+	feed_out_ver_unref(vc);
 	/* The journal of the applied version is adopted by the full one after a restart. */
 	char dir[] = "/tmp/c2w-jrnl-XXXXXX", path[128];
 	CHECK(mkdtemp(dir) != NULL);
