@@ -55,8 +55,8 @@ static int d_rr(void *ctx, const uint8_t *owner, size_t owner_len, uint16_t type
 
 static struct feed_out_soa soa_of(const char *zone)
 {
-	struct feed_out_soa t = {.ttl = 60, .refresh = 3600, .retry = 600, .expire = 86400,
-				 .minimum = 60};
+	struct feed_out_soa t = {
+	    .ttl = 60, .refresh = 3600, .retry = 600, .expire = 86400, .minimum = 60};
 	size_t l;
 	if (dns_name_from_text(zone, NULL, t.origin, &l) == C2W_OK)
 		t.origin_len = l;
@@ -202,7 +202,8 @@ int main(int argc, char **argv)
 			}
 			same = vf != NULL && vi != NULL &&
 				       feed_out_ver_count(vf) == feed_out_ver_count(vi) &&
-				       feed_out_ver_serial(vf) == feed_out_ver_serial(vi) && bf == bi
+				       feed_out_ver_serial(vf) == feed_out_ver_serial(vi) &&
+				       bf == bi
 				   ? "same"
 				   : "DIFFERENT";
 			full_ms = f1 - f0;

@@ -50,8 +50,8 @@ struct feed_out_ver {
 	atomic_uint refs;
 	uint32_t serial;
 	uint64_t digest;
-	struct feed_rrs soa;            /* one record */
-	struct feed_rrs rrs;            /* sorted, unique; blob borrowed from @store, cap 0 */
+	struct feed_rrs soa; /* one record */
+	struct feed_rrs rrs; /* sorted, unique; blob borrowed from @store, cap 0 */
 	struct rr_store *store;
 	size_t live; /* bytes of @rrs's records (the store may hold more: deleted ones) */
 	struct feed_out_delta **deltas; /* oldest first; the last one ends at @serial */

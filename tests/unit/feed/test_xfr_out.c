@@ -259,8 +259,8 @@ static void test_tsig(void)
 	uint64_t then = (uint64_t)time(NULL) - 3600;
 	/* libknot signs with the current time except for a BADTIME answer, which keeps the time
 	 * given: the way to make a request an hour old here (its error field is not checked). */
-	CHECK_EQ(knot_tsig_sign(tq, &tqlen, sizeof(tq), NULL, 0, dg, &dl, &key,
-				KNOT_RCODE_BADTIME, then),
+	CHECK_EQ(knot_tsig_sign(tq, &tqlen, sizeof(tq), NULL, 0, dg, &dl, &key, KNOT_RCODE_BADTIME,
+				then),
 		 KNOT_EOK);
 	CHECK_EQ(feed_out_request_parse(tq, tqlen, &key, &req), C2W_OK);
 	CHECK_EQ(req.tsig_error, KNOT_RCODE_BADTIME);
@@ -273,9 +273,9 @@ static void test_tsig(void)
 		CHECK_EQ(knot_tsig_rdata_time_signed(pkt->tsig_rr), then);
 		CHECK_EQ(knot_tsig_rdata_other_data_length(pkt->tsig_rr), 6);
 		/* what a client does: the answer's MAC, chained to its request's, holds */
-		CHECK_EQ(knot_tsig_client_check(pkt->tsig_rr, pkt->wire, pkt->size, dg, dl, &key,
-						0),
-			 KNOT_TSIG_EBADTIME);
+		CHECK_EQ(
+		    knot_tsig_client_check(pkt->tsig_rr, pkt->wire, pkt->size, dg, dl, &key, 0),
+		    KNOT_TSIG_EBADTIME);
 	} else {
 		CHECK(false);
 	}
@@ -493,9 +493,9 @@ static void test_apply(void)
 	/* an older version still reads its own records (a109 there, a110 not yet) */
 	CHECK(keep != NULL);
 	if (keep != NULL) {
-		CHECK_EQ(client(keep, FEED_XFR_AXFR, NULL, NULL, NULL, 16384, &records, &serial,
-				&msgs),
-			 FEED_XFR_FULL);
+		CHECK_EQ(
+		    client(keep, FEED_XFR_AXFR, NULL, NULL, NULL, 16384, &records, &serial, &msgs),
+		    FEED_XFR_FULL);
 		CHECK_EQ(records, 41);
 		CHECK_EQ(serial, 2 + 10);
 		feed_out_ver_unref(keep);
