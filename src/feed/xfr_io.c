@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TCP side of a zone transfer: non-blocking socket, poll() with a deadline, two-byte length
- * framing. Message meaning is feed/xfr.c's.
+ * framing; a reader thread drains the socket into a bounded queue (feed/xfr_queue.c) while
+ * the calling thread parses. Message meaning is feed/xfr.c's.
  */
 #include "feed/xfr_io.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +22,19 @@ struct conn {
 	int fd;
 	int64_t deadline_ms;
 	const atomic_bool *stop;
+	atomic_bool quit; /* the parser is done: the reader stops */
 };
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return feed_xfr_queue_now_ms();
 }
 
 /* Wait for @events on the socket, in slices so a stop request is seen. */
 static int wait_fd(struct conn *c, short events)
 {
 	for (;;) {
-		if (c->stop != NULL && atomic_load(c->stop))
+		if ((c->stop != NULL && atomic_load(c->stop)) || atomic_load(&c->quit))
 			return C2W_EAGAIN;
 		int64_t left = c->deadline_ms - now_ms();
 		if (left <= 0)
@@ -120,19 +121,30 @@ static int send_query(struct feed_xfr *x, struct conn *c)
 	return send_all(c, q, len + 2);
 }
 
-static int read_messages(struct feed_xfr *x, struct conn *c, uint64_t max_bytes, char *err,
-			 size_t err_len)
+/* ---- the reader thread: drain the socket into the queue ----------------------------------- */
+
+struct reader {
+	struct conn *c;
+	struct feed_xfr_queue *q;
+	uint64_t max_bytes;
+	uint8_t msg[65535];
+};
+
+/* Read framed messages until the stream ends, a cap is hit or the parser gives up. The
+ * reader never parses: whatever the parser is doing (a table doubling, TSIG), the socket is
+ * drained as fast as the primary sends, within the queue's budget. */
+static void *reader_main(void *arg)
 {
-	uint8_t *msg = malloc(65535);
-	if (msg == NULL)
-		return C2W_ENOMEM;
+	struct reader *r = arg;
+	struct conn *c = r->c;
 	uint64_t total = 0;
+	char why[128] = "";
 	int ret;
 	for (;;) {
 		uint8_t hdr[2];
 		ret = recv_all(c, hdr, 2);
 		if (ret == C2W_ENOENT || ret == C2W_EXFR || ret == -ECONNRESET) {
-			snprintf(err, err_len, "%s before the closing SOA",
+			snprintf(why, sizeof(why), "%s before the closing SOA",
 				 ret == -ECONNRESET ? "connection reset" : "stream ended");
 			ret = C2W_EXFR;
 			break;
@@ -141,20 +153,47 @@ static int read_messages(struct feed_xfr *x, struct conn *c, uint64_t max_bytes,
 			break;
 		size_t len = (size_t)hdr[0] << 8 | hdr[1];
 		total += len + 2;
-		if (total > max_bytes) {
-			snprintf(err, err_len, "transfer exceeds %llu bytes",
-				 (unsigned long long)max_bytes);
+		if (total > r->max_bytes) {
+			snprintf(why, sizeof(why), "transfer exceeds %llu bytes",
+				 (unsigned long long)r->max_bytes);
 			ret = C2W_ERANGE;
 			break;
 		}
-		ret = recv_all(c, msg, len);
+		ret = recv_all(c, r->msg, len);
 		if (ret == C2W_ENOENT || ret == C2W_EXFR || ret == -ECONNRESET) {
-			snprintf(err, err_len, "stream cut inside a message");
+			snprintf(why, sizeof(why), "stream cut inside a message");
 			ret = C2W_EXFR;
 			break;
 		}
 		if (ret != C2W_OK)
 			break;
+		ret = feed_xfr_queue_push(r->q, r->msg, len);
+		if (ret != C2W_OK)
+			break;
+	}
+	feed_xfr_queue_close(r->q, ret, why);
+	return NULL;
+}
+
+/* The parser side: messages in order, then the reader's end. */
+static int parse_messages(struct feed_xfr *x, struct conn *c, struct feed_xfr_queue *q,
+			  char *err, size_t err_len)
+{
+	uint8_t *msg = malloc(65535);
+	if (msg == NULL)
+		return C2W_ENOMEM;
+	int ret;
+	for (;;) {
+		size_t len;
+		const char *why;
+		ret = feed_xfr_queue_pop(q, msg, &len, c->deadline_ms, c->stop, &why);
+		if (ret == C2W_ENOENT)
+			ret = C2W_EXFR; /* the reader stops only on an error or when told */
+		if (ret != C2W_OK) {
+			if (why[0] != '\0')
+				snprintf(err, err_len, "%s", why);
+			break;
+		}
 		ret = feed_xfr_input(x, msg, len);
 		if (ret != 0) {
 			if (ret < 0)
@@ -166,16 +205,51 @@ static int read_messages(struct feed_xfr *x, struct conn *c, uint64_t max_bytes,
 	return ret;
 }
 
+static int read_messages(struct feed_xfr *x, struct conn *c, const struct feed_xfr_limits *lim,
+			 char *err, size_t err_len, struct feed_xfr_queue_stats *st)
+{
+	struct reader *r = malloc(sizeof(*r));
+	struct feed_xfr_queue *q = NULL;
+	if (r == NULL || feed_xfr_queue_new(lim->max_bytes, &q) != C2W_OK) {
+		free(r);
+		return C2W_ENOMEM;
+	}
+	r->c = c;
+	r->q = q;
+	r->max_bytes = lim->max_bytes;
+	pthread_t tid;
+	int ret = pthread_create(&tid, NULL, reader_main, r);
+	if (ret != 0) {
+		ret = -ret;
+		goto out_free;
+	}
+	ret = parse_messages(x, c, q, err, err_len);
+	/* Done (complete, or given up): wake the reader wherever it waits and join it. */
+	feed_xfr_queue_abort(q);
+	atomic_store(&c->quit, true);
+	(void)shutdown(c->fd, SHUT_RDWR);
+	pthread_join(tid, NULL);
+	if (st != NULL)
+		feed_xfr_queue_stats(q, st);
+out_free:
+	feed_xfr_queue_free(q);
+	free(r);
+	return ret;
+}
+
 int feed_xfr_fetch(struct feed_xfr *x, const struct sockaddr *addr, socklen_t addr_len,
-		   const struct feed_xfr_limits *lim, char *err, size_t err_len)
+		   const struct feed_xfr_limits *lim, char *err, size_t err_len,
+		   struct feed_xfr_queue_stats *st)
 {
 	struct conn c = {.fd = -1, .deadline_ms = now_ms() + lim->timeout_ms, .stop = lim->stop};
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
 	err[0] = '\0';
 	int ret = conn_open(&c, addr, addr_len);
 	if (ret == C2W_OK)
 		ret = send_query(x, &c);
 	if (ret == C2W_OK)
-		ret = read_messages(x, &c, lim->max_bytes, err, err_len);
+		ret = read_messages(x, &c, lim, err, err_len, st);
 	if (ret < 0 && err[0] == '\0')
 		snprintf(err, err_len, "%s", ret == C2W_ETIMEDOUT ? "transfer timed out"
 								 : c2w_strerror(ret));

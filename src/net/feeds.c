@@ -58,6 +58,10 @@ struct fzone_state {
 	int64_t notify_us;            /* monotonic time of the last accepted NOTIFY */
 	int64_t refresh_notify_us;    /* the NOTIFY that started the running refresh, 0 = none */
 	uint64_t notify_apply_us; /* from the NOTIFY that started the last new copy to in force */
+	/* Received messages waiting for the parser (feed/xfr_queue.h), in budgeted bytes. */
+	uint64_t queue_peak;       /* high-water mark over every transfer since start */
+	uint64_t last_queue_peak;  /* of the last transfer */
+	uint64_t queue_full_waits; /* times the reader waited for room (transfer-max-size) */
 };
 
 struct fzone {
@@ -586,8 +590,19 @@ static int64_t mono_us(void)
 
 /* ---- one refresh --------------------------------------------------------------------------- */
 
-static int transfer(struct fzone *fz, const struct conf_addr *pri, enum feed_xfr_type type,
-		    const atomic_bool *stop, struct feed_zone **out, enum feed_xfr_kind *kind,
+/* The received-message queue of one transfer, into the zone state (f->mu). */
+static void note_queue(struct net_feeds *f, struct fzone *fz, const struct feed_xfr_queue_stats *qs)
+{
+	pthread_mutex_lock(&f->mu);
+	fz->st.last_queue_peak = qs->peak_bytes;
+	if (qs->peak_bytes > fz->st.queue_peak)
+		fz->st.queue_peak = qs->peak_bytes;
+	fz->st.queue_full_waits += qs->full_waits;
+	pthread_mutex_unlock(&f->mu);
+}
+
+static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_addr *pri,
+		    enum feed_xfr_type type, struct feed_zone **out, enum feed_xfr_kind *kind,
 		    bool *wants_axfr, struct fdelta *d, int64_t *end_us, char *err, size_t err_len)
 {
 	struct feed_xfr *x;
@@ -598,9 +613,11 @@ static int transfer(struct fzone *fz, const struct conf_addr *pri, enum feed_xfr
 		return ret;
 	}
 	struct feed_xfr_limits lim = fz->lim;
-	lim.stop = stop;
+	lim.stop = &f->stop;
+	struct feed_xfr_queue_stats qs;
 	ret = feed_xfr_fetch(x, (const struct sockaddr *)&pri->ss, pri->ss_len, &lim, err,
-			     err_len);
+			     err_len, &qs);
+	note_queue(f, fz, &qs);
 	if (ret == 1) {
 		*end_us = mono_us();
 		/* With increments, the held copy is changed in place (undo journal on): no O(zone)
@@ -779,13 +796,13 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	bool wants_axfr;
 	struct fdelta d = {0};
 	int64_t end_us = 0, in_force_us = 0;
-	int ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr,
+	int ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr,
 			   f->delta != NULL ? &d : NULL, &end_us, err, err_len);
 	if (ret != C2W_OK && type == FEED_XFR_IXFR && wants_axfr) {
 		c2w_log_info("feeds: zone %s: %s: %s; trying AXFR", fz->name, pri->text, err);
 		fdelta_free(&d);
 		type = FEED_XFR_AXFR;
-		ret = transfer(fz, pri, type, &f->stop, &nz, &kind, &wants_axfr, NULL, &end_us, err,
+		ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr, NULL, &end_us, err,
 			       err_len);
 	}
 	if (ret != C2W_OK) {
@@ -1131,14 +1148,16 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    ",\"axfr\":%" PRIu64 ",\"ixfr\":%" PRIu64 ",\"uptodate\":%" PRIu64
 	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s,\"incremental\":%" PRIu64
 	    ",\"merges\":%" PRIu64 ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64
-	    ",\"notify_apply_us\":%" PRIu64,
+	    ",\"notify_apply_us\":%" PRIu64 ",\"queue_peak_bytes\":%" PRIu64
+	    ",\"last_queue_peak_bytes\":%" PRIu64 ",\"queue_full_waits\":%" PRIu64,
 	    first ? "" : ",", fz->name, st.has_copy ? "true" : "false",
 	    st.has_copy ? st.soa.serial : 0, st.last_success, st.last_attempt, st.last_error,
 	    st.next_refresh, st.rules, st.records, st.source, st.expired ? "true" : "false",
 	    enforced ? "true" : "false", fz->on_expire == CONF_ON_EXPIRE_KEEP ? "keep" : "drop",
 	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
 	    fz->has_key ? "true" : "false", st.incremental, st.merges,
-	    st.last_apply ? st.last_apply : "", st.last_apply_us, st.notify_apply_us);
+	    st.last_apply ? st.last_apply : "", st.last_apply_us, st.notify_apply_us, st.queue_peak,
+	    st.last_queue_peak, st.queue_full_waits);
 	if (fz->url != NULL)
 		http_json(fz, &st, reply);
 	control_reply_printf(reply, "}");
