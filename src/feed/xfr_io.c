@@ -176,8 +176,8 @@ static void *reader_main(void *arg)
 }
 
 /* The parser side: messages in order, then the reader's end. */
-static int parse_messages(struct feed_xfr *x, struct conn *c, struct feed_xfr_queue *q,
-			  char *err, size_t err_len)
+static int parse_messages(struct feed_xfr *x, struct conn *c, struct feed_xfr_queue *q, char *err,
+			  size_t err_len)
 {
 	uint8_t *msg = malloc(65535);
 	if (msg == NULL)

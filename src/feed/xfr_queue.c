@@ -24,15 +24,15 @@ struct qmsg {
 
 struct feed_xfr_queue {
 	pthread_mutex_t mu;
-	pthread_cond_t has_msg; /* consumer waits: a message or the end */
-	pthread_cond_t has_room; /* producer waits: room, or the consumer gave up */
+	pthread_cond_t has_msg;   /* consumer waits: a message or the end */
+	pthread_cond_t has_room;  /* producer waits: room, or the consumer gave up */
 	struct qmsg *head, *tail; /* mu */
 	uint64_t budget;
-	uint64_t held;   /* mu: budgeted bytes queued */
-	bool closed;     /* mu: the producer is done */
-	bool aborted;    /* mu: the consumer is done */
-	int status;      /* mu: the producer's end */
-	char why[256];   /* mu: and its reason */
+	uint64_t held;                  /* mu: budgeted bytes queued */
+	bool closed;                    /* mu: the producer is done */
+	bool aborted;                   /* mu: the consumer is done */
+	int status;                     /* mu: the producer's end */
+	char why[256];                  /* mu: and its reason */
 	struct feed_xfr_queue_stats st; /* mu */
 };
 
