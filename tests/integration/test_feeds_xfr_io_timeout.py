@@ -9,7 +9,9 @@ stalled on its table doublings (the one past 524,288 records here), so Knot drop
 transfer ("stream cut inside a message") every time. Checked: the first AXFR succeeds at the
 first attempt (no failure, nothing in last_error, a retry much later than the test), every
 record is in the copy, the first, middle and last rules answer, and the received-message
-queue's high-water mark is in the zone state and within transfer-max-size."""
+queue's high-water mark is in the zone state and within transfer-max-size. A second zone over
+a 1 MiB transfer-max-size fails with the cap named, keeps no copy, and its queue never held
+more than the cap."""
 
 import os
 import subprocess
@@ -25,6 +27,9 @@ from c2w_world import rrset_values, describe
 KNOTD = "/usr/sbin/knotd"
 TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
 ZONE = "big.knot.example."
+CAP_ZONE = "cap.knot.example."  # the same kind of zone over a 1 MiB transfer-max-size
+CAP_RULES = 100000
+CAP_SIZE = 1 << 20
 RULES = int(os.environ.get("C2W_XFR_IO_RULES", "600000"))
 IO_MS = int(os.environ.get("C2W_XFR_IO_MS", "50"))
 MAX_SIZE = 256 << 20  # transfer-max-size set below: the queue's budget
@@ -34,20 +39,21 @@ TMP = None
 PROBES = {}  # name -> A value of the probe rules
 
 
-def write_zone(path):
+def write_zone(path, zone=ZONE, rules=RULES):
     """N rules: NXDOMAIN (CNAME .) names, with local-data A probes at the start, middle, end."""
-    probes_at = {0: "first", RULES // 2: "middle", RULES - 1: "last"}
+    probes_at = {0: "first", rules // 2: "middle", rules - 1: "last"}
     with open(path, "w") as f:
         f.write("$ORIGIN %s\n$TTL 300\n@ SOA ns.%s hostmaster.%s 1 3600 600 86400 300\n"
-                "@ NS localhost.\n" % (ZONE, ZONE, ZONE))
-        for i in range(RULES):
+                "@ NS localhost.\n" % (zone, zone, zone))
+        for i in range(rules):
             if i in probes_at:
-                name = "%s-probe.example.test" % probes_at[i]
+                name = "%s-probe%s.example.test" % (probes_at[i], "" if zone == ZONE else "-cap")
                 value = "10.9.0.%d" % (len(PROBES) + 1)
-                PROBES[name + "."] = value
+                if zone == ZONE:
+                    PROBES[name + "."] = value
                 f.write("%s A %s\n" % (name, value))
             else:
-                f.write("b%07d.example.test CNAME .\n" % i)
+                f.write("%s%07d.example.test CNAME .\n" % ("b" if zone == ZONE else "c", i))
 
 
 class Knot:
@@ -57,6 +63,8 @@ class Knot:
         self.port = port
         zf = os.path.join(self.dir, ZONE + "zone")
         write_zone(zf)
+        cf = os.path.join(self.dir, CAP_ZONE + "zone")
+        write_zone(cf, CAP_ZONE, CAP_RULES)
         self.conf = os.path.join(self.dir, "knot.conf")
         with open(self.conf, "w") as f:
             f.write("""server:
@@ -86,7 +94,14 @@ zone:
     acl: xfr
     zonefile-sync: -1
     journal-content: none
-""" % {"d": self.dir, "port": port, "secret": secret, "zone": ZONE, "zf": zf, "io": IO_MS})
+  - domain: %(cap)s
+    storage: "%(d)s"
+    file: "%(cf)s"
+    acl: xfr
+    zonefile-sync: -1
+    journal-content: none
+""" % {"d": self.dir, "port": port, "secret": secret, "zone": ZONE, "zf": zf, "io": IO_MS,
+       "cap": CAP_ZONE, "cf": cf})
         self.proc = None
 
     def start(self):
@@ -108,11 +123,11 @@ zone:
             cw._stop_proc(self.proc)
 
 
-def zone_state(r):
+def zone_state(r, name=ZONE):
     for z in eu.control_json(r, "feeds")["zones"]:
-        if z["name"] == ZONE:
+        if z["name"] == name:
             return z
-    raise AssertionError("zone %s not in feeds state" % ZONE)
+    raise AssertionError("zone %s not in feeds state" % name)
 
 
 def setUpModule():
@@ -138,7 +153,13 @@ def setUpModule():
                                                # one attempt within the test: a failure shows
                                                "retry-min": "600s", "retry-max": "600s",
                                                "transfer-timeout": "100s",
-                                               "transfer-max-size": "256MiB"}]}})
+                                               "transfer-max-size": "256MiB"}, {
+                                               "name": CAP_ZONE,
+                                               "primaries": ["127.0.0.1@%d" % port],
+                                               "tsig-key-file": key_path,
+                                               "notify-interval": "0s",
+                                               "retry-min": "600s", "retry-max": "600s",
+                                               "transfer-max-size": "1MiB"}]}})
     R.start()
 
 
@@ -181,6 +202,25 @@ class TestShortIoTimeout(unittest.TestCase):
             self.assertEqual(rrset_values(m, "answer", name, "A"), [value], describe(m))
         m = R.udp("b%07d.example.test." % (RULES // 3), "A")
         self.assertEqual(m.rcode(), dns.rcode.NXDOMAIN, describe(m))
+
+    def test_size_cap_holds_the_queue(self):
+        """A transfer over transfer-max-size fails with the cap named, keeps no copy, and the
+        queue never held more than the cap."""
+        deadline = time.monotonic() + 100
+        z = None
+        while time.monotonic() < deadline:
+            z = zone_state(R, CAP_ZONE)
+            if z["has_copy"] or z["failures"] > 0:
+                break
+            time.sleep(0.2)
+        self.assertFalse(z["has_copy"], z)
+        self.assertEqual(z["failures"], 1, z)
+        self.assertIn("transfer exceeds %d bytes" % CAP_SIZE, z["last_error"], z)
+        self.assertGreater(z["queue_peak_bytes"], 0, z)
+        self.assertLessEqual(z["queue_peak_bytes"], CAP_SIZE, z)
+        m = R.udp("first-probe-cap.example.test.", "A")  # a rule of that zone only
+        self.assertEqual(rrset_values(m, "answer", "first-probe-cap.example.test.", "A"), [],
+                         describe(m))
 
 
 if __name__ == "__main__":
