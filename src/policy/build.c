@@ -51,8 +51,11 @@ static int protect_text(struct policy_rules *r, const char *text, size_t len)
 int policy_build_never_block(struct policy_rules *r, const struct policy_build_opts *o,
 			     struct policy_report *rep)
 {
+	int ret = policy_rules_settle(r); /* the feeds' reports come first */
+	if (ret != C2W_OK)
+		return ret;
 	for (size_t i = 0; i < o->never_block_count; i++) {
-		int ret = protect_text(r, o->never_block[i], strlen(o->never_block[i]));
+		ret = protect_text(r, o->never_block[i], strlen(o->never_block[i]));
 		if (ret == C2W_ENOMEM)
 			return ret;
 		if (ret != C2W_OK && rep != NULL && rep->diag != NULL)
@@ -62,7 +65,7 @@ int policy_build_never_block(struct policy_rules *r, const struct policy_build_o
 		return C2W_OK;
 	char *buf;
 	size_t len;
-	int ret = policy_feed_read(o->never_block_file, &buf, &len);
+	ret = policy_feed_read(o->never_block_file, &buf, &len);
 	if (ret != C2W_OK) {
 		if (rep != NULL)
 			snprintf(rep->error, sizeof(rep->error), "%s: cannot read never-block list (%s)",
@@ -143,6 +146,21 @@ static void expect_rules(struct policy_rules *r, const char *path)
 		(void)policy_rules_expect(r, (size_t)st.st_size / 24);
 }
 
+/* Compile straight into the output file's mapping (policy_img_alloc_cb). */
+struct out_ctx {
+	struct img_out io;
+	const char *path;
+	int err;
+};
+
+static uint8_t *out_alloc(void *vctx, size_t len)
+{
+	struct out_ctx *c = vctx;
+
+	c->err = policy_img_out_begin(&c->io, c->path, len);
+	return c->err == C2W_OK ? c->io.base : NULL;
+}
+
 int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 		      const struct policy_build_opts *opts, struct policy_report *rep,
 		      struct policy_snap **out)
@@ -152,6 +170,9 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 	struct policy_snap *s = NULL;
 	uint8_t *img = NULL;
 	size_t img_len = 0;
+	/* With an output file, the image is built in its mapping: no copy, no second map. */
+	struct out_ctx oc = {.io = {.fd = -1}, .path = o->out_path, .err = C2W_OK};
+	bool taken = false;
 	int ret;
 
 	if (rep != NULL) {
@@ -184,6 +205,8 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 		else
 			ret = policy_feed_hosts_load(r, (unsigned)z, specs[i].file,
 						     specs[i].format == POLICY_FORMAT_DOMAINS);
+		if (ret == C2W_OK)
+			ret = policy_rules_settle(r); /* its reports before the next feed's */
 		if (ret != C2W_OK) {
 			if (rep != NULL)
 				snprintf(rep->error, sizeof(rep->error), "%s: cannot load feed (%s)",
@@ -195,7 +218,15 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 	ret = policy_build_never_block(r, o, rep);
 	if (ret != C2W_OK)
 		goto out_free;
-	ret = policy_rules_compile(r, o->protect_mode == POLICY_PROTECT_REFUSE, &img, &img_len);
+	ret =
+	    policy_rules_compile_into(r, o->protect_mode == POLICY_PROTECT_REFUSE,
+				      o->out_path != NULL ? out_alloc : NULL, &oc, &img, &img_len);
+	if (ret == C2W_ENOMEM && oc.err != C2W_OK) {
+		ret = oc.err;
+		if (rep != NULL)
+			snprintf(rep->error, sizeof(rep->error), "%s: cannot write (%s)",
+				 o->out_path, c2w_strerror(ret));
+	}
 	if (ret != C2W_OK) {
 		if (rep != NULL && rep->error[0] == 0)
 			snprintf(rep->error, sizeof(rep->error), "compile failed: %s",
@@ -211,38 +242,33 @@ int policy_snap_build(const struct policy_zone_spec *specs, size_t count,
 	ret = policy_img_attach(s, img, img_len, rep ? rep->error : NULL, rep ? sizeof(rep->error) : 0);
 	if (ret != C2W_OK)
 		goto out_free;
-	img = NULL; /* owned by s */
+	/* Owned by s from here: freed, or (an output file's mapping) unmapped with it. */
+	img = NULL;
+	s->mapped = oc.io.base != NULL;
+	taken = true;
 	note_expiry(s, r, count, rep);
 	ret = check_change(s, o, rep);
 	if (ret != C2W_OK)
 		goto out_free;
 	if (o->out_path != NULL) {
-		ret = policy_snap_write(s, o->out_path);
+		/* Every worker then reads one page-cache copy, mapped read-only. */
+		ret = policy_img_out_commit(&oc.io, o->out_path);
 		if (ret != C2W_OK) {
 			if (rep != NULL)
 				snprintf(rep->error, sizeof(rep->error), "%s: cannot write (%s)",
 					 o->out_path, c2w_strerror(ret));
 			goto out_free;
 		}
-		/* Serve from the mapped file so every worker shares one page-cache copy. */
-		/* Same image: its filter moves over instead of being built again. */
-		struct policy_snap *m;
-		ret = policy_img_open(o->out_path, s->filter, s->filter_mask, &m,
-				      rep ? rep->error : NULL, rep ? sizeof(rep->error) : 0);
-		if (ret != C2W_OK)
-			goto out_free;
-		s->filter = NULL;
-		m->next_expiry = s->next_expiry;
-		memcpy(m->expired, s->expired, sizeof(m->expired));
-		policy_snap_free(s);
-		s = m;
 	}
 	*out = s;
 	s = NULL;
 	ret = C2W_OK;
 out_free:
+	if (o->out_path != NULL)
+		policy_img_out_abort(&oc.io, !taken); /* unmaps unless a snapshot took it */
+	else
+		free(img);
 	policy_snap_free(s);
-	free(img);
 	policy_rules_free(r);
 	return ret;
 }

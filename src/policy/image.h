@@ -256,6 +256,31 @@ int policy_img_attach(struct policy_snap *s, const uint8_t *base, size_t len, ch
 int policy_img_open(const char *path, uint64_t *filter, uint64_t mask, struct policy_snap **out,
 		    char *err, size_t err_len);
 
+/* A snapshot file being written through a shared mapping (snap.c). */
+struct img_out {
+	int fd;
+	char tmp[4096]; /* the temporary's name, renamed to the target on commit */
+	uint8_t *base;
+	size_t len;
+};
+
+/**
+ * Create a temporary beside @path, reserve @len bytes of disk for it (a full disk fails here,
+ * not as SIGBUS on a write through the mapping) and map it writable; o->base reads as zeros.
+ * @return C2W_OK or a negative errno (nothing is left behind)
+ */
+int policy_img_out_begin(struct img_out *o, const char *path, size_t len);
+
+/**
+ * Flush the image to disk, rename it to @path and make the mapping read-only. The mapping
+ * (o->base, o->len) stays: the caller unmaps it (a snapshot with mapped = true does).
+ * @return C2W_OK or a negative errno (the temporary is then removed, the mapping stays)
+ */
+int policy_img_out_commit(struct img_out *o, const char *path);
+
+/** Give up before the commit: remove the temporary. Unmaps too when @unmap. */
+void policy_img_out_abort(struct img_out *o, bool unmap);
+
 static inline const char *img_str(const struct policy_snap *s, uint32_t off)
 {
 	return s->str + off;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "dns/name.h"
@@ -28,7 +29,7 @@ struct brule {
 	uint32_t rr_first, rr_last;
 	uint32_t ttl;
 	uint32_t cat_off, fam_off; /* strs vec; 0 = zone default */
-	uint32_t file_off;         /* strs vec */
+	uint16_t in_type;          /* rr_type as given to policy_rules_add() (merge() uses it) */
 	uint32_t line;
 	uint16_t first_seen;
 	uint8_t zone, kind, action;
@@ -76,6 +77,8 @@ struct policy_rules {
 	size_t rr_count, rr_cap;
 	struct vec keys, rrdata, strs;
 	struct tindex rule_idx; /* rule indices by (zone, kind, key) */
+	size_t pend_start;      /* rules [pend_start, rule_count) are not deduplicated yet */
+	char pend_file[4096];   /* their file (a copy: an $INCLUDE's name does not outlive it) */
 	struct index str_idx;  /* strs offsets by content */
 	struct vec protect;    /* [wild][len][key bytes]... */
 	struct index protect_idx;
@@ -144,10 +147,36 @@ static uint64_t rule_hash3(unsigned zone, unsigned kind, const uint8_t *key, siz
 	return XXH3_64bits_withSeed(key, len, (uint64_t)(zone << 8 | kind) + 17);
 }
 
+/*
+ * Zeroed memory for the rule index, in 2 MiB pages where the kernel gives them: every probe
+ * of the 128-256 MiB index at 10M rules lands on a random page, and with 4 KiB pages each one
+ * is a TLB miss (a slow, nested page walk in a VM) besides the cache miss.
+ */
+static uint64_t *index_map(size_t cap)
+{
+	size_t len = cap * sizeof(uint64_t);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (len >= ((size_t)2 << 20))
+		(void)madvise(p, len, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+#endif
+	return p;
+}
+
+static void index_unmap(struct tindex *ix)
+{
+	if (ix->slot != NULL)
+		munmap(ix->slot, ix->cap * sizeof(uint64_t));
+	ix->slot = NULL;
+}
+
 static int tindex_resize(struct tindex *ix, unsigned bits)
 {
 	size_t cap = (size_t)1 << bits;
-	uint64_t *slot = calloc(cap, sizeof(*slot));
+	uint64_t *slot = index_map(cap);
 
 	if (slot == NULL)
 		return C2W_ENOMEM;
@@ -159,7 +188,7 @@ static int tindex_resize(struct tindex *ix, unsigned bits)
 			k = (k + 1) & (cap - 1);
 		slot[k] = ix->slot[i];
 	}
-	free(ix->slot);
+	index_unmap(ix);
 	ix->slot = slot;
 	ix->cap = cap;
 	ix->bits = bits;
@@ -168,24 +197,30 @@ static int tindex_resize(struct tindex *ix, unsigned bits)
 
 /* Room for one more entry at load factor <= 3/4: the stored hash bits keep long probes cheap
  * (8 entries a cache line), and a smaller index is less memory to fault in. */
+static int tindex_reserve_n(struct tindex *ix, size_t n)
+{
+	unsigned bits = ix->cap ? ix->bits : 10;
+
+	while (bits < 32 && (ix->count + n) * 4 >= ((size_t)3 << bits))
+		bits++;
+	if ((ix->count + n) * 4 >= ((size_t)3 << bits))
+		return C2W_ERANGE;
+	return bits == ix->bits ? C2W_OK : tindex_resize(ix, bits);
+}
+
 static int tindex_reserve(struct tindex *ix)
 {
-	if (ix->count * 4 < ix->cap * 3)
-		return C2W_OK;
-	if (ix->bits >= 32)
-		return C2W_ERANGE;
-	return tindex_resize(ix, ix->cap ? ix->bits + 1 : 10);
+	return tindex_reserve_n(ix, 1);
 }
 
 /*
  * The index slot of rule (@zone, @kind, @key): the matching entry, or the empty slot where it
  * goes. @tag out: the value to store with the rule index (tag | (index + 1)).
  */
-static uint64_t *rule_find(const struct policy_rules *r, unsigned zone, unsigned kind,
-			   const uint8_t *key, size_t key_len, uint64_t *tag)
+static uint64_t *rule_find_h(const struct policy_rules *r, uint64_t h, unsigned zone, unsigned kind,
+			     const uint8_t *key, size_t key_len, uint64_t *tag)
 {
 	const struct tindex *ix = &r->rule_idx;
-	uint64_t h = rule_hash3(zone, kind, key, key_len);
 	size_t k = (size_t)(h >> (64 - ix->bits));
 
 	*tag = h & 0xffffffff00000000ull;
@@ -201,6 +236,18 @@ static uint64_t *rule_find(const struct policy_rules *r, unsigned zone, unsigned
 		    memcmp(bk + 1, key, key_len) == 0)
 			return &ix->slot[k];
 	}
+}
+
+static uint64_t *rule_find(const struct policy_rules *r, unsigned zone, unsigned kind,
+			   const uint8_t *key, size_t key_len, uint64_t *tag)
+{
+	return rule_find_h(r, rule_hash3(zone, kind, key, key_len), zone, kind, key, key_len, tag);
+}
+
+/* Start fetching the index line where a probe for hash @h begins. */
+static void index_prefetch(const struct tindex *ix, uint64_t h)
+{
+	__builtin_prefetch(&ix->slot[h >> (64 - ix->bits)], 1);
 }
 
 int policy_rules_expect(struct policy_rules *r, size_t count)
@@ -290,7 +337,7 @@ void policy_rules_free(struct policy_rules *r)
 	free(r->keys.p);
 	free(r->rrdata.p);
 	free(r->strs.p);
-	free(r->rule_idx.slot);
+	index_unmap(&r->rule_idx);
 	free(r->str_idx.slot);
 	free(r->protect.p);
 	free(r->protect_idx.slot);
@@ -390,11 +437,16 @@ int policy_rules_zone_soa(struct policy_rules *r, unsigned zone, const uint8_t *
 	return C2W_OK;
 }
 
+static int dedupe_pending(struct policy_rules *r);
+
 void policy_rules_reject(struct policy_rules *r, unsigned zone, const char *file, unsigned line,
 			 const char *reason)
 {
 	struct policy_zone_report *zr = zrep(r, zone);
 
+	/* Conflicts of earlier lines first. Should this fail (no memory), they are reported
+	 * later, out of order, and the build fails at the next batch anyway. */
+	(void)dedupe_pending(r);
 	if (zr != NULL)
 		zr->rejected++;
 	diag(r, file, line, reason);
@@ -441,37 +493,57 @@ static bool rr_exists(const struct policy_rules *r, const struct brule *b, uint1
 	return false;
 }
 
-static void merge(struct policy_rules *r, struct brule *b, enum policy_action action,
-		  uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
-		  const struct rule_src *src, int *ret)
+/* Append the record of the new rule @d (at most one) to @b's records: no copy. */
+static void take_rr(struct policy_rules *r, struct brule *b, const struct brule *d)
+{
+	uint32_t i = d->rr_first;
+
+	if (i == NONE32)
+		return;
+	r->rrs[i].next = NONE32;
+	if (b->rr_first == NONE32)
+		b->rr_first = i;
+	else
+		r->rrs[b->rr_last].next = i;
+	b->rr_last = i;
+}
+
+/* The new rule @d has the trigger of the earlier @b: a duplicate, a conflict (first kept), or
+ * one more local-data record for @b. @file: where @d comes from. */
+static void merge(struct policy_rules *r, struct brule *b, const struct brule *d, const char *file)
 {
 	struct policy_zone_report *zr = zrep(r, b->zone);
+	const struct brr *rr = d->rr_first != NONE32 ? &r->rrs[d->rr_first] : NULL;
+	const uint8_t *rdata = rr != NULL && rr->rdlen > 0 ? r->rrdata.p + rr->off : NULL;
+	uint16_t rdlen = rr != NULL ? rr->rdlen : 0;
 	char why[160];
 
-	if (is_cname_like(b->action) || is_cname_like((uint8_t)action)) {
-		bool same = b->action == action && action != POLICY_ACTION_CNAME &&
-			    action != POLICY_ACTION_CNAME_WILD;
-		if (same || (b->action == action && rr_exists(r, b, rr_type, rdata, rdlen))) {
+	if (is_cname_like(b->action) || is_cname_like(d->action)) {
+		bool same = b->action == d->action && d->action != POLICY_ACTION_CNAME &&
+			    d->action != POLICY_ACTION_CNAME_WILD;
+		if (same || (b->action == d->action && rr_exists(r, b, d->in_type, rdata, rdlen))) {
 			if (zr != NULL)
 				zr->duplicates++;
 			return;
 		}
 		if (zr != NULL)
 			zr->conflicts++;
-		snprintf(why, sizeof(why), "conflicting rule for the same trigger (%s vs %s at line %u): "
-			 "first kept", policy_action_name((enum policy_action)action),
+		snprintf(why, sizeof(why),
+			 "conflicting rule for the same trigger (%s vs %s at line %u): "
+			 "first kept",
+			 policy_action_name((enum policy_action)d->action),
 			 policy_action_name((enum policy_action)b->action), b->line);
-		diag(r, src ? src->file : "", src ? src->line : 0, why);
+		diag(r, file, d->line, why);
 		return;
 	}
-	if (rr_exists(r, b, rr_type, rdata, rdlen)) {
+	if (rr_exists(r, b, d->in_type, rdata, rdlen)) {
 		if (zr != NULL)
 			zr->duplicates++;
 		return;
 	}
-	if (ttl < b->ttl)
-		b->ttl = ttl;
-	*ret = add_rr(r, b, rr_type, rdata, rdlen);
+	if (d->ttl < b->ttl)
+		b->ttl = d->ttl;
+	take_rr(r, b, d);
 }
 
 void policy_rules_set_now(struct policy_rules *r, int64_t now)
@@ -519,27 +591,87 @@ static int rules_grow(struct policy_rules *r)
 	return C2W_OK;
 }
 
-int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger trigger,
-		     bool wildcard, const uint8_t *key, size_t key_len, enum policy_action action,
-		     uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
-		     const struct rule_meta *meta, const struct rule_src *src)
-{
-	unsigned kind = (unsigned)trigger | (wildcard ? IMG_KIND_WILD : 0);
-	int ret = C2W_OK;
+/*
+ * Deduplication of the rules added since the last pass, in feed order: a batch, so that the
+ * index line of rule i + PREFETCH_AHEAD is being fetched while rule i is probed (at 10M rules
+ * nearly every probe misses the cache, and one at a time they were a third of the compile).
+ * Survivors move down over the duplicates (rules and keys), so memory stays as before.
+ */
+#define PEND_MAX       256
+#define PREFETCH_AHEAD 16
 
-	if (key_len > 255 || zone >= r->zone_count)
-		return C2W_EINVAL;
-	if (expired_entry(r, zone, meta))
+static int dedupe_pending(struct policy_rules *r)
+{
+	size_t start = r->pend_start, n = r->rule_count - start;
+	uint64_t hash[PEND_MAX];
+
+	if (n == 0)
 		return C2W_OK;
-	ret = tindex_reserve(&r->rule_idx);
+	int ret = tindex_reserve_n(&r->rule_idx, n);
 	if (ret != C2W_OK)
 		return ret;
-	uint64_t tag, *slot = rule_find(r, zone, kind, key, key_len, &tag);
-	if (*slot != 0) {
-		merge(r, &r->rules[(uint32_t)*slot - 1], action, ttl, rr_type, rdata, rdlen, src,
-		      &ret);
-		return ret;
+	for (size_t i = 0; i < n; i++) {
+		const struct brule *b = &r->rules[start + i];
+		const uint8_t *k = r->keys.p + b->key_off;
+		hash[i] = rule_hash3(b->zone, b->kind, k + 1, k[0]);
+		if (i < PREFETCH_AHEAD)
+			index_prefetch(&r->rule_idx, hash[i]);
 	}
+	size_t w = start, kw = r->rules[start].key_off;
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH_AHEAD < n)
+			index_prefetch(&r->rule_idx, hash[i + PREFETCH_AHEAD]);
+		struct brule *b = &r->rules[start + i];
+		const uint8_t *k = r->keys.p + b->key_off;
+		size_t klen = (size_t)k[0] + 1;
+		uint64_t tag, *slot = rule_find_h(r, hash[i], b->zone, b->kind, k + 1, k[0], &tag);
+		if (*slot != 0) {
+			merge(r, &r->rules[(uint32_t)*slot - 1], b, r->pend_file);
+			continue;
+		}
+		/* kw <= key_off: the keys not yet visited are never overwritten. */
+		memmove(r->keys.p + kw, k, klen);
+		b->key_off = (uint32_t)kw;
+		kw += klen;
+		if (w != start + i)
+			r->rules[w] = *b;
+		*slot = tag | ((uint64_t)w + 1);
+		r->rule_idx.count++;
+		w++;
+	}
+	r->keys.len = kw;
+	r->rule_count = w;
+	r->pend_start = w;
+	return C2W_OK;
+}
+
+int policy_rules_settle(struct policy_rules *r)
+{
+	return dedupe_pending(r);
+}
+
+/* Rules of another file than the pending ones: deduplicate those first (their diagnostics
+ * name their own file). */
+static int pending_file(struct policy_rules *r, const char *file)
+{
+	if (strcmp(file, r->pend_file) == 0)
+		return C2W_OK;
+	int ret = dedupe_pending(r);
+	if (ret != C2W_OK)
+		return ret;
+	size_t n = strlen(file);
+	if (n >= sizeof(r->pend_file))
+		n = sizeof(r->pend_file) - 1;
+	memcpy(r->pend_file, file, n);
+	r->pend_file[n] = 0;
+	return C2W_OK;
+}
+
+static int rule_append(struct policy_rules *r, unsigned zone, unsigned kind, const uint8_t *key,
+		       size_t key_len, enum policy_action action, uint32_t ttl, uint16_t rr_type,
+		       const uint8_t *rdata, uint16_t rdlen, const struct rule_meta *meta,
+		       unsigned line)
+{
 	if (r->rule_count == r->rule_cap && rules_grow(r) != C2W_OK)
 		return C2W_ENOMEM;
 	if (r->rule_count >= NONE32 - 1)
@@ -555,7 +687,8 @@ int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger 
 	b->zone = (uint8_t)zone;
 	b->kind = (uint8_t)kind;
 	b->action = (uint8_t)action;
-	b->line = src ? src->line : 0;
+	b->in_type = rr_type;
+	b->line = line;
 	if (meta != NULL) {
 		b->first_seen = meta->first_seen;
 		if (str_intern(r, meta->category, meta->category ? strlen(meta->category) : 0,
@@ -570,10 +703,29 @@ int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger 
 		if (add_rr(r, b, t, rdata, rdlen) != C2W_OK)
 			return C2W_ENOMEM;
 	}
-	*slot = tag | ((uint64_t)r->rule_count + 1);
-	r->rule_idx.count++;
 	r->rule_count++;
 	return C2W_OK;
+}
+
+int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger trigger,
+		     bool wildcard, const uint8_t *key, size_t key_len, enum policy_action action,
+		     uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
+		     const struct rule_meta *meta, const struct rule_src *src)
+{
+	unsigned kind = (unsigned)trigger | (wildcard ? IMG_KIND_WILD : 0);
+
+	if (key_len > 255 || zone >= r->zone_count)
+		return C2W_EINVAL;
+	if (expired_entry(r, zone, meta))
+		return C2W_OK;
+	int ret = pending_file(r, src != NULL && src->file != NULL ? src->file : "");
+	if (ret != C2W_OK)
+		return ret;
+	ret = rule_append(r, zone, kind, key, key_len, action, ttl, rr_type, rdata, rdlen, meta,
+			  src ? src->line : 0);
+	if (ret != C2W_OK)
+		return ret;
+	return r->rule_count - r->pend_start >= PEND_MAX ? dedupe_pending(r) : C2W_OK;
 }
 
 /* ---- never-block ---- */
@@ -916,15 +1068,16 @@ static size_t align8(size_t x)
 	return (x + 7) & ~(size_t)7;
 }
 
-/* Record @key (a name) as an existing node of @zone's QNAME tree, once. @return C2W_OK (added),
- * C2W_EEXIST (it was there), C2W_ENOMEM, C2W_ERANGE */
-static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, size_t key_len)
+/* Record @key (a name, index hash @h) as an existing node of @zone's QNAME tree, once.
+ * @return C2W_OK (added), C2W_EEXIST (it was there), C2W_ENOMEM, C2W_ERANGE */
+static int node_add(struct policy_rules *r, uint64_t h, unsigned zone, const uint8_t *key,
+		    size_t key_len)
 {
 	unsigned kind = POLICY_TRIGGER_QNAME | IMG_KIND_NODE;
 	int ret = tindex_reserve(&r->rule_idx);
 	if (ret != C2W_OK)
 		return ret;
-	uint64_t tag, *slot = rule_find(r, zone, kind, key, key_len, &tag);
+	uint64_t tag, *slot = rule_find_h(r, h, zone, kind, key, key_len, &tag);
 	if (*slot != 0)
 		return C2W_EEXIST;
 	if (r->rule_count == r->rule_cap && rules_grow(r) != C2W_OK)
@@ -943,6 +1096,47 @@ static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, s
 	*slot = tag | ((uint64_t)r->rule_count + 1);
 	r->rule_idx.count++;
 	r->rule_count++;
+	r->pend_start = r->rule_count; /* in the index already */
+	return C2W_OK;
+}
+
+/* Where rule @b's walk over its ancestors starts (an offset in its key), or SIZE_MAX when it
+ * has none to record: an exact trigger's proper ancestors; a wildcard's S and its ancestors.
+ * The apex (the empty suffix) always exists. */
+static size_t node_walk_start(const struct policy_rules *r, const bool *wild, const struct brule *b)
+{
+	if (b->dropped || !wild[b->zone] || (b->kind & ~IMG_KIND_WILD) != POLICY_TRIGGER_QNAME)
+		return SIZE_MAX;
+	const uint8_t *k = r->keys.p + b->key_off;
+	size_t q = (b->kind & IMG_KIND_WILD) || k[0] == 0 ? 0 : (size_t)k[1] + 1;
+	return q < k[0] ? q : SIZE_MAX;
+}
+
+static uint64_t node_hash(unsigned zone, const uint8_t *key, size_t len)
+{
+	return rule_hash3(zone, POLICY_TRIGGER_QNAME | IMG_KIND_NODE, key, len);
+}
+
+/* The ancestors of rule @i from offset @q; @h0: the index hash of the first one. */
+static int node_walk(struct policy_rules *r, size_t i, size_t q, uint64_t h0)
+{
+	uint8_t key[256];
+	unsigned zone = r->rules[i].zone;
+	const uint8_t *k = r->keys.p + r->rules[i].key_off;
+	size_t len = k[0];
+
+	/* A copy: node_add() moves the keys and rules arrays as they grow. */
+	memcpy(key, k + 1, len);
+	for (uint64_t h = h0; q < len;
+	     q += (size_t)key[q] + 1, h = node_hash(zone, key + q, len - q)) {
+		int ret = node_add(r, h, zone, key + q, len - q);
+		/* A node is only ever added with all its ancestors (this loop), so an existing
+		 * one ends the walk: most names stop at their parent or TLD. */
+		if (ret == C2W_EEXIST)
+			break;
+		if (ret != C2W_OK)
+			return ret;
+	}
 	return C2W_OK;
 }
 
@@ -951,38 +1145,37 @@ static int node_add(struct policy_rules *r, unsigned zone, const uint8_t *key, s
  * not reach a name below (or at) another existing node under S (RFC 4592 4.3.3, closest
  * encloser): with "*.example" and "a.b.example", "b.example" and "x.b.example" match
  * nothing. For zones with QNAME wildcards, every ancestor of a QNAME trigger (and S of every
- * "*.S") is recorded as a node, so matching can find the closest encloser.
+ * "*.S") is recorded as a node, so matching can find the closest encloser. The first probe of
+ * rule i + PREFETCH_AHEAD is fetched while rule i walks (most walks are that one probe).
  */
 static int add_nodes(struct policy_rules *r)
 {
 	bool wild[POLICY_ZONES_MAX] = {false};
 	size_t n = r->rule_count;
-	uint8_t key[256];
+	uint64_t ring[PREFETCH_AHEAD];
+	size_t qs[PREFETCH_AHEAD];
 
 	for (size_t i = 0; i < n; i++)
 		if (!r->rules[i].dropped &&
 		    r->rules[i].kind == (POLICY_TRIGGER_QNAME | IMG_KIND_WILD))
 			wild[r->rules[i].zone] = true;
-	for (size_t i = 0; i < n; i++) {
-		const struct brule *b = &r->rules[i];
-		if (b->dropped || !wild[b->zone] ||
-		    (b->kind & ~IMG_KIND_WILD) != POLICY_TRIGGER_QNAME)
-			continue;
-		unsigned zone = b->zone;
-		const uint8_t *k = r->keys.p + b->key_off;
-		size_t len = k[0];
-		memcpy(key, k + 1, len);
-		/* An exact trigger's proper ancestors; a wildcard's S and its ancestors. The apex
-		 * (the empty suffix) always exists. */
-		size_t q = (b->kind & IMG_KIND_WILD) || len == 0 ? 0 : (size_t)key[0] + 1;
-		for (; q < len; q += (size_t)key[q] + 1) {
-			int ret = node_add(r, zone, key + q, len - q);
-			/* A node is only ever added with all its ancestors (this loop), so an
-			 * existing one ends the walk: most names stop at their parent or TLD. */
-			if (ret == C2W_EEXIST)
-				break;
+	for (size_t i = 0; i < n + PREFETCH_AHEAD; i++) {
+		/* Rule j's entry in the rings is where rule i's goes: walk j first. */
+		size_t j = i - PREFETCH_AHEAD;
+		if (i >= PREFETCH_AHEAD && qs[j % PREFETCH_AHEAD] != SIZE_MAX) {
+			int ret = node_walk(r, j, qs[j % PREFETCH_AHEAD], ring[j % PREFETCH_AHEAD]);
 			if (ret != C2W_OK)
 				return ret;
+		}
+		if (i >= n)
+			continue;
+		const struct brule *b = &r->rules[i];
+		size_t q = node_walk_start(r, wild, b);
+		qs[i % PREFETCH_AHEAD] = q;
+		if (q != SIZE_MAX) {
+			const uint8_t *k = r->keys.p + b->key_off;
+			ring[i % PREFETCH_AHEAD] = node_hash(b->zone, k + 1 + q, k[0] - q);
+			index_prefetch(&r->rule_idx, ring[i % PREFETCH_AHEAD]);
 		}
 	}
 	return C2W_OK;
@@ -1018,12 +1211,22 @@ uint64_t *policy_rules_filter(struct policy_rules *r, uint64_t *mask)
 int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t **out,
 			 size_t *out_len)
 {
+	return policy_rules_compile_into(r, refuse_protected, NULL, NULL, out, out_len);
+}
+
+int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
+			      policy_img_alloc_cb alloc, void *ctx, uint8_t **out, size_t *out_len)
+{
 	struct img_build ib = {0};
 	struct img_zone zones[POLICY_ZONES_MAX];
 	uint32_t *doff = NULL;
 	struct slot_ent *ents = NULL;
 	uint8_t *img = NULL;
-	int ret = apply_protect(r, refuse_protected);
+	int ret = dedupe_pending(r);
+
+	if (ret != C2W_OK)
+		return ret;
+	ret = apply_protect(r, refuse_protected);
 
 	if (ret != C2W_OK)
 		return ret;
@@ -1031,7 +1234,7 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	if (ret != C2W_OK)
 		return ret;
 	/* The index is done with: give its memory back before the image is built. */
-	free(r->rule_idx.slot);
+	index_unmap(&r->rule_idx);
 	memset(&r->rule_idx, 0, sizeof(r->rule_idx));
 	memset(zones, 0, sizeof(zones));
 	if (vec_push(&ib.data, "\0\0\0\0", 4, NULL) != C2W_OK)
@@ -1076,7 +1279,7 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 	size_t total = align8(str_off + r->strs.len);
 	if (r->keys.len > UINT32_MAX || ib.data.len > UINT32_MAX || r->strs.len > UINT32_MAX)
 		goto out_range;
-	img = calloc(1, total);
+	img = alloc != NULL ? alloc(ctx, total) : calloc(1, total);
 	if (img == NULL)
 		goto out_nomem;
 	struct img_header *h = (struct img_header *)(void *)img;
@@ -1129,9 +1332,19 @@ int policy_rules_compile(struct policy_rules *r, bool refuse_protected, uint8_t 
 		ents[n++].s = (struct img_slot){.key_off = (uint32_t)ko, .kind = (uint8_t)kind};
 		ko += (size_t)r->keys.p[ko] + 1;
 	}
+	/* The rules are done with (only ents and doff are read from here): their array, touched
+	 * already, is the sort's scratch room when it is large enough (it nearly always is). */
+	struct slot_ent *tmp = NULL;
+	if (r->rule_cap * sizeof(*r->rules) >= n * sizeof(*ents))
+		tmp = (struct slot_ent *)(void *)r->rules;
 	if (make_filter(r, nslots, ents, n) != C2W_OK ||
-	    policy_slots_fill(slots, nslots, ents, n, &h->flags) != C2W_OK)
+	    policy_slots_fill(slots, nslots, ents, n, tmp, &h->flags) != C2W_OK)
 		goto out_nomem;
+	if (tmp != NULL) {
+		free(r->rules); /* its content is gone: nothing may read it again */
+		r->rules = NULL;
+		r->rule_count = r->rule_cap = 0;
+	}
 	h->checksum = XXH3_64bits(img + IMG_SUM_FROM, total - IMG_SUM_FROM);
 	if (r->rep != NULL) {
 		r->rep->rules = live;
@@ -1148,7 +1361,8 @@ out_range:
 out_nomem:
 	ret = C2W_ENOMEM;
 out_free:
-	free(img);
+	if (alloc == NULL)
+		free(img);
 	free(ents);
 	free(doff);
 	free(ib.data.p);

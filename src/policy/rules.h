@@ -83,6 +83,14 @@ int policy_rules_add(struct policy_rules *r, unsigned zone, enum policy_trigger 
 		     uint32_t ttl, uint16_t rr_type, const uint8_t *rdata, uint16_t rdlen,
 		     const struct rule_meta *meta, const struct rule_src *src);
 
+/**
+ * Deduplicate the rules added so far now. policy_rules_add() does it in batches, so reports of
+ * duplicates and conflicts lag by up to a batch; call this where they must come out in line
+ * order with other reports (policy_rules_reject() does, and build.c after each feed).
+ * @return C2W_OK, C2W_ENOMEM, C2W_ERANGE (the rules stay pending)
+ */
+int policy_rules_settle(struct policy_rules *r);
+
 /** Add a never-block name (absolute wire name, lower case; @wildcard: everything below). */
 int policy_rules_protect(struct policy_rules *r, const uint8_t *name, bool wildcard);
 
@@ -100,6 +108,18 @@ void policy_rules_reject(struct policy_rules *r, unsigned zone, const char *file
  */
 C2W_NODISCARD int policy_rules_compile(struct policy_rules *r, bool refuse_protected,
 				       uint8_t **out, size_t *out_len);
+
+/* Memory for an image of @len bytes, zero-filled; NULL when there is none. */
+typedef uint8_t *(*policy_img_alloc_cb)(void *ctx, size_t len);
+
+/**
+ * policy_rules_compile() into memory from @alloc (e.g. the mapping of the file the image is
+ * meant for, policy_img_out_begin(): no copy to write it out afterwards). On success *out is
+ * that memory, which stays @alloc's caller's to release, as it does on failure.
+ */
+C2W_NODISCARD int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
+					    policy_img_alloc_cb alloc, void *ctx, uint8_t **out,
+					    size_t *out_len);
 
 /**
  * Take the lookup filter of the image the last policy_rules_compile() made (for

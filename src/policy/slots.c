@@ -59,12 +59,12 @@ static void radix_pass(const struct slot_ent *src, struct slot_ent *dst, size_t 
 }
 
 int policy_slots_fill(struct img_slot *slots, uint64_t count, struct slot_ent *ents, size_t n,
-		      uint32_t *flags)
+		      struct slot_ent *tmp, uint32_t *flags)
 {
 	/* Small tables fit in the cache: sorting would only cost. */
 	if (n >= 4096) {
-		struct slot_ent *tmp = malloc(n * sizeof(*tmp));
-		if (tmp == NULL)
+		struct slot_ent *own = NULL;
+		if (tmp == NULL && (tmp = own = malloc(n * sizeof(*tmp))) == NULL)
 			return C2W_ENOMEM;
 		struct slot_ent *a = ents, *b = tmp;
 		for (unsigned d = 0; d < DIGITS; d++) {
@@ -75,7 +75,7 @@ int policy_slots_fill(struct img_slot *slots, uint64_t count, struct slot_ent *e
 		}
 		if (a != ents)
 			memcpy(ents, a, n * sizeof(*ents));
-		free(tmp);
+		free(own);
 	}
 	for (size_t i = 0; i < n; i++)
 		slot_put(slots, count, &ents[i], flags);

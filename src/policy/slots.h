@@ -25,10 +25,12 @@ struct slot_ent {
  * Put @n entries into the empty table @slots of @count slots (count > n).
  *
  * @param ents   entries, reordered in place (by home slot)
+ * @param tmp    scratch room for @n entries (memory the caller is done with and has already
+ *               touched: it saves first-touching a fresh array), or NULL to allocate it
  * @param flags  out: IMG_F_DIST_SATURATED is or-ed in when a probe distance saturates
  * @return C2W_OK, or C2W_ENOMEM (the table is then untouched)
  */
 C2W_NODISCARD int policy_slots_fill(struct img_slot *slots, uint64_t count, struct slot_ent *ents,
-				    size_t n, uint32_t *flags);
+				    size_t n, struct slot_ent *tmp, uint32_t *flags);
 
 #endif

@@ -176,6 +176,65 @@ out_err : {
 }
 }
 
+int policy_img_out_begin(struct img_out *o, const char *path, size_t len)
+{
+	o->base = NULL;
+	o->len = len;
+	o->fd = c2w_file_tmp_open(path, 0644, o->tmp, sizeof(o->tmp));
+	if (o->fd < 0)
+		return o->fd;
+	int ret = posix_fallocate(o->fd, 0, (off_t)len);
+	if (ret != 0) {
+		ret = -ret;
+		goto out_unlink;
+	}
+	void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	o->base = map;
+	return C2W_OK;
+out_unlink:
+	close(o->fd);
+	o->fd = -1;
+	unlink(o->tmp);
+	return ret;
+}
+
+int policy_img_out_commit(struct img_out *o, const char *path)
+{
+	int ret = C2W_OK;
+
+	if (fsync(o->fd) != 0)
+		ret = -errno;
+	if (close(o->fd) != 0 && ret == C2W_OK)
+		ret = -errno;
+	o->fd = -1;
+	if (ret == C2W_OK && rename(o->tmp, path) != 0)
+		ret = -errno;
+	if (ret != C2W_OK) {
+		unlink(o->tmp);
+		return ret;
+	}
+	/* Readers get the same pages read-only, as from policy_snap_open(). */
+	if (mprotect(o->base, o->len, PROT_READ) != 0)
+		return -errno;
+	return C2W_OK;
+}
+
+void policy_img_out_abort(struct img_out *o, bool unmap)
+{
+	if (o->fd >= 0) {
+		close(o->fd);
+		unlink(o->tmp);
+		o->fd = -1;
+	}
+	if (unmap && o->base != NULL)
+		munmap(o->base, o->len);
+	o->base = NULL;
+}
+
 void policy_img_layers_release(struct img_layer *l)
 {
 	while (l != NULL && atomic_fetch_sub(&l->refs, 1) == 0) {

@@ -74,9 +74,21 @@ static void test_fill_orders(void)
 	for (size_t k = 0; k < 50; k++)
 		e[k].sh = UINT64_MAX - k;
 	memcpy(orig, e, n * sizeof(*e));
-	CHECK_EQ(policy_slots_fill(a, count, e, n, &fa), C2W_OK);
+	/* The sort in the caller's scratch room (garbage in it, as in a spent array) and in
+	 * its own: the same table. */
+	struct slot_ent *scratch = malloc(n * sizeof(*scratch));
+	struct img_slot *c = calloc(count, sizeof(*c));
+	uint32_t fc = 0;
+	memset(scratch, 0xa5, n * sizeof(*scratch));
+	CHECK_EQ(policy_slots_fill(a, count, e, n, scratch, &fa), C2W_OK);
+	memcpy(e, orig, n * sizeof(*e));
+	CHECK_EQ(policy_slots_fill(c, count, e, n, NULL, &fc), C2W_OK);
+	CHECK(memcmp(a, c, count * sizeof(*a)) == 0);
+	CHECK_EQ(fa, fc);
+	free(scratch);
+	free(c);
 	for (size_t k = 0; k < n; k++) /* one at a time, in the given order: no sort */
-		CHECK_EQ(policy_slots_fill(b, count, &orig[k], 1, &fb), C2W_OK);
+		CHECK_EQ(policy_slots_fill(b, count, &orig[k], 1, NULL, &fb), C2W_OK);
 	CHECK(distances_ok(a, count, orig, n));
 	CHECK(distances_ok(b, count, orig, n));
 	size_t used_a = 0, used_b = 0;

@@ -3,10 +3,12 @@
  * The compiled snapshot: build, write, open (mmap), verify; corrupted, truncated and foreign
  * files give clear errors; memory per rule with a generated feed of 1M names.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "policy/image.h"
 #include "test.h"
 #include "util.h"
 
@@ -73,6 +75,67 @@ static void test_round_trip(void)
 	policy_snap_free(s);
 }
 
+static unsigned dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	unsigned n = 0;
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;)
+		n += e->d_name[0] != '.';
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/*
+ * With an output file the image is built in the file's mapping (issue 11): the same bytes as
+ * in memory, the snapshot served from that mapping; a build refused after the image was made
+ * (max change) or a file that cannot be created leave nothing behind.
+ */
+static void test_out_file(void)
+{
+	char dir[64] = "/tmp/c2w-out-XXXXXX", path[96], other[96];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/snap", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	struct policy_zone_spec z = rpz_zone("rpz.", feed);
+	struct policy_build_opts o = {.out_path = path};
+	struct policy_report rep;
+	struct policy_snap *s = NULL, *m = NULL, *t = NULL;
+	memset(&rep, 0, sizeof(rep));
+	CHECK_EQ(policy_snap_build(&z, 1, &o, &rep, &s), C2W_OK);
+	CHECK_EQ(policy_snap_build(&z, 1, NULL, NULL, &m), C2W_OK);
+	CHECK_EQ(policy_snap_size(s), policy_snap_size(m));
+	CHECK(memcmp(s->base + s->hdr->zones_off, m->base + m->hdr->zones_off,
+		     s->len - s->hdr->zones_off) == 0);
+	CHECK(s->mapped && !m->mapped);
+	CHECK_EQ(dir_entries(dir), 1);
+	struct dns_query q = mkq("bad.example.", DNS_TYPE_A);
+	struct policy_hit h;
+	CHECK_EQ(policy_match_query(s, &q, NULL, &h, NULL), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.action, POLICY_ACTION_NXDOMAIN);
+
+	/* Refused after compiling: no file, no temporary. */
+	struct policy_zone_spec big =
+	    rpz_zone("rpz.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n"
+			     "a CNAME .\nb CNAME .\nc CNAME .\nd CNAME .\n"
+			     "e CNAME .\nf CNAME .\ng CNAME .\n");
+	struct policy_build_opts oc = {.out_path = other, .previous = s, .max_change = 0.5};
+	CHECK_EQ(policy_snap_build(&big, 1, &oc, &rep, &t), C2W_ERANGE);
+	CHECK(t == NULL);
+	CHECK_EQ(dir_entries(dir), 1);
+
+	/* A file that cannot be created: the error says so, nothing is returned. */
+	struct policy_build_opts on = {.out_path = "/nonexistent-c2w/snap"};
+	CHECK_EQ(policy_snap_build(&z, 1, &on, &rep, &t), -ENOENT);
+	CHECK(t == NULL);
+	CHECK(strstr(rep.error, "cannot write") != NULL);
+
+	policy_snap_free(s);
+	policy_snap_free(m);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* 1M generated rules (mostly exact names, some wildcards and IP rules): bytes per rule. */
 static void test_memory_per_rule(void)
 {
@@ -137,4 +200,4 @@ static void test_memory_per_rule(void)
 	policy_snap_free(s);
 }
 
-TEST_MAIN(TEST(test_round_trip), TEST(test_memory_per_rule))
+TEST_MAIN(TEST(test_round_trip), TEST(test_out_file), TEST(test_memory_per_rule))

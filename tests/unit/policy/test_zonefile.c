@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "policy/feed.h"
+#include "policy/image.h"
 #include "policy/zonefile.h"
 #include "test.h"
 #include "util.h"
@@ -338,5 +339,71 @@ static void test_ip_canonical(void)
 	policy_snap_free(s);
 }
 
+/* Text of @n rules "<p>K CNAME ." appended to @b at @len. */
+static size_t fillers(char *b, size_t len, const char *p, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		len += (size_t)snprintf(b + len, 64, "%s%u CNAME .\n", p, k);
+	return len;
+}
+
+/*
+ * Duplicates are resolved in batches (issue 11): a feed whose duplicates, conflicts and
+ * local-data records lie hundreds of lines apart compiles to the very image of the same rules
+ * without them, and the reports still come in line order.
+ */
+static void test_dedupe_batches(void)
+{
+	static char a[128 * 1024], b[128 * 1024];
+	const char *head = "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n";
+	size_t la = (size_t)snprintf(a, sizeof(a), "%s", head);
+	size_t lb = (size_t)snprintf(b, sizeof(b), "%s", head);
+
+	la = fillers(a, la, "n", 600); /* lines 3-602 */
+	la += (size_t)snprintf(a + la, 200,
+			       "n5 CNAME .\n"       /* 603: duplicate */
+			       "n7 A 192.0.2.9\n"   /* 604: conflict */
+			       "ld A 192.0.2.1\n"); /* 605 */
+	la = fillers(a, la, "f", 300);
+	la += (size_t)snprintf(a + la, 200, "ld A 192.0.2.2\nld A 192.0.2.1\n"); /* dup record */
+	la = fillers(a, la, "g", 300);
+	la += (size_t)snprintf(a + la, 200, "ld A 192.0.2.3\nout.example. CNAME .\n");
+	lb = fillers(b, lb, "n", 600);
+	lb += (size_t)snprintf(b + lb, 200, "ld A 192.0.2.1\nld A 192.0.2.2\nld A 192.0.2.3\n");
+	lb = fillers(b, lb, "f", 300);
+	lb = fillers(b, lb, "g", 300);
+	CHECK(la < sizeof(a) - 64 && lb < sizeof(b) - 64);
+
+	struct policy_zone_spec za = rpz_zone("rpz.example.", a), zb = rpz_zone("rpz.example.", b);
+	struct diags d;
+	struct policy_report rep;
+	struct policy_snap *sa = NULL, *sb = NULL;
+	memset(&d, 0, sizeof(d));
+	memset(&rep, 0, sizeof(rep));
+	rep.diag = diag;
+	rep.diag_ctx = &d;
+	CHECK_EQ(policy_snap_build(&za, 1, NULL, &rep, &sa), C2W_OK);
+	CHECK_EQ(rep.zones[0].rules, 1201);
+	CHECK_EQ(rep.zones[0].duplicates, 2);
+	CHECK_EQ(rep.zones[0].conflicts, 1);
+	CHECK_EQ(rep.zones[0].rejected, 1);
+	CHECK_EQ(d.n, 2);
+	CHECK_EQ(d.line[0], 604);
+	CHECK_EQ(d.line[1], 1209);
+	CHECK_STREQ(d.why[1], "owner outside the policy zone");
+	CHECK_EQ(policy_snap_build(&zb, 1, NULL, NULL, &sb), C2W_OK);
+	const struct img_header *ha = sa->hdr, *hb = sb->hdr;
+	CHECK_EQ(sa->len, sb->len);
+	CHECK(sa->len == sb->len && memcmp(sa->base + ha->zones_off, sb->base + hb->zones_off,
+					   sa->len - ha->zones_off) == 0);
+	struct dns_query q = mkq("n7.", DNS_TYPE_A);
+	struct policy_hit hit, shadow;
+	CHECK_EQ(policy_match_query(sa, &q, NULL, &hit, &shadow), POLICY_VERDICT_ACT);
+	CHECK_EQ(hit.action, POLICY_ACTION_NXDOMAIN); /* the first rule stays */
+	policy_snap_free(sa);
+	policy_snap_free(sb);
+}
+
 TEST_MAIN(TEST(test_syntax), TEST(test_malformed), TEST(test_include), TEST(test_include_confined),
-	  TEST(test_ttl_and_meta), TEST(test_rpz_rejects), TEST(test_ip_canonical))
+	  TEST(test_ttl_and_meta), TEST(test_rpz_rejects), TEST(test_ip_canonical),
+	  TEST(test_dedupe_batches))
