@@ -21,7 +21,7 @@
  * @param mode  final permission bits, e.g. 0600
  * @param tmp   out: the temporary's name (for rename or unlink)
  * @param cap   size of @tmp
- * @return an open O_WRONLY|O_CLOEXEC descriptor (>= 0), C2W_EINVAL (path too long) or a
+ * @return an open O_RDWR|O_CLOEXEC descriptor (>= 0), C2W_EINVAL (path too long) or a
  *         negative errno
  */
 C2W_NODISCARD int c2w_file_tmp_open(const char *path, mode_t mode, char *tmp, size_t cap);
