@@ -1603,7 +1603,7 @@ static int set_defaults(struct c2w_config *cfg)
 	s->tcp_pipeline_max = 32;
 	s->tcp_output_max = 128 * 1024;
 	s->edns_udp_size = 1232;
-	s->cache_memory_mb = 64;
+	s->cache_memory_mb = 96;
 
 	cfg->sinkhole.clients_per_address = 16;
 	cfg->sinkhole.evidence_per_minute = 30;
@@ -1611,7 +1611,7 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->resolver.mode = CONF_RESOLVER_RECURSIVE;
 	cfg->resolver.timeout_ms = 5000;
 	cfg->resolver.serve_stale = false;
-	cfg->resolver.cache_mb = 64;
+	cfg->resolver.cache_mb = 32;
 	cfg->resolver.aggressive_nsec = true;
 	cfg->server.syscall_filter = true;
 

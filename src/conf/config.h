@@ -54,7 +54,7 @@ struct conf_server {
 	unsigned tcp_pipeline_max;        /* queries in flight per connection; default 32 */
 	uint64_t tcp_output_max;          /* unsent answer bytes that pause reading; 128 KiB */
 	uint16_t edns_udp_size;       /* advertised and maximum UDP payload; default 1232 */
-	unsigned cache_memory_mb;     /* answer caches of all workers together, MiB; default 64 */
+	unsigned cache_memory_mb;     /* answer caches of all workers together, MiB; default 96 */
 	bool syscall_filter;          /* seccomp deny list after start (core/sandbox.h); default on */
 };
 
@@ -72,7 +72,7 @@ struct conf_resolver {
 				     RFC 6303) for these names, e.g. "test."; stub zones are
 				     lifted automatically */
 	size_t transparent_zone_count;
-	unsigned cache_mb;   /* libunbound message+rrset cache; default 64 */
+	unsigned cache_mb;   /* libunbound message+rrset caches of all workers together; default 32 */
 	unsigned ratelimit;  /* libunbound ratelimit: queries/s per zone toward its servers, per
 				worker; 0 = off (default) */
 	bool aggressive_nsec; /* RFC 8198, libunbound aggressive-nsec; default true */

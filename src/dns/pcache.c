@@ -191,6 +191,11 @@ void dns_pcache_clear(struct dns_pcache *c)
 	c->aging = false;
 }
 
+size_t dns_pcache_capacity(const struct dns_pcache *c)
+{
+	return c->buckets_len + c->ring_size;
+}
+
 size_t dns_pcache_used(const struct dns_pcache *c)
 {
 	return c->used;

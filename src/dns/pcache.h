@@ -50,6 +50,9 @@ void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const str
  */
 bool dns_pcache_seen(const struct dns_pcache *c, const struct dns_query *q);
 
+/** Bytes of memory the cache may use: its index and its entries (the budget it got). */
+size_t dns_pcache_capacity(const struct dns_pcache *c);
+
 /** Bytes of live and not yet reclaimed entries (for tests and stats). */
 size_t dns_pcache_used(const struct dns_pcache *c);
 

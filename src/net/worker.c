@@ -1024,18 +1024,32 @@ static void poll_sync(struct net_worker *w, const struct net_sock *socks, size_t
 	}
 }
 
+/* Worker threads the server runs for @cfg (workers 0 = one per online core, as the server
+ * counts them). The memory budgets are for all of them together. */
+static size_t worker_count(const struct c2w_config *cfg)
+{
+	long n = cfg->server.workers ? (long)cfg->server.workers : sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (size_t)n;
+}
+
 static int make_resolvers(struct net_worker *w, const struct c2w_config *cfg,
 			  struct resolve_ctx **rctx, struct resolve_ctx **rctx_cd, char *err,
 			  size_t err_len)
 {
 	*rctx = NULL;
 	*rctx_cd = NULL;
-	int ret = resolve_ctx_new(w->base, &cfg->resolver, true, rctx, err, err_len);
+	/* resolver.cache-size is for all workers together, like server.cache-memory: each
+	 * worker's libunbound contexts get an equal share (at least 1 MiB). */
+	struct conf_resolver rc = cfg->resolver;
+	unsigned total = rc.cache_mb ? rc.cache_mb : 32;
+	size_t share = total / worker_count(cfg);
+	rc.cache_mb = share < 1 ? 1 : (unsigned)share;
+	int ret = resolve_ctx_new(w->base, &rc, true, rctx, err, err_len);
 	if (ret != C2W_OK)
 		return ret;
 	if (cfg->resolver.trust_anchor == NULL)
 		return C2W_OK;
-	ret = resolve_ctx_new(w->base, &cfg->resolver, false, rctx_cd, err, err_len);
+	ret = resolve_ctx_new(w->base, &rc, false, rctx_cd, err, err_len);
 	if (ret != C2W_OK) {
 		resolve_ctx_free(*rctx);
 		*rctx = NULL;
@@ -1202,6 +1216,8 @@ static void mbox_commit(struct net_worker *w, struct mbox *m)
 		retire(w, w->rctx_cd);
 		w->rctx = w->next_rctx;
 		w->rctx_cd = w->next_rctx_cd;
+		w->ctr.resolver_cache_bytes =
+		    resolve_ctx_cache_bytes(w->rctx) + resolve_ctx_cache_bytes(w->rctx_cd);
 		w->next_rctx = NULL;
 		w->next_rctx_cd = NULL;
 	}
@@ -1325,14 +1341,9 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	event_config_free(ec);
 	if (w->base == NULL)
 		goto out_free;
-	/* server.cache-memory is for all workers together: an equal share each (workers 0 =
-	 * one per online core, as the server counts them). */
-	long nworkers = cfg->server.workers ? (long)cfg->server.workers
-					    : sysconf(_SC_NPROCESSORS_ONLN);
-	if (nworkers < 1)
-		nworkers = 1;
-	size_t cache_mb = cfg->server.cache_memory_mb ? cfg->server.cache_memory_mb : 64;
-	w->cache = dns_pcache_new(cache_mb * 1024 * 1024 / (size_t)nworkers, PCACHE_BODY_MAX);
+	/* server.cache-memory is for all workers together: an equal share each. */
+	size_t cache_mb = cfg->server.cache_memory_mb ? cfg->server.cache_memory_mb : 96;
+	w->cache = dns_pcache_new(cache_mb * 1024 * 1024 / worker_count(cfg), PCACHE_BODY_MAX);
 	w->torture = net_torture_new(&cfg->ddos);
 	if (net_deadline_init(&w->deadlines, w->base, on_slot_timeout, w) != C2W_OK)
 		goto out_free;
@@ -1351,6 +1362,9 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	ret = make_resolvers(w, cfg, &w->rctx, &w->rctx_cd, err, err_len);
 	if (ret != C2W_OK)
 		goto out_free;
+	w->ctr.resolver_cache_bytes =
+	    resolve_ctx_cache_bytes(w->rctx) + resolve_ctx_cache_bytes(w->rctx_cd);
+	w->ctr.answer_cache_bytes = dns_pcache_capacity(w->cache);
 	*out = w;
 	return C2W_OK;
 out_free_ec:

@@ -103,7 +103,9 @@ struct net_xfr;
 	X(cut_walks_short, "NSDNAME/NSIP: walks stopped at the look-up cap")                   \
 	X(cut_servfail, "NSIP: SERVFAIL, a name server's address look-up failed (as BIND)")   \
 	X(cut_lookups_limited, "NSDNAME/NSIP: look-ups refused by fetch caps (SERVFAIL)")      \
-	X(cut_lookups_inflight, "NSDNAME/NSIP: look-ups out now, orphans included (gauge)")
+	X(cut_lookups_inflight, "NSDNAME/NSIP: look-ups out now, orphans included (gauge)")    \
+	X(answer_cache_bytes, "memory of the answer cache, bytes (gauge)")                    \
+	X(resolver_cache_bytes, "libunbound message and RRset caches, bytes (gauge)")
 
 /* Aligned to a cache line: a worker's counters never share one with another's. */
 struct net_counters {

@@ -222,7 +222,7 @@ static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool
 			 char *err, size_t err_len)
 {
 	char size[32];
-	unsigned mb = rc->cache_mb ? rc->cache_mb : 64;
+	unsigned mb = rc->cache_mb ? rc->cache_mb : 32;
 	int ret = 0;
 	char rate[32];
 	ret |= apply_loopback(ub, rc, err, err_len);
@@ -243,8 +243,9 @@ static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool
 	snprintf(size, sizeof(size), "%u", validate ? RESOLVE_TCP : RESOLVE_TCP_CD);
 	ret |= set_opt(ub, "outgoing-num-tcp:", size, err, err_len);
 	/* resolver.cache-size is the two caches together, split as Unbound advises (RRsets
-	 * twice the messages); the CD=1 context gets an eighth of that on top. */
-	unsigned msg_mb = validate ? mb / 3 : mb / 24, rrset_mb = validate ? mb - mb / 3 : mb / 12;
+	 * twice the messages); the CD=1 context gets an eighth of that on top (2 MiB at least). */
+	unsigned total_mb = validate ? mb : (mb / 8 < 2 ? 2 : mb / 8);
+	unsigned msg_mb = total_mb / 3, rrset_mb = total_mb - total_mb / 3;
 	snprintf(size, sizeof(size), "%um", rrset_mb ? rrset_mb : 1);
 	ret |= set_opt(ub, "rrset-cache-size:", size, err, err_len);
 	snprintf(size, sizeof(size), "%um", msg_mb ? msg_mb : 1);
@@ -293,6 +294,28 @@ int resolve_ctx_new(struct event_base *base, const struct conf_resolver *rc, boo
 	}
 	*out = ctx;
 	return C2W_OK;
+}
+
+static size_t option_bytes(struct ub_ctx *ub, const char *name)
+{
+	char *val = NULL;
+	size_t bytes = 0;
+
+	if (ub_ctx_get_option(ub, name, &val) == 0 && val != NULL) {
+		char *end = NULL;
+		unsigned long long v = strtoull(val, &end, 10);
+		if (end != val && *end == 0)
+			bytes = (size_t)v;
+	}
+	free(val);
+	return bytes;
+}
+
+size_t resolve_ctx_cache_bytes(const struct resolve_ctx *ctx)
+{
+	if (ctx == NULL)
+		return 0;
+	return option_bytes(ctx->ub, "msg-cache-size") + option_bytes(ctx->ub, "rrset-cache-size");
 }
 
 static void on_done(void *mydata, int rcode, void *packet, int packet_len, int sec, char *why_bogus,

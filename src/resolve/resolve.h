@@ -120,4 +120,10 @@ unsigned resolve_ctx_pending(const struct resolve_ctx *ctx);
  */
 void resolve_ctx_free(struct resolve_ctx *ctx);
 
+/**
+ * Bytes of libunbound message and RRset cache this context was given (its options as
+ * libunbound reports them). 0 for NULL.
+ */
+size_t resolve_ctx_cache_bytes(const struct resolve_ctx *ctx);
+
 #endif

@@ -96,7 +96,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->sinkhole.clients_per_address, 16);
 	CHECK_EQ(cfg->sinkhole.evidence_per_minute, 30);
 	CHECK_EQ(cfg->server.edns_udp_size, 1232);
-	CHECK_EQ(cfg->server.cache_memory_mb, 64);
+	CHECK_EQ(cfg->server.cache_memory_mb, 96);
 	CHECK_EQ(cfg->resolver.mode, CONF_RESOLVER_RECURSIVE);
 	CHECK_STREQ(cfg->resolver.root_hints, "/usr/share/dns/root.hints");
 	CHECK_STREQ(cfg->resolver.trust_anchor, "/usr/share/dns/root.key");
@@ -105,7 +105,7 @@ static void check_defaults(const struct c2w_config *cfg)
 	CHECK_EQ(cfg->resolver.transparent_zone_count, 0);
 	CHECK_EQ(cfg->resolver.timeout_ms, 5000);
 	CHECK(!cfg->resolver.serve_stale);
-	CHECK_EQ(cfg->resolver.cache_mb, 64);
+	CHECK_EQ(cfg->resolver.cache_mb, 32);
 	CHECK_EQ(cfg->policy.zone_count, 0);
 	CHECK(cfg->policy.never_block_file == NULL);
 	CHECK_EQ(cfg->policy.never_block_count, 0);
