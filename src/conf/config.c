@@ -1037,6 +1037,7 @@ static const struct key_def ddos_keys[] = {
     K_UINT("min-misses", struct conf_ddos, min_misses, 8, 1000),
     K("bad-ratio", KEY_FRACTION, struct conf_ddos, bad_ratio),
     K("hold", KEY_SEC, struct conf_ddos, hold_s, .lo = SECONDS(1), .hi = DAYS(1)),
+    K("lift-after", KEY_SEC, struct conf_ddos, lift_after_s, .lo = 0, .hi = SECONDS(3600)),
     K("action", KEY_ENUM, struct conf_ddos, action, .enums = ddos_actions),
     K_UINT("fetches-per-zone", struct conf_ddos, fetches_per_zone, 0, 4096),
     K_UINT("fetches-unresponsive", struct conf_ddos, fetches_unresponsive, 0, 4096),
@@ -1620,6 +1621,7 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->ddos.min_misses = 200;
 	cfg->ddos.bad_ratio = 0.8;
 	cfg->ddos.hold_s = 5;
+	cfg->ddos.lift_after_s = 1;
 	cfg->ddos.action = CONF_DDOS_SERVFAIL;
 	cfg->ddos.fetches_per_zone = 500;
 	cfg->ddos.fetches_unresponsive = 256;

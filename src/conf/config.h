@@ -93,6 +93,7 @@ struct conf_ddos {
 	unsigned min_misses;       /* distinct missed names per window per zone; default 200 */
 	double bad_ratio;          /* NXDOMAIN/SERVFAIL/timeout share of outcomes; default 0.8 */
 	unsigned hold_s;           /* a mitigation lasts this long past the flood; default 5 */
+	unsigned lift_after_s;     /* quiet seconds that end one early; 0 = off; default 1 */
 	int action;                /* enum conf_ddos_action; default servfail */
 	unsigned fetches_per_zone; /* per worker, adaptive; 0 = no cap; default 500 */
 	/* per worker, all unresponsive zones together; 0 = no cap; default 256 */

@@ -22,6 +22,9 @@
  * Unbound's TIMEOUT_COUNT_MAX gives up on a server). */
 #define UNRESP_TIMEOUTS 3
 #define REF_POOL        (1u << 31) /* the fetch counted in the unresponsive pool */
+/* A mitigation's end is remembered this long (at least; 4 x hold when longer): one that starts
+ * again within it needs twice the previous quiet time to end early. */
+#define STRIKE_MEMORY_S 60
 
 struct zone {
 	uint64_t hash; /* 0 = empty */
@@ -32,6 +35,11 @@ struct zone {
 	uint32_t outcomes;  /* in the window */
 	uint32_t bad;       /* NXDOMAIN, SERVFAIL, timeout or fetch-limited, in the window */
 	uint64_t mitigated; /* queries answered by the running mitigation */
+	uint32_t ended;     /* when the last mitigation ended; 0 = never */
+	uint32_t quiet_s;   /* start of the span net_torture_tick() counts @recent over */
+	uint32_t recent;    /* queries missing under the zone since @quiet_s (saturates) */
+	uint16_t quiet;     /* quiet seconds in a row while mitigated */
+	uint8_t strikes;    /* mitigations in a row, each within STRIKE_MEMORY_S of the last end */
 	uint64_t sketch[SKETCH_BITS / 64];
 	uint16_t inflight;
 	uint16_t cap;     /* adaptive fetch cap, NET_TORTURE_MIN_CAP .. fetches_per_zone */
@@ -45,6 +53,7 @@ struct net_torture {
 	struct conf_ddos cfg;
 	unsigned zero_bits_max;  /* sketch zero bits at or below which min_misses is reached */
 	unsigned zero_bits_keep; /* ... half of min_misses: enough to keep a running mitigation */
+	unsigned lift_rate;      /* misses per second under which a mitigated second is quiet */
 	unsigned active;
 	unsigned pool_inflight; /* fetches in flight toward unresponsive zones, all together */
 	struct zone zones[NET_TORTURE_ZONES];
@@ -64,6 +73,11 @@ void net_torture_set_conf(struct net_torture *t, const struct conf_ddos *cfg)
 	t->cfg = *cfg;
 	t->zero_bits_max = zero_bits_for(cfg->min_misses);
 	t->zero_bits_keep = zero_bits_for(cfg->min_misses / 2);
+	/* A quarter of the rate that starts a mitigation (min-misses per window), half of the
+	 * rate that keeps one: a flood must fall well below both to end it early. */
+	t->lift_rate = cfg->min_misses / (4u * (cfg->window_s ? cfg->window_s : 1u));
+	if (t->lift_rate == 0)
+		t->lift_rate = 1;
 	for (unsigned i = 0; i < NET_TORTURE_ZONES; i++) {
 		struct zone *z = &t->zones[i];
 		if (z->hash != 0 && (z->cap > cfg->fetches_per_zone || z->cap == 0))
@@ -203,6 +217,12 @@ static struct zone *mitigating_ancestor(struct net_torture *t, const uint8_t *zo
 	return NULL;
 }
 
+static void count_recent(struct zone *z)
+{
+	if (z->recent != UINT32_MAX)
+		z->recent++;
+}
+
 static enum net_torture_verdict mitigate(struct zone *z, uint8_t *zone_out,
 					 enum net_torture_verdict v)
 {
@@ -210,6 +230,55 @@ static enum net_torture_verdict mitigate(struct zone *z, uint8_t *zone_out,
 	if (zone_out != NULL)
 		memcpy(zone_out, z->name, z->name_len);
 	return v;
+}
+
+static uint32_t strike_memory(const struct net_torture *t)
+{
+	uint32_t m = 4 * t->cfg.hold_s;
+	return m > STRIKE_MEMORY_S ? m : STRIKE_MEMORY_S;
+}
+
+/* A mitigation starts. Hysteresis against a pulsing flood: one that starts soon after the
+ * previous one ended needs twice the quiet time to end early (lift_need()). */
+static void start(struct net_torture *t, struct zone *z, uint32_t now)
+{
+	if (z->ended != 0 && (uint32_t)(now - z->ended) <= strike_memory(t)) {
+		if (z->strikes < 16)
+			z->strikes++;
+	} else {
+		z->strikes = 0;
+	}
+	z->until = now + t->cfg.hold_s;
+	z->since = now;
+	z->mitigated = 0;
+	z->quiet = 0;
+	z->quiet_s = now;
+	z->recent = 0;
+	t->active++;
+}
+
+/* Quiet seconds in a row that end a mitigation early: lift-after, doubled per strike; 0 when
+ * it no longer comes before the hold (the hold alone ends it then). */
+static uint32_t lift_need(const struct net_torture *t, const struct zone *z)
+{
+	uint64_t need = (uint64_t)t->cfg.lift_after_s << z->strikes;
+	return need == 0 || need >= t->cfg.hold_s ? 0 : (uint32_t)need;
+}
+
+/* Once a second per running mitigation: were the seconds since the last call quiet? */
+static bool quiet_enough(const struct net_torture *t, struct zone *z, uint32_t now)
+{
+	uint32_t span = now - z->quiet_s;
+	if (span == 0)
+		return false;
+	if ((uint64_t)z->recent < (uint64_t)t->lift_rate * span)
+		z->quiet = (uint16_t)(z->quiet + span > UINT16_MAX ? UINT16_MAX : z->quiet + span);
+	else
+		z->quiet = 0;
+	z->recent = 0;
+	z->quiet_s = now;
+	uint32_t need = lift_need(t, z);
+	return need != 0 && z->quiet >= need;
 }
 
 enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *qname, bool popular,
@@ -229,10 +298,13 @@ enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *
 	struct zone *z = find(t, zone, len, h);
 	if (z == NULL && (z = claim(t, zone, len, h, now)) == NULL) {
 		struct zone *a = t->active != 0 ? mitigating_ancestor(t, zone) : NULL;
+		if (a != NULL)
+			count_recent(a);
 		return a != NULL && !popular ? mitigate(a, zone_out, NET_TORTURE_MITIGATE)
 					     : NET_TORTURE_PASS;
 	}
 	z->last_s = now;
+	count_recent(z);
 	if ((uint32_t)(now - z->win_start) >= t->cfg.window_s)
 		roll_window(t, z, now);
 	uint64_t nh = XXH3_64bits_withSeed(qname, wire_len(qname), 0x7e57);
@@ -241,13 +313,12 @@ enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *
 		if (z->until != 0)
 			return mitigate(z, zone_out, NET_TORTURE_MITIGATE);
 		struct zone *a = t->active != 0 ? mitigating_ancestor(t, zone) : NULL;
-		if (a != NULL)
+		if (a != NULL) {
+			count_recent(a);
 			return mitigate(a, zone_out, NET_TORTURE_MITIGATE);
+		}
 		if (flood_seen(t, z) && failing(t, z)) {
-			z->until = now + t->cfg.hold_s;
-			z->since = now;
-			z->mitigated = 0;
-			t->active++;
+			start(t, z, now);
 			return mitigate(z, zone_out, NET_TORTURE_START);
 		}
 	}
@@ -326,11 +397,13 @@ unsigned net_torture_tick(struct net_torture *t, uint64_t now_s, net_torture_end
 		/* Queries keep extending it only at a window's end: roll a stale window here. */
 		if ((uint32_t)(now - z->win_start) >= t->cfg.window_s)
 			roll_window(t, z, now);
-		if ((int32_t)(z->until - now) > 0)
+		bool early = quiet_enough(t, z, now);
+		if (!early && (int32_t)(z->until - now) > 0)
 			continue;
-		struct net_torture_stats st = {.mitigated = z->mitigated,
-					       .seconds = now - z->since};
+		struct net_torture_stats st = {
+		    .mitigated = z->mitigated, .seconds = now - z->since, .early = early};
 		z->until = 0;
+		z->ended = now != 0 ? now : 1;
 		t->active--;
 		if (cb != NULL)
 			cb(arg, z->name, &st);

@@ -50,6 +50,7 @@ enum net_torture_outcome {
 struct net_torture_stats {
 	uint64_t mitigated; /* queries answered by the mitigation */
 	uint32_t seconds;   /* how long it lasted */
+	bool early;         /* ended by ddos.lift-after (the flood stopped), not by the hold */
 };
 
 /** Called by net_torture_tick() for each mitigation that ends; @zone is a wire name. */
@@ -88,7 +89,13 @@ void net_torture_outcome(struct net_torture *t, uint32_t ref, enum net_torture_o
 /** The fetch counted under @ref (0: nothing) is no longer in flight; once per PASS verdict. */
 void net_torture_release(struct net_torture *t, uint32_t ref);
 
-/** End mitigations whose hold has run out (calls @cb for each); returns how many remain. */
+/**
+ * End mitigations whose hold has run out, and, with ddos.lift-after, those whose zone saw
+ * fewer than a quarter of the starting rate (min-misses / window per second) for lift-after
+ * seconds in a row; a mitigation starting again within max(60 s, 4 x hold) of the previous
+ * one's end needs twice the previous quiet time (no early end once that reaches the hold).
+ * Calls @cb for each ended mitigation; returns how many remain. Call it once a second.
+ */
 unsigned net_torture_tick(struct net_torture *t, uint64_t now_s, net_torture_end_cb cb, void *arg);
 
 /** Zones under mitigation now. */

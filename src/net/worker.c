@@ -1094,8 +1094,11 @@ static void on_torture_end(void *arg, const uint8_t *zone, const struct net_tort
 	char text[DNS_NAME_TEXT_MAX];
 	if (dns_name_to_text(zone, text, sizeof(text)) < 0)
 		text[0] = '\0';
-	c2w_log_warn("worker %u: ddos: mitigation for %s ended after %us (%llu queries answered)",
-		     w->id, text, st->seconds, (unsigned long long)st->mitigated);
+	if (st->early)
+		w->ctr.ddos_lifted++;
+	c2w_log_warn("worker %u: ddos: mitigation for %s ended after %us (%llu queries answered)%s",
+		     w->id, text, st->seconds, (unsigned long long)st->mitigated,
+		     st->early ? ": the flood stopped" : "");
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

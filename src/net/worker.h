@@ -94,6 +94,7 @@ struct net_xfr;
 	X(ddos_mitigations, "random-subdomain mitigations started (ddos)")                   \
 	X(ddos_mitigated, "queries answered by a random-subdomain mitigation")               \
 	X(ddos_active, "zones under random-subdomain mitigation now (gauge)")                \
+	X(ddos_lifted, "random-subdomain mitigations ended early, flood over (ddos)")        \
 	X(fetch_limited, "cache misses answered SERVFAIL at their zone's fetch cap")          \
 	X(fetch_unresponsive_limited, "misses refused at ddos.fetches-unresponsive")          \
 	X(fetch_unresponsive, "fetches in flight toward unresponsive zones (gauge)")          \

@@ -364,7 +364,8 @@ static void test_ddos_keys(void)
 	struct c2w_config *cfg = load_ok("resolver:\n  ratelimit: 500\n  aggressive-nsec: no\n"
 					 "  loopback-delegations: yes\n"
 					 "ddos:\n  enabled: no\n  window: 5s\n  min-misses: 50\n"
-					 "  bad-ratio: 0.5\n  hold: 2m\n  action: refused\n"
+					 "  bad-ratio: 0.5\n  hold: 2m\n  lift-after: 0s\n"
+					 "  action: refused\n"
 					 "  fetches-per-zone: 0\n  fetches-unresponsive: 16\n");
 	if (cfg != NULL) {
 		CHECK_EQ(cfg->resolver.ratelimit, 500);
@@ -375,6 +376,7 @@ static void test_ddos_keys(void)
 		CHECK_EQ(cfg->ddos.min_misses, 50);
 		CHECK(cfg->ddos.bad_ratio == 0.5);
 		CHECK_EQ(cfg->ddos.hold_s, 120);
+		CHECK_EQ(cfg->ddos.lift_after_s, 0);
 		CHECK_EQ(cfg->ddos.action, CONF_DDOS_REFUSED);
 		CHECK_EQ(cfg->ddos.fetches_per_zone, 0);
 		CHECK_EQ(cfg->ddos.fetches_unresponsive, 16);
@@ -390,12 +392,15 @@ static void test_ddos_keys(void)
 		CHECK_EQ(cfg->ddos.min_misses, 200);
 		CHECK(cfg->ddos.bad_ratio == 0.8);
 		CHECK_EQ(cfg->ddos.hold_s, 5);
+		CHECK_EQ(cfg->ddos.lift_after_s, 1);
 		CHECK_EQ(cfg->ddos.action, CONF_DDOS_SERVFAIL);
 		CHECK_EQ(cfg->ddos.fetches_per_zone, 500);
 		CHECK_EQ(cfg->ddos.fetches_unresponsive, 256);
 		conf_free(cfg);
 	}
 	expect_error("ddos:\n  bad-ratio: 1.5\n", 2, "ddos.bad-ratio: 1.5 is out of range");
+	expect_error("ddos:\n  lift-after: 2h\n", 2, "out of range");
+	expect_error("ddos:\n  lift-after: soon\n", 2, "ddos.lift-after");
 	expect_error("policy:\n  min-ns-dots: 128\n", 2, "out of range");
 	expect_error("policy:\n  min-ns-dots: two\n", 2, "expected a number");
 	expect_error("ddos:\n  action: drop\n", 2, "'drop' is not one of servfail, nxdomain");

@@ -3,7 +3,9 @@
  * net/torture.h: a random-subdomain flood with failing outcomes starts a mitigation for its
  * zone only; popular names and other zones pass; the mitigation is extended while the flood
  * goes on and ends after the hold; the adaptive fetch cap shrinks on timeouts and grows back;
- * top-level domains are never mitigated; disabled means PASS.
+ * top-level domains are never mitigated; disabled means PASS; with lift-after a mitigation
+ * ends once the flood stops, and a pulsing flood needs ever longer quiet until only the hold
+ * ends it.
  */
 #include "dns/name.h"
 #include "net/torture.h"
@@ -131,6 +133,116 @@ static void test_hysteresis(void)
 		CHECK_EQ(ended, 1);
 		net_torture_free(t);
 	}
+}
+
+/* Settings for lift-after: quiet below 100 / 2 / 4 = 12 misses a second. */
+static struct conf_ddos conf_lift(void)
+{
+	struct conf_ddos c = conf();
+	c.window_s = 2;
+	c.min_misses = 100;
+	c.hold_s = 8;
+	c.lift_after_s = 1;
+	return c;
+}
+
+/* Ticks once a second from @from to @to; the first second with no mitigation left, or 0. */
+static uint64_t tick_until_idle(struct net_torture *t, uint64_t from, uint64_t to)
+{
+	for (uint64_t s = from; s <= to; s++)
+		if (net_torture_tick(t, s, on_end, NULL) == 0)
+			return s;
+	return 0;
+}
+
+/* Misses under the victim in a pulse that passed to the servers (the leak). */
+static unsigned pulse(struct net_torture *t, const char *tag, int count, uint64_t now,
+		      unsigned *started)
+{
+	char name[64];
+	unsigned passed = 0;
+	for (int i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "%s%x.victim.example.", tag, i * 7919);
+		enum net_torture_verdict v = ask(t, name, false, now, NET_TORTURE_NXDOMAIN);
+		passed += v == NET_TORTURE_PASS;
+		*started += v == NET_TORTURE_START;
+	}
+	return passed;
+}
+
+/* The flood stops: the mitigation ends one quiet second later, long before the hold, and a
+ * trickle of benign misses under the victim (5 a second) does not keep it; a flood that slows
+ * to 40 a second (above the quiet rate, below the keep rate) is ended by the hold only. */
+static void test_lift_after(void)
+{
+	struct conf_ddos c = conf_lift();
+	unsigned started = 0;
+	for (int slow = 0; slow < 2; slow++) {
+		struct net_torture *t = net_torture_new(&c);
+		(void)pulse(t, "a", 500, 1000, &started);
+		CHECK_EQ(net_torture_active(t), 1);
+		ended = 0;
+		CHECK_EQ(net_torture_tick(t, 1001, on_end, NULL), 1); /* the flood's second */
+		uint64_t end = 0;
+		for (uint64_t s = 1002; s <= 1030 && end == 0; s++) {
+			(void)pulse(t, "b", slow ? 40 : 5, s, &started);
+			if (net_torture_tick(t, s, on_end, NULL) == 0)
+				end = s;
+		}
+		if (slow)
+			CHECK(end >= 1000 + c.hold_s); /* 40 distinct a window: the hold ends it */
+		else
+			CHECK_EQ(end, 1002);
+		CHECK_EQ(ended, 1);
+		net_torture_free(t);
+	}
+	/* lift-after 0: the hold alone, as before. */
+	c.lift_after_s = 0;
+	struct net_torture *t = net_torture_new(&c);
+	(void)pulse(t, "a", 500, 1000, &started);
+	CHECK_EQ(tick_until_idle(t, 1001, 1030), 1000 + c.window_s + c.hold_s);
+	net_torture_free(t);
+}
+
+/* A pulsing flood: 500 names every few seconds. The first pulses end early after 1, 2, 4
+ * quiet seconds (each start leaks the names it took to detect it), the fourth needs 8 = hold:
+ * from then on the mitigation never ends between pulses and nothing passes. After 60 s of
+ * peace a new flood gets the short quiet time again. */
+static void test_lift_after_pulsing(void)
+{
+	struct conf_ddos c = conf_lift();
+	struct net_torture *t = net_torture_new(&c);
+	unsigned started = 0, passed = 0;
+	uint64_t now = 1000;
+	uint64_t want_quiet[] = {1, 2, 4};
+	for (int i = 0; i < 3; i++) {
+		passed += pulse(t, "p", 500, now, &started);
+		CHECK_EQ(started, (unsigned)i + 1);
+		uint64_t end = tick_until_idle(t, now + 1, now + 30);
+		CHECK_EQ(end, now + 1 + want_quiet[i]);
+		now = end + 2;
+	}
+	CHECK(passed < 3 * 150);
+	/* From the fourth start on, pulses 3 s apart never see the mitigation end. */
+	unsigned late = 0;
+	late += pulse(t, "q", 500, now, &started);
+	CHECK_EQ(started, 4);
+	for (int i = 1; i < 10; i++) {
+		for (uint64_t s = now + 1; s < now + 3; s++)
+			CHECK_EQ(net_torture_tick(t, s, on_end, NULL), 1);
+		now += 3;
+		late += pulse(t, "q", 500, now, &started);
+	}
+	CHECK_EQ(started, 4);
+	CHECK(late < 150); /* only the fourth start's detection */
+	/* The pulses stop: the hold ends it; 60 s later a new flood lifts after 1 s again. */
+	uint64_t end = tick_until_idle(t, now + 1, now + 30);
+	CHECK(end > now + c.hold_s);
+	now = end + 61;
+	(void)pulse(t, "r", 500, now, &started);
+	CHECK_EQ(started, 5);
+	CHECK_EQ(tick_until_idle(t, now + 1, now + 30), now + 2);
+	net_torture_free(t);
 }
 
 /* Hold one fetch for @text; returns the verdict, the ref in *ref. */
@@ -277,5 +389,6 @@ static void test_adaptive_fetch_cap(void)
 	net_torture_free(t);
 }
 
-TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis),
-	  TEST(test_unresponsive_pool), TEST(test_tld_and_disabled), TEST(test_adaptive_fetch_cap))
+TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis), TEST(test_lift_after),
+	  TEST(test_lift_after_pulsing), TEST(test_unresponsive_pool), TEST(test_tld_and_disabled),
+	  TEST(test_adaptive_fetch_cap))
