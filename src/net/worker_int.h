@@ -231,6 +231,7 @@ struct net_worker {
 	size_t inline_cap;
 	size_t inline_len;
 	unsigned slot_total;    /* SLOT_COUNT + orphan_cap */
+	unsigned slot_fresh;    /* slots[slot_fresh..] never used yet (untouched pages) */
 	unsigned orphan_cap;    /* limits.upstream-pending-max when the pool was made */
 	unsigned active;        /* slots whose client waits (<= SLOT_COUNT) */
 	unsigned orphans;       /* slots on the orphan list */
