@@ -1604,7 +1604,7 @@ static int set_defaults(struct c2w_config *cfg)
 	s->tcp_pipeline_max = 32;
 	s->tcp_output_max = 128 * 1024;
 	s->edns_udp_size = 1232;
-	s->cache_memory_mb = 96;
+	s->cache_memory_mb = CONF_CACHE_MEMORY_MB_DEFAULT;
 
 	cfg->sinkhole.clients_per_address = 16;
 	cfg->sinkhole.evidence_per_minute = 30;
@@ -1612,7 +1612,7 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->resolver.mode = CONF_RESOLVER_RECURSIVE;
 	cfg->resolver.timeout_ms = 5000;
 	cfg->resolver.serve_stale = false;
-	cfg->resolver.cache_mb = 32;
+	cfg->resolver.cache_mb = CONF_RESOLVER_CACHE_MB_DEFAULT;
 	cfg->resolver.aggressive_nsec = true;
 	cfg->server.syscall_filter = true;
 

@@ -39,6 +39,11 @@ enum conf_resolver_mode {
 	CONF_RESOLVER_FORWARD,
 };
 
+/* Default cache budgets, MiB, all workers together (docs/config.md): most of the memory
+ * goes to the answer cache, a quarter of the total to libunbound. */
+#define CONF_CACHE_MEMORY_MB_DEFAULT   96
+#define CONF_RESOLVER_CACHE_MB_DEFAULT 32
+
 struct conf_server {
 	struct conf_addr *listen; /* default: 127.0.0.1@53 and ::1@53 */
 	size_t listen_count;

@@ -1040,6 +1040,13 @@ static size_t worker_count(const struct c2w_config *cfg)
 	return n < 1 ? 1 : (size_t)n;
 }
 
+/* The gauge of the libunbound cache memory the worker's contexts in use were given. */
+static void count_resolver_cache(struct net_worker *w)
+{
+	w->ctr.resolver_cache_bytes =
+	    resolve_ctx_cache_bytes(w->rctx) + resolve_ctx_cache_bytes(w->rctx_cd);
+}
+
 static int make_resolvers(struct net_worker *w, const struct c2w_config *cfg,
 			  struct resolve_ctx **rctx, struct resolve_ctx **rctx_cd, char *err,
 			  size_t err_len)
@@ -1049,7 +1056,7 @@ static int make_resolvers(struct net_worker *w, const struct c2w_config *cfg,
 	/* resolver.cache-size is for all workers together, like server.cache-memory: each
 	 * worker's libunbound contexts get an equal share (at least 1 MiB). */
 	struct conf_resolver rc = cfg->resolver;
-	unsigned total = rc.cache_mb ? rc.cache_mb : 32;
+	unsigned total = rc.cache_mb ? rc.cache_mb : CONF_RESOLVER_CACHE_MB_DEFAULT;
 	size_t share = total / worker_count(cfg);
 	rc.cache_mb = share < 1 ? 1 : (unsigned)share;
 	int ret = resolve_ctx_new(w->base, &rc, true, rctx, err, err_len);
@@ -1227,8 +1234,7 @@ static void mbox_commit(struct net_worker *w, struct mbox *m)
 		retire(w, w->rctx_cd);
 		w->rctx = w->next_rctx;
 		w->rctx_cd = w->next_rctx_cd;
-		w->ctr.resolver_cache_bytes =
-		    resolve_ctx_cache_bytes(w->rctx) + resolve_ctx_cache_bytes(w->rctx_cd);
+		count_resolver_cache(w);
 		w->next_rctx = NULL;
 		w->next_rctx_cd = NULL;
 	}
@@ -1354,7 +1360,8 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	if (w->base == NULL)
 		goto out_free;
 	/* server.cache-memory is for all workers together: an equal share each. */
-	size_t cache_mb = cfg->server.cache_memory_mb ? cfg->server.cache_memory_mb : 96;
+	size_t cache_mb =
+	    cfg->server.cache_memory_mb ? cfg->server.cache_memory_mb : CONF_CACHE_MEMORY_MB_DEFAULT;
 	w->cache = dns_pcache_new(cache_mb * 1024 * 1024 / worker_count(cfg), PCACHE_BODY_MAX);
 	w->torture = net_torture_new(&cfg->ddos);
 	if (net_deadline_init(&w->deadlines, w->base, on_slot_timeout, w) != C2W_OK)
@@ -1374,8 +1381,7 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	ret = make_resolvers(w, cfg, &w->rctx, &w->rctx_cd, err, err_len);
 	if (ret != C2W_OK)
 		goto out_free;
-	w->ctr.resolver_cache_bytes =
-	    resolve_ctx_cache_bytes(w->rctx) + resolve_ctx_cache_bytes(w->rctx_cd);
+	count_resolver_cache(w);
 	w->ctr.answer_cache_bytes = dns_pcache_capacity(w->cache);
 	*out = w;
 	return C2W_OK;

@@ -222,7 +222,7 @@ static int apply_options(struct ub_ctx *ub, const struct conf_resolver *rc, bool
 			 char *err, size_t err_len)
 {
 	char size[32];
-	unsigned mb = rc->cache_mb ? rc->cache_mb : 32;
+	unsigned mb = rc->cache_mb ? rc->cache_mb : CONF_RESOLVER_CACHE_MB_DEFAULT;
 	int ret = 0;
 	char rate[32];
 	ret |= apply_loopback(ub, rc, err, err_len);
