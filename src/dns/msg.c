@@ -172,6 +172,7 @@ int dns_answer_from_upstream(const struct dns_query *q, const uint8_t *up, size_
 	struct dns_writer w;
 	struct dns_iter it;
 	struct dns_rr rr;
+	bool dnssec_seen = false;
 	int ret;
 
 	ans->len = 0;
@@ -190,8 +191,11 @@ int dns_answer_from_upstream(const struct dns_query *q, const uint8_t *up, size_
 				return C2W_EMALF;
 			continue; /* ours is added per client at render time */
 		}
-		if (!keep_dnssec && strip(rr.type, q->qtype))
-			continue;
+		if (strip(rr.type, q->qtype)) {
+			dnssec_seen = true;
+			if (!keep_dnssec)
+				continue;
+		}
 		ret = dns_writer_copy_rr(&w, rr.section, rr.owner, rr.type, rr.rclass, rr.ttl, up,
 					 up_len, rr.rdata_off, rr.rdlen);
 		if (ret != C2W_OK)
@@ -202,6 +206,7 @@ int dns_answer_from_upstream(const struct dns_query *q, const uint8_t *up, size_
 	ret = dns_writer_finish(&w);
 	ans->secure = secure;
 	ans->dnssec_records = keep_dnssec;
+	ans->do_neutral = !secure && !dnssec_seen;
 	return ret;
 }
 

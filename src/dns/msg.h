@@ -128,6 +128,10 @@ struct dns_answer {
 	uint8_t rcode;
 	bool secure;         /* DNSSEC validated: AD may be set */
 	bool dnssec_records; /* body kept RRSIG/NSEC/NSEC3 (for DO clients) */
+	bool do_neutral;     /* the body is the same for clients with and without DO: not
+				secure, and the upstream reply had no DNSSEC record to keep or
+				strip (dns_answer_from_upstream); the answer cache then keeps one
+				copy for both */
 	uint16_t ttl_count;
 	uint16_t ttl_off[DNS_ANSWER_TTLS]; /* offsets of the 32-bit TTL fields in @wire */
 	uint32_t min_ttl; /* smallest TTL (negative answers: per RFC 2308 SOA rule) */
@@ -141,6 +145,8 @@ struct dns_answer {
  * Turn an upstream answer (libunbound's wire reply to our question) into an answer body for
  * @q: decompress and re-compress every record, drop the upstream OPT, and when @keep_dnssec is
  * false drop RRSIG/NSEC/NSEC3 records not asked for (RFC 4035 3.2.1).
+ * ans->do_neutral is set when the body is the same for either DO: not @secure, and no
+ * RRSIG/NSEC/NSEC3 record (other than of the type asked for) was in the reply.
  *
  * @param q          the client's query (question, qtype)
  * @param up         upstream reply, borrowed for the call

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The per-worker answer cache: rendered answer bodies keyed by (qname, qtype, qclass, DO, CD),
- * in one preallocated memory budget. Each entry takes the bytes its answer needs (header,
- * name, TTL offsets, body), not a fixed slot. Owned by one worker thread: no locks; lookups
- * and stores allocate nothing. Entries expire by their smallest TTL. Eviction is CLOCK-like:
- * the oldest entry goes unless it served a hit; then it gets a second chance (moved to the
- * newest end), so the hot head stays and a flood of one-off names cannot push out popular
- * ones. Hit counts age (halve) only when the cache holds nothing else (see pcache.c).
+ * in one preallocated memory budget. A body marked DO-neutral (dns_answer.do_neutral: not
+ * secure, no DNSSEC records) is kept once and serves clients with and without DO. Each entry
+ * takes the bytes its answer needs (a 32-byte header, TTL offsets, the body with its question),
+ * not a fixed slot. Owned by one worker thread: no locks; lookups and stores allocate nothing.
+ * Entries expire by their smallest TTL. Eviction is CLOCK-like: the oldest entry goes unless it
+ * served a hit; then it gets a second chance (moved to the newest end), so the hot head stays
+ * and a flood of one-off names cannot push out popular ones. Hit counts age (halve) only when
+ * the cache holds nothing else (see pcache.c).
  */
 #ifndef C2W_DNS_PCACHE_H
 #define C2W_DNS_PCACHE_H
@@ -39,7 +41,11 @@ void dns_pcache_free(struct dns_pcache *c);
 bool dns_pcache_lookup(struct dns_pcache *c, const struct dns_query *q, uint64_t now_s,
 		       struct dns_answer *ans, uint32_t *age_s);
 
-/** Store @ans for @q (copied). Bodies with min_ttl 0, or too large, are skipped. */
+/**
+ * Store @ans for @q (copied). Bodies with min_ttl 0, too large, or whose question is not @q's
+ * (canonical qname, qtype, qclass) are skipped. A DO-neutral body replaces the copies of both
+ * DO variants; any other replaces the copy of @q's DO only.
+ */
 void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const struct dns_answer *ans,
 		      uint64_t now_s);
 

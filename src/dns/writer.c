@@ -157,6 +157,7 @@ int dns_writer_init(struct dns_writer *w, struct dns_answer *ans, const struct d
 	ans->rcode = (uint8_t)(rcode > 255 ? 255 : rcode);
 	ans->secure = false;
 	ans->dnssec_records = false;
+	ans->do_neutral = false;
 	ans->ttl_count = 0;
 	ans->min_ttl = 0;
 	ans->ede_code = DNS_EDE_NONE;

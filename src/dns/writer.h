@@ -37,7 +37,7 @@ struct dns_writer {
 /**
  * Start a body: header (QR=1, @rcode, AA when @aa, ID 0) and @q's question in canonical
  * form (omitted, QDCOUNT 0, when @q has none). Resets ans->len, ttl_count, min_ttl, ede_code
- * (DNS_EDE_NONE), secure and dnssec_records.
+ * (DNS_EDE_NONE), secure, dnssec_records and do_neutral.
  *
  * @param w      out: writer, caller's storage
  * @param ans    body to fill; ans->wire and ans->cap set by the caller; kept by @w until

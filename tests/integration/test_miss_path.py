@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 """The cache-miss path (issue 11 "a cheap miss path", issue 8's miss-heavy run):
 
-- An answer libunbound has in its own cache, but c2wall's answer cache does not (here: the
-  same name asked again with DO=1, a different answer-cache key), is answered during the call
-  and leaves with the batch being handled: counted in `resolver_immediate`, right records.
+- An answer libunbound has in its own cache, but c2wall's answer cache does not (here: a name
+  of a signed zone asked again with DO=1, a different answer-cache key), is answered during the
+  call and leaves with the batch being handled: counted in `resolver_immediate`, right records.
+- An answer without DNSSEC records (unsigned zone) is kept once in the answer cache and serves
+  clients with and without DO: the DO=1 query after a DO=0 one is an answer-cache hit.
 - Answers carry the answer section only, as Unbound's daemon sends them (minimal-responses):
   no NS set in authority, no glue in additional; negative answers keep their SOA.
 - Answers that waited for the resolver leave together: a burst of 80 distinct names gets every
@@ -17,8 +19,10 @@ import socket
 import time
 import unittest
 
+import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
 
 import c2w_world as cw
 from c2w_world import DATA, describe, ede_codes, rrset_values
@@ -59,11 +63,13 @@ def rcode(m):
 
 class TestMissPath(unittest.TestCase):
     def test_resolver_cache_answer_joins_the_batch(self):
-        name = "v4only.example.test."
+        name = "www.secure.test."
         m = R.udp(name, "A")
         self.assertEqual(rrset_values(m, "answer", name, "A"), [DATA[name]["A"]], describe(m))
+        self.assertFalse([r for r in m.answer if r.rdtype == dns.rdatatype.RRSIG], describe(m))
         before = stats()
-        # DO=1 is another key of our answer cache, the same entry of libunbound's.
+        # A signed zone: DO=1 is another key of our answer cache (its body keeps the RRSIG),
+        # the same entry of libunbound's.
         m = R.udp(name, "A", want_dnssec=True)
         after = stats()
         self.assertEqual(rcode(m), "NOERROR", describe(m))
@@ -77,9 +83,27 @@ class TestMissPath(unittest.TestCase):
         last = stats()
         self.assertEqual(last["cache_hits"] - after["cache_hits"], 1)
         self.assertEqual(last["resolver_immediate"], after["resolver_immediate"])
+        self.assertTrue([r for r in m.answer if r.rdtype == dns.rdatatype.RRSIG], describe(m))
         # Over TCP the same kind of answer is queued on the connection, complete.
         m = R.tcp(name, "A", cd=True, want_dnssec=True)
         self.assertEqual(rrset_values(m, "answer", name, "A"), [DATA[name]["A"]], describe(m))
+
+    def test_unsigned_answer_serves_both_do(self):
+        name = "v4only.example.test."
+        m = R.udp(name, "A")
+        self.assertEqual(rrset_values(m, "answer", name, "A"), [DATA[name]["A"]], describe(m))
+        before = stats()
+        m = R.udp(name, "A", want_dnssec=True)
+        after = stats()
+        self.assertEqual(rcode(m), "NOERROR", describe(m))
+        self.assertEqual(rrset_values(m, "answer", name, "A"), [DATA[name]["A"]], describe(m))
+        self.assertFalse(m.flags & dns.flags.AD, describe(m))
+        self.assertEqual(after["cache_hits"] - before["cache_hits"], 1)
+        self.assertEqual(after["cache_misses"], before["cache_misses"])
+        self.assertEqual(after["resolver_immediate"], before["resolver_immediate"])
+        # CD is still part of the key: CD=1 is not served from the CD=0 entry.
+        R.udp(name, "A", cd=True)
+        self.assertEqual(stats()["cache_misses"] - after["cache_misses"], 1)
 
     def test_minimal_responses(self):
         name = "www.example.test."

@@ -271,6 +271,7 @@ static void test_upstream_cname_chain(void)
 	CHECK_EQ(ans.rcode, DNS_RCODE_NOERROR);
 	CHECK(ans.secure);
 	CHECK(!ans.dnssec_records);
+	CHECK(!ans.do_neutral); /* secure: AD for DO clients only, and the RRSIG */
 	CHECK_EQ(ans.min_ttl, 60);
 	CHECK_EQ(ans.ttl_count, 7);
 	CHECK(ans.len < sizeof(pkt_a_cname_chain)); /* no RRSIG, no OPT, compressed */
@@ -314,6 +315,7 @@ static void test_upstream_cname_chain(void)
 					  true, &ans),
 		 C2W_OK);
 	CHECK(ans.dnssec_records);
+	CHECK(!ans.do_neutral);
 	CHECK_EQ(decode(wire, ans.len, &d), C2W_OK);
 	CHECK_EQ(d.an, 4);
 	CHECK_EQ(d.rr[3].type, DNS_TYPE_RRSIG);
@@ -340,6 +342,7 @@ static void test_upstream_nxdomain(void)
 					  &ans),
 		 C2W_OK);
 	CHECK_EQ(ans.rcode, DNS_RCODE_NXDOMAIN);
+	CHECK(!ans.do_neutral); /* not secure, but the reply had RRSIG and NSEC (stripped here) */
 	CHECK_EQ(ans.min_ttl, 300); /* RFC 2308: min(SOA TTL 3600, MINIMUM 300) */
 	CHECK_EQ(decode(wire, ans.len, &d), C2W_OK);
 	CHECK_EQ(d.flags & 0xF, DNS_RCODE_NXDOMAIN);
@@ -371,6 +374,15 @@ static void test_upstream_mx_and_mismatch(void)
 	size_t nlen;
 
 	parse_ok(qpkt, sizeof(qpkt), &q);
+	CHECK_EQ(dns_answer_from_upstream(&q, pkt_a_mx, sizeof(pkt_a_mx), false, false, &ans),
+		 C2W_OK);
+	CHECK(ans.do_neutral); /* insecure, no DNSSEC records: the same body for DO clients */
+	CHECK_EQ(dns_answer_from_upstream(&q, pkt_a_mx, sizeof(pkt_a_mx), false, true, &ans),
+		 C2W_OK);
+	CHECK(ans.do_neutral);
+	CHECK_EQ(dns_answer_from_upstream(&q, pkt_a_mx, sizeof(pkt_a_mx), true, false, &ans),
+		 C2W_OK);
+	CHECK(!ans.do_neutral);
 	CHECK_EQ(dns_answer_from_upstream(&q, pkt_a_mx, sizeof(pkt_a_mx), false, false, &ans),
 		 C2W_OK);
 	CHECK_EQ(decode(wire, ans.len, &d), C2W_OK);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dns/pcache.h: hit, miss, expiry, key parts (case, type, DO, CD), what is not stored, clear,
+ * dns/pcache.h: hit, miss, expiry, key parts (case, type, DO, CD), one copy of a DO-neutral
+ * body for both DO variants, budgets of any size, what is not stored, clear,
  * entries sized to the answer within the byte budget, eviction order (one-offs first, oldest
  * first; names asked for again survive a flood; aging when everything is popular), the tag
  * (policy generation) kept, and the cost of a hit.
@@ -98,6 +99,7 @@ static void test_hit_miss_expiry(void)
 	CHECK(!dns_pcache_lookup(c, &q2, 1060, &hit, &age));
 
 	/* Other type, DO, CD: other keys. */
+	mkanswer(&ans, &q, 60, 7); /* buf was cleared above */
 	dns_pcache_store(c, &q, &ans, 2000);
 	mkquery(&q2, pkt2, "www.example.com.", DNS_TYPE_AAAA, false, false);
 	CHECK(!dns_pcache_lookup(c, &q2, 2000, &hit, &age));
@@ -120,6 +122,93 @@ static void test_hit_miss_expiry(void)
 	CHECK(!dns_pcache_lookup(c, &q2, 2001, &hit, &age));
 	dns_pcache_free(c);
 	dns_pcache_free(NULL);
+}
+
+/* A DO-neutral body (insecure, no DNSSEC records) is kept once and serves both DO variants;
+ * a body that is not stays with its own DO; CD stays a separate key. */
+static void test_do_neutral(void)
+{
+	struct dns_pcache *c = dns_pcache_new(256 * 1024, 1232);
+	struct dns_query q0, q1, qcd;
+	uint8_t p0[512], p1[512], pcd[512], buf[1232];
+	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)}, hit;
+	uint32_t age;
+
+	mkquery(&q0, p0, "n.example.", DNS_TYPE_A, false, false);
+	mkquery(&q1, p1, "n.example.", DNS_TYPE_A, true, false);
+	mkquery(&qcd, pcd, "n.example.", DNS_TYPE_A, true, true);
+	mkanswer(&ans, &q0, 60, 1);
+	ans.do_neutral = true;
+	dns_pcache_store(c, &q0, &ans, 10);
+	size_t one = dns_pcache_used(c);
+	CHECK(dns_pcache_lookup(c, &q1, 10, &hit, &age));
+	CHECK_EQ(answer_octet(&hit), 1);
+	CHECK(hit.do_neutral);
+	CHECK(!dns_pcache_lookup(c, &qcd, 10, &hit, &age));
+	CHECK(dns_pcache_seen(c, &q1));
+
+	/* DO clients got another body (say the zone was signed since): theirs from now on, the
+	 * neutral copy still serves the others. */
+	mkanswer(&ans, &q1, 60, 2);
+	dns_pcache_store(c, &q1, &ans, 11);
+	CHECK(dns_pcache_lookup(c, &q1, 11, &hit, &age));
+	CHECK_EQ(answer_octet(&hit), 2);
+	CHECK(!hit.do_neutral);
+	CHECK(dns_pcache_lookup(c, &q0, 11, &hit, &age));
+	CHECK_EQ(answer_octet(&hit), 1);
+
+	/* A neutral answer again replaces both copies with one. */
+	mkanswer(&ans, &q1, 60, 3);
+	ans.do_neutral = true;
+	dns_pcache_store(c, &q1, &ans, 12);
+	CHECK(dns_pcache_lookup(c, &q0, 12, &hit, &age));
+	CHECK_EQ(answer_octet(&hit), 3);
+	CHECK(dns_pcache_lookup(c, &q1, 12, &hit, &age));
+	CHECK_EQ(answer_octet(&hit), 3);
+
+	/* Not neutral: the other DO misses (the existing key test in test_hit_miss_expiry). */
+	dns_pcache_clear(c);
+	mkanswer(&ans, &q0, 60, 4);
+	dns_pcache_store(c, &q0, &ans, 13);
+	CHECK_EQ(dns_pcache_used(c), one);
+	CHECK(!dns_pcache_lookup(c, &q1, 13, &hit, &age));
+	CHECK(dns_pcache_lookup(c, &q0, 13, &hit, &age));
+
+	/* A body whose question is not the key's is not stored. */
+	struct dns_query qo;
+	uint8_t po[512];
+	mkquery(&qo, po, "other.example.", DNS_TYPE_A, false, false);
+	mkanswer(&ans, &qo, 60, 5);
+	dns_pcache_store(c, &q0, &ans, 14);
+	CHECK(dns_pcache_lookup(c, &q0, 14, &hit, &age));
+	CHECK_EQ(answer_octet(&hit), 4);
+	dns_pcache_free(c);
+}
+
+static bool put(struct dns_pcache *c, const char *prefix, int i, uint32_t ttl, uint64_t now,
+		bool read_back);
+static bool has(struct dns_pcache *c, const char *prefix, int i, uint64_t now);
+
+/* Budgets that are not powers of two: the index and the ring together stay within the
+ * budget, and what it holds is found again. */
+static void test_budgets(void)
+{
+	const size_t sizes[] = {64 * 1024, 3u * 1024 * 1024 + 12345, 10u * 1024 * 1024 / 3,
+				96u * 1024 * 1024 / 7};
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct dns_pcache *c = dns_pcache_new(sizes[k], 1232);
+		unsigned found = 0;
+		CHECK(c != NULL);
+		CHECK(dns_pcache_capacity(c) <= sizes[k]);
+		CHECK(dns_pcache_capacity(c) >= sizes[k] - 4096);
+		for (int i = 0; i < 300; i++)
+			put(c, "b", i, 300, 10, false);
+		for (int i = 0; i < 300; i++)
+			found += has(c, "b", i, 11);
+		CHECK(found >= 290);
+		dns_pcache_free(c);
+	}
 }
 
 static void test_not_stored(void)
@@ -197,7 +286,8 @@ static void test_sizes(void)
 	for (int i = 0; i < N; i++)
 		put(c, "small", i, 300, 10, false);
 	size_t used = dns_pcache_used(c);
-	/* About 100 bytes per entry (40 header, name, one TTL offset, a 50-byte body). */
+	/* About 90 bytes per entry (32 header, one TTL offset, a 50-byte body with its question).
+	 */
 	CHECK(used > N * 64 && used < N * 160);
 	for (int i = 0; i < N; i++)
 		found += has(c, "small", i, 11);
@@ -421,6 +511,7 @@ static void test_many_hits(void)
 	dns_pcache_free(c);
 }
 
-TEST_MAIN(TEST(test_hit_miss_expiry), TEST(test_not_stored), TEST(test_sizes),
-	  TEST(test_eviction_order), TEST(test_ttl_seen_tag), TEST(test_aging),
-	  TEST(test_random_integrity), TEST(test_flood_keeps_hot), TEST(test_many_hits))
+TEST_MAIN(TEST(test_hit_miss_expiry), TEST(test_do_neutral), TEST(test_budgets),
+	  TEST(test_not_stored), TEST(test_sizes), TEST(test_eviction_order),
+	  TEST(test_ttl_seen_tag), TEST(test_aging), TEST(test_random_integrity),
+	  TEST(test_flood_keeps_hot), TEST(test_many_hits))
