@@ -291,7 +291,7 @@ static void test_sizes(void)
 	CHECK(used > N * 64 && used < N * 160);
 	for (int i = 0; i < N; i++)
 		found += has(c, "small", i, 11);
-	/* A few may share a full 4-way index bucket with others; nearly all are there. */
+	/* A few may share a full 8-way index bucket with others; nearly all are there. */
 	CHECK(found >= N * 98 / 100);
 
 	struct dns_query q;
