@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <xxhash.h>
 
 #include "dns/msg.h"
@@ -56,6 +57,7 @@ struct net_torture {
 	unsigned lift_rate;      /* misses per second under which a mitigated second is quiet */
 	unsigned active;
 	unsigned pool_inflight; /* fetches in flight toward unresponsive zones, all together */
+	uint64_t seed;          /* of the zone hash: which zones share a set is not predictable */
 	struct zone zones[NET_TORTURE_ZONES];
 };
 
@@ -90,6 +92,8 @@ struct net_torture *net_torture_new(const struct conf_ddos *cfg)
 	struct net_torture *t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
+		t->seed = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
 	net_torture_set_conf(t, cfg);
 	return t;
 }
@@ -116,9 +120,9 @@ static unsigned label_count(const uint8_t *n)
 	return c;
 }
 
-static uint64_t zone_hash(const uint8_t *name, size_t len)
+static uint64_t zone_hash(const struct net_torture *t, const uint8_t *name, size_t len)
 {
-	uint64_t h = XXH3_64bits(name, len);
+	uint64_t h = XXH3_64bits_withSeed(name, len, t->seed);
 	return h + (h == 0); /* 0 marks an empty way */
 }
 
@@ -137,19 +141,38 @@ static bool busy(const struct zone *z)
 	return z->inflight != 0 || z->until != 0;
 }
 
-/* An empty way, else the least recently used idle one; NULL when all four are busy. */
+static uint32_t strike_memory(const struct net_torture *t);
+
+/* A mitigation of the zone ended within the strike memory: its entry carries what makes the
+ * next flood on it end later (start()), so other zones' churn must not push it out first. */
+static bool remembers(const struct net_torture *t, const struct zone *z, uint32_t now)
+{
+	return z->ended != 0 && (uint32_t)(now - z->ended) <= strike_memory(t);
+}
+
+/*
+ * An empty way, else the least recently used idle one that remembers no recent mitigation,
+ * else the least recently used idle one; NULL when all four are busy.
+ */
 static struct zone *claim(struct net_torture *t, const uint8_t *name, size_t len, uint64_t h,
 			  uint32_t now)
 {
 	struct zone *set = &t->zones[(h % SETS) * WAYS], *victim = NULL;
+	bool victim_remembers = false;
 	for (unsigned w = 0; w < WAYS; w++) {
 		struct zone *z = &set[w];
 		if (z->hash == 0) {
 			victim = z;
 			break;
 		}
-		if (!busy(z) && (victim == NULL || (int32_t)(z->last_s - victim->last_s) < 0))
+		if (busy(z))
+			continue;
+		bool r = remembers(t, z, now);
+		if (victim == NULL || (victim_remembers && !r) ||
+		    (victim_remembers == r && (int32_t)(z->last_s - victim->last_s) < 0)) {
 			victim = z;
+			victim_remembers = r;
+		}
 	}
 	if (victim == NULL)
 		return NULL;
@@ -210,7 +233,7 @@ static struct zone *mitigating_ancestor(struct net_torture *t, const uint8_t *zo
 		if (label_count(n) < 2)
 			return NULL;
 		size_t len = wire_len(n);
-		struct zone *z = find(t, n, len, zone_hash(n, len));
+		struct zone *z = find(t, n, len, zone_hash(t, n, len));
 		if (z != NULL && z->until != 0)
 			return z;
 	}
@@ -294,7 +317,7 @@ enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *
 	if (label_count(zone) < 2)
 		return NET_TORTURE_PASS;
 	size_t len = wire_len(zone);
-	uint64_t h = zone_hash(zone, len);
+	uint64_t h = zone_hash(t, zone, len);
 	struct zone *z = find(t, zone, len, h);
 	if (z == NULL && (z = claim(t, zone, len, h, now)) == NULL) {
 		struct zone *a = t->active != 0 ? mitigating_ancestor(t, zone) : NULL;

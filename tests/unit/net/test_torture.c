@@ -5,7 +5,7 @@
  * goes on and ends after the hold; the adaptive fetch cap shrinks on timeouts and grows back;
  * top-level domains are never mitigated; disabled means PASS; with lift-after a mitigation
  * ends once the flood stops, and a pulsing flood needs ever longer quiet until only the hold
- * ends it.
+ * ends it, even when many other zones are seen in between.
  */
 #include "dns/name.h"
 #include "net/torture.h"
@@ -389,6 +389,31 @@ static void test_adaptive_fetch_cap(void)
 	net_torture_free(t);
 }
 
+/* The memory of a recent mitigation is not pushed out by other zones: after 8,192 other zones
+ * (eight times the table) each missed once, a new flood on the victim within the strike memory
+ * still needs twice the quiet time (2 s) to end early, not the first flood's 1 s. */
+static void test_strikes_survive_zone_churn(void)
+{
+	struct conf_ddos c = conf_lift();
+	struct net_torture *t = net_torture_new(&c);
+	unsigned started = 0;
+	char name[64];
+	(void)pulse(t, "p", 500, 1000, &started);
+	CHECK_EQ(started, 1);
+	uint64_t end = tick_until_idle(t, 1001, 1030);
+	CHECK_EQ(end, 1002);
+	for (int i = 0; i < 8 * NET_TORTURE_ZONES; i++) {
+		snprintf(name, sizeof(name), "www.z%d.example.", i);
+		CHECK_EQ(ask(t, name, false, end + 1 + (uint64_t)(i & 1), NET_TORTURE_ANSWER),
+			 NET_TORTURE_PASS);
+	}
+	uint64_t now = end + 3;
+	(void)pulse(t, "q", 500, now, &started);
+	CHECK_EQ(started, 2);
+	CHECK_EQ(tick_until_idle(t, now + 1, now + 30), now + 3);
+	net_torture_free(t);
+}
+
 TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis), TEST(test_lift_after),
 	  TEST(test_lift_after_pulsing), TEST(test_unresponsive_pool), TEST(test_tld_and_disabled),
-	  TEST(test_adaptive_fetch_cap))
+	  TEST(test_adaptive_fetch_cap), TEST(test_strikes_survive_zone_churn))
