@@ -175,18 +175,25 @@ static int on_ctl_reload(void *arg, int argc, char **argv, struct control_reply 
 	return ret;
 }
 
+void net_server_counters(const struct net_server *srv, struct net_counters *sum)
+{
+	struct net_counters c;
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned i = 0; i < srv->worker_count; i++) {
+		net_worker_counters(srv->workers[i], &c);
+#define NET_COUNTER_SUM(name, help) sum->name += c.name;
+		NET_COUNTERS(NET_COUNTER_SUM)
+#undef NET_COUNTER_SUM
+	}
+}
+
 static int on_ctl_stats(void *arg, int argc, char **argv, struct control_reply *reply)
 {
 	struct net_server *srv = arg;
 	(void)argc;
 	(void)argv;
-	struct net_counters sum = {0}, c;
-	for (unsigned i = 0; i < srv->worker_count; i++) {
-		net_worker_counters(srv->workers[i], &c);
-#define NET_COUNTER_SUM(name, help) sum.name += c.name;
-		NET_COUNTERS(NET_COUNTER_SUM)
-#undef NET_COUNTER_SUM
-	}
+	struct net_counters sum;
+	net_server_counters(srv, &sum);
 	control_reply_printf(reply, "{\"workers\":%u", srv->worker_count);
 #define NET_COUNTER_JSON(name, help)                                                               \
 	control_reply_printf(reply, ",\"" #name "\":%llu", (unsigned long long)sum.name);

@@ -50,6 +50,11 @@ const void *net_server_snap(const struct net_server *srv);
 /** Number of workers. */
 unsigned net_server_worker_count(const struct net_server *srv);
 
+struct net_counters;
+
+/** Every worker's counters summed (gauges too); callable from any thread while they run. */
+void net_server_counters(const struct net_server *srv, struct net_counters *sum);
+
 void net_server_free(struct net_server *srv);
 
 #endif

@@ -21,27 +21,27 @@ static void count_rcode(struct net_worker *w, const uint8_t *msg, size_t len)
 {
 	if (len < DNS_HEADER_LEN)
 		return;
-	w->ctr.answers++;
+	CTR_ADD(w->ctr.answers, 1);
 	if (msg[2] & 0x02)
-		w->ctr.truncated++;
+		CTR_ADD(w->ctr.truncated, 1);
 	switch (msg[3] & 0x0f) {
 	case DNS_RCODE_NOERROR:
-		w->ctr.noerror++;
+		CTR_ADD(w->ctr.noerror, 1);
 		break;
 	case DNS_RCODE_NXDOMAIN:
-		w->ctr.nxdomain++;
+		CTR_ADD(w->ctr.nxdomain, 1);
 		break;
 	case DNS_RCODE_SERVFAIL:
-		w->ctr.servfail++;
+		CTR_ADD(w->ctr.servfail, 1);
 		break;
 	case DNS_RCODE_FORMERR:
-		w->ctr.formerr++;
+		CTR_ADD(w->ctr.formerr, 1);
 		break;
 	case DNS_RCODE_REFUSED:
-		w->ctr.refused++;
+		CTR_ADD(w->ctr.refused, 1);
 		break;
 	case DNS_RCODE_NOTIMP:
-		w->ctr.notimp++;
+		CTR_ADD(w->ctr.notimp, 1);
 		break;
 	default:
 		break;
@@ -100,9 +100,9 @@ static int answer_notify(struct net_worker *w, const struct dns_query *q,
 	bool ok = w->feeds != NULL && q->qtype == DNS_TYPE_SOA && q->qclass == DNS_CLASS_IN &&
 		  net_feeds_notify(w->feeds, q->qname, q->qname_len, rt->peer);
 	if (ok)
-		w->ctr.notify_accepted++;
+		CTR_ADD(w->ctr.notify_accepted, 1);
 	else
-		w->ctr.notify_refused++;
+		CTR_ADD(w->ctr.notify_refused, 1);
 	return net_worker_answer_rcode(w, q, ok ? DNS_RCODE_NOERROR : DNS_RCODE_REFUSED,
 				       DNS_EDE_NONE, NULL, rt->tcp, out, out_cap);
 }
@@ -117,7 +117,7 @@ static int answer_xfr(struct net_worker *w, const uint8_t *pkt, size_t len,
 		      size_t out_cap)
 {
 	if (w->xfr == NULL) {
-		w->ctr.xfr_out_refused++;
+		CTR_ADD(w->ctr.xfr_out_refused, 1);
 		return net_worker_answer_rcode(w, q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL,
 					       rt->tcp, out, out_cap);
 	}
@@ -126,31 +126,31 @@ static int answer_xfr(struct net_worker *w, const uint8_t *pkt, size_t len,
 	int n = net_xfr_query(w->xfr, pkt, len, rt->peer, rt->tcp, out, out_cap, &s, &oc);
 	switch (oc) {
 	case NET_XFR_SOA:
-		w->ctr.xfr_out_soa++;
+		CTR_ADD(w->ctr.xfr_out_soa, 1);
 		break;
 	case NET_XFR_AXFR:
-		w->ctr.xfr_out_axfr++;
+		CTR_ADD(w->ctr.xfr_out_axfr, 1);
 		break;
 	case NET_XFR_IXFR:
-		w->ctr.xfr_out_ixfr++;
+		CTR_ADD(w->ctr.xfr_out_ixfr, 1);
 		break;
 	case NET_XFR_IXFR_FULL:
-		w->ctr.xfr_out_ixfr_full++;
+		CTR_ADD(w->ctr.xfr_out_ixfr_full, 1);
 		break;
 	case NET_XFR_UPTODATE:
-		w->ctr.xfr_out_uptodate++;
+		CTR_ADD(w->ctr.xfr_out_uptodate, 1);
 		break;
 	case NET_XFR_REFUSED_UDP:
-		w->ctr.xfr_out_refused_udp++;
+		CTR_ADD(w->ctr.xfr_out_refused_udp, 1);
 		break;
 	case NET_XFR_TSIG_BAD:
-		w->ctr.xfr_out_tsig_bad++;
+		CTR_ADD(w->ctr.xfr_out_tsig_bad, 1);
 		break;
 	case NET_XFR_LIMITED:
-		w->ctr.xfr_out_limited++;
+		CTR_ADD(w->ctr.xfr_out_limited, 1);
 		break;
 	default:
-		w->ctr.xfr_out_refused++;
+		CTR_ADD(w->ctr.xfr_out_refused, 1);
 		break;
 	}
 	if (s != NULL) {
@@ -215,25 +215,25 @@ void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
 				const uint8_t *zone, struct net_torture_answer *a)
 {
 	if (v == NET_TORTURE_LIMIT_POOL) {
-		w->ctr.fetch_unresponsive_limited++;
+		CTR_ADD(w->ctr.fetch_unresponsive_limited, 1);
 		*a = (struct net_torture_answer){DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 						 "fetch limit for unresponsive servers reached"};
 		return;
 	}
 	if (v == NET_TORTURE_LIMIT) {
-		w->ctr.fetch_limited++;
+		CTR_ADD(w->ctr.fetch_limited, 1);
 		*a = (struct net_torture_answer){DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 						 "fetch limit for the zone reached"};
 		return;
 	}
 	uint8_t rcode = ddos_rcode(w);
-	w->ctr.ddos_mitigated++;
+	CTR_ADD(w->ctr.ddos_mitigated, 1);
 	if (v == NET_TORTURE_START) {
 		char text[DNS_NAME_TEXT_MAX];
 		if (dns_name_to_text(zone, text, sizeof(text)) < 0)
 			text[0] = '\0';
-		w->ctr.ddos_mitigations++;
-		w->ctr.ddos_active = net_torture_active(w->torture);
+		CTR_ADD(w->ctr.ddos_mitigations, 1);
+		CTR_SET(w->ctr.ddos_active, net_torture_active(w->torture));
 		c2w_log_warn("worker %u: ddos: random-subdomain flood on %s: mitigation started "
 			     "(uncached names answered %s for at least %us)",
 			     w->id, text,
@@ -264,7 +264,7 @@ static int on_miss(struct net_worker *w, const struct dns_query *q, const struct
 						      zone);
 	if (v == NET_TORTURE_PASS) {
 		int ret = defer_query(w, q, rt, hit, policy_off, ref, popular, out, out_cap);
-		w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+		CTR_SET(w->ctr.fetch_unresponsive, net_torture_unresponsive(w->torture));
 		return ret;
 	}
 	struct net_torture_answer a;
@@ -277,14 +277,14 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 		  uint8_t *out, size_t out_cap)
 {
 	struct dns_query q;
-	w->ctr.queries++;
+	CTR_ADD(w->ctr.queries, 1);
 	int ret = dns_query_parse(pkt, len, &q);
 	if (ret == C2W_EIGNORE) {
-		w->ctr.dropped++;
+		CTR_ADD(w->ctr.dropped, 1);
 		return 0;
 	}
 	if (ret != C2W_OK) {
-		w->ctr.cookie_malformed += q.cookie_malformed;
+		CTR_ADD(w->ctr.cookie_malformed, q.cookie_malformed);
 		q.cookie_len = 0; /* never echo what we did not check */
 		return net_worker_answer_rcode(w, &q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL,
 					       rt->tcp, out, out_cap);
@@ -338,7 +338,7 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 		if (policy_off || w->snap == NULL ||
 		    (v == POLICY_VERDICT_NONE && !policy_snap_has_response_rules(w->snap)))
 			return answer_any(w, &q, rt->tcp, out, out_cap);
-		w->ctr.cache_misses++;
+		CTR_ADD(w->ctr.cache_misses, 1);
 		return on_miss(w, &q, rt, &hit, policy_off, out, out_cap);
 	}
 
@@ -347,7 +347,7 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 	if (dns_pcache_lookup(w->cache, &q, w->now_s, &cached, &age) &&
 	    (policy_off || w->snap == NULL || cached.tag == w->snap_gen ||
 	     net_wpolicy_cached_ok(w, &q, rt, &cached))) {
-		w->ctr.cache_hits++;
+		CTR_ADD(w->ctr.cache_hits, 1);
 		/* Cached bodies carry no response-side policy match (on_resolved() stores only
 		 * those), so a tentative query-time hit stands as it is. */
 		if (hit.action != POLICY_ACTION_NONE) {
@@ -358,7 +358,7 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 		}
 		return net_worker_render(w, &q, &cached, age, rt->tcp, out, out_cap);
 	}
-	w->ctr.cache_misses++;
+	CTR_ADD(w->ctr.cache_misses, 1);
 	return on_miss(w, &q, rt, &hit, policy_off, out, out_cap);
 }
 
@@ -400,7 +400,7 @@ static struct net_slot *slot_get(struct net_worker *w)
 	s->counted = false;
 	s->rq = NULL;
 	w->active++;
-	w->ctr.inflight = w->active;
+	CTR_SET(w->ctr.inflight, w->active);
 	return s;
 }
 
@@ -431,26 +431,26 @@ static void orphan_unlink(struct net_worker *w, struct net_slot *s)
 	s->oprev = s->onext = NULL;
 	s->orphan = false;
 	w->orphans--;
-	w->ctr.upstream_orphans = w->orphans;
+	CTR_SET(w->ctr.upstream_orphans, w->orphans);
 }
 
 static void slot_put(struct net_worker *w, struct net_slot *s)
 {
 	net_deadline_del(&w->deadlines, &s->dl);
 	net_torture_release(w->torture, s->zone_ref);
-	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+	CTR_SET(w->ctr.fetch_unresponsive, net_torture_unresponsive(w->torture));
 	s->zone_ref = 0;
 	if (s->ns_out) {
 		/* An orphan cancelled while its name-server look-up was out. */
 		s->ns_out = false;
-		w->ctr.cut_lookups_inflight--;
+		CTR_ADD(w->ctr.cut_lookups_inflight, -1);
 	}
 	slot_detach(w, s);
 	if (s->orphan) {
 		orphan_unlink(w, s);
 	} else {
 		w->active--;
-		w->ctr.inflight = w->active;
+		CTR_SET(w->ctr.inflight, w->active);
 	}
 	free(s->saved);
 	s->saved = NULL;
@@ -466,7 +466,7 @@ static void orphan_cancel_oldest(struct net_worker *w)
 {
 	struct net_slot *o = w->orphan_head;
 	resolve_query_cancel(o->rq);
-	w->ctr.upstream_cancelled++;
+	CTR_ADD(w->ctr.upstream_cancelled, 1);
 	slot_put(w, o);
 }
 
@@ -480,7 +480,7 @@ static void slot_orphan(struct net_worker *w, struct net_slot *s)
 	unsigned budget = w->cfg->limits.upstream_pending_max;
 	if (budget > w->orphan_cap)
 		budget = w->orphan_cap; /* the pool was sized at start (a restart key) */
-	w->ctr.upstream_orphaned++;
+	CTR_ADD(w->ctr.upstream_orphaned, 1);
 	if (s->rq == NULL) {
 		/* Not waiting for libunbound (no path leaves a slot so): nothing to keep. */
 		slot_put(w, s);
@@ -488,14 +488,14 @@ static void slot_orphan(struct net_worker *w, struct net_slot *s)
 	}
 	if (budget == 0) {
 		resolve_query_cancel(s->rq);
-		w->ctr.upstream_cancelled++;
+		CTR_ADD(w->ctr.upstream_cancelled, 1);
 		slot_put(w, s);
 		return;
 	}
 	while (w->orphans >= budget)
 		orphan_cancel_oldest(w);
 	w->active--;
-	w->ctr.inflight = w->active;
+	CTR_SET(w->ctr.inflight, w->active);
 	s->orphan = true;
 	s->onext = NULL;
 	s->oprev = w->orphan_tail;
@@ -505,7 +505,7 @@ static void slot_orphan(struct net_worker *w, struct net_slot *s)
 		w->orphan_head = s;
 	w->orphan_tail = s;
 	w->orphans++;
-	w->ctr.upstream_orphans = w->orphans;
+	CTR_SET(w->ctr.upstream_orphans, w->orphans);
 }
 
 static void slot_deliver(struct net_worker *w, struct net_slot *s, const struct dns_answer *ans)
@@ -634,7 +634,7 @@ struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_quer
 	if (ret != C2W_OK) {
 		/* C2W_EFULL cannot happen while the table holds SLOT_COUNT clients; if it did,
 		 * refusing is the bounded answer. */
-		w->ctr.client_over_limit++;
+		CTR_ADD(w->ctr.client_over_limit, 1);
 		if (why != NULL)
 			*why = C2W_ERANGE;
 		return NULL;
@@ -642,7 +642,7 @@ struct net_slot *net_worker_slot_new(struct net_worker *w, const struct dns_quer
 	struct net_slot *s = slot_get(w);
 	if (s == NULL) {
 		net_client_table_put(w->clients, &ck);
-		w->ctr.slots_exhausted++;
+		CTR_ADD(w->ctr.slots_exhausted, 1);
 		if (why != NULL)
 			*why = C2W_EFULL;
 		return NULL;
@@ -703,7 +703,7 @@ static void on_slot_timeout(void *arg, struct net_deadline_node *n)
 	/* The upstream did not answer in time: SERVFAIL now (DESIGN: SERVFAIL within a bound).
 	 * The client side is released at once; the upstream work goes on as an orphan. */
 	s->timed_out = true;
-	w->ctr.timeouts++;
+	CTR_ADD(w->ctr.timeouts, 1);
 	if (s->stage == NET_STAGE_MAIN || s->stage == NET_STAGE_NS)
 		net_torture_outcome(w->torture, s->zone_ref, NET_TORTURE_TIMEOUT);
 	struct dns_answer *ans = &w->ans;
@@ -761,7 +761,7 @@ static int defer_query(struct net_worker *w, const struct dns_query *q, const st
 					       "resolver error", rt->tcp, out, out_cap);
 	}
 	if (ilen > 0)
-		w->ctr.resolver_immediate++;
+		CTR_ADD(w->ctr.resolver_immediate, 1);
 	return (int)ilen;
 }
 
@@ -811,7 +811,7 @@ static void udp_send_one(struct net_worker *w, const struct net_route *rt, uint8
 	};
 	write_pktinfo(rt, &mh, ctrl);
 	if (sendmsg(rt->fd, &mh, MSG_DONTWAIT) < 0)
-		w->ctr.send_errors++;
+		CTR_ADD(w->ctr.send_errors, 1);
 }
 
 static void send_batch(struct net_worker *w, int fd, struct mmsghdr *msgs, unsigned count)
@@ -821,7 +821,7 @@ static void send_batch(struct net_worker *w, int fd, struct mmsghdr *msgs, unsig
 		int n = sendmmsg(fd, msgs + sent, count - sent, MSG_DONTWAIT);
 		if (n <= 0) {
 			/* Drop the rest of the batch rather than block the worker. */
-			w->ctr.send_errors += count - sent;
+			CTR_ADD(w->ctr.send_errors, count - sent);
 			return;
 		}
 		sent += (unsigned)n;
@@ -838,7 +838,7 @@ static void defer_flush(struct net_worker *w)
 	if (w->defer_count == 0)
 		return;
 	send_batch(w, w->defer_fd, w->dmsg, w->defer_count);
-	w->ctr.udp_defer_flushes++;
+	CTR_ADD(w->ctr.udp_defer_flushes, 1);
 	w->defer_count = 0;
 }
 
@@ -912,7 +912,7 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 				read_pktinfo(mh, &rt);
 			else
 				rt.local_family = 0;
-			w->ctr.udp_queries++;
+			CTR_ADD(w->ctr.udp_queries, 1);
 			int len = net_worker_handle(w, w->rx[i], w->rmsg[i].msg_len, &rt,
 						    w->tx[nsend], UDP_TX_SIZE);
 			if (len <= 0)
@@ -1043,8 +1043,8 @@ static size_t worker_count(const struct c2w_config *cfg)
 /* The gauge of the libunbound cache memory the worker's contexts in use were given. */
 static void count_resolver_cache(struct net_worker *w)
 {
-	w->ctr.resolver_cache_bytes =
-	    resolve_ctx_cache_bytes(w->rctx) + resolve_ctx_cache_bytes(w->rctx_cd);
+	CTR_SET(w->ctr.resolver_cache_bytes,
+		resolve_ctx_cache_bytes(w->rctx) + resolve_ctx_cache_bytes(w->rctx_cd));
 }
 
 static int make_resolvers(struct net_worker *w, const struct c2w_config *cfg,
@@ -1110,7 +1110,7 @@ static void on_torture_end(void *arg, const uint8_t *zone, const struct net_tort
 	if (dns_name_to_text(zone, text, sizeof(text)) < 0)
 		text[0] = '\0';
 	if (st->early)
-		w->ctr.ddos_lifted++;
+		CTR_ADD(w->ctr.ddos_lifted, 1);
 	c2w_log_warn("worker %u: ddos: mitigation for %s ended after %us (%llu queries answered)%s",
 		     w->id, text, st->seconds, (unsigned long long)st->mitigated,
 		     st->early ? ": the flood stopped" : "");
@@ -1122,8 +1122,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	__atomic_add_fetch(&w->beat, 1, __ATOMIC_RELAXED);
-	w->ctr.ddos_active = net_torture_tick(w->torture, mono_s(), on_torture_end, w);
-	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+	CTR_SET(w->ctr.ddos_active, net_torture_tick(w->torture, mono_s(), on_torture_end, w));
+	CTR_SET(w->ctr.fetch_unresponsive, net_torture_unresponsive(w->torture));
 	/* Contexts replaced by a reload go once their last query has called back; freeing them
 	 * here, outside libunbound's callbacks, is safe. */
 	for (struct retired_ctx **pr = &w->retired; *pr != NULL;) {
@@ -1382,7 +1382,7 @@ int net_worker_new(unsigned id, const struct c2w_config *cfg, struct net_worker 
 	if (ret != C2W_OK)
 		goto out_free;
 	count_resolver_cache(w);
-	w->ctr.answer_cache_bytes = dns_pcache_capacity(w->cache);
+	CTR_SET(w->ctr.answer_cache_bytes, dns_pcache_capacity(w->cache));
 	*out = w;
 	return C2W_OK;
 out_free_ec:
@@ -1538,5 +1538,8 @@ void net_worker_latency(const struct net_worker *w, struct net_latency *out)
 
 void net_worker_counters(const struct net_worker *w, struct net_counters *out)
 {
-	*out = w->ctr;
+	/* Field by field, each a relaxed atomic load: the worker writes them meanwhile. */
+#define NET_COUNTER_LOAD(name, help) out->name = __atomic_load_n(&w->ctr.name, __ATOMIC_RELAXED);
+	NET_COUNTERS(NET_COUNTER_LOAD)
+#undef NET_COUNTER_LOAD
 }

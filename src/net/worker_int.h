@@ -195,6 +195,16 @@ struct retired_ctx {
 	struct retired_ctx *next;
 };
 
+/*
+ * A worker's counters are written by that worker only and read by the stats thread
+ * (net_worker_counters()): every access is a relaxed atomic one, so the reads are not data
+ * races. On x86-64 and arm64 these are plain loads and stores, no locked instruction.
+ */
+#define CTR_ADD(c, n)                                                                      \
+	__atomic_store_n(&(c), __atomic_load_n(&(c), __ATOMIC_RELAXED) + (uint64_t)(n),       \
+			 __ATOMIC_RELAXED)
+#define CTR_SET(c, v) __atomic_store_n(&(c), (uint64_t)(v), __ATOMIC_RELAXED)
+
 struct net_worker {
 	struct net_counters ctr; /* first: cache-line aligned */
 	unsigned id;

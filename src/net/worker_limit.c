@@ -69,7 +69,7 @@ void net_wlimit_cookie(struct net_worker *w, struct dns_query *q, struct net_rou
 	uint32_t now = (uint32_t)ts.tv_sec;
 	rt->cookie = NET_COOKIE_CLIENT;
 	if (q->cookie_len == DNS_COOKIE_CLIENT_LEN) {
-		w->ctr.cookie_new++; /* RFC 7873 5.2.3 */
+		CTR_ADD(w->ctr.cookie_new, 1); /* RFC 7873 5.2.3 */
 	} else {
 		int ret = C2W_ECHECKSUM;
 		for (unsigned i = 0; i < c->secret_count && ret != C2W_OK; i++)
@@ -77,9 +77,10 @@ void net_wlimit_cookie(struct net_worker *w, struct dns_query *q, struct net_rou
 						      ip_len, now);
 		if (ret == C2W_OK) {
 			rt->cookie = NET_COOKIE_VALID;
-			w->ctr.cookie_valid++;
+			CTR_ADD(w->ctr.cookie_valid, 1);
 		} else {
-			w->ctr.cookie_invalid++; /* RFC 7873 5.2.4: treated as client-only */
+			/* RFC 7873 5.2.4: treated as client-only */
+			CTR_ADD(w->ctr.cookie_invalid, 1);
 		}
 	}
 	/* Always a fresh server cookie (RFC 9018 4.3 allows it; it keeps the age short). */
@@ -97,7 +98,7 @@ bool net_wlimit_query(struct net_worker *w, const struct dns_query *q, const str
 	if (w->qrate == NULL || rl->queries_per_second == 0 || exempt(rl, rt->peer))
 		return false;
 	if (rl->query_cookie_exempt && rt->cookie == NET_COOKIE_VALID) {
-		w->ctr.qlimit_cookie_exempt++;
+		CTR_ADD(w->ctr.qlimit_cookie_exempt, 1);
 		return false;
 	}
 	uint64_t key = net_rrl_key(rt->peer, rl->query_ipv4_prefix_length,
@@ -105,16 +106,16 @@ bool net_wlimit_query(struct net_worker *w, const struct dns_query *q, const str
 	if (net_qrate_take(w->qrate, key, share(w, rl->queries_per_second),
 			   share(w, rl->query_burst), mono_ms()))
 		return false;
-	w->ctr.qlimit_limited++;
+	CTR_ADD(w->ctr.qlimit_limited, 1);
 	if (rl->log_only)
 		return false;
 	if (rl->query_action == CONF_QUERY_REFUSE) {
-		w->ctr.qlimit_refused++;
+		CTR_ADD(w->ctr.qlimit_refused, 1);
 		*len = net_worker_answer_rcode(w, q, DNS_RCODE_REFUSED, DNS_EDE_OTHER,
 					       "query rate limit", rt->tcp, out, out_cap);
 		return true;
 	}
-	w->ctr.qlimit_dropped++;
+	CTR_ADD(w->ctr.qlimit_dropped, 1);
 	return true;
 }
 
@@ -140,11 +141,11 @@ size_t net_wlimit_rrl(struct net_worker *w, const struct net_route *rt, uint8_t 
 	if (w->rrl == NULL || rt->tcp) /* TCP answers cannot be reflected */
 		return len;
 	if (rt->cookie == NET_COOKIE_VALID) {
-		w->ctr.rrl_cookie_exempt++; /* the source address is proven */
+		CTR_ADD(w->ctr.rrl_cookie_exempt, 1); /* the source address is proven */
 		return len;
 	}
 	if (exempt(rl, rt->peer)) {
-		w->ctr.rrl_exempt++;
+		CTR_ADD(w->ctr.rrl_exempt, 1);
 		return len;
 	}
 	if (dns_reply_classify(msg, len, &info) != C2W_OK)
@@ -161,7 +162,7 @@ size_t net_wlimit_rrl(struct net_worker *w, const struct net_route *rt, uint8_t 
 	    net_rrl_account(w->rrl, key, rate, rl->window_s, rl->slip, mono_s());
 	if (v == NET_RRL_PASS)
 		return len;
-	w->ctr.rrl_limited++;
+	CTR_ADD(w->ctr.rrl_limited, 1);
 	if (rl->log_only)
 		return len;
 	if (v == NET_RRL_SLIP) {
@@ -170,13 +171,13 @@ size_t net_wlimit_rrl(struct net_worker *w, const struct net_route *rt, uint8_t 
 		bool badcookie = rt->cookie == NET_COOKIE_CLIENT;
 		int n = dns_reply_slip(msg, len, badcookie);
 		if (n > 0) {
-			w->ctr.rrl_slipped++;
+			CTR_ADD(w->ctr.rrl_slipped, 1);
 			if (badcookie)
-				w->ctr.cookie_badcookie++;
+				CTR_ADD(w->ctr.cookie_badcookie, 1);
 			return (size_t)n;
 		}
 	}
-	w->ctr.rrl_dropped++;
+	CTR_ADD(w->ctr.rrl_dropped, 1);
 	return 0;
 }
 

@@ -85,7 +85,7 @@ static bool next_lookup(struct net_worker *w, struct net_slot *s, const struct c
 			s->ns_qtype = DNS_TYPE_NS;
 			return true;
 		}
-		w->ctr.cut_cache_hits++;
+		CTR_ADD(w->ctr.cut_cache_hits, 1);
 		if (!c->is_cut || !want_addrs)
 			continue;
 		for (unsigned i = 0; i < c->ns_count; i++) {
@@ -201,7 +201,7 @@ static void cut_servfail(struct net_worker *w, struct net_slot *s)
 		(void)dns_answer_empty(&s->q, s->ns_rcode, s->ns_ede, s->ns_text, &w->ans);
 		return;
 	}
-	w->ctr.cut_servfail++;
+	CTR_ADD(w->ctr.cut_servfail, 1);
 	(void)dns_answer_empty(&s->q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
 			       "name-server address look-up failed (NSIP)", &w->ans);
 }
@@ -223,12 +223,12 @@ static bool admit(struct net_worker *w, struct net_slot *s, const uint8_t *name)
 	    net_torture_miss(w->torture, name, s->popular, w->now_s, &ref, zone);
 	if (v == NET_TORTURE_PASS) {
 		s->zone_ref = ref;
-		w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+		CTR_SET(w->ctr.fetch_unresponsive, net_torture_unresponsive(w->torture));
 		return true;
 	}
 	struct net_torture_answer a;
 	net_worker_torture_refusal(w, &s->q, &s->rt, v, zone, &a);
-	w->ctr.cut_lookups_limited++;
+	CTR_ADD(w->ctr.cut_lookups_limited, 1);
 	s->ns_fail = NET_NS_FAIL_LIMITED;
 	s->ns_rcode = a.rcode;
 	s->ns_ede = (int16_t)a.ede;
@@ -246,10 +246,10 @@ static void lookup_done(struct net_worker *w, struct net_slot *s, int rcode)
 								  : NET_TORTURE_ANSWER);
 	net_torture_release(w->torture, s->zone_ref);
 	s->zone_ref = 0;
-	w->ctr.fetch_unresponsive = net_torture_unresponsive(w->torture);
+	CTR_SET(w->ctr.fetch_unresponsive, net_torture_unresponsive(w->torture));
 	if (s->ns_out) {
 		s->ns_out = false;
-		w->ctr.cut_lookups_inflight--;
+		CTR_ADD(w->ctr.cut_lookups_inflight, -1);
 	}
 }
 
@@ -260,7 +260,7 @@ static bool step(struct net_worker *w, struct net_slot *s, bool walked)
 	if (!walked && !walk(w, s, false))
 		return false;
 	if (s->ns_steps >= NS_STEPS_MAX) {
-		w->ctr.cut_walks_short++;
+		CTR_ADD(w->ctr.cut_walks_short, 1);
 		(void)walk(w, s, true);
 		return false;
 	}
@@ -277,13 +277,13 @@ static bool step(struct net_worker *w, struct net_slot *s, bool walked)
 	if (!admit(w, s, name))
 		return false;
 	if (s->ns_qtype == DNS_TYPE_NS)
-		w->ctr.cut_lookups++;
+		CTR_ADD(w->ctr.cut_lookups, 1);
 	else
-		w->ctr.cut_addr_lookups++;
+		CTR_ADD(w->ctr.cut_addr_lookups, 1);
 	s->stage = NET_STAGE_NS;
 	/* Set before the call: the answer may come during it (resolve.h). */
 	s->ns_out = true;
-	w->ctr.cut_lookups_inflight++;
+	CTR_ADD(w->ctr.cut_lookups_inflight, 1);
 	if (net_worker_slot_resolve(w, s, name, s->ns_qtype, DNS_CLASS_IN, on_ns) == C2W_OK)
 		return true;
 	lookup_done(w, s, DNS_RCODE_SERVFAIL);

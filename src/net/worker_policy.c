@@ -403,7 +403,7 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 		record_hit(w, q, rt, hit, "passthru: answered as resolved");
 		return 0;
 	case POLICY_ACTION_DROP:
-		w->ctr.dropped++;
+		CTR_ADD(w->ctr.dropped, 1);
 		record_hit(w, q, rt, hit, "dropped");
 		*handled = true;
 		return 0;
@@ -414,7 +414,7 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
 					      DNS_EDE_NONE, NULL, false, out, out_cap);
 		if (len > 0) {
 			out[2] |= 0x02; /* TC: retry over TCP */
-			w->ctr.truncated++;
+			CTR_ADD(w->ctr.truncated, 1);
 		}
 		record_hit(w, q, rt, hit, "TC=1: retry over TCP");
 		*handled = true;

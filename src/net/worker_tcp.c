@@ -100,7 +100,7 @@ static void conn_close(struct tcp_conn *c)
 		c2w_addrcount_put(w->tcp_per_addr, (const struct sockaddr *)&c->peer);
 	c->counted = false;
 	w->tcp_count--;
-	w->ctr.tcp_open = w->tcp_count;
+	CTR_SET(w->ctr.tcp_open, w->tcp_count);
 	if (c->pending == 0)
 		conn_free(c);
 }
@@ -199,9 +199,9 @@ static bool may_take(struct tcp_conn *c)
 		c->paused = true;
 		bufferevent_disable(c->bev, EV_READ);
 		if (pipe_full)
-			w->ctr.tcp_pipeline_paused++;
+			CTR_ADD(w->ctr.tcp_pipeline_paused, 1);
 		else
-			w->ctr.tcp_output_paused++;
+			CTR_ADD(w->ctr.tcp_output_paused, 1);
 	}
 	/* Waiting on us, not on the client: its deadline starts again when we read again. */
 	deadline_stop(c);
@@ -246,7 +246,7 @@ static bool conn_input(struct tcp_conn *c)
 		    .conn = c,
 		    .start_us = mono_us(),
 		};
-		w->ctr.tcp_queries++;
+		CTR_ADD(w->ctr.tcp_queries, 1);
 		uint8_t *out = w->out_buf + 2;
 		int len = net_worker_handle(w, w->tcp_in, mlen, &rt, out, sizeof(w->out_buf) - 2);
 		if (len > 0) {
@@ -326,7 +326,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	c->deadline_armed = false;
-	c->w->ctr.tcp_message_timeouts++;
+	CTR_ADD(c->w->ctr.tcp_message_timeouts, 1);
 	conn_close(c);
 }
 
@@ -337,7 +337,7 @@ static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (what & BEV_EVENT_WRITING) {
 			/* Answers sat unread for the idle timeout: the client does not read. */
-			w->ctr.tcp_write_timeouts++;
+			CTR_ADD(w->ctr.tcp_write_timeouts, 1);
 			conn_close(c);
 			return;
 		}
@@ -346,7 +346,7 @@ static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_READ);
 			return;
 		}
-		w->ctr.tcp_idle_timeouts++;
+		CTR_ADD(w->ctr.tcp_idle_timeouts, 1);
 		conn_close(c);
 		return;
 	}
@@ -370,7 +370,7 @@ static bool displace_idle(struct net_worker *w)
 	struct tcp_conn *c = w->conns_tail;
 	for (unsigned i = 0; c != NULL && i < DISPLACE_SCAN; i++, c = c->prev) {
 		if (conn_idle(c)) {
-			w->ctr.tcp_displaced++;
+			CTR_ADD(w->ctr.tcp_displaced, 1);
 			conn_close(c);
 			return true;
 		}
@@ -386,14 +386,14 @@ static bool admit(struct net_worker *w, const struct sockaddr *sa, bool *counted
 	/* Outsiders never hold a connection (DESIGN: no open resolver). */
 	if (!net_worker_acl_allows(w->cfg, sa) &&
 	    !(w->xfr != NULL && net_xfr_may_connect(w->xfr, sa))) {
-		w->ctr.tcp_acl_refused++;
+		CTR_ADD(w->ctr.tcp_acl_refused, 1);
 		return false;
 	}
 	if (w->tcp_per_addr != NULL) {
 		int ret = c2w_addrcount_take(w->tcp_per_addr, sa,
 					     cfg_or(w->cfg->server.tcp_clients_per_address, 32));
 		if (ret == C2W_ERANGE) {
-			w->ctr.tcp_addr_limited++;
+			CTR_ADD(w->ctr.tcp_addr_limited, 1);
 			return false;
 		}
 		/* C2W_EFULL: more distinct addresses than the table was sized for (tcp-clients
@@ -401,7 +401,7 @@ static bool admit(struct net_worker *w, const struct sockaddr *sa, bool *counted
 		*counted = ret == C2W_OK;
 	}
 	if (w->tcp_count >= w->cfg->server.tcp_clients_max && !displace_idle(w)) {
-		w->ctr.tcp_rejected++;
+		CTR_ADD(w->ctr.tcp_rejected, 1);
 		if (*counted)
 			c2w_addrcount_put(w->tcp_per_addr, sa);
 		*counted = false;
@@ -461,8 +461,8 @@ void net_tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct socka
 	c->peer_len = (socklen_t)salen;
 	list_push(c);
 	w->tcp_count++;
-	w->ctr.tcp_open = w->tcp_count;
-	w->ctr.tcp_accepted++;
+	CTR_SET(w->ctr.tcp_open, w->tcp_count);
+	CTR_ADD(w->ctr.tcp_accepted, 1);
 }
 
 void net_tcp_free_all(struct net_worker *w)

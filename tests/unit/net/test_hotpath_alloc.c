@@ -17,10 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf/config.h"
 #include "net/server.h"
+#include "net/worker.h"
 #include "test.h"
 
 void *__real_malloc(size_t n);
@@ -106,6 +108,31 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+/* The stats thread's part: reads the counters while the worker writes them (under TSan in CI:
+ * no data race), every millisecond until told to stop; keeps the last answer count read. */
+struct reader {
+	struct net_server *srv;
+	atomic_bool stop;
+	uint64_t answers, reads;
+	bool went_back; /* a read saw fewer answers than the one before (CHECKed by the caller) */
+};
+
+static void *read_counters(void *arg)
+{
+	struct reader *r = arg;
+	struct net_counters c;
+	const struct timespec ms = {.tv_nsec = 1000000};
+	while (!atomic_load(&r->stop)) {
+		net_server_counters(r->srv, &c);
+		if (c.answers < r->answers)
+			r->went_back = true;
+		r->answers = c.answers;
+		r->reads++;
+		nanosleep(&ms, NULL);
+	}
+	return NULL;
+}
+
 static size_t make_query(uint8_t *q, uint16_t id)
 {
 	static const uint8_t tail[] = {3,   'w', 'w', 'w', 7,   'e', 'x', 'a', 'm', 'p', 'l',
@@ -168,6 +195,9 @@ static void test_cache_hits_allocate_nothing(void)
 
 	const unsigned rounds = 2000;
 	unsigned answered = 0;
+	struct reader rd = {.srv = srv};
+	pthread_t rd_thread;
+	pthread_create(&rd_thread, NULL, read_counters, &rd);
 	unsigned long before = atomic_load(&allocs);
 	for (unsigned i = 0; i < rounds; i++) {
 		qlen = make_query(q, (uint16_t)(i + 2));
@@ -177,9 +207,19 @@ static void test_cache_hits_allocate_nothing(void)
 			answered++;
 	}
 	unsigned long during = atomic_load(&allocs) - before;
-	printf("%u cache hits answered, %lu allocations while serving them\n", answered, during);
+	atomic_store(&rd.stop, true);
+	pthread_join(rd_thread, NULL);
+	struct net_counters end;
+	net_server_counters(srv, &end);
+	printf("%u cache hits answered, %lu allocations while serving them; counters read %llu "
+	       "times meanwhile\n",
+	       answered, during, (unsigned long long)rd.reads);
 	CHECK_EQ(answered, rounds);
 	CHECK_EQ(during, 0);
+	CHECK(rd.reads > 0);
+	CHECK(!rd.went_back);
+	CHECK(end.answers >= rounds + 1);
+	CHECK(end.cache_hits >= rounds);
 
 	close(cl);
 	kill(getpid(), SIGTERM);
