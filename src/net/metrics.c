@@ -97,13 +97,8 @@ static void write_latency(const struct net_metrics_src *src, struct evbuffer *b)
 
 static void write_workers(const struct net_metrics_src *src, struct evbuffer *b)
 {
-	struct net_counters sum = {0}, c;
-	for (unsigned i = 0; i < src->worker_count; i++) {
-		net_worker_counters(src->workers[i], &c);
-#define SUM(name, help) sum.name += c.name;
-		NET_COUNTERS(SUM)
-#undef SUM
-	}
+	struct net_counters sum;
+	net_worker_counters_sum(src->workers, src->worker_count, &sum);
 	gauge(b, "c2wall_workers", "worker threads", src->worker_count);
 	control_prom_family(b, "c2wall_queries_total", "counter", "DNS queries received");
 	control_prom_u64(b, "c2wall_queries_total", (lbl[]){{"transport", "udp"}}, 1,

@@ -177,14 +177,7 @@ static int on_ctl_reload(void *arg, int argc, char **argv, struct control_reply 
 
 void net_server_counters(const struct net_server *srv, struct net_counters *sum)
 {
-	struct net_counters c;
-	memset(sum, 0, sizeof(*sum));
-	for (unsigned i = 0; i < srv->worker_count; i++) {
-		net_worker_counters(srv->workers[i], &c);
-#define NET_COUNTER_SUM(name, help) sum->name += c.name;
-		NET_COUNTERS(NET_COUNTER_SUM)
-#undef NET_COUNTER_SUM
-	}
+	net_worker_counters_sum(srv->workers, srv->worker_count, sum);
 }
 
 static int on_ctl_stats(void *arg, int argc, char **argv, struct control_reply *reply)

@@ -1543,3 +1543,16 @@ void net_worker_counters(const struct net_worker *w, struct net_counters *out)
 	NET_COUNTERS(NET_COUNTER_LOAD)
 #undef NET_COUNTER_LOAD
 }
+
+void net_worker_counters_sum(struct net_worker *const *workers, unsigned n,
+			     struct net_counters *sum)
+{
+	struct net_counters c;
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned i = 0; i < n; i++) {
+		net_worker_counters(workers[i], &c);
+#define NET_COUNTER_SUM(name, help) sum->name += c.name;
+		NET_COUNTERS(NET_COUNTER_SUM)
+#undef NET_COUNTER_SUM
+	}
+}

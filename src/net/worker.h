@@ -225,4 +225,8 @@ void net_worker_latency(const struct net_worker *w, struct net_latency *out);
 /** Copy the worker's counters (relaxed reads; values may be a moment old). */
 void net_worker_counters(const struct net_worker *w, struct net_counters *out);
 
+/** The counters of @n workers summed (gauges too); from any thread, as net_worker_counters(). */
+void net_worker_counters_sum(struct net_worker *const *workers, unsigned n,
+			     struct net_counters *sum);
+
 #endif
