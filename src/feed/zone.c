@@ -2,6 +2,11 @@
 /*
  * Record set of a transferred zone (open addressing over owned strings) and its disk copy.
  * Nothing here knows the wire format: lines come from libknot's dumper (feed/xfr.c).
+ *
+ * Both tables use linear probing with backward-shift deletion, no tombstones: a slot is in
+ * use only for a live record (or owner), so an increment that deletes as much as it adds
+ * never grows them. With tombstones, a 100,000-change IXFR on a 1M-record zone doubled both
+ * 32 MiB tables mid-apply (docs/BENCHMARKS.md, issue 9 memory).
  */
 #include "feed/zone.h"
 
@@ -19,7 +24,7 @@
 #define LINE_MAX_LEN 70000 /* 64 KiB of RDATA in presentation form, and the header */
 
 struct rec {
-	char *key;  /* NULL = empty slot; TOMB = deleted */
+	char *key;  /* NULL = empty slot */
 	char *line; /* as given */
 };
 
@@ -45,24 +50,20 @@ struct jent {
 struct feed_zone {
 	char *origin;
 	struct rec *slots;
-	size_t cap;   /* power of two */
-	size_t count; /* live records */
-	size_t used;  /* live + tombstones */
+	size_t cap;   /* power of two, at least twice @count */
+	size_t count; /* records */
 	char *soa_line;
 	struct feed_soa soa;
 	bool has_soa;
-	/* Records per owner, keyed by a 64-bit hash of the owner (0 = empty; entries stay when
-	 * their count drops to 0). A collision only overstates a count: feed_zone_owner_count()
+	/* Records per owner, keyed by a 64-bit hash of the owner (0 = empty; an entry goes when
+	 * its count drops to 0). A collision only overstates a count: feed_zone_owner_count()
 	 * is an upper bound, exact but for a 2^-64 chance. */
 	struct ocount *own;
-	size_t own_cap, own_used; /* power of two; entries in use */
+	size_t own_cap, own_used; /* power of two, at least twice @own_used; entries in use */
 	bool journaling;
 	struct jent *jr;
 	size_t jr_count, jr_cap;
 };
-
-static char tomb_mark;
-#define TOMB (&tomb_mark)
 
 bool feed_serial_gt(uint32_t a, uint32_t b)
 {
@@ -87,10 +88,8 @@ void feed_zone_free(struct feed_zone *z)
 	if (z == NULL)
 		return;
 	for (size_t i = 0; z->slots != NULL && i < z->cap; i++) {
-		if (z->slots[i].key != NULL && z->slots[i].key != TOMB) {
-			free(z->slots[i].key);
-			free(z->slots[i].line);
-		}
+		free(z->slots[i].key);
+		free(z->slots[i].line);
 	}
 	free(z->slots);
 	free(z->soa_line);
@@ -162,14 +161,34 @@ static uint64_t owner_hash(const char *key_or_line, size_t *len)
 	return h ? h : 1;
 }
 
+static size_t own_home(const struct feed_zone *z, uint64_t h)
+{
+	return (size_t)(h >> 7) & (z->own_cap - 1);
+}
+
 static struct ocount *own_find(const struct feed_zone *z, uint64_t h)
 {
 	if (z->own_cap == 0)
 		return NULL;
 	size_t mask = z->own_cap - 1;
-	for (size_t i = (size_t)(h >> 7) & mask;; i = (i + 1) & mask)
+	for (size_t i = own_home(z, h);; i = (i + 1) & mask)
 		if (z->own[i].h == h || z->own[i].h == 0)
 			return &z->own[i];
+}
+
+/* Take entry @e out: the entries after it in its probe run that may move back into the gap
+ * do (backward-shift deletion, Knuth's algorithm R), so no marker is left behind. */
+static void own_remove(struct feed_zone *z, struct ocount *e)
+{
+	size_t mask = z->own_cap - 1, i = (size_t)(e - z->own);
+	for (size_t j = (i + 1) & mask; z->own[j].h != 0; j = (j + 1) & mask) {
+		if (((j - own_home(z, z->own[j].h)) & mask) >= ((j - i) & mask)) {
+			z->own[i] = z->own[j];
+			i = j;
+		}
+	}
+	z->own[i] = (struct ocount){0};
+	z->own_used--;
 }
 
 /* Room for one more owner, so that counting never fails afterwards. */
@@ -192,25 +211,35 @@ static int own_reserve(struct feed_zone *z)
 	return C2W_OK;
 }
 
-/* Count a record of @key's owner in (+1) or out (-1). +1 needs own_reserve() first. */
+/* Count a record of @key's owner in (+1) or out (-1); an owner without records leaves the
+ * table. +1 needs own_reserve() first (or, in a rollback, a table that held the entry). */
 static void own_count(struct feed_zone *z, const char *key, int delta)
 {
-	struct ocount *e = own_find(z, owner_hash(key, NULL));
+	uint64_t h = owner_hash(key, NULL);
+	struct ocount *e = own_find(z, h);
 	if (e == NULL)
 		return;
 	if (e->h == 0) {
 		if (delta < 0)
 			return;
-		e->h = owner_hash(key, NULL);
+		e->h = h;
 		z->own_used++;
 	}
-	e->n = delta > 0 ? e->n + 1 : e->n - (e->n > 0);
+	if (delta > 0)
+		e->n++;
+	else if (--e->n == 0)
+		own_remove(z, e);
 }
 
 uint64_t feed_zone_owner_count(const struct feed_zone *z, const char *owner)
 {
 	const struct ocount *e = own_find(z, owner_hash(owner, NULL));
 	return e != NULL && e->h != 0 ? e->n : 0;
+}
+
+size_t feed_zone_table_bytes(const struct feed_zone *z)
+{
+	return z->cap * sizeof(*z->slots) + z->own_cap * sizeof(*z->own);
 }
 
 const char *feed_zone_line(const struct feed_zone *z, const char *line)
@@ -225,31 +254,41 @@ const char *feed_zone_line(const struct feed_zone *z, const char *line)
 	return found ? z->slots[i].line : NULL;
 }
 
+static size_t home_of(const struct feed_zone *z, const char *key)
+{
+	return (size_t)XXH3_64bits(key, strlen(key)) & (z->cap - 1);
+}
+
+/* The slot of @key, or the empty slot where it goes. */
 static size_t slot_of(const struct feed_zone *z, const char *key, bool *found)
 {
-	size_t mask = z->cap - 1, i = (size_t)XXH3_64bits(key, strlen(key)) & mask;
-	size_t first_tomb = SIZE_MAX;
-	for (;; i = (i + 1) & mask) {
+	size_t mask = z->cap - 1;
+	for (size_t i = home_of(z, key);; i = (i + 1) & mask) {
 		const struct rec *r = &z->slots[i];
-		if (r->key == NULL) {
-			*found = false;
-			return first_tomb != SIZE_MAX ? first_tomb : i;
-		}
-		if (r->key == TOMB) {
-			if (first_tomb == SIZE_MAX)
-				first_tomb = i;
-			continue;
-		}
-		if (strcmp(r->key, key) == 0) {
-			*found = true;
+		if (r->key == NULL || strcmp(r->key, key) == 0) {
+			*found = r->key != NULL;
 			return i;
 		}
 	}
 }
 
+/* Empty slot @i (its strings are the caller's): backward-shift deletion, as own_remove(). */
+static void slot_remove(struct feed_zone *z, size_t i)
+{
+	size_t mask = z->cap - 1;
+	for (size_t j = (i + 1) & mask; z->slots[j].key != NULL; j = (j + 1) & mask) {
+		if (((j - home_of(z, z->slots[j].key)) & mask) >= ((j - i) & mask)) {
+			z->slots[i] = z->slots[j];
+			i = j;
+		}
+	}
+	z->slots[i] = (struct rec){0};
+	z->count--;
+}
+
 static int grow(struct feed_zone *z)
 {
-	size_t ncap = z->count * 4 >= z->cap ? z->cap * 2 : z->cap; /* else just drop tombs */
+	size_t ncap = z->cap * 2;
 	struct rec *old = z->slots;
 	size_t ocap = z->cap;
 	struct rec *n = calloc(ncap, sizeof(*n));
@@ -257,9 +296,8 @@ static int grow(struct feed_zone *z)
 		return C2W_ENOMEM;
 	z->slots = n;
 	z->cap = ncap;
-	z->used = z->count;
 	for (size_t i = 0; i < ocap; i++) {
-		if (old[i].key == NULL || old[i].key == TOMB)
+		if (old[i].key == NULL)
 			continue;
 		bool found;
 		z->slots[slot_of(z, old[i].key, &found)] = old[i];
@@ -294,7 +332,7 @@ static void jr_log(struct feed_zone *z, enum jop op, char *key, char *line)
 /* Insert with ownership of @key and @line. */
 static int put(struct feed_zone *z, char *key, char *line)
 {
-	if ((z->used + 1) * 2 > z->cap && grow(z) != C2W_OK) {
+	if ((z->count + 1) * 2 > z->cap && grow(z) != C2W_OK) {
 		free(key);
 		free(line);
 		return C2W_ENOMEM;
@@ -319,8 +357,6 @@ static int put(struct feed_zone *z, char *key, char *line)
 	}
 	if (z->journaling)
 		jr_log(z, J_REMOVE, undo_key, NULL);
-	if (z->slots[i].key == NULL)
-		z->used++;
 	z->slots[i].key = key;
 	z->slots[i].line = line;
 	z->count++;
@@ -362,9 +398,7 @@ int feed_zone_del(struct feed_zone *z, const char *line)
 		free(z->slots[i].key);
 		free(z->slots[i].line);
 	}
-	z->slots[i].key = TOMB;
-	z->slots[i].line = NULL;
-	z->count--;
+	slot_remove(z, i);
 	return C2W_OK;
 }
 
@@ -418,8 +452,9 @@ void feed_zone_commit(struct feed_zone *z)
 	z->journaling = false;
 }
 
-/* Undo one entry; ownership of its strings moves back into the zone. Cannot fail: a removal
- * leaves a tombstone, a put-back reuses the slot its record left (tombstone or same key). */
+/* Undo one entry; ownership of its strings moves back into the zone. Cannot fail: undone in
+ * reverse order, the zone goes back through record and owner counts it held before, in tables
+ * that never shrink, so a put-back finds an empty slot (and its owner an entry) as it is. */
 static void jr_undo(struct feed_zone *z, struct jent *e)
 {
 	bool found;
@@ -436,9 +471,7 @@ static void jr_undo(struct feed_zone *z, struct jent *e)
 			own_count(z, z->slots[i].key, -1);
 			free(z->slots[i].key);
 			free(z->slots[i].line);
-			z->slots[i].key = TOMB;
-			z->slots[i].line = NULL;
-			z->count--;
+			slot_remove(z, i);
 		}
 		free(e->key);
 		return;
@@ -449,12 +482,10 @@ static void jr_undo(struct feed_zone *z, struct jent *e)
 		z->slots[i].line = e->line;
 		return;
 	}
-	if (z->slots[i].key == NULL)
-		z->used++;
 	z->slots[i].key = e->key;
 	z->slots[i].line = e->line;
 	z->count++;
-	own_count(z, e->key, +1); /* its owner's entry is still there: no allocation */
+	own_count(z, e->key, +1); /* no allocation: see above */
 }
 
 void feed_zone_rollback(struct feed_zone *z)
@@ -468,7 +499,7 @@ int feed_zone_foreach(const struct feed_zone *z, int (*cb)(void *ctx, const char
 {
 	for (size_t i = 0; i < z->cap; i++) {
 		const struct rec *r = &z->slots[i];
-		if (r->key == NULL || r->key == TOMB)
+		if (r->key == NULL)
 			continue;
 		int ret = cb(ctx, r->line);
 		if (ret != 0)
@@ -490,27 +521,24 @@ int feed_zone_clone(const struct feed_zone *src, struct feed_zone **out)
 	if (z->origin == NULL || z->slots == NULL ||
 	    (src->soa_line != NULL && (z->soa_line = strdup(src->soa_line)) == NULL))
 		goto out_nomem;
+	/* Same capacity, same hash: every record keeps its slot. */
 	for (size_t i = 0; i < src->cap; i++) {
 		const struct rec *r = &src->slots[i];
 		if (r->key == NULL)
 			continue;
-		if (r->key == TOMB) {
-			z->slots[i].key = TOMB;
-		} else {
-			z->slots[i].key = strdup(r->key);
-			z->slots[i].line = strdup(r->line);
-			if (z->slots[i].key == NULL || z->slots[i].line == NULL) {
-				free(z->slots[i].key);
-				free(z->slots[i].line);
-				z->slots[i].key = NULL;
-				goto out_nomem;
-			}
-			z->count++;
-			if (own_reserve(z) != C2W_OK)
-				goto out_nomem;
-			own_count(z, z->slots[i].key, +1);
+		z->slots[i].key = strdup(r->key);
+		z->slots[i].line = strdup(r->line);
+		if (z->slots[i].key == NULL || z->slots[i].line == NULL) {
+			free(z->slots[i].key);
+			free(z->slots[i].line);
+			z->slots[i].key = NULL;
+			z->slots[i].line = NULL;
+			goto out_nomem;
 		}
-		z->used++;
+		z->count++;
+		if (own_reserve(z) != C2W_OK)
+			goto out_nomem;
+		own_count(z, z->slots[i].key, +1);
 	}
 	*out = z;
 	return C2W_OK;
@@ -527,7 +555,7 @@ static int write_all(FILE *f, const struct feed_zone *z, const struct feed_zone_
 		z->origin, z->soa.serial, meta->refreshed, meta->primary[0] ? meta->primary : "-");
 	fprintf(f, "%s\n", z->soa_line);
 	for (size_t i = 0; i < z->cap; i++)
-		if (z->slots[i].key != NULL && z->slots[i].key != TOMB)
+		if (z->slots[i].key != NULL)
 			fprintf(f, "%s\n", z->slots[i].line);
 	return ferror(f) ? C2W_EIO : C2W_OK;
 }

@@ -61,6 +61,10 @@ void feed_zone_rollback(struct feed_zone *z);
 /** Records the zone holds for @owner (the first field of @owner, case-insensitive). */
 uint64_t feed_zone_owner_count(const struct feed_zone *z, const char *owner);
 
+/** Bytes of the zone's record and owner tables (not the record strings). They grow with the
+ *  records and owners held, not with the changes made: churn at a constant size keeps them. */
+size_t feed_zone_table_bytes(const struct feed_zone *z);
+
 /** The zone's own line for the record of @line (TTL ignored; one pointer per record, valid
  *  until the record changes), or NULL when the zone does not hold it. */
 const char *feed_zone_line(const struct feed_zone *z, const char *line);
