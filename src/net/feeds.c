@@ -123,7 +123,8 @@ struct net_feeds {
 struct fdelta {
 	char **owners;
 	size_t count;
-	char **adds; /* the added record lines, in order */
+	const char **adds; /* the new copy's lines of the added records, in order: borrowed from
+			    * the copy, valid until it changes again */
 	size_t add_count;
 	size_t set_mask; /* open addressing over owners: index + 1, 0 = empty */
 	size_t *set;
@@ -459,16 +460,15 @@ static void fdelta_free(struct fdelta *d)
 	for (size_t i = 0; i < d->count; i++)
 		free(d->owners[i]);
 	free(d->owners);
-	for (size_t i = 0; i < d->add_count; i++)
-		free(d->adds[i]);
 	free(d->adds);
 	free(d->set);
 	free(d->records);
 	memset(d, 0, sizeof(*d));
 }
 
-/* The changed owners of a finished IXFR. O(changes). */
-static int fdelta_owners(struct fdelta *d, const struct feed_xfr *x)
+/* The changed owners of a finished IXFR applied to @nz, and the lines @nz has for its
+ * additions (an addition a later version deleted has none). O(changes). */
+static int fdelta_owners(struct fdelta *d, const struct feed_xfr *x, const struct feed_zone *nz)
 {
 	size_t n = feed_xfr_change_count(x), cap = 4;
 	while (cap < 2 * n + 2)
@@ -483,9 +483,8 @@ static int fdelta_owners(struct fdelta *d, const struct feed_xfr *x)
 		bool add = false;
 		const char *line = feed_xfr_change(x, i, &add);
 		size_t slot, ol = line != NULL ? owner_len(line) : 0;
-		if (ol > 0 && add && (d->adds[d->add_count] = strdup(line)) == NULL)
-			return C2W_ENOMEM;
-		d->add_count += ol > 0 && add;
+		if (ol > 0 && add && (d->adds[d->add_count] = feed_zone_line(nz, line)) != NULL)
+			d->add_count++;
 		if (ol == 0 || owner_find(d, line, ol, &slot))
 			continue;
 		char *o = strndup(line, ol);
@@ -540,10 +539,10 @@ static int fdelta_records_fast(struct fdelta *d, const struct feed_zone *nz)
 	uint64_t *have = calloc(d->count ? d->count : 1, sizeof(*have));
 	int ret = seen == NULL || have == NULL ? C2W_ENOMEM : C2W_OK;
 	for (size_t i = 0; i < d->add_count && ret == C2W_OK; i++) {
-		const char *cur = feed_zone_line(nz, d->adds[i]);
-		size_t slot, ol = owner_len(d->adds[i]);
-		if (cur == NULL || !owner_find(d, d->adds[i], ol, &slot))
-			continue; /* added, then deleted by a later version */
+		const char *cur = d->adds[i];
+		size_t slot;
+		if (!owner_find(d, cur, owner_len(cur), &slot))
+			continue; /* defensive: its owner is always a changed one */
 		size_t j = (size_t)(((uint64_t)(uintptr_t)cur >> 4) * 0x9e3779b97f4a7c15ull >> 20) &
 			   (cap - 1);
 		while (seen[j] != NULL && seen[j] != cur)
@@ -627,7 +626,8 @@ static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_add
 		if (ret != C2W_OK)
 			snprintf(err, err_len, "%s", feed_xfr_error(x));
 		else if (*kind == FEED_XFR_INCREMENT && d != NULL &&
-			 (ret = fdelta_owners(d, x)) != C2W_OK && *out == NULL)
+			 (ret = fdelta_owners(d, x, *out != NULL ? *out : fz->zone)) != C2W_OK &&
+			 *out == NULL)
 			feed_zone_rollback(fz->zone); /* applied in place: take it back */
 	}
 	*wants_axfr = feed_xfr_wants_axfr(x);
