@@ -33,18 +33,16 @@ struct ocount {
 	uint64_t n;
 };
 
-/* Undo journal entries (feed_zone_journal_begin()). */
+/* Undo journal entries (feed_zone_journal_begin()). 24 bytes: one per change of an
+ * increment, held until its policy is in force. */
 enum jop {
-	J_REMOVE, /* undo an insert: remove @key */
-	J_PUT,    /* undo a delete or a replace: put @key/@line back */
-	J_SOA,    /* undo a SOA change: @line (may be NULL) and the saved timers */
+	J_REMOVE, /* undo an insert: remove @key, the zone's own (borrowed: see jr_undo()) */
+	J_PUT,    /* undo a delete or a replace: put @key/@line back (owned) */
 };
 
 struct jent {
-	enum jop op;
 	char *key, *line;
-	struct feed_soa soa;
-	bool has_soa;
+	enum jop op;
 };
 
 struct feed_zone {
@@ -63,6 +61,10 @@ struct feed_zone {
 	bool journaling;
 	struct jent *jr;
 	size_t jr_count, jr_cap;
+	/* The SOA as it was at the journal's begin, once a change replaced it. */
+	bool jr_soa_saved, jr_has_soa;
+	char *jr_soa_line;
+	struct feed_soa jr_soa;
 };
 
 bool feed_serial_gt(uint32_t a, uint32_t b)
@@ -95,11 +97,7 @@ void feed_zone_free(struct feed_zone *z)
 	free(z->soa_line);
 	free(z->origin);
 	free(z->own);
-	for (size_t i = 0; i < z->jr_count; i++) {
-		free(z->jr[i].key);
-		free(z->jr[i].line);
-	}
-	free(z->jr);
+	feed_zone_commit(z);
 	free(z);
 }
 
@@ -322,11 +320,7 @@ static int jr_reserve(struct feed_zone *z)
 
 static void jr_log(struct feed_zone *z, enum jop op, char *key, char *line)
 {
-	struct jent *e = &z->jr[z->jr_count++];
-	memset(e, 0, sizeof(*e));
-	e->op = op;
-	e->key = key;
-	e->line = line;
+	z->jr[z->jr_count++] = (struct jent){.key = key, .line = line, .op = op};
 }
 
 /* Insert with ownership of @key and @line. */
@@ -337,9 +331,7 @@ static int put(struct feed_zone *z, char *key, char *line)
 		free(line);
 		return C2W_ENOMEM;
 	}
-	char *undo_key = NULL;
-	if (own_reserve(z) != C2W_OK ||
-	    (z->journaling && (jr_reserve(z) != C2W_OK || (undo_key = strdup(key)) == NULL))) {
+	if (own_reserve(z) != C2W_OK || jr_reserve(z) != C2W_OK) {
 		free(key);
 		free(line);
 		return C2W_ENOMEM;
@@ -347,16 +339,17 @@ static int put(struct feed_zone *z, char *key, char *line)
 	bool found;
 	size_t i = slot_of(z, key, &found);
 	if (found) {
-		free(key);
-		if (z->journaling)
-			jr_log(z, J_PUT, undo_key, z->slots[i].line);
-		else
+		if (z->journaling) {
+			jr_log(z, J_PUT, key, z->slots[i].line); /* @key: a copy of the slot's */
+		} else {
+			free(key);
 			free(z->slots[i].line);
+		}
 		z->slots[i].line = line;
 		return C2W_OK;
 	}
 	if (z->journaling)
-		jr_log(z, J_REMOVE, undo_key, NULL);
+		jr_log(z, J_REMOVE, key, NULL);
 	z->slots[i].key = key;
 	z->slots[i].line = line;
 	z->count++;
@@ -405,14 +398,13 @@ int feed_zone_del(struct feed_zone *z, const char *line)
 int feed_zone_set_soa(struct feed_zone *z, const char *line, const struct feed_soa *soa)
 {
 	char *copy = strdup(line);
-	if (copy == NULL || jr_reserve(z) != C2W_OK) {
-		free(copy);
+	if (copy == NULL)
 		return C2W_ENOMEM;
-	}
-	if (z->journaling) {
-		jr_log(z, J_SOA, NULL, z->soa_line);
-		z->jr[z->jr_count - 1].soa = z->soa;
-		z->jr[z->jr_count - 1].has_soa = z->has_soa;
+	if (z->journaling && !z->jr_soa_saved) {
+		z->jr_soa_saved = true;
+		z->jr_soa_line = z->soa_line;
+		z->jr_soa = z->soa;
+		z->jr_has_soa = z->has_soa;
 	} else {
 		free(z->soa_line);
 	}
@@ -443,28 +435,30 @@ void feed_zone_journal_begin(struct feed_zone *z)
 void feed_zone_commit(struct feed_zone *z)
 {
 	for (size_t i = 0; i < z->jr_count; i++) {
-		free(z->jr[i].key);
+		if (z->jr[i].op == J_PUT)
+			free(z->jr[i].key);
 		free(z->jr[i].line);
 	}
 	free(z->jr);
 	z->jr = NULL;
 	z->jr_count = z->jr_cap = 0;
+	free(z->jr_soa_line);
+	z->jr_soa_line = NULL;
+	z->jr_soa_saved = false;
 	z->journaling = false;
 }
 
-/* Undo one entry; ownership of its strings moves back into the zone. Cannot fail: undone in
+/*
+ * Undo one entry; ownership of its strings moves back into the zone. Cannot fail: undone in
  * reverse order, the zone goes back through record and owner counts it held before, in tables
- * that never shrink, so a put-back finds an empty slot (and its owner an entry) as it is. */
+ * that never shrink, so a put-back finds an empty slot (and its owner an entry) as it is.
+ * A J_REMOVE's key is the inserted record's own: whatever came after (a delete moved it into a
+ * J_PUT, a replace kept it in the slot), the later entries, undone first, put it back in the
+ * zone, so it is alive and found here, and freed once, with the record.
+ */
 static void jr_undo(struct feed_zone *z, struct jent *e)
 {
 	bool found;
-	if (e->op == J_SOA) {
-		free(z->soa_line);
-		z->soa_line = e->line;
-		z->soa = e->soa;
-		z->has_soa = e->has_soa;
-		return;
-	}
 	size_t i = slot_of(z, e->key, &found);
 	if (e->op == J_REMOVE) {
 		if (found) {
@@ -473,7 +467,6 @@ static void jr_undo(struct feed_zone *z, struct jent *e)
 			free(z->slots[i].line);
 			slot_remove(z, i);
 		}
-		free(e->key);
 		return;
 	}
 	if (found) {
@@ -492,6 +485,14 @@ void feed_zone_rollback(struct feed_zone *z)
 {
 	while (z->jr_count > 0)
 		jr_undo(z, &z->jr[--z->jr_count]);
+	if (z->jr_soa_saved) {
+		free(z->soa_line);
+		z->soa_line = z->jr_soa_line;
+		z->soa = z->jr_soa;
+		z->has_soa = z->jr_has_soa;
+		z->jr_soa_line = NULL;
+		z->jr_soa_saved = false;
+	}
 	feed_zone_commit(z);
 }
 
@@ -628,8 +629,9 @@ static int parse_header(const char *line, const char *origin, struct feed_zone_m
 static int parse_soa_line(const char *line, struct feed_soa *soa)
 {
 	char owner[300], ttl[32], cls[16], type[16], mname[300], rname[300];
-	if (sscanf(line, "%299s %31s %15s %15s %299s %299s %" SCNu32 " %" SCNu32 " %" SCNu32
-			 " %" SCNu32 " %" SCNu32,
+	if (sscanf(line,
+		   "%299s %31s %15s %15s %299s %299s %" SCNu32 " %" SCNu32 " %" SCNu32 " %" SCNu32
+		   " %" SCNu32,
 		   owner, ttl, cls, type, mname, rname, &soa->serial, &soa->refresh, &soa->retry,
 		   &soa->expire, &soa->minimum) != 11)
 		return C2W_EMALF;

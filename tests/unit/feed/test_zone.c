@@ -73,18 +73,34 @@ static void test_journal_rollback_and_commit(void)
 	CHECK_EQ(feed_zone_add(z, "n3.rpz.example. 60 IN CNAME ."), C2W_OK); /* new TTL */
 	CHECK_EQ(feed_zone_add(z, "n2.rpz.example. 77 IN CNAME ."), C2W_OK); /* deleted, re-added */
 	CHECK_EQ(feed_zone_del(z, "a5.rpz.example. 300 IN A 10.0.0.5"), C2W_OK);
+	/* added, replaced (new TTL), deleted, added again: one key changes hands three times */
+	CHECK_EQ(feed_zone_add(z, "a7.rpz.example. 1 IN A 10.0.0.7"), C2W_OK);
+	CHECK_EQ(feed_zone_del(z, "a7.rpz.example. 300 IN A 10.0.0.7"), C2W_OK);
+	CHECK_EQ(feed_zone_add(z, "a7.rpz.example. 2 IN A 10.0.0.7"), C2W_OK);
+	CHECK_EQ(feed_zone_add(z, "b1.rpz.example. 300 IN CNAME ."), C2W_OK);
+	CHECK_EQ(feed_zone_add(z, "b1.rpz.example. 9 IN CNAME ."), C2W_OK);
+	CHECK_EQ(feed_zone_del(z, "b1.rpz.example. 300 IN CNAME ."), C2W_OK);
 	struct feed_soa soa2 = {.serial = 2};
+	CHECK_EQ(feed_zone_set_soa(z, "rpz.example. 300 IN SOA ns. h. 9 2 3 4 5",
+				   &(struct feed_soa){.serial = 9}),
+		 C2W_OK);
 	CHECK_EQ(feed_zone_set_soa(z, "rpz.example. 300 IN SOA ns. h. 2 2 3 4 5", &soa2), C2W_OK);
 	CHECK_EQ(feed_zone_del(z, "nothere.rpz.example. 300 IN CNAME ."), C2W_ENOENT);
 	snapshot(z, &n1, &s1, &ser1);
 	CHECK_EQ(n1, 40 + 200 - 1 - 1);
 	CHECK_EQ(ser1, 2);
+	CHECK_EQ(feed_zone_owner_count(z, "b1.rpz.example."), 0);
+	CHECK_STREQ(feed_zone_line(z, "a7.rpz.example. 5 IN A 10.0.0.7"),
+		    "a7.rpz.example. 2 IN A 10.0.0.7");
 	feed_zone_rollback(z);
 	snapshot(z, &n1, &s1, &ser1);
 	CHECK_EQ(n1, n0);
 	CHECK(s1 == s0);
 	CHECK_EQ(ser1, 1);
 	CHECK_EQ(feed_zone_count(z), 40);
+	CHECK(feed_zone_line(z, "a7.rpz.example. 2 IN A 10.0.0.7") == NULL);
+	CHECK_EQ(feed_zone_owner_count(z, "a7.rpz.example."), 0);
+	CHECK_EQ(feed_zone_owner_count(z, "n2.rpz.example."), 1);
 
 	/* the same again, kept */
 	feed_zone_journal_begin(z);
