@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libknot/libknot.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -787,6 +788,23 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	return C2W_OK;
 }
 
+/* An increment of at least this many changed owners is followed by a heap trim. */
+#define TRIM_OWNERS 10000
+
+/*
+ * Give the memory an apply freed back to the system, after the new policy is in force. The
+ * transfer's and the compile's temporaries are freed into this thread's and the main thread's
+ * malloc arenas, which keep them resident: after a 100,000-change IXFR at 1M rules, 26 MiB
+ * that malloc_trim() returns in about 16 ms (issue 9; after the first AXFR, 21 MiB in 3 ms).
+ * It walks every arena, so small increments, which free little, skip it.
+ */
+static void trim_heap(void)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
 static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 		       const struct conf_addr *pri, char *err, size_t err_len)
 {
@@ -832,6 +850,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 			return ret; /* refused: the old serial stays */
 		}
 	}
+	bool big = !incremental || d.count >= TRIM_OWNERS;
 	fdelta_free(&d);
 	if (!incremental) {
 		ret = commit(f, fz, zi, nz, pri, err, err_len);
@@ -860,6 +879,8 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 						: "AXFR",
 		     feed_zone_count(fz->zone), incremental ? "incremental" : "full compile",
 		     (double)(in_force_us - end_us) / 1000.0);
+	if (big)
+		trim_heap();
 	return C2W_OK;
 }
 
