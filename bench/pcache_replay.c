@@ -68,26 +68,18 @@ static int answer_for(const struct dns_query *q, struct dns_answer *ans)
 		MARK_DO_NEUTRAL(ans);
 		return 0;
 	}
-	switch (q->qtype) {
-	case 1:
-		rdata = a, rlen = sizeof(a);
-		break;
-	case 28:
-		rdata = aaaa, rlen = sizeof(aaaa);
-		break;
-	case 65:
-		rdata = https, rlen = sizeof(https);
-		break;
-	case 16:
-		rdata = txt, rlen = sizeof(txt);
-		break;
-	case 15:
-		rdata = mx, rlen = sizeof(mx);
-		break;
-	default:
-		rdata = ptr, rlen = sizeof(ptr);
-		break;
-	}
+	const struct {
+		uint16_t type, len;
+		const uint8_t *rdata;
+	} by_type[] = {{1, sizeof(a), a},
+		       {28, sizeof(aaaa), aaaa},
+		       {65, sizeof(https), https},
+		       {16, sizeof(txt), txt},
+		       {15, sizeof(mx), mx}};
+	rdata = ptr, rlen = sizeof(ptr); /* PTR, and any other type */
+	for (size_t i = 0; i < sizeof(by_type) / sizeof(by_type[0]); i++)
+		if (by_type[i].type == q->qtype)
+			rdata = by_type[i].rdata, rlen = by_type[i].len;
 	if (dns_writer_init(&w, ans, q, 0, false) != C2W_OK ||
 	    dns_writer_add_rr(&w, DNS_SECTION_ANSWER, q->qname, q->qtype, 1, 86400, rdata, rlen) !=
 		C2W_OK ||

@@ -275,6 +275,8 @@ static struct meta *find2(const struct dns_pcache *c, const struct dns_query *q,
 		struct meta *m = &bk->m[w];
 		bool ex;
 		if (m->tag == (uint32_t)h && m->off1 != 0 && key_match(rec_of(c, m), q, &ex)) {
+			if (ex && other == NULL)
+				return m; /* a lookup: the other DO's entry is not wanted */
 			if (ex)
 				exact = m;
 			else

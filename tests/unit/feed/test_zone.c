@@ -45,17 +45,25 @@ static void snapshot(const struct feed_zone *z, unsigned *n, unsigned long *sum,
 	*serial = soa.serial;
 }
 
-static void test_journal_rollback_and_commit(void)
+/* rpz.example. at serial 1 with @n rules n0 .. n(n-1), CNAME . */
+static struct feed_zone *zone_of(int n)
 {
-	struct feed_zone *z;
+	struct feed_zone *z = NULL;
 	char line[128];
 	CHECK_EQ(feed_zone_new("rpz.example.", &z), C2W_OK);
 	struct feed_soa soa = {.serial = 1};
 	CHECK_EQ(feed_zone_set_soa(z, "rpz.example. 300 IN SOA ns. h. 1 2 3 4 5", &soa), C2W_OK);
-	for (int i = 0; i < 40; i++) {
+	for (int i = 0; i < n; i++) {
 		snprintf(line, sizeof(line), "n%d.rpz.example. 300 IN CNAME .", i);
 		CHECK_EQ(feed_zone_add(z, line), C2W_OK);
 	}
+	return z;
+}
+
+static void test_journal_rollback_and_commit(void)
+{
+	struct feed_zone *z = zone_of(40);
+	char line[128];
 	unsigned n0, n1;
 	unsigned long s0, s1;
 	uint32_t ser0, ser1;
@@ -126,16 +134,9 @@ static void test_journal_rollback_and_commit(void)
  * zone doubled 64 MiB of tables during a 100,000-change IXFR). */
 static void test_churn_keeps_tables(void)
 {
-	struct feed_zone *z;
-	char line[128];
-	CHECK_EQ(feed_zone_new("rpz.example.", &z), C2W_OK);
-	struct feed_soa soa = {.serial = 1};
-	CHECK_EQ(feed_zone_set_soa(z, "rpz.example. 300 IN SOA ns. h. 1 2 3 4 5", &soa), C2W_OK);
 	enum { N = 1000, K = 100, ROUNDS = 60 };
-	for (int i = 0; i < N; i++) {
-		snprintf(line, sizeof(line), "n%d.rpz.example. 300 IN CNAME .", i);
-		CHECK_EQ(feed_zone_add(z, line), C2W_OK);
-	}
+	struct feed_zone *z = zone_of(N);
+	char line[128];
 	size_t bytes = feed_zone_table_bytes(z);
 	for (int r = 0; r < ROUNDS; r++) {
 		bool journal = r % 3 == 1, undo = r % 3 == 2;
