@@ -1041,6 +1041,7 @@ static const struct key_def ddos_keys[] = {
     K("action", KEY_ENUM, struct conf_ddos, action, .enums = ddos_actions),
     K_UINT("fetches-per-zone", struct conf_ddos, fetches_per_zone, 0, 4096),
     K_UINT("fetches-unresponsive", struct conf_ddos, fetches_unresponsive, 0, 4096),
+    K_UINT("trickle", struct conf_ddos, trickle, 0, 1000),
 };
 
 static const struct key_def limits_keys[] = {
@@ -1625,6 +1626,7 @@ static int set_defaults(struct c2w_config *cfg)
 	cfg->ddos.action = CONF_DDOS_SERVFAIL;
 	cfg->ddos.fetches_per_zone = 500;
 	cfg->ddos.fetches_unresponsive = 256;
+	cfg->ddos.trickle = 2;
 
 	cfg->limits.client_prefix_v4 = 32;
 	cfg->limits.client_prefix_v6 = 56;

@@ -103,6 +103,7 @@ struct conf_ddos {
 	unsigned fetches_per_zone; /* per worker, adaptive; 0 = no cap; default 500 */
 	/* per worker, all unresponsive zones together; 0 = no cap; default 256 */
 	unsigned fetches_unresponsive;
+	unsigned trickle; /* misses per second per mitigated zone still resolved; default 2 */
 };
 
 enum conf_over_limit {

@@ -41,6 +41,8 @@ struct zone {
 	uint32_t recent;    /* queries missing under the zone since @quiet_s (saturates) */
 	uint16_t quiet;     /* quiet seconds in a row while mitigated */
 	uint8_t strikes;    /* mitigations in a row, each within STRIKE_MEMORY_S of the last end */
+	uint16_t trickled;  /* misses let through the running mitigation in second @trickle_s */
+	uint32_t trickle_s;
 	uint64_t sketch[SKETCH_BITS / 64];
 	uint16_t inflight;
 	uint16_t cap;     /* adaptive fetch cap, NET_TORTURE_MIN_CAP .. fetches_per_zone */
@@ -255,6 +257,22 @@ static enum net_torture_verdict mitigate(struct zone *z, uint8_t *zone_out,
 	return v;
 }
 
+/* ddos.trickle: the first few misses of each second under a mitigated zone still go upstream,
+ * so names that exist there keep resolving at a trickle and at once when the flood stops. */
+static bool trickle(const struct net_torture *t, struct zone *z, uint32_t now)
+{
+	if (t->cfg.trickle == 0)
+		return false;
+	if (z->trickle_s != now) {
+		z->trickle_s = now;
+		z->trickled = 0;
+	}
+	if (z->trickled >= t->cfg.trickle)
+		return false;
+	z->trickled++;
+	return true;
+}
+
 static uint32_t strike_memory(const struct net_torture *t)
 {
 	uint32_t m = 4 * t->cfg.hold_s;
@@ -321,10 +339,11 @@ enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *
 	struct zone *z = find(t, zone, len, h);
 	if (z == NULL && (z = claim(t, zone, len, h, now)) == NULL) {
 		struct zone *a = t->active != 0 ? mitigating_ancestor(t, zone) : NULL;
-		if (a != NULL)
-			count_recent(a);
-		return a != NULL && !popular ? mitigate(a, zone_out, NET_TORTURE_MITIGATE)
-					     : NET_TORTURE_PASS;
+		if (a == NULL || popular)
+			return NET_TORTURE_PASS;
+		count_recent(a);
+		return trickle(t, a, now) ? NET_TORTURE_TRICKLE
+					  : mitigate(a, zone_out, NET_TORTURE_MITIGATE);
 	}
 	z->last_s = now;
 	count_recent(z);
@@ -332,15 +351,18 @@ enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *
 		roll_window(t, z, now);
 	uint64_t nh = XXH3_64bits_withSeed(qname, wire_len(qname), 0x7e57);
 	z->sketch[(nh >> 6) & 3] |= 1ull << (nh & 63);
+	bool trickled = false;
 	if (!popular) {
-		if (z->until != 0)
-			return mitigate(z, zone_out, NET_TORTURE_MITIGATE);
-		struct zone *a = t->active != 0 ? mitigating_ancestor(t, zone) : NULL;
-		if (a != NULL) {
-			count_recent(a);
-			return mitigate(a, zone_out, NET_TORTURE_MITIGATE);
-		}
-		if (flood_seen(t, z) && failing(t, z)) {
+		struct zone *m = z->until != 0 ? z
+				 : t->active != 0 ? mitigating_ancestor(t, zone)
+						  : NULL;
+		if (m != NULL) {
+			if (m != z)
+				count_recent(m);
+			if (!trickle(t, m, now))
+				return mitigate(m, zone_out, NET_TORTURE_MITIGATE);
+			trickled = true; /* on to the fetch caps, as any miss */
+		} else if (flood_seen(t, z) && failing(t, z)) {
 			start(t, z, now);
 			return mitigate(z, zone_out, NET_TORTURE_START);
 		}
@@ -366,7 +388,7 @@ enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *
 		t->pool_inflight++;
 		*ref |= REF_POOL;
 	}
-	return NET_TORTURE_PASS;
+	return trickled ? NET_TORTURE_TRICKLE : NET_TORTURE_PASS;
 }
 
 void net_torture_outcome(struct net_torture *t, uint32_t ref, enum net_torture_outcome o)

@@ -12,7 +12,7 @@
  *
  * Usage, on the worker's thread:
  *   on a cache miss:     v = net_torture_miss(t, qname, popular, now, &ref, zone_out)
- *                        NET_TORTURE_PASS: resolve, keep @ref in the slot;
+ *                        NET_TORTURE_PASS, _TRICKLE: resolve, keep @ref in the slot;
  *                        _START/_MITIGATE: answer without upstream; _LIMIT: fetch cap reached
  *   when it resolves:    net_torture_outcome(t, ref, outcome) (once; timeout or answer)
  *   when the slot frees: net_torture_release(t, ref)
@@ -37,6 +37,7 @@ enum net_torture_verdict {
 	NET_TORTURE_MITIGATE,   /* the zone is under mitigation: answer per ddos.action */
 	NET_TORTURE_LIMIT,      /* the zone has its fetch cap in flight: answer SERVFAIL now */
 	NET_TORTURE_LIMIT_POOL, /* an unresponsive zone, and the pool they share is in flight */
+	NET_TORTURE_TRICKLE,    /* under a mitigation, but within ddos.trickle: resolve it */
 };
 
 enum net_torture_outcome {
@@ -77,8 +78,9 @@ void net_torture_set_conf(struct net_torture *t, const struct conf_ddos *cfg);
  *                 tracked (root or top-level names, table set full of busy zones)
  * @param zone     out, may be NULL: the victim zone's wire name (DNS_NAME_MAX bytes) on
  *                 START and MITIGATE
- * @return a verdict; PASS whenever ddos.enabled is false. A PASS @ref may carry the pool
- *         bit: hand it back unchanged.
+ * @return a verdict; PASS whenever ddos.enabled is false; TRICKLE (resolve it, as PASS) for
+ *         the first ddos.trickle misses of each second under a mitigated zone. A PASS or
+ *         TRICKLE @ref may carry the pool bit: hand it back unchanged.
  */
 enum net_torture_verdict net_torture_miss(struct net_torture *t, const uint8_t *qname, bool popular,
 					  uint64_t now_s, uint32_t *ref, uint8_t *zone);

@@ -262,7 +262,9 @@ static int on_miss(struct net_worker *w, const struct dns_query *q, const struct
 	bool popular = dns_pcache_seen(w->cache, q);
 	enum net_torture_verdict v = net_torture_miss(w->torture, q->qname, popular, mono_s(), &ref,
 						      zone);
-	if (v == NET_TORTURE_PASS) {
+	if (v == NET_TORTURE_PASS || v == NET_TORTURE_TRICKLE) {
+		if (v == NET_TORTURE_TRICKLE)
+			CTR_ADD(w->ctr.ddos_trickled, 1);
 		int ret = defer_query(w, q, rt, hit, policy_off, ref, popular, out, out_cap);
 		CTR_SET(w->ctr.fetch_unresponsive, net_torture_unresponsive(w->torture));
 		return ret;

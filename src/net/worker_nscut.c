@@ -221,7 +221,9 @@ static bool admit(struct net_worker *w, struct net_slot *s, const uint8_t *name)
 	uint32_t ref = 0;
 	enum net_torture_verdict v =
 	    net_torture_miss(w->torture, name, s->popular, w->now_s, &ref, zone);
-	if (v == NET_TORTURE_PASS) {
+	if (v == NET_TORTURE_PASS || v == NET_TORTURE_TRICKLE) {
+		if (v == NET_TORTURE_TRICKLE)
+			CTR_ADD(w->ctr.ddos_trickled, 1);
 		s->zone_ref = ref;
 		CTR_SET(w->ctr.fetch_unresponsive, net_torture_unresponsive(w->torture));
 		return true;

@@ -129,9 +129,10 @@ def stats():
     return eu.control_json(R, "stats")
 
 
-def flood(zone, count, source="127.0.0.2"):
-    """Send @count queries for random names under @zone as fast as Python goes; a reader
-    thread drains the answers. Returns (seconds, answers received)."""
+def flood(zone, count, source="127.0.0.2", server=None):
+    """Send @count queries for random names under @zone to @server (default R) as fast as
+    Python goes; a reader thread drains the answers. Returns (seconds, answers received)."""
+    server = server or R
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((source, 0))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
@@ -159,7 +160,7 @@ def flood(zone, count, source="127.0.0.2"):
         pkt = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + bytes([12]) + label + \
             tail + struct.pack("!HH", 1, 1)
         try:
-            s.sendto(pkt, (R.addr, R.port))
+            s.sendto(pkt, (server.addr, server.port))
         except BlockingIOError:
             time.sleep(0.001)
         if i % 2000 == 1999:
@@ -376,6 +377,47 @@ class TestTorture(unittest.TestCase):
         self.assertLess(leaked, sent // 5)
         self.assertTrue(eu.wait_for(lambda: stats()["ddos_active"] == 0, 20.0),
                         "the pulsing flood's mitigation did not end")
+
+
+class TestTrickle(unittest.TestCase):
+    def test_trickle_during_mitigation(self):
+        """ddos.trickle 2, hold 60 s, no early end: once a flood has started the mitigation,
+        fresh names under the victim are still resolved, at most 2 a second; the rest get
+        the mitigation's answer; the trickle is counted. With trickle 0 none goes through."""
+        for trickle in (2, 0):
+            ddos = dict(DDOS, hold="60s", **{"lift-after": "0s", "trickle": trickle})
+            r2 = cw.make_resolver(WORLD, mode="recursive", workers=1, validate=False,
+                                  stub=[{"zone": "pulse.test.", "addr": [AUTH_ADDR]}],
+                                  extra={"ddos": ddos, "resolver": {"ratelimit": RATELIMIT}})
+            r2.start()
+            try:
+                flood("pulse.test.", 1000, server=r2)
+                st = eu.control_json(r2, "stats")
+                self.assertEqual(st["ddos_active"], 1, st)
+                ok = nx = 0
+                t0 = time.monotonic()
+                for i in range(8):
+                    m = eu.query(r2, "ok%d-%d.pulse.test." % (trickle, i), "A", timeout=2.0)
+                    if m is not None and m.rcode() == dns.rcode.NOERROR and m.answer:
+                        ok += 1
+                    elif eu.rcode(m) == "NXDOMAIN":
+                        nx += 1
+                secs = time.monotonic() - t0
+                after = eu.control_json(r2, "stats")
+                print("  trickle %d: %d of 8 fresh names resolved in %.2f s during the "
+                      "mitigation, %d NXDOMAIN; ddos_trickled %d" % (
+                          trickle, ok, secs, nx, after["ddos_trickled"]))
+                self.assertEqual(after["ddos_active"], 1, after)
+                self.assertEqual(ok + nx, 8)
+                if trickle:
+                    self.assertGreaterEqual(ok, 1)
+                    self.assertLessEqual(ok, trickle * (int(secs) + 2))
+                    self.assertGreaterEqual(after["ddos_trickled"] - st["ddos_trickled"], ok)
+                else:
+                    self.assertEqual(ok, 0)
+                    self.assertEqual(after["ddos_trickled"], 0)
+            finally:
+                self.assertEqual(r2.stop(), 0)
 
 
 class TestLoopback(unittest.TestCase):

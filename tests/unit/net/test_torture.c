@@ -39,7 +39,7 @@ static enum net_torture_verdict ask(struct net_torture *t, const char *text, boo
 	uint32_t ref = 0;
 	wire(text, q);
 	enum net_torture_verdict v = net_torture_miss(t, q, popular, now, &ref, zone);
-	if (v == NET_TORTURE_PASS) {
+	if (v == NET_TORTURE_PASS || v == NET_TORTURE_TRICKLE) {
 		net_torture_outcome(t, ref, o);
 		net_torture_release(t, ref);
 	}
@@ -414,6 +414,46 @@ static void test_strikes_survive_zone_churn(void)
 	net_torture_free(t);
 }
 
+/* ddos.trickle: the first N misses of each second under a mitigated zone (or below it) are
+ * still resolved; popular names pass as always; 0 turns it off. */
+static void test_trickle(void)
+{
+	struct conf_ddos c = conf();
+	c.trickle = 3;
+	struct net_torture *t = net_torture_new(&c);
+	char name[64];
+	unsigned started = 0, trickled = 0, mitigated = 0;
+	uint64_t now = 1000;
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "r%x.victim.example.", i * 7919);
+		enum net_torture_verdict v = ask(t, name, false, now, NET_TORTURE_NXDOMAIN);
+		started += v == NET_TORTURE_START;
+		trickled += v == NET_TORTURE_TRICKLE;
+		mitigated += v == NET_TORTURE_MITIGATE;
+	}
+	CHECK_EQ(started, 1);
+	CHECK_EQ(trickled, 3); /* in the second the mitigation started */
+	CHECK(mitigated > 400);
+	for (uint64_t s = now + 1; s <= now + 3; s++) {
+		trickled = 0;
+		for (int i = 0; i < 40; i++) {
+			/* Names in a zone below the victim share the victim's trickle. */
+			snprintf(name, sizeof(name), i & 1 ? "x%d.victim.example." : "x%d.sub.victim.example.",
+				 i + (int)s * 100);
+			enum net_torture_verdict v = ask(t, name, false, s, NET_TORTURE_ANSWER);
+			CHECK(v == NET_TORTURE_TRICKLE || v == NET_TORTURE_MITIGATE);
+			trickled += v == NET_TORTURE_TRICKLE;
+		}
+		CHECK_EQ(trickled, 3);
+		CHECK_EQ(ask(t, "www.victim.example.", true, s, NET_TORTURE_ANSWER), NET_TORTURE_PASS);
+	}
+	c.trickle = 0;
+	net_torture_set_conf(t, &c);
+	CHECK_EQ(ask(t, "y1.victim.example.", false, now + 4, NET_TORTURE_ANSWER),
+		 NET_TORTURE_MITIGATE);
+	net_torture_free(t);
+}
+
 TEST_MAIN(TEST(test_flood_detected_and_expires), TEST(test_hysteresis), TEST(test_lift_after),
 	  TEST(test_lift_after_pulsing), TEST(test_unresponsive_pool), TEST(test_tld_and_disabled),
-	  TEST(test_adaptive_fetch_cap), TEST(test_strikes_survive_zone_churn))
+	  TEST(test_adaptive_fetch_cap), TEST(test_strikes_survive_zone_churn), TEST(test_trickle))
