@@ -555,9 +555,16 @@ static int write_all(FILE *f, const struct feed_zone *z, const struct feed_zone_
 	fprintf(f, "; c2wall-xfr v1 origin=%s serial=%" PRIu32 " refreshed=%" PRId64 " from=%s\n",
 		z->origin, z->soa.serial, meta->refreshed, meta->primary[0] ? meta->primary : "-");
 	fprintf(f, "%s\n", z->soa_line);
-	for (size_t i = 0; i < z->cap; i++)
-		if (z->slots[i].key != NULL)
-			fprintf(f, "%s\n", z->slots[i].line);
+	/* A million lines: stdio without a format or a lock per line, the next slot's line
+	 * fetched while this one is written (the lines lie in slot order at random). */
+	for (size_t i = 0; i < z->cap; i++) {
+		if (i + 8 < z->cap && z->slots[i + 8].line != NULL)
+			__builtin_prefetch(z->slots[i + 8].line);
+		if (z->slots[i].key != NULL) {
+			fputs_unlocked(z->slots[i].line, f);
+			putc_unlocked('\n', f);
+		}
+	}
 	return ferror(f) ? C2W_EIO : C2W_OK;
 }
 
