@@ -43,22 +43,30 @@
 #define AGING_AFTER 64
 #define MIN_BYTES   (64u * 1024)
 /*
- * The index gets 1/INDEX_DIV of the budget: 8 bytes per way, so one way per 56 bytes of ring.
- * Entries take about 90-110 bytes for typical answers (32-byte header, TTL offsets, the body
- * with its question), so there are nearly twice as many ways as entries: 8-way buckets then
- * rarely overflow before the ring is full. bench/pcache_replay.sh on the Zipf stream at 16, 48
- * and 96 MiB: 1/8 as good as 1/6 and 1/4 (within 0.1 point of hit ratio, better at 16 MiB),
- * and better at every size than the earlier 4 ways of 16 bytes with 1/4 (docs/BENCHMARKS.md).
+ * The index may take up to 1/INDEX_DIV of the budget, rounded down to a power of two of
+ * buckets (so between 1/12 and 1/6): 8 bytes per way. Entries take about 90-110 bytes for
+ * typical answers (32-byte header, TTL offsets, the body with its question), so a full index
+ * has about twice as many ways as the ring has entries: 8-way buckets then rarely overflow.
+ * bench/pcache_replay.sh on the Zipf stream at 16, 48 and 96 MiB: index shares of 1/8, 1/6
+ * and 1/4 within 0.1 point of hit ratio of each other (docs/BENCHMARKS.md).
+ *
+ * The index grows with the entries (linear hashing): it starts at INDEX_START_BUCKETS and
+ * splits one bucket each time a store finds more than an eighth of the ways in use (64 bytes
+ * of index per entry), so a cache that holds ten thousand answers keeps under 1 MiB of index
+ * resident, not the whole mapping. A bucket is chosen by the low bits of the hash, which the
+ * way keeps as its tag; a split moves the ways whose next bit is set to the new bucket (at
+ * most 8 moves, each entry told its new way).
  */
-#define INDEX_DIV   8
-#define MAX_BUCKETS ((UINT32_MAX - 1) / WAYS)
+#define INDEX_DIV           6
+#define INDEX_START_BUCKETS 64u
+#define MAX_BUCKETS         (1u << 28)
 #define DEAD        UINT32_MAX /* rec.way of an entry no index way points to (or ring filler) */
 #define ALIGN8(x)   (((size_t)(x) + 7) & ~(size_t)7)
 
 /* One index way: 8 bytes, so a 64-byte bucket holds 8. Expiry lives in the entry (stored +
  * TTL), which a lookup reads anyway to compare the question. */
 struct meta {
-	uint32_t tag;  /* low 32 bits of the key's hash (the high ones chose the bucket) */
+	uint32_t tag;  /* low 32 bits of the key's hash (its low bits chose the bucket) */
 	uint32_t off1; /* ring offset of the entry in 8-byte units, plus 1; 0: way unused */
 };
 
@@ -95,7 +103,12 @@ struct dns_pcache {
 	size_t max_rec;
 	unsigned giveups; /* stores in a row that found no room within MAX_MOVES */
 	bool aging;
-	uint32_t nbuckets;
+	/* Linear hashing: buckets in use are 2^level + split (at most max_buckets, a power of
+	 * two); a hash whose low @level bits are below @split uses level + 1 bits. */
+	uint32_t max_buckets;
+	uint32_t level_mask; /* 2^level - 1 */
+	uint32_t split;
+	size_t ways_used; /* index ways pointing at an entry */
 	uint16_t max_body;
 };
 
@@ -175,11 +188,17 @@ static inline bool key_match(struct rec *r, const struct dns_query *q, bool *exa
 	return *exact || (r->flags & FLAG_DO_NEUTRAL) != 0;
 }
 
-/* The index bucket of hash @h: its high 32 bits scaled to the bucket count (any count, not
- * only powers of two, so the index can be sized to the entries the ring holds). */
+/* The index bucket of hash @h: its low @level bits, or level + 1 bits once that bucket split. */
 static inline uint32_t bucket_of(const struct dns_pcache *c, uint64_t h)
 {
-	return (uint32_t)(((h >> 32) * c->nbuckets) >> 32);
+	uint32_t b = (uint32_t)h & c->level_mask;
+
+	return b < c->split ? (uint32_t)h & (c->level_mask << 1 | 1u) : b;
+}
+
+static inline uint32_t buckets_in_use(const struct dns_pcache *c)
+{
+	return c->level_mask + 1 + c->split;
 }
 
 /*
@@ -204,16 +223,15 @@ struct dns_pcache *dns_pcache_new(size_t bytes, uint16_t max_body)
 {
 	if (bytes < MIN_BYTES)
 		bytes = MIN_BYTES;
-	/* INDEX_DIV-th of the budget for the index, the rest for entries (see INDEX_DIV). */
-	size_t nb = bytes / INDEX_DIV / sizeof(struct bucket);
-	if (nb < 1)
-		nb = 1;
-	if (nb > MAX_BUCKETS)
-		nb = MAX_BUCKETS;
+	/* Up to an INDEX_DIV-th of the budget for the index, the rest for entries. */
+	size_t nb = 1;
+	while (nb * 2 <= bytes / INDEX_DIV / sizeof(struct bucket) && nb * 2 <= MAX_BUCKETS)
+		nb *= 2;
 	struct dns_pcache *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	c->nbuckets = (uint32_t)nb;
+	c->max_buckets = (uint32_t)nb;
+	c->level_mask = (nb < INDEX_START_BUCKETS ? (uint32_t)nb : INDEX_START_BUCKETS) - 1;
 	c->max_body = max_body;
 	c->ring_size = (bytes - nb * sizeof(struct bucket)) & ~(size_t)7;
 	if (c->ring_size > (size_t)(UINT32_MAX - 1) * 8)
@@ -227,7 +245,7 @@ struct dns_pcache *dns_pcache_new(size_t bytes, uint16_t max_body)
 		return NULL;
 	}
 	/* Fresh mappings are zero, as dns_pcache_clear() would leave them; not writing them
-	 * keeps the index resident only where buckets were used. */
+	 * keeps the index resident only where buckets are in use. */
 	return c;
 }
 
@@ -244,7 +262,16 @@ void dns_pcache_free(struct dns_pcache *c)
 
 void dns_pcache_clear(struct dns_pcache *c)
 {
-	memset(c->buckets, 0, (size_t)c->nbuckets * sizeof(struct bucket));
+	/* Zero, and no longer resident: the index starts small again (a bucket a split takes
+	 * into use must be empty). */
+	size_t in_use = (size_t)buckets_in_use(c) * sizeof(struct bucket);
+	if (madvise(c->buckets, c->buckets_len, MADV_DONTNEED) != 0)
+		memset(c->buckets, 0, in_use);
+	c->level_mask = (c->max_buckets < INDEX_START_BUCKETS ? c->max_buckets
+							       : INDEX_START_BUCKETS) -
+			1;
+	c->split = 0;
+	c->ways_used = 0;
 	c->head = c->tail = c->used = 0;
 	c->giveups = 0;
 	c->aging = false;
@@ -390,6 +417,7 @@ static void evict_tail(struct dns_pcache *c, unsigned *moves)
 	if (r->hits == 0) {
 		m->off1 = 0;
 		m->tag = 0;
+		c->ways_used--;
 		advance_tail(c, size);
 		return;
 	}
@@ -463,6 +491,7 @@ static void kill_way(struct dns_pcache *c, struct meta *m)
 	rec_of(c, m)->way = DEAD;
 	m->off1 = 0;
 	m->tag = 0;
+	c->ways_used--;
 }
 
 static unsigned pick_way(struct dns_pcache *c, struct bucket *bk, uint32_t now)
@@ -490,8 +519,33 @@ static unsigned pick_way(struct dns_pcache *c, struct bucket *bk, uint32_t now)
 				if (w != victim && bk->m[w].off1 != 0)
 					rec_of(c, &bk->m[w])->hits /= 2;
 		v->off1 = 0;
+		c->ways_used--;
 	}
 	return victim;
+}
+
+/* Split the next bucket (linear hashing): its ways whose hash has the next bit set go to the
+ * new bucket at the end, each entry told its new way. */
+static void split_one(struct dns_pcache *c)
+{
+	uint32_t from = c->split, to = from + c->level_mask + 1, bit = c->level_mask + 1;
+	struct bucket *a = &c->buckets[from], *b = &c->buckets[to];
+	unsigned n = 0;
+
+	for (unsigned w = 0; w < WAYS; w++) {
+		struct meta *m = &a->m[w];
+		if (m->off1 == 0 || (m->tag & bit) == 0)
+			continue;
+		b->m[n] = *m;
+		rec_of(c, m)->way = to * WAYS + n;
+		n++;
+		m->off1 = 0;
+		m->tag = 0;
+	}
+	if (++c->split == bit) {
+		c->level_mask = c->level_mask << 1 | 1u;
+		c->split = 0;
+	}
 }
 
 void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const struct dns_answer *ans,
@@ -554,4 +608,16 @@ void dns_pcache_store(struct dns_pcache *c, const struct dns_query *q, const str
 	struct meta *nm = &bk->m[w];
 	nm->tag = (uint32_t)h;
 	nm->off1 = (uint32_t)(off / 8) + 1;
+	c->ways_used++;
+	/* While it may grow, the index keeps at most an eighth of its ways in use: one entry per
+	 * bucket on average, under 1.4 in the buckets not yet split, so an 8-way bucket all but
+	 * never overflows (which would drop an entry; at a quarter, 1 in 1,000 entries was lost
+	 * by the time 1,000 were stored). One split adds 8 ways, a store one. */
+	if (c->ways_used * 8 > (size_t)buckets_in_use(c) * WAYS && buckets_in_use(c) < c->max_buckets)
+		split_one(c);
+}
+
+size_t dns_pcache_index_bytes(const struct dns_pcache *c)
+{
+	return (size_t)buckets_in_use(c) * sizeof(struct bucket);
 }

@@ -62,6 +62,9 @@ size_t dns_pcache_capacity(const struct dns_pcache *c);
 /** Bytes of live and not yet reclaimed entries (for tests and stats). */
 size_t dns_pcache_used(const struct dns_pcache *c);
 
+/** Bytes of index in use: it grows with the entries, up to its share of the capacity. */
+size_t dns_pcache_index_bytes(const struct dns_pcache *c);
+
 /** Drop everything (after a policy or config change). */
 void dns_pcache_clear(struct dns_pcache *c);
 

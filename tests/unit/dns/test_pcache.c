@@ -474,6 +474,56 @@ static void test_flood_keeps_hot(void)
 	dns_pcache_free(c);
 }
 
+/* The index grows with the entries (linear hashing), up to its share of the budget: every
+ * entry stays findable across the splits, and a clear starts it small again. */
+static void test_index_grows(void)
+{
+	enum { N = 20000 };
+	struct dns_pcache *c = dns_pcache_new(16u << 20, 1232);
+	uint8_t buf[1232];
+	struct dns_answer ans = {.wire = buf, .cap = sizeof(buf)};
+	struct dns_query q;
+	uint8_t pkt[300];
+	char name[64];
+	unsigned found = 0;
+
+	CHECK(c != NULL);
+	size_t start = dns_pcache_index_bytes(c);
+	CHECK(start <= 4096);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "grow-%d.example.", i);
+		mkquery(&q, pkt, name, DNS_TYPE_A, i % 3 == 0, false);
+		mkanswer(&ans, &q, 300, (uint8_t)i);
+		dns_pcache_store(c, &q, &ans, 1);
+		if (i == 999) {
+			/* 1,000 entries: about 64 bytes of index each, far below the 2 MiB it may take. */
+			CHECK(dns_pcache_index_bytes(c) >= 1000 * 64);
+			CHECK(dns_pcache_index_bytes(c) <= 1100 * 64);
+		}
+	}
+	size_t grown = dns_pcache_index_bytes(c);
+	CHECK(grown > start);
+	CHECK(grown <= dns_pcache_capacity(c) / 6);
+	struct dns_answer hit;
+	uint32_t age;
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "grow-%d.example.", i);
+		mkquery(&q, pkt, name, DNS_TYPE_A, i % 3 == 0, false);
+		found += dns_pcache_lookup(c, &q, 2, &hit, &age) && answer_octet(&hit) == (uint8_t)i;
+	}
+	CHECK_EQ(found, N);
+	dns_pcache_clear(c);
+	CHECK_EQ(dns_pcache_index_bytes(c), start);
+	CHECK_EQ(dns_pcache_used(c), 0);
+	snprintf(name, sizeof(name), "grow-%d.example.", 7);
+	mkquery(&q, pkt, name, DNS_TYPE_A, false, false);
+	CHECK(!dns_pcache_lookup(c, &q, 2, &hit, &age));
+	mkanswer(&ans, &q, 300, 7);
+	dns_pcache_store(c, &q, &ans, 3);
+	CHECK(dns_pcache_lookup(c, &q, 4, &hit, &age) && answer_octet(&hit) == 7);
+	dns_pcache_free(c);
+}
+
 static double now_ns(void)
 {
 	struct timespec ts;
@@ -514,4 +564,4 @@ static void test_many_hits(void)
 TEST_MAIN(TEST(test_hit_miss_expiry), TEST(test_do_neutral), TEST(test_budgets),
 	  TEST(test_not_stored), TEST(test_sizes), TEST(test_eviction_order),
 	  TEST(test_ttl_seen_tag), TEST(test_aging), TEST(test_random_integrity),
-	  TEST(test_flood_keeps_hot), TEST(test_many_hits))
+	  TEST(test_flood_keeps_hot), TEST(test_index_grows), TEST(test_many_hits))
