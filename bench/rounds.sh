@@ -7,10 +7,10 @@
 # On a shared or virtual machine the speed of the whole machine drifts by 20 % or more
 # between minutes, so one run.sh pass (servers measured one after the other) can rank the
 # servers by when they ran rather than by what they cost. This wrapper runs run.sh N times
-# (default 5), reversing the order of the servers every other round (A,B then B,A: with an
-# even count each server runs first as often as last), keeps every round's raw results, and reports per
-# server the median, lowest and highest QPS and CPU µs per answer, and per pair the median
-# and range of the ratio measured within the same round.
+# (default 5), reversing the order of the servers every other round (A,B then B,A; with an
+# even count each server runs first as often as last), keeps every round's raw results,
+# and reports per server the median, lowest and highest QPS and CPU µs per answer, and per
+# pair the median and range of the ratio measured within the same round.
 #
 # Output: bench/results/rounds.md (and stdout); the rounds' raw rows in
 # bench/results/rounds/ROUND.tsv, their parameters in bench/results/rounds/ROUND.meta.tsv.
@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=${2:?}; shift 2 ;;
 	--only) only=${2:?}; shift 2 ;;
 	-h | --help)
-		sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*) pass+=("$1"); shift ;;
