@@ -93,6 +93,9 @@ int feed_xfr_queue_push(struct feed_xfr_queue *q, const uint8_t *msg, size_t len
 	m->next = NULL;
 	m->len = len;
 	memcpy(m->data, msg, len);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	pthread_mutex_lock(&q->mu);
 	bool waited = false;
 	while (!q->aborted && q->head != NULL && q->held + cost(len) > q->budget) {
@@ -114,6 +117,7 @@ int feed_xfr_queue_push(struct feed_xfr_queue *q, const uint8_t *msg, size_t len
 	if (q->held > q->st.peak_bytes)
 		q->st.peak_bytes = q->held;
 	q->st.messages++;
+	q->st.last_push_us = now_us;
 	pthread_cond_signal(&q->has_msg);
 	pthread_mutex_unlock(&q->mu);
 	return C2W_OK;

@@ -21,6 +21,7 @@ struct feed_xfr_queue_stats {
 	uint64_t peak_bytes; /* high-water mark of the budgeted bytes held */
 	uint64_t full_waits; /* times the producer had to wait for room */
 	uint64_t messages;   /* messages that went through */
+	int64_t last_push_us; /* monotonic µs when the last message came in (0: none) */
 };
 
 /**

@@ -10,6 +10,8 @@
  */
 #include "feed/zone.h"
 
+#include "core/mem.h"
+
 #include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -197,7 +199,7 @@ static int own_reserve(struct feed_zone *z)
 	size_t ncap = z->own_cap ? z->own_cap * 2 : 64;
 	struct ocount *old = z->own;
 	size_t ocap = z->own_cap;
-	struct ocount *n = calloc(ncap, sizeof(*n));
+	struct ocount *n = c2w_calloc_huge(ncap, sizeof(*n));
 	if (n == NULL)
 		return C2W_ENOMEM;
 	z->own = n;
@@ -289,7 +291,7 @@ static int grow(struct feed_zone *z)
 	size_t ncap = z->cap * 2;
 	struct rec *old = z->slots;
 	size_t ocap = z->cap;
-	struct rec *n = calloc(ncap, sizeof(*n));
+	struct rec *n = c2w_calloc_huge(ncap, sizeof(*n));
 	if (n == NULL)
 		return C2W_ENOMEM;
 	z->slots = n;
@@ -518,7 +520,7 @@ int feed_zone_clone(const struct feed_zone *src, struct feed_zone **out)
 	z->soa = src->soa;
 	z->has_soa = src->has_soa;
 	z->origin = strdup(src->origin);
-	z->slots = calloc(src->cap, sizeof(*z->slots));
+	z->slots = c2w_calloc_huge(src->cap, sizeof(*z->slots));
 	if (z->origin == NULL || z->slots == NULL ||
 	    (src->soa_line != NULL && (z->soa_line = strdup(src->soa_line)) == NULL))
 		goto out_nomem;

@@ -116,6 +116,9 @@ struct net_feeds {
 	const struct fdelta *req_delta; /* an increment instead of a rebuild */
 	bool req_merge_due;
 	int req_result;
+	/* Where the time of the last increment went (monotonic µs; main thread sets the last
+	 * three while the transfer thread waits): in the "in force" log line. */
+	int64_t req_sent_us, req_pick_us, req_built_us, req_done_us;
 };
 
 /* An IXFR as the policy applies it: the changed owners (unique, lower case) and every record
@@ -132,6 +135,18 @@ struct fdelta {
 	char *records;
 	size_t len, cap;
 };
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static double ms_between(int64_t from_us, int64_t to_us)
+{
+	return to_us > from_us ? (double)(to_us - from_us) / 1000.0 : 0.0;
+}
 
 static int64_t mono_ms(void)
 {
@@ -361,12 +376,17 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	(void)!read(fd, &v, sizeof(v));
 	const char *files[POLICY_ZONES_MAX];
 	uint64_t rules[POLICY_ZONES_MAX];
+	int64_t pick_us = mono_us();
 	pthread_mutex_lock(&f->mu);
 	bool pending = f->req_pending && !f->req_done;
 	size_t zi = f->req_zone;
 	char path[sizeof(f->req_path)];
 	memcpy(path, f->req_path, sizeof(path));
 	const struct fdelta *d = f->req_delta;
+	if (pending) {
+		f->req_pick_us = pick_us;
+		f->req_built_us = 0;
+	}
 	pthread_mutex_unlock(&f->mu);
 	if (!pending || f->cfg->policy.zone_count > POLICY_ZONES_MAX)
 		return;
@@ -387,6 +407,7 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 		f->zones[i].st.rules = rules[f->zones[i].index];
 	f->req_result = ret;
 	f->req_merge_due = merge_due;
+	f->req_done_us = mono_us();
 	f->req_done = true;
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
@@ -404,6 +425,7 @@ static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
 	f->req_delta = d;
 	f->req_merge_due = false;
 	snprintf(f->req_path, sizeof(f->req_path), "%s", candidate ? candidate : "");
+	f->req_sent_us = mono_us();
 	pthread_mutex_unlock(&f->mu);
 	uint64_t one = 1;
 	(void)!write(f->req_fd, &one, sizeof(one));
@@ -581,13 +603,6 @@ static int fdelta_records(struct fdelta *d, const struct fzone *fz, const struct
 	return feed_zone_foreach(nz, fdelta_line, d);
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- one refresh --------------------------------------------------------------------------- */
 
 /* The received-message queue of one transfer, into the zone state (f->mu). */
@@ -603,7 +618,8 @@ static void note_queue(struct net_feeds *f, struct fzone *fz, const struct feed_
 
 static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_addr *pri,
 		    enum feed_xfr_type type, struct feed_zone **out, enum feed_xfr_kind *kind,
-		    bool *wants_axfr, struct fdelta *d, int64_t *end_us, char *err, size_t err_len)
+		    bool *wants_axfr, struct fdelta *d, int64_t *end_us, int64_t *parsed_us,
+		    int64_t *fin_us, char *err, size_t err_len)
 {
 	struct feed_xfr *x;
 	*wants_axfr = false;
@@ -619,7 +635,10 @@ static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_add
 			     err_len, &qs);
 	note_queue(f, fz, &qs);
 	if (ret == 1) {
-		*end_us = mono_us();
+		/* The transfer ends with its last message in; parsing the queue after it counts. */
+		*parsed_us = mono_us();
+		*end_us = qs.last_push_us != 0 && qs.last_push_us <= *parsed_us ? qs.last_push_us
+										 : *parsed_us;
 		/* With increments, the held copy is changed in place (undo journal on): no O(zone)
 		 * clone; the caller commits or rolls it back. */
 		ret = d != NULL ? feed_xfr_finish_in_place(x, fz->zone, out, kind)
@@ -630,6 +649,7 @@ static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_add
 			 (ret = fdelta_owners(d, x, *out != NULL ? *out : fz->zone)) != C2W_OK &&
 			 *out == NULL)
 			feed_zone_rollback(fz->zone); /* applied in place: take it back */
+		*fin_us = mono_us();
 	}
 	*wants_axfr = feed_xfr_wants_axfr(x);
 	feed_xfr_free(x);
@@ -738,11 +758,12 @@ static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_
  * a recompile from the copies when the increments stacked past the bound.
  * @return C2W_EFULL or C2W_EINVAL: nothing changed, take the full path */
 static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_zone *nz,
-			struct fdelta *d, const struct conf_addr *pri, int64_t *in_force_us,
-			char *err, size_t err_len)
+			struct fdelta *d, const struct conf_addr *pri, int64_t *rec_us,
+			int64_t *in_force_us, char *err, size_t err_len)
 {
 	const struct feed_zone *z = nz != NULL ? nz : fz->zone;
 	int ret = fdelta_records(d, fz, z);
+	*rec_us = mono_us();
 	if (ret != C2W_OK) {
 		if (nz == NULL)
 			feed_zone_rollback(fz->zone);
@@ -813,15 +834,15 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	enum feed_xfr_kind kind;
 	bool wants_axfr;
 	struct fdelta d = {0};
-	int64_t end_us = 0, in_force_us = 0;
+	int64_t end_us = 0, parsed_us = 0, fin_us = 0, rec_us = 0, in_force_us = 0;
 	int ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr,
-			   f->delta != NULL ? &d : NULL, &end_us, err, err_len);
+			   f->delta != NULL ? &d : NULL, &end_us, &parsed_us, &fin_us, err, err_len);
 	if (ret != C2W_OK && type == FEED_XFR_IXFR && wants_axfr) {
 		c2w_log_info("feeds: zone %s: %s: %s; trying AXFR", fz->name, pri->text, err);
 		fdelta_free(&d);
 		type = FEED_XFR_AXFR;
-		ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr, NULL, &end_us, err,
-			       err_len);
+		ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr, NULL, &end_us,
+			       &parsed_us, &fin_us, err, err_len);
 	}
 	if (ret != C2W_OK) {
 		fdelta_free(&d);
@@ -838,7 +859,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	bool incremental = false;
 	ret = C2W_EFULL;
 	if (kind == FEED_XFR_INCREMENT && f->delta != NULL) {
-		ret = commit_delta(f, fz, zi, nz, &d, pri, &in_force_us, err, err_len);
+		ret = commit_delta(f, fz, zi, nz, &d, pri, &rec_us, &in_force_us, err, err_len);
 		incremental = ret == C2W_OK;
 		if (ret == C2W_EFULL || ret == C2W_EINVAL)
 			c2w_log_info("feeds: zone %s: IXFR not applicable as an increment (%s); "
@@ -871,14 +892,29 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	note_success(f, fz, pri, kind, type);
 	struct feed_soa soa;
 	(void)feed_zone_soa(fz->zone, &soa);
+	char stages[160] = "";
+	if (incremental) {
+		pthread_mutex_lock(&f->mu);
+		int64_t sent = f->req_sent_us, pick = f->req_pick_us, built = f->req_built_us,
+			done = f->req_done_us;
+		pthread_mutex_unlock(&f->mu);
+		if (built < pick || done < built)
+			built = done; /* not reported: all of it counts as the build */
+		snprintf(stages, sizeof(stages),
+			 ": %.1f ms parse, %.1f ms copy, %.1f ms records, %.1f ms wait, %.1f ms "
+			 "build, %.1f ms swap",
+			 ms_between(end_us, parsed_us), ms_between(parsed_us, fin_us),
+			 ms_between(fin_us, rec_us),
+			 ms_between(sent, pick), ms_between(pick, built), ms_between(built, done));
+	}
 	c2w_log_info("feeds: zone %s: serial %u from %s by %s, %zu records, in force (%s, %.1f ms "
-		     "after the transfer)",
+		     "after the transfer%s)",
 		     fz->name, soa.serial, pri->text,
 		     kind == FEED_XFR_INCREMENT ? "IXFR"
 		     : type == FEED_XFR_IXFR    ? "IXFR (full)"
 						: "AXFR",
 		     feed_zone_count(fz->zone), incremental ? "incremental" : "full compile",
-		     (double)(in_force_us - end_us) / 1000.0);
+		     (double)(in_force_us - end_us) / 1000.0, stages);
 	if (big)
 		trim_heap();
 	return C2W_OK;
@@ -1034,6 +1070,14 @@ int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
 out_free:
 	net_feeds_free(f);
 	return ret;
+}
+
+void net_feeds_note_built(struct net_feeds *f)
+{
+	int64_t now = mono_us();
+	pthread_mutex_lock(&f->mu);
+	f->req_built_us = now;
+	pthread_mutex_unlock(&f->mu);
 }
 
 void net_feeds_set_delta(struct net_feeds *f, net_feeds_delta_cb cb)

@@ -61,6 +61,10 @@ typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, const char *records, s
 C2W_NODISCARD int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
 				net_feeds_apply_cb apply, void *ctx, struct net_feeds **out);
 
+/** Main thread, inside the delta callback: the new policy is built, the swap begins (for
+ *  the stage times of the "in force" log line). */
+void net_feeds_note_built(struct net_feeds *f);
+
 /** Apply IXFRs as increments through @cb (main thread); without it every copy is compiled
  *  in full. Call before net_feeds_start(). */
 void net_feeds_set_delta(struct net_feeds *f, net_feeds_delta_cb cb);

@@ -638,6 +638,7 @@ static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
 			c2w_log_err("feeds: increment refused (%s); the running policy stays", err);
 		return ret;
 	}
+	net_feeds_note_built(srv->feeds);
 	unsigned layers;
 	uint64_t keys;
 	policy_snap_delta_size(snap, &layers, &keys);

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "core/mem.h"
 #include "dns/name.h"
 #include "policy/image.h"
 #include "policy/slots.h"
@@ -1279,7 +1280,7 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	size_t total = align8(str_off + r->strs.len);
 	if (r->keys.len > UINT32_MAX || ib.data.len > UINT32_MAX || r->strs.len > UINT32_MAX)
 		goto out_range;
-	img = alloc != NULL ? alloc(ctx, total) : calloc(1, total);
+	img = alloc != NULL ? alloc(ctx, total) : c2w_calloc_huge(1, total);
 	if (img == NULL)
 		goto out_nomem;
 	struct img_header *h = (struct img_header *)(void *)img;

@@ -13,6 +13,7 @@ zone is also served onward to a second c2wall (R2): an IXFR from Knot goes in as
 on R and R2 gets the same change by IXFR from R (R's served version made from the increment)."""
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -435,6 +436,17 @@ class TestIncremental(unittest.TestCase):
             self.assertEqual(a_values(R, "a.b.incw.example.test.")[0], ["10.0.2.44"])
             print("knot: 4 changes in force %.1f ms after the transfer (incremental)" %
                   (z["last_apply_us"] / 1000.0))
+            # The log line says where that time went (docs/policy.md "Where the time goes").
+            line = (r"serial %d from .* by IXFR, .* in force \(incremental, ([0-9.]+) ms after "
+                    r"the transfer: ([0-9.]+) ms parse, ([0-9.]+) ms copy, ([0-9.]+) ms records, "
+                    r"([0-9.]+) ms wait, ([0-9.]+) ms build, ([0-9.]+) ms swap\)" % z["serial"])
+            deadline = time.monotonic() + 5
+            while not (stages := re.findall(line, R.stderr_text())) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(len(stages), 1, R.stderr_text()[-3000:])
+            total, *parts = [float(v) for v in stages[0]]
+            self.assertLessEqual(sum(parts), total + 0.5, stages)
             # Second increment over the first: a delete, a change, a delete of a wildcard.
             mid = z
             KNOT.update(["update delete inc1.example.test.%s A" % KNOT_ZONE,
