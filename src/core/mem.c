@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/mem.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -22,8 +23,14 @@ void c2w_mem_hint_huge(void *p, size_t len)
 
 void *c2w_calloc_huge(size_t n, size_t size)
 {
+	/* Refuse an overflowing product here, as calloc() would: a sanitizer's calloc aborts
+	 * on one instead of returning NULL. */
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	void *p = calloc(n, size);
 	if (p != NULL)
-		c2w_mem_hint_huge(p, n * size); /* calloc() checked the product */
+		c2w_mem_hint_huge(p, n * size);
 	return p;
 }
