@@ -119,6 +119,18 @@ struct net_feeds {
 	/* Where the time of the last increment went (monotonic µs; main thread sets the last
 	 * three while the transfer thread waits): in the "in force" log line. */
 	int64_t req_sent_us, req_pick_us, req_built_us, req_done_us;
+	int64_t req_pick_cpu_us, req_build_cpu_us; /* main thread's CPU clock, build's CPU */
+};
+
+/* One transfer's stage times: monotonic µs, and the transfer thread's CPU time per stage
+ * (CPU against wall time tells work from waiting for a core). */
+struct xfr_times {
+	int64_t end_us;    /* the transfer's last message came in */
+	int64_t parsed_us; /* every message parsed */
+	int64_t fin_us;    /* the transfer applied to the held copy */
+	int64_t rec_us;    /* the changed owners' records collected */
+	int64_t in_force_us;
+	int64_t rx_cpu_us, copy_cpu_us, rec_cpu_us; /* receive (the whole of it), copy, records */
 };
 
 /* An IXFR as the policy applies it: the changed owners (unique, lower case) and every record
@@ -140,6 +152,15 @@ static int64_t mono_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* CPU time of the calling thread. */
+static int64_t cpu_us(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -386,6 +407,8 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	if (pending) {
 		f->req_pick_us = pick_us;
 		f->req_built_us = 0;
+		f->req_pick_cpu_us = cpu_us();
+		f->req_build_cpu_us = -1;
 	}
 	pthread_mutex_unlock(&f->mu);
 	if (!pending || f->cfg->policy.zone_count > POLICY_ZONES_MAX)
@@ -618,8 +641,8 @@ static void note_queue(struct net_feeds *f, struct fzone *fz, const struct feed_
 
 static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_addr *pri,
 		    enum feed_xfr_type type, struct feed_zone **out, enum feed_xfr_kind *kind,
-		    bool *wants_axfr, struct fdelta *d, int64_t *end_us, int64_t *parsed_us,
-		    int64_t *fin_us, char *err, size_t err_len)
+		    bool *wants_axfr, struct fdelta *d, struct xfr_times *t, char *err,
+		    size_t err_len)
 {
 	struct feed_xfr *x;
 	*wants_axfr = false;
@@ -631,14 +654,18 @@ static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_add
 	struct feed_xfr_limits lim = fz->lim;
 	lim.stop = &f->stop;
 	struct feed_xfr_queue_stats qs;
+	int64_t cpu0 = cpu_us();
 	ret = feed_xfr_fetch(x, (const struct sockaddr *)&pri->ss, pri->ss_len, &lim, err,
 			     err_len, &qs);
 	note_queue(f, fz, &qs);
 	if (ret == 1) {
 		/* The transfer ends with its last message in; parsing the queue after it counts. */
-		*parsed_us = mono_us();
-		*end_us = qs.last_push_us != 0 && qs.last_push_us <= *parsed_us ? qs.last_push_us
-										 : *parsed_us;
+		t->parsed_us = mono_us();
+		int64_t cpu1 = cpu_us();
+		t->rx_cpu_us = cpu1 - cpu0;
+		t->end_us = qs.last_push_us != 0 && qs.last_push_us <= t->parsed_us
+				? qs.last_push_us
+				: t->parsed_us;
 		/* With increments, the held copy is changed in place (undo journal on): no O(zone)
 		 * clone; the caller commits or rolls it back. */
 		ret = d != NULL ? feed_xfr_finish_in_place(x, fz->zone, out, kind)
@@ -649,7 +676,8 @@ static int transfer(struct net_feeds *f, struct fzone *fz, const struct conf_add
 			 (ret = fdelta_owners(d, x, *out != NULL ? *out : fz->zone)) != C2W_OK &&
 			 *out == NULL)
 			feed_zone_rollback(fz->zone); /* applied in place: take it back */
-		*fin_us = mono_us();
+		t->fin_us = mono_us();
+		t->copy_cpu_us = cpu_us() - cpu1;
 	}
 	*wants_axfr = feed_xfr_wants_axfr(x);
 	feed_xfr_free(x);
@@ -753,17 +781,19 @@ static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_
 	return was;
 }
 
-/* An IXFR as an increment: in force first (*@in_force_us says when), then the new copy
+/* An IXFR as an increment: in force first (@t->in_force_us says when), then the new copy
  * replaces the last good one on disk (an O(zone) write, on this thread, off the workers), then
  * a recompile from the copies when the increments stacked past the bound.
  * @return C2W_EFULL or C2W_EINVAL: nothing changed, take the full path */
 static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_zone *nz,
-			struct fdelta *d, const struct conf_addr *pri, int64_t *rec_us,
-			int64_t *in_force_us, char *err, size_t err_len)
+			struct fdelta *d, const struct conf_addr *pri, struct xfr_times *t,
+			char *err, size_t err_len)
 {
 	const struct feed_zone *z = nz != NULL ? nz : fz->zone;
+	int64_t cpu0 = cpu_us();
 	int ret = fdelta_records(d, fz, z);
-	*rec_us = mono_us();
+	t->rec_us = mono_us();
+	t->rec_cpu_us = cpu_us() - cpu0;
 	if (ret != C2W_OK) {
 		if (nz == NULL)
 			feed_zone_rollback(fz->zone);
@@ -780,7 +810,7 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 			 c2w_strerror(ret));
 		return ret;
 	}
-	*in_force_us = mono_us();
+	t->in_force_us = mono_us();
 	if (nz == NULL) {
 		feed_zone_commit(fz->zone);
 		nz = fz->zone;
@@ -834,15 +864,16 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	enum feed_xfr_kind kind;
 	bool wants_axfr;
 	struct fdelta d = {0};
-	int64_t end_us = 0, parsed_us = 0, fin_us = 0, rec_us = 0, in_force_us = 0;
+	struct xfr_times t = {0};
 	int ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr,
-			   f->delta != NULL ? &d : NULL, &end_us, &parsed_us, &fin_us, err, err_len);
+			   f->delta != NULL ? &d : NULL, &t, err, err_len);
 	if (ret != C2W_OK && type == FEED_XFR_IXFR && wants_axfr) {
 		c2w_log_info("feeds: zone %s: %s: %s; trying AXFR", fz->name, pri->text, err);
 		fdelta_free(&d);
 		type = FEED_XFR_AXFR;
-		ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr, NULL, &end_us,
-			       &parsed_us, &fin_us, err, err_len);
+		t = (struct xfr_times){0};
+		ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr, NULL, &t, err,
+			       err_len);
 	}
 	if (ret != C2W_OK) {
 		fdelta_free(&d);
@@ -859,7 +890,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	bool incremental = false;
 	ret = C2W_EFULL;
 	if (kind == FEED_XFR_INCREMENT && f->delta != NULL) {
-		ret = commit_delta(f, fz, zi, nz, &d, pri, &rec_us, &in_force_us, err, err_len);
+		ret = commit_delta(f, fz, zi, nz, &d, pri, &t, err, err_len);
 		incremental = ret == C2W_OK;
 		if (ret == C2W_EFULL || ret == C2W_EINVAL)
 			c2w_log_info("feeds: zone %s: IXFR not applicable as an increment (%s); "
@@ -879,33 +910,37 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 			feed_zone_free(nz);
 			return ret;
 		}
-		in_force_us = mono_us();
+		t.in_force_us = mono_us();
 	}
 	pthread_mutex_lock(&f->mu);
 	fz->st.expired = false;
 	fz->st.last_apply = incremental ? "incremental" : "full";
-	fz->st.last_apply_us = (uint64_t)(in_force_us - end_us);
-	fz->st.notify_apply_us =
-	    fz->st.refresh_notify_us != 0 ? (uint64_t)(in_force_us - fz->st.refresh_notify_us) : 0;
+	fz->st.last_apply_us = (uint64_t)(t.in_force_us - t.end_us);
+	fz->st.notify_apply_us = fz->st.refresh_notify_us != 0
+				     ? (uint64_t)(t.in_force_us - fz->st.refresh_notify_us)
+				     : 0;
 	fz->st.incremental += incremental;
 	pthread_mutex_unlock(&f->mu);
 	note_success(f, fz, pri, kind, type);
 	struct feed_soa soa;
 	(void)feed_zone_soa(fz->zone, &soa);
-	char stages[160] = "";
+	char stages[320] = "";
 	if (incremental) {
 		pthread_mutex_lock(&f->mu);
 		int64_t sent = f->req_sent_us, pick = f->req_pick_us, built = f->req_built_us,
-			done = f->req_done_us;
+			done = f->req_done_us, build_cpu = f->req_build_cpu_us;
 		pthread_mutex_unlock(&f->mu);
 		if (built < pick || done < built)
 			built = done; /* not reported: all of it counts as the build */
 		snprintf(stages, sizeof(stages),
 			 ": %.1f ms parse, %.1f ms copy, %.1f ms records, %.1f ms wait, %.1f ms "
-			 "build, %.1f ms swap",
-			 ms_between(end_us, parsed_us), ms_between(parsed_us, fin_us),
-			 ms_between(fin_us, rec_us),
-			 ms_between(sent, pick), ms_between(pick, built), ms_between(built, done));
+			 "build, %.1f ms swap; CPU: %.1f ms receive, %.1f ms copy, %.1f ms records, "
+			 "%.1f ms build",
+			 ms_between(t.end_us, t.parsed_us), ms_between(t.parsed_us, t.fin_us),
+			 ms_between(t.fin_us, t.rec_us), ms_between(sent, pick),
+			 ms_between(pick, built), ms_between(built, done),
+			 ms_between(0, t.rx_cpu_us), ms_between(0, t.copy_cpu_us),
+			 ms_between(0, t.rec_cpu_us), ms_between(0, build_cpu));
 	}
 	c2w_log_info("feeds: zone %s: serial %u from %s by %s, %zu records, in force (%s, %.1f ms "
 		     "after the transfer%s)",
@@ -914,7 +949,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 		     : type == FEED_XFR_IXFR    ? "IXFR (full)"
 						: "AXFR",
 		     feed_zone_count(fz->zone), incremental ? "incremental" : "full compile",
-		     (double)(in_force_us - end_us) / 1000.0, stages);
+		     (double)(t.in_force_us - t.end_us) / 1000.0, stages);
 	if (big)
 		trim_heap();
 	return C2W_OK;
@@ -1074,9 +1109,10 @@ out_free:
 
 void net_feeds_note_built(struct net_feeds *f)
 {
-	int64_t now = mono_us();
+	int64_t now = mono_us(), cpu = cpu_us();
 	pthread_mutex_lock(&f->mu);
 	f->req_built_us = now;
+	f->req_build_cpu_us = cpu - f->req_pick_cpu_us;
 	pthread_mutex_unlock(&f->mu);
 }
 

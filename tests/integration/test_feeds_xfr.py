@@ -439,14 +439,22 @@ class TestIncremental(unittest.TestCase):
             # The log line says where that time went (docs/policy.md "Where the time goes").
             line = (r"serial %d from .* by IXFR, .* in force \(incremental, ([0-9.]+) ms after "
                     r"the transfer: ([0-9.]+) ms parse, ([0-9.]+) ms copy, ([0-9.]+) ms records, "
-                    r"([0-9.]+) ms wait, ([0-9.]+) ms build, ([0-9.]+) ms swap\)" % z["serial"])
+                    r"([0-9.]+) ms wait, ([0-9.]+) ms build, ([0-9.]+) ms swap; CPU: ([0-9.]+) ms "
+                    r"receive, ([0-9.]+) ms copy, ([0-9.]+) ms records, ([0-9.]+) ms build\)"
+                    % z["serial"])
             deadline = time.monotonic() + 5
             while not (stages := re.findall(line, R.stderr_text())) and \
                     time.monotonic() < deadline:
                 time.sleep(0.1)
             self.assertEqual(len(stages), 1, R.stderr_text()[-3000:])
             total, *parts = [float(v) for v in stages[0]]
-            self.assertLessEqual(sum(parts), total + 0.5, stages)
+            wall, cpu = parts[:6], parts[6:]
+            self.assertLessEqual(sum(wall), total + 0.5, stages)
+            # A stage's CPU time on its own thread is at most its wall time (clock steps and
+            # rounding aside): copy, records, build.
+            self.assertLessEqual(cpu[1], wall[1] + 1.0, stages)
+            self.assertLessEqual(cpu[2], wall[2] + 1.0, stages)
+            self.assertLessEqual(cpu[3], wall[4] + 1.0, stages)
             # Second increment over the first: a delete, a change, a delete of a wildcard.
             mid = z
             KNOT.update(["update delete inc1.example.test.%s A" % KNOT_ZONE,
