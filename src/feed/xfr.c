@@ -46,6 +46,25 @@ struct line_block {
 	char data[];
 };
 
+/*
+ * What libknot allocates while parsing one message (the packet, each record's owner and
+ * data): bumped from blocks kept for the whole transfer and reset after each message, instead
+ * of a malloc() and free() per record. At 10M rules the transfer thread's heap is fragmented
+ * by the held copy, and those mallocs were most of an IXFR's parse time (issue 9). Bounded:
+ * one message is at most 64 KiB, so what it can make libknot allocate is a few MiB at most.
+ */
+#define ARENA_BLOCK ((size_t)256 << 10)
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	_Alignas(16) uint8_t data[];
+};
+
+struct msg_arena {
+	struct arena_block *head, *cur; /* blocks in order; allocating from cur */
+};
+
 struct feed_xfr {
 	char origin[KNOT_DNAME_TXT_MAXLEN + 1];
 	uint8_t origin_dn[KNOT_DNAME_MAXLEN];
@@ -70,6 +89,8 @@ struct feed_xfr {
 	struct xfr_op *ops; /* IXFR deltas in order */
 	size_t op_count, op_cap;
 	struct line_block *lines; /* newest first */
+	struct msg_arena arena;
+	knot_mm_t mm; /* libknot's allocator for a message: the arena */
 	uint8_t buf[KNOT_WIRE_MAX_PKTSIZE];
 	char text[TEXT_MAX];
 	char err[256];
@@ -85,6 +106,56 @@ static int fail(struct feed_xfr *x, int code, const char *fmt, ...)
 	va_end(ap);
 	x->state = XS_FAILED;
 	return code;
+}
+
+static void *arena_alloc(void *ctx, size_t len)
+{
+	struct msg_arena *a = ctx;
+	if (len > ((size_t)1 << 30))
+		return NULL; /* no message needs that */
+	len = (len + 15) & ~(size_t)15;
+	if (len == 0)
+		len = 16;
+	for (;;) {
+		struct arena_block *b = a->cur;
+		if (b != NULL && b->cap - b->used >= len) {
+			void *p = b->data + b->used;
+			b->used += len;
+			return p;
+		}
+		if (b != NULL && b->next != NULL) {
+			a->cur = b->next; /* kept from an earlier message: reused */
+			continue;
+		}
+		size_t cap = len > ARENA_BLOCK ? len : ARENA_BLOCK;
+		struct arena_block *n = malloc(sizeof(*n) + cap);
+		if (n == NULL)
+			return NULL;
+		*n = (struct arena_block){.cap = cap};
+		if (b != NULL)
+			b->next = n;
+		else
+			a->head = n;
+		a->cur = n;
+	}
+}
+
+/* Everything of the last message given back at once; the blocks stay for the next one. */
+static void arena_reset(struct msg_arena *a)
+{
+	for (struct arena_block *b = a->head; b != NULL; b = b->next)
+		b->used = 0;
+	a->cur = a->head;
+}
+
+static void arena_free(struct msg_arena *a)
+{
+	while (a->head != NULL) {
+		struct arena_block *b = a->head;
+		a->head = b->next;
+		free(b);
+	}
+	a->cur = NULL;
 }
 
 int feed_xfr_new(const char *origin, enum feed_xfr_type type, const struct feed_zone *current,
@@ -107,6 +178,7 @@ int feed_xfr_new(const char *origin, enum feed_xfr_type type, const struct feed_
 	x->key = key;
 	x->have_cur = have;
 	x->cur_serial = have ? soa.serial : 0;
+	x->mm = (knot_mm_t){.ctx = &x->arena, .alloc = arena_alloc, .free = NULL};
 	*out = x;
 	return C2W_OK;
 }
@@ -123,6 +195,7 @@ void feed_xfr_free(struct feed_xfr *x)
 	free(x->ops);
 	free(x->first_soa);
 	feed_zone_free(x->full);
+	arena_free(&x->arena);
 	free(x);
 }
 
@@ -475,7 +548,8 @@ int feed_xfr_input(struct feed_xfr *x, const uint8_t *msg, size_t len)
 		return fail(x, C2W_EMALF, "message %llu is malformed",
 			    (unsigned long long)x->messages);
 	memcpy(x->buf, msg, len);
-	knot_pkt_t *pkt = knot_pkt_new(x->buf, (uint16_t)len, NULL);
+	arena_reset(&x->arena);
+	knot_pkt_t *pkt = knot_pkt_new(x->buf, (uint16_t)len, &x->mm);
 	if (pkt == NULL)
 		return fail(x, C2W_ENOMEM, "out of memory");
 	int ret = knot_pkt_parse(pkt, 0);

@@ -5,7 +5,8 @@
  * feed_zone_rollback() (same records, same lines, same SOA), kept by feed_zone_commit(); a
  * journal across a table growth; feed_zone_foreach() sees every record but the SOA. Churn
  * (as many records deleted as added, new owners each time) keeps the tables at their size,
- * with or without a journal, and a rolled-back churn leaves the owner counts as they were.
+ * with or without a journal, and a rolled-back churn leaves the owner counts as they were; a
+ * clone finds and deletes every record.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,18 @@ static void test_churn_keeps_tables(void)
 		CHECK_EQ(feed_zone_line(z, line) != NULL, live);
 		CHECK_EQ(feed_zone_owner_count(z, line), live ? 1u : 0u);
 	}
+	/* a clone keeps every slot and its tag: each record found there, and deleted */
+	struct feed_zone *c = NULL;
+	CHECK_EQ(feed_zone_clone(z, &c), C2W_OK);
+	CHECK_EQ(feed_zone_table_bytes(c), bytes);
+	for (int i = ROUNDS * K; i < ROUNDS * K + N; i++) {
+		snprintf(line, sizeof(line), "n%d.rpz.example. 300 IN CNAME .", i);
+		CHECK(feed_zone_line(c, line) != NULL);
+		CHECK_EQ(feed_zone_del(c, line), C2W_OK);
+	}
+	CHECK_EQ(feed_zone_count(c), 0u);
+	CHECK_EQ(feed_zone_count(z), N);
+	feed_zone_free(c);
 	feed_zone_free(z);
 }
 
