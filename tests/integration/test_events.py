@@ -244,6 +244,11 @@ class TestReopen(unittest.TestCase):
         # hits flowing while the file is renamed, then HUP (what logrotate's postrotate does)
         for i in range(5):
             eu.query(R, "r%d.botnet.test." % i, "A", source="127.0.0.4")
+        # The writer is asynchronous: the first five are in the file before it is renamed
+        # (under ASan one could still be queued at the HUP and land in the new file).
+        self.assertTrue(eu.wait_for(lambda: all(
+            "r%d.botnet.test." % i in {l["qname"] for l in eu.read_jsonl(JSONL)}
+            for i in range(5)), 5), "first five hits not written")
         os.rename(JSONL, rotated)
         for i in range(5, 10):
             eu.query(R, "r%d.botnet.test." % i, "A", source="127.0.0.4")
