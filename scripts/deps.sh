@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libunbound-dev libevent-dev liburcu-dev libyaml-dev libssl-dev libsqlite3-dev
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler libxxhash-dev libcurl4-openssl-dev
-  libknot-dev libseccomp-dev libsystemd-dev
+  libknot-dev libseccomp-dev libsystemd-dev libjemalloc-dev
   # Debian package (debian/): scripts/package.sh
   debhelper lintian help2man fakeroot
   # run: root hints and trust anchor

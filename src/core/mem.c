@@ -2,9 +2,17 @@
 #include "core/mem.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+
+#ifdef C2W_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#define C2W_STR2(x) #x
+#define C2W_STR(x) C2W_STR2(x)
+#endif
 
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
@@ -33,4 +41,34 @@ void *c2w_calloc_huge(size_t n, size_t size)
 	if (p != NULL)
 		c2w_mem_hint_huge(p, n * size);
 	return p;
+}
+
+void c2w_mem_release(void)
+{
+#ifdef C2W_JEMALLOC
+	/* Dirty and muzzy pages of every arena back to the kernel (MADV_DONTNEED). */
+	(void)mallctl("arena." C2W_STR(MALLCTL_ARENAS_ALL) ".purge", NULL, NULL, NULL, 0);
+#elif defined(__GLIBC__)
+	(void)malloc_trim(0);
+#endif
+}
+
+const char *c2w_mem_allocator(void)
+{
+#ifdef C2W_JEMALLOC
+	static char name[128];
+	const char *v = NULL;
+	size_t len = sizeof(v);
+	if (name[0] == '\0') {
+		if (mallctl("version", (void *)&v, &len, NULL, 0) == 0 && v != NULL)
+			snprintf(name, sizeof(name), "jemalloc %s", v);
+		else
+			snprintf(name, sizeof(name), "jemalloc");
+	}
+	return name;
+#elif defined(__GLIBC__)
+	return "glibc";
+#else
+	return "libc";
+#endif
 }

@@ -21,4 +21,14 @@ void c2w_mem_hint_huge(void *p, size_t len);
 /** calloc(@n, @size) with c2w_mem_hint_huge() on the block; freed with free(). */
 void *c2w_calloc_huge(size_t n, size_t size);
 
+/**
+ * Give memory the process has freed back to the system now, after a large change (the
+ * allocator would otherwise keep it resident for a while: jemalloc for about 10 s, glibc's
+ * malloc until a later trim). Walks every arena: for rare, large frees only.
+ */
+void c2w_mem_release(void);
+
+/** The allocator serving malloc(), for the startup log: "jemalloc 5.3.0-..." or "glibc". */
+const char *c2w_mem_allocator(void);
+
 #endif

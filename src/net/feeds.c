@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libknot/libknot.h>
-#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "feed/http_fetch.h"
 #include "feed/tsig_key.h"
 #include "feed/xfr.h"
@@ -844,16 +844,14 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 
 /*
  * Give the memory an apply freed back to the system, after the new policy is in force. The
- * transfer's and the compile's temporaries are freed into this thread's and the main thread's
- * malloc arenas, which keep them resident: after a 100,000-change IXFR at 1M rules, 26 MiB
- * that malloc_trim() returns in about 16 ms (issue 9; after the first AXFR, 21 MiB in 3 ms).
- * It walks every arena, so small increments, which free little, skip it.
+ * transfer's and the compile's temporaries are freed into the allocator's arenas, which keep
+ * them resident for a while (with glibc's malloc, after a 100,000-change IXFR at 1M rules,
+ * 26 MiB that malloc_trim() returned in about 16 ms; issue 9). It walks every arena, so small
+ * increments, which free little, skip it.
  */
 static void trim_heap(void)
 {
-#ifdef __GLIBC__
-	(void)malloc_trim(0);
-#endif
+	c2w_mem_release();
 }
 
 static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,

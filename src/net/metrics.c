@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf/config.h"
+#include "core/mem.h"
 #include "control/http.h"
 #include "control/prom.h"
 #include "events/hit.h"
@@ -343,8 +344,10 @@ static void write_process(const struct net_metrics_src *src, struct evbuffer *b)
 
 static void write_daemon(const struct net_metrics_src *src, struct evbuffer *b)
 {
-	control_prom_family(b, "c2wall_build_info", "gauge", "c2wall version (always 1)");
-	control_prom_u64(b, "c2wall_build_info", (lbl[]){{"version", C2W_VERSION}}, 1, 1);
+	control_prom_family(b, "c2wall_build_info", "gauge",
+			    "c2wall version and memory allocator (always 1)");
+	control_prom_u64(b, "c2wall_build_info",
+			 (lbl[]){{"version", C2W_VERSION}, {"allocator", c2w_mem_allocator()}}, 2, 1);
 	counter(b, "c2wall_reloads_total", "configuration reloads that took effect", src->reloads);
 	counter(b, "c2wall_reload_failures_total",
 		"reloads refused (the running configuration stayed)", src->reload_failures);

@@ -154,6 +154,20 @@ class TestPage(unittest.TestCase):
                                     "family": "unknown-family"}), 1)
         self.assertEqual(hu.sample(text, "c2wall_hit_records_total"), 5)
 
+    def test_build_info_names_the_allocator(self):
+        # The allocator label says what serves malloc() in the running process: jemalloc in
+        # a normal build (CMake C2W_JEMALLOC), glibc where a sanitizer brings its own.
+        text = hu.metrics(PORT, READ)
+        line = [ln for ln in text.splitlines() if ln.startswith("c2wall_build_info{")]
+        self.assertEqual(len(line), 1, line)
+        alloc = line[0].split('allocator="', 1)[1].split('"', 1)[0]
+        with open("/proc/%d/maps" % R.proc.pid) as f:
+            mapped = "libjemalloc" in f.read()
+        if mapped:
+            self.assertTrue(alloc.startswith("jemalloc 5."), alloc)
+        else:
+            self.assertEqual(alloc, "glibc")
+
     def test_process_and_optouts(self):
         text = hu.metrics(PORT, READ)
         self.assertGreater(hu.sample(text, "process_resident_memory_bytes"), 1e6)
