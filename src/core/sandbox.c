@@ -83,6 +83,11 @@ int c2w_sandbox_lock(void)
 	if (ctx == NULL)
 		return C2W_ENOMEM;
 	int ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/* Every system call the daemon makes runs the filter: as a binary tree over the ~70
+	 * denied numbers instead of a linear chain, about 25 ns less per call here (libseccomp
+	 * 2.5; an older one refuses the attribute and keeps the chain). docs/BENCHMARKS.md. */
+	if (ret == 0)
+		(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (ret == 0)
 		ret = add_rules(ctx, &count);
 	if (ret == 0)
