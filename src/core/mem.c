@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -56,16 +55,7 @@ void c2w_mem_release(void)
 const char *c2w_mem_allocator(void)
 {
 #ifdef C2W_JEMALLOC
-	static char name[128];
-	const char *v = NULL;
-	size_t len = sizeof(v);
-	if (name[0] == '\0') {
-		if (mallctl("version", (void *)&v, &len, NULL, 0) == 0 && v != NULL)
-			snprintf(name, sizeof(name), "jemalloc %s", v);
-		else
-			snprintf(name, sizeof(name), "jemalloc");
-	}
-	return name;
+	return "jemalloc " JEMALLOC_VERSION;
 #elif defined(__GLIBC__)
 	return "glibc";
 #else

@@ -28,7 +28,7 @@ void *c2w_calloc_huge(size_t n, size_t size);
  */
 void c2w_mem_release(void);
 
-/** The allocator serving malloc(), for the startup log: "jemalloc 5.3.0-..." or "glibc". */
+/** The allocator serving malloc(), for c2wall_build_info: "jemalloc 5.3.0-..." or "glibc". */
 const char *c2w_mem_allocator(void);
 
 #endif

@@ -839,20 +839,12 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	return C2W_OK;
 }
 
-/* An increment of at least this many changed owners is followed by a heap trim. */
+/* An increment of at least this many changed owners (or a full compile) is followed by
+ * c2w_mem_release(): the transfer's and the compile's temporaries, freed into the allocator's
+ * arenas, would stay resident for a while (with glibc's malloc, after a 100,000-change IXFR at
+ * 1M rules, 26 MiB that malloc_trim() returned in about 16 ms; issue 9). It walks every arena,
+ * so small increments, which free little, skip it. */
 #define TRIM_OWNERS 10000
-
-/*
- * Give the memory an apply freed back to the system, after the new policy is in force. The
- * transfer's and the compile's temporaries are freed into the allocator's arenas, which keep
- * them resident for a while (with glibc's malloc, after a 100,000-change IXFR at 1M rules,
- * 26 MiB that malloc_trim() returned in about 16 ms; issue 9). It walks every arena, so small
- * increments, which free little, skip it.
- */
-static void trim_heap(void)
-{
-	c2w_mem_release();
-}
 
 static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 		       const struct conf_addr *pri, char *err, size_t err_len)
@@ -949,7 +941,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 		     feed_zone_count(fz->zone), incremental ? "incremental" : "full compile",
 		     (double)(t.in_force_us - t.end_us) / 1000.0, stages);
 	if (big)
-		trim_heap();
+		c2w_mem_release();
 	return C2W_OK;
 }
 
