@@ -319,6 +319,22 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 					       rt->tcp, out, out_cap);
 
 	net_wpolicy_query_log(w, &q, rt);
+	struct dns_answer cached;
+	uint32_t age;
+	int looked = 0; /* the answer cache: 1 hit, -1 miss, 0 not asked yet */
+	if (w->snap != NULL && q.qtype != DNS_TYPE_ANY) {
+		looked = dns_pcache_lookup(w->cache, &q, w->now_s, &cached, &age) ? 1 : -1;
+		if (looked > 0 && cached.tag == net_cache_tag(w->snap_gen, true) &&
+		    net_wpolicy_client_clear(w, rt)) {
+			/* The policy in force checked this body when it was stored, the question's
+			 * name against every zone (log-only ones too) and the answer on the response
+			 * side, and found nothing; no CLIENT-IP rule names this client: matching the
+			 * name again would find nothing again. */
+			CTR_ADD(w->ctr.cache_hits, 1);
+			CTR_ADD(w->ctr.cache_hits_prechecked, 1);
+			return net_worker_render(w, &q, &cached, age, rt->tcp, out, out_cap);
+		}
+	}
 	struct policy_hit hit;
 	bool policy_off, handled;
 	enum policy_verdict v = net_wpolicy_query(w, &q, rt, &hit, &policy_off);
@@ -344,10 +360,10 @@ static int handle(struct net_worker *w, const uint8_t *pkt, size_t len, struct n
 		return on_miss(w, &q, rt, &hit, policy_off, out, out_cap);
 	}
 
-	struct dns_answer cached;
-	uint32_t age;
-	if (dns_pcache_lookup(w->cache, &q, w->now_s, &cached, &age) &&
-	    (policy_off || w->snap == NULL || cached.tag == w->snap_gen ||
+	if (looked == 0)
+		looked = dns_pcache_lookup(w->cache, &q, w->now_s, &cached, &age) ? 1 : -1;
+	if (looked > 0 &&
+	    (policy_off || w->snap == NULL || net_cache_tag_gen(cached.tag) == w->snap_gen ||
 	     net_wpolicy_cached_ok(w, &q, rt, &cached))) {
 		CTR_ADD(w->ctr.cache_hits, 1);
 		/* Cached bodies carry no response-side policy match (on_resolved() stores only
@@ -595,7 +611,8 @@ void net_worker_resolved_finish(struct net_worker *w, struct net_slot *s)
 	    w->ans.rcode != DNS_RCODE_SERVFAIL) {
 		/* The tag says which policy checked the body; 0: none did (opted-out client or
 		 * PASSTHRU), so a later client's hit checks it first. */
-		w->ans.tag = s->policy_off ? 0 : w->snap_gen;
+		w->ans.tag = s->policy_off ? 0
+					   : net_cache_tag(w->snap_gen, net_wpolicy_name_clean(w, &s->q));
 		dns_pcache_store(w->cache, &s->q, &w->ans, mono_s());
 	}
 	if (!s->timed_out) {
@@ -1245,7 +1262,10 @@ static void mbox_commit(struct net_worker *w, struct mbox *m)
 	w->cfg = m->cfg;
 	net_torture_set_conf(w->torture, &m->cfg->ddos);
 	w->snap = m->snap;
-	w->snap_gen++;
+	w->snap_client_rules = m->snap != NULL && policy_snap_has_client_rules(m->snap);
+	w->snap_gen = (w->snap_gen + 1) & 0x7fffffffu; /* net_cache_tag() keeps 31 bits */
+	if (w->snap_gen == 0)
+		w->snap_gen = 1; /* 0 tags bodies no policy checked */
 	if (!keep) {
 		resolvers_for_policy(w, w->snap);
 		resolve_cuts_reset(w->cuts); /* new upstreams: the cuts they show may differ */
@@ -1424,6 +1444,7 @@ void net_worker_attach(struct net_worker *w, const struct policy_snap *snap,
 		       struct events_ring *ring, struct events_optout *optout)
 {
 	w->snap = snap;
+	w->snap_client_rules = snap != NULL && policy_snap_has_client_rules(snap);
 	w->ring = ring;
 	w->optout = optout;
 	resolvers_for_policy(w, snap);

@@ -36,6 +36,7 @@ struct net_xfr;
 	X(tcp_queries, "queries over TCP")                                                    \
 	X(cache_hits, "answers from the answer cache")                                        \
 	X(cache_misses, "queries that missed the answer cache")                               \
+	X(cache_hits_prechecked, "cache hits the policy in force had cleared when storing them")   \
 	X(resolver_immediate, "misses libunbound answered during the call (its cache)")        \
 	X(answers, "answers sent")                                                            \
 	X(noerror, "answers with RCODE NOERROR")                                              \

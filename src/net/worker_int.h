@@ -205,6 +205,22 @@ struct retired_ctx {
 			 __ATOMIC_RELAXED)
 #define CTR_SET(c, v) __atomic_store_n(&(c), (uint64_t)(v), __ATOMIC_RELAXED)
 
+/*
+ * The label an answer-cache body carries (dns_answer.tag): the policy generation that checked
+ * it (0: none did: an opted-out client or PASSTHRU) shifted left by one; the low bit says that
+ * generation has no rule at all for the question's name (QNAME triggers, log-only zones
+ * included), so a hit needs at most the CLIENT-IP rules matched (net_worker_handle()).
+ */
+static inline uint32_t net_cache_tag(unsigned gen, bool clean)
+{
+	return (uint32_t)(gen & 0x7fffffffu) << 1 | (clean ? 1u : 0u);
+}
+
+static inline unsigned net_cache_tag_gen(uint32_t tag)
+{
+	return tag >> 1;
+}
+
 struct net_worker {
 	struct net_counters ctr; /* first: cache-line aligned */
 	unsigned id;
@@ -213,7 +229,8 @@ struct net_worker {
 	struct event_base *base;
 	const struct c2w_config *cfg;
 	const struct policy_snap *snap; /* swapped only through the mailbox; NULL = no policy */
-	unsigned snap_gen;              /* bumped at every swap of @snap */
+	unsigned snap_gen;              /* bumped at every swap of @snap; 1..2^31-1 */
+	bool snap_client_rules;         /* @snap has CLIENT-IP rules (answers vary by client) */
 	struct events_ring *ring;       /* hit records to the event thread; NULL = none */
 	struct events_optout *optout;   /* subscribers who declined the service; NULL = none */
 	struct net_feeds *feeds;        /* followed zones, for NOTIFY; NULL = none */
@@ -417,6 +434,18 @@ void net_wpolicy_ddos_hit(struct net_worker *w, const struct dns_query *q,
 /** Explicit query log (events.query-log): one EVENTS_KIND_QUERY record; no-op when off. */
 void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 			   const struct net_route *rt);
+/**
+ * Does the policy in force have no rule for @q's name (QNAME triggers of every zone, log-only
+ * ones included; a never-block name counts as none)? The answer cache labels what it stores
+ * with this (net_cache_tag()): a hit on such a body under the same generation needs only
+ * net_wpolicy_client_clear(). One query-side match without the client; false without a policy.
+ */
+bool net_wpolicy_name_clean(struct net_worker *w, const struct dns_query *q);
+/**
+ * Does no CLIENT-IP rule of the policy in force match the client of @rt (log-only zones
+ * included; an opted-out client counts as clear)? True at once when the policy has none.
+ */
+bool net_wpolicy_client_clear(struct net_worker *w, const struct net_route *rt);
 /**
  * May a cached body checked by an older policy (or by none) be served under the current one?
  * Runs the response-side triggers (CNAME chain names, answer IPs) on it; false when one matches

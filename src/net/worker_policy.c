@@ -463,6 +463,26 @@ enum policy_verdict net_wpolicy_query(struct net_worker *w, const struct dns_que
 	return v;
 }
 
+bool net_wpolicy_name_clean(struct net_worker *w, const struct dns_query *q)
+{
+	if (w->snap == NULL)
+		return false;
+	struct policy_hit hit, shadow;
+	return policy_match_query(w->snap, q, NULL, &hit, &shadow) == POLICY_VERDICT_NONE &&
+	       shadow.action == POLICY_ACTION_NONE;
+}
+
+bool net_wpolicy_client_clear(struct net_worker *w, const struct net_route *rt)
+{
+	if (!w->snap_client_rules)
+		return true;
+	if (w->optout != NULL && events_optout_contains(w->optout, rt->peer))
+		return true; /* no policy for this client: the real answer */
+	struct policy_hit hit, shadow;
+	return policy_match_client(w->snap, rt->peer, &hit, &shadow) == POLICY_VERDICT_NONE &&
+	       shadow.action == POLICY_ACTION_NONE;
+}
+
 bool net_wpolicy_cached_ok(struct net_worker *w, const struct dns_query *q,
 			   const struct net_route *rt, const struct dns_answer *cached)
 {

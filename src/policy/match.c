@@ -130,6 +130,46 @@ bool policy_zone_has_ip(const struct policy_snap *s, unsigned zone, enum policy_
 	return false;
 }
 
+enum policy_verdict policy_match_client(const struct policy_snap *s, const struct sockaddr *client,
+					struct policy_hit *hit, struct policy_hit *shadow)
+{
+	uint8_t caddr[16];
+	int cfam = 0;
+	char text[DNS_NAME_TEXT_MAX];
+
+	hit->action = POLICY_ACTION_NONE;
+	shadow->action = POLICY_ACTION_NONE;
+	if (!policy_sockaddr_ip(client, &cfam, caddr))
+		return POLICY_VERDICT_NONE;
+	for (unsigned z = 0; z < s->hdr->zone_count; z++) {
+		unsigned bits = 0;
+		if (!policy_zone_has_ip(s, z, POLICY_TRIGGER_CLIENT_IP))
+			continue;
+		const struct img_slot *sl =
+		    policy_ip_lookup(s, z, POLICY_TRIGGER_CLIENT_IP, cfam, caddr, &bits);
+		if (sl == NULL)
+			continue;
+		policy_ip_text(cfam, caddr, text, sizeof(text));
+		if (s->zones[z].override == POLICY_OVERRIDE_LOG) {
+			if (shadow->action == POLICY_ACTION_NONE)
+				policy_hit_fill(s, sl, 0, text, shadow);
+			continue;
+		}
+		policy_hit_fill(s, sl, 0, text, hit);
+		return policy_earlier_response_rules(s, z) ? POLICY_VERDICT_RECURSE
+							   : POLICY_VERDICT_ACT;
+	}
+	return POLICY_VERDICT_NONE;
+}
+
+bool policy_snap_has_client_rules(const struct policy_snap *snap)
+{
+	for (unsigned z = 0; z < snap->hdr->zone_count; z++)
+		if (policy_zone_has_ip(snap, z, POLICY_TRIGGER_CLIENT_IP))
+			return true;
+	return false;
+}
+
 const struct img_slot *policy_ip_lookup(const struct policy_snap *s, unsigned zone,
 					enum policy_trigger t, int family, const uint8_t *addr,
 					unsigned *bits_out)

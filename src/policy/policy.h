@@ -284,6 +284,12 @@ bool policy_snap_has_response_rules(const struct policy_snap *snap);
  */
 bool policy_snap_has_ns_rules(const struct policy_snap *snap);
 
+/**
+ * Does any zone (shadow zones included) have CLIENT-IP rules? When false, the query-side
+ * verdict depends on the question alone (policy_match_query() gives the same for every client).
+ */
+bool policy_snap_has_client_rules(const struct policy_snap *snap);
+
 /** Does any zone (shadow zones included) have NSIP rules? Then NS names need addresses. */
 bool policy_snap_has_nsip_rules(const struct policy_snap *snap);
 
@@ -302,6 +308,15 @@ bool policy_snap_has_nsip_rules(const struct policy_snap *snap);
 enum policy_verdict policy_match_query(const struct policy_snap *snap, const struct dns_query *q,
 				       const struct sockaddr *client, struct policy_hit *hit,
 				       struct policy_hit *shadow);
+
+/**
+ * CLIENT-IP triggers alone: what policy_match_query() gives for a question no QNAME rule of
+ * any zone matches (log-only zones included). Same arguments (@shadow required), never
+ * allocates.
+ */
+enum policy_verdict policy_match_client(const struct policy_snap *snap,
+					const struct sockaddr *client, struct policy_hit *hit,
+					struct policy_hit *shadow);
 
 /**
  * Response-side triggers on an answer: QNAME triggers of every CNAME target in the chain

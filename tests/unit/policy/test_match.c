@@ -68,6 +68,44 @@ static void test_client_ip_before_qname(void)
 	policy_snap_free(s);
 }
 
+/* policy_match_client(): policy_match_query() for a name no QNAME rule matches. */
+static void test_client_only(void)
+{
+	struct policy_zone_spec z[2] = {
+		rpz_zone("log.rpz.", HDR "32.9.2.0.192.rpz-client-ip CNAME .\n"),
+		rpz_zone("rpz.", HDR "x.example CNAME .\n24.0.2.0.192.rpz-client-ip CNAME rpz-drop.\n"),
+	};
+	z[0].override = POLICY_OVERRIDE_LOG;
+	struct policy_snap *s = build(z, 2);
+	CHECK(policy_snap_has_client_rules(s));
+	const char *clients[] = {"192.0.2.9", "192.0.2.10", "198.51.100.1", "::ffff:192.0.2.3",
+				 "2001:db8::1"};
+	for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
+		struct sockaddr_storage ss = mkaddr(clients[i]);
+		struct dns_query q = mkq("other.example.", DNS_TYPE_A);
+		struct policy_hit h1, s1, h2, s2;
+		enum policy_verdict v1 =
+		    policy_match_query(s, &q, (struct sockaddr *)&ss, &h1, &s1);
+		enum policy_verdict v2 = policy_match_client(s, (struct sockaddr *)&ss, &h2, &s2);
+		CHECK_EQ(v1, v2);
+		CHECK_EQ(h1.action, h2.action);
+		CHECK_EQ(s1.action, s2.action);
+		if (h1.action != POLICY_ACTION_NONE)
+			CHECK_STREQ(h1.match, h2.match);
+	}
+	struct sockaddr_storage ss = mkaddr("192.0.2.9");
+	struct policy_hit h, sh;
+	CHECK_EQ(policy_match_client(s, (struct sockaddr *)&ss, &h, &sh), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.action, POLICY_ACTION_DROP);
+	CHECK_EQ(sh.action, POLICY_ACTION_NXDOMAIN); /* the log-only zone's rule, reported */
+	policy_snap_free(s);
+	struct policy_zone_spec plain = rpz_zone("rpz.", HDR "x.example CNAME .\n");
+	s = build(&plain, 1);
+	CHECK(!policy_snap_has_client_rules(s));
+	CHECK_EQ(policy_match_client(s, (struct sockaddr *)&ss, &h, &sh), POLICY_VERDICT_NONE);
+	policy_snap_free(s);
+}
+
 static void test_exact_and_wildcards(void)
 {
 	struct policy_zone_spec z = rpz_zone(
@@ -507,7 +545,8 @@ static void test_metadata(void)
 	policy_snap_free(s);
 }
 
-TEST_MAIN(TEST(test_zone_order), TEST(test_client_ip_before_qname), TEST(test_exact_and_wildcards),
+TEST_MAIN(TEST(test_zone_order), TEST(test_client_ip_before_qname), TEST(test_client_only),
+	  TEST(test_exact_and_wildcards),
 	  TEST(test_response_ip), TEST(test_wait_recurse), TEST(test_cname_chain),
 	  TEST(test_ns_triggers), TEST(test_ns_chain_positions), TEST(test_shadow_and_overrides),
 	  TEST(test_never_block),
