@@ -411,6 +411,8 @@ static int start_full(struct feed_xfr *x)
 	if (feed_zone_new(x->origin, &x->full) != C2W_OK ||
 	    feed_zone_set_soa(x->full, x->first_soa, &x->first_soa_f) != C2W_OK)
 		return fail(x, C2W_ENOMEM, "out of memory");
+	/* Records per owner are counted after the transfer (feed_zone_count_owners()). */
+	feed_zone_defer_owners(x->full);
 	x->axfr_style = true;
 	x->state = XS_AXFR;
 	return C2W_OK;

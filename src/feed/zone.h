@@ -58,8 +58,20 @@ void feed_zone_journal_begin(struct feed_zone *z);
 void feed_zone_commit(struct feed_zone *z);
 void feed_zone_rollback(struct feed_zone *z);
 
-/** Records the zone holds for @owner (the first field of @owner, case-insensitive). */
+/**
+ * Records the zone holds for @owner (the first field of @owner, case-insensitive);
+ * UINT64_MAX while the counts are deferred (feed_zone_defer_owners()).
+ */
 uint64_t feed_zone_owner_count(const struct feed_zone *z, const char *owner);
+
+/**
+ * On an empty zone: do not count records per owner as they come (a full transfer, where
+ * nothing needs the counts until the next increment); feed_zone_count_owners() counts them
+ * all at once, off the path to the policy being in force. A clone keeps the deferral.
+ */
+void feed_zone_defer_owners(struct feed_zone *z);
+/** Count the records per owner now, if deferred. @return C2W_OK or C2W_ENOMEM (still deferred) */
+C2W_NODISCARD int feed_zone_count_owners(struct feed_zone *z);
 
 /** Bytes of the zone's record and owner tables (not the record strings). They grow with the
  *  records and owners held, not with the changes made: churn at a constant size keeps them. */

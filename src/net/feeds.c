@@ -846,6 +846,17 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
  * so small increments, which free little, skip it. */
 #define TRIM_OWNERS 10000
 
+/* A full transfer's copy counts its records per owner after it is in force (an increment
+ * needs the counts, the policy does not); until then an increment takes the slow way to its
+ * changed owners' records (fdelta_records()). */
+static void count_owners(struct fzone *fz)
+{
+	if (fz->zone != NULL && feed_zone_count_owners(fz->zone) != C2W_OK)
+		c2w_log_warn("feeds: zone %s: out of memory counting records per owner; the next "
+			     "increment reads the whole copy",
+			     fz->name);
+}
+
 static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 		       const struct conf_addr *pri, char *err, size_t err_len)
 {
@@ -855,6 +866,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	bool wants_axfr;
 	struct fdelta d = {0};
 	struct xfr_times t = {0};
+	count_owners(fz); /* normally done after the last full transfer already */
 	int ret = transfer(f, fz, pri, type, &nz, &kind, &wants_axfr,
 			   f->delta != NULL ? &d : NULL, &t, err, err_len);
 	if (ret != C2W_OK && type == FEED_XFR_IXFR && wants_axfr) {
@@ -940,6 +952,8 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 						: "AXFR",
 		     feed_zone_count(fz->zone), incremental ? "incremental" : "full compile",
 		     (double)(t.in_force_us - t.end_us) / 1000.0, stages);
+	if (!incremental)
+		count_owners(fz); /* what the next increment needs, now that the copy is in force */
 	if (big)
 		c2w_mem_release();
 	return C2W_OK;

@@ -135,15 +135,17 @@ int64_t policy_snap_next_expiry(const struct policy_snap *snap)
 	return snap != NULL ? snap->next_expiry : 0;
 }
 
-/* Presize the rule index from the feed's size: a feed line is about 24 bytes or more, so
- * this rarely underestimates, and pages of the index a smaller feed never touches cost no
- * memory. A failure here is not one: the index then grows as it goes. */
+/* Presize the rules' tables from the feed's size: a feed line is about 24 bytes or more, so
+ * this rarely underestimates, a key is at most a few bytes longer than its line, and pages a
+ * smaller feed never touches cost no memory. A failure here is not one: the tables then grow
+ * as they go. */
 static void expect_rules(struct policy_rules *r, const char *path)
 {
 	struct stat st;
 
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		(void)policy_rules_expect(r, (size_t)st.st_size / 24);
+		(void)policy_rules_expect(r, (size_t)st.st_size / 24,
+					  (size_t)st.st_size + (size_t)st.st_size / 8);
 }
 
 /* Compile straight into the output file's mapping (policy_img_alloc_cb). */

@@ -63,11 +63,12 @@ int policy_rules_zone_soa(struct policy_rules *r, unsigned zone, const uint8_t *
 			  uint16_t rdlen, uint32_t ttl);
 
 /**
- * Presize the rule index for @count more rules (an estimate: from a feed's size), so a large
- * load does not rehash as it grows. Optional.
- * @return C2W_OK or C2W_ENOMEM (the index is unchanged and grows on demand)
+ * Presize the rule index, the rule array and the key store for about @count more rules with
+ * @key_bytes of keys (estimates: from a feed's size), so a large load neither rehashes nor
+ * copies its arrays as they grow. Optional: pages a smaller load never touches cost no memory.
+ * @return C2W_OK or C2W_ENOMEM (what was not presized grows on demand)
  */
-int policy_rules_expect(struct policy_rules *r, size_t count);
+int policy_rules_expect(struct policy_rules *r, size_t count, size_t key_bytes);
 
 /**
  * Add a rule, or one more record to an existing local-data rule.

@@ -732,9 +732,17 @@ int policy_feed_read(const char *path, char **out, size_t *out_len)
 	FILE *f = fopen(path, "rb");
 	size_t cap = 1 << 16, len = 0;
 	char *buf;
+	struct stat st;
 
 	if (f == NULL)
 		return -errno;
+	/* A regular file gets a buffer of its size plus one byte at once, so one read reaches
+	 * the end: doubling from 64 KiB copied a 44 MB feed twice over and faulted in every
+	 * copy, a third of `c2wall compile`'s time at 1M rules. A file that grows meanwhile,
+	 * or a pipe, goes on doubling. */
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size < ZF_FILE_MAX)
+		cap = (size_t)st.st_size + 1;
 	buf = malloc(cap);
 	if (buf == NULL) {
 		fclose(f);
@@ -757,14 +765,15 @@ int policy_feed_read(const char *path, char **out, size_t *out_len)
 			fclose(f);
 			return C2W_EFEED;
 		}
-		char *nb = realloc(buf, cap * 2);
+		size_t ncap = cap * 2 < ZF_FILE_MAX ? cap * 2 : ZF_FILE_MAX;
+		char *nb = realloc(buf, ncap);
 		if (nb == NULL) {
 			free(buf);
 			fclose(f);
 			return C2W_ENOMEM;
 		}
 		buf = nb;
-		cap *= 2;
+		cap = ncap;
 	}
 	fclose(f);
 	*out = buf;
