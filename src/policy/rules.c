@@ -103,6 +103,7 @@ static int vec_reserve(struct vec *v, size_t more)
 	uint8_t *p = realloc(v->p, cap);
 	if (p == NULL)
 		return C2W_ENOMEM;
+	c2w_mem_hint_huge(p + v->len, cap - v->len); /* the part not yet touched */
 	v->p = p;
 	v->cap = cap;
 	return C2W_OK;
@@ -601,6 +602,7 @@ static int rules_grow_to(struct policy_rules *r, size_t cap)
 
 	if (n == NULL)
 		return C2W_ENOMEM;
+	c2w_mem_hint_huge(n + r->rule_count, (cap - r->rule_count) * sizeof(*n));
 	r->rules = n;
 	r->rule_cap = cap;
 	return C2W_OK;
@@ -1260,6 +1262,7 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	if (vec_push(&ib.data, "\0\0\0\0", 4, NULL) != C2W_OK)
 		goto out_nomem;
 	doff = malloc((r->rule_count ? r->rule_count : 1) * sizeof(*doff));
+	c2w_mem_hint_huge(doff, (r->rule_count ? r->rule_count : 1) * sizeof(*doff));
 	if (doff == NULL)
 		goto out_nomem;
 	uint64_t live = 0, nodes = 0;
@@ -1331,6 +1334,7 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	memcpy(img + str_off, r->strs.p, r->strs.len);
 	struct img_slot *slots = (struct img_slot *)(void *)(img + slots_off);
 	ents = malloc((size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
+	c2w_mem_hint_huge(ents, (size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
 	if (ents == NULL)
 		goto out_nomem;
 	size_t n = 0;

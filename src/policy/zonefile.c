@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mem.h"
 #include "dns/msg.h"
 #include "policy/feed.h"
 
@@ -744,6 +745,7 @@ int policy_feed_read(const char *path, char **out, size_t *out_len)
 	    (uint64_t)st.st_size < ZF_FILE_MAX)
 		cap = (size_t)st.st_size + 1;
 	buf = malloc(cap);
+	c2w_mem_hint_huge(buf, cap);
 	if (buf == NULL) {
 		fclose(f);
 		return C2W_ENOMEM;
