@@ -254,7 +254,7 @@ uint64_t feed_zone_owner_count(const struct feed_zone *z, const char *owner)
 
 void feed_zone_defer_owners(struct feed_zone *z)
 {
-	if (z->count == 0 && z->own_used == 0)
+	if (z->count == 0)
 		z->own_deferred = true;
 }
 

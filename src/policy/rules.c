@@ -1261,8 +1261,9 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	memset(zones, 0, sizeof(zones));
 	if (vec_push(&ib.data, "\0\0\0\0", 4, NULL) != C2W_OK)
 		goto out_nomem;
-	doff = malloc((r->rule_count ? r->rule_count : 1) * sizeof(*doff));
-	c2w_mem_hint_huge(doff, (r->rule_count ? r->rule_count : 1) * sizeof(*doff));
+	size_t doff_len = (r->rule_count ? r->rule_count : 1) * sizeof(*doff);
+	doff = malloc(doff_len);
+	c2w_mem_hint_huge(doff, doff_len);
 	if (doff == NULL)
 		goto out_nomem;
 	uint64_t live = 0, nodes = 0;
@@ -1333,8 +1334,9 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	memcpy(img + data_off, ib.data.p, ib.data.len);
 	memcpy(img + str_off, r->strs.p, r->strs.len);
 	struct img_slot *slots = (struct img_slot *)(void *)(img + slots_off);
-	ents = malloc((size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
-	c2w_mem_hint_huge(ents, (size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents));
+	size_t ents_len = (size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents);
+	ents = malloc(ents_len);
+	c2w_mem_hint_huge(ents, ents_len);
 	if (ents == NULL)
 		goto out_nomem;
 	size_t n = 0;
