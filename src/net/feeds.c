@@ -54,6 +54,7 @@ struct fzone_state {
 	uint64_t unchanged;         /* 200 with the body already in force */
 	unsigned failures_in_row;   /* retry back-off */
 	uint64_t incremental, merges; /* IXFRs applied as increments; recompiles after them */
+	uint64_t rebases;             /* layers folded into one after them */
 	const char *last_apply;       /* "incremental", "full" or "" */
 	uint64_t last_apply_us;       /* from the transfer's last message to the policy in force */
 	int64_t notify_us;            /* monotonic time of the last accepted NOTIFY */
@@ -86,6 +87,9 @@ struct fzone {
 	struct feed_http_limits http_lim;
 	struct feed_zone *zone; /* transfer thread */
 	struct fzone_state st;  /* f->mu */
+	/* Transfer thread: every owner the increments over the running full compile touched, with
+	 * its records now, for a rebase (docs/policy.md "Increments"); NULL = not known. */
+	struct funion *uni;
 };
 
 struct net_feeds {
@@ -114,7 +118,7 @@ struct net_feeds {
 	size_t req_zone;
 	char req_path[4200]; /* "" = rebuild without a candidate */
 	const struct fdelta *req_delta; /* an increment instead of a rebuild */
-	bool req_merge_due;
+	struct net_feeds_delta_io req_io;
 	int req_result;
 	/* Where the time of the last increment went (monotonic µs; main thread sets the last
 	 * three while the transfer thread waits): in the "in force" log line. */
@@ -131,6 +135,8 @@ struct xfr_times {
 	int64_t rec_us;    /* the changed owners' records collected */
 	int64_t in_force_us;
 	int64_t rx_cpu_us, copy_cpu_us, rec_cpu_us; /* receive (the whole of it), copy, records */
+	/* the increment's request to the main thread (copied before a merge makes another) */
+	int64_t sent_us, pick_us, built_us, done_us, build_cpu_us;
 };
 
 /* An IXFR as the policy applies it: the changed owners (unique, lower case) and every record
@@ -138,7 +144,7 @@ struct xfr_times {
  * transfer thread waits. */
 struct fdelta {
 	char **owners;
-	size_t count;
+	size_t count, owner_cap; /* owner_cap: of a growing set (a zone's union), else 0 */
 	const char **adds; /* the new copy's lines of the added records, in order: borrowed from
 			    * the copy, valid until it changes again */
 	size_t add_count;
@@ -146,6 +152,17 @@ struct fdelta {
 	size_t *set;
 	char *records;
 	size_t len, cap;
+};
+
+/* The owners the increments over one full compile (generation @gen) touched, and each one's
+ * records in the held copy now: what a rebase compiles, gathered as the increments come
+ * (O(changes)), never by a pass over the zone. */
+struct funion {
+	struct fdelta set; /* owners (growing) and their hash set */
+	char **text;       /* per owner: its record lines, each ending in "\n"; NULL = none */
+	size_t *text_len;
+	size_t text_cap;
+	uint64_t gen;
 };
 
 static int64_t mono_us(void)
@@ -289,11 +306,14 @@ static int fzone_init(struct fzone *fz, size_t index, const struct conf_policy_z
 	return C2W_OK;
 }
 
+static void uni_drop(struct fzone *fz);
+
 static void fzone_deinit(struct fzone *fz)
 {
 	if (fz->has_key)
 		knot_tsig_key_deinit(&fz->key);
 	feed_zone_free(fz->zone);
+	uni_drop(fz);
 	free(fz->primaries);
 	free(fz->path);
 	free(fz->url);
@@ -415,10 +435,12 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 		return;
 	size_t ci = f->zones[zi].index;
 	int ret;
-	bool merge_due = false;
+	pthread_mutex_lock(&f->mu);
+	struct net_feeds_delta_io io = f->req_io;
+	pthread_mutex_unlock(&f->mu);
 	if (d != NULL) {
 		ret = f->delta(f->ctx, ci, d->records, d->len, (const char *const *)d->owners,
-			       d->count, rules, &merge_due);
+			       d->count, rules, &io);
 	} else {
 		net_feeds_files(f, f->cfg, files);
 		if (path[0] != '\0')
@@ -429,7 +451,7 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < f->count && ret == C2W_OK; i++)
 		f->zones[i].st.rules = rules[f->zones[i].index];
 	f->req_result = ret;
-	f->req_merge_due = merge_due;
+	f->req_io = io;
 	f->req_done_us = mono_us();
 	f->req_done = true;
 	pthread_cond_broadcast(&f->cv);
@@ -437,16 +459,16 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Transfer thread: ask the main thread to recompile (with @candidate for zone @zi), or to
- * apply increment @d, and wait. */
+ * apply increment @d (@io in and out), and wait. */
 static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
-			const struct fdelta *d, bool *merge_due)
+			const struct fdelta *d, struct net_feeds_delta_io *io)
 {
 	pthread_mutex_lock(&f->mu);
 	f->req_pending = true;
 	f->req_done = false;
 	f->req_zone = zi;
 	f->req_delta = d;
-	f->req_merge_due = false;
+	f->req_io = io != NULL ? *io : (struct net_feeds_delta_io){0};
 	snprintf(f->req_path, sizeof(f->req_path), "%s", candidate ? candidate : "");
 	f->req_sent_us = mono_us();
 	pthread_mutex_unlock(&f->mu);
@@ -456,8 +478,8 @@ static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
 	while (!f->req_done && !atomic_load(&f->stop))
 		pthread_cond_wait(&f->cv, &f->mu);
 	int ret = f->req_done ? f->req_result : C2W_EAGAIN;
-	if (merge_due != NULL)
-		*merge_due = f->req_done && f->req_merge_due;
+	if (io != NULL && f->req_done)
+		*io = f->req_io;
 	f->req_pending = false;
 	f->req_delta = NULL;
 	pthread_mutex_unlock(&f->mu);
@@ -510,6 +532,127 @@ static void fdelta_free(struct fdelta *d)
 	free(d->set);
 	free(d->records);
 	memset(d, 0, sizeof(*d));
+}
+
+/* ---- a zone's union of changed owners (for a rebase) ---- */
+
+static void uni_drop(struct fzone *fz)
+{
+	struct funion *u = fz->uni;
+	if (u == NULL)
+		return;
+	for (size_t i = 0; i < u->set.count; i++)
+		free(u->text[i]);
+	free(u->text);
+	free(u->text_len);
+	fdelta_free(&u->set);
+	free(u);
+	fz->uni = NULL;
+}
+
+static int uni_rehash(struct fdelta *u, size_t cap)
+{
+	size_t *set = calloc(cap, sizeof(*set));
+	if (set == NULL)
+		return C2W_ENOMEM;
+	for (size_t k = 0; k < u->count; k++) {
+		size_t i = owner_hash(u->owners[k], strlen(u->owners[k])) & (cap - 1);
+		while (set[i] != 0)
+			i = (i + 1) & (cap - 1);
+		set[i] = k + 1;
+	}
+	free(u->set);
+	u->set = set;
+	u->set_mask = cap - 1;
+	return C2W_OK;
+}
+
+/* Owner @o (lower case, as fdelta_owners() makes them) in union @u, added when new, its
+ * records emptied: the increment that names it gives all it has now. */
+static int uni_owner(struct funion *u, const char *o)
+{
+	struct fdelta *d = &u->set;
+	size_t slot, n = strlen(o);
+	if (d->set == NULL || 2 * (d->count + 1) > d->set_mask + 1) {
+		int ret = uni_rehash(d, d->set == NULL ? 64 : 2 * (d->set_mask + 1));
+		if (ret != C2W_OK)
+			return ret;
+	}
+	if (owner_find(d, o, n, &slot)) {
+		size_t i = d->set[slot] - 1;
+		free(u->text[i]);
+		u->text[i] = NULL;
+		u->text_len[i] = 0;
+		return C2W_OK;
+	}
+	if (d->count == d->owner_cap) {
+		size_t cap = d->owner_cap ? 2 * d->owner_cap : 64;
+		char **p = realloc(d->owners, cap * sizeof(*p));
+		if (p == NULL)
+			return C2W_ENOMEM;
+		d->owners = p;
+		char **t = realloc(u->text, cap * sizeof(*t));
+		if (t == NULL)
+			return C2W_ENOMEM;
+		u->text = t;
+		size_t *tl = realloc(u->text_len, cap * sizeof(*tl));
+		if (tl == NULL)
+			return C2W_ENOMEM;
+		u->text_len = tl;
+		d->owner_cap = cap;
+	}
+	char *dup = strdup(o);
+	if (dup == NULL)
+		return C2W_ENOMEM;
+	u->text[d->count] = NULL;
+	u->text_len[d->count] = 0;
+	d->owners[d->count++] = dup;
+	d->set[slot] = d->count;
+	return C2W_OK;
+}
+
+/* One record line of an increment's records, to its owner's text in @u. */
+static int uni_line(struct funion *u, const char *line, size_t len)
+{
+	size_t slot, ol = owner_len(line);
+	if (ol == 0 || ol > len || !owner_find(&u->set, line, ol, &slot))
+		return C2W_OK; /* "$ORIGIN", or (never) a line of an owner the increment did not name */
+	size_t i = u->set.set[slot] - 1;
+	char *t = realloc(u->text[i], u->text_len[i] + len + 1);
+	if (t == NULL)
+		return C2W_ENOMEM;
+	memcpy(t + u->text_len[i], line, len);
+	t[u->text_len[i] + len] = '\n';
+	u->text[i] = t;
+	u->text_len[i] += len + 1;
+	return C2W_OK;
+}
+
+/* Increment @d is in force over the full compile of generation @gen: its owners and their
+ * records now go into the union (a new one after another full compile). Out of memory: no
+ * union, and the next merge recompiles in full. */
+static void uni_note(struct fzone *fz, const struct fdelta *d, uint64_t gen)
+{
+	if (fz->uni != NULL && fz->uni->gen != gen)
+		uni_drop(fz);
+	if (fz->uni == NULL) {
+		fz->uni = calloc(1, sizeof(*fz->uni));
+		if (fz->uni == NULL)
+			return;
+		fz->uni->gen = gen;
+	}
+	int ret = C2W_OK;
+	for (size_t i = 0; i < d->count && ret == C2W_OK; i++)
+		ret = uni_owner(fz->uni, d->owners[i]);
+	for (size_t p = 0; p < d->len && ret == C2W_OK;) {
+		const char *nl = memchr(d->records + p, '\n', d->len - p);
+		size_t n = nl != NULL ? (size_t)(nl - (d->records + p)) : d->len - p;
+		if (n > 0 && d->records[p] != '$')
+			ret = uni_line(fz->uni, d->records + p, n);
+		p += n + 1;
+	}
+	if (ret != C2W_OK)
+		uni_drop(fz);
 }
 
 /* The changed owners of a finished IXFR applied to @nz, and the lines @nz has for its
@@ -740,6 +883,7 @@ static int commit(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_
 		feed_zone_free(fz->zone);
 		fz->zone = nz;
 	}
+	uni_drop(fz); /* a full compile: no layers of this zone left */
 	return C2W_OK;
 }
 
@@ -781,6 +925,71 @@ static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_
 	return was;
 }
 
+/* An increment of at least this many changed owners (or a full compile) is followed by
+ * c2w_mem_release(), and the increment's build and a merge are preceded by one: the
+ * transfer's and the compile's temporaries, freed into the allocator's
+ * arenas, would stay resident for a while (with glibc's malloc, after a 100,000-change IXFR at
+ * 1M rules, 26 MiB that malloc_trim() returned in about 16 ms; issue 9). It walks every arena,
+ * so small increments, which free little, skip it. */
+#define TRIM_OWNERS 10000
+
+/* Fold the running policy's layers into one: every owner of the zone's union, with its records
+ * now (kept as the increments came), compiled over the full image alone on the main thread.
+ * Memory and time follow the union, not the zone.
+ * @return C2W_OK, C2W_ENOENT (a full compile came first: nothing to fold), or a failure */
+static int rebase(struct net_feeds *f, struct fzone *fz, size_t zi)
+{
+	struct funion *u = fz->uni;
+	if (u == NULL)
+		return C2W_ENOMEM; /* the union was lost to a failed allocation */
+	struct fdelta r = {.owners = u->set.owners, .count = u->set.count}; /* borrowed */
+	char origin[sizeof(fz->name) + 16];
+	int n = snprintf(origin, sizeof(origin), "$ORIGIN %s\n", fz->name);
+	int ret = fdelta_put(&r, origin, (size_t)n);
+	for (size_t i = 0; i < u->set.count && ret == C2W_OK; i++)
+		if (u->text_len[i] > 0)
+			ret = fdelta_put(&r, u->text[i], u->text_len[i]);
+	int64_t t0 = mono_us();
+	struct net_feeds_delta_io io = {.rebase = true, .gen = u->gen};
+	if (ret == C2W_OK)
+		ret = ask_main_req(f, zi, NULL, &r, &io);
+	if (ret == C2W_OK)
+		c2w_log_info("feeds: zone %s: increments folded into one layer: %zu owners, %zu "
+			     "bytes of records, %.1f ms",
+			     fz->name, u->set.count, r.len, ms_between(t0, mono_us()));
+	free(r.records);
+	return ret;
+}
+
+/* After an increment: what the main thread found its layers need (net_feeds_delta_io). */
+static void merge(struct net_feeds *f, struct fzone *fz, size_t zi, enum net_feeds_merge kind)
+{
+	if (kind == NET_FEEDS_MERGE_NONE)
+		return;
+	c2w_mem_release(); /* the increment's temporaries, before the merge's own */
+	if (kind == NET_FEEDS_MERGE_REBASE) {
+		int ret = rebase(f, fz, zi);
+		if (ret == C2W_OK) {
+			pthread_mutex_lock(&f->mu);
+			fz->st.rebases++;
+			pthread_mutex_unlock(&f->mu);
+			return;
+		}
+		if (ret == C2W_ENOENT)
+			return;
+		c2w_log_warn("feeds: zone %s: increments not folded (%s); compiling in full",
+			     fz->name, c2w_strerror(ret));
+	}
+	int mret = ask_main(f, zi, NULL);
+	c2w_log_info("feeds: zone %s: increments merged into a full compile: %s", fz->name,
+		     mret == C2W_OK ? "done" : c2w_strerror(mret));
+	pthread_mutex_lock(&f->mu);
+	fz->st.merges += mret == C2W_OK;
+	pthread_mutex_unlock(&f->mu);
+	if (mret == C2W_OK)
+		uni_drop(fz);
+}
+
 /* An IXFR as an increment: in force first (@t->in_force_us says when), then the new copy
  * replaces the last good one on disk (an O(zone) write, on this thread, off the workers), then
  * a recompile from the copies when the increments stacked past the bound.
@@ -799,8 +1008,17 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 			feed_zone_rollback(fz->zone);
 		return ret;
 	}
-	bool merge_due = false;
-	ret = ask_main_req(f, zi, NULL, d, &merge_due);
+	if (d->count >= TRIM_OWNERS)
+		c2w_mem_release(); /* the transfer's temporaries, before the build's own */
+	struct net_feeds_delta_io io = {0};
+	ret = ask_main_req(f, zi, NULL, d, &io);
+	pthread_mutex_lock(&f->mu); /* this increment's stage times, before a merge's replace them */
+	t->sent_us = f->req_sent_us;
+	t->pick_us = f->req_pick_us;
+	t->built_us = f->req_built_us;
+	t->done_us = f->req_done_us;
+	t->build_cpu_us = f->req_build_cpu_us;
+	pthread_mutex_unlock(&f->mu);
 	if (ret == C2W_EFULL || ret == C2W_EINVAL)
 		return ret;
 	if (ret != C2W_OK) {
@@ -828,23 +1046,11 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 		feed_zone_free(fz->zone);
 		fz->zone = nz;
 	}
-	if (merge_due) {
-		int mret = ask_main(f, zi, NULL);
-		c2w_log_info("feeds: zone %s: increments merged into a full compile: %s", fz->name,
-			     mret == C2W_OK ? "done" : c2w_strerror(mret));
-		pthread_mutex_lock(&f->mu);
-		fz->st.merges += mret == C2W_OK;
-		pthread_mutex_unlock(&f->mu);
-	}
+	uni_note(fz, d, io.gen);
+	merge(f, fz, zi, io.merge);
 	return C2W_OK;
 }
 
-/* An increment of at least this many changed owners (or a full compile) is followed by
- * c2w_mem_release(): the transfer's and the compile's temporaries, freed into the allocator's
- * arenas, would stay resident for a while (with glibc's malloc, after a 100,000-change IXFR at
- * 1M rules, 26 MiB that malloc_trim() returned in about 16 ms; issue 9). It walks every arena,
- * so small increments, which free little, skip it. */
-#define TRIM_OWNERS 10000
 
 /* A full transfer's copy counts its records per owner after it is in force (an increment
  * needs the counts, the policy does not); until then an increment takes the slow way to its
@@ -928,10 +1134,8 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	(void)feed_zone_soa(fz->zone, &soa);
 	char stages[320] = "";
 	if (incremental) {
-		pthread_mutex_lock(&f->mu);
-		int64_t sent = f->req_sent_us, pick = f->req_pick_us, built = f->req_built_us,
-			done = f->req_done_us, build_cpu = f->req_build_cpu_us;
-		pthread_mutex_unlock(&f->mu);
+		int64_t sent = t.sent_us, pick = t.pick_us, built = t.built_us, done = t.done_us,
+			build_cpu = t.build_cpu_us;
 		if (built < pick || done < built)
 			built = done; /* not reported: all of it counts as the build */
 		snprintf(stages, sizeof(stages),
@@ -1252,7 +1456,8 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    ",\"enforced\":%s,\"on_expire\":\"%s\",\"transfers\":%" PRIu64 ",\"failures\":%" PRIu64
 	    ",\"axfr\":%" PRIu64 ",\"ixfr\":%" PRIu64 ",\"uptodate\":%" PRIu64
 	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s,\"incremental\":%" PRIu64
-	    ",\"merges\":%" PRIu64 ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64
+	    ",\"merges\":%" PRIu64 ",\"rebases\":%" PRIu64
+	    ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64
 	    ",\"notify_apply_us\":%" PRIu64 ",\"queue_peak_bytes\":%" PRIu64
 	    ",\"last_queue_peak_bytes\":%" PRIu64 ",\"queue_full_waits\":%" PRIu64,
 	    first ? "" : ",", fz->name, st.has_copy ? "true" : "false",
@@ -1260,7 +1465,7 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    st.next_refresh, st.rules, st.records, st.source, st.expired ? "true" : "false",
 	    enforced ? "true" : "false", fz->on_expire == CONF_ON_EXPIRE_KEEP ? "keep" : "drop",
 	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
-	    fz->has_key ? "true" : "false", st.incremental, st.merges,
+	    fz->has_key ? "true" : "false", st.incremental, st.merges, st.rebases,
 	    st.last_apply ? st.last_apply : "", st.last_apply_us, st.notify_apply_us, st.queue_peak,
 	    st.last_queue_peak, st.queue_full_waits);
 	if (fz->url != NULL)

@@ -37,20 +37,40 @@ struct event_base;
  */
 typedef int (*net_feeds_apply_cb)(void *ctx, const char *const *files, uint64_t *rules);
 
+/** What the running policy needs after an increment (net_feeds_delta_io.merge). */
+enum net_feeds_merge {
+	NET_FEEDS_MERGE_NONE,   /* the layers stay as they are */
+	NET_FEEDS_MERGE_REBASE, /* fold the layers into one: every owner they touched, again */
+	NET_FEEDS_MERGE_FULL,   /* recompile in full from the copies */
+};
+
+/** In and out of the delta callback. */
+struct net_feeds_delta_io {
+	/* in: the records and owners are every owner touched since the full compile of
+	 * generation @gen, to be applied over that compile alone (replacing its layers) */
+	bool rebase;
+	/* in with @rebase; out: the generation of the full compile the running policy stands
+	 * on (it changes with every full compile, never with an increment or a rebase) */
+	uint64_t gen;
+	enum net_feeds_merge merge; /* out */
+};
+
 /**
  * Main thread: apply an IXFR of zone @zone (index in the running config) as an increment over
- * the running policy (policy_snap_delta()) and swap it in.
+ * the running policy (policy_snap_delta()) and swap it in; or, with @io->rebase, replace the
+ * running policy's layers with one made of every owner they touched.
  *
  * @param records    RPZ text: every record the changed owners have in the new copy
  * @param owners     the changed owner names (absolute, lower case)
  * @param rules      out: rules per zone of the running config
- * @param merge_due  out: the increments stacked up past the bound: recompile from the copies
+ * @param io         see struct net_feeds_delta_io
  * @return C2W_OK in force; C2W_EFULL or C2W_EINVAL: cannot be applied as an increment (take
- *         the full path); anything else: refused, the old policy stays
+ *         the full path); C2W_ENOENT (rebase only): the running policy no longer stands on
+ *         compile @io->gen, nothing done; anything else: refused, the old policy stays
  */
 typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, const char *records, size_t len,
 				  const char *const *owners, size_t count, uint64_t *rules,
-				  bool *merge_due);
+				  struct net_feeds_delta_io *io);
 
 /**
  * Set up the zones of @cfg (borrowed until net_feeds_reconfigure() or free) that name

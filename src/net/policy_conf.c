@@ -171,7 +171,7 @@ int net_policy_load_files(const struct c2w_config *cfg, const char *const *files
 
 int net_policy_delta(const struct c2w_config *cfg, const char *const *files,
 		     const struct policy_snap *prev, size_t zone, const char *records, size_t len,
-		     const char *const *owners, size_t count, uint64_t *rules,
+		     const char *const *owners, size_t count, bool rebase, uint64_t *rules,
 		     struct policy_snap **out, char *err, size_t err_len)
 {
 	struct policy_zone_spec specs[POLICY_ZONES_MAX];
@@ -196,7 +196,7 @@ int net_policy_delta(const struct c2w_config *cfg, const char *const *files,
 	    .never_block_count = cfg->policy.never_block_count,
 	    .never_block_file = cfg->policy.never_block_file,
 	    .protect_mode = POLICY_PROTECT_REFUSE,
-	    .max_change = cfg->policy.max_change,
+	    .max_change = rebase ? 0 : cfg->policy.max_change,
 	};
 	struct policy_report *rep = calloc(1, sizeof(*rep));
 	if (rep == NULL)

@@ -56,13 +56,15 @@ C2W_NODISCARD int net_policy_load_files(const struct c2w_config *cfg, const char
  * the guard rails of a reload (never-block refuses, policy.max-change against @prev).
  *
  * @param files   as for net_policy_load_files(): which zones @prev was built from
+ * @param rebase  the records are every owner the increments over the full snapshot @prev
+ *                touched, each of which passed max-change as it came: not checked again
  * @param rules   out (may be NULL): rules per zone of @cfg
  * @return C2W_OK; C2W_EINVAL or C2W_EFULL (not applicable: recompile instead); the guard
  *         rails' C2W_EPROTECTED, C2W_ERANGE; C2W_ENOMEM. On failure *out is NULL.
  */
 C2W_NODISCARD int net_policy_delta(const struct c2w_config *cfg, const char *const *files,
 				   const struct policy_snap *prev, size_t zone, const char *records,
-				   size_t len, const char *const *owners, size_t count,
+				   size_t len, const char *const *owners, size_t count, bool rebase,
 				   uint64_t *rules, struct policy_snap **out, char *err,
 				   size_t err_len);
 

@@ -60,6 +60,12 @@ struct net_server {
 	struct event *ev_term, *ev_int, *ev_hup;
 	int exit_code;
 	struct policy_snap *snap; /* NULL when no policy zone is configured */
+	/* Increments over the full compile @snap stands on (feeds' merges, docs/policy.md
+	 * "Increments"): that compile's generation (+1 with every full compile), the zones whose
+	 * layers it carries (bit per config index), and the touched keys of a rebased layer. */
+	uint64_t snap_gen;
+	uint64_t layer_zones;
+	uint64_t rebased_keys;
 	struct events_optout *optout;
 	struct events_pipeline *events;
 	struct events_ring **rings; /* one per worker */
@@ -570,9 +576,24 @@ static int load_policy(struct net_server *srv, const struct c2w_config *cfg, boo
 	return ret;
 }
 
+/* @snap is now the running policy: a full compile starts a new generation, without layers. */
+static void note_snap(struct net_server *srv)
+{
+	unsigned layers = 0;
+	uint64_t keys = 0;
+	if (srv->snap != NULL)
+		policy_snap_delta_size(srv->snap, &layers, &keys);
+	if (layers == 0) {
+		srv->snap_gen++;
+		srv->layer_zones = 0;
+		srv->rebased_keys = 0;
+	}
+}
+
 /* Hand every worker @snap (same config, same sockets) and free the old one: prepare all, then
- * commit all, as a reload does; the mailbox round trip is the grace period. */
-static int swap_policy(struct net_server *srv, struct policy_snap *snap)
+ * commit all, as a reload does; the mailbox round trip is the grace period. @same: @snap
+ * answers as the old one (a rebase): the served zones keep their versions. */
+static int swap_policy(struct net_server *srv, struct policy_snap *snap, bool same)
 {
 	char err[512];
 	struct net_sock *mine = calloc(srv->sock_count ? srv->sock_count : 1, sizeof(*mine));
@@ -591,10 +612,14 @@ static int swap_policy(struct net_server *srv, struct policy_snap *snap)
 	free(mine);
 	struct policy_snap *old = srv->snap;
 	srv->snap = snap;
+	note_snap(srv);
 	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(snap));
 	/* The old snapshot outlives the update: a served zone's next version may come from
 	 * the increment between the two. */
-	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap, old);
+	if (same)
+		net_xfr_same(srv->xfr, srv->snap, old);
+	else
+		net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap, old);
 	policy_snap_free(old);
 	return C2W_OK;
 }
@@ -611,40 +636,77 @@ static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
 		c2w_log_err("feeds: new policy refused (%s); the running policy stays", err);
 		return ret;
 	}
-	return swap_policy(srv, snap);
+	return swap_policy(srv, snap, false);
 }
 
-/* Increments stacked on one full compile before the feeds recompile (merge) in full: this
- * many layers, or this many touched trigger keys (plus 1/16 of the rules), whichever first.
- * Lookups probe one small table per layer; docs/policy.md "Increments". */
+/* Increments stacked on one full compile before the feeds merge them: this many layers, or
+ * this many trigger keys touched since the last merge (plus 1/16 of the rules), whichever
+ * first. Lookups probe one small table per layer. A merge folds the layers into one (a
+ * rebase: every owner they touched, compiled again over the full image alone, O(touched)
+ * memory) while all layers are of one zone and the keys they touched stay within the same
+ * bound (the feeds keep those owners' records until a full compile: bounded so); otherwise
+ * it recompiles in full from the copies. docs/policy.md "Increments". */
 #define MERGE_LAYERS 16
 #define MERGE_KEYS   65536
 
-/* An IXFR as an increment over the running policy: same guard rails as a reload. */
+static enum net_feeds_merge merge_kind(const struct net_server *srv, size_t zone)
+{
+	unsigned layers;
+	uint64_t keys;
+	policy_snap_delta_size(srv->snap, &layers, &keys);
+	uint64_t rules = policy_snap_rule_count(srv->snap);
+	uint64_t fresh = keys > srv->rebased_keys ? keys - srv->rebased_keys : 0;
+	if (layers < MERGE_LAYERS && fresh <= MERGE_KEYS + rules / 16)
+		return NET_FEEDS_MERGE_NONE;
+	/* keys counts an owner once per layer that touched it: at least the union's size */
+	if (layers > 1 && srv->layer_zones == (uint64_t)1 << zone && keys <= MERGE_KEYS + rules / 16)
+		return NET_FEEDS_MERGE_REBASE;
+	return NET_FEEDS_MERGE_FULL;
+}
+
+/* An IXFR as an increment over the running policy: same guard rails as a reload. A rebase
+ * applies the owners every layer touched over the full compile the layers stand on. */
 static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
-		       const char *const *owners, size_t count, uint64_t *rules, bool *merge_due)
+		       const char *const *owners, size_t count, uint64_t *rules,
+		       struct net_feeds_delta_io *io)
 {
 	struct net_server *srv = ctx;
 	const char *files[POLICY_ZONES_MAX];
 	struct policy_snap *snap = NULL;
 	char err[512];
-	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
+	io->merge = NET_FEEDS_MERGE_NONE;
+	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX || zone >= 64)
 		return C2W_EINVAL;
+	const struct policy_snap *over = srv->snap;
+	if (io->rebase) {
+		over = policy_snap_base(srv->snap);
+		if (io->gen != srv->snap_gen || over == srv->snap ||
+		    srv->layer_zones != (uint64_t)1 << zone) {
+			io->gen = srv->snap_gen;
+			return C2W_ENOENT; /* folded already by a full compile, or not ours alone */
+		}
+	}
 	net_feeds_files(srv->feeds, srv->cfg, files);
-	int ret = net_policy_delta(srv->cfg, files, srv->snap, zone, records, len, owners, count,
-				   rules, &snap, err, sizeof(err));
+	int ret = net_policy_delta(srv->cfg, files, over, zone, records, len, owners, count,
+				   io->rebase, rules, &snap, err, sizeof(err));
 	if (ret != C2W_OK) {
 		if (ret != C2W_EFULL && ret != C2W_EINVAL)
-			c2w_log_err("feeds: increment refused (%s); the running policy stays", err);
+			c2w_log_err("feeds: %s refused (%s); the running policy stays",
+				    io->rebase ? "rebase" : "increment", err);
 		return ret;
 	}
 	net_feeds_note_built(srv->feeds);
-	unsigned layers;
-	uint64_t keys;
-	policy_snap_delta_size(snap, &layers, &keys);
-	*merge_due =
-	    layers >= MERGE_LAYERS || keys > MERGE_KEYS + policy_snap_rule_count(snap) / 16;
-	return swap_policy(srv, snap);
+	ret = swap_policy(srv, snap, io->rebase);
+	if (ret != C2W_OK)
+		return ret;
+	srv->layer_zones |= (uint64_t)1 << zone;
+	if (io->rebase) {
+		unsigned layers;
+		policy_snap_delta_size(srv->snap, &layers, &srv->rebased_keys);
+	}
+	io->gen = srv->snap_gen;
+	io->merge = merge_kind(srv, zone);
+	return C2W_OK;
 }
 
 static int start_workers(struct net_server *srv)
@@ -731,6 +793,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = load_policy(srv, cfg, false, &srv->snap, NULL, 0);
 	if (ret != C2W_OK)
 		goto out_free;
+	note_snap(srv);
 	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(srv->snap));
 	ret = events_setup(srv);
 	if (ret == C2W_OK)
@@ -865,6 +928,7 @@ static void commit_reload(struct net_server *srv, struct c2w_config *cfg, struct
 	/* Every worker has switched (mailbox round trip): the old snapshot is unreachable. */
 	policy_snap_free(srv->snap);
 	srv->snap = snap;
+	note_snap(srv);
 	net_feeds_note_expiry(srv->feeds, policy_snap_next_expiry(snap));
 	if (srv->optout != NULL && events_optout_reload(srv->optout, err, sizeof(err)) != C2W_OK)
 		c2w_log_err("reload: opt-out registry: %s; keeping the loaded list", err);

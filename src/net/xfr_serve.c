@@ -542,6 +542,16 @@ void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w
 	}
 }
 
+void net_xfr_same(struct net_xfr *x, const struct policy_snap *snap,
+		  const struct policy_snap *prev)
+{
+	pthread_mutex_lock(&x->mu);
+	for (size_t i = 0; i < x->count; i++)
+		if (prev != NULL && x->zones[i].seen == prev)
+			x->zones[i].seen = snap;
+	pthread_mutex_unlock(&x->mu);
+}
+
 /* ---- queries (worker threads) ------------------------------------------------------------ */
 
 static bool allowed(const struct xzone *z, const struct sockaddr *peer)

@@ -62,6 +62,15 @@ C2W_NODISCARD int net_xfr_new(const struct c2w_config *cfg, struct net_xfr **out
 void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w_config *cfg,
 		    const struct policy_snap *snap, const struct policy_snap *prev);
 
+/**
+ * Main thread, instead of net_xfr_update() when @snap answers exactly as @prev did (the
+ * layers of increments folded into one, docs/policy.md "Increments"): the served versions
+ * stay, no export, no NOTIFY; a version made from @prev counts as made from @snap, so the
+ * next increment still makes the next version from the change alone.
+ */
+void net_xfr_same(struct net_xfr *x, const struct policy_snap *snap,
+		  const struct policy_snap *prev);
+
 /** May @peer open a TCP connection although outside server.allow (a secondary)? Any thread. */
 bool net_xfr_may_connect(struct net_xfr *x, const struct sockaddr *peer);
 

@@ -13,7 +13,8 @@
  * Wildcard nodes (IMG_KIND_NODE: ancestors of QNAME triggers, for BIND's closest-encloser
  * rule) are shared by every rule below them, so a layer cannot say one is gone: a node exists
  * when any layer or the full image has it. After increments delete the last rule below a node
- * it still counts as existing until the next full compile (docs/policy.md "Increments").
+ * it still counts as existing until the next full compile (a rebase drops only the nodes
+ * older layers added; docs/policy.md "Increments").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,6 +313,11 @@ void policy_snap_delta_size(const struct policy_snap *snap, unsigned *layers, ui
 {
 	*layers = snap->layer_count;
 	*keys = snap->layer_rules;
+}
+
+const struct policy_snap *policy_snap_base(const struct policy_snap *snap)
+{
+	return snap->parent != NULL ? snap->parent : snap;
 }
 
 uint64_t policy_snap_zone_rules(const struct policy_snap *snap, size_t zone)

@@ -245,9 +245,16 @@ C2W_NODISCARD int policy_snap_delta(const struct policy_snap *cur,
 
 /**
  * Increments stacked on the full snapshot under @snap, and the trigger keys they touched in
- * all (0, 0 for a full snapshot). The daemon recompiles (merges) past its bound.
+ * all, counted once per layer (0, 0 for a full snapshot). The daemon merges past its bound.
  */
 void policy_snap_delta_size(const struct policy_snap *snap, unsigned *layers, uint64_t *keys);
+
+/**
+ * The full snapshot under @snap's increments (@snap itself when it has none), borrowed: alive
+ * as long as @snap is. policy_snap_delta() on it with every owner the increments touched and
+ * their records now gives one layer with the answers of @snap (a rebase).
+ */
+const struct policy_snap *policy_snap_base(const struct policy_snap *snap);
 
 /** Rules of zone @zone of @snap (after increments). */
 uint64_t policy_snap_zone_rules(const struct policy_snap *snap, size_t zone);

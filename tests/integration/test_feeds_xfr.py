@@ -30,13 +30,12 @@ import dns.tsigkeyring
 import c2w_world as cw
 import events_util as eu
 from c2w_world import rrset_values, describe
+from knot_util import KnotPrimary
 from xfr_primary import HostilePrimary, notify
 
 NAMED = "/usr/sbin/named"
-KNOTD = "/usr/sbin/knotd"
 TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
 NSUPDATE = "/usr/bin/nsupdate"
-KNSUPDATE = "/usr/bin/knsupdate"
 
 WORLD = R = R2 = None
 BIND = KNOT = HOST = None
@@ -117,72 +116,6 @@ class Named:
             cw._stop_proc(self.proc)
 
 
-class Knot:
-    def __init__(self, port, c2port):
-        self.dir = os.path.join(TMP, "knot")
-        os.makedirs(self.dir)
-        self.port = port
-        zf = os.path.join(self.dir, KNOT_ZONE + "zone")
-        with open(zf, "w") as f:
-            f.write(rr_zone(KNOT_ZONE, 1, ["knot1.example.test A 10.0.2.1"]))
-        self.conf = os.path.join(self.dir, "knot.conf")
-        with open(self.conf, "w") as f:
-            f.write("""server:
-    rundir: "%(d)s"
-    listen: 127.0.0.1@%(port)d
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "%(d)s"
-key:
-  - id: knot-key
-    algorithm: hmac-sha512
-    secret: %(secret)s
-remote:
-  - id: c2wall
-    address: 127.0.0.1@%(c2port)d
-acl:
-  - id: xfr
-    key: knot-key
-    action: [transfer, update]
-zone:
-  - domain: %(zone)s
-    storage: "%(d)s"
-    file: "%(zf)s"
-    notify: c2wall
-    acl: xfr
-    zonefile-sync: -1
-    journal-content: changes
-""" % {"d": self.dir, "port": port, "secret": KEYS["knot"][1], "c2port": c2port,
-            "zone": KNOT_ZONE, "zf": zf})
-        self.proc = None
-
-    def start(self):
-        err = open(os.path.join(self.dir, "stderr"), "w")
-        self.proc = subprocess.Popen([KNOTD, "-c", self.conf], stdout=err, stderr=err,
-                                     stdin=subprocess.DEVNULL)
-        err.close()
-        cw._register(self.proc)
-        cw.wait_answer("127.0.0.1", self.port, KNOT_ZONE, "SOA", 20, self.proc)
-
-    def update(self, lines):
-        cmds = "server 127.0.0.1 %d\nzone %s\n%s\nsend\n" % (self.port, KNOT_ZONE,
-                                                              "\n".join(lines))
-        r = subprocess.run([KNSUPDATE, "-y", "hmac-sha512:knot-key:" + KEYS["knot"][1]],
-                           input=cmds, text=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=30)
-        if r.returncode != 0:
-            raise AssertionError("knsupdate failed: %s" % r.stdout)
-
-    def stop(self):
-        if self.proc is not None:
-            cw._stop_proc(self.proc)
-
-
 def zone_state(r, name):
     for z in eu.control_json(r, "feeds")["zones"]:
         if z["name"] == name:
@@ -249,7 +182,9 @@ def setUpModule():
                                            "never-block": ["*.protected.example.test."],
                                            "zones": zones_conf()}})
     BIND = Named(PORTS["bind"], R.port)
-    KNOT = Knot(PORTS["knot"], R.port)
+    KNOT = KnotPrimary(os.path.join(TMP, "knot"), PORTS["knot"],
+                       [(KNOT_ZONE, rr_zone(KNOT_ZONE, 1, ["knot1.example.test A 10.0.2.1"]))],
+                       "knot-key", "hmac-sha512", KEYS["knot"][1], notify_port=R.port)
     BIND.start()
     KNOT.start()
     HOST = HostilePrimary("127.0.0.1", PORTS["host"],
@@ -348,7 +283,7 @@ class TestReal(unittest.TestCase):
         z = wait_state(R, KNOT_ZONE, lambda z: z["has_copy"], what="first transfer")
         self.assertEqual(a_values(R, "knot1.example.test.")[0], ["10.0.2.1"])
         t0 = time.monotonic()
-        KNOT.update(["update add knot2.example.test.%s 300 A 10.0.2.9" % KNOT_ZONE])
+        KNOT.update(KNOT_ZONE, ["update add knot2.example.test.%s 300 A 10.0.2.9" % KNOT_ZONE])
         t1 = wait_answer_a(R, "knot2.example.test.", "10.0.2.9", timeout=20)
         z = wait_state(R, KNOT_ZONE, lambda z: z["ixfr"] >= 1, what="an IXFR")
         self.assertGreaterEqual(z["serial"], 2)
@@ -411,7 +346,7 @@ class TestIncremental(unittest.TestCase):
         th.start()
         try:
             before = zone_state(R, KNOT_ZONE)
-            KNOT.update(["update add inc1.example.test.%s 300 A 10.0.2.21" % KNOT_ZONE,
+            KNOT.update(KNOT_ZONE, ["update add inc1.example.test.%s 300 A 10.0.2.21" % KNOT_ZONE,
                          "update add inc2.example.test.%s 300 A 10.0.2.22" % KNOT_ZONE,
                          "update add *.incw.example.test.%s 300 A 10.0.2.44" % KNOT_ZONE,
                          "update add 32.7.2.0.10.rpz-ip.%s 300 CNAME ." % KNOT_ZONE])
@@ -457,7 +392,7 @@ class TestIncremental(unittest.TestCase):
             self.assertLessEqual(cpu[3], wall[4] + 1.0, stages)
             # Second increment over the first: a delete, a change, a delete of a wildcard.
             mid = z
-            KNOT.update(["update delete inc1.example.test.%s A" % KNOT_ZONE,
+            KNOT.update(KNOT_ZONE, ["update delete inc1.example.test.%s A" % KNOT_ZONE,
                          "update delete inc2.example.test.%s A" % KNOT_ZONE,
                          "update add inc2.example.test.%s 300 A 10.0.2.23" % KNOT_ZONE,
                          "update delete *.incw.example.test.%s" % KNOT_ZONE,
@@ -495,7 +430,7 @@ class TestIncremental(unittest.TestCase):
         """The guard rails hold for increments: an IXFR that would block a never-block name
         is refused whole (its other change too) and the old serial stays in force."""
         z0 = wait_state(R, KNOT_ZONE, lambda z: z["has_copy"], what="first transfer")
-        KNOT.update(["update add bank.protected.example.test.%s 300 A 10.0.2.66" % KNOT_ZONE,
+        KNOT.update(KNOT_ZONE, ["update add bank.protected.example.test.%s 300 A 10.0.2.66" % KNOT_ZONE,
                      "update add also.example.test.%s 300 A 10.0.2.67" % KNOT_ZONE])
         z = wait_state(R, KNOT_ZONE, lambda z: z["failures"] > z0["failures"],
                        what="a refused increment")
@@ -504,7 +439,7 @@ class TestIncremental(unittest.TestCase):
         self.assertEqual(a_values(R, "also.example.test.")[0], [])
         self.assertEqual(a_values(R, "bank.protected.example.test.")[0], [])
         # The primary takes it back: the next IXFR (both versions) goes in.
-        KNOT.update(["update delete bank.protected.example.test.%s A" % KNOT_ZONE])
+        KNOT.update(KNOT_ZONE, ["update delete bank.protected.example.test.%s A" % KNOT_ZONE])
         wait_answer_a(R, "also.example.test.", "10.0.2.67")
         z = zone_state(R, KNOT_ZONE)
         self.assertGreater(z["serial"], z0["serial"] + 1, z)

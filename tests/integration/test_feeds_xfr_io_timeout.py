@@ -23,9 +23,9 @@ import dns.rcode
 import c2w_world as cw
 import events_util as eu
 from c2w_world import rrset_values, describe
+from knot_util import tsig_keygen
 
 KNOTD = "/usr/sbin/knotd"
-TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
 ZONE = "big.knot.example."
 CAP_ZONE = "cap.knot.example."  # the same kind of zone over a 1 MiB transfer-max-size
 CAP_RULES = 100000
@@ -135,11 +135,7 @@ def setUpModule():
     WORLD = cw.World(sign=False).start()
     TMP = os.path.join(WORLD.tmp, "xfrio")
     os.makedirs(TMP)
-    text = cw.run([TSIG_KEYGEN, "-a", "hmac-sha256", "big-key"])
-    key_path = os.path.join(TMP, "big-key.key")
-    with open(key_path, "w") as f:
-        f.write(text)
-    secret = text.split('secret "')[1].split('"')[0]
+    key_path, secret = tsig_keygen(TMP, "big-key")
     port = cw.free_port()
     KNOT = Knot(port, secret)
     KNOT.start()

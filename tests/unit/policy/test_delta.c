@@ -20,6 +20,8 @@
 
 /* The model: owner i's records in the current version ("" = none). */
 static char *model[OWNERS];
+/* Owners an applied increment touched since the last model_reset() (for a rebase). */
+static bool ever[OWNERS];
 static unsigned rnd_state = 12345;
 
 static unsigned rnd(void)
@@ -201,6 +203,22 @@ static void compare(const struct policy_snap *d, const struct policy_snap *f)
 	}
 }
 
+/* Owner @i of an increment: its name into @names/@owners, its records now onto @rec. */
+static void push_owner(unsigned i, char (*names)[128], const char **owners, size_t *count,
+		       char **rec, size_t *len, size_t *cap)
+{
+	owner_name(i, names[*count], sizeof(names[*count]));
+	owners[*count] = names[*count];
+	(*count)++;
+	if (model[i] != NULL) {
+		size_t l = strlen(model[i]);
+		while (*len + l + 1 > *cap)
+			*rec = realloc(*rec, *cap *= 2);
+		memcpy(*rec + *len, model[i], l + 1);
+		*len += l;
+	}
+}
+
 /* Change @n random owners (delete, change, or add) and apply them as one increment. */
 static int round_apply(struct policy_snap *cur, unsigned n, unsigned v,
 		       const struct policy_build_opts *o, struct policy_snap **out)
@@ -219,21 +237,14 @@ static int round_apply(struct policy_snap *cur, unsigned n, unsigned v,
 			continue;
 		touched[i] = true;
 		model[i] = (model[i] != NULL && rnd() % 3 == 0) ? NULL : records_for(i, v + c);
-		owner_name(i, names[count], sizeof(names[count]));
-		owners[count] = names[count];
-		count++;
-		if (model[i] != NULL) {
-			size_t l = strlen(model[i]);
-			while (len + l + 1 > cap)
-				rec = realloc(rec, cap *= 2);
-			memcpy(rec + len, model[i], l + 1);
-			len += l;
-		}
+		push_owner(i, names, owners, &count, &rec, &len, &cap);
 	}
 	struct policy_report rep;
 	memset(&rep, 0, sizeof(rep));
 	int ret = policy_snap_delta(cur, zones, 2, 1, rec, len, owners, count, o, &rep, out);
 	for (unsigned i = 0; i < OWNERS; i++) {
+		if (ret == C2W_OK && touched[i])
+			ever[i] = true;
 		if (ret != C2W_OK && model[i] != saved[i]) {
 			free(model[i]);
 			model[i] = saved[i]; /* refused: the model stays at the old version */
@@ -247,6 +258,7 @@ static int round_apply(struct policy_snap *cur, unsigned n, unsigned v,
 
 static void model_reset(void)
 {
+	memset(ever, 0, sizeof(ever));
 	for (unsigned i = 0; i < OWNERS; i++) {
 		free(model[i]);
 		model[i] = (i % 5 != 4) ? records_for(i, 0) : NULL;
@@ -507,5 +519,67 @@ static void test_layer_limit(void)
 	}
 }
 
+/* A rebase (what the daemon does when layers stack up, docs/policy.md "Increments"): every
+ * owner the layers touched, with its records now, as one layer over the full snapshot under
+ * them, answers as the layers did and as a full compile does. */
+static void test_rebase(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *cur = full_compile();
+	const struct policy_snap *base = cur;
+	CHECK(policy_snap_base(cur) == cur);
+	for (unsigned r = 0; r < 12; r++) {
+		struct policy_snap *next = NULL;
+		CHECK_EQ(round_apply(cur, 1 + r * 7 % 40, 50 * (r + 1), NULL, &next), C2W_OK);
+		policy_snap_free(cur);
+		cur = next;
+		CHECK(policy_snap_base(cur) == base);
+	}
+	const char *owners[OWNERS];
+	char names[OWNERS][128];
+	size_t count = 0, cap = 1 << 16, len = 0;
+	char *rec = malloc(cap);
+	rec[0] = 0;
+	for (unsigned i = 0; i < OWNERS; i++)
+		if (ever[i])
+			push_owner(i, names, owners, &count, &rec, &len, &cap);
+	CHECK(count > 40);
+	struct policy_snap *folded = NULL;
+	struct policy_report rep;
+	memset(&rep, 0, sizeof(rep));
+	CHECK_EQ(policy_snap_delta(policy_snap_base(cur), zones, 2, 1, rec, len, owners, count,
+				   NULL, &rep, &folded),
+		 C2W_OK);
+	free(rec);
+	unsigned layers;
+	uint64_t keys, keys_before;
+	policy_snap_delta_size(cur, &layers, &keys_before);
+	CHECK_EQ(layers, 12);
+	policy_snap_delta_size(folded, &layers, &keys);
+	CHECK_EQ(layers, 1);
+	CHECK(keys <= keys_before);
+	CHECK(policy_snap_base(folded) == base);
+	struct policy_snap *full = full_compile();
+	compare(folded, full);
+	compare(cur, full);
+	struct rrset_text want = {0}, got = {0};
+	export_set(full, &want);
+	export_set(folded, &got);
+	set_eq(&got, &want, 99);
+	set_free(&got);
+	set_free(&want);
+	/* the running snapshot goes first (as the daemon swaps): the folded one keeps the base */
+	policy_snap_free(cur);
+	struct policy_snap *next = NULL;
+	CHECK_EQ(round_apply(folded, 30, 5000, NULL, &next), C2W_OK);
+	policy_snap_free(folded);
+	policy_snap_free(full);
+	full = full_compile();
+	compare(next, full);
+	policy_snap_free(full);
+	policy_snap_free(next);
+}
+
 TEST_MAIN(TEST(test_rounds_match_full_compile), TEST(test_delete_readd), TEST(test_guard_rails),
-	  TEST(test_layer_limit))
+	  TEST(test_layer_limit), TEST(test_rebase))
