@@ -52,8 +52,16 @@ static int compile_text(const struct policy_zone_spec *specs, size_t count, unsi
 	}
 	if (ret == C2W_OK && o != NULL && o->now != 0)
 		policy_rules_set_now(r, o->now);
-	if (ret == C2W_OK)
+	if (ret == C2W_OK) {
+		/* At most a rule per line: the tables sized once, not doubled (each doubling holds
+		 * the old and the new table at once, while the running policy holds its own). */
+		size_t lines = 1;
+		for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))) != NULL;
+		     p++)
+			lines++;
+		(void)policy_rules_expect(r, lines, len + len / 8); /* a failure: they grow instead */
 		ret = policy_feed_rpz_parse(r, zone, text, len, "ixfr", false);
+	}
 	if (ret == C2W_OK && o != NULL)
 		ret = policy_build_never_block(r, o, rep);
 	if (ret == C2W_OK)
