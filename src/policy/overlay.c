@@ -35,9 +35,10 @@ static bool same_name(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-/* A tiny compiled image from RPZ text for zone @zone; the other zones stay empty. */
+/* A tiny compiled image from RPZ text for zone @zone; the other zones stay empty. @own: the
+ * text is ours to free, once parsed (*@own NULL after the call). */
 static int compile_text(const struct policy_zone_spec *specs, size_t count, unsigned zone,
-			const char *text, size_t len, const struct policy_build_opts *o,
+			const char *text, size_t len, char **own, const struct policy_build_opts *o,
 			struct policy_report *rep, struct policy_snap **out)
 {
 	struct policy_rules *r = policy_rules_new(rep);
@@ -61,6 +62,10 @@ static int compile_text(const struct policy_zone_spec *specs, size_t count, unsi
 			lines++;
 		(void)policy_rules_expect(r, lines, len + len / 8); /* a failure: they grow instead */
 		ret = policy_feed_rpz_parse(r, zone, text, len, "ixfr", false);
+	}
+	if (own != NULL) { /* the rules hold copies: the text goes before the compile */
+		free(*own);
+		*own = NULL;
 	}
 	if (ret == C2W_OK && o != NULL)
 		ret = policy_build_never_block(r, o, rep);
@@ -262,9 +267,9 @@ int policy_snap_delta(const struct policy_snap *cur, const struct policy_zone_sp
 	ttext = placeholder_text(owners, owner_count, &tlen);
 	if (ttext == NULL)
 		return C2W_ENOMEM;
-	ret = compile_text(specs, count, zone, ttext, tlen, NULL, NULL, &t);
+	ret = compile_text(specs, count, zone, ttext, tlen, &ttext, NULL, NULL, &t);
 	if (ret == C2W_OK)
-		ret = compile_text(specs, count, zone, records, records_len, opts, rep, &m);
+		ret = compile_text(specs, count, zone, records, records_len, NULL, opts, rep, &m);
 	if (ret != C2W_OK)
 		goto out_free;
 	uint64_t top =

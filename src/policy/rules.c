@@ -1282,6 +1282,17 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	}
 	if (fill_zones(r, zones) != C2W_OK || vec_push(&r->strs, "", 1, NULL) != C2W_OK)
 		goto out_nomem; /* the strings blob ends with a NUL: every lookup stays inside */
+	/* The local data is in the data blob now: its builders go before the image is made
+	 * (the compile's peak is the image beside what is still held here). */
+	free(r->rrs);
+	r->rrs = NULL;
+	r->rr_count = r->rr_cap = 0;
+	free(r->rrdata.p);
+	r->rrdata = (struct vec){0};
+	free(r->str_idx.slot);
+	r->str_idx = (struct index){0};
+	free(ib.data_idx.slot);
+	ib.data_idx = (struct index){0};
 	uint64_t nslots = (live + nodes + r->protect_count) * IMG_LOAD_DEN / IMG_LOAD_NUM + 1;
 	if (nslots < 8)
 		nslots = 8;
@@ -1333,6 +1344,14 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	memcpy(img + keys_off, r->keys.p, r->keys.len);
 	memcpy(img + data_off, ib.data.p, ib.data.len);
 	memcpy(img + str_off, r->strs.p, r->strs.len);
+	/* Copied: the slots' keys are read from the image from here, the builders go. */
+	const uint8_t *keys = img + keys_off;
+	free(r->keys.p);
+	r->keys = (struct vec){0};
+	free(r->strs.p);
+	r->strs = (struct vec){0};
+	free(ib.data.p);
+	ib.data = (struct vec){0};
 	struct img_slot *slots = (struct img_slot *)(void *)(img + slots_off);
 	size_t ents_len = (size_t)(live + nodes + r->protect_count + 1) * sizeof(*ents);
 	ents = malloc(ents_len);
@@ -1344,7 +1363,7 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 		const struct brule *b = &r->rules[i];
 		if (b->dropped)
 			continue;
-		uint64_t kh = policy_img_key_hash(r->keys.p + b->key_off, b->kind);
+		uint64_t kh = policy_img_key_hash(keys + b->key_off, b->kind);
 		ents[n].sh = img_slot_hash(kh, b->zone, b->kind);
 		ents[n++].s = (struct img_slot){.key_off = b->key_off, .data_off = doff[i],
 						.zone = b->zone, .kind = b->kind,
@@ -1353,10 +1372,10 @@ int policy_rules_compile_into(struct policy_rules *r, bool refuse_protected,
 	size_t ko = prot_keys_start;
 	for (size_t off = 1; off < r->protect.len; off += (size_t)r->protect.p[off + 1] + 2) {
 		unsigned kind = IMG_KIND_PROTECT | (r->protect.p[off] ? IMG_KIND_WILD : 0);
-		uint64_t kh = policy_img_name_hash(r->keys.p + ko + 1, r->keys.p[ko]);
+		uint64_t kh = policy_img_name_hash(keys + ko + 1, keys[ko]);
 		ents[n].sh = img_slot_hash(kh, 0, kind);
 		ents[n++].s = (struct img_slot){.key_off = (uint32_t)ko, .kind = (uint8_t)kind};
-		ko += (size_t)r->keys.p[ko] + 1;
+		ko += (size_t)keys[ko] + 1;
 	}
 	/* The rules are done with (only ents and doff are read from here): their array, touched
 	 * already, is the sort's scratch room when it is large enough (it nearly always is). */
