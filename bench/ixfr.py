@@ -5,8 +5,8 @@
 
     unshare -rn bash -c 'ip link set lo up; bench/ixfr.py [--sizes 1000000,10000000]
         [--changes 1,1000,100000] [--peers bind,unbound] [--peers-max-rules N]
-        [--peer-load-timeout S] [--knot-tcp-io-timeout MS] [--c2wall BIN] [--before BIN]
-        [--out FILE] [--json FILE]'
+        [--peer-load-timeout S] [--knot-tcp-io-timeout MS] [--via-update] [--c2wall BIN]
+        [--before BIN] [--out FILE] [--json FILE]'
 
 Run it in its own network namespace (as above): it listens on fixed loopback ports and reads
 the packets on lo (an AF_PACKET socket, which the namespace's own root may open).
@@ -22,7 +22,9 @@ transfer the zone by AXFR at the same time; a secondary not answering by the pol
 outright for sizes above --peers-max-rules). Then for each change count k: rewrites the zone
 file with k changes (k//2 rule lines deleted, the rest added, the first addition a local-data
 probe name), serial + 1, and runs `knotc zone-reload`. Knot computes the difference, journals
-it and NOTIFYs every secondary, which transfer the IXFR and apply it. Measured per secondary:
+it and NOTIFYs every secondary, which transfer the IXFR and apply it. With --via-update the k
+changes go to Knot as one dynamic update instead (knsupdate over TCP; Knot raises the serial);
+Knot's reload of a 10M-rule zone takes minutes per change, the update seconds. Measured per secondary:
 
   reload_to_answer_ms  from `knotc zone-reload` to the probe name answering (Knot's diff of
                        the zone, NOTIFY, IXFR, apply): the wall time an operator sees
@@ -78,6 +80,9 @@ PORTS = {"c2wall": 5432, "bind": 5433, "unbound": 5434, "c2wall-before": 5435}
 KNOT_ADDR = {"c2wall": "127.0.0.11", "bind": "127.0.0.12", "unbound": "127.0.0.13",
              "c2wall-before": "127.0.0.14"}
 PROCS = []
+# --via-update: each change is one dynamic update (knsupdate over TCP) instead of a rewritten
+# file and `knotc zone-reload` (Knot's reload of a 10M-rule zone takes minutes per change).
+VIA_UPDATE = False
 
 
 def log(msg):
@@ -277,7 +282,7 @@ remote:
 %(remotes)sacl:
   - id: xfr
     address: 127.0.0.0/8
-    action: transfer
+    action: %(actions)s
 zone:
   - domain: %(z)s
     storage: "%(d)s"
@@ -291,6 +296,7 @@ zone:
 """ % {"d": d, "listen": listen, "tw": len(names) + 1,
        "io": "" if io_timeout_ms is None else "    tcp-io-timeout: %d\n" % io_timeout_ms,
        "remotes": remotes, "notify": ", ".join(names), "z": ORIGIN,
+       "actions": "[transfer, update]" if VIA_UPDATE else "transfer",
        "zf": zf})
     lf = open(os.path.join(d, "knot.log"), "w")
     p = subprocess.Popen(["/usr/sbin/knotd", "-c", conf], stdout=lf, stderr=lf,
@@ -504,10 +510,21 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
     adds = k - dels
     probe = "probe%d.bench-add.example." % serial
     probe_ip = "10.9.%d.%d" % (serial // 250 % 250, serial % 250)
+    gone = rules[:dels]
     del rules[:dels]
-    rules.append("%s A %s" % (probe.rstrip("."), probe_ip))
-    rules.extend("add%d-%d.bench-add.example CNAME ." % (serial, i) for i in range(adds - 1))
-    write_zone(zf, serial, rules)
+    new = ["%s A %s" % (probe.rstrip("."), probe_ip)]
+    new += ["add%d-%d.bench-add.example CNAME ." % (serial, i) for i in range(adds - 1)]
+    rules.extend(new)
+    if VIA_UPDATE:
+        def owner_rest(line):
+            owner, rest = line.split(None, 1)
+            return (owner if owner.endswith(".") else owner + "." + ORIGIN), rest
+        cmds = ["server 127.0.0.1 %d" % P_KNOT, "zone %s" % ORIGIN]
+        cmds += ["update delete %s %s" % owner_rest(g) for g in gone]
+        cmds += ["update add %s 300 %s" % owner_rest(a) for a in new]
+        update = "\n".join(cmds + ["send", ""])
+    else:
+        write_zone(zf, serial, rules)
     before = {s.name: (s.state() or {}) for s in secs}
     steady = {s.name: rss_kib(s.proc.pid) for s in secs}
     peak = dict(steady)
@@ -562,8 +579,12 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
     t0 = time.monotonic()
     tk = None
     try:
-        subprocess.run(["/usr/sbin/knotc", "-c", knot_conf, "zone-reload", ORIGIN], check=True,
-                       stdout=subprocess.DEVNULL, timeout=60)
+        if VIA_UPDATE:
+            subprocess.run(["/usr/bin/knsupdate", "-v"], input=update, text=True, check=True,
+                           stdout=subprocess.DEVNULL, timeout=60)
+        else:
+            subprocess.run(["/usr/sbin/knotc", "-c", knot_conf, "zone-reload", ORIGIN],
+                           check=True, stdout=subprocess.DEVNULL, timeout=60)
         for t in pths:
             t.start()
         wait(lambda: knot_serial() == serial, timeout, "knot serving the new serial",
@@ -713,6 +734,9 @@ def main():
     ap.add_argument("--knot-tcp-io-timeout", type=int, default=None,
                     help="Knot's tcp-io-timeout in ms (its default: 500 ms to send each message "
                     "of an outgoing transfer); the same for every secondary")
+    ap.add_argument("--via-update", action="store_true",
+                    help="each change as one dynamic update to Knot (knsupdate over TCP, at "
+                    "most 1,000 changes) instead of a rewritten file and knotc zone-reload")
     ap.add_argument("--work", default="/tmp/c2wall-ixfr-bench")
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", default=None)
@@ -722,6 +746,11 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     sizes = [int(x) for x in a.sizes.split(",")]
     changes = [int(x) for x in a.changes.split(",")]
+    if a.via_update:
+        if max(changes) > 1000:
+            ap.error("--via-update: at most 1,000 changes per change (one update message)")
+        global VIA_UPDATE
+        VIA_UPDATE = True
     builds = [("c2wall", a.c2wall)] + ([("c2wall-before", a.before)] if a.before else [])
     timeouts = {"c2wall": a.load_timeout, "c2wall-before": a.load_timeout,
                 "bind": a.peer_load_timeout, "unbound": a.peer_load_timeout}
