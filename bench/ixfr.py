@@ -44,7 +44,9 @@ Knot's reload of a 10M-rule zone takes minutes per change, the update seconds. M
                        accepted to the new policy in force
   mode                 c2wall: "incremental" or "full" (feeds state last_apply)
   rss_steady_mib       VmRSS before the change; rss_peak_mib the highest VmRSS sampled every
-                       5 ms from the reload until 1 s after the last probe answered; ratio
+                       5 ms from the reload until 1 s after the last probe answered and every
+                       c2wall counted the transfer (after its disk copy and any merge of its
+                       layers); ratio
   lost                 queries for an untouched blocked name, one every 5 ms to each secondary
                        throughout the change, with no answer within 0.5 s / sent; "wrong"
                        counts answers other than NXDOMAIN; max_ms is the slowest answer
@@ -593,6 +595,15 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
         deadline = tk + timeout
         while len(answered) < len(secs) and time.monotonic() < deadline:
             time.sleep(0.01)
+        # c2wall counts the transfer when all its work for it is done: the disk copy and a
+        # merge of the layers come after the answer, and their memory counts too.
+        for s in secs:
+            b = before[s.name]
+            while s.sock and time.monotonic() < deadline:
+                st = s.state() or {}
+                if st.get("transfers", 0) > b.get("transfers", 0):
+                    break
+                time.sleep(0.01)
         time.sleep(1.0)
     finally:
         polled.set()
