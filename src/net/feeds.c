@@ -159,9 +159,9 @@ struct fdelta {
  * (O(changes)), never by a pass over the zone. */
 struct funion {
 	struct fdelta set; /* owners (growing) and their hash set */
-	char **text;       /* per owner: its record lines, each ending in "\n"; NULL = none */
+	char **text;       /* per owner (set.owner_cap of them): its record lines, each ending
+			    * in "\n"; NULL = none */
 	size_t *text_len;
-	size_t text_cap;
 	uint64_t gen;
 };
 
@@ -1050,7 +1050,6 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	merge(f, fz, zi, io.merge);
 	return C2W_OK;
 }
-
 
 /* A full transfer's copy counts its records per owner after it is in force (an increment
  * needs the counts, the policy does not); until then an increment takes the slow way to its

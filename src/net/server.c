@@ -648,6 +648,7 @@ static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
  * it recompiles in full from the copies. docs/policy.md "Increments". */
 #define MERGE_LAYERS 16
 #define MERGE_KEYS   65536
+_Static_assert(POLICY_ZONES_MAX <= 64, "layer_zones has a bit per zone");
 
 static enum net_feeds_merge merge_kind(const struct net_server *srv, size_t zone)
 {
@@ -675,7 +676,7 @@ static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
 	struct policy_snap *snap = NULL;
 	char err[512];
 	io->merge = NET_FEEDS_MERGE_NONE;
-	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX || zone >= 64)
+	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
 		return C2W_EINVAL;
 	const struct policy_snap *over = srv->snap;
 	if (io->rebase) {
