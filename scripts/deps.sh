@@ -17,6 +17,8 @@ PKGS=(
   # tests: real clients, real authoritative servers, real peers
   python3 python3-dnspython dnsutils bind9-dnsutils knot-dnsutils nsd knot bind9 bind9-utils
   unbound dnstap-ldns fstrm-bin curl openssl sqlite3 iproute2 procps
+  # holds one daemon thread at a chosen point while the others run (test_feeds_reload_race)
+  gdb
   # sinkhole page rendering tests
   chromium fonts-noto-cjk
   # metrics checks: promtool and a real scraping server; the dashboard's charts (served

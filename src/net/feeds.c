@@ -87,6 +87,9 @@ struct fzone {
 	struct feed_http_limits http_lim;
 	struct feed_zone *zone; /* transfer thread */
 	struct fzone_state st;  /* f->mu */
+	/* f->mu: a copy of this zone is in force but not yet where net_feeds_files() points
+	 * (the disk write or rename after the swap); a reload waits for it (net_feeds_settle()) */
+	bool unsaved;
 	/* Transfer thread: every owner the increments over the running full compile touched, with
 	 * its records now, for a rebase (docs/policy.md "Increments"); NULL = not known. */
 	struct funion *uni;
@@ -380,6 +383,11 @@ static int zones_build(const struct c2w_config *cfg, struct fzone *old, size_t o
 
 /* ---- the main thread's side ---------------------------------------------------------------- */
 
+/* How long a reload waits for a copy in force to be saved (net_feeds_settle()): the write of a
+ * 10M-rule copy took 3.5 s on the benchmark machine (docs/BENCHMARKS.md); a disk that stalls
+ * longer than this must not hold the reload for ever. */
+#define SETTLE_MAX_S 60
+
 void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const char **files)
 {
 	pthread_mutex_lock(&f->mu);
@@ -394,6 +402,40 @@ void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const ch
 			files[i] = NULL;
 	}
 	pthread_mutex_unlock(&f->mu);
+}
+
+void net_feeds_settle(struct net_feeds *f)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SETTLE_MAX_S;
+	int64_t t0 = mono_us();
+	bool logged = false;
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		const struct fzone *fz = NULL;
+		for (size_t i = 0; i < f->count && fz == NULL; i++)
+			if (f->zones[i].unsaved)
+				fz = &f->zones[i];
+		if (fz == NULL)
+			break;
+		if (!logged)
+			c2w_log_info("feeds: zone %s: waiting for the copy in force to reach %s "
+				     "before compiling from it",
+				     fz->name, fz->path);
+		logged = true;
+		if (pthread_cond_timedwait(&f->cv, &f->mu, &until) == ETIMEDOUT) {
+			c2w_log_err("feeds: zone %s: the copy in force is still not saved to %s "
+				    "after %d s; compiling from the older copy there (the zone's "
+				    "latest changes are not in this policy until its next transfer)",
+				    fz->name, fz->path, SETTLE_MAX_S);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (logged)
+		c2w_log_info("feeds: waited %lld ms for copies to be saved",
+			     (long long)((mono_us() - t0) / 1000));
 }
 
 void net_feeds_note_rules(struct net_feeds *f, const struct c2w_config *cfg,
@@ -450,6 +492,10 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&f->mu);
 	for (size_t i = 0; i < f->count && ret == C2W_OK; i++)
 		f->zones[i].st.rules = rules[f->zones[i].index];
+	/* A candidate copy or an increment is in force, its disk copy still to come: set here,
+	 * on the main thread, so a reload after this swap always sees it. */
+	if (ret == C2W_OK && (path[0] != '\0' || (d != NULL && !io.rebase)))
+		f->zones[zi].unsaved = true;
 	f->req_result = ret;
 	f->req_io = io;
 	f->req_done_us = mono_us();
@@ -489,6 +535,16 @@ static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
 static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
 {
 	return ask_main_req(f, zi, candidate, NULL, NULL);
+}
+
+/* The copy in force is now on disk where net_feeds_files() points (or its write failed, which
+ * is logged): a reload waiting in net_feeds_settle() may go on. */
+static void note_saved(struct net_feeds *f, struct fzone *fz)
+{
+	pthread_mutex_lock(&f->mu);
+	fz->unsaved = false;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
 }
 
 /* ---- increments ------------------------------------------------------------------------------ */
@@ -879,6 +935,7 @@ static int commit(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_
 			    c2w_strerror(ret));
 	}
 	sync_parent(fz->path);
+	note_saved(f, fz);
 	if (fz->zone != nz) {
 		feed_zone_free(fz->zone);
 		fz->zone = nz;
@@ -1042,6 +1099,7 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	if (wret != C2W_OK)
 		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
 			    c2w_strerror(wret));
+	note_saved(f, fz);
 	if (fz->zone != nz) {
 		feed_zone_free(fz->zone);
 		fz->zone = nz;
@@ -1289,7 +1347,11 @@ int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
 	f->ctx = ctx;
 	f->wake_fd = f->req_fd = -1;
 	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* net_feeds_settle()'s deadline */
+	pthread_cond_init(&f->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	int ret = C2W_ENOMEM;
 	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	f->req_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1602,6 +1664,7 @@ static int http_commit(struct net_feeds *f, struct fzone *fz, size_t zi, const c
 		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
 			    c2w_strerror(-errno));
 	sync_parent(fz->path);
+	note_saved(f, fz);
 	got->refreshed = time(NULL);
 	if ((ret = feed_http_meta_write(fz->path, got)) != C2W_OK)
 		c2w_log_warn("feeds: zone %s: validators not saved: %s", fz->name,
@@ -1769,6 +1832,7 @@ static void on_expiry(evutil_socket_t fd, short what, void *arg)
 		return;
 	int64_t due_at = f->next_expiry;
 	f->next_expiry = 0;
+	net_feeds_settle(f);
 	net_feeds_files(f, f->cfg, files);
 	int64_t t0 = mono_ms();
 	int ret = f->apply(f->ctx, files, rules); /* a success calls net_feeds_note_expiry() */

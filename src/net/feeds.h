@@ -100,6 +100,14 @@ C2W_NODISCARD int net_feeds_start(struct net_feeds *f);
  */
 void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const char **files);
 
+/**
+ * Main thread, before net_feeds_files() outside a feeds request (a reload, an expiry rebuild):
+ * wait until every copy in force is also on disk. Between an IXFR or a new copy put in force
+ * and its disk write (seconds at millions of rules) the file is older than the policy, and a
+ * compile from it would silently drop the change. Gives up after a bound (logged).
+ */
+void net_feeds_settle(struct net_feeds *f);
+
 /** Record the rules compiled per zone of @cfg (as from net_policy_load_files()). */
 void net_feeds_note_rules(struct net_feeds *f, const struct c2w_config *cfg,
 			  const uint64_t *rules);

@@ -568,6 +568,8 @@ static int load_policy(struct net_server *srv, const struct c2w_config *cfg, boo
 	uint64_t rules[POLICY_ZONES_MAX];
 	if (cfg->policy.zone_count > POLICY_ZONES_MAX) /* reports the limit */
 		return net_policy_load_err(cfg, srv->snap, reload, out, err, err_len);
+	if (reload)
+		net_feeds_settle(srv->feeds); /* an increment in force is on disk before we read */
 	net_feeds_files(srv->feeds, cfg, files);
 	int ret = net_policy_load_files(cfg, files, reload ? srv->snap : NULL, reload, rules, out,
 					err, err_len);

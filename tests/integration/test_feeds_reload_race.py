@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: MIT
+"""A reload between an increment in force and its disk copy (issue 9; docs/policy.md
+"Increments", "Reload").
+
+An IXFR is put in force first and written to the zone's last good copy on disk after (an
+O(zone) write: 3.5 s at 10M rules). A reload, or an expiry rebuild, compiles the transferred
+zones from those copies; landing in that window it used to compile the older copy: the change
+left the policy while the feeds state still showed the new serial, until the next transfer.
+
+The window is held open for as long as the test needs, deterministically: gdb attaches to the
+running daemon in non-stop mode and stops only the transfer thread at the disk write
+(`feed_zone_write`), after the increment is in force. Then the test sends SIGHUP. Checked:
+
+- the increment answers before the reload (it is in force while the write is held);
+- the reload waits for the copy (logged), rather than compiling the older one;
+- once the thread goes on, the reload completes and the increment still answers, the disk
+  copy has the new serial, and the feeds state agrees.
+
+A real Knot DNS primary, changed by a dynamic update (knsupdate with TSIG), NOTIFY from the
+primary's address; c2wall transfers by IXFR and applies it as an increment."""
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import unittest
+
+import c2w_world as cw
+import events_util as eu
+from c2w_world import rrset_values
+from knot_util import KnotPrimary, tsig_keygen
+from xfr_primary import notify
+
+ZONE = "race.feed.example."
+RULES = 200
+GDB = shutil.which("gdb")
+
+WORLD = R = KNOT = None
+TMP = None
+
+
+def zone_text():
+    lines = ["$ORIGIN %s" % ZONE, "$TTL 300",
+             "@ SOA ns.%s hostmaster.%s 1 3600 600 86400 300" % (ZONE, ZONE),
+             "@ NS localhost."]
+    for i in range(RULES):
+        lines.append("r%04d.example.test CNAME ." % i)
+    return "\n".join(lines) + "\n"
+
+
+def zone_state():
+    for z in eu.control_json(R, "feeds")["zones"]:
+        if z["name"] == ZONE:
+            return z
+    raise AssertionError("zone not in feeds state")
+
+
+def answer(qname):
+    m = R.udp(qname, "A")
+    return rrset_values(m, "answer", qname, "A"), m.rcode()
+
+
+class Gdb:
+    """gdb's machine interface on a running process, non-stop: a breakpoint stops only the
+    thread that hits it; the others (workers, main thread) run on."""
+
+    def __init__(self, pid):
+        self.p = subprocess.Popen([GDB, "-q", "-nx", "-i=mi"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, bufsize=1)
+        cw._register(self.p)
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._read, daemon=True).start()
+        for c in ("-gdb-set mi-async on", "-gdb-set non-stop on", "-gdb-set pagination off",
+                  "-gdb-set confirm off",
+                  '-interpreter-exec console "handle SIGHUP nostop noprint pass"',
+                  '-interpreter-exec console "handle SIGPIPE nostop noprint pass"'):
+            self.cmd(c)
+        # Non-stop attach stops every thread, reporting each on its own: all of them
+        # stopped before anything runs on (a late stop would leave that thread stopped).
+        tasks = len(os.listdir("/proc/%d/task" % pid))
+        stopped = set()
+        self.p.stdin.write("-target-attach %d\n" % pid)
+        self.p.stdin.flush()
+
+        def one_stop(ln):
+            if ln.startswith("^error"):
+                return True
+            if ln.startswith("*stopped"):
+                stopped.add(ln.split('thread-id="', 1)[1].split('"', 1)[0])
+            return len(stopped) >= tasks
+        self.wait(one_stop, 60, "every thread stopped after attach")
+        for c in ("-break-insert feed_zone_write", "-exec-continue --all"):
+            self.cmd(c)
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.seen.append(line.rstrip("\n"))
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def cmd(self, c, timeout=60.0):
+        """Send @c; wait for its ^done/^running (or raise on ^error)."""
+        self.p.stdin.write(c + "\n")
+        self.p.stdin.flush()
+        return self.wait(lambda ln: ln.startswith(("^done", "^running", "^error")), timeout,
+                         c)
+
+    def wait(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("gdb: no answer to %r in %.0f s; gdb said:\n%s"
+                                     % (what, timeout, "\n".join(self.seen[-40:])))
+            try:
+                ln = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if ln is None:
+                raise AssertionError("gdb exited waiting for %r" % what)
+            if pred(ln):
+                if ln.startswith("^error"):
+                    raise AssertionError("gdb: %r: %s" % (what, ln))
+                return ln
+
+    def wait_stop(self, timeout=30.0):
+        """The breakpoint hit: the stopped thread's gdb id."""
+        ln = self.wait(lambda ln: ln.startswith("*stopped") and "breakpoint-hit" in ln,
+                       timeout, "the breakpoint")
+        return ln.split('thread-id="', 1)[1].split('"', 1)[0]
+
+    def release(self):
+        """Delete the breakpoint, let every thread run, detach, quit."""
+        self.cmd("-break-delete")
+        self.cmd("-exec-continue --all")
+        self.cmd("-target-detach")
+        self.p.stdin.write("-gdb-exit\n")
+        self.p.stdin.flush()
+        try:
+            self.p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            cw._stop_proc(self.p, signal.SIGKILL)
+
+
+def setUpModule():
+    global WORLD, R, KNOT, TMP
+    if GDB is None:
+        raise unittest.SkipTest("gdb not installed (scripts/deps.sh installs it)")
+    WORLD = cw.World(sign=False).start()
+    TMP = os.path.join(WORLD.tmp, "race")
+    os.makedirs(TMP)
+    key_path, secret = tsig_keygen(TMP, "race-key")
+    port = cw.free_port()
+    rport = cw.free_port()
+    R = cw.make_resolver(WORLD, kind="c2wall", mode="recursive", validate=False,
+                         listen=("127.0.0.1", rport),
+                         extra={"policy": {"state-dir": os.path.join(TMP, "state"),
+                                           "zones": [{"name": ZONE,
+                                                      "primaries": ["127.0.0.1@%d" % port],
+                                                      "tsig-key-file": key_path,
+                                                      "notify-interval": "0s",
+                                                      "refresh-min": "1h"}]}})
+    KNOT = KnotPrimary(os.path.join(TMP, "knot"), port, [(ZONE, zone_text())], "race-key",
+                       "hmac-sha256", secret, notify_port=rport)
+    KNOT.start()
+    R.start()
+
+
+def tearDownModule():
+    try:
+        if R is not None:
+            assert R.stop() == 0
+    finally:
+        if KNOT is not None:
+            KNOT.stop()
+        WORLD.stop()
+
+
+class TestReloadDuringSave(unittest.TestCase):
+    def test_reload_waits_for_the_disk_copy(self):
+        self.assertTrue(eu.wait_for(lambda: zone_state()["has_copy"], timeout=30),
+                        zone_state())
+        self.assertEqual(answer("r0007.example.test."), ([], 3))
+        self.assertEqual(answer("new.example.test.")[0], [])
+        before = zone_state()
+        copy = os.path.join(TMP, "state")
+        gdb = Gdb(R.proc.pid)
+        released = False
+        try:
+            # r0007 gets a local-data answer, and a new name appears: an increment
+            KNOT.update(ZONE, ["del r0007.example.test.%s CNAME ." % ZONE,
+                               "add r0007.example.test.%s 300 A 10.9.0.7" % ZONE,
+                               "add new.example.test.%s 300 A 10.9.0.8" % ZONE])
+            notify(R.addr, R.port, ZONE)
+            gdb.wait_stop()
+            # in force, its disk copy held back
+            self.assertTrue(eu.wait_for(
+                lambda: answer("new.example.test.")[0] == ["10.9.0.8"], timeout=10))
+            z = zone_state()
+            self.assertGreater(z["serial"], before["serial"])
+            log0 = len(R.stderr_text())
+            R.reload()
+            # the reload either waits (logged) or, as before the fix, compiles the older copy
+            eu.wait_for(lambda: "waiting for the copy in force" in R.stderr_text()[log0:] or
+                        "reload: configuration" in R.stderr_text()[log0:], timeout=10)
+            waited = R.stderr_text()[log0:]
+            # still answering while the reload waits: the workers are not held
+            self.assertEqual(answer("r0007.example.test.")[0], ["10.9.0.7"])
+            gdb.release()
+            released = True
+            self.assertTrue(eu.wait_for(
+                lambda: "reload: configuration" in R.stderr_text()[log0:], timeout=20),
+                R.stderr_text()[log0:])
+        finally:
+            if not released:
+                gdb.release()
+        self.assertEqual(answer("new.example.test.")[0], ["10.9.0.8"])
+        self.assertEqual(answer("r0007.example.test.")[0], ["10.9.0.7"])
+        self.assertEqual(answer("r0008.example.test."), ([], 3))
+        self.assertIn("waiting for the copy in force", waited)
+        self.assertNotIn("reload: configuration", waited)
+        z = zone_state()
+        self.assertGreater(z["serial"], before["serial"])
+        self.assertEqual(z["last_apply"], "incremental", z)
+        self.assertEqual(z["incremental"], before["incremental"] + 1, z)
+        names = [n for n in os.listdir(copy) if not n.endswith((".candidate", ".tmp"))]
+        text = ""
+        for n in names:
+            if os.path.isfile(os.path.join(copy, n)):
+                with open(os.path.join(copy, n)) as f:
+                    text += f.read()
+        self.assertIn("10.9.0.8", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
