@@ -40,6 +40,10 @@ struct fzone_state {
 	int64_t last_attempt;
 	int64_t next_refresh; /* unix s, for display */
 	char last_error[640];
+	/* The copy in force is not in the zone's file (its write failed): a compile from the
+	 * files meanwhile lacks it. Retried (SAVE_RETRY_MS); shown as "saved": false. */
+	bool save_failed;
+	char save_error[320];
 	char source[64]; /* primary of the copy in force */
 	int64_t next_mono_ms;
 	int64_t attempt_mono_ms;
@@ -90,6 +94,10 @@ struct fzone {
 	/* f->mu: a copy of this zone is in force but not yet where net_feeds_files() points
 	 * (the disk write or rename after the swap); a reload waits for it (net_feeds_settle()) */
 	bool unsaved;
+	/* f->mu: a compile from the files ran while st.save_failed: the running policy has an
+	 * older copy of this zone than the one in force before it; rebuilt once saved */
+	bool policy_behind;
+	int64_t save_retry_ms; /* transfer thread: next retry of a failed save (monotonic) */
 	/* Transfer thread: every owner the increments over the running full compile touched, with
 	 * its records now, for a rebase (docs/policy.md "Increments"); NULL = not known. */
 	struct funion *uni;
@@ -364,6 +372,7 @@ static int zones_build(const struct c2w_config *cfg, struct fzone *old, size_t o
 			zones[k].zone = o->zone;
 			o->zone = NULL;
 			zones[k].st = o->st;
+			zones[k].policy_behind = o->policy_behind; /* this reload compiled it older */
 			zones[k].st.next_mono_ms = 0; /* new settings: refresh now */
 			if (z->url != NULL)
 				zones[k].st.soa.expire = z->expire_s;
@@ -404,6 +413,23 @@ void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const ch
 	pthread_mutex_unlock(&f->mu);
 }
 
+/* f->mu held; a compile from the files is about to run (all zones but @except, which it takes
+ * from a candidate; SIZE_MAX = none): zones whose copy in force is not saved get the older copy
+ * from their file. Logged; rebuilt once saved (note_saved()). */
+static void mark_behind(struct net_feeds *f, size_t except)
+{
+	for (size_t i = 0; i < f->count; i++) {
+		struct fzone *fz = &f->zones[i];
+		if (i == except || !fz->st.save_failed)
+			continue;
+		if (!fz->policy_behind)
+			c2w_log_err("feeds: zone %s: compiling from %s, older than the copy in force "
+				    "(%s); the copy in force comes back once it is saved",
+				    fz->name, fz->path, fz->st.save_error);
+		fz->policy_behind = true;
+	}
+}
+
 void net_feeds_settle(struct net_feeds *f)
 {
 	struct timespec until;
@@ -432,6 +458,7 @@ void net_feeds_settle(struct net_feeds *f)
 			break;
 		}
 	}
+	mark_behind(f, SIZE_MAX);
 	pthread_mutex_unlock(&f->mu);
 	if (logged)
 		c2w_log_info("feeds: waited %lld ms for copies to be saved",
@@ -484,6 +511,9 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 		ret = f->delta(f->ctx, ci, d->records, d->len, (const char *const *)d->owners,
 			       d->count, rules, &io);
 	} else {
+		pthread_mutex_lock(&f->mu);
+		mark_behind(f, path[0] != '\0' ? zi : SIZE_MAX);
+		pthread_mutex_unlock(&f->mu);
 		net_feeds_files(f, f->cfg, files);
 		if (path[0] != '\0')
 			files[ci] = path;
@@ -496,6 +526,8 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	 * on the main thread, so a reload after this swap always sees it. */
 	if (ret == C2W_OK && (path[0] != '\0' || (d != NULL && !io.rebase)))
 		f->zones[zi].unsaved = true;
+	if (ret == C2W_OK && path[0] != '\0')
+		f->zones[zi].policy_behind = false; /* compiled from its newest copy */
 	f->req_result = ret;
 	f->req_io = io;
 	f->req_done_us = mono_us();
@@ -537,14 +569,49 @@ static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
 	return ask_main_req(f, zi, candidate, NULL, NULL);
 }
 
-/* The copy in force is now on disk where net_feeds_files() points (or its write failed, which
- * is logged): a reload waiting in net_feeds_settle() may go on. */
-static void note_saved(struct net_feeds *f, struct fzone *fz)
+/* How often the transfer thread tries again to save a copy in force whose write failed. */
+#define SAVE_RETRY_MS 5000
+
+/* The copy in force is now on disk where net_feeds_files() points (@ret C2W_OK), or its write
+ * failed (logged, shown in the state, retried): either way a reload waiting in
+ * net_feeds_settle() may go on. Once saved, a policy compiled meanwhile from the older file is
+ * rebuilt from the files. */
+static void note_saved(struct net_feeds *f, struct fzone *fz, size_t zi, int ret)
 {
 	pthread_mutex_lock(&f->mu);
 	fz->unsaved = false;
+	bool rebuild = false;
+	if (ret == C2W_OK) {
+		if (fz->st.save_failed)
+			c2w_log_info("feeds: zone %s: the copy in force is saved to %s now", fz->name,
+				     fz->path);
+		fz->st.save_failed = false;
+		fz->st.save_error[0] = '\0';
+		rebuild = fz->policy_behind;
+		fz->policy_behind = false;
+	} else {
+		fz->st.save_failed = true;
+		snprintf(fz->st.save_error, sizeof(fz->st.save_error),
+			 "in force but not saved to %s: %s; retrying every %d s", fz->path,
+			 c2w_strerror(ret), SAVE_RETRY_MS / 1000);
+		fz->save_retry_ms = mono_ms() + SAVE_RETRY_MS;
+	}
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
+	if (!rebuild)
+		return;
+	c2w_log_info("feeds: zone %s: the policy was compiled from the older copy meanwhile; "
+		     "rebuilding it from the copy saved now",
+		     fz->name);
+	int bret = ask_main(f, zi, NULL);
+	if (bret != C2W_OK) {
+		c2w_log_err("feeds: zone %s: rebuild refused (%s); trying again in %d s", fz->name,
+			    c2w_strerror(bret), SAVE_RETRY_MS / 1000);
+		pthread_mutex_lock(&f->mu);
+		fz->policy_behind = true;
+		fz->save_retry_ms = mono_ms() + SAVE_RETRY_MS;
+		pthread_mutex_unlock(&f->mu);
+	}
 }
 
 /* ---- increments ------------------------------------------------------------------------------ */
@@ -935,11 +1002,11 @@ static int commit(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_
 			    c2w_strerror(ret));
 	}
 	sync_parent(fz->path);
-	note_saved(f, fz);
 	if (fz->zone != nz) {
 		feed_zone_free(fz->zone);
 		fz->zone = nz;
 	}
+	note_saved(f, fz, zi, ret); /* after the swap: a retry writes the held copy */
 	uni_drop(fz); /* a full compile: no layers of this zone left */
 	return C2W_OK;
 }
@@ -1099,11 +1166,11 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	if (wret != C2W_OK)
 		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
 			    c2w_strerror(wret));
-	note_saved(f, fz);
 	if (fz->zone != nz) {
 		feed_zone_free(fz->zone);
 		fz->zone = nz;
 	}
+	note_saved(f, fz, zi, wret);
 	uni_note(fz, d, io.gen);
 	merge(f, fz, zi, io.merge);
 	return C2W_OK;
@@ -1310,6 +1377,27 @@ static bool due(struct net_feeds *f, size_t zi, int64_t now, int64_t *wait_ms)
 	return false;
 }
 
+/* A copy in force whose save failed: write the held copy again (a transferred zone; an HTTP
+ * feed's next download does it, http_commit()), or rebuild a policy still behind it. */
+static void retry_save(struct net_feeds *f, size_t zi, int64_t now, int64_t *wait_ms)
+{
+	struct fzone *fz = &f->zones[zi];
+	pthread_mutex_lock(&f->mu);
+	bool failed = fz->st.save_failed, behind = fz->policy_behind;
+	int64_t at = fz->save_retry_ms;
+	struct feed_zone_meta meta = {.refreshed = fz->st.last_success};
+	snprintf(meta.primary, sizeof(meta.primary), "%s", fz->st.source);
+	pthread_mutex_unlock(&f->mu);
+	if ((!failed && !behind) || (failed && fz->zone == NULL))
+		return;
+	if (now < at) {
+		if (at - now < *wait_ms)
+			*wait_ms = at - now;
+		return;
+	}
+	note_saved(f, fz, zi, failed ? feed_zone_write(fz->zone, fz->path, &meta) : C2W_OK);
+}
+
 static void *run(void *arg)
 {
 	struct net_feeds *f = arg;
@@ -1319,6 +1407,7 @@ static void *run(void *arg)
 			if (due(f, i, mono_ms(), &wait_ms))
 				refresh(f, i);
 			check_expiry(f, i);
+			retry_save(f, i, mono_ms(), &wait_ms);
 		}
 		if (atomic_load(&f->stop))
 			break;
@@ -1507,6 +1596,7 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 {
 	struct fzone_state st = fz->st;
 	json_safe(st.last_error);
+	json_safe(st.save_error);
 	json_safe(st.source);
 	bool enforced = st.has_copy && !(st.expired && fz->on_expire == CONF_ON_EXPIRE_DROP);
 	control_reply_printf(
@@ -1520,7 +1610,8 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    ",\"merges\":%" PRIu64 ",\"rebases\":%" PRIu64
 	    ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64
 	    ",\"notify_apply_us\":%" PRIu64 ",\"queue_peak_bytes\":%" PRIu64
-	    ",\"last_queue_peak_bytes\":%" PRIu64 ",\"queue_full_waits\":%" PRIu64,
+	    ",\"last_queue_peak_bytes\":%" PRIu64 ",\"queue_full_waits\":%" PRIu64
+	    ",\"saved\":%s,\"save_error\":\"%s\"",
 	    first ? "" : ",", fz->name, st.has_copy ? "true" : "false",
 	    st.has_copy ? st.soa.serial : 0, st.last_success, st.last_attempt, st.last_error,
 	    st.next_refresh, st.rules, st.records, st.source, st.expired ? "true" : "false",
@@ -1528,7 +1619,8 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
 	    fz->has_key ? "true" : "false", st.incremental, st.merges, st.rebases,
 	    st.last_apply ? st.last_apply : "", st.last_apply_us, st.notify_apply_us, st.queue_peak,
-	    st.last_queue_peak, st.queue_full_waits);
+	    st.last_queue_peak, st.queue_full_waits, st.save_failed ? "false" : "true",
+	    st.save_error);
 	if (fz->url != NULL)
 		http_json(fz, &st, reply);
 	control_reply_printf(reply, "}");
@@ -1660,11 +1752,17 @@ static int http_commit(struct net_feeds *f, struct fzone *fz, size_t zi, const c
 			 apply_error(ret));
 		return ret;
 	}
-	if (rename(cand, fz->path) != 0)
+	int sret = C2W_OK;
+	if (rename(cand, fz->path) != 0) {
+		sret = -errno;
 		c2w_log_err("feeds: zone %s: in force but not saved to %s: %s", fz->name, fz->path,
-			    c2w_strerror(-errno));
+			    c2w_strerror(sret));
+		/* no held copy to write again: the next download is unconditional, and differs
+		 * from the older file, so it is committed (and renamed) again */
+		got->etag[0] = got->last_modified[0] = '\0';
+	}
 	sync_parent(fz->path);
-	note_saved(f, fz);
+	note_saved(f, fz, zi, sret);
 	got->refreshed = time(NULL);
 	if ((ret = feed_http_meta_write(fz->path, got)) != C2W_OK)
 		c2w_log_warn("feeds: zone %s: validators not saved: %s", fz->name,
@@ -1893,7 +1991,7 @@ size_t net_feeds_state(struct net_feeds *f, struct net_feed_state *out, size_t c
 		snprintf(o->name, sizeof(o->name), "%s", fz->name);
 		o->has_copy = fz->st.has_copy;
 		o->expired = fz->st.expired;
-		o->error = fz->st.last_error[0] != '\0';
+		o->error = fz->st.last_error[0] != '\0' || fz->st.save_failed;
 		o->serial = fz->st.has_copy ? fz->st.soa.serial : 0;
 		o->last_success = fz->st.last_success;
 		o->rules = fz->st.rules;

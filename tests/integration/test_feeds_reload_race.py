@@ -16,13 +16,26 @@ running daemon in non-stop mode and stops only the transfer thread at the disk w
 - once the thread goes on, the reload completes and the increment still answers, the disk
   copy has the new serial, and the feeds state agrees.
 
-A real Knot DNS primary, changed by a dynamic update (knsupdate with TSIG), NOTIFY from the
-primary's address; c2wall transfers by IXFR and applies it as an increment."""
+Then the write that fails (docs/policy.md, "A failed disk write"):
 
+- the increment's disk write returns ENOSPC (gdb makes it return at once): the zone's state
+  shows `saved` false and why; a reload meanwhile compiles the older file (logged, and the
+  increment is out); the transfer thread writes the held copy again, and once saved the
+  policy is rebuilt from it: the increment answers again without a new transfer;
+- an HTTP feed's new body is in force but its rename onto the last good copy fails (a
+  directory is in the way): `saved` false, the next refreshes download without validators,
+  and once the way is clear the body is saved.
+
+A real Knot DNS primary, changed by a dynamic update (knsupdate with TSIG), NOTIFY from the
+primary's address; c2wall transfers by IXFR and applies it as an increment. The HTTP feed is
+a plain-HTTP server in this process."""
+
+import http.server
 import os
 import queue
 import shutil
 import signal
+import socketserver
 import subprocess
 import threading
 import time
@@ -35,11 +48,47 @@ from knot_util import KnotPrimary, tsig_keygen
 from xfr_primary import notify
 
 ZONE = "race.feed.example."
+HZONE = "race.http.example."
 RULES = 200
 GDB = shutil.which("gdb")
 
-WORLD = R = KNOT = None
+WORLD = R = KNOT = HTTP = None
 TMP = None
+
+
+class Feed:
+    """What the HTTP server serves (a domain list, with an ETag), and the If-None-Match of
+    every request it saw."""
+    lock = threading.Lock()
+    body = b"v1.http.example.test\n"
+    seen = []
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        with Feed.lock:
+            body = Feed.body
+            etag = '"%d-%d"' % (len(body), sum(body))
+            inm = self.headers.get("If-None-Match")
+            Feed.seen.append(inm)
+        if inm == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class HttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
 
 
 def zone_text():
@@ -54,6 +103,13 @@ def zone_text():
 def zone_state():
     for z in eu.control_json(R, "feeds")["zones"]:
         if z["name"] == ZONE:
+            return z
+    raise AssertionError("zone not in feeds state")
+
+
+def hzone_state():
+    for z in eu.control_json(R, "feeds")["zones"]:
+        if z["name"] == HZONE:
             return z
     raise AssertionError("zone not in feeds state")
 
@@ -134,6 +190,12 @@ class Gdb:
                        timeout, "the breakpoint")
         return ln.split('thread-id="', 1)[1].split('"', 1)[0]
 
+    def fail_call(self, thread, value):
+        """Make the function @thread is stopped in return @value at once, and run on."""
+        self.cmd("-thread-select %s" % thread)
+        self.cmd('-interpreter-exec console "return (int)%d"' % value)
+        self.cmd("-exec-continue --thread %s" % thread)
+
     def release(self):
         """Delete the breakpoint, let every thread run, detach, quit."""
         self.cmd("-break-delete")
@@ -155,6 +217,9 @@ def setUpModule():
     TMP = os.path.join(WORLD.tmp, "race")
     os.makedirs(TMP)
     key_path, secret = tsig_keygen(TMP, "race-key")
+    global HTTP
+    HTTP = HttpServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=HTTP.serve_forever, daemon=True).start()
     port = cw.free_port()
     rport = cw.free_port()
     R = cw.make_resolver(WORLD, kind="c2wall", mode="recursive", validate=False,
@@ -164,7 +229,12 @@ def setUpModule():
                                                       "primaries": ["127.0.0.1@%d" % port],
                                                       "tsig-key-file": key_path,
                                                       "notify-interval": "0s",
-                                                      "refresh-min": "1h"}]}})
+                                                      "refresh-min": "1h"},
+                                                     {"name": HZONE, "format": "domains",
+                                                      "url": "http://127.0.0.1:%d/list"
+                                                             % HTTP.server_address[1],
+                                                      "refresh": "1s", "retry-min": "1s",
+                                                      "retry-max": "1s"}]}})
     KNOT = KnotPrimary(os.path.join(TMP, "knot"), port, [(ZONE, zone_text())], "race-key",
                        "hmac-sha256", secret, notify_port=rport)
     KNOT.start()
@@ -178,6 +248,8 @@ def tearDownModule():
     finally:
         if KNOT is not None:
             KNOT.stop()
+        if HTTP is not None:
+            HTTP.shutdown()
         WORLD.stop()
 
 
@@ -235,6 +307,90 @@ class TestReloadDuringSave(unittest.TestCase):
                 with open(os.path.join(copy, n)) as f:
                     text += f.read()
         self.assertIn("10.9.0.8", text)
+
+
+    def test_save_fails_then_heals(self):
+        """The disk write after an increment fails (ENOSPC, made by gdb): the state shows it,
+        a reload meanwhile compiles the older file, and once the retry saves the copy the
+        policy is rebuilt from it."""
+        self.assertTrue(eu.wait_for(lambda: zone_state()["has_copy"], timeout=30))
+        self.assertEqual(answer("new2.example.test.")[0], [])
+        before = zone_state()
+        self.assertTrue(before["saved"], before)
+        gdb = Gdb(R.proc.pid)
+        released = False
+        try:
+            KNOT.update(ZONE, ["del r0009.example.test.%s CNAME ." % ZONE,
+                               "add r0009.example.test.%s 300 A 10.9.0.9" % ZONE,
+                               "add new2.example.test.%s 300 A 10.9.0.10" % ZONE])
+            notify(R.addr, R.port, ZONE)
+            gdb.fail_call(gdb.wait_stop(), -28)  # ENOSPC
+            self.assertTrue(eu.wait_for(lambda: not zone_state()["saved"], timeout=10),
+                            zone_state())
+            z = zone_state()
+            self.assertIn("not saved", z["save_error"])
+            self.assertIn("space", z["save_error"].lower())
+            self.assertGreater(z["serial"], before["serial"])
+            self.assertEqual(answer("new2.example.test.")[0], ["10.9.0.10"])  # in force
+            log0 = len(R.stderr_text())
+            R.reload()
+            self.assertTrue(eu.wait_for(
+                lambda: "reload: configuration" in R.stderr_text()[log0:], timeout=20),
+                R.stderr_text()[log0:])
+            self.assertIn("older than the copy in force", R.stderr_text()[log0:])
+            # the reload compiled the older file: the increment is out until the copy is saved
+            self.assertEqual(answer("new2.example.test.")[0], [])
+            # the retry (every 5 s) writes again: held at the breakpoint, then let through
+            gdb.wait_stop(timeout=20)
+            gdb.release()
+            released = True
+        finally:
+            if not released:
+                gdb.release()
+        self.assertTrue(eu.wait_for(
+            lambda: answer("new2.example.test.")[0] == ["10.9.0.10"], timeout=20),
+            R.stderr_text()[log0:])
+        self.assertEqual(answer("r0009.example.test.")[0], ["10.9.0.9"])
+        z = zone_state()
+        self.assertTrue(z["saved"], z)
+        self.assertEqual(z["save_error"], "")
+        self.assertIn("rebuilding it from the copy saved now", R.stderr_text()[log0:])
+        with open(os.path.join(TMP, "state", ZONE + "zone")) as f:
+            self.assertIn("10.9.0.10", f.read())
+
+
+    def test_http_copy_not_saved(self):
+        """An HTTP feed's new body is in force but its rename onto the last good copy fails
+        (a directory is in the way): the state says so, the validators are dropped so the
+        next refresh downloads the body again, and once the way is clear it is saved."""
+        self.assertTrue(eu.wait_for(lambda: hzone_state()["has_copy"], timeout=30),
+                        hzone_state())
+        self.assertEqual(answer("v1.http.example.test.")[1], 3)
+        path = os.path.join(TMP, "state", HZONE + "feed")
+        self.assertTrue(os.path.isfile(path), os.listdir(os.path.join(TMP, "state")))
+        os.unlink(path)
+        os.makedirs(os.path.join(path, "in-the-way"))
+        with Feed.lock:
+            Feed.body = b"v1.http.example.test\nv2.http.example.test\n"
+        try:
+            self.assertTrue(eu.wait_for(lambda: not hzone_state()["saved"], timeout=15),
+                            hzone_state())
+            self.assertIn("not saved", hzone_state()["save_error"])
+            self.assertEqual(answer("v2.http.example.test.")[1], 3)  # in force
+            with Feed.lock:
+                n = len(Feed.seen)
+            # without validators: the next requests ask for the whole body again
+            self.assertTrue(eu.wait_for(lambda: len(Feed.seen) >= n + 2, timeout=10))
+            with Feed.lock:
+                self.assertEqual(Feed.seen[n + 1:], [None] * len(Feed.seen[n + 1:]))
+        finally:
+            shutil.rmtree(path)
+        self.assertTrue(eu.wait_for(lambda: hzone_state()["saved"], timeout=15),
+                        hzone_state())
+        self.assertEqual(hzone_state()["save_error"], "")
+        with open(path) as f:
+            self.assertIn("v2.http.example.test", f.read())
+        self.assertEqual(answer("v2.http.example.test.")[1], 3)
 
 
 if __name__ == "__main__":
