@@ -249,24 +249,31 @@ int dns_name_from_text_lower(const char *text, size_t len, const uint8_t *origin
 		*out_len = 1;
 		return C2W_OK;
 	}
-	if (len == 0 || len > DNS_NAME_TEXT_MAX || (len == 1 && text[0] == '@'))
+	if (len == 0 || len > DNS_NAME_TEXT_MAX || (len == 1 && text[0] == '@') ||
+	    memchr(text, '\\', len) != NULL || memchr(text, 0, len) != NULL)
 		return from_text_copy(text, len, origin, out, out_len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c == '\\' || c == 0)
-			return from_text_copy(text, len, origin, out, out_len);
-		if (c != '.') {
-			if (o - lab - 1 >= DNS_LABEL_MAX)
-				return C2W_ELABEL;
-			if (o + 1 >= DNS_NAME_WIRE_MAX)
-				return C2W_ENAME;
-			out[o++] = dns_lower_table[c];
-			continue;
-		}
-		if (o == lab + 1)
+	/* A label at a time (the names of a million-rule feed: a fifth of a compile's time when
+	 * this went a byte at a time through every check). The checks are the byte loop's, in
+	 * its order: the first byte to break a limit says which error. */
+	const char *p = text, *end = text + len;
+	for (;;) {
+		const char *dot = memchr(p, '.', (size_t)(end - p));
+		size_t ll = (size_t)((dot != NULL ? dot : end) - p);
+		if (ll == 0)
 			return C2W_EMALF; /* empty label */
-		out[lab] = (uint8_t)(o - lab - 1);
-		if (i + 1 == len) {
+		/* byte k of the label goes to out[lab + 1 + k]: too long at k = DNS_LABEL_MAX, or
+		 * at the first k with lab + 2 + k >= DNS_NAME_WIRE_MAX */
+		size_t k_label = DNS_LABEL_MAX;
+		size_t k_name = lab + 2 >= DNS_NAME_WIRE_MAX ? 0 : DNS_NAME_WIRE_MAX - 2 - lab;
+		if (ll > k_label || ll > k_name)
+			return k_label <= k_name ? C2W_ELABEL : C2W_ENAME;
+		for (size_t k = 0; k < ll; k++)
+			out[o + k] = dns_lower_table[(unsigned char)p[k]];
+		o += ll;
+		out[lab] = (uint8_t)ll;
+		if (dot == NULL)
+			break;
+		if (dot + 1 == end) {
 			out[o++] = 0; /* absolute: o < DNS_NAME_WIRE_MAX, checked above */
 			*out_len = o;
 			return C2W_OK;
@@ -275,10 +282,8 @@ int dns_name_from_text_lower(const char *text, size_t len, const uint8_t *origin
 		if (o + 1 > DNS_NAME_WIRE_MAX)
 			return C2W_ENAME;
 		out[o++] = 0;
+		p = dot + 1;
 	}
-	if (o == lab + 1)
-		return C2W_EMALF;
-	out[lab] = (uint8_t)(o - lab - 1);
 	if (origin != NULL) {
 		int ret = append_origin(origin, out, o, out_len);
 		if (ret == C2W_OK)

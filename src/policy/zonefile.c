@@ -636,10 +636,9 @@ static bool is_class(const struct tok *t, uint16_t *cls)
 
 static const char *record(struct zf *z, const struct entry *e, int *stop)
 {
-	struct zf_record rr;
+	struct zf_record rr; /* every field set below: no memset of the owner buffer per record */
 	size_t i = 0;
 
-	memset(&rr, 0, sizeof(rr));
 	if (e->indented) {
 		if (!z->have_owner)
 			return "no owner name";

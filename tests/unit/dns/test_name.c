@@ -372,6 +372,27 @@ static void test_text_lower(void)
 		same_as_slow(big, n, origin);
 		same_as_slow(big, n, NULL);
 	}
+	/* Random label lengths up to and past 63, names up to and past 255: the label-at-a-time
+	 * path must break the same limit first as the byte loop does. */
+	for (int i = 0; i < 20000; i++) {
+		size_t n = 0;
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		size_t want = 200 + x % 100;
+		while (n < want) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			size_t ll = x % 70;
+			for (size_t k = 0; k < ll && n < want; k++)
+				big[n++] = (char)('a' + (x >> (k % 16)) % 26);
+			if (n < want)
+				big[n++] = '.';
+		}
+		same_as_slow(big, n, origin);
+		same_as_slow(big, n, NULL);
+	}
 	/* A NUL byte ends the name, as in a C string. */
 	same_as_slow("ab\0cd", 5, origin);
 }
