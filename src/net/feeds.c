@@ -414,18 +414,20 @@ void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const ch
 }
 
 /* f->mu held; a compile from the files is about to run (all zones but @except, which it takes
- * from a candidate; SIZE_MAX = none): zones whose copy in force is not saved get the older copy
- * from their file. Logged; rebuilt once saved (note_saved()). */
+ * from a candidate; SIZE_MAX = none): zones whose copy in force is not saved (its write failed,
+ * or is still running after net_feeds_settle() gave up waiting) get the older copy from their
+ * file. Logged; rebuilt once saved (note_saved()). */
 static void mark_behind(struct net_feeds *f, size_t except)
 {
 	for (size_t i = 0; i < f->count; i++) {
 		struct fzone *fz = &f->zones[i];
-		if (i == except || !fz->st.save_failed)
+		if (i == except || (!fz->st.save_failed && !fz->unsaved))
 			continue;
 		if (!fz->policy_behind)
 			c2w_log_err("feeds: zone %s: compiling from %s, older than the copy in force "
 				    "(%s); the copy in force comes back once it is saved",
-				    fz->name, fz->path, fz->st.save_error);
+				    fz->name, fz->path,
+				    fz->unsaved ? "its write is still running" : fz->st.save_error);
 		fz->policy_behind = true;
 	}
 }
@@ -452,8 +454,7 @@ void net_feeds_settle(struct net_feeds *f)
 		logged = true;
 		if (pthread_cond_timedwait(&f->cv, &f->mu, &until) == ETIMEDOUT) {
 			c2w_log_err("feeds: zone %s: the copy in force is still not saved to %s "
-				    "after %d s; compiling from the older copy there (the zone's "
-				    "latest changes are not in this policy until its next transfer)",
+				    "after %d s; not waiting longer",
 				    fz->name, fz->path, SETTLE_MAX_S);
 			break;
 		}
@@ -605,8 +606,9 @@ static void note_saved(struct net_feeds *f, struct fzone *fz, size_t zi, int ret
 		     fz->name);
 	int bret = ask_main(f, zi, NULL);
 	if (bret != C2W_OK) {
-		c2w_log_err("feeds: zone %s: rebuild refused (%s); trying again in %d s", fz->name,
-			    c2w_strerror(bret), SAVE_RETRY_MS / 1000);
+		if (bret != C2W_EAGAIN) /* EAGAIN: the thread is stopping (a reload); retried after */
+			c2w_log_err("feeds: zone %s: rebuild refused (%s); trying again in %d s",
+				    fz->name, c2w_strerror(bret), SAVE_RETRY_MS / 1000);
 		pthread_mutex_lock(&f->mu);
 		fz->policy_behind = true;
 		fz->save_retry_ms = mono_ms() + SAVE_RETRY_MS;
