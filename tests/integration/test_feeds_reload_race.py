@@ -29,8 +29,9 @@ Then the write that fails (docs/policy.md, "A failed disk write"):
   and the policy is rebuilt once the write completes (skipped under the sanitizers: a minute
   of waiting).
 
-A real Knot DNS primary, changed by a dynamic update (knsupdate with TSIG), NOTIFY from the
-primary's address; c2wall transfers by IXFR and applies it as an increment. The HTTP feed is
+A real Knot DNS primary, changed by a dynamic update (knsupdate with TSIG); Knot does not
+NOTIFY by itself here, the test sends each NOTIFY from the primary's address; c2wall transfers
+by IXFR and applies it as an increment. The HTTP feed is
 a plain-HTTP server in this process."""
 
 import http.server
