@@ -61,14 +61,22 @@ RRL_CONF = {
 }
 
 
+# test_2's 200 random names under one zone are also a random-subdomain flood: at the default
+# min-misses (200 distinct misses per worker and window, estimated) the water-torture defence
+# sometimes answered part of them SERVFAIL first (seen once in CI). That defence has its own
+# tests (test_abuse_torture.py); here it stays out of the way of the RRL figures.
+NO_TORTURE = {"min-misses": 1000}
+
+
 def setUpModule():
     global WORLD, RRL, LOGONLY, QRATE
     WORLD = cw.World().start()
     RRL = cw.make_resolver(WORLD, mode="recursive", workers=WORKERS, name="rrl",
-                           extra={"rate-limit": dict(RRL_CONF)})
+                           extra={"rate-limit": dict(RRL_CONF), "ddos": dict(NO_TORTURE)})
     RRL.start()
     LOGONLY = cw.make_resolver(WORLD, mode="recursive", workers=WORKERS, name="logonly",
-                               extra={"rate-limit": dict(RRL_CONF, **{"log-only": True})})
+                               extra={"rate-limit": dict(RRL_CONF, **{"log-only": True}),
+                                      "ddos": dict(NO_TORTURE)})
     LOGONLY.start()
     QRATE = cw.make_resolver(WORLD, mode="recursive", workers=WORKERS, name="qrate",
                              extra={"rate-limit": {"queries-per-second": 20,
