@@ -104,18 +104,23 @@ def zone_text():
     return "\n".join(lines) + "\n"
 
 
-def zone_state():
+def zone_state(name=ZONE):
     for z in eu.control_json(R, "feeds")["zones"]:
-        if z["name"] == ZONE:
+        if z["name"] == name:
             return z
-    raise AssertionError("zone not in feeds state")
+    raise AssertionError("zone %s not in feeds state" % name)
 
 
 def hzone_state():
-    for z in eu.control_json(R, "feeds")["zones"]:
-        if z["name"] == HZONE:
-            return z
-    raise AssertionError("zone not in feeds state")
+    return zone_state(HZONE)
+
+
+def update_held(gdb, lines):
+    """One dynamic update of the zone, NOTIFY, and the transfer thread held at the disk write
+    that follows the increment: @return the held thread's gdb id."""
+    KNOT.update(ZONE, lines)
+    notify(R.addr, R.port, ZONE)
+    return gdb.wait_stop()
 
 
 def answer(qname):
@@ -272,11 +277,9 @@ class TestReloadDuringSave(unittest.TestCase):
         released = False
         try:
             # r0007 gets a local-data answer, and a new name appears: an increment
-            KNOT.update(ZONE, ["del r0007.example.test.%s CNAME ." % ZONE,
-                               "add r0007.example.test.%s 300 A 10.9.0.7" % ZONE,
-                               "add new.example.test.%s 300 A 10.9.0.8" % ZONE])
-            notify(R.addr, R.port, ZONE)
-            gdb.wait_stop()
+            update_held(gdb, ["del r0007.example.test.%s CNAME ." % ZONE,
+                              "add r0007.example.test.%s 300 A 10.9.0.7" % ZONE,
+                              "add new.example.test.%s 300 A 10.9.0.8" % ZONE])
             # in force, its disk copy held back
             self.assertTrue(eu.wait_for(
                 lambda: answer("new.example.test.")[0] == ["10.9.0.8"], timeout=10))
@@ -327,11 +330,10 @@ class TestReloadDuringSave(unittest.TestCase):
         gdb = Gdb(R.proc.pid)
         released = False
         try:
-            KNOT.update(ZONE, ["del r0009.example.test.%s CNAME ." % ZONE,
-                               "add r0009.example.test.%s 300 A 10.9.0.9" % ZONE,
-                               "add new2.example.test.%s 300 A 10.9.0.10" % ZONE])
-            notify(R.addr, R.port, ZONE)
-            gdb.fail_call(gdb.wait_stop(), -28)  # ENOSPC
+            held = update_held(gdb, ["del r0009.example.test.%s CNAME ." % ZONE,
+                                     "add r0009.example.test.%s 300 A 10.9.0.9" % ZONE,
+                                     "add new2.example.test.%s 300 A 10.9.0.10" % ZONE])
+            gdb.fail_call(held, -28)  # ENOSPC
             self.assertTrue(eu.wait_for(lambda: not zone_state()["saved"], timeout=10),
                             zone_state())
             z = zone_state()
@@ -376,9 +378,7 @@ class TestReloadDuringSave(unittest.TestCase):
         gdb = Gdb(R.proc.pid)
         released = False
         try:
-            KNOT.update(ZONE, ["add new3.example.test.%s 300 A 10.9.0.12" % ZONE])
-            notify(R.addr, R.port, ZONE)
-            gdb.wait_stop()
+            update_held(gdb, ["add new3.example.test.%s 300 A 10.9.0.12" % ZONE])
             self.assertTrue(eu.wait_for(
                 lambda: answer("new3.example.test.")[0] == ["10.9.0.12"], timeout=10))
             log0 = len(R.stderr_text())
