@@ -5,7 +5,8 @@
 
     unshare -rn bash -c 'ip link set lo up; bench/ixfr.py [--sizes 1000000,10000000]
         [--changes 1,1000,100000] [--peers bind,unbound] [--peers-max-rules N]
-        [--peer-load-timeout S] [--knot-tcp-io-timeout MS] [--via-update] [--c2wall BIN]
+        [--peer-load-timeout S] [--knot-tcp-io-timeout MS] [--via-update | --via-ctl]
+        [--c2wall BIN]
         [--before BIN] [--out FILE] [--json FILE]'
 
 Run it in its own network namespace (as above): it listens on fixed loopback ports and reads
@@ -24,7 +25,10 @@ file with k changes (k//2 rule lines deleted, the rest added, the first addition
 probe name), serial + 1, and runs `knotc zone-reload`. Knot computes the difference, journals
 it and NOTIFYs every secondary, which transfer the IXFR and apply it. With --via-update the k
 changes go to Knot as one dynamic update instead (knsupdate over TCP; Knot raises the serial);
-Knot's reload of a 10M-rule zone takes minutes per change, the update seconds. Measured per secondary:
+Knot's reload of a 10M-rule zone takes minutes per change, the update seconds. One update
+message holds at most 1,000 changes; with --via-ctl each change is one transaction on Knot's
+control socket instead (python3-libknot), of any size: its records are sent before the change's
+clock starts (about 6 s for 100,000), and the commit starts it. Measured per secondary:
 
   reload_to_answer_ms  from `knotc zone-reload` to the probe name answering (Knot's diff of
                        the zone, NOTIFY, IXFR, apply): the wall time an operator sees
@@ -50,8 +54,24 @@ Knot's reload of a 10M-rule zone takes minutes per change, the update seconds. M
   lost                 queries for an untouched blocked name, one every 5 ms to each secondary
                        throughout the change, with no answer within 0.5 s / sent; "wrong"
                        counts answers other than NXDOMAIN; max_ms is the slowest answer
+                       as this process saw it (its own threads' scheduling included)
+  wire_max_ms          the slowest answer of the stream above on that secondary, from the
+                       query's packet on lo to the answer's, kernel timestamps: the server's
+                       own delay (the probe polls are left out: until the change is in force
+                       c2wall forwards them to Knot, so they would time Knot)
+  wire_max_after_notify_ms  the same over the queries sent from the NOTIFY's arrival at that
+                       secondary to the end of the window: its own change, without the
+                       primary's work on the update before it (Knot applying a dynamic update
+                       to a 1M-record zone keeps a core busy for about a second); the JSON's
+                       wire_slow lists every answer over 5 ms (ms from the NOTIFY, ms taken)
+  wire_max_own_ms      the same over the queries sent from the NOTIFY's arrival at that
+                       secondary to 5 s after its probe answered: its own change and what
+                       follows it (c2wall writes its disk copy then), without the other
+                       secondaries' changes that run later on the same cores
 
-Every process it starts is stopped by PID at the end. While secondaries load, the run stops the
+After the load and before the first change, each secondary is asked three names outside the
+policy (cache misses, as a resolver in service sees all the time). Every process it starts is
+stopped by PID at the end. While secondaries load, the run stops the
 peers (largest first) if MemAvailable falls under --min-avail-gib, and reports it. Prints
 Markdown tables; --out also writes them to a file, --json the rows.
 """
@@ -84,7 +104,38 @@ KNOT_ADDR = {"c2wall": "127.0.0.11", "bind": "127.0.0.12", "unbound": "127.0.0.1
 PROCS = []
 # --via-update: each change is one dynamic update (knsupdate over TCP) instead of a rewritten
 # file and `knotc zone-reload` (Knot's reload of a 10M-rule zone takes minutes per change).
+# --via-ctl: each change is one transaction on Knot's control socket (python3-libknot:
+# zone-begin, zone-unset and zone-set per record, zone-commit), with no cap on its size.
 VIA_UPDATE = False
+VIA_CTL = False
+
+
+class KnotTxn:
+    """One change as a transaction on Knot's control socket: every record is sent before the
+    timed part of the change, which is the commit alone."""
+
+    def __init__(self, knot_conf, gone, new):
+        import libknot.control
+        self.c = libknot.control
+        self.k = libknot.control.KnotCtl()
+        self.k.connect(os.path.join(os.path.dirname(knot_conf), "knot.sock"))
+        self.k.set_timeout(600)
+        self.cmd(cmd="zone-begin", zone=ORIGIN)
+        for line, op in [(g, "zone-unset") for g in gone] + [(a, "zone-set") for a in new]:
+            owner, rtype, data = line.split(None, 2)
+            self.cmd(cmd=op, zone=ORIGIN, owner=owner, ttl="300" if op == "zone-set" else None,
+                     rtype=rtype, data=data)
+
+    def cmd(self, **kw):
+        self.k.send_block(**kw)
+        return self.k.receive_block()
+
+    def commit(self):
+        try:
+            self.cmd(cmd="zone-commit", zone=ORIGIN)
+            self.k.send(self.c.KnotCtlType.END)
+        finally:
+            self.k.close()
 
 
 def log(msg):
@@ -167,11 +218,23 @@ class Capture:
     Knot's NOTIFY reached each secondary, and each TCP segment with data Knot sent from that
     secondary's address (the transfer). One thread, stopped by close()."""
 
-    def __init__(self, secs):
+    def __init__(self, secs, keep_name):
+        # the stream's name in wire form, lower case: its queries are the ones timed
+        self.keep_wire = b"".join(bytes([len(l)]) + l.encode().lower()
+                                  for l in keep_name.rstrip(".").split(".")) + b"\0"
         self.ports = {s.port: s.name for s in secs}
         self.addrs = {socket.inet_aton(KNOT_ADDR[s.name]): s.name for s in secs}
         self.notify = {}
         self.xfr = {s.name: [] for s in secs}
+        # The stream's UDP queries to each secondary by (client port, DNS id), and the
+        # slowest answer on the wire: from the query's packet on lo to the answer's, both
+        # kernel timestamps, so the client's own scheduling (this process's threads) is not
+        # in it. Only the stream: the probe polls are answered from upstream until the change
+        # is in force (c2wall forwards them to Knot), so they would time Knot.
+        self.asked = {s.name: {} for s in secs}
+        self.wire_max = {s.name: 0.0 for s in secs}
+        self.wire_n = {s.name: 0 for s in secs}
+        self.wire = {s.name: [] for s in secs}   # (query's wall time, latency), every answer
         self.ev = threading.Event()
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
         self.sock.bind(("lo", 0))
@@ -206,10 +269,25 @@ class Capture:
         total = struct.unpack("!H", b[16:18])[0]
         l4 = 14 + ihl
         if b[23] == 17 and len(b) >= l4 + 12:
-            name = self.ports.get(struct.unpack("!H", b[l4 + 2:l4 + 4])[0])
+            sport, dport = struct.unpack("!HH", b[l4:l4 + 4])
+            qid = b[l4 + 8:l4 + 10]
             flags = b[l4 + 10]
-            if name and not flags & 0x80 and (flags >> 3) & 15 == 4:
-                self.notify.setdefault(name, ts)
+            opcode = (flags >> 3) & 15
+            name = self.ports.get(dport)
+            if name and not flags & 0x80:
+                if opcode == 4:
+                    self.notify.setdefault(name, ts)
+                elif opcode == 0 and \
+                        b[l4 + 20:l4 + 20 + len(self.keep_wire)].lower() == self.keep_wire:
+                    self.asked[name][(sport, qid)] = ts
+                return
+            name = self.ports.get(sport)
+            if name and flags & 0x80 and opcode == 0:
+                t = self.asked[name].pop((dport, qid), None)
+                if t is not None:
+                    self.wire_n[name] += 1
+                    self.wire_max[name] = max(self.wire_max[name], ts - t)
+                    self.wire[name].append((t, ts - t))
         elif b[23] == 6 and len(b) >= l4 + 13:
             doff = (b[l4 + 12] >> 4) * 4
             if total - ihl - doff <= 0:
@@ -525,6 +603,11 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
         cmds += ["update delete %s %s" % owner_rest(g) for g in gone]
         cmds += ["update add %s 300 %s" % owner_rest(a) for a in new]
         update = "\n".join(cmds + ["send", ""])
+    elif VIA_CTL:
+        t = time.monotonic()
+        txn = KnotTxn(knot_conf, gone, new)
+        log("knot: %d changes sent to the open transaction in %.1f s" %
+            (k, time.monotonic() - t))
     else:
         write_zone(zf, serial, rules)
     before = {s.name: (s.state() or {}) for s in secs}
@@ -575,15 +658,17 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
     ths = [threading.Thread(target=sampler)] + \
         [threading.Thread(target=keeper, args=(s,)) for s in secs]
     pths = [threading.Thread(target=poller, args=(s,)) for s in secs]
-    cap = Capture(secs)
+    cap = Capture(secs, keep_name)
     for t in ths:
         t.start()
     t0 = time.monotonic()
     tk = None
     try:
         if VIA_UPDATE:
-            subprocess.run(["/usr/bin/knsupdate", "-v"], input=update, text=True, check=True,
-                           stdout=subprocess.DEVNULL, timeout=60)
+            subprocess.run(["/usr/bin/knsupdate", "-v", "-t", "300", "-r", "0"], input=update,
+                           text=True, check=True, stdout=subprocess.DEVNULL, timeout=600)
+        elif VIA_CTL:
+            txn.commit()
         else:
             subprocess.run(["/usr/sbin/knotc", "-c", knot_conf, "zone-reload", ORIGIN],
                            check=True, stdout=subprocess.DEVNULL, timeout=60)
@@ -631,7 +716,21 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
              "ratio": round(peak[s.name] / float(steady[s.name]), 2) if steady[s.name] else None,
              "lost": "%d/%d" % (stream[s.name]["lost"], stream[s.name]["sent"]),
              "wrong": stream[s.name]["wrong"],
-             "max_ms": round(stream[s.name]["max"] * 1000, 1), "note": s.dropped}
+             "max_ms": round(stream[s.name]["max"] * 1000, 1),
+             "wire_max_ms": round(cap.wire_max[s.name] * 1000, 1),
+             "wire_answers": cap.wire_n[s.name],
+             # its own change: from its NOTIFY to 5 s after its probe answered (c2wall's disk
+             # copy of a 10M-rule zone takes 3.5-4 s after the answer); the same rule for all
+             "wire_max_own_ms": round(max(
+                 [d for t, d in cap.wire[s.name] if tn and w1 and tn <= t <= w1 + 5.0] or
+                 [0.0]) * 1000, 1) if tn and w1 else None,
+             "wire_max_after_notify_ms": round(max(
+                 [d for t, d in cap.wire[s.name] if tn and t >= tn] or [0.0]) * 1000, 1)
+             if tn else None,
+             # the answers slower than 5 ms: ms from the NOTIFY to the query, and latency ms
+             "wire_slow": [(round((t - tn) * 1000, 1) if tn else None, round(d * 1000, 1))
+                           for t, d in cap.wire[s.name] if d > 0.005],
+             "note": s.dropped}
         if s.sock:
             b = before[s.name]
             try:
@@ -682,6 +781,13 @@ def run(n, changes, work, builds, peers, timeouts, min_avail_kib, change_timeout
                           if s.dropped is None else None, "dropped": s.dropped})
         if not any(s.sock for s in live):
             raise RuntimeError("c2wall did not load the zone: %s" % secs[0].dropped)
+        # A resolver in service answers cache misses all the time; these few stand in for them,
+        # so that the first change does not also pay for the first miss after the load (c2wall
+        # makes its libunbound contexts again when the first copy brings NSDNAME/NSIP rules,
+        # and libunbound sets a context up at its first query: docs/BENCHMARKS.md).
+        for s in live:
+            for i in range(3):
+                ask(s.port, "warm%d.bench-miss.example." % i, 2.0)
         time.sleep(5)
         for k in changes:
             live = [s for s in live if s.dropped is None]
@@ -712,15 +818,20 @@ def tables(rows, loads):
             "| NOTIFY → answer (ms) | transfer end → answer (ms) "
             "| c2wall: NOTIFY → in force (ms) | c2wall: transfer end → in force (ms) | mode "
             "| RSS steady (MiB) | RSS peak (MiB) | peak/steady | lost (no answer in 0.5 s) "
-            "| wrong | slowest answer (ms) |\n"
-            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
+            "| wrong | slowest answer (ms) | slowest on the wire (ms) "
+            "| slowest on the wire from the NOTIFY on (ms) "
+            "| slowest on the wire, its own change (ms) |\n"
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:"
+            "|---:|---:|\n")
     out += "".join("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
-                   "| %s |\n" % (
+                   "| %s | %s | %s | %s |\n" % (
                        r["N"], r["k"], r["secondary"], fmt(r["reload_to_answer_ms"]),
                        fmt(r["notify_to_answer_ms"]), fmt(r["pkt_notify_to_answer_ms"]),
                        fmt(r["pkt_xfr_end_to_answer_ms"]), fmt(r["notify_to_force_ms"]),
                        fmt(r["xfr_to_force_ms"]), fmt(r["mode"]), r["rss_steady_mib"],
-                       r["rss_peak_mib"], fmt(r["ratio"]), r["lost"], r["wrong"], r["max_ms"])
+                       r["rss_peak_mib"], fmt(r["ratio"]), r["lost"], r["wrong"], r["max_ms"],
+                       r["wire_max_ms"], fmt(r["wire_max_after_notify_ms"]),
+                       fmt(r["wire_max_own_ms"]))
                    for r in rows)
     return out
 
@@ -748,6 +859,10 @@ def main():
     ap.add_argument("--via-update", action="store_true",
                     help="each change as one dynamic update to Knot (knsupdate over TCP, at "
                     "most 1,000 changes) instead of a rewritten file and knotc zone-reload")
+    ap.add_argument("--via-ctl", action="store_true",
+                    help="each change as one transaction on Knot's control socket "
+                    "(python3-libknot), any size; the records are sent before the change's "
+                    "clock starts, which is the commit")
     ap.add_argument("--work", default="/tmp/c2wall-ixfr-bench")
     ap.add_argument("--out", default=None)
     ap.add_argument("--json", default=None)
@@ -762,6 +877,11 @@ def main():
             ap.error("--via-update: at most 1,000 changes per change (one update message)")
         global VIA_UPDATE
         VIA_UPDATE = True
+    if a.via_ctl:
+        if a.via_update:
+            ap.error("--via-update and --via-ctl: one or the other")
+        global VIA_CTL
+        VIA_CTL = True
     builds = [("c2wall", a.c2wall)] + ([("c2wall-before", a.before)] if a.before else [])
     timeouts = {"c2wall": a.load_timeout, "c2wall-before": a.load_timeout,
                 "bind": a.peer_load_timeout, "unbound": a.peer_load_timeout}

@@ -24,8 +24,9 @@ PKGS=(
   # metrics checks: promtool and a real scraping server; the dashboard's charts (served
   # from /usr/share/javascript at run time, tested in chromium)
   prometheus libjs-chart.js
-  # benchmarks (bench/): dnsperf and the peers we compare with
-  dnsperf pdns-recursor knot-resolver dnsdist
+  # benchmarks (bench/): dnsperf and the peers we compare with; bench/ixfr.py --via-ctl
+  # changes the primary through Knot's control socket (python3-libknot)
+  dnsperf pdns-recursor knot-resolver dnsdist python3-libknot
 )
 
 missing=()

@@ -1103,6 +1103,21 @@ static void resolvers_for_policy(struct net_worker *w, const struct policy_snap 
 			    w->id);
 }
 
+/* libunbound sets a context up at its first query (3-12 ms of this thread): at start, do it
+ * before the worker reads a query. (Contexts made again by a reload are set up at their first
+ * query, as before: the worker's own time either way, and libunbound 1.17's set-up is not safe
+ * against a failed allocation, which test_server_reload injects at every point of a reload.) */
+static int resolvers_warm(const struct net_worker *w)
+{
+	int ret = resolve_ctx_warm(w->rctx);
+	if (ret == C2W_OK)
+		ret = resolve_ctx_warm(w->rctx_cd);
+	if (ret != C2W_OK)
+		c2w_log_err("worker %u: libunbound could not set up its resolver (%s)", w->id,
+			    c2w_strerror(ret));
+	return ret;
+}
+
 static void retire(struct net_worker *w, struct resolve_ctx *ctx)
 {
 	if (ctx == NULL)
@@ -1432,8 +1447,12 @@ int net_worker_start(struct net_worker *w, const struct net_sock *socks, size_t 
 		if (ret != C2W_OK)
 			return ret;
 	}
+	/* Before the thread exists, so this thread may use the worker's event base. */
+	int ret = resolvers_warm(w);
+	if (ret != C2W_OK)
+		return ret;
 	/* A mailbox write before the loop runs stays in the eventfd until it does. */
-	int ret = pthread_create(&w->thread, NULL, worker_main, w);
+	ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret != 0)
 		return -ret;
 	w->started = true;

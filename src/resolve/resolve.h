@@ -111,6 +111,21 @@ void resolve_query_cancel(struct resolve_query *rq);
  */
 C2W_NODISCARD int resolve_ctx_want_ns(struct resolve_ctx *ctx);
 
+/**
+ * Set the context up now instead of at its first query: libunbound builds its caches, local
+ * zones, modules and outgoing-port tables on the first ub_resolve_event(), 3–12 ms on the
+ * thread that asks (more on a busy machine), during which that worker answers nobody. Asks
+ * "localhost. A", which libunbound answers from its built-in local zone without a packet
+ * (should it not, the query is cancelled: at most one upstream query, never a callback).
+ * Freezes the options like a first query: after resolve_ctx_want_ns(). Call on the thread of
+ * the context's event base, or before that thread starts. NULL does nothing.
+ *
+ * @return C2W_OK, C2W_ENOMEM, C2W_EUPSTREAM (libunbound could not set up: the context is
+ *         unusable; resolve_ctx_free() then leaks libunbound's part of it, which libunbound
+ *         1.17 cannot delete safely after a failed set-up)
+ */
+C2W_NODISCARD int resolve_ctx_warm(struct resolve_ctx *ctx);
+
 /** Queries asked and not yet called back. */
 unsigned resolve_ctx_pending(const struct resolve_ctx *ctx);
 

@@ -113,6 +113,13 @@ def rpz(text, zone):
     return text.replace("%(z)s", zone)
 
 
+def replace_feed(path, zone, body):
+    """Write @body (rule lines) as the feed of policy zone @zone at @path, atomically."""
+    with open(path + ".tmp", "w") as f:
+        f.write("$TTL 60\n" + rpz(SOA, zone) + body)
+    os.replace(path + ".tmp", path)
+
+
 def setUpModule():
     global WORLD, R, RNS, FEEDS
     WORLD = cw.World().start()
@@ -540,10 +547,7 @@ class TestReloadGuardRails(PolicyCase):
 
     @classmethod
     def write_feed(cls, lines):
-        tmp = cls.feed + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("$TTL 60\n" + rpz(SOA, "guard.c2w.") + "\n".join(lines) + "\n")
-        os.replace(tmp, cls.feed)
+        replace_feed(cls.feed, "guard.c2w.", "\n".join(lines) + "\n")
 
     def reload_and_wait(self, marker):
         """SIGHUP, then wait until the log shows one more @marker line."""
@@ -587,6 +591,51 @@ class TestReloadGuardRails(PolicyCase):
         m = self.r.udp("g03.open.example.test.", "A")
         self.assertRewrite(m, "guard.c2w.", "NXDOMAIN")
 
+
+class TestNameServerRulesByReload(PolicyCase):
+    """NSDNAME/NSIP rules that arrive by a reload: the worker makes its libunbound contexts
+    again with full responses (the glue NSIP uses). libunbound freezes a context's options at
+    its first query, so the option must go in before anything asks: were it late, the worker
+    would log that it cannot ask for NS records."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.feed = os.path.join(FEEDS, "nsflip.rpz")
+        replace_feed(cls.feed, "nsflip.c2w.", "nx.open.example.test CNAME .\n")
+        zones = [{"name": "nsflip.c2w.", "file": cls.feed}]
+        cls.r = cw.C2wall(WORLD, mode="recursive", extra={"policy": {"zones": zones}},
+                          name="c2wall-nsflip").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.r.running():
+            cls.r.stop(check=True)
+
+    def test_rules_arrive_by_reload(self):
+        m = self.r.udp("www.other.test.", "A")
+        self.assertNormal(m, "www.other.test.", "A", [DATA["www.other.test."]["A"]])
+        m = self.r.udp("nx.open.example.test.", "A")
+        self.assertRewrite(m, "nsflip.c2w.", "NXDOMAIN")
+        n = self.r.stderr_text().count("reload: configuration")
+        replace_feed(self.feed, "nsflip.c2w.", rpz(NS_RPZ, "nsflip.c2w.").split("\n", 3)[3])
+        self.r.reload()
+        deadline = time.monotonic() + 10
+        while self.r.stderr_text().count("reload: configuration") == n:
+            self.assertLess(time.monotonic(), deadline, self.r.stderr_text()[-3000:])
+            time.sleep(0.05)
+        # An answer cached under the old policy is checked again; a fresh name resolves.
+        for name in ("www.other.test.", "ns.other.test."):
+            for proto, m in self.both(name, "A"):
+                with self.subTest(name=name, proto=proto):
+                    self.assertRewrite(m, "nsflip.c2w.", "NXDOMAIN")
+        for proto, m in self.both("www.sub.example.test.", "A"):
+            with self.subTest(nsip=proto):
+                self.assertRewrite(m, "nsflip.c2w.", "NOERROR")
+                self.assertEqual(len(m.answer), 0, describe(m))
+        m = self.r.udp("nx.open.example.test.", "A")  # the QNAME rule went with the old feed
+        self.assertNormal(m, "nx.open.example.test.", "A", [OPEN["A"]])
+        self.assertNotIn("cannot ask libunbound", self.r.stderr_text())
+        self.assertNotIn("refused to set up", self.r.stderr_text())
 
 if __name__ == "__main__":
     cw.main()
