@@ -117,12 +117,14 @@ C2W_NODISCARD int resolve_ctx_want_ns(struct resolve_ctx *ctx);
  * thread that asks (more on a busy machine), during which that worker answers nobody. Asks
  * "localhost. A", which libunbound answers from its built-in local zone without a packet
  * (should it not, the query is cancelled: at most one upstream query, never a callback).
- * Freezes the options like a first query: after resolve_ctx_want_ns(). Call on the thread of
- * the context's event base, or before that thread starts. NULL does nothing.
+ * Freezes the options like a first query: after resolve_ctx_want_ns(). Call on the thread that
+ * runs the context's event base, which asks its queries: set up on the thread that made it
+ * before that one started, the context answered a miss-heavy load with 2-4 times the SERVFAILs
+ * (test_abuse_inflight). NULL does nothing.
  *
- * @return C2W_OK, C2W_ENOMEM, C2W_EUPSTREAM (libunbound could not set up: the context is
- *         unusable; resolve_ctx_free() then leaks libunbound's part of it, which libunbound
- *         1.17 cannot delete safely after a failed set-up)
+ * @return C2W_OK, C2W_ENOMEM, C2W_EUPSTREAM (libunbound could not set up; its next query tries
+ *         again. resolve_ctx_free() then leaks libunbound's part of the context, which
+ *         libunbound 1.17 cannot delete safely after a failed set-up)
  */
 C2W_NODISCARD int resolve_ctx_warm(struct resolve_ctx *ctx);
 
