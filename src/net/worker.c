@@ -1455,6 +1455,10 @@ int net_worker_start(struct net_worker *w, const struct net_sock *socks, size_t 
 	if (ret != 0)
 		return -ret;
 	w->started = true;
+	/* Return once the worker has set its resolver up (worker_main does it before its loop,
+	 * which answers this): the start is then complete, and a test that fails allocations on
+	 * purpose right after it cannot fail that set-up by chance (test_server_reload did). */
+	(void)mbox_call(w, MBOX_SYNC, NULL, NULL, NULL, 0, NULL, 0);
 	return C2W_OK;
 }
 

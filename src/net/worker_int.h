@@ -175,6 +175,7 @@ enum mbox_type {
 	MBOX_COMMIT,  /* switch to the prepared state; cannot fail */
 	MBOX_ABORT,   /* drop the prepared state; keep running as before */
 	MBOX_STOP,
+	MBOX_SYNC, /* nothing: answered once the loop runs, so after the start-up set-up */
 };
 
 struct mbox {
