@@ -34,7 +34,8 @@ clock starts (about 6 s for 100,000), and the commit starts it. Measured per sec
                        the zone, NOTIFY, IXFR, apply): the wall time an operator sees
   notify_to_answer_ms  from Knot serving the new serial (polled every 2 ms; it sends its
                        NOTIFYs some time after) to the probe name answering on that secondary
-                       (polled every 2 ms on each). Knot's delay before its NOTIFY is in it
+                       (a query every 2 ms on each, sent without waiting for the last
+                       answer). Knot's delay before its NOTIFY is in it
   pkt_notify_to_answer_ms   from Knot's NOTIFY reaching that secondary (kernel timestamp of
                        the packet on lo, captured with an AF_PACKET socket) to the probe
                        answering there: NOTIFY handling, IXFR, apply; the same clock for all
@@ -42,6 +43,12 @@ clock starts (about 6 s for 100,000), and the commit starts it. Measured per sec
                        (Knot listens on one more address per secondary, which is that
                        secondary's primary) to the probe answering: the issue's "in force
                        within 100 ms of the transfer's end", measured from outside
+  wire_xfr_end_to_answer_ms  the same on the wire only: from the transfer's last segment to
+                       the first probe answer that carries the new rule (kernel timestamps),
+                       without this process's delay in reading that answer
+  wire_in_force_between_ms  the change came in force between the last probe query answered
+                       without the rule and the first answered with it: their send times on
+                       the wire, from the transfer's last segment
   xfr_to_force_ms      c2wall's own figure (feeds state last_apply_us): from the transfer's
                        last message to the new policy in force
   notify_to_force_ms   c2wall's own figure (feeds state notify_apply_us): from the NOTIFY it
@@ -206,6 +213,12 @@ def feeds_state(sock):
         return None
 
 
+def wire_name(name):
+    """A name in DNS wire form, lower case."""
+    return b"".join(bytes([len(l)]) + l.encode().lower()
+                    for l in name.rstrip(".").split(".")) + b"\0"
+
+
 SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
 
@@ -215,10 +228,10 @@ class Capture:
     Knot's NOTIFY reached each secondary, and each TCP segment with data Knot sent from that
     secondary's address (the transfer). One thread, stopped by close()."""
 
-    def __init__(self, secs, keep_name):
+    def __init__(self, secs, keep_name, probe):
         # the stream's name in wire form, lower case: its queries are the ones timed
-        self.keep_wire = b"".join(bytes([len(l)]) + l.encode().lower()
-                                  for l in keep_name.rstrip(".").split(".")) + b"\0"
+        self.keep_wire = wire_name(keep_name)
+        self.probe_wire = wire_name(probe)
         self.ports = {s.port: s.name for s in secs}
         self.addrs = {socket.inet_aton(KNOT_ADDR[s.name]): s.name for s in secs}
         self.notify = {}
@@ -230,6 +243,14 @@ class Capture:
         # is in force (c2wall forwards them to Knot), so they would time Knot.
         self.asked = {s.name: {} for s in secs}
         self.wire = {s.name: [] for s in secs}   # (query's wall time, latency), every answer
+        # The probe polls on the wire: when the last query answered without the new rule was
+        # sent, and when the first query answered by it (NOERROR with an answer: before the
+        # change every secondary answers the probe name with an error) was sent and answered.
+        # The change came in force between the two sends; the answer's time is what a client
+        # sees, without this process's own scheduling.
+        self.pasked = {s.name: {} for s in secs}
+        self.probe_before = {}   # name: wall time of the last query sent before the rule
+        self.probe_hit = {}      # name: (query's wall time, answer's wall time)
         self.ev = threading.Event()
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
         self.sock.bind(("lo", 0))
@@ -272,15 +293,28 @@ class Capture:
             if name and not flags & 0x80:
                 if opcode == 4:
                     self.notify.setdefault(name, ts)
-                elif opcode == 0 and \
-                        b[l4 + 20:l4 + 20 + len(self.keep_wire)].lower() == self.keep_wire:
-                    self.asked[name][(sport, qid)] = ts
+                elif opcode == 0:
+                    qn = b[l4 + 20:l4 + 20 + max(len(self.keep_wire), len(self.probe_wire))]
+                    if qn[:len(self.keep_wire)].lower() == self.keep_wire:
+                        self.asked[name][(sport, qid)] = ts
+                    elif qn[:len(self.probe_wire)].lower() == self.probe_wire:
+                        self.pasked[name][(sport, qid)] = ts
                 return
             name = self.ports.get(sport)
             if name and flags & 0x80 and opcode == 0:
                 t = self.asked[name].pop((dport, qid), None)
                 if t is not None:
                     self.wire[name].append((t, ts - t))
+                    return
+                t = self.pasked[name].pop((dport, qid), None)
+                if t is None or name in self.probe_hit or len(b) < l4 + 16:
+                    return
+                rcode = b[l4 + 11] & 15
+                ancount = struct.unpack("!H", b[l4 + 14:l4 + 16])[0]
+                if rcode == 0 and ancount > 0:
+                    self.probe_hit[name] = (t, ts)
+                else:
+                    self.probe_before[name] = max(t, self.probe_before.get(name, 0.0))
         elif b[23] == 6 and len(b) >= l4 + 13:
             doff = (b[l4 + 12] >> 4) * 4
             if total - ihl - doff <= 0:
@@ -648,16 +682,40 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
             time.sleep(0.005)
 
     def poller(s):
-        while not polled.is_set() and time.monotonic() < t_end:
-            if a_of(ask(s.port, probe, 0.2)) == [probe_ip]:
-                answered[s.name] = (time.monotonic(), time.time())
-                return
-            time.sleep(0.002)
+        # A query every 2 ms whether or not the last one was answered: until the change is
+        # in force a secondary forwards the probe name upstream, to Knot, which answers late
+        # while it sends the transfers, and a poll that waited for that answer would measure
+        # Knot's delay after the change came in force.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.connect(("127.0.0.1", s.port))
+        sock.setblocking(False)
+        try:
+            while not polled.is_set() and time.monotonic() < t_end:
+                try:
+                    sock.send(dns.message.make_query(probe, "A").to_wire())
+                except OSError:
+                    pass
+                nxt = time.monotonic() + 0.002
+                while True:
+                    try:
+                        m = dns.message.from_wire(sock.recv(4096))
+                    except BlockingIOError:
+                        if time.monotonic() >= nxt:
+                            break
+                        time.sleep(0.0005)
+                        continue
+                    except (dns.exception.DNSException, OSError):
+                        continue
+                    if a_of(m) == [probe_ip]:
+                        answered[s.name] = (time.monotonic(), time.time())
+                        return
+        finally:
+            sock.close()
 
     ths = [threading.Thread(target=sampler)] + \
         [threading.Thread(target=keeper, args=(s,)) for s in secs]
     pths = [threading.Thread(target=poller, args=(s,)) for s in secs]
-    cap = Capture(secs, keep_name)
+    cap = Capture(secs, keep_name, probe)
     for t in ths:
         t.start()
     t0 = time.monotonic()
@@ -703,9 +761,14 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
         t1, w1 = answered.get(s.name, (None, None))
         tn = cap.notify.get(s.name)
         tx = cap.xfr_end(s.name, w1) if w1 else None
+        hit = cap.probe_hit.get(s.name)
+        wx = cap.xfr_end(s.name, hit[1]) if hit else None
         r = {"N": None, "k": k, "secondary": s.name,
              "pkt_notify_to_answer_ms": round((w1 - tn) * 1000, 1) if w1 and tn else None,
              "pkt_xfr_end_to_answer_ms": round((w1 - tx) * 1000, 1) if w1 and tx else None,
+             # on the wire: the blocked answer, and the two probe sends the change came
+             # between, each from the transfer's last segment before that answer
+             "wire_xfr_end_to_answer_ms": None, "wire_in_force_between_ms": None,
              "xfr_segments": len(cap.xfr[s.name]),
              "reload_to_answer_ms": round((t1 - t0) * 1000, 1) if t1 else None,
              "notify_to_answer_ms": round((t1 - tk) * 1000, 1) if t1 and tk else None,
@@ -725,6 +788,11 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
              "wire_slow": [(round((t - tn) * 1000, 1) if tn else None, round(d * 1000, 1))
                            for t, d in cap.wire[s.name] if d > 0.005],
              "note": s.dropped}
+        if hit and wx:
+            r["wire_xfr_end_to_answer_ms"] = round((hit[1] - wx) * 1000, 1)
+            pb = cap.probe_before.get(s.name)
+            r["wire_in_force_between_ms"] = [round((pb - wx) * 1000, 1) if pb else None,
+                                             round((hit[0] - wx) * 1000, 1)]
         if s.sock:
             b = before[s.name]
             try:
@@ -802,6 +870,10 @@ def fmt(v):
     return "—" if v is None or v == "" else str(v)
 
 
+def between(b):
+    return "—" if not b else "%s – %s" % (fmt(b[0]), fmt(b[1]))
+
+
 def tables(rows, loads):
     out = ("| rules | secondary | AXFR to policy in force (s) | RSS after (MiB) | note |\n"
            "|---:|---|---:|---:|---|\n")
@@ -810,17 +882,19 @@ def tables(rows, loads):
         for r in loads)
     out += ("\n| rules | changes | secondary | reload → answer (ms) | new serial → answer (ms) "
             "| NOTIFY → answer (ms) | transfer end → answer (ms) "
+            "| on the wire: transfer end → blocked answer (ms) | on the wire: in force between (ms) "
             "| c2wall: NOTIFY → in force (ms) | c2wall: transfer end → in force (ms) | mode "
             "| RSS steady (MiB) | RSS peak (MiB) | peak/steady | lost (no answer in 0.5 s) "
             "| wrong | slowest answer (ms) | slowest on the wire (ms) "
             "| slowest on the wire, its own change (ms) |\n"
-            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:"
-            "|---:|\n")
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:"
+            "|---:|---:|---:|\n")
     out += "".join("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
-                   "| %s | %s | %s |\n" % (
+                   "| %s | %s | %s | %s | %s |\n" % (
                        r["N"], r["k"], r["secondary"], fmt(r["reload_to_answer_ms"]),
                        fmt(r["notify_to_answer_ms"]), fmt(r["pkt_notify_to_answer_ms"]),
-                       fmt(r["pkt_xfr_end_to_answer_ms"]), fmt(r["notify_to_force_ms"]),
+                       fmt(r["pkt_xfr_end_to_answer_ms"]), fmt(r["wire_xfr_end_to_answer_ms"]),
+                       between(r["wire_in_force_between_ms"]), fmt(r["notify_to_force_ms"]),
                        fmt(r["xfr_to_force_ms"]), fmt(r["mode"]), r["rss_steady_mib"],
                        r["rss_peak_mib"], fmt(r["ratio"]), r["lost"], r["wrong"], r["max_ms"],
                        r["wire_max_ms"], fmt(r["wire_max_own_ms"]))
