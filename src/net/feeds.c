@@ -57,7 +57,7 @@ struct fzone_state {
 	uint64_t not_modified;      /* 304 answers */
 	uint64_t unchanged;         /* 200 with the body already in force */
 	unsigned failures_in_row;   /* retry back-off */
-	uint64_t incremental, merges; /* IXFRs applied as increments; recompiles after them */
+	uint64_t incremental, merges; /* IXFRs applied as increments; their layers made full again */
 	uint64_t rebases;             /* layers folded into one after them */
 	const char *last_apply;       /* "incremental", "full" or "" */
 	uint64_t last_apply_us;       /* from the transfer's last message to the policy in force */
@@ -525,7 +525,7 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 		f->zones[i].st.rules = rules[f->zones[i].index];
 	/* A candidate copy or an increment is in force, its disk copy still to come: set here,
 	 * on the main thread, so a reload after this swap always sees it. */
-	if (ret == C2W_OK && (path[0] != '\0' || (d != NULL && !io.rebase)))
+	if (ret == C2W_OK && (path[0] != '\0' || (d != NULL && !io.rebase && !io.flatten)))
 		f->zones[zi].unsaved = true;
 	if (ret == C2W_OK && path[0] != '\0')
 		f->zones[zi].policy_behind = false; /* compiled from its newest copy */
@@ -1106,9 +1106,27 @@ static void merge(struct net_feeds *f, struct fzone *fz, size_t zi, enum net_fee
 		c2w_log_warn("feeds: zone %s: increments not folded (%s); compiling in full",
 			     fz->name, c2w_strerror(ret));
 	}
-	int mret = ask_main(f, zi, NULL);
-	c2w_log_info("feeds: zone %s: increments merged into a full compile: %s", fz->name,
-		     mret == C2W_OK ? "done" : c2w_strerror(mret));
+	/* One full image from the images first: the memory of the new image, where a compile
+	 * from the copies holds its builders beside the running policy (docs/policy.md). */
+	uni_drop(fz); /* not needed by either, and its memory goes first */
+	c2w_mem_release();
+	struct fdelta none = {0};
+	struct net_feeds_delta_io io = {.flatten = true};
+	int64_t t0 = mono_us();
+	int mret = ask_main_req(f, zi, NULL, &none, &io);
+	if (mret == C2W_ENOENT)
+		return; /* a full compile came first */
+	if (mret == C2W_OK) {
+		c2w_log_info("feeds: zone %s: increments folded into the full image, %.1f ms",
+			     fz->name, ms_between(t0, mono_us()));
+	} else {
+		c2w_log_warn("feeds: zone %s: increments not folded into the full image (%s); "
+			     "compiling in full",
+			     fz->name, c2w_strerror(mret));
+		mret = ask_main(f, zi, NULL);
+		c2w_log_info("feeds: zone %s: increments merged into a full compile: %s", fz->name,
+			     mret == C2W_OK ? "done" : c2w_strerror(mret));
+	}
 	pthread_mutex_lock(&f->mu);
 	fz->st.merges += mret == C2W_OK;
 	pthread_mutex_unlock(&f->mu);
@@ -1118,7 +1136,7 @@ static void merge(struct net_feeds *f, struct fzone *fz, size_t zi, enum net_fee
 
 /* An IXFR as an increment: in force first (@t->in_force_us says when), then the new copy
  * replaces the last good one on disk (an O(zone) write, on this thread, off the workers), then
- * a recompile from the copies when the increments stacked past the bound.
+ * a merge of the layers when the increments stacked past the bound (merge()).
  * @return C2W_EFULL or C2W_EINVAL: nothing changed, take the full path */
 static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct feed_zone *nz,
 			struct fdelta *d, const struct conf_addr *pri, struct xfr_times *t,
@@ -1979,6 +1997,26 @@ void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry)
 		ms = 300000; /* re-check the wall clock at least every 5 minutes */
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	evtimer_add(f->expiry_ev, &tv);
+}
+
+bool net_feeds_zone_soa(struct net_feeds *f, const char *name, uint32_t timers[5])
+{
+	bool ok = false;
+	if (f == NULL)
+		return false;
+	pthread_mutex_lock(&f->mu);
+	const struct fzone *fz = find_zone(f->zones, f->count, name);
+	if (fz != NULL && fz->url == NULL && fz->st.has_copy) {
+		const struct feed_soa *s = &fz->st.soa;
+		timers[0] = s->serial;
+		timers[1] = s->refresh;
+		timers[2] = s->retry;
+		timers[3] = s->expire;
+		timers[4] = s->minimum;
+		ok = true;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return ok;
 }
 
 size_t net_feeds_state(struct net_feeds *f, struct net_feed_state *out, size_t cap)

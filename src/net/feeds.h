@@ -41,7 +41,7 @@ typedef int (*net_feeds_apply_cb)(void *ctx, const char *const *files, uint64_t 
 enum net_feeds_merge {
 	NET_FEEDS_MERGE_NONE,   /* the layers stay as they are */
 	NET_FEEDS_MERGE_REBASE, /* fold the layers into one: every owner they touched, again */
-	NET_FEEDS_MERGE_FULL,   /* recompile in full from the copies */
+	NET_FEEDS_MERGE_FULL,   /* one full image again: folded from the images, or recompiled */
 };
 
 /** In and out of the delta callback. */
@@ -49,6 +49,9 @@ struct net_feeds_delta_io {
 	/* in: the records and owners are every owner touched since the full compile of
 	 * generation @gen, to be applied over that compile alone (replacing its layers) */
 	bool rebase;
+	/* in: no records; fold the running policy's layers into one full image from the images
+	 * (policy_snap_flatten()), the answers unchanged */
+	bool flatten;
 	/* in with @rebase; out: the generation of the full compile the running policy stands
 	 * on (it changes with every full compile, never with an increment or a rebase) */
 	uint64_t gen;
@@ -58,15 +61,17 @@ struct net_feeds_delta_io {
 /**
  * Main thread: apply an IXFR of zone @zone (index in the running config) as an increment over
  * the running policy (policy_snap_delta()) and swap it in; or, with @io->rebase, replace the
- * running policy's layers with one made of every owner they touched.
+ * running policy's layers with one made of every owner they touched; or, with @io->flatten,
+ * fold them into one full image.
  *
  * @param records    RPZ text: every record the changed owners have in the new copy
  * @param owners     the changed owner names (absolute, lower case)
  * @param rules      out: rules per zone of the running config
  * @param io         see struct net_feeds_delta_io
  * @return C2W_OK in force; C2W_EFULL or C2W_EINVAL: cannot be applied as an increment (take
- *         the full path); C2W_ENOENT (rebase only): the running policy no longer stands on
- *         compile @io->gen, nothing done; anything else: refused, the old policy stays
+ *         the full path); C2W_ENOENT (rebase, flatten): the running policy no longer stands
+ *         on compile @io->gen (rebase) or has no layers (flatten), nothing done; anything
+ *         else: refused, the old policy stays
  */
 typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, const char *records, size_t len,
 				  const char *const *owners, size_t count, uint64_t *rules,
@@ -152,6 +157,12 @@ struct net_feed_state {
  * @return the number written
  */
 size_t net_feeds_state(struct net_feeds *f, struct net_feed_state *out, size_t cap);
+
+/**
+ * The SOA timers (serial, refresh, retry, expire, minimum) of the copy in force of the zone
+ * transferred as @name. @return false: not a transferred zone, or no copy yet
+ */
+bool net_feeds_zone_soa(struct net_feeds *f, const char *name, uint32_t timers[5]);
 
 void net_feeds_free(struct net_feeds *f);
 

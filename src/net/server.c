@@ -647,7 +647,8 @@ static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
  * rebase: every owner they touched, compiled again over the full image alone, O(touched)
  * memory) while all layers are of one zone and the keys they touched stay within the same
  * bound (the feeds keep those owners' records until a full compile: bounded so); otherwise
- * it recompiles in full from the copies. docs/policy.md "Increments". */
+ * the layers are flattened into one full image from the images (flatten(); a full compile
+ * from the copies only if that fails). docs/policy.md "Increments". */
 #define MERGE_LAYERS 16
 #define MERGE_KEYS   65536
 _Static_assert(POLICY_ZONES_MAX <= 64, "layer_zones has a bit per zone");
@@ -667,6 +668,39 @@ static enum net_feeds_merge merge_kind(const struct net_server *srv, size_t zone
 	return NET_FEEDS_MERGE_FULL;
 }
 
+/* The running policy's layers folded into one full image (the answers stay as they are):
+ * the served zones keep their versions, a new generation starts (note_snap()). */
+static int flatten(struct net_server *srv, uint64_t *rules)
+{
+	unsigned layers;
+	uint64_t keys;
+	policy_snap_delta_size(srv->snap, &layers, &keys);
+	if (layers == 0)
+		return C2W_ENOENT;
+	/* The snapshot's zones are the config's that have a copy, in order; the transferred ones
+	 * get the SOA timers of their copy in force (the layers never carried them). */
+	const char *files[POLICY_ZONES_MAX];
+	struct policy_soa_timers soa[POLICY_ZONES_MAX];
+	net_feeds_files(srv->feeds, srv->cfg, files);
+	size_t n = 0;
+	for (size_t i = 0; i < srv->cfg->policy.zone_count && n < POLICY_ZONES_MAX; i++)
+		if (files[i] != NULL) {
+			soa[n].set = net_feeds_zone_soa(srv->feeds, srv->cfg->policy.zones[i].name,
+							 soa[n].v);
+			n++;
+		}
+	if (n != policy_snap_zone_count(srv->snap))
+		return C2W_EINVAL;
+	struct policy_snap *snap = NULL;
+	int ret = policy_snap_flatten(srv->snap, soa, &snap);
+	if (ret != C2W_OK)
+		return ret;
+	n = 0;
+	for (size_t i = 0; i < srv->cfg->policy.zone_count; i++)
+		rules[i] = files[i] != NULL ? policy_snap_zone_rules(snap, n++) : 0;
+	return swap_policy(srv, snap, true);
+}
+
 /* An IXFR as an increment over the running policy: same guard rails as a reload. A rebase
  * applies the owners every layer touched over the full compile the layers stand on. */
 static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
@@ -680,6 +714,8 @@ static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
 	io->merge = NET_FEEDS_MERGE_NONE;
 	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
 		return C2W_EINVAL;
+	if (io->flatten)
+		return flatten(srv, rules);
 	const struct policy_snap *over = srv->snap;
 	if (io->rebase) {
 		over = policy_snap_base(srv->snap);

@@ -291,4 +291,30 @@ static inline const struct img_data *img_data_at(const struct policy_snap *s, ui
 	return (const struct img_data *)(const void *)(s->data + off);
 }
 
+/* Bytes of the data entry at @p: struct img_data and its records. */
+static inline size_t img_data_len(const uint8_t *p)
+{
+	const struct img_data *d = (const void *)p;
+	size_t o = sizeof(*d);
+	for (unsigned i = 0; i < d->rr_count; i++) {
+		uint16_t rdlen;
+		__builtin_memcpy(&rdlen, p + o + 2, 2);
+		o += 4 + rdlen;
+	}
+	return o;
+}
+
+/* Record an IP trigger's prefix length (key [family][bits]...) in its zone's lenmask. */
+static inline void img_zone_note_ip(struct img_zone *z, unsigned trigger, const uint8_t *k)
+{
+	if (trigger != POLICY_TRIGGER_CLIENT_IP && trigger != POLICY_TRIGGER_RESPONSE_IP &&
+	    trigger != POLICY_TRIGGER_NSIP)
+		return;
+	unsigned ti = trigger == POLICY_TRIGGER_CLIENT_IP     ? 0
+		      : trigger == POLICY_TRIGGER_RESPONSE_IP ? 1
+							      : 2;
+	unsigned fam = k[1] == 6, bits = k[2];
+	z->lenmask[ti][fam][bits / 64] |= 1ull << (bits % 64);
+}
+
 #endif

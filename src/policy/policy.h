@@ -256,6 +256,29 @@ void policy_snap_delta_size(const struct policy_snap *snap, unsigned *layers, ui
  */
 const struct policy_snap *policy_snap_base(const struct policy_snap *snap);
 
+/* A policy zone's SOA timers now, for policy_snap_flatten(): serial, refresh, retry, expire,
+ * minimum. */
+struct policy_soa_timers {
+	bool set;
+	uint32_t v[5];
+};
+
+/**
+ * @snap with its increments folded into one full image, built from the images themselves (no
+ * feed is read, no rule set built): memory is the new image plus indexes of the data entries
+ * and wildcard nodes, where a full compile holds about three times the image beside @snap.
+ * Answers, counts and served records are those of a full compile of the same records
+ * (wildcard nodes included). The lifetimes ("expires=") carry over as they are.
+ *
+ * @param soa  NULL, or one entry per zone of @snap: the SOA timers its rewritten answers and
+ *             served copy then carry (the names in the SOA stay as they were)
+ * @return C2W_OK (*out: a full snapshot, no layers), C2W_ENOMEM, C2W_ERANGE (too large for
+ *         the format: recompile instead), C2W_EFULL (more layers than it folds)
+ */
+C2W_NODISCARD int policy_snap_flatten(const struct policy_snap *snap,
+				      const struct policy_soa_timers *soa,
+				      struct policy_snap **out);
+
 /** Rules of zone @zone of @snap (after increments). */
 uint64_t policy_snap_zone_rules(const struct policy_snap *snap, size_t zone);
 

@@ -924,23 +924,11 @@ struct img_build {
 	struct vec *cur;       /* for the hash callback */
 };
 
-static size_t data_len(const uint8_t *p)
-{
-	const struct img_data *d = (const void *)p;
-	size_t o = sizeof(*d);
-	for (unsigned i = 0; i < d->rr_count; i++) {
-		uint16_t rdlen;
-		memcpy(&rdlen, p + o + 2, 2);
-		o += 4 + rdlen;
-	}
-	return o;
-}
-
 static uint64_t data_hash_cb(const void *ctx, uint32_t off)
 {
 	const struct img_build *ib = ctx;
 	const uint8_t *p = ib->data.p + off;
-	return XXH3_64bits(p, data_len(p));
+	return XXH3_64bits(p, img_data_len(p));
 }
 
 /* Serialize @b's data at the end of ib->data, dedupe; @return offset via @off. */
@@ -975,7 +963,7 @@ static int emit_data(struct policy_rules *r, struct img_build *ib, const struct 
 	size_t k = (size_t)XXH3_64bits(ib->data.p + start, len) & (ib->data_idx.cap - 1);
 	while (ib->data_idx.slot[k] != 0) {
 		uint32_t o = ib->data_idx.slot[k] - 1;
-		if (data_len(ib->data.p + o) == len && memcmp(ib->data.p + o, ib->data.p + start, len) == 0) {
+		if (img_data_len(ib->data.p + o) == len && memcmp(ib->data.p + o, ib->data.p + start, len) == 0) {
 			ib->data.len = start; /* drop the copy */
 			*off = o;
 			return C2W_OK;
@@ -1023,12 +1011,7 @@ static void zone_stats(struct policy_rules *r, struct img_zone *zones, const str
 		z->has_wild[t] = 1;
 	else
 		z->has_exact[t] = 1;
-	if (t == POLICY_TRIGGER_CLIENT_IP || t == POLICY_TRIGGER_RESPONSE_IP ||
-	    t == POLICY_TRIGGER_NSIP) {
-		unsigned ti = t == POLICY_TRIGGER_CLIENT_IP ? 0 : t == POLICY_TRIGGER_RESPONSE_IP ? 1 : 2;
-		unsigned fam = k[1] == 6, bits = k[2];
-		z->lenmask[ti][fam][bits / 64] |= 1ull << (bits % 64);
-	}
+	img_zone_note_ip(z, t, k);
 	if (zr != NULL) {
 		zr->rules++;
 		zr->by_trigger[t]++;

@@ -15,8 +15,8 @@
 #define DIGIT_BITS 11
 #define DIGITS     2 /* the top 22 bits: about 3 slots per bucket at 12M slots */
 
-static void slot_put(struct img_slot *slots, uint64_t count, const struct slot_ent *e,
-		     uint32_t *flags)
+void policy_slots_put(struct img_slot *slots, uint64_t count, const struct slot_ent *e,
+		      uint32_t *flags)
 {
 	uint64_t i = img_slot_index(e->sh, count);
 	struct img_slot cur = e->s;
@@ -78,6 +78,6 @@ int policy_slots_fill(struct img_slot *slots, uint64_t count, struct slot_ent *e
 		free(own);
 	}
 	for (size_t i = 0; i < n; i++)
-		slot_put(slots, count, &ents[i], flags);
+		policy_slots_put(slots, count, &ents[i], flags);
 	return C2W_OK;
 }

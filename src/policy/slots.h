@@ -33,4 +33,8 @@ struct slot_ent {
 C2W_NODISCARD int policy_slots_fill(struct img_slot *slots, uint64_t count, struct slot_ent *ents,
 				    size_t n, struct slot_ent *tmp, uint32_t *flags);
 
+/** One entry into @slots (count > entries held): Robin Hood insertion, any order. */
+void policy_slots_put(struct img_slot *slots, uint64_t count, const struct slot_ent *e,
+		      uint32_t *flags);
+
 #endif

@@ -12,7 +12,9 @@ c2wall as an IXFR applied as an increment, one layer over the full compile. Chec
   every owner they touched (a rebase), with no full compile (`rebases` 1, `merges` 0) and the
   log line saying how many owners; the 17th goes in over the folded layer.
 - Phase 2, zone B once, then zone A until 16 layers again: the layers now belong to two zones,
-  so the merge is the full compile (`merges` 1), and nothing is folded.
+  so they cannot be folded into one layer, and the merge (`merges` 1) makes one full image of
+  them from the images (policy_snap_flatten()), not a compile from the copies: the log says
+  so, and what c2wall serves onward stays at its versions (no full export).
 - Throughout, a client queries a name every update leaves alone and a name the updates keep
   changing: no query lost, no answer outside the versions it was given. After each phase,
   every name ever touched answers as the last version says, and the feeds' rule counts match
@@ -265,6 +267,7 @@ class TestRebase(unittest.TestCase):
                     self.assertEqual(served.get(qname), want, qname)
 
             # Phase 2: zone B once, then zone A until the layers stack to 16 again.
+            xb0 = xfr_out(ZA)
             sb = self._round(ZB, sb, ["update add bnew.example.test.%s 300 A 10.7.5.1" % ZB],
                              {"bnew.example.test.": "10.7.5.1"})
             r = 17
@@ -278,8 +281,24 @@ class TestRebase(unittest.TestCase):
             self.assertEqual(z["merges"], 1, z)
             self.assertEqual(z["rebases"], 1, z)
             self.assertLess(r, 40, z)
-            self.assertIn("zone %s: increments merged into a full compile: done" % ZA,
-                          R.stderr_text())
+            log = R.stderr_text()
+            self.assertRegex(log, r"zone %s: increments folded into the full image, [0-9.]+ ms"
+                             % re.escape(ZA))
+            self.assertNotIn("merged into a full compile", log)
+            self.assertNotIn("not folded", log)
+            xb1 = xfr_out(ZA)
+            self.assertEqual(xb1["exports_full"], xb0["exports_full"], (xb0, xb1))
+            self.assertEqual(xb1["serial"], xb0["serial"] + r - 17, (xb0, xb1))
+            # The next increment stacks on the folded image and is served as one.
+            lines = ["update delete moving.example.test.%s" % ZA,
+                     "update add moving.example.test.%s 300 A 10.7.2.%d" % (ZA, r + 1)]
+            moving["ok"] = {EXPECT["moving.example.test."], "10.7.2.%d" % (r + 1)}
+            sa = self._round(ZA, sa, lines, {"moving.example.test.": "10.7.2.%d" % (r + 1)})
+            xb2 = xfr_out(ZA)
+            self.assertEqual(xb2["exports_incremental"] - xb1["exports_incremental"], 1,
+                             (xb1, xb2))
+            self.assertEqual(xb2["exports_full"], xb0["exports_full"], (xb0, xb2))
+            self.assertEqual(served_a(ZA).get("moving.example.test."), "10.7.2.%d" % (r + 1))
             self._check_all()
             self.assertEqual(zone_state(ZB)["rules"], RULES_B + 1)
         finally:

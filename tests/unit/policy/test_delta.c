@@ -11,6 +11,7 @@
  * export with policy_export_delta()'s owners replaced by its records is the export of the
  * full compile (what c2wall as primary serves after an increment).
  */
+#include "failmalloc.h"
 #include "policy/export.h"
 #include "test.h"
 #include "util.h"
@@ -581,5 +582,149 @@ static void test_rebase(void)
 	policy_snap_free(next);
 }
 
+/* Flatten (what the daemon does when the layers outgrow a rebase): the layers folded into one
+ * full image from the images, with the answers, counts and served records of a full compile;
+ * increments then stack on it as on any full snapshot. */
+static void test_flatten(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *cur = full_compile();
+	for (unsigned round = 0; round < 3; round++) {
+		for (unsigned r = 0; r < 9; r++) {
+			struct policy_snap *next = NULL;
+			CHECK_EQ(round_apply(cur, 1 + (r * 13 + round) % 90, 700 * (round + 1) + 20 * r,
+					     NULL, &next),
+				 C2W_OK);
+			policy_snap_free(cur);
+			cur = next;
+		}
+		struct policy_snap *flat = NULL;
+		CHECK_EQ(policy_snap_flatten(cur, NULL, &flat), C2W_OK);
+		if (flat == NULL)
+			break;
+		unsigned layers;
+		uint64_t keys;
+		policy_snap_delta_size(flat, &layers, &keys);
+		CHECK_EQ(layers, 0);
+		CHECK_EQ(keys, 0);
+		CHECK(policy_snap_base(flat) == flat);
+		struct policy_snap *full = full_compile();
+		compare(flat, full);
+		compare(cur, flat);
+		CHECK_EQ(policy_snap_zone_rules(flat, 0), policy_snap_zone_rules(full, 0));
+		struct rrset_text want = {0}, got = {0};
+		export_set(full, &want);
+		export_set(flat, &got);
+		set_eq(&got, &want, 200 + round);
+		set_free(&got);
+		set_free(&want);
+		/* the same size as the full compile's image, give or take the order of entries */
+		CHECK(policy_snap_size(flat) <= policy_snap_size(full) + 64);
+		policy_snap_free(full);
+		policy_snap_free(cur); /* the flat one shares nothing with it */
+		cur = flat;
+	}
+	policy_snap_free(cur);
+}
+
+/* Wildcard nodes after increments: a full compile records every ancestor of a QNAME trigger in
+ * a zone with wildcards, and a wildcard does not reach below an existing node (BIND's closest
+ * encloser). Layers union the nodes they were compiled with; flattening computes them from the
+ * rules now live, as a full compile does. */
+static void test_flatten_nodes(void)
+{
+	struct policy_zone_spec z0[1] = {
+	    rpz_zone("nd.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n*.example.nd. CNAME .\n"
+			    "a.b.example.nd. CNAME rpz-passthru.\n")};
+	struct policy_snap *s0 = build(z0, 1), *s1 = NULL, *s2 = NULL, *flat = NULL;
+	struct dns_query qb = mkq("x.b.example.", DNS_TYPE_A), qd = mkq("x.d.example.", DNS_TYPE_A);
+	struct policy_hit h;
+	/* b.example. is a node: the wildcard does not reach x.b.example. */
+	CHECK_EQ(policy_match_query(s0, &qb, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	CHECK_EQ(policy_match_query(s0, &qd, NULL, &h, NULL), POLICY_VERDICT_ACT);
+	/* delete a.b.example., add c.d.example. */
+	const char *own[] = {"a.b.example.nd.", "c.d.example.nd."};
+	const char *rec = "c.d.example.nd. 60 IN CNAME rpz-passthru.\n";
+	CHECK_EQ(policy_snap_delta(s0, z0, 1, 0, rec, strlen(rec), own, 2, NULL, NULL, &s1), C2W_OK);
+	CHECK_EQ(policy_snap_flatten(s1, NULL, &flat), C2W_OK);
+	struct policy_zone_spec z1[1] = {
+	    rpz_zone("nd.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n*.example.nd. CNAME .\n"
+			    "c.d.example.nd. CNAME rpz-passthru.\n")};
+	s2 = build(z1, 1);
+	CHECK_EQ(policy_match_query(s2, &qb, NULL, &h, NULL), POLICY_VERDICT_ACT);
+	CHECK_EQ(policy_match_query(s2, &qd, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	CHECK_EQ(policy_match_query(flat, &qb, NULL, &h, NULL), POLICY_VERDICT_ACT);
+	CHECK_EQ(h.action, POLICY_ACTION_NXDOMAIN);
+	CHECK_EQ(policy_match_query(flat, &qd, NULL, &h, NULL), POLICY_VERDICT_NONE);
+	CHECK_EQ(policy_snap_rule_count(flat), policy_snap_rule_count(s2));
+	CHECK_EQ(policy_snap_size(flat), policy_snap_size(s2));
+	/* SOA timers of the copy in force: the layers never carried them, a flatten takes them */
+	const uint8_t *rd, *rd2;
+	uint16_t len, len2;
+	uint32_t ttl, ttl2;
+	CHECK(policy_snap_zone_soa(flat, 0, &rd, &len, &ttl));
+	CHECK(len >= 20 && rd[len - 20 + 3] == 1); /* serial 1, as compiled */
+	struct policy_soa_timers soa = {.set = true, .v = {70000, 3600, 600, 86400, 30}};
+	struct policy_snap *flat2 = NULL;
+	CHECK_EQ(policy_snap_flatten(s1, &soa, &flat2), C2W_OK);
+	CHECK(policy_snap_zone_soa(flat2, 0, &rd2, &len2, &ttl2));
+	CHECK_EQ(len2, len);
+	CHECK_EQ(ttl2, ttl);
+	CHECK(len2 == len && memcmp(rd2, rd, len - 20) == 0); /* the names as they were */
+	static const uint8_t want[20] = {0, 1, 0x11, 0x70, 0, 0, 0x0e, 0x10, 0, 0,
+					 0x02, 0x58, 0, 1, 0x51, 0x80, 0, 0, 0, 30};
+	CHECK(len2 >= 20 && memcmp(rd2 + len2 - 20, want, 20) == 0);
+	CHECK_EQ(policy_match_query(flat2, &qb, NULL, &h, NULL), POLICY_VERDICT_ACT);
+	policy_snap_free(flat2);
+	policy_snap_free(s2);
+	policy_snap_free(flat);
+	policy_snap_free(s1);
+	policy_snap_free(s0);
+}
+
+/* Every allocation of a flatten failing in turn: ENOMEM, nothing leaked, the layered
+ * snapshot untouched; then it succeeds. */
+static void test_flatten_oom(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *cur = full_compile();
+	for (unsigned r = 0; r < 3; r++) {
+		struct policy_snap *next = NULL;
+		CHECK_EQ(round_apply(cur, 40, 9000 + r, NULL, &next), C2W_OK);
+		policy_snap_free(cur);
+		cur = next;
+	}
+	struct policy_snap *flat = NULL;
+	int ret = C2W_ENOMEM;
+	unsigned long n;
+	for (n = 0; n < 10000 && ret != C2W_OK; n++) {
+		arm(n);
+		ret = policy_snap_flatten(cur, NULL, &flat);
+		disarm();
+		if (ret != C2W_OK) {
+			CHECK_EQ(ret, C2W_ENOMEM);
+			CHECK(flat == NULL);
+			CHECK_EQ(g_live, 0);
+		}
+	}
+	CHECK_EQ(ret, C2W_OK);
+#ifndef OOM_SANITIZED
+	CHECK(n > 8); /* each of its allocations failed once */
+#endif
+	fprintf(stderr, "flatten: %lu allocations\n", n - 1);
+	struct policy_snap *full = full_compile();
+	compare(flat, full);
+	policy_snap_free(full);
+	policy_snap_free(flat);
+	policy_snap_free(cur);
+	for (unsigned i = 0; i < OWNERS; i++) {
+		free(model[i]);
+		model[i] = NULL;
+	}
+}
+
 TEST_MAIN(TEST(test_rounds_match_full_compile), TEST(test_delete_readd), TEST(test_guard_rails),
-	  TEST(test_layer_limit), TEST(test_rebase))
+	  TEST(test_layer_limit), TEST(test_rebase), TEST(test_flatten), TEST(test_flatten_nodes),
+	  TEST(test_flatten_oom))
