@@ -1192,6 +1192,8 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	}
 	note_saved(f, fz, zi, wret);
 	uni_note(fz, d, io.gen);
+	if (io.merge != NET_FEEDS_MERGE_NONE)
+		fdelta_free(d); /* the union has its owners: the merge's memory comes first */
 	merge(f, fz, zi, io.merge);
 	return C2W_OK;
 }
@@ -1241,6 +1243,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 	}
 	bool incremental = false;
 	ret = C2W_EFULL;
+	size_t owners = d.count; /* commit_delta() may free @d before a merge */
 	if (kind == FEED_XFR_INCREMENT && f->delta != NULL) {
 		ret = commit_delta(f, fz, zi, nz, &d, pri, &t, err, err_len);
 		incremental = ret == C2W_OK;
@@ -1254,7 +1257,7 @@ static int try_primary(struct net_feeds *f, struct fzone *fz, size_t zi,
 			return ret; /* refused: the old serial stays */
 		}
 	}
-	bool big = !incremental || d.count >= TRIM_OWNERS;
+	bool big = !incremental || owners >= TRIM_OWNERS;
 	fdelta_free(&d);
 	if (!incremental) {
 		ret = commit(f, fz, zi, nz, pri, err, err_len);
