@@ -683,6 +683,40 @@ static void test_flatten_nodes(void)
 	policy_snap_free(s0);
 }
 
+/* Never-block entries live in the full image only: a flatten keeps them, and a wildcard rule
+ * still rewrites nothing below a protected name. */
+static void test_flatten_protect(void)
+{
+	const char *nb[] = {"*.isp.example."};
+	struct policy_build_opts o = {.never_block = nb, .never_block_count = 1};
+	struct policy_zone_spec z[1] = {rpz_zone(
+	    "pr.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n*.example.pr. CNAME .\nbad.example.pr. CNAME .\n")};
+	struct policy_snap *s0 = NULL, *s1 = NULL, *flat = NULL;
+	struct policy_report rep;
+	memset(&rep, 0, sizeof(rep));
+	CHECK_EQ(policy_snap_build(z, 1, &o, &rep, &s0), C2W_OK);
+	const char *own[] = {"bad.example.pr.", "new.example.pr."};
+	const char *rec = "new.example.pr. 60 IN CNAME rpz-drop.\n";
+	CHECK_EQ(policy_snap_delta(s0, z, 1, 0, rec, strlen(rec), own, 2, &o, &rep, &s1), C2W_OK);
+	CHECK_EQ(policy_snap_flatten(s1, NULL, &flat), C2W_OK);
+	struct dns_query qp = mkq("a.isp.example.", DNS_TYPE_A), qo = mkq("a.other.example.", DNS_TYPE_A),
+			 qb = mkq("bad.example.", DNS_TYPE_A), qn = mkq("new.example.", DNS_TYPE_A);
+	struct policy_hit h;
+	const struct policy_snap *all[] = {s1, flat};
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(policy_match_query(all[i], &qp, NULL, &h, NULL), POLICY_VERDICT_NONE);
+		CHECK_EQ(policy_match_query(all[i], &qo, NULL, &h, NULL), POLICY_VERDICT_ACT);
+		CHECK_EQ(policy_match_query(all[i], &qb, NULL, &h, NULL), POLICY_VERDICT_ACT);
+		CHECK_EQ(h.action, POLICY_ACTION_NXDOMAIN); /* the wildcard, its own rule gone */
+		CHECK_EQ(policy_match_query(all[i], &qn, NULL, &h, NULL), POLICY_VERDICT_ACT);
+		CHECK_EQ(h.action, POLICY_ACTION_DROP);
+	}
+	CHECK_EQ(policy_snap_rule_count(flat), 2);
+	policy_snap_free(flat);
+	policy_snap_free(s1);
+	policy_snap_free(s0);
+}
+
 /* Every allocation of a flatten failing in turn: ENOMEM, nothing leaked, the layered
  * snapshot untouched; then it succeeds. */
 static void test_flatten_oom(void)
@@ -727,4 +761,4 @@ static void test_flatten_oom(void)
 
 TEST_MAIN(TEST(test_rounds_match_full_compile), TEST(test_delete_readd), TEST(test_guard_rails),
 	  TEST(test_layer_limit), TEST(test_rebase), TEST(test_flatten), TEST(test_flatten_nodes),
-	  TEST(test_flatten_oom))
+	  TEST(test_flatten_protect), TEST(test_flatten_oom))
