@@ -596,8 +596,10 @@ static struct rr_store *store_copy(const struct feed_rrs *p, const struct feed_r
 		return NULL;
 	}
 	atomic_init(&st->refs, 1);
-	memcpy(data, p->blob, p->len);
-	memcpy(data + p->len, ins->blob, ins->len);
+	if (p->len > 0)
+		memcpy(data, p->blob, p->len);
+	if (ins->len > 0)
+		memcpy(data + p->len, ins->blob, ins->len);
 	st->data = data;
 	st->len = len;
 	st->cap = cap;
@@ -660,7 +662,8 @@ static int splice_rrs(const struct feed_out_ver *prev, const struct positions *d
 	while (di < dp->count || ii < ip->count) {
 		bool take_ins = ii < ip->count && (di == dp->count || ip->p[ii] <= dp->p[di]);
 		size_t to = take_ins ? ip->p[ii] : dp->p[di];
-		memcpy(out->off + k, p->off + c, (to - c) * sizeof(*out->off));
+		if (to > c)
+			memcpy(out->off + k, p->off + c, (to - c) * sizeof(*out->off));
 		k += to - c;
 		if (take_ins) {
 			out->off[k++] = (uint32_t)(p->len + ins->off[ii++]);
@@ -670,10 +673,12 @@ static int splice_rrs(const struct feed_out_ver *prev, const struct positions *d
 			di++;
 		}
 	}
-	memcpy(out->off + k, p->off + c, (p->count - c) * sizeof(*out->off));
+	if (p->count > c)
+		memcpy(out->off + k, p->off + c, (p->count - c) * sizeof(*out->off));
 	out->count = k + p->count - c;
 	if (st->len == p->len && st->cap - st->len >= ins->len) {
-		memcpy(st->data + st->len, ins->blob, ins->len);
+		if (ins->len > 0) /* a version whose SOA alone changed adds no record */
+			memcpy(st->data + st->len, ins->blob, ins->len);
 		st->len += ins->len;
 		atomic_fetch_add(&st->refs, 1);
 	} else if (prev->live * 2 >= p->len) {

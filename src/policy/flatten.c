@@ -161,33 +161,13 @@ struct flat {
 	uint64_t *alive[SRC_MAX]; /* a bit per slot of each source: live() */
 	bool wild[POLICY_ZONES_MAX];
 	struct map data_at;   /* (source << 32 | data offset) + 1 -> new data offset */
-	struct map data_same; /* content hash -> new data offset + 1 (first entry with it) */
+	struct map data_same; /* content hash | 1 -> new data offset of the first entry with it */
 	struct map str_at;    /* (source << 32 | string offset) -> new string offset */
 	struct set nodes;     /* node slot hashes met (pass 1) */
 	uint64_t old_nodes;   /* node slots in the sources: the estimate for @nodes */
 	struct buf data, strs;
 	uint64_t rules, protect, node_count, keys_len;
 };
-
-/* The slot @sl of source @si lives in the flat image: a base slot no layer touched, a layer's
- * rule no newer layer touched, or a never-block entry. Nodes are computed afresh. */
-static bool live_slot(const struct flat *f, unsigned si, const struct img_slot *sl)
-{
-	if (sl->key_off == 0 || (sl->kind & IMG_KIND_NODE))
-		return false;
-	if (sl->kind & IMG_KIND_PROTECT)
-		return si == 0; /* a layer's copies of the never-block list are not consulted */
-	const struct policy_snap *s = f->src[si];
-	const uint8_t *k = s->keys + sl->key_off;
-	uint64_t h = policy_img_key_hash(k, sl->kind);
-	/* sources 1.. are the layers newest first: those before @si are newer */
-	unsigned newer = si == 0 ? f->nsrc - 1 : si - 1;
-	for (unsigned i = 1; i <= newer; i++)
-		if (policy_img_find_own(f->layer[i]->touched, h, sl->zone, sl->kind, k + 1, k[0]) !=
-		    NULL)
-			return false;
-	return true;
-}
 
 /* The slots are read in table order, their keys at random: each loop over them fetches the
  * key of the slot KEY_AHEAD on while it works on slot @i. */
@@ -204,7 +184,8 @@ static bool live(const struct flat *f, unsigned si, uint64_t i)
 	return (f->alive[si][i / 64] >> (i % 64)) & 1;
 }
 
-/* Pass 0: which slots live, and which zones have QNAME wildcards among them. */
+/* Pass 0 over one source: every rule and (in the full image) never-block entry, as live;
+ * nodes are computed afresh. kill() then takes out what newer layers touched. */
 static int mark(struct flat *f, unsigned si)
 {
 	const struct policy_snap *s = f->src[si];
@@ -213,16 +194,54 @@ static int mark(struct flat *f, unsigned si)
 	if (f->alive[si] == NULL)
 		return C2W_ENOMEM;
 	for (uint64_t i = 0; i < n; i++) {
-		key_ahead(s, i);
 		const struct img_slot *sl = &s->slots[i];
-		f->old_nodes += sl->key_off != 0 && (sl->kind & IMG_KIND_NODE);
-		if (!live_slot(f, si, sl))
+		if (sl->key_off == 0)
+			continue;
+		if (sl->kind & IMG_KIND_NODE) {
+			f->old_nodes++;
+			continue;
+		}
+		/* a layer's copies of the never-block list are not consulted */
+		if ((sl->kind & IMG_KIND_PROTECT) && si != 0)
 			continue;
 		f->alive[si][i / 64] |= 1ull << (i % 64);
-		if (sl->kind == (POLICY_TRIGGER_QNAME | IMG_KIND_WILD))
-			f->wild[sl->zone] = true;
 	}
 	return C2W_OK;
+}
+
+/* A key the layer of source @li touched is answered by that layer alone: its slot in every
+ * older source (the layers after it, and the full image) is dead. O(touched keys), where a
+ * check per slot of the full image would hash every key of it. */
+static void kill(struct flat *f, unsigned li)
+{
+	const struct policy_snap *t = f->layer[li]->touched;
+	for (uint64_t i = 0; i < t->hdr->slot_count; i++) {
+		const struct img_slot *sl = &t->slots[i];
+		if (sl->key_off == 0 || (sl->kind & (IMG_KIND_PROTECT | IMG_KIND_NODE)))
+			continue;
+		const uint8_t *k = t->keys + sl->key_off;
+		uint64_t h = policy_img_key_hash(k, sl->kind);
+		for (unsigned si = 0; si < f->nsrc; si++) {
+			if (si != 0 && si <= li)
+				continue; /* newer, or the layer itself */
+			const struct policy_snap *s = f->src[si];
+			const struct img_slot *o =
+			    policy_img_find_own(s, h, sl->zone, sl->kind, k + 1, k[0]);
+			if (o != NULL) {
+				uint64_t at = (uint64_t)(o - s->slots);
+				f->alive[si][at / 64] &= ~(1ull << (at % 64));
+			}
+		}
+	}
+}
+
+/* The zones with a QNAME wildcard among the rules that live: their nodes are recorded. */
+static void note_wild(struct flat *f, unsigned si)
+{
+	const struct policy_snap *s = f->src[si];
+	for (uint64_t i = 0; i < s->hdr->slot_count; i++)
+		if (s->slots[i].kind == (POLICY_TRIGGER_QNAME | IMG_KIND_WILD) && live(f, si, i))
+			f->wild[s->slots[i].zone] = true;
 }
 
 /* A string of source @si in the flat image: the full image's strings are copied as they are
@@ -440,7 +459,9 @@ static bool node_in(const struct out *o, uint64_t sh, unsigned zone, const uint8
 }
 
 /* One new node: counted in pass 1 (@o NULL; @return C2W_EEXIST when it was met already),
- * put into the table in pass 2 (C2W_EEXIST when it is there). */
+ * put into the table in pass 2 (C2W_EEXIST when it is there). Pass 1 knows a node by its
+ * 64-bit slot hash alone: two nodes under one hash would be counted once, and pass 2 would
+ * then run out of the key bytes counted (C2W_ERANGE: the merge is a full compile instead). */
 static int node_one(struct flat *f, struct out *o, uint64_t sh, unsigned zone, const uint8_t *key,
 		    size_t len)
 {
@@ -625,6 +646,10 @@ int policy_snap_flatten(const struct policy_snap *cur, const struct policy_soa_t
 	for (unsigned si = 0; si < f.nsrc; si++)
 		if (mark(&f, si) != C2W_OK)
 			goto done;
+	for (unsigned li = 1; li < f.nsrc; li++)
+		kill(&f, li);
+	for (unsigned si = 0; si < f.nsrc; si++)
+		note_wild(&f, si);
 	f.keys_len = 1; /* offset 0: "empty slot" */
 	size_t cap = 1024;
 	while (cap * 3 < (f.old_nodes + f.old_nodes / 8 + 1) * 4)

@@ -467,6 +467,23 @@ static void test_apply(void)
 	CHECK(!changed);
 	CHECK(vs == va);
 	feed_out_ver_unref(vs);
+	/* The SOA's timers alone changed (a flatten gives the policy the copy's SOA): a new
+	 * version with the same records, no record added or deleted. */
+	struct feed_out_soa t2 = t;
+	t2.refresh += 100;
+	struct feed_out_ver *vt = NULL;
+	CHECK_EQ(feed_out_ver_apply(va, &owners, &add, &t2, &lim, &vt, &changed), C2W_OK);
+	CHECK(changed);
+	CHECK(vt != NULL && vt != va);
+	if (vt != NULL) {
+		CHECK_EQ(feed_out_ver_serial(vt), 3);
+		CHECK_EQ(feed_out_ver_count(vt), 40);
+		CHECK_EQ(client(vt, FEED_XFR_AXFR, NULL, NULL, NULL, 16384, &records, &serial,
+				&msgs),
+			 FEED_XFR_FULL);
+		CHECK_EQ(records, 40);
+		feed_out_ver_unref(vt);
+	}
 	/* Many versions from changes, each appending to the shared record store until it is
 	 * full and the live records move (compaction): still the version a full build makes,
 	 * and the older versions still read their own records. */
