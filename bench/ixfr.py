@@ -681,6 +681,28 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
                     c["wrong"] += 1
             time.sleep(0.005)
 
+    ctl = {s.name: {"max": 0.0, "n": 0, "folding": 0, "folding_max": 0.0}
+           for s in secs if s.sock}
+
+    def controller(s):
+        # c2wall's control socket asked every 20 ms, as an operator's scripts and a metrics
+        # scraper would: how long the slowest answer took during the change (and the merge
+        # after it), and how many answers came while the layers were being folded.
+        c = ctl[s.name]
+        while not done.is_set() and time.monotonic() < t_end:
+            ts = time.monotonic()
+            try:
+                z = control(s.sock, "feeds", timeout=60)["zones"][0]
+            except (OSError, ValueError, KeyError, IndexError):
+                z = None
+            took = time.monotonic() - ts
+            c["n"] += 1
+            c["max"] = max(c["max"], took)
+            if z is not None and z.get("folding"):
+                c["folding"] += 1
+                c["folding_max"] = max(c["folding_max"], took)
+            time.sleep(0.02)
+
     def poller(s):
         # A query every 2 ms whether or not the last one was answered: until the change is
         # in force a secondary forwards the probe name upstream, to Knot, which answers late
@@ -713,7 +735,8 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
             sock.close()
 
     ths = [threading.Thread(target=sampler)] + \
-        [threading.Thread(target=keeper, args=(s,)) for s in secs]
+        [threading.Thread(target=keeper, args=(s,)) for s in secs] + \
+        [threading.Thread(target=controller, args=(s,)) for s in secs if s.sock]
     pths = [threading.Thread(target=poller, args=(s,)) for s in secs]
     cap = Capture(secs, keep_name, probe)
     for t in ths:
@@ -787,6 +810,11 @@ def one_change(knot_conf, zf, secs, rules, serial, k, keep_name, timeout, min_av
              # the answers slower than 5 ms: ms from the NOTIFY to the query, and latency ms
              "wire_slow": [(round((t - tn) * 1000, 1) if tn else None, round(d * 1000, 1))
                            for t, d in cap.wire[s.name] if d > 0.005],
+             "ctl_max_ms": round(ctl[s.name]["max"] * 1000, 1) if s.name in ctl else None,
+             "ctl_answers": ctl[s.name]["n"] if s.name in ctl else None,
+             "ctl_folding_answers": ctl[s.name]["folding"] if s.name in ctl else None,
+             "ctl_folding_max_ms": (round(ctl[s.name]["folding_max"] * 1000, 1)
+                                    if s.name in ctl else None),
              "note": s.dropped}
         if hit and wx:
             r["wire_xfr_end_to_answer_ms"] = round((hit[1] - wx) * 1000, 1)
@@ -886,18 +914,22 @@ def tables(rows, loads):
             "| c2wall: NOTIFY → in force (ms) | c2wall: transfer end → in force (ms) | mode "
             "| RSS steady (MiB) | RSS peak (MiB) | peak/steady | lost (no answer in 0.5 s) "
             "| wrong | slowest answer (ms) | slowest on the wire (ms) "
-            "| slowest on the wire, its own change (ms) |\n"
+            "| slowest on the wire, its own change (ms) "
+            "| c2wall: slowest control answer (ms) | c2wall: control answers while folding |\n"
             "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:"
-            "|---:|---:|---:|\n")
+            "|---:|---:|---:|---:|---:|\n")
     out += "".join("| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
-                   "| %s | %s | %s | %s | %s |\n" % (
+                   "| %s | %s | %s | %s | %s | %s | %s |\n" % (
                        r["N"], r["k"], r["secondary"], fmt(r["reload_to_answer_ms"]),
                        fmt(r["notify_to_answer_ms"]), fmt(r["pkt_notify_to_answer_ms"]),
                        fmt(r["pkt_xfr_end_to_answer_ms"]), fmt(r["wire_xfr_end_to_answer_ms"]),
                        between(r["wire_in_force_between_ms"]), fmt(r["notify_to_force_ms"]),
                        fmt(r["xfr_to_force_ms"]), fmt(r["mode"]), r["rss_steady_mib"],
                        r["rss_peak_mib"], fmt(r["ratio"]), r["lost"], r["wrong"], r["max_ms"],
-                       r["wire_max_ms"], fmt(r["wire_max_own_ms"]))
+                       r["wire_max_ms"], fmt(r["wire_max_own_ms"]), fmt(r.get("ctl_max_ms")),
+                       "—" if r.get("ctl_folding_answers") is None else
+                       "%d (slowest %s ms)" % (r["ctl_folding_answers"],
+                                               fmt(r["ctl_folding_max_ms"])))
                    for r in rows)
     return out
 

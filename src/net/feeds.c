@@ -59,6 +59,7 @@ struct fzone_state {
 	unsigned failures_in_row;   /* retry back-off */
 	uint64_t incremental, merges; /* IXFRs applied as increments; their layers made full again */
 	uint64_t rebases;             /* layers folded into one after them */
+	bool folding;                 /* the transfer thread is making them one full image */
 	const char *last_apply;       /* "incremental", "full" or "" */
 	uint64_t last_apply_us;       /* from the transfer's last message to the policy in force */
 	int64_t notify_us;            /* monotonic time of the last accepted NOTIFY */
@@ -116,6 +117,11 @@ struct net_feeds {
 	pthread_t thread;
 	bool running;
 	atomic_bool stop;
+	/* A fold of the layers on the transfer thread (flatten()): @folding (f->mu) while it
+	 * runs; @fold_stop, set by a reload, an expiry rebuild or a shutdown, ends it early, so
+	 * that its memory is never held beside a full compile's. */
+	atomic_bool fold_stop;
+	bool folding;
 	int wake_fd; /* anyone -> transfer thread */
 	int req_fd;  /* transfer thread -> main thread */
 	struct event *req_ev;
@@ -440,6 +446,9 @@ void net_feeds_settle(struct net_feeds *f)
 	int64_t t0 = mono_us();
 	bool logged = false;
 	pthread_mutex_lock(&f->mu);
+	atomic_store(&f->fold_stop, true); /* it stops within 65,536 slots: milliseconds */
+	while (f->folding)
+		pthread_cond_wait(&f->cv, &f->mu);
 	for (;;) {
 		const struct fzone *fz = NULL;
 		for (size_t i = 0; i < f->count && fz == NULL; i++)
@@ -1087,6 +1096,51 @@ static int rebase(struct net_feeds *f, struct fzone *fz, size_t zi)
 	return ret;
 }
 
+/* The running policy's layers folded into one full image from the images, on this thread: the
+ * main thread holds the running policy for it and swaps the image in at the end, and meanwhile
+ * answers control requests and metrics scrapes (at 10M rules the fold takes seconds). A reload,
+ * an expiry rebuild or a shutdown stops the fold (net_feeds_settle(), f->fold_stop): C2W_EAGAIN.
+ * @return C2W_OK in force, C2W_ENOENT (no layers, or a full compile came in between), or a
+ *         failure */
+static int flatten(struct net_feeds *f, struct fzone *fz, size_t zi)
+{
+	struct policy_soa_timers soa[POLICY_ZONES_MAX];
+	struct fdelta none = {0};
+	struct net_feeds_delta_io io = {.flatten = NET_FEEDS_FLAT_BEGIN, .soa = soa};
+	atomic_store(&f->fold_stop, false); /* a settle from now on stops this fold */
+	int ret = ask_main_req(f, zi, NULL, &none, &io);
+	if (ret != C2W_OK)
+		return ret;
+	struct policy_snap *from = io.flat_from, *flat = NULL;
+	unsigned layers;
+	uint64_t keys;
+	policy_snap_delta_size(from, &layers, &keys);
+	c2w_log_info("feeds: zone %s: folding %u layers (%" PRIu64 " rules) into the full image "
+		     "on the transfer thread",
+		     fz->name, layers, policy_snap_rule_count(from));
+	pthread_mutex_lock(&f->mu);
+	f->folding = fz->st.folding = true;
+	pthread_mutex_unlock(&f->mu);
+	ret = policy_snap_flatten(from, soa, &f->fold_stop, &flat);
+	pthread_mutex_lock(&f->mu);
+	f->folding = fz->st.folding = false;
+	if (ret == C2W_OK && atomic_load(&f->fold_stop)) { /* it finished as a settle began */
+		policy_snap_free(flat);
+		flat = NULL;
+		ret = C2W_EAGAIN;
+	}
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+	if (ret == C2W_OK) {
+		io = (struct net_feeds_delta_io){
+		    .flatten = NET_FEEDS_FLAT_SWAP, .flat_from = from, .flat = flat};
+		ret = ask_main_req(f, zi, NULL, &none, &io);
+		policy_snap_free(io.flat); /* NULL once taken; still ours if the thread stops */
+	}
+	policy_snap_free(from); /* the old policy goes here if the image took its place */
+	return ret;
+}
+
 /* After an increment: what the main thread found its layers need (net_feeds_delta_io). */
 static void merge(struct net_feeds *f, struct fzone *fz, size_t zi, enum net_feeds_merge kind)
 {
@@ -1110,14 +1164,21 @@ static void merge(struct net_feeds *f, struct fzone *fz, size_t zi, enum net_fee
 	 * from the copies holds its builders beside the running policy (docs/policy.md). */
 	uni_drop(fz); /* not needed by either, and its memory goes first */
 	c2w_mem_release();
-	struct fdelta none = {0};
-	struct net_feeds_delta_io io = {.flatten = true};
 	int64_t t0 = mono_us();
-	int mret = ask_main_req(f, zi, NULL, &none, &io);
+	int mret = flatten(f, fz, zi);
 	if (mret == C2W_ENOENT)
 		return; /* a full compile came first */
+	if (mret == C2W_EAGAIN) {
+		/* the layers stay until the compile that stopped it replaces them (or the next
+		 * increment's merge, should that compile fail) */
+		c2w_log_info("feeds: zone %s: folding the increments given up for a reload, an "
+			     "expiry rebuild or a shutdown",
+			     fz->name);
+		return;
+	}
 	if (mret == C2W_OK) {
-		c2w_log_info("feeds: zone %s: increments folded into the full image, %.1f ms",
+		c2w_log_info("feeds: zone %s: increments folded into the full image, %.1f ms (on the "
+			     "transfer thread)",
 			     fz->name, ms_between(t0, mono_us()));
 	} else {
 		c2w_log_warn("feeds: zone %s: increments not folded into the full image (%s); "
@@ -1520,6 +1581,7 @@ static void stop_thread(struct net_feeds *f)
 		return;
 	pthread_mutex_lock(&f->mu);
 	atomic_store(&f->stop, true);
+	atomic_store(&f->fold_stop, true);
 	pthread_cond_broadcast(&f->cv);
 	pthread_mutex_unlock(&f->mu);
 	wake(f);
@@ -1630,7 +1692,7 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    ",\"enforced\":%s,\"on_expire\":\"%s\",\"transfers\":%" PRIu64 ",\"failures\":%" PRIu64
 	    ",\"axfr\":%" PRIu64 ",\"ixfr\":%" PRIu64 ",\"uptodate\":%" PRIu64
 	    ",\"notifies\":%" PRIu64 ",\"tsig\":%s,\"incremental\":%" PRIu64
-	    ",\"merges\":%" PRIu64 ",\"rebases\":%" PRIu64
+	    ",\"merges\":%" PRIu64 ",\"rebases\":%" PRIu64 ",\"folding\":%s"
 	    ",\"last_apply\":\"%s\",\"last_apply_us\":%" PRIu64
 	    ",\"notify_apply_us\":%" PRIu64 ",\"queue_peak_bytes\":%" PRIu64
 	    ",\"last_queue_peak_bytes\":%" PRIu64 ",\"queue_full_waits\":%" PRIu64
@@ -1641,6 +1703,7 @@ static void zone_json(const struct fzone *fz, struct control_reply *reply, bool 
 	    enforced ? "true" : "false", fz->on_expire == CONF_ON_EXPIRE_KEEP ? "keep" : "drop",
 	    st.transfers, st.failures, st.axfr, st.ixfr, st.uptodate, st.notifies,
 	    fz->has_key ? "true" : "false", st.incremental, st.merges, st.rebases,
+	    st.folding ? "true" : "false",
 	    st.last_apply ? st.last_apply : "", st.last_apply_us, st.notify_apply_us, st.queue_peak,
 	    st.last_queue_peak, st.queue_full_waits, st.save_failed ? "false" : "true",
 	    st.save_error);

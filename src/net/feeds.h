@@ -28,6 +28,8 @@
 
 struct net_feeds;
 struct event_base;
+struct policy_snap;
+struct policy_soa_timers;
 
 /**
  * Main thread: rebuild the policy with @files (one per zone of the running config, as from
@@ -44,14 +46,27 @@ enum net_feeds_merge {
 	NET_FEEDS_MERGE_FULL,   /* one full image again: folded from the images, or recompiled */
 };
 
+/** The two steps of a flatten around the work itself, which the transfer thread does
+ *  (net_feeds_delta_io.flatten). */
+enum net_feeds_flat {
+	NET_FEEDS_FLAT_NONE,
+	NET_FEEDS_FLAT_BEGIN, /* hold the running policy (@flat_from out), its zones' @soa out */
+	NET_FEEDS_FLAT_SWAP,  /* put @flat in force if the running policy is still @flat_from */
+};
+
 /** In and out of the delta callback. */
 struct net_feeds_delta_io {
 	/* in: the records and owners are every owner touched since the full compile of
 	 * generation @gen, to be applied over that compile alone (replacing its layers) */
 	bool rebase;
-	/* in: no records; fold the running policy's layers into one full image from the images
-	 * (policy_snap_flatten()), the answers unchanged */
-	bool flatten;
+	/* in: no records; a step of folding the running policy's layers into one full image
+	 * from the images (policy_snap_flatten()), the answers unchanged: BEGIN fills
+	 * @flat_from (a hold, the transfer thread lets go of it) and @soa (room for
+	 * POLICY_ZONES_MAX, one per zone of @flat_from); SWAP takes @flat (NULL after the call),
+	 * C2W_ENOENT if the running policy changed since BEGIN */
+	enum net_feeds_flat flatten;
+	struct policy_snap *flat_from, *flat;
+	struct policy_soa_timers *soa;
 	/* in with @rebase; out: the generation of the full compile the running policy stands
 	 * on (it changes with every full compile, never with an increment or a rebase) */
 	uint64_t gen;
@@ -62,7 +77,7 @@ struct net_feeds_delta_io {
  * Main thread: apply an IXFR of zone @zone (index in the running config) as an increment over
  * the running policy (policy_snap_delta()) and swap it in; or, with @io->rebase, replace the
  * running policy's layers with one made of every owner they touched; or, with @io->flatten,
- * fold them into one full image.
+ * a step of folding them into one full image (the fold itself runs on the transfer thread).
  *
  * @param records    RPZ text: every record the changed owners have in the new copy
  * @param owners     the changed owner names (absolute, lower case)
@@ -70,7 +85,8 @@ struct net_feeds_delta_io {
  * @param io         see struct net_feeds_delta_io
  * @return C2W_OK in force; C2W_EFULL or C2W_EINVAL: cannot be applied as an increment (take
  *         the full path); C2W_ENOENT (rebase, flatten): the running policy no longer stands
- *         on compile @io->gen (rebase) or has no layers (flatten), nothing done; anything
+ *         on compile @io->gen (rebase), has no layers (flatten BEGIN) or is no longer the
+ *         one held (flatten SWAP), nothing done; anything
  *         else: refused, the old policy stays
  */
 typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, const char *records, size_t len,
@@ -109,7 +125,9 @@ void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const ch
  * Main thread, before net_feeds_files() outside a feeds request (a reload, an expiry rebuild):
  * wait until every copy in force is also on disk. Between an IXFR or a new copy put in force
  * and its disk write (seconds at millions of rules) the file is older than the policy, and a
- * compile from it would silently drop the change. Gives up after a bound (logged).
+ * compile from it would silently drop the change. Gives up after a bound (logged). A fold of
+ * the layers running on the transfer thread is stopped first (its memory is not held beside
+ * the compile's; the compile replaces the layers anyway).
  */
 void net_feeds_settle(struct net_feeds *f);
 

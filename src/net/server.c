@@ -647,7 +647,7 @@ static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
  * rebase: every owner they touched, compiled again over the full image alone, O(touched)
  * memory) while all layers are of one zone and the keys they touched stay within the same
  * bound (the feeds keep those owners' records until a full compile: bounded so); otherwise
- * the layers are flattened into one full image from the images (flatten(); a full compile
+ * the layers are flattened into one full image from the images (flat_begin(); a full compile
  * from the copies only if that fails). docs/policy.md "Increments". */
 #define MERGE_LAYERS 16
 #define MERGE_KEYS   65536
@@ -668,9 +668,20 @@ static enum net_feeds_merge merge_kind(const struct net_server *srv, size_t zone
 	return NET_FEEDS_MERGE_FULL;
 }
 
-/* The running policy's layers folded into one full image (the answers stay as they are):
- * the served zones keep their versions, a new generation starts (note_snap()). */
-static int flatten(struct net_server *srv, uint64_t *rules)
+/* Rules per zone of the running config in @snap (its zones: the config's that have a copy). */
+static void snap_rules(struct net_server *srv, const struct policy_snap *snap, uint64_t *rules)
+{
+	const char *files[POLICY_ZONES_MAX];
+	net_feeds_files(srv->feeds, srv->cfg, files);
+	size_t n = 0;
+	for (size_t i = 0; i < srv->cfg->policy.zone_count; i++)
+		rules[i] = files[i] != NULL ? policy_snap_zone_rules(snap, n++) : 0;
+}
+
+/* A fold of the running policy's layers into one full image begins (the answers stay as they
+ * are): the transfer thread gets a hold on the running policy and the SOA timers of each zone
+ * of it, and builds the image itself (policy_snap_flatten()) while this thread goes on. */
+static int flat_begin(struct net_server *srv, uint64_t *rules, struct net_feeds_delta_io *io)
 {
 	unsigned layers;
 	uint64_t keys;
@@ -680,24 +691,35 @@ static int flatten(struct net_server *srv, uint64_t *rules)
 	/* The snapshot's zones are the config's that have a copy, in order; the transferred ones
 	 * get the SOA timers of their copy in force (the layers never carried them). */
 	const char *files[POLICY_ZONES_MAX];
-	struct policy_soa_timers soa[POLICY_ZONES_MAX];
 	net_feeds_files(srv->feeds, srv->cfg, files);
 	size_t n = 0;
 	for (size_t i = 0; i < srv->cfg->policy.zone_count && n < POLICY_ZONES_MAX; i++)
 		if (files[i] != NULL) {
-			soa[n].set = net_feeds_zone_soa(srv->feeds, srv->cfg->policy.zones[i].name,
-							 soa[n].v);
+			io->soa[n].set = net_feeds_zone_soa(srv->feeds, srv->cfg->policy.zones[i].name,
+							    io->soa[n].v);
 			n++;
 		}
 	if (n != policy_snap_zone_count(srv->snap))
 		return C2W_EINVAL;
-	struct policy_snap *snap = NULL;
-	int ret = policy_snap_flatten(srv->snap, soa, &snap);
-	if (ret != C2W_OK)
-		return ret;
-	n = 0;
-	for (size_t i = 0; i < srv->cfg->policy.zone_count; i++)
-		rules[i] = files[i] != NULL ? policy_snap_zone_rules(snap, n++) : 0;
+	snap_rules(srv, srv->snap, rules); /* as they are */
+	io->flat_from = policy_snap_hold(srv->snap);
+	return C2W_OK;
+}
+
+/* The folded image in force, if the running policy is still the one it was made from (a
+ * reload meanwhile made a new one: C2W_ENOENT). The served zones keep their versions, a new
+ * generation starts (note_snap()). */
+static int flat_swap(struct net_server *srv, uint64_t *rules, struct net_feeds_delta_io *io)
+{
+	struct policy_snap *snap = io->flat;
+	io->flat = NULL; /* ours */
+	if (snap == NULL)
+		return C2W_EINVAL;
+	if (srv->snap != io->flat_from) { /* held since BEGIN: no other can have its address */
+		policy_snap_free(snap);
+		return C2W_ENOENT;
+	}
+	snap_rules(srv, snap, rules);
 	return swap_policy(srv, snap, true);
 }
 
@@ -714,8 +736,10 @@ static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
 	io->merge = NET_FEEDS_MERGE_NONE;
 	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
 		return C2W_EINVAL;
-	if (io->flatten)
-		return flatten(srv, rules);
+	if (io->flatten == NET_FEEDS_FLAT_BEGIN)
+		return flat_begin(srv, rules, io);
+	if (io->flatten == NET_FEEDS_FLAT_SWAP)
+		return flat_swap(srv, rules, io);
 	const struct policy_snap *over = srv->snap;
 	if (io->rebase) {
 		over = policy_snap_base(srv->snap);

@@ -155,6 +155,7 @@ static int set_add(struct set *t, uint64_t k, bool *found)
 
 struct flat {
 	const struct policy_snap *cur;
+	const atomic_bool *cancel; /* NULL, or set by another thread to give up */
 	const struct policy_snap *src[SRC_MAX]; /* [0] the full image, then layers newest first */
 	const struct img_layer *layer[SRC_MAX]; /* [i] for src[i], i >= 1 */
 	unsigned nsrc;
@@ -179,6 +180,14 @@ static inline void key_ahead(const struct policy_snap *s, uint64_t i)
 		__builtin_prefetch(s->keys + s->slots[i + KEY_AHEAD].key_off);
 }
 
+/* Every 65,536 slots: has the caller given up? (A reload or a shutdown, while this runs on
+ * the transfer thread.) */
+static inline bool stopped(const struct flat *f, uint64_t i)
+{
+	return (i & 0xffff) == 0 && f->cancel != NULL &&
+	       atomic_load_explicit(f->cancel, memory_order_relaxed);
+}
+
 static bool live(const struct flat *f, unsigned si, uint64_t i)
 {
 	return (f->alive[si][i / 64] >> (i % 64)) & 1;
@@ -194,6 +203,8 @@ static int mark(struct flat *f, unsigned si)
 	if (f->alive[si] == NULL)
 		return C2W_ENOMEM;
 	for (uint64_t i = 0; i < n; i++) {
+		if (stopped(f, i))
+			return C2W_EAGAIN;
 		const struct img_slot *sl = &s->slots[i];
 		if (sl->key_off == 0)
 			continue;
@@ -212,10 +223,12 @@ static int mark(struct flat *f, unsigned si)
 /* A key the layer of source @li touched is answered by that layer alone: its slot in every
  * older source (the layers after it, and the full image) is dead. O(touched keys), where a
  * check per slot of the full image would hash every key of it. */
-static void kill(struct flat *f, unsigned li)
+static int kill(struct flat *f, unsigned li)
 {
 	const struct policy_snap *t = f->layer[li]->touched;
 	for (uint64_t i = 0; i < t->hdr->slot_count; i++) {
+		if (stopped(f, i))
+			return C2W_EAGAIN;
 		const struct img_slot *sl = &t->slots[i];
 		if (sl->key_off == 0 || (sl->kind & (IMG_KIND_PROTECT | IMG_KIND_NODE)))
 			continue;
@@ -233,6 +246,7 @@ static void kill(struct flat *f, unsigned li)
 			}
 		}
 	}
+	return C2W_OK;
 }
 
 /* The zones with a QNAME wildcard among the rules that live: their nodes are recorded. */
@@ -346,6 +360,8 @@ static int scan(struct flat *f, unsigned si)
 {
 	const struct policy_snap *s = f->src[si];
 	for (uint64_t i = 0; i < s->hdr->slot_count; i++) {
+		if (stopped(f, i))
+			return C2W_EAGAIN;
 		key_ahead(s, i);
 		const struct img_slot *sl = &s->slots[i];
 		if (!live(f, si, i))
@@ -412,6 +428,8 @@ static int fill(struct flat *f, struct out *o, unsigned si, const uint8_t *data)
 {
 	const struct policy_snap *s = f->src[si];
 	for (uint64_t i = 0; i < s->hdr->slot_count; i++) {
+		if (stopped(f, i))
+			return C2W_EAGAIN;
 		key_ahead(s, i);
 		const struct img_slot *sl = &s->slots[i];
 		if (!live(f, si, i))
@@ -524,8 +542,10 @@ static int walk_nodes(struct flat *f, struct out *o, unsigned si)
 		struct walk *w = &ring[c % WALK_AHEAD];
 		bool more = i < s->hdr->slot_count;
 		if (more) {
+			if (stopped(f, i))
+				return C2W_EAGAIN;
 			key_ahead(s, i);
-		const struct img_slot *sl = &s->slots[i];
+			const struct img_slot *sl = &s->slots[i];
 			if (!f->wild[sl->zone] || (sl->kind & (IMG_KIND_PROTECT | IMG_KIND_NODE)) ||
 			    (sl->kind & 7) != POLICY_TRIGGER_QNAME || !live(f, si, i))
 				continue;
@@ -613,10 +633,10 @@ static int soa_timers(struct flat *f, const struct policy_soa_timers *soa, uint3
 }
 
 int policy_snap_flatten(const struct policy_snap *cur, const struct policy_soa_timers *soa,
-			struct policy_snap **out)
+			const atomic_bool *cancel, struct policy_snap **out)
 {
 	uint32_t soa_off[POLICY_ZONES_MAX];
-	struct flat f = {.cur = cur};
+	struct flat f = {.cur = cur, .cancel = cancel};
 	const struct policy_snap *base = policy_snap_base(cur);
 	uint8_t *img = NULL;
 	uint64_t *filter = NULL;
@@ -642,12 +662,13 @@ int policy_snap_flatten(const struct policy_snap *cur, const struct policy_soa_t
 	ret = soa_timers(&f, soa, soa_off);
 	if (ret != C2W_OK)
 		goto done;
+	for (unsigned si = 0; si < f.nsrc && ret == C2W_OK; si++)
+		ret = mark(&f, si);
+	for (unsigned li = 1; li < f.nsrc && ret == C2W_OK; li++)
+		ret = kill(&f, li);
+	if (ret != C2W_OK)
+		goto done;
 	ret = C2W_ENOMEM;
-	for (unsigned si = 0; si < f.nsrc; si++)
-		if (mark(&f, si) != C2W_OK)
-			goto done;
-	for (unsigned li = 1; li < f.nsrc; li++)
-		kill(&f, li);
 	for (unsigned si = 0; si < f.nsrc; si++)
 		note_wild(&f, si);
 	f.keys_len = 1; /* offset 0: "empty slot" */

@@ -145,7 +145,8 @@ struct policy_snap {
 	uint64_t layer_rules; /* touched keys over all layers */
 	struct img_header hdr_own;
 	struct img_zone *zones_own;
-	atomic_uint refs; /* holders besides the first (incremental snapshots on this one) */
+	atomic_uint refs; /* holders besides the first (incremental snapshots on this one,
+			   policy_snap_hold()) */
 };
 
 /* The two filter bits of a slot hash, and its word. */

@@ -22,6 +22,7 @@
 #ifndef C2W_POLICY_POLICY_H
 #define C2W_POLICY_POLICY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -270,14 +271,22 @@ struct policy_soa_timers {
  * Answers, counts and served records are those of a full compile of the same records
  * (wildcard nodes included). The lifetimes ("expires=") carry over as they are.
  *
- * @param soa  NULL, or one entry per zone of @snap: the SOA timers its rewritten answers and
- *             served copy then carry (the names in the SOA stay as they were)
+ * Reads @snap only: it may run on any thread while others look up in @snap (hold it with
+ * policy_snap_hold() for that time).
+ *
+ * @param soa     NULL, or one entry per zone of @snap: the SOA timers its rewritten answers
+ *                and served copy then carry (the names in the SOA stay as they were)
+ * @param cancel  NULL, or a flag another thread may set: the work stops within 65,536 slots
  * @return C2W_OK (*out: a full snapshot, no layers), C2W_ENOMEM, C2W_ERANGE (too large for
- *         the format: recompile instead), C2W_EFULL (more layers than it folds)
+ *         the format: recompile instead), C2W_EFULL (more layers than it folds),
+ *         C2W_EAGAIN (@cancel was set; nothing made)
  */
 C2W_NODISCARD int policy_snap_flatten(const struct policy_snap *snap,
 				      const struct policy_soa_timers *soa,
-				      struct policy_snap **out);
+				      const atomic_bool *cancel, struct policy_snap **out);
+
+/** One more holder of @snap, from any thread: policy_snap_free() lets go of it. @return @snap */
+struct policy_snap *policy_snap_hold(const struct policy_snap *snap);
 
 /** Rules of zone @zone of @snap (after increments). */
 uint64_t policy_snap_zone_rules(const struct policy_snap *snap, size_t zone);

@@ -246,6 +246,14 @@ void policy_img_layers_release(struct img_layer *l)
 	}
 }
 
+struct policy_snap *policy_snap_hold(const struct policy_snap *snap)
+{
+	/* The count is not the snapshot's contents: a holder may be any thread. */
+	struct policy_snap *s = (struct policy_snap *)(uintptr_t)snap;
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
 void policy_snap_free(struct policy_snap *snap)
 {
 	if (snap == NULL)

@@ -45,6 +45,26 @@ def control_json(r, request):
     return json.loads(resp)
 
 
+def feeds_zone(r, name):
+    """Zone @name's object in the daemon's `feeds` control state."""
+    for z in control_json(r, "feeds")["zones"]:
+        if z["name"] == name:
+            return z
+    raise AssertionError("zone %s not in feeds state" % name)
+
+
+def wait_feeds_zone(r, name, pred, timeout=20.0, what="", every=0.1):
+    """Zone @name's feeds state once pred(state) holds; fails after @timeout seconds."""
+    deadline = time.monotonic() + timeout
+    z = None
+    while time.monotonic() < deadline:
+        z = feeds_zone(r, name)
+        if pred(z):
+            return z
+        time.sleep(every)
+    raise AssertionError("zone %s: %s not reached in %.0fs; state %r" % (name, what, timeout, z))
+
+
 def cli(*args, check=True, stdin=None, timeout=30):
     """Run `c2wall ARGS...`; returns CompletedProcess (text). Raises when check and rc != 0."""
     r = subprocess.run([cw.c2wall_bin()] + list(args), stdout=subprocess.PIPE,

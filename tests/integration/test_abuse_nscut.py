@@ -103,7 +103,7 @@ class Tarpit:
 
 
 def resolver(name, cap):
-    d = tempfile.mkdtemp(prefix="c2w-nscut-")
+    d = tempfile.mkdtemp(prefix="nscut-", dir=WORLD.tmp)  # removed with the world
     path = os.path.join(d, "ns.rpz")
     with open(path, "w") as f:
         f.write(POLICY)

@@ -60,22 +60,11 @@ def zone_text(zone, rules, prefix):
 
 
 def zone_state(name):
-    for z in eu.control_json(R, "feeds")["zones"]:
-        if z["name"] == name:
-            return z
-    raise AssertionError("zone %s not in feeds state" % name)
+    return eu.feeds_zone(R, name)
 
 
 def wait_state(name, pred, what, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    z = None
-    while time.monotonic() < deadline:
-        z = zone_state(name)
-        if pred(z):
-            return z
-        time.sleep(0.02)
-    raise AssertionError("zone %s: %s not reached in %.0fs; state %r"
-                         % (name, what, timeout, z))
+    return eu.wait_feeds_zone(R, name, pred, timeout, what, every=0.02)
 
 
 def setUpModule():

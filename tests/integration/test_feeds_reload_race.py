@@ -105,10 +105,7 @@ def zone_text():
 
 
 def zone_state(name=ZONE):
-    for z in eu.control_json(R, "feeds")["zones"]:
-        if z["name"] == name:
-            return z
-    raise AssertionError("zone %s not in feeds state" % name)
+    return eu.feeds_zone(R, name)
 
 
 def hzone_state():

@@ -116,22 +116,8 @@ class Named:
             cw._stop_proc(self.proc)
 
 
-def zone_state(r, name):
-    for z in eu.control_json(r, "feeds")["zones"]:
-        if z["name"] == name:
-            return z
-    raise AssertionError("zone %s not in feeds state" % name)
-
-
-def wait_state(r, name, pred, timeout=20.0, what=""):
-    deadline = time.monotonic() + timeout
-    z = None
-    while time.monotonic() < deadline:
-        z = zone_state(r, name)
-        if pred(z):
-            return z
-        time.sleep(0.1)
-    raise AssertionError("zone %s: %s not reached in %.0fs; state %r" % (name, what, timeout, z))
+zone_state = eu.feeds_zone
+wait_state = eu.wait_feeds_zone
 
 
 def xfr_out(r, name):

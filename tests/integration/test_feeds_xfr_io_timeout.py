@@ -124,10 +124,7 @@ zone:
 
 
 def zone_state(r, name=ZONE):
-    for z in eu.control_json(r, "feeds")["zones"]:
-        if z["name"] == name:
-            return z
-    raise AssertionError("zone %s not in feeds state" % name)
+    return eu.feeds_zone(r, name)
 
 
 def setUpModule():

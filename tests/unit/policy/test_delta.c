@@ -11,6 +11,9 @@
  * export with policy_export_delta()'s owners replaced by its records is the export of the
  * full compile (what c2wall as primary serves after an increment).
  */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "failmalloc.h"
 #include "policy/export.h"
 #include "test.h"
@@ -600,7 +603,7 @@ static void test_flatten(void)
 			cur = next;
 		}
 		struct policy_snap *flat = NULL;
-		CHECK_EQ(policy_snap_flatten(cur, NULL, &flat), C2W_OK);
+		CHECK_EQ(policy_snap_flatten(cur, NULL, NULL, &flat), C2W_OK);
 		if (flat == NULL)
 			break;
 		unsigned layers;
@@ -647,7 +650,7 @@ static void test_flatten_nodes(void)
 	const char *own[] = {"a.b.example.nd.", "c.d.example.nd."};
 	const char *rec = "c.d.example.nd. 60 IN CNAME rpz-passthru.\n";
 	CHECK_EQ(policy_snap_delta(s0, z0, 1, 0, rec, strlen(rec), own, 2, NULL, NULL, &s1), C2W_OK);
-	CHECK_EQ(policy_snap_flatten(s1, NULL, &flat), C2W_OK);
+	CHECK_EQ(policy_snap_flatten(s1, NULL, NULL, &flat), C2W_OK);
 	struct policy_zone_spec z1[1] = {
 	    rpz_zone("nd.", "$TTL 60\n@ SOA ns. h. 1 2 3 4 5\n*.example.nd. CNAME .\n"
 			    "c.d.example.nd. CNAME rpz-passthru.\n")};
@@ -667,7 +670,7 @@ static void test_flatten_nodes(void)
 	CHECK(len >= 20 && rd[len - 20 + 3] == 1); /* serial 1, as compiled */
 	struct policy_soa_timers soa = {.set = true, .v = {70000, 3600, 600, 86400, 30}};
 	struct policy_snap *flat2 = NULL;
-	CHECK_EQ(policy_snap_flatten(s1, &soa, &flat2), C2W_OK);
+	CHECK_EQ(policy_snap_flatten(s1, &soa, NULL, &flat2), C2W_OK);
 	CHECK(policy_snap_zone_soa(flat2, 0, &rd2, &len2, &ttl2));
 	CHECK_EQ(len2, len);
 	CHECK_EQ(ttl2, ttl);
@@ -698,7 +701,7 @@ static void test_flatten_protect(void)
 	const char *own[] = {"bad.example.pr.", "new.example.pr."};
 	const char *rec = "new.example.pr. 60 IN CNAME rpz-drop.\n";
 	CHECK_EQ(policy_snap_delta(s0, z, 1, 0, rec, strlen(rec), own, 2, &o, &rep, &s1), C2W_OK);
-	CHECK_EQ(policy_snap_flatten(s1, NULL, &flat), C2W_OK);
+	CHECK_EQ(policy_snap_flatten(s1, NULL, NULL, &flat), C2W_OK);
 	struct dns_query qp = mkq("a.isp.example.", DNS_TYPE_A), qo = mkq("a.other.example.", DNS_TYPE_A),
 			 qb = mkq("bad.example.", DNS_TYPE_A), qn = mkq("new.example.", DNS_TYPE_A);
 	struct policy_hit h;
@@ -735,7 +738,7 @@ static void test_flatten_oom(void)
 	unsigned long n;
 	for (n = 0; n < 10000 && ret != C2W_OK; n++) {
 		arm(n);
-		ret = policy_snap_flatten(cur, NULL, &flat);
+		ret = policy_snap_flatten(cur, NULL, NULL, &flat);
 		disarm();
 		if (ret != C2W_OK) {
 			CHECK_EQ(ret, C2W_ENOMEM);
@@ -759,6 +762,64 @@ static void test_flatten_oom(void)
 	}
 }
 
+struct fold_job {
+	struct policy_snap *from;
+	atomic_bool cancel;
+	struct policy_snap *flat;
+	int ret;
+};
+
+static void *fold_thread(void *arg)
+{
+	struct fold_job *j = arg;
+	j->ret = policy_snap_flatten(j->from, NULL, &j->cancel, &j->flat);
+	return NULL;
+}
+
+/* The daemon folds on its transfer thread while the workers look up in the same snapshot
+ * and the main thread lets go of it: a hold keeps it, the fold reads it only, and a set flag
+ * stops the fold with nothing made. */
+static void test_flatten_other_thread(void)
+{
+	specs_init();
+	model_reset();
+	struct policy_snap *cur = full_compile();
+	for (unsigned r = 0; r < 3; r++) {
+		struct policy_snap *next = NULL;
+		CHECK_EQ(round_apply(cur, 40, 9100 + r, NULL, &next), C2W_OK);
+		policy_snap_free(cur);
+		cur = next;
+	}
+	/* given up before it starts: EAGAIN, nothing made, nothing held */
+	struct fold_job j = {.from = policy_snap_hold(cur)};
+	CHECK(j.from == cur);
+	atomic_store(&j.cancel, true);
+	fold_thread(&j);
+	CHECK_EQ(j.ret, C2W_EAGAIN);
+	CHECK(j.flat == NULL);
+	/* on another thread while this one looks up in it, then lets go of its own reference */
+	atomic_store(&j.cancel, false);
+	pthread_t th;
+	CHECK_EQ(pthread_create(&th, NULL, fold_thread, &j), 0);
+	struct dns_query q = mkq("o17.example.dz.", DNS_TYPE_A);
+	struct policy_hit h;
+	for (unsigned i = 0; i < 20000; i++)
+		(void)policy_match_query(cur, &q, NULL, &h, NULL);
+	policy_snap_free(cur); /* the hold keeps it for the fold */
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	CHECK_EQ(j.ret, C2W_OK);
+	struct policy_snap *full = full_compile();
+	compare(j.flat, full);
+	policy_snap_free(full);
+	policy_snap_free(j.flat);
+	policy_snap_free(j.from);
+	for (unsigned i = 0; i < OWNERS; i++) {
+		free(model[i]);
+		model[i] = NULL;
+	}
+}
+
 TEST_MAIN(TEST(test_rounds_match_full_compile), TEST(test_delete_readd), TEST(test_guard_rails),
 	  TEST(test_layer_limit), TEST(test_rebase), TEST(test_flatten), TEST(test_flatten_nodes),
-	  TEST(test_flatten_protect), TEST(test_flatten_oom))
+	  TEST(test_flatten_protect), TEST(test_flatten_oom),
+	  TEST(test_flatten_other_thread))

@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: MIT
+"""The fold of increments into one full image runs on the transfer thread, not the main thread
+(issue 9; docs/policy.md "Merge", Flatten).
+
+A real Knot DNS `knotd` is the primary of two RPZ zones, A (200,000 rules) and B (10 rules),
+changed by dynamic updates; every update reaches c2wall as an IXFR applied as an increment. One
+update of B and then updates of A stack 16 layers of two zones: the merge is a flatten, one full
+image made from the images. Checked:
+
+- While the fold runs (the `feeds` state says `folding`), the main thread keeps answering
+  control requests: a client asking `feeds` every 5 ms sees `folding` true in several answers,
+  each in well under the fold's own time; the log names the transfer thread, `merges` counts
+  the fold, and every name answers as the last version says afterwards.
+- A reload while a fold runs stops the fold (the log says it was given up, `merges` does not
+  count it); the reload's full compile is what runs, the answers are right, and the next
+  update goes in as an increment again.
+"""
+
+import os
+import re
+import threading
+import time
+import unittest
+
+import c2w_world as cw
+import events_util as eu
+from c2w_world import rrset_values, describe
+from knot_util import KnotPrimary, tsig_keygen
+from xfr_primary import notify
+
+ZA = "a.fold.example."
+ZB = "b.fold.example."
+RULES_A = 200000
+RULES_B = 10
+
+WORLD = R = KNOT = None
+SERIAL = {}
+GONE = [1]  # the next rule of the full compile an update deletes
+EXPECT = {}  # qname -> expected A value, or None (NXDOMAIN rule)
+
+
+def zone_text(zone, rules, prefix):
+    lines = ["$ORIGIN %s" % zone, "$TTL 300",
+             "@ SOA ns.%s hostmaster.%s 1 3600 600 86400 300" % (zone, zone), "@ NS localhost."]
+    for i in range(rules):
+        if i % 1000 == 0:  # a local-data A now and then, the rest NXDOMAIN
+            lines.append("%s%06d.example.test A 10.9.%d.%d" % (prefix, i, i // 250000,
+                                                              (i // 1000) % 250))
+        else:
+            lines.append("%s%06d.example.test CNAME ." % (prefix, i))
+    return "\n".join(lines) + "\n"
+
+
+def zone_state(name):
+    return eu.feeds_zone(R, name)
+
+
+def wait_state(name, pred, what, timeout=60.0):
+    return eu.wait_feeds_zone(R, name, pred, timeout, what, every=0.02)
+
+
+def setUpModule():
+    global WORLD, R, KNOT
+    WORLD = cw.World(sign=False).start()
+    tmp = os.path.join(WORLD.tmp, "fold")
+    os.makedirs(tmp)
+    key_path, secret = tsig_keygen(tmp, "fold-key")
+    port = cw.free_port()
+    rport = cw.free_port()
+
+    def zconf(name):
+        return {"name": name, "primaries": ["127.0.0.1@%d" % port], "tsig-key-file": key_path,
+                "notify-interval": "0s", "refresh-min": "1h"}
+    R = cw.make_resolver(WORLD, kind="c2wall", mode="recursive", validate=False,
+                         listen=("127.0.0.1", rport),
+                         extra={"policy": {"state-dir": os.path.join(tmp, "state"),
+                                           "zones": [zconf(ZA), zconf(ZB)]}})
+    KNOT = KnotPrimary(os.path.join(tmp, "knot"), port,
+                       [(ZA, zone_text(ZA, RULES_A, "a")), (ZB, zone_text(ZB, RULES_B, "b"))],
+                       "fold-key", "hmac-sha256", secret, notify_port=rport)
+    KNOT.start()
+    R.start()
+    for zone in (ZA, ZB):
+        SERIAL[zone] = 2
+
+
+def tearDownModule():
+    try:
+        if R is not None:
+            assert R.stop() == 0
+    finally:
+        if KNOT is not None:
+            KNOT.stop()
+        WORLD.stop()
+
+
+def answer_of(qname):
+    m = R.udp(qname, "A")
+    vals = rrset_values(m, "answer", qname, "A")
+    return (vals[0] if len(vals) == 1 and vals[0].startswith("10.") else None), m
+
+
+class Poller(threading.Thread):
+    """Asks `feeds` every 5 ms (at most 4,000 times) and keeps, per answer, how long it took
+    and whether zone A was folding; with @on_fold, calls it once at the first such answer."""
+
+    def __init__(self, on_fold=None):
+        super().__init__()
+        self.stop = threading.Event()
+        self.seen = []  # (seconds the answer took, folding)
+        self.on_fold = on_fold
+        self.error = None
+
+    def run(self):
+        try:
+            for _ in range(4000):
+                if self.stop.is_set():
+                    return
+                t0 = time.monotonic()
+                zones = eu.control_json(R, "feeds")["zones"]
+                took = time.monotonic() - t0
+                folding = any(z["name"] == ZA and z["folding"] for z in zones)
+                self.seen.append((took, folding))
+                if folding and self.on_fold is not None:
+                    f, self.on_fold = self.on_fold, None
+                    f()
+                time.sleep(0.005)
+        except Exception as e:  # reported by the test
+            self.error = e
+
+
+class TestFold(unittest.TestCase):
+    def _round(self, zone, lines, model):
+        before = zone_state(zone)
+        KNOT.update(zone, lines)
+        notify(R.addr, R.port, zone)  # at once; Knot's own NOTIFY comes about a second later
+        EXPECT.update(model)
+        serial = SERIAL[zone]
+        SERIAL[zone] += 1
+        z = wait_state(zone, lambda z: z["serial"] >= serial and
+                       z["incremental"] > before["incremental"], "serial %d in force" % serial)
+        self.assertEqual(z["last_apply"], "incremental", z)
+
+    def _stack_until(self, tag, done):
+        """One update of B, then updates of A until done(state of A) or 30 of them."""
+        self._round(ZB, ["update add %s.example.test.%s 300 A 10.7.5.1" % (tag, ZB)],
+                    {"%s.example.test." % tag: "10.7.5.1"})
+        for r in range(30):
+            name = "%s-%02d.example.test." % (tag, r)
+            gone = "a%06d.example.test." % GONE[0]  # a rule of the full compile goes
+            GONE[0] += 7
+            self._round(ZA, ["update add %s%s 300 A 10.7.6.%d" % (name, ZA, r + 1),
+                             "update delete %s%s" % (gone, ZA)],
+                        {name: "10.7.6.%d" % (r + 1), gone: None})
+            if done(zone_state(ZA)):
+                return
+        self.fail("%s: the layers were not merged after 30 updates: %r" % (tag, zone_state(ZA)))
+
+    def _check(self):
+        bad = []
+        for qname, want in sorted(EXPECT.items()):
+            got, m = answer_of(qname)
+            if got != want:
+                bad.append((qname, want, got, describe(m)))
+        self.assertEqual(bad[:5], [], "%d names answer otherwise than the last version"
+                         % len(bad))
+        # untouched rules of the full compile: a local-data A and an NXDOMAIN
+        self.assertEqual(answer_of("a001000.example.test.")[0], "10.9.0.1")
+        self.assertEqual(answer_of("a199999.example.test.")[1].rcode(), 3)
+
+    def test_1_fold_off_the_main_thread(self):
+        wait_state(ZA, lambda z: z["has_copy"] and z["rules"] == RULES_A, "first copy")
+        wait_state(ZB, lambda z: z["has_copy"], "first copy")
+        p = Poller()
+        p.start()
+        try:
+            self._stack_until("one", lambda z: z["merges"] >= 1)
+        finally:
+            p.stop.set()
+            p.join(60)
+        self.assertIsNone(p.error)
+        z = zone_state(ZA)
+        self.assertEqual(z["merges"], 1, z)
+        self.assertFalse(z["folding"], z)
+        log = R.stderr_text()
+        self.assertRegex(log, r"zone %s: folding 16 layers \(\d+ rules\) into the full image on "
+                         r"the transfer thread" % re.escape(ZA))
+        m = re.search(r"zone %s: increments folded into the full image, ([0-9.]+) ms"
+                      % re.escape(ZA), log)
+        self.assertIsNotNone(m, log[-3000:])
+        fold_ms = float(m.group(1))
+        during = [took for took, folding in p.seen if folding]
+        print("fold: %.1f ms; %d control answers during it, slowest %.1f ms; slowest of all "
+              "%d: %.1f ms" % (fold_ms, len(during), 1000 * max(during, default=0),
+                               len(p.seen), 1000 * max(t for t, _ in p.seen)))
+        # Answered while the fold ran: impossible had it run on the main thread.
+        self.assertGreaterEqual(len(during), 2, (fold_ms, p.seen[-20:]))
+        self.assertLess(max(during), max(0.1, fold_ms / 1000 / 2), (fold_ms, during))
+        self.assertNotIn("merged into a full compile", log)
+        self._check()
+
+    def test_2_reload_stops_a_fold(self):
+        wait_state(ZA, lambda z: z["has_copy"], "first copy")
+        merges = zone_state(ZA)["merges"]
+        replies = []
+        for attempt in range(3):
+            p = Poller(on_fold=lambda: replies.append(eu.control(R, "reload", timeout=120)))
+            p.start()
+            try:
+                self._stack_until("re%d" % attempt,
+                                  lambda z: z["merges"] > merges or
+                                  R.stderr_text().count("folding the increments given up") > 0)
+                deadline = time.monotonic() + 60
+                while not replies and time.monotonic() < deadline and p.is_alive():
+                    time.sleep(0.01)
+            finally:
+                p.stop.set()
+                p.join(120)
+            self.assertIsNone(p.error)
+            if zone_state(ZA)["merges"] == merges:
+                break
+            merges = zone_state(ZA)["merges"]  # the fold ended before the reload: again
+        self.assertTrue(replies and replies[0].startswith("ok"), replies)
+        print("reload during the fold: attempt %d" % attempt)
+        log = R.stderr_text()
+        self.assertIn("zone %s: folding the increments given up for a reload" % ZA, log)
+        z = wait_state(ZA, lambda z: not z["folding"], "fold over")
+        self.assertEqual(z["merges"], merges, z)
+        self.assertEqual(z["rules"], RULES_A, z)  # each update of A adds one, deletes one
+        self._check()
+        # The next update goes in as an increment over the reload's full compile.
+        self._round(ZA, ["update add after.example.test.%s 300 A 10.7.7.1" % ZA],
+                    {"after.example.test.": "10.7.7.1"})
+        self._check()
+
+
+if __name__ == "__main__":
+    unittest.main()
