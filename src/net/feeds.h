@@ -46,51 +46,57 @@ enum net_feeds_merge {
 	NET_FEEDS_MERGE_FULL,   /* one full image again: folded from the images, or recompiled */
 };
 
-/** The two steps of a flatten around the work itself, which the transfer thread does
- *  (net_feeds_delta_io.flatten). */
-enum net_feeds_flat {
-	NET_FEEDS_FLAT_NONE,
-	NET_FEEDS_FLAT_BEGIN, /* hold the running policy (@flat_from out), its zones' @soa out */
-	NET_FEEDS_FLAT_SWAP,  /* put @flat in force if the running policy is still @flat_from */
+/** The two steps of a policy change around the build itself, which the transfer thread does
+ *  (net_feeds_delta_io.step): an increment, a rebase or a flatten. */
+enum net_feeds_step {
+	NET_FEEDS_STEP_BEGIN = 1, /* hold the running policy (@from out), say what the build needs */
+	NET_FEEDS_STEP_SWAP,      /* put @built in force if the running policy is still @from */
 };
 
 /** In and out of the delta callback. */
 struct net_feeds_delta_io {
+	enum net_feeds_step step;
 	/* in: the records and owners are every owner touched since the full compile of
 	 * generation @gen, to be applied over that compile alone (replacing its layers) */
 	bool rebase;
-	/* in: no records; a step of folding the running policy's layers into one full image
-	 * from the images (policy_snap_flatten()), the answers unchanged: BEGIN fills
-	 * @flat_from (a hold, the transfer thread lets go of it) and @soa (room for
-	 * POLICY_ZONES_MAX, one per zone of @flat_from); SWAP takes @flat (NULL after the call),
-	 * C2W_ENOENT if the running policy changed since BEGIN */
-	enum net_feeds_flat flatten;
-	struct policy_snap *flat_from, *flat;
+	/* in: no records; fold the running policy's layers into one full image from the images
+	 * (policy_snap_flatten()), the answers unchanged */
+	bool flatten;
+	/* BEGIN out: a hold on the running policy (the transfer thread lets go of it); SWAP in:
+	 * the same */
+	struct policy_snap *from;
+	/* SWAP in: the new policy, taken (NULL after the call); @built_rules: its rules per zone
+	 * of the running config (an increment, a rebase) */
+	struct policy_snap *built;
+	const uint64_t *built_rules;
+	/* BEGIN, an increment or a rebase: out, the config and the files (room for
+	 * POLICY_ZONES_MAX) net_policy_delta() builds with; the config lives until the next
+	 * net_feeds_settle() returns, which waits for the build */
+	const struct c2w_config *cfg;
+	const char **files;
+	/* BEGIN, a flatten: out, the SOA timers per zone of @from (room for POLICY_ZONES_MAX) */
 	struct policy_soa_timers *soa;
 	/* in with @rebase; out: the generation of the full compile the running policy stands
 	 * on (it changes with every full compile, never with an increment or a rebase) */
 	uint64_t gen;
-	enum net_feeds_merge merge; /* out */
+	enum net_feeds_merge merge; /* SWAP out */
 };
 
 /**
- * Main thread: apply an IXFR of zone @zone (index in the running config) as an increment over
- * the running policy (policy_snap_delta()) and swap it in; or, with @io->rebase, replace the
- * running policy's layers with one made of every owner they touched; or, with @io->flatten,
- * a step of folding them into one full image (the fold itself runs on the transfer thread).
+ * Main thread: a step of a policy change the transfer thread builds (net_feeds_step): an IXFR
+ * of zone @zone (index in the running config) as an increment over the running policy; with
+ * @io->rebase, the running policy's layers replaced with one made of every owner they
+ * touched; with @io->flatten, the layers folded into one full image.
  *
- * @param records    RPZ text: every record the changed owners have in the new copy
- * @param owners     the changed owner names (absolute, lower case)
- * @param rules      out: rules per zone of the running config
- * @param io         see struct net_feeds_delta_io
- * @return C2W_OK in force; C2W_EFULL or C2W_EINVAL: cannot be applied as an increment (take
- *         the full path); C2W_ENOENT (rebase, flatten): the running policy no longer stands
- *         on compile @io->gen (rebase), has no layers (flatten BEGIN) or is no longer the
- *         one held (flatten SWAP), nothing done; anything
- *         else: refused, the old policy stays
+ * @param rules  out: rules per zone of the running config (after the step)
+ * @param io     see struct net_feeds_delta_io
+ * @return C2W_OK; C2W_EINVAL: cannot be applied as an increment (take the full path);
+ *         C2W_ENOENT: BEGIN, the running policy no longer stands on compile @io->gen
+ *         (rebase) or has no layers (flatten); SWAP, the running policy is no longer @from
+ *         (nothing done: build again, or not at all); anything else: refused, the old policy
+ *         stays
  */
-typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, const char *records, size_t len,
-				  const char *const *owners, size_t count, uint64_t *rules,
+typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, uint64_t *rules,
 				  struct net_feeds_delta_io *io);
 
 /**
@@ -101,10 +107,6 @@ typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, const char *records, s
  */
 C2W_NODISCARD int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
 				net_feeds_apply_cb apply, void *ctx, struct net_feeds **out);
-
-/** Main thread, inside the delta callback: the new policy is built, the swap begins (for
- *  the stage times of the "in force" log line). */
-void net_feeds_note_built(struct net_feeds *f);
 
 /** Apply IXFRs as increments through @cb (main thread); without it every copy is compiled
  *  in full. Call before net_feeds_start(). */

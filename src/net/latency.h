@@ -25,6 +25,9 @@ struct net_latency {
 /** Count @n answers that each took @us microseconds. */
 void net_latency_observe(struct net_latency *l, uint64_t us, uint64_t n);
 
+/** Another thread's copy of @l while its worker writes it: each field a relaxed load. */
+void net_latency_copy(struct net_latency *out, const struct net_latency *l);
+
 /** @into += @from, bucket by bucket. */
 void net_latency_add(struct net_latency *into, const struct net_latency *from);
 

@@ -647,8 +647,8 @@ static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
  * rebase: every owner they touched, compiled again over the full image alone, O(touched)
  * memory) while all layers are of one zone and the keys they touched stay within the same
  * bound (the feeds keep those owners' records until a full compile: bounded so); otherwise
- * the layers are flattened into one full image from the images (flat_begin(); a full compile
- * from the copies only if that fails). docs/policy.md "Increments". */
+ * the layers are flattened into one full image from the images (policy_snap_flatten(); a
+ * full compile from the copies only if that fails). docs/policy.md "Increments". */
 #define MERGE_LAYERS 16
 #define MERGE_KEYS   65536
 _Static_assert(POLICY_ZONES_MAX <= 64, "layer_zones has a bit per zone");
@@ -678,89 +678,67 @@ static void snap_rules(struct net_server *srv, const struct policy_snap *snap, u
 		rules[i] = files[i] != NULL ? policy_snap_zone_rules(snap, n++) : 0;
 }
 
-/* A fold of the running policy's layers into one full image begins (the answers stay as they
- * are): the transfer thread gets a hold on the running policy and the SOA timers of each zone
- * of it, and builds the image itself (policy_snap_flatten()) while this thread goes on. */
-static int flat_begin(struct net_server *srv, uint64_t *rules, struct net_feeds_delta_io *io)
+/* A change the transfer thread builds begins: it gets a hold on the running policy, and for a
+ * flatten the SOA timers of each zone of it (the layers never carried them), for an increment
+ * or a rebase the config and files net_policy_delta() needs. A rebase applies the owners every
+ * layer touched over the full compile the layers stand on: only while that is still so. */
+static int change_begin(struct net_server *srv, size_t zone, uint64_t *rules,
+			struct net_feeds_delta_io *io)
 {
 	unsigned layers;
 	uint64_t keys;
 	policy_snap_delta_size(srv->snap, &layers, &keys);
-	if (layers == 0)
-		return C2W_ENOENT;
-	/* The snapshot's zones are the config's that have a copy, in order; the transferred ones
-	 * get the SOA timers of their copy in force (the layers never carried them). */
 	const char *files[POLICY_ZONES_MAX];
 	net_feeds_files(srv->feeds, srv->cfg, files);
-	size_t n = 0;
-	for (size_t i = 0; i < srv->cfg->policy.zone_count && n < POLICY_ZONES_MAX; i++)
-		if (files[i] != NULL) {
-			io->soa[n].set = net_feeds_zone_soa(srv->feeds, srv->cfg->policy.zones[i].name,
-							    io->soa[n].v);
-			n++;
-		}
-	if (n != policy_snap_zone_count(srv->snap))
-		return C2W_EINVAL;
-	snap_rules(srv, srv->snap, rules); /* as they are */
-	io->flat_from = policy_snap_hold(srv->snap);
-	return C2W_OK;
-}
-
-/* The folded image in force, if the running policy is still the one it was made from (a
- * reload meanwhile made a new one: C2W_ENOENT). The served zones keep their versions, a new
- * generation starts (note_snap()). */
-static int flat_swap(struct net_server *srv, uint64_t *rules, struct net_feeds_delta_io *io)
-{
-	struct policy_snap *snap = io->flat;
-	io->flat = NULL; /* ours */
-	if (snap == NULL)
-		return C2W_EINVAL;
-	if (srv->snap != io->flat_from) { /* held since BEGIN: no other can have its address */
-		policy_snap_free(snap);
-		return C2W_ENOENT;
-	}
-	snap_rules(srv, snap, rules);
-	return swap_policy(srv, snap, true);
-}
-
-/* An IXFR as an increment over the running policy: same guard rails as a reload. A rebase
- * applies the owners every layer touched over the full compile the layers stand on. */
-static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
-		       const char *const *owners, size_t count, uint64_t *rules,
-		       struct net_feeds_delta_io *io)
-{
-	struct net_server *srv = ctx;
-	const char *files[POLICY_ZONES_MAX];
-	struct policy_snap *snap = NULL;
-	char err[512];
-	io->merge = NET_FEEDS_MERGE_NONE;
-	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
-		return C2W_EINVAL;
-	if (io->flatten == NET_FEEDS_FLAT_BEGIN)
-		return flat_begin(srv, rules, io);
-	if (io->flatten == NET_FEEDS_FLAT_SWAP)
-		return flat_swap(srv, rules, io);
-	const struct policy_snap *over = srv->snap;
-	if (io->rebase) {
-		over = policy_snap_base(srv->snap);
-		if (io->gen != srv->snap_gen || over == srv->snap ||
-		    srv->layer_zones != (uint64_t)1 << zone) {
+	if (io->flatten) {
+		if (layers == 0)
+			return C2W_ENOENT;
+		/* The snapshot's zones are the config's that have a copy, in order. */
+		size_t n = 0;
+		for (size_t i = 0; i < srv->cfg->policy.zone_count && n < POLICY_ZONES_MAX; i++)
+			if (files[i] != NULL) {
+				io->soa[n].set = net_feeds_zone_soa(
+				    srv->feeds, srv->cfg->policy.zones[i].name, io->soa[n].v);
+				n++;
+			}
+		if (n != policy_snap_zone_count(srv->snap))
+			return C2W_EINVAL;
+	} else {
+		if (io->rebase && (io->gen != srv->snap_gen || layers == 0 ||
+				   srv->layer_zones != (uint64_t)1 << zone)) {
 			io->gen = srv->snap_gen;
 			return C2W_ENOENT; /* folded already by a full compile, or not ours alone */
 		}
+		memcpy(io->files, files, srv->cfg->policy.zone_count * sizeof(*files));
+		io->cfg = srv->cfg;
 	}
-	net_feeds_files(srv->feeds, srv->cfg, files);
-	int ret = net_policy_delta(srv->cfg, files, over, zone, records, len, owners, count,
-				   io->rebase, rules, &snap, err, sizeof(err));
-	if (ret != C2W_OK) {
-		if (ret != C2W_EFULL && ret != C2W_EINVAL)
-			c2w_log_err("feeds: %s refused (%s); the running policy stays",
-				    io->rebase ? "rebase" : "increment", err);
-		return ret;
+	snap_rules(srv, srv->snap, rules); /* as they are */
+	io->from = policy_snap_hold(srv->snap);
+	return C2W_OK;
+}
+
+/* What the transfer thread built, in force, if the running policy is still the one it was
+ * built over (a reload or an expiry rebuild meanwhile made a new one: C2W_ENOENT). A rebase or
+ * a flatten answers as the layers did: the served zones keep their versions. A flatten starts
+ * a new generation (note_snap()). */
+static int change_swap(struct net_server *srv, size_t zone, uint64_t *rules,
+		       struct net_feeds_delta_io *io)
+{
+	struct policy_snap *snap = io->built;
+	io->built = NULL; /* ours */
+	if (snap == NULL)
+		return C2W_EINVAL;
+	if (srv->snap != io->from) { /* held since BEGIN: no other can have its address */
+		policy_snap_free(snap);
+		io->gen = srv->snap_gen;
+		return C2W_ENOENT;
 	}
-	net_feeds_note_built(srv->feeds);
-	ret = swap_policy(srv, snap, io->rebase);
-	if (ret != C2W_OK)
+	if (io->flatten || io->built_rules == NULL)
+		snap_rules(srv, snap, rules);
+	else
+		memcpy(rules, io->built_rules, srv->cfg->policy.zone_count * sizeof(*rules));
+	int ret = swap_policy(srv, snap, io->rebase || io->flatten);
+	if (ret != C2W_OK || io->flatten)
 		return ret;
 	srv->layer_zones |= (uint64_t)1 << zone;
 	if (io->rebase) {
@@ -770,6 +748,21 @@ static int apply_delta(void *ctx, size_t zone, const char *records, size_t len,
 	io->gen = srv->snap_gen;
 	io->merge = merge_kind(srv, zone);
 	return C2W_OK;
+}
+
+/* The feeds' policy changes (an IXFR as an increment, a rebase, a flatten): the transfer
+ * thread builds them, this thread only begins and swaps; same guard rails as a reload. */
+static int apply_delta(void *ctx, size_t zone, uint64_t *rules, struct net_feeds_delta_io *io)
+{
+	struct net_server *srv = ctx;
+	io->merge = NET_FEEDS_MERGE_NONE;
+	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
+		return C2W_EINVAL;
+	if (io->step == NET_FEEDS_STEP_BEGIN)
+		return change_begin(srv, zone, rules, io);
+	if (io->step == NET_FEEDS_STEP_SWAP)
+		return change_swap(srv, zone, rules, io);
+	return C2W_EINVAL;
 }
 
 static int start_workers(struct net_server *srv)

@@ -1578,7 +1578,7 @@ uint64_t net_worker_heartbeat(const struct net_worker *w)
 
 void net_worker_latency(const struct net_worker *w, struct net_latency *out)
 {
-	*out = w->lat;
+	net_latency_copy(out, &w->lat);
 }
 
 void net_worker_counters(const struct net_worker *w, struct net_counters *out)

@@ -74,6 +74,29 @@ class KnotPrimary:
         if r.returncode != 0:
             raise AssertionError("knsupdate failed: %s" % r.stdout)
 
+    def transaction(self, zone, unset, add):
+        """One change of @zone through knotd's control socket (python3-libknot), of any size:
+        @unset owners (relative) lose every record, @add lines "owner TYPE data" (relative)
+        are added with TTL 300. Knot makes it one new serial, sent as one IXFR."""
+        import libknot.control
+        k = libknot.control.KnotCtl()
+        k.connect(os.path.join(self.dir, "knot.sock"))
+        k.set_timeout(120)
+        try:
+            def cmd(**kw):
+                k.send_block(**kw)
+                return k.receive_block()
+            cmd(cmd="zone-begin", zone=zone)
+            for owner in unset:
+                cmd(cmd="zone-unset", zone=zone, owner=owner)
+            for line in add:
+                owner, rtype, data = line.split(None, 2)
+                cmd(cmd="zone-set", zone=zone, owner=owner, ttl="300", rtype=rtype, data=data)
+            cmd(cmd="zone-commit", zone=zone)
+            k.send(libknot.control.KnotCtlType.END)
+        finally:
+            k.close()
+
     def stop(self):
         if self.proc is not None:
             cw._stop_proc(self.proc)

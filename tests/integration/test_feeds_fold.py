@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""The fold of increments into one full image runs on the transfer thread, not the main thread
-(issue 9; docs/policy.md "Merge", Flatten).
+"""Policy changes from the feeds are built on the transfer thread, not the main thread: the fold
+of increments into one full image and the increments themselves (issue 9; docs/policy.md
+"Merge", "Where the time goes").
 
 A real Knot DNS `knotd` is the primary of two RPZ zones, A (200,000 rules) and B (10 rules),
 changed by dynamic updates; every update reaches c2wall as an IXFR applied as an increment. One
@@ -14,6 +15,9 @@ image made from the images. Checked:
 - A reload while a fold runs stops the fold (the log says it was given up, `merges` does not
   count it); the reload's full compile is what runs, the answers are right, and the next
   update goes in as an increment again.
+- An IXFR of 40,000 changes (one transaction on Knot's control socket) is built on the
+  transfer thread too: the main thread answers `feeds` during the build (`building` true),
+  and the changed names answer as the new version says.
 """
 
 import os
@@ -102,12 +106,14 @@ def answer_of(qname):
 
 class Poller(threading.Thread):
     """Asks `feeds` every 5 ms (at most 4,000 times) and keeps, per answer, how long it took
-    and whether zone A was folding; with @on_fold, calls it once at the first such answer."""
+    and whether zone A was folding (building); with @on_fold, calls it once at the first
+    answer that says folding."""
 
     def __init__(self, on_fold=None):
         super().__init__()
         self.stop = threading.Event()
         self.seen = []  # (seconds the answer took, folding)
+        self.building = []  # seconds the answers that said "building" took
         self.on_fold = on_fold
         self.error = None
 
@@ -120,6 +126,8 @@ class Poller(threading.Thread):
                 zones = eu.control_json(R, "feeds")["zones"]
                 took = time.monotonic() - t0
                 folding = any(z["name"] == ZA and z["folding"] for z in zones)
+                if any(z["name"] == ZA and z["building"] for z in zones):
+                    self.building.append(took)
                 self.seen.append((took, folding))
                 if folding and self.on_fold is not None:
                     f, self.on_fold = self.on_fold, None
@@ -231,6 +239,44 @@ class TestFold(unittest.TestCase):
         # The next update goes in as an increment over the reload's full compile.
         self._round(ZA, ["update add after.example.test.%s 300 A 10.7.7.1" % ZA],
                     {"after.example.test.": "10.7.7.1"})
+        self._check()
+
+    def test_3_increment_built_off_the_main_thread(self):
+        """40,000 changes in one IXFR: its layer is built on the transfer thread while the
+        main thread answers control requests (`building` true in its answers)."""
+        before = wait_state(ZA, lambda z: z["has_copy"], "first copy")
+        gone = ["a%06d.example.test" % i for i in range(100000, 120000)]
+        new = ["big%05d.example.test A 10.6.%d.%d" % (i, i // 250, i % 250)
+               for i in range(20000)]
+        p = Poller()
+        p.start()
+        try:
+            KNOT.transaction(ZA, gone, new)
+            notify(R.addr, R.port, ZA)
+            serial = before["serial"] + 1
+            z = wait_state(ZA, lambda z: z["serial"] >= serial and
+                           z["incremental"] > before["incremental"], "serial %d" % serial)
+        finally:
+            p.stop.set()
+            p.join(60)
+        self.assertIsNone(p.error)
+        SERIAL[ZA] = z["serial"] + 1
+        self.assertEqual(z["last_apply"], "incremental", z)
+        self.assertEqual(z["rules"], before["rules"], z)  # 20,000 out, 20,000 in
+        for g in gone:
+            EXPECT[g + "."] = None
+        for i in range(0, 20000, 97):
+            EXPECT["big%05d.example.test." % i] = "10.6.%d.%d" % (i // 250, i % 250)
+        m = re.search(r"zone %s: serial %d .* in force \(incremental, [0-9.]+ ms after the "
+                      r"transfer: .* ([0-9.]+) ms build, " % (re.escape(ZA), z["serial"]),
+                      R.stderr_text())
+        self.assertIsNotNone(m)
+        build_ms = float(m.group(1))
+        print("increment of 40,000 changes: %.1f ms build; %d control answers during it, "
+              "slowest %.1f ms" % (build_ms, len(p.building),
+                                   1000 * max(p.building, default=0)))
+        self.assertGreaterEqual(len(p.building), 2, build_ms)
+        self.assertLess(max(p.building), max(0.1, build_ms / 1000 / 2), (build_ms, p.building))
         self._check()
 
 
