@@ -12,6 +12,17 @@ KNSUPDATE = "/usr/bin/knsupdate"
 TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
 
 
+def rpz_zone_text(zone, rules, prefix, digits, every, addr):
+    """An RPZ zone @zone of @rules rules, owners "<prefix><i, @digits wide>.example.test": every
+    @every-th a local-data A of addr(i) (a visible answer), the rest NXDOMAIN."""
+    lines = ["$ORIGIN %s" % zone, "$TTL 300",
+             "@ SOA ns.%s hostmaster.%s 1 3600 600 86400 300" % (zone, zone), "@ NS localhost."]
+    for i in range(rules):
+        owner = "%s%0*d.example.test" % (prefix, digits, i)
+        lines.append("%s A %s" % (owner, addr(i)) if i % every == 0 else "%s CNAME ." % owner)
+    return "\n".join(lines) + "\n"
+
+
 def tsig_keygen(directory, name, alg="hmac-sha256"):
     """A BIND key file <directory>/<name>.key; returns (path, secret)."""
     text = cw.run([TSIG_KEYGEN, "-a", alg, name])

@@ -29,7 +29,7 @@ import unittest
 import c2w_world as cw
 import events_util as eu
 from c2w_world import rrset_values, describe
-from knot_util import KnotPrimary, tsig_keygen
+from knot_util import KnotPrimary, rpz_zone_text, tsig_keygen
 from xfr_primary import notify
 
 ZA = "a.fold.example."
@@ -44,15 +44,8 @@ EXPECT = {}  # qname -> expected A value, or None (NXDOMAIN rule)
 
 
 def zone_text(zone, rules, prefix):
-    lines = ["$ORIGIN %s" % zone, "$TTL 300",
-             "@ SOA ns.%s hostmaster.%s 1 3600 600 86400 300" % (zone, zone), "@ NS localhost."]
-    for i in range(rules):
-        if i % 1000 == 0:  # a local-data A now and then, the rest NXDOMAIN
-            lines.append("%s%06d.example.test A 10.9.%d.%d" % (prefix, i, i // 250000,
-                                                              (i // 1000) % 250))
-        else:
-            lines.append("%s%06d.example.test CNAME ." % (prefix, i))
-    return "\n".join(lines) + "\n"
+    return rpz_zone_text(zone, rules, prefix, 6, 1000,
+                         lambda i: "10.9.%d.%d" % (i // 250000, (i // 1000) % 250))
 
 
 def zone_state(name):

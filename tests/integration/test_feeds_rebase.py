@@ -33,7 +33,7 @@ import dns.rdatatype
 import c2w_world as cw
 import events_util as eu
 from c2w_world import rrset_values, describe
-from knot_util import KnotPrimary, tsig_keygen
+from knot_util import KnotPrimary, rpz_zone_text, tsig_keygen
 from xfr_primary import notify
 ZA = "a.rebase.example."
 ZB = "b.rebase.example."
@@ -48,15 +48,7 @@ WILD = {"v": None}  # the A value under *.wild.example.test
 
 
 def zone_text(zone, rules, prefix):
-    lines = ["$ORIGIN %s" % zone, "$TTL 300",
-             "@ SOA ns.%s hostmaster.%s 1 3600 600 86400 300" % (zone, zone), "@ NS localhost."]
-    for i in range(rules):
-        # every tenth a local-data A (a visible answer), the rest NXDOMAIN
-        if i % 10 == 0:
-            lines.append("%s%04d.example.test A 10.8.%d.%d" % (prefix, i, i // 250, i % 250))
-        else:
-            lines.append("%s%04d.example.test CNAME ." % (prefix, i))
-    return "\n".join(lines) + "\n"
+    return rpz_zone_text(zone, rules, prefix, 4, 10, lambda i: "10.8.%d.%d" % (i // 250, i % 250))
 
 
 def zone_state(name):
