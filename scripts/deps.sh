@@ -24,8 +24,8 @@ PKGS=(
   # metrics checks: promtool and a real scraping server; the dashboard's charts (served
   # from /usr/share/javascript at run time, tested in chromium)
   prometheus libjs-chart.js
-  # benchmarks (bench/): dnsperf and the peers we compare with; bench/ixfr.py --via-ctl
-  # changes the primary through Knot's control socket (python3-libknot)
+  # benchmarks (bench/): dnsperf and the peers we compare with; bench/ixfr.py --via-ctl and
+  # test_feeds_fold.py change the primary through Knot's control socket (python3-libknot)
   dnsperf pdns-recursor knot-resolver dnsdist python3-libknot
 )
 

@@ -140,8 +140,8 @@ struct net_feeds {
 	const struct fdelta *req_delta; /* an increment instead of a rebuild */
 	struct net_feeds_delta_io req_io;
 	int req_result;
-	/* Where the time of the last increment went (monotonic µs; main thread sets the last
-	 * three while the transfer thread waits): in the "in force" log line. */
+	/* Where the time of the last request went (monotonic µs; the main thread sets the last
+	 * two while the transfer thread waits): in the "in force" log line. */
 	int64_t req_sent_us, req_pick_us, req_done_us;
 };
 
@@ -154,7 +154,7 @@ struct xfr_times {
 	int64_t rec_us;    /* the changed owners' records collected */
 	int64_t in_force_us;
 	int64_t rx_cpu_us, copy_cpu_us, rec_cpu_us; /* receive (the whole of it), copy, records */
-	/* the increment's request to the main thread (copied before a merge makes another) */
+	/* the increment's build (build_change()): BEGIN sent and taken, built, in force */
 	int64_t sent_us, pick_us, built_us, done_us, build_cpu_us;
 };
 
@@ -1068,12 +1068,6 @@ static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_
  * so small increments, which free little, skip it. */
 #define TRIM_OWNERS 10000
 
-/* Stage times of a change built on this thread, for the "in force" log line. */
-struct build_times {
-	int64_t sent_us, pick_us; /* BEGIN sent to the main thread, taken by it */
-	int64_t built_us, done_us, build_cpu_us;
-};
-
 /* A policy change built on this thread over the running policy: BEGIN (the main thread holds
  * that policy for us and says what the build needs), the build here, SWAP (the main thread
  * puts the result in force unless the policy changed meanwhile: an increment is then built
@@ -1081,14 +1075,15 @@ struct build_times {
  * scrapes during the build, which takes seconds at millions of rules; net_feeds_settle()
  * waits for it (a flatten it stops early: C2W_EAGAIN). @d: the increment, or the rebase's
  * owners and records; NULL for a flatten. @io in: rebase, flatten, gen; out: gen, merge.
+ * @t: NULL, or the increment's stage times (BEGIN sent and taken, built, in force).
  * @return as net_feeds_delta_cb's SWAP, or C2W_EAGAIN (stopped) */
 static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const struct fdelta *d,
-			struct net_feeds_delta_io *io, struct build_times *bt)
+			struct net_feeds_delta_io *io, struct xfr_times *t)
 {
 	static const struct fdelta none = {0};
+	const struct fdelta *req = d != NULL ? d : &none; /* non-NULL: a delta request */
 	struct policy_soa_timers soa[POLICY_ZONES_MAX];
 	const char *files[POLICY_ZONES_MAX];
-	uint64_t rules[POLICY_ZONES_MAX];
 	int ret;
 	for (int tries = 0;; tries++) {
 		struct net_feeds_delta_io b = *io;
@@ -1097,11 +1092,11 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 		b.files = files;
 		if (io->flatten)
 			atomic_store(&f->fold_stop, false); /* a settle from now on stops it */
-		ret = ask_main_req(f, zi, NULL, d != NULL ? d : &none, &b);
+		ret = ask_main_req(f, zi, NULL, req, &b);
 		pthread_mutex_lock(&f->mu);
-		if (bt != NULL) {
-			bt->sent_us = f->req_sent_us;
-			bt->pick_us = f->req_pick_us;
+		if (t != NULL) {
+			t->sent_us = f->req_sent_us;
+			t->pick_us = f->req_pick_us;
 		}
 		pthread_mutex_unlock(&f->mu);
 		io->gen = b.gen;
@@ -1127,7 +1122,7 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 			    io->rebase ? policy_snap_base(b.from) : b.from;
 			ret = net_policy_delta(b.cfg, files, over, fz->index, d->records, d->len,
 					       (const char *const *)d->owners, d->count, io->rebase,
-					       rules, &built, err, sizeof(err));
+					       NULL, &built, err, sizeof(err));
 			if (ret != C2W_OK && ret != C2W_EFULL && ret != C2W_EINVAL)
 				c2w_log_err("feeds: %s refused (%s); the running policy stays",
 					    io->rebase ? "rebase" : "increment", err);
@@ -1148,18 +1143,17 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 			sw.step = NET_FEEDS_STEP_SWAP;
 			sw.from = b.from;
 			sw.built = built;
-			sw.built_rules = io->flatten ? NULL : rules;
-			ret = ask_main_req(f, zi, NULL, d != NULL ? d : &none, &sw);
+			ret = ask_main_req(f, zi, NULL, req, &sw);
 			policy_snap_free(sw.built); /* NULL once taken; ours if the thread stops */
 			if (ret == C2W_OK || ret == C2W_ENOENT) {
 				io->gen = sw.gen;
 				io->merge = sw.merge;
 			}
 			pthread_mutex_lock(&f->mu);
-			if (bt != NULL) {
-				bt->built_us = built_us;
-				bt->done_us = f->req_done_us;
-				bt->build_cpu_us = build_cpu;
+			if (t != NULL) {
+				t->built_us = built_us;
+				t->done_us = f->req_done_us;
+				t->build_cpu_us = build_cpu;
 			}
 			pthread_mutex_unlock(&f->mu);
 		}
@@ -1276,13 +1270,7 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	if (d->count >= TRIM_OWNERS)
 		c2w_mem_release(); /* the transfer's temporaries, before the build's own */
 	struct net_feeds_delta_io io = {0};
-	struct build_times bt = {0};
-	ret = build_change(f, fz, zi, d, &io, &bt);
-	t->sent_us = bt.sent_us;
-	t->pick_us = bt.pick_us;
-	t->built_us = bt.built_us;
-	t->done_us = bt.done_us;
-	t->build_cpu_us = bt.build_cpu_us;
+	ret = build_change(f, fz, zi, d, &io, t);
 	if (ret == C2W_EFULL || ret == C2W_EINVAL)
 		return ret;
 	if (ret != C2W_OK) {

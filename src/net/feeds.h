@@ -65,10 +65,8 @@ struct net_feeds_delta_io {
 	/* BEGIN out: a hold on the running policy (the transfer thread lets go of it); SWAP in:
 	 * the same */
 	struct policy_snap *from;
-	/* SWAP in: the new policy, taken (NULL after the call); @built_rules: its rules per zone
-	 * of the running config (an increment, a rebase) */
+	/* SWAP in: the new policy, taken (NULL after the call) */
 	struct policy_snap *built;
-	const uint64_t *built_rules;
 	/* BEGIN, an increment or a rebase: out, the config and the files (room for
 	 * POLICY_ZONES_MAX) net_policy_delta() builds with; the config lives until the next
 	 * net_feeds_settle() returns, which waits for the build */

@@ -733,10 +733,7 @@ static int change_swap(struct net_server *srv, size_t zone, uint64_t *rules,
 		io->gen = srv->snap_gen;
 		return C2W_ENOENT;
 	}
-	if (io->flatten || io->built_rules == NULL)
-		snap_rules(srv, snap, rules);
-	else
-		memcpy(rules, io->built_rules, srv->cfg->policy.zone_count * sizeof(*rules));
+	snap_rules(srv, snap, rules);
 	int ret = swap_policy(srv, snap, io->rebase || io->flatten);
 	if (ret != C2W_OK || io->flatten)
 		return ret;
