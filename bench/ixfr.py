@@ -431,6 +431,10 @@ class Secondary:
         self.sock = None
         self.load_s = None
         self.dropped = None   # why it left the run (did not load in time, memory)
+        # c2wall: control answers during the first AXFR (seconds of the slowest; how many
+        # said the zone was being built)
+        self.load_ctl_max = None
+        self.load_ctl_building = 0
 
     def popen(self, argv):
         lf = open(os.path.join(self.dir, "log"), "w")
@@ -565,6 +569,37 @@ def load_all(secs, keep_name, timeouts, min_avail_kib):
     and marked dropped. Bounded by the largest timeout."""
     t0 = time.monotonic()
     pending = list(secs)
+    loading = threading.Event()
+
+    def controller(s):
+        # c2wall's control socket asked every 20 ms while the first copy comes in, as during
+        # the changes (one_change()): the slowest answer, and how many said "building"
+        s.load_ctl_max = 0.0
+        while not loading.is_set() and s.load_s is None and s.dropped is None and \
+                time.monotonic() - t0 < max(timeouts.values()) + 60:
+            ts = time.monotonic()
+            try:
+                z = control(s.sock, "feeds", timeout=120)["zones"][0]
+            except (OSError, ValueError, KeyError, IndexError):
+                z = None
+            s.load_ctl_max = max(s.load_ctl_max, time.monotonic() - ts)
+            if z is not None and z.get("building"):
+                s.load_ctl_building += 1
+            time.sleep(0.02)
+
+    ctls = [threading.Thread(target=controller, args=(s,), daemon=True)
+            for s in secs if s.sock]
+    for c in ctls:
+        c.start()
+    try:
+        return load_all_wait(secs, pending, t0, keep_name, timeouts, min_avail_kib)
+    finally:
+        loading.set()
+        for c in ctls:
+            c.join(180)
+
+
+def load_all_wait(secs, pending, t0, keep_name, timeouts, min_avail_kib):
     while pending:
         now = time.monotonic() - t0
         for s in list(pending):
@@ -867,6 +902,10 @@ def run(n, changes, work, builds, peers, timeouts, min_avail_kib, change_timeout
         live = load_all(secs, keep_name, timeouts, min_avail_kib)
         for s in secs:
             loads.append({"N": n, "secondary": s.name, "load_s": s.load_s,
+                          "ctl_max_ms": (round(s.load_ctl_max * 1000, 1)
+                                         if s.load_ctl_max is not None else None),
+                          "ctl_building_answers": (s.load_ctl_building
+                                                   if s.load_ctl_max is not None else None),
                           "rss_mib": round(rss_kib(s.proc.pid) / 1024.0, 1)
                           if s.dropped is None else None, "dropped": s.dropped})
         if not any(s.sock for s in live):
@@ -903,10 +942,13 @@ def between(b):
 
 
 def tables(rows, loads):
-    out = ("| rules | secondary | AXFR to policy in force (s) | RSS after (MiB) | note |\n"
-           "|---:|---|---:|---:|---|\n")
-    out += "".join("| %d | %s | %s | %s | %s |\n" % (
-        r["N"], r["secondary"], fmt(r["load_s"]), fmt(r["rss_mib"]), fmt(r["dropped"]))
+    out = ("| rules | secondary | AXFR to policy in force (s) | RSS after (MiB) "
+           "| c2wall: slowest control answer meanwhile (ms) | c2wall: answers saying building "
+           "| note |\n"
+           "|---:|---|---:|---:|---:|---:|---|\n")
+    out += "".join("| %d | %s | %s | %s | %s | %s | %s |\n" % (
+        r["N"], r["secondary"], fmt(r["load_s"]), fmt(r["rss_mib"]), fmt(r.get("ctl_max_ms")),
+        fmt(r.get("ctl_building_answers")), fmt(r["dropped"]))
         for r in loads)
     out += ("\n| rules | changes | secondary | reload → answer (ms) | new serial → answer (ms) "
             "| NOTIFY → answer (ms) | transfer end → answer (ms) "

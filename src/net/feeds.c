@@ -517,6 +517,14 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&f->mu);
 	struct net_feeds_delta_io io = f->req_io;
 	pthread_mutex_unlock(&f->mu);
+	bool full = d != NULL && io.full;
+	if (full && io.step == NET_FEEDS_STEP_BEGIN) {
+		/* what a compile from the files takes: as below, handed to the transfer thread */
+		pthread_mutex_lock(&f->mu);
+		mark_behind(f, path[0] != '\0' ? zi : SIZE_MAX);
+		pthread_mutex_unlock(&f->mu);
+		net_feeds_files(f, f->cfg, io.files); /* the candidate: the transfer thread's */
+	}
 	if (d != NULL) {
 		ret = f->delta(f->ctx, ci, rules, &io);
 	} else {
@@ -529,14 +537,25 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 		ret = f->apply(f->ctx, files, rules);
 	}
 	pthread_mutex_lock(&f->mu);
+	if (d != NULL && io.step == NET_FEEDS_STEP_BEGIN && ret == C2W_OK) {
+		/* Building from now on: a reload's net_feeds_settle() waits for the build, which
+		 * reads the config the reload frees. Unless the transfer thread gave up waiting
+		 * (it stops): then nothing is built, and the hold goes here. */
+		if (f->req_pending) {
+			f->building = f->zones[zi].st.building = true;
+		} else {
+			policy_snap_free(io.from);
+			io.from = NULL;
+		}
+	}
+	bool in_force = ret == C2W_OK && (d == NULL || io.step == NET_FEEDS_STEP_SWAP);
 	for (size_t i = 0; i < f->count && ret == C2W_OK; i++)
 		f->zones[i].st.rules = rules[f->zones[i].index];
 	/* A candidate copy or an increment is in force, its disk copy still to come: set here,
 	 * on the main thread, so a reload after this swap always sees it. */
-	if (ret == C2W_OK && (path[0] != '\0' || (d != NULL && io.step == NET_FEEDS_STEP_SWAP &&
-						     !io.rebase && !io.flatten)))
+	if (in_force && (path[0] != '\0' || (d != NULL && !io.rebase && !io.flatten && !full)))
 		f->zones[zi].unsaved = true;
-	if (ret == C2W_OK && path[0] != '\0')
+	if (in_force && path[0] != '\0')
 		f->zones[zi].policy_behind = false; /* compiled from its newest copy */
 	f->req_result = ret;
 	f->req_io = io;
@@ -574,9 +593,18 @@ static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
 	return ret;
 }
 
+static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const struct fdelta *d,
+			const char *candidate, struct net_feeds_delta_io *io, struct xfr_times *t);
+
+/* Transfer thread: a full compile from the copies (with @candidate for zone @zi), built here
+ * and put in force by the main thread (build_change()); without a delta callback, all of it
+ * on the main thread. */
 static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
 {
-	return ask_main_req(f, zi, candidate, NULL, NULL);
+	if (f->delta == NULL)
+		return ask_main_req(f, zi, candidate, NULL, NULL);
+	struct net_feeds_delta_io io = {.full = true};
+	return build_change(f, &f->zones[zi], zi, NULL, candidate, &io, NULL);
 }
 
 /* How often the transfer thread tries again to save a copy in force whose write failed. */
@@ -1071,14 +1099,16 @@ static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_
 /* A policy change built on this thread over the running policy: BEGIN (the main thread holds
  * that policy for us and says what the build needs), the build here, SWAP (the main thread
  * puts the result in force unless the policy changed meanwhile: an increment is then built
- * again over the new one). The main thread keeps answering control requests and metrics
- * scrapes during the build, which takes seconds at millions of rules; net_feeds_settle()
- * waits for it (a flatten it stops early: C2W_EAGAIN). @d: the increment, or the rebase's
- * owners and records; NULL for a flatten. @io in: rebase, flatten, gen; out: gen, merge.
+ * again over the new one, a full compile again from the files). The main thread keeps
+ * answering control requests, metrics scrapes and the sinkhole during the build, which takes
+ * seconds at millions of rules; net_feeds_settle() waits for it (a flatten it stops early:
+ * C2W_EAGAIN). @d: the increment, or the rebase's owners and records; NULL for a flatten or a
+ * full compile. @candidate: a full compile's new copy of zone @zi, or NULL (its file).
+ * @io in: rebase, flatten, full, gen; out: gen, merge.
  * @t: NULL, or the increment's stage times (BEGIN sent and taken, built, in force).
  * @return as net_feeds_delta_cb's SWAP, or C2W_EAGAIN (stopped) */
 static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const struct fdelta *d,
-			struct net_feeds_delta_io *io, struct xfr_times *t)
+			const char *candidate, struct net_feeds_delta_io *io, struct xfr_times *t)
 {
 	static const struct fdelta none = {0};
 	const struct fdelta *req = d != NULL ? d : &none; /* non-NULL: a delta request */
@@ -1092,23 +1122,36 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 		b.files = files;
 		if (io->flatten)
 			atomic_store(&f->fold_stop, false); /* a settle from now on stops it */
-		ret = ask_main_req(f, zi, NULL, req, &b);
+		ret = ask_main_req(f, zi, candidate, req, &b);
 		pthread_mutex_lock(&f->mu);
 		if (t != NULL) {
 			t->sent_us = f->req_sent_us;
 			t->pick_us = f->req_pick_us;
 		}
-		pthread_mutex_unlock(&f->mu);
 		io->gen = b.gen;
-		if (ret != C2W_OK)
+		if (ret != C2W_OK) {
+			pthread_mutex_unlock(&f->mu);
 			return ret;
-		struct policy_snap *built = NULL;
-		pthread_mutex_lock(&f->mu);
-		f->building = fz->st.building = true;
+		}
+		/* f->building was set with the BEGIN (on_request()) */
 		fz->st.folding = io->flatten;
 		pthread_mutex_unlock(&f->mu);
-		int64_t cpu0 = cpu_us();
-		if (io->flatten) {
+		struct policy_snap *built = NULL;
+		int64_t t0 = mono_us(), cpu0 = cpu_us();
+		if (io->full) {
+			char err[512];
+			if (candidate != NULL)
+				files[fz->index] = candidate;
+			ret = net_policy_load_files(b.cfg, files, b.from, true, NULL, &built, err,
+						    sizeof(err));
+			if (ret != C2W_OK)
+				c2w_log_err("feeds: new policy refused (%s); the running policy stays",
+					    err);
+			else
+				c2w_log_info("feeds: zone %s: full compile built on the transfer "
+					     "thread in %.1f ms",
+					     fz->name, ms_between(t0, mono_us()));
+		} else if (io->flatten) {
 			unsigned layers;
 			uint64_t keys;
 			policy_snap_delta_size(b.from, &layers, &keys);
@@ -1143,7 +1186,8 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 			sw.step = NET_FEEDS_STEP_SWAP;
 			sw.from = b.from;
 			sw.built = built;
-			ret = ask_main_req(f, zi, NULL, req, &sw);
+			sw.files = files; /* a full compile's, with the candidate */
+			ret = ask_main_req(f, zi, candidate, req, &sw);
 			policy_snap_free(sw.built); /* NULL once taken; ours if the thread stops */
 			if (ret == C2W_OK || ret == C2W_ENOENT) {
 				io->gen = sw.gen;
@@ -1159,7 +1203,8 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 		}
 		policy_snap_free(b.from); /* the old policy goes here if the new one took its place */
 		/* A reload or an expiry rebuild came between BEGIN and SWAP: the increment goes over
-		 * the policy it made (a rebase or a flatten has nothing left to do). */
+		 * the policy it made, a full compile is made again from the files as they are now
+		 * (a rebase or a flatten has nothing left to do). */
 		if (ret == C2W_ENOENT && !io->rebase && !io->flatten && tries < 2)
 			continue;
 		return ret;
@@ -1185,7 +1230,7 @@ static int rebase(struct net_feeds *f, struct fzone *fz, size_t zi)
 	int64_t t0 = mono_us();
 	struct net_feeds_delta_io io = {.rebase = true, .gen = u->gen};
 	if (ret == C2W_OK)
-		ret = build_change(f, fz, zi, &r, &io, NULL);
+		ret = build_change(f, fz, zi, &r, NULL, &io, NULL);
 	if (ret == C2W_OK)
 		c2w_log_info("feeds: zone %s: increments folded into one layer: %zu owners, %zu "
 			     "bytes of records, %.1f ms",
@@ -1219,7 +1264,7 @@ static void merge(struct net_feeds *f, struct fzone *fz, size_t zi, enum net_fee
 	c2w_mem_release();
 	int64_t t0 = mono_us();
 	struct net_feeds_delta_io fio = {.flatten = true};
-	int mret = build_change(f, fz, zi, NULL, &fio, NULL);
+	int mret = build_change(f, fz, zi, NULL, NULL, &fio, NULL);
 	if (mret == C2W_ENOENT)
 		return; /* a full compile came first */
 	if (mret == C2W_EAGAIN) {
@@ -1270,7 +1315,7 @@ static int commit_delta(struct net_feeds *f, struct fzone *fz, size_t zi, struct
 	if (d->count >= TRIM_OWNERS)
 		c2w_mem_release(); /* the transfer's temporaries, before the build's own */
 	struct net_feeds_delta_io io = {0};
-	ret = build_change(f, fz, zi, d, &io, t);
+	ret = build_change(f, fz, zi, d, NULL, &io, t);
 	if (ret == C2W_EFULL || ret == C2W_EINVAL)
 		return ret;
 	if (ret != C2W_OK) {

@@ -2,9 +2,11 @@
 /*
  * Policy zones that follow their primaries or a URL (docs/policy.md "Feeds"): one thread
  * refreshes every transferred zone on its SOA timers (clamped by the config), at start and on
- * NOTIFY from a listed primary, fails over between primaries, and hands each new copy to the
- * main thread, which compiles it with the same guard rails as a reload and swaps it in. Only
- * then does the copy replace the last good one on disk. Zones with a URL are downloaded by the
+ * NOTIFY from a listed primary, fails over between primaries, and compiles each new copy with
+ * the same guard rails as a reload, on this thread; the main thread only holds the running
+ * policy for the build and swaps the result in (so control, metrics and the sinkhole keep
+ * answering during a compile of millions of rules). Only then does the copy replace the last
+ * good one on disk. Zones with a URL are downloaded by the
  * same thread every `refresh` (feed/http_fetch.c) and take the same path. Workers only call
  * net_feeds_notify().
  *
@@ -62,13 +64,18 @@ struct net_feeds_delta_io {
 	/* in: no records; fold the running policy's layers into one full image from the images
 	 * (policy_snap_flatten()), the answers unchanged */
 	bool flatten;
+	/* in: no records; compile every zone from its copy (for @zone the candidate of the
+	 * request, when it names one), as a reload does: a new full compile. BEGIN out: @cfg and
+	 * @files (filled by the feeds before the call), @from and @gen; SWAP: in force unless a
+	 * reload or an expiry rebuild made another policy meanwhile (C2W_ENOENT) */
+	bool full;
 	/* BEGIN out: a hold on the running policy (the transfer thread lets go of it); SWAP in:
 	 * the same */
 	struct policy_snap *from;
 	/* SWAP in: the new policy, taken (NULL after the call) */
 	struct policy_snap *built;
-	/* BEGIN, an increment or a rebase: out, the config and the files (room for
-	 * POLICY_ZONES_MAX) net_policy_delta() builds with; the config lives until the next
+	/* BEGIN, an increment, a rebase or a full compile: out, the config and the files (room
+	 * for POLICY_ZONES_MAX) the build uses; the config lives until the next
 	 * net_feeds_settle() returns, which waits for the build */
 	const struct c2w_config *cfg;
 	const char **files;
@@ -84,14 +91,16 @@ struct net_feeds_delta_io {
  * Main thread: a step of a policy change the transfer thread builds (net_feeds_step): an IXFR
  * of zone @zone (index in the running config) as an increment over the running policy; with
  * @io->rebase, the running policy's layers replaced with one made of every owner they
- * touched; with @io->flatten, the layers folded into one full image.
+ * touched; with @io->flatten, the layers folded into one full image; with @io->full, a full
+ * compile from the copies (a new copy of @zone, an expired zone dropped, a failed fold).
  *
  * @param rules  out: rules per zone of the running config (after the step)
  * @param io     see struct net_feeds_delta_io
  * @return C2W_OK; C2W_EINVAL: cannot be applied as an increment (take the full path);
  *         C2W_ENOENT: BEGIN, the running policy no longer stands on compile @io->gen
  *         (rebase) or has no layers (flatten); SWAP, the running policy is no longer @from
- *         (nothing done: build again, or not at all); anything else: refused, the old policy
+ *         (or, for a full compile, no longer of generation @gen: nothing done, build again,
+ *         or not at all); anything else: refused, the old policy
  *         stays
  */
 typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, uint64_t *rules,

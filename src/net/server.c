@@ -668,14 +668,19 @@ static enum net_feeds_merge merge_kind(const struct net_server *srv, size_t zone
 	return NET_FEEDS_MERGE_FULL;
 }
 
-/* Rules per zone of the running config in @snap (its zones: the config's that have a copy). */
-static void snap_rules(struct net_server *srv, const struct policy_snap *snap, uint64_t *rules)
+/* Rules per zone of the running config in @snap, compiled from @files (its zones: the
+ * config's that have a file there; NULL: those that have a copy now). */
+static void snap_rules(struct net_server *srv, const struct policy_snap *snap, uint64_t *rules,
+		       const char *const *files)
 {
-	const char *files[POLICY_ZONES_MAX];
-	net_feeds_files(srv->feeds, srv->cfg, files);
+	const char *now[POLICY_ZONES_MAX];
+	if (files == NULL) {
+		net_feeds_files(srv->feeds, srv->cfg, now);
+		files = now;
+	}
 	size_t n = 0;
 	for (size_t i = 0; i < srv->cfg->policy.zone_count; i++)
-		rules[i] = files[i] != NULL ? policy_snap_zone_rules(snap, n++) : 0;
+		rules[i] = files[i] != NULL && snap != NULL ? policy_snap_zone_rules(snap, n++) : 0;
 }
 
 /* A change the transfer thread builds begins: it gets a hold on the running policy, and for a
@@ -685,6 +690,15 @@ static void snap_rules(struct net_server *srv, const struct policy_snap *snap, u
 static int change_begin(struct net_server *srv, size_t zone, uint64_t *rules,
 			struct net_feeds_delta_io *io)
 {
+	if (io->full) {
+		/* the feeds filled @io->files; the generation tells a reload meanwhile even when
+		 * there is no policy to hold */
+		io->cfg = srv->cfg;
+		io->gen = srv->snap_gen;
+		io->from = srv->snap != NULL ? policy_snap_hold(srv->snap) : NULL;
+		snap_rules(srv, srv->snap, rules, NULL); /* as they are */
+		return C2W_OK;
+	}
 	unsigned layers;
 	uint64_t keys;
 	policy_snap_delta_size(srv->snap, &layers, &keys);
@@ -712,7 +726,7 @@ static int change_begin(struct net_server *srv, size_t zone, uint64_t *rules,
 		memcpy(io->files, files, srv->cfg->policy.zone_count * sizeof(*files));
 		io->cfg = srv->cfg;
 	}
-	snap_rules(srv, srv->snap, rules); /* as they are */
+	snap_rules(srv, srv->snap, rules, NULL); /* as they are */
 	io->from = policy_snap_hold(srv->snap);
 	return C2W_OK;
 }
@@ -726,14 +740,22 @@ static int change_swap(struct net_server *srv, size_t zone, uint64_t *rules,
 {
 	struct policy_snap *snap = io->built;
 	io->built = NULL; /* ours */
-	if (snap == NULL)
+	if (snap == NULL && !io->full) /* a full compile of no zone at all is no policy */
 		return C2W_EINVAL;
-	if (srv->snap != io->from) { /* held since BEGIN: no other can have its address */
+	/* @from is held since BEGIN: no other snapshot can have its address */
+	if (srv->snap != io->from || (io->full && srv->snap_gen != io->gen)) {
 		policy_snap_free(snap);
 		io->gen = srv->snap_gen;
 		return C2W_ENOENT;
 	}
-	snap_rules(srv, snap, rules);
+	if (io->full) {
+		/* the files it was built from: a candidate is not yet where the zone's copy goes */
+		snap_rules(srv, snap, rules, io->files);
+		int ret = swap_policy(srv, snap, false);
+		io->gen = srv->snap_gen;
+		return ret;
+	}
+	snap_rules(srv, snap, rules, NULL);
 	int ret = swap_policy(srv, snap, io->rebase || io->flatten);
 	if (ret != C2W_OK || io->flatten)
 		return ret;
@@ -753,7 +775,7 @@ static int apply_delta(void *ctx, size_t zone, uint64_t *rules, struct net_feeds
 {
 	struct net_server *srv = ctx;
 	io->merge = NET_FEEDS_MERGE_NONE;
-	if (srv->snap == NULL || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
+	if ((srv->snap == NULL && !io->full) || srv->cfg->policy.zone_count > POLICY_ZONES_MAX)
 		return C2W_EINVAL;
 	if (io->step == NET_FEEDS_STEP_BEGIN)
 		return change_begin(srv, zone, rules, io);

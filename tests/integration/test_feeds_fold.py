@@ -18,6 +18,8 @@ image made from the images. Checked:
 - An IXFR of 40,000 changes (one transaction on Knot's control socket) is built on the
   transfer thread too: the main thread answers `feeds` during the build (`building` true),
   and the changed names answer as the new version says.
+- A full copy (the first AXFR after a restart without the copies on disk) is compiled on the
+  transfer thread too: `feeds` answers during the compile of the 200,000 rules.
 """
 
 import os
@@ -107,6 +109,7 @@ class Poller(threading.Thread):
         self.stop = threading.Event()
         self.seen = []  # (seconds the answer took, folding)
         self.building = []  # seconds the answers that said "building" took
+        self.no_rules = []  # states of zone A with a copy but no rules counted
         self.on_fold = on_fold
         self.error = None
 
@@ -121,6 +124,8 @@ class Poller(threading.Thread):
                 folding = any(z["name"] == ZA and z["folding"] for z in zones)
                 if any(z["name"] == ZA and z["building"] for z in zones):
                     self.building.append(took)
+                self.no_rules += [z for z in zones if z["name"] == ZA and z["has_copy"] and
+                                  z["rules"] == 0]
                 self.seen.append((took, folding))
                 if folding and self.on_fold is not None:
                     f, self.on_fold = self.on_fold, None
@@ -270,6 +275,47 @@ class TestFold(unittest.TestCase):
                                    1000 * max(p.building, default=0)))
         self.assertGreaterEqual(len(p.building), 2, build_ms)
         self.assertLess(max(p.building), max(0.1, build_ms / 1000 / 2), (build_ms, p.building))
+        self._check()
+
+    def test_4_full_compile_off_the_main_thread(self):
+        """A full copy (here the first AXFR of each zone, the daemon restarted without its
+        copies) is compiled on the transfer thread as well: control answers during the
+        compile of the 200,000 rules (`building` true in its answers)."""
+        state = os.path.join(WORLD.tmp, "fold", "state")
+        rules = wait_state(ZA, lambda z: z["has_copy"], "first copy")["rules"]
+        wait_state(ZB, lambda z: z["has_copy"], "first copy")
+        assert R.stop() == 0
+        for zone in (ZA, ZB):
+            os.remove(os.path.join(state, zone + "zone"))
+        log_from = len(R.stderr_text())
+        R.start()
+        p = Poller()
+        p.start()
+        try:
+            z = wait_state(ZA, lambda z: z["has_copy"] and z["rules"] == rules,
+                           "first copy after the restart")
+            wait_state(ZB, lambda z: z["has_copy"], "first copy after the restart")
+        finally:
+            p.stop.set()
+            p.join(60)
+        self.assertIsNone(p.error)
+        self.assertEqual(z["last_apply"], "full", z)
+        self.assertEqual(p.no_rules[:1], [])  # counted from the copy it was built from
+        log = R.stderr_text()[log_from:]
+        m = re.search(r"zone %s: full compile built on the transfer thread in ([0-9.]+) ms"
+                      % re.escape(ZA), log)
+        self.assertIsNotNone(m, log[-3000:])
+        build_ms = float(m.group(1))
+        print("full compile of %d rules: %.1f ms; %d control answers during it, slowest "
+              "%.1f ms" % (z["rules"], build_ms, len(p.building),
+                           1000 * max(p.building, default=0)))
+        # Answered while it was built: impossible had the main thread compiled.
+        self.assertGreaterEqual(len(p.building), 2, (build_ms, p.seen[-20:]))
+        self.assertLess(max(p.building), max(0.1, build_ms / 1000 / 2), (build_ms, p.building))
+        self._check()
+        # And the next update goes in as an increment over it.
+        self._round(ZA, ["update add full.example.test.%s 300 A 10.7.8.1" % ZA],
+                    {"full.example.test.": "10.7.8.1"})
         self._check()
 
 
