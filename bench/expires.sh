@@ -3,7 +3,8 @@
 #
 # "expires=" at scale (docs/policy.md "Per-entry lifetimes"): a hosts feed of N entries, one of
 # which expires a few seconds after the daemon answers; prints how long after its expiry second
-# the entry stopped being answered and how long the rebuild took (the daemon's log line).
+# the entry stopped being answered, how long the rebuild took (the daemon's log line), and the
+# slowest answer of the control socket (asked every 20 ms) while it ran.
 #
 #   bench/expires.sh [N] [K]     default N = 1000000 entries, K = 1 entry expiring (K > 1:
 #                                one per second, to see the spacing of back-to-back rebuilds);
@@ -53,7 +54,7 @@ privacy:
 store:
   sqlite: none
 control:
-  socket: none
+  socket: $work/control.sock
 log:
   level: info
 policy:
@@ -65,11 +66,33 @@ EOF
 t_start=$(date +%s.%N)
 "$bin" serve --config "$work/c2wall.yaml" 2>"$work/stderr" &
 pid=$!
-/usr/bin/python3 - "$port" "$work" "$pid" "$n" "$t_start" "$k" <<'EOF'
-import os, signal, sys, time, datetime
+/usr/bin/python3 - "$port" "$work" "$pid" "$n" "$t_start" "$k" "$top/bench" <<'EOF'
+import os, signal, sys, threading, time, datetime
 import dns.message, dns.query, dns.rcode
 port, work, n, t_start = int(sys.argv[1]), sys.argv[2], int(sys.argv[4]), float(sys.argv[5])
 k = int(sys.argv[6])
+sys.path.insert(0, sys.argv[7])
+from ixfr import control  # the control socket's client (one request, one JSON line)
+
+
+# The control socket asked every 20 ms from a second before the first expiry to the end, as
+# a metrics scraper would: the slowest answer while the rebuilds ran.
+ctl = {"max": 0.0, "n": 0}
+ctl_stop = threading.Event()
+
+
+def controller(start):
+    while time.time() < start and not ctl_stop.is_set():
+        time.sleep(0.01)
+    while not ctl_stop.is_set():
+        ts = time.monotonic()
+        try:
+            control(work + "/control.sock", "stats", timeout=120)
+        except (OSError, ValueError):
+            pass
+        ctl["max"] = max(ctl["max"], time.monotonic() - ts)
+        ctl["n"] += 1
+        time.sleep(0.02)
 
 def rcode(name):
     q = dns.message.make_query(name, "A")
@@ -99,6 +122,8 @@ while rcode("soon0.bench.example.") != dns.rcode.NXDOMAIN:
         sys.exit("reload too slow for the expiry lead time")
     time.sleep(0.05)
 print("reload with the new entry: blocking after %.2f s" % (time.time() - t0))
+ct = threading.Thread(target=controller, args=(at - 1,), daemon=True)
+ct.start()
 # Once unblocked the name goes to the (dead) forwarder: no answer within 0.5 s. The time
 # counted is when the first query that was not blocked was sent.
 for i in range(k):
@@ -109,6 +134,11 @@ for i in range(k):
             break
         time.sleep(0.005)
     print("entry %d stopped %.3f s after its expires= second (rules: %d)" % (i, t - (at + i), n))
+time.sleep(3)  # the last rebuild's control answers
+ctl_stop.set()
+ct.join(130)
+print("control: %d answers from 1 s before the first expiry, the slowest %.1f ms" %
+      (ctl["n"], ctl["max"] * 1000))
 print("still blocked: n%d: %s" % (n - 1, dns.rcode.to_text(rcode("n%d.bench.example." % (n - 1)))))
 EOF
 grep -E "no longer enforced|rebuilt" "$work/stderr" || true

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `c2wall serve`: run the resolver in the foreground, or check a config with --check. */
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -113,6 +115,14 @@ int cli_serve_main(int argc, char **argv)
 		fprintf(stderr, "c2wall serve: --config FILE is required\n");
 		return 2;
 	}
+	/* SIGHUP (a reload, logrotate's too) ends a process that does not handle it: until the
+	 * main loop does (net_server_run()), it is held pending, not lost, so one sent during
+	 * start-up (seconds with a large policy) reloads once the daemon runs. The threads
+	 * started meanwhile inherit the mask. */
+	sigset_t hup;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	char err[1024];
 	struct c2w_config *cfg = NULL;
 	int ret = conf_load(path, &cfg, err, sizeof(err));

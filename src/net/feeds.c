@@ -109,7 +109,6 @@ struct fzone {
 struct net_feeds {
 	struct event_base *base;
 	const struct c2w_config *cfg;
-	net_feeds_apply_cb apply;
 	net_feeds_delta_cb delta;
 	void *ctx;
 	pthread_mutex_t mu;
@@ -130,14 +129,17 @@ struct net_feeds {
 	struct event *req_ev;
 	struct event *expiry_ev; /* main thread: rebuild when an "expires=" entry runs out */
 	int64_t next_expiry;     /* main thread */
-	int64_t expiry_done_ms;  /* main thread: end of the last expiry rebuild (monotonic) */
-	int64_t expiry_cost_ms;  /* main thread: how long it took */
+	/* An expiry rebuild, which the transfer thread builds (expiry_rebuild()): the second the
+	 * entries ran out (f->mu; 0 = none asked), and when to try again after a failure */
+	int64_t expiry_due;
+	int64_t expiry_retry_ms; /* transfer thread (monotonic) */
+	int64_t expiry_done_ms;  /* f->mu: the last expiry rebuild in force (monotonic) */
+	int64_t expiry_cost_ms;  /* f->mu: how long its build took */
 	bool curl_ready;         /* feed_http_global_init() done */
 	/* One request at a time from the transfer thread (f->mu). */
 	bool req_pending, req_done;
 	size_t req_zone;
 	char req_path[4200]; /* "" = rebuild without a candidate */
-	const struct fdelta *req_delta; /* an increment instead of a rebuild */
 	struct net_feeds_delta_io req_io;
 	int req_result;
 	/* Where the time of the last request went (monotonic µs; the main thread sets the last
@@ -498,7 +500,6 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	uint64_t v;
 	(void)what;
 	(void)!read(fd, &v, sizeof(v));
-	const char *files[POLICY_ZONES_MAX];
 	uint64_t rules[POLICY_ZONES_MAX];
 	int64_t pick_us = mono_us();
 	pthread_mutex_lock(&f->mu);
@@ -506,56 +507,48 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	size_t zi = f->req_zone;
 	char path[sizeof(f->req_path)];
 	memcpy(path, f->req_path, sizeof(path));
-	const struct fdelta *d = f->req_delta;
 	if (pending)
 		f->req_pick_us = pick_us;
 	pthread_mutex_unlock(&f->mu);
 	if (!pending || f->cfg->policy.zone_count > POLICY_ZONES_MAX)
 		return;
-	size_t ci = f->zones[zi].index;
+	/* SIZE_MAX: an expiry rebuild, of no zone in particular (a full compile) */
+	size_t ci = zi < f->count ? f->zones[zi].index : SIZE_MAX;
 	int ret;
 	pthread_mutex_lock(&f->mu);
 	struct net_feeds_delta_io io = f->req_io;
 	pthread_mutex_unlock(&f->mu);
-	bool full = d != NULL && io.full;
-	if (full && io.step == NET_FEEDS_STEP_BEGIN) {
-		/* what a compile from the files takes: as below, handed to the transfer thread */
+	if (io.full && io.step == NET_FEEDS_STEP_BEGIN) {
+		/* what a compile from the files takes, handed to the transfer thread */
 		pthread_mutex_lock(&f->mu);
 		mark_behind(f, path[0] != '\0' ? zi : SIZE_MAX);
 		pthread_mutex_unlock(&f->mu);
 		net_feeds_files(f, f->cfg, io.files); /* the candidate: the transfer thread's */
 	}
-	if (d != NULL) {
-		ret = f->delta(f->ctx, ci, rules, &io);
-	} else {
-		pthread_mutex_lock(&f->mu);
-		mark_behind(f, path[0] != '\0' ? zi : SIZE_MAX);
-		pthread_mutex_unlock(&f->mu);
-		net_feeds_files(f, f->cfg, files);
-		if (path[0] != '\0')
-			files[ci] = path;
-		ret = f->apply(f->ctx, files, rules);
-	}
+	ret = f->delta(f->ctx, ci, rules, &io);
 	pthread_mutex_lock(&f->mu);
-	if (d != NULL && io.step == NET_FEEDS_STEP_BEGIN && ret == C2W_OK) {
+	if (io.step == NET_FEEDS_STEP_BEGIN && ret == C2W_OK) {
 		/* Building from now on: a reload's net_feeds_settle() waits for the build, which
 		 * reads the config the reload frees. Unless the transfer thread gave up waiting
 		 * (it stops): then nothing is built, and the hold goes here. */
 		if (f->req_pending) {
-			f->building = f->zones[zi].st.building = true;
+			f->building = true;
+			if (zi < f->count)
+				f->zones[zi].st.building = true;
 		} else {
 			policy_snap_free(io.from);
 			io.from = NULL;
 		}
 	}
-	bool in_force = ret == C2W_OK && (d == NULL || io.step == NET_FEEDS_STEP_SWAP);
+	bool in_force = ret == C2W_OK && io.step == NET_FEEDS_STEP_SWAP;
 	for (size_t i = 0; i < f->count && ret == C2W_OK; i++)
 		f->zones[i].st.rules = rules[f->zones[i].index];
 	/* A candidate copy or an increment is in force, its disk copy still to come: set here,
 	 * on the main thread, so a reload after this swap always sees it. */
-	if (in_force && (path[0] != '\0' || (d != NULL && !io.rebase && !io.flatten && !full)))
+	if (in_force && zi < f->count &&
+	    (path[0] != '\0' || (!io.rebase && !io.flatten && !io.full)))
 		f->zones[zi].unsaved = true;
-	if (in_force && path[0] != '\0')
+	if (in_force && zi < f->count && path[0] != '\0')
 		f->zones[zi].policy_behind = false; /* compiled from its newest copy */
 	f->req_result = ret;
 	f->req_io = io;
@@ -565,17 +558,16 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&f->mu);
 }
 
-/* Transfer thread: ask the main thread to recompile (with @candidate for zone @zi), or to
- * apply increment @d (@io in and out), and wait. */
+/* Transfer thread: ask the main thread for a step of a change of zone @zi (SIZE_MAX: an expiry
+ * rebuild), with @candidate for a full compile's new copy (@io in and out), and wait. */
 static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
-			const struct fdelta *d, struct net_feeds_delta_io *io)
+			struct net_feeds_delta_io *io)
 {
 	pthread_mutex_lock(&f->mu);
 	f->req_pending = true;
 	f->req_done = false;
 	f->req_zone = zi;
-	f->req_delta = d;
-	f->req_io = io != NULL ? *io : (struct net_feeds_delta_io){0};
+	f->req_io = *io;
 	snprintf(f->req_path, sizeof(f->req_path), "%s", candidate ? candidate : "");
 	f->req_sent_us = mono_us();
 	pthread_mutex_unlock(&f->mu);
@@ -585,10 +577,9 @@ static int ask_main_req(struct net_feeds *f, size_t zi, const char *candidate,
 	while (!f->req_done && !atomic_load(&f->stop))
 		pthread_cond_wait(&f->cv, &f->mu);
 	int ret = f->req_done ? f->req_result : C2W_EAGAIN;
-	if (io != NULL && f->req_done)
+	if (f->req_done)
 		*io = f->req_io;
 	f->req_pending = false;
-	f->req_delta = NULL;
 	pthread_mutex_unlock(&f->mu);
 	return ret;
 }
@@ -597,12 +588,9 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 			const char *candidate, struct net_feeds_delta_io *io, struct xfr_times *t);
 
 /* Transfer thread: a full compile from the copies (with @candidate for zone @zi), built here
- * and put in force by the main thread (build_change()); without a delta callback, all of it
- * on the main thread. */
+ * and put in force by the main thread (build_change()). */
 static int ask_main(struct net_feeds *f, size_t zi, const char *candidate)
 {
-	if (f->delta == NULL)
-		return ask_main_req(f, zi, candidate, NULL, NULL);
 	struct net_feeds_delta_io io = {.full = true};
 	return build_change(f, &f->zones[zi], zi, NULL, candidate, &io, NULL);
 }
@@ -1110,8 +1098,6 @@ static bool still_good(struct net_feeds *f, struct fzone *fz, const struct conf_
 static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const struct fdelta *d,
 			const char *candidate, struct net_feeds_delta_io *io, struct xfr_times *t)
 {
-	static const struct fdelta none = {0};
-	const struct fdelta *req = d != NULL ? d : &none; /* non-NULL: a delta request */
 	struct policy_soa_timers soa[POLICY_ZONES_MAX];
 	const char *files[POLICY_ZONES_MAX];
 	int ret;
@@ -1122,7 +1108,7 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 		b.files = files;
 		if (io->flatten)
 			atomic_store(&f->fold_stop, false); /* a settle from now on stops it */
-		ret = ask_main_req(f, zi, candidate, req, &b);
+		ret = ask_main_req(f, zi, candidate, &b);
 		pthread_mutex_lock(&f->mu);
 		if (t != NULL) {
 			t->sent_us = f->req_sent_us;
@@ -1134,20 +1120,21 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 			return ret;
 		}
 		/* f->building was set with the BEGIN (on_request()) */
-		fz->st.folding = io->flatten;
+		if (fz != NULL)
+			fz->st.folding = io->flatten;
 		pthread_mutex_unlock(&f->mu);
 		struct policy_snap *built = NULL;
 		int64_t t0 = mono_us(), cpu0 = cpu_us();
 		if (io->full) {
 			char err[512];
-			if (candidate != NULL)
+			if (candidate != NULL && fz != NULL)
 				files[fz->index] = candidate;
 			ret = net_policy_load_files(b.cfg, files, b.from, true, NULL, &built, err,
 						    sizeof(err));
 			if (ret != C2W_OK)
-				c2w_log_err("feeds: new policy refused (%s); the running policy stays",
-					    err);
-			else
+				c2w_log_err("%s: new policy refused (%s); the running policy stays",
+					    fz != NULL ? "feeds" : "policy", err);
+			else if (fz != NULL)
 				c2w_log_info("feeds: zone %s: full compile built on the transfer "
 					     "thread in %.1f ms",
 					     fz->name, ms_between(t0, mono_us()));
@@ -1172,8 +1159,16 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 		}
 		int64_t built_us = mono_us(), build_cpu = cpu_us() - cpu0;
 		pthread_mutex_lock(&f->mu);
-		f->building = fz->st.building = false;
-		fz->st.folding = false;
+		f->building = false;
+		if (fz != NULL) {
+			fz->st.building = false;
+			fz->st.folding = false;
+		} else if (ret == C2W_OK) {
+			/* an expiry rebuild: its cost spaces the next (net_feeds_note_expiry(), which
+			 * the swap calls) */
+			f->expiry_done_ms = built_us / 1000;
+			f->expiry_cost_ms = (built_us - t0) / 1000;
+		}
 		if (ret == C2W_OK && io->flatten && atomic_load(&f->fold_stop)) {
 			policy_snap_free(built); /* it finished as a settle began */
 			built = NULL;
@@ -1187,7 +1182,7 @@ static int build_change(struct net_feeds *f, struct fzone *fz, size_t zi, const 
 			sw.from = b.from;
 			sw.built = built;
 			sw.files = files; /* a full compile's, with the candidate */
-			ret = ask_main_req(f, zi, candidate, req, &sw);
+			ret = ask_main_req(f, zi, candidate, &sw);
 			policy_snap_free(sw.built); /* NULL once taken; ours if the thread stops */
 			if (ret == C2W_OK || ret == C2W_ENOENT) {
 				io->gen = sw.gen;
@@ -1574,6 +1569,41 @@ static void retry_save(struct net_feeds *f, size_t zi, int64_t now, int64_t *wai
 	note_saved(f, fz, zi, failed ? feed_zone_write(fz->zone, fz->path, &meta) : C2W_OK);
 }
 
+/* Entries with an "expires=" time ran out (on_expiry() asked): the policy compiled again from
+ * the same copies and files, without them, on this thread; the main thread swaps it in. */
+static void expiry_rebuild(struct net_feeds *f, int64_t *wait_ms)
+{
+	pthread_mutex_lock(&f->mu);
+	int64_t due_at = f->expiry_due;
+	pthread_mutex_unlock(&f->mu);
+	if (due_at == 0)
+		return;
+	int64_t now = mono_ms();
+	if (now < f->expiry_retry_ms) {
+		if (f->expiry_retry_ms - now < *wait_ms)
+			*wait_ms = f->expiry_retry_ms - now;
+		return;
+	}
+	struct net_feeds_delta_io io = {.full = true};
+	int ret = build_change(f, NULL, SIZE_MAX, NULL, NULL, &io, NULL);
+	if (ret == C2W_EAGAIN)
+		return; /* stopping: a reload compiles anyway, or the daemon ends */
+	pthread_mutex_lock(&f->mu);
+	if (ret == C2W_OK && f->expiry_due == due_at)
+		f->expiry_due = 0; /* not one that came meanwhile */
+	int64_t cost = f->expiry_cost_ms;
+	pthread_mutex_unlock(&f->mu);
+	if (ret == C2W_OK) {
+		c2w_log_info("policy: entries expired at %lld no longer enforced (rebuilt in %lld "
+			     "ms, on the transfer thread)",
+			     (long long)due_at, (long long)cost);
+		return;
+	}
+	c2w_log_err("policy: rebuild for entries expired at %lld refused (%s); retrying in 30 s",
+		    (long long)due_at, c2w_strerror(ret));
+	f->expiry_retry_ms = mono_ms() + 30000;
+}
+
 static void *run(void *arg)
 {
 	struct net_feeds *f = arg;
@@ -1585,6 +1615,8 @@ static void *run(void *arg)
 			check_expiry(f, i);
 			retry_save(f, i, mono_ms(), &wait_ms);
 		}
+		if (!atomic_load(&f->stop))
+			expiry_rebuild(f, &wait_ms);
 		if (atomic_load(&f->stop))
 			break;
 		struct pollfd p = {.fd = f->wake_fd, .events = POLLIN};
@@ -1601,14 +1633,14 @@ static void on_expiry(evutil_socket_t fd, short what, void *arg);
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
-		  net_feeds_apply_cb apply, void *ctx, struct net_feeds **out)
+		  net_feeds_delta_cb delta, void *ctx, struct net_feeds **out)
 {
 	struct net_feeds *f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return C2W_ENOMEM;
 	f->base = base;
 	f->cfg = cfg;
-	f->apply = apply;
+	f->delta = delta;
 	f->ctx = ctx;
 	f->wake_fd = f->req_fd = -1;
 	pthread_mutex_init(&f->mu, NULL);
@@ -1641,14 +1673,10 @@ out_free:
 	return ret;
 }
 
-void net_feeds_set_delta(struct net_feeds *f, net_feeds_delta_cb cb)
-{
-	f->delta = cb;
-}
-
 int net_feeds_start(struct net_feeds *f)
 {
-	if (f->running || f->count == 0)
+	/* Also without zones to follow: expiry rebuilds run on this thread. */
+	if (f->running)
 		return C2W_OK;
 	atomic_store(&f->stop, false);
 	int ret = pthread_create(&f->thread, NULL, run, f);
@@ -2093,34 +2121,13 @@ static void on_expiry(evutil_socket_t fd, short what, void *arg)
 		net_feeds_note_expiry(f, f->next_expiry); /* woke early (clock change): re-arm */
 		return;
 	}
-	const char *files[POLICY_ZONES_MAX];
-	uint64_t rules[POLICY_ZONES_MAX];
-	if (f->cfg->policy.zone_count > POLICY_ZONES_MAX)
-		return;
-	int64_t due_at = f->next_expiry;
-	f->next_expiry = 0;
-	net_feeds_settle(f);
-	net_feeds_files(f, f->cfg, files);
-	int64_t t0 = mono_ms();
-	int ret = f->apply(f->ctx, files, rules); /* a success calls net_feeds_note_expiry() */
-	if (ret != C2W_OK) {
-		c2w_log_err("policy: rebuild for entries expired at %lld refused (%s); retrying "
-			    "in 30 s",
-			    (long long)due_at, c2w_strerror(ret));
-		f->next_expiry = due_at;
-		struct timeval tv = {.tv_sec = 30};
-		evtimer_add(f->expiry_ev, &tv);
-		return;
-	}
-	f->expiry_done_ms = mono_ms();
-	f->expiry_cost_ms = f->expiry_done_ms - t0;
-	c2w_log_info("policy: entries expired at %lld no longer enforced (rebuilt in %lld ms)",
-		     (long long)due_at, (long long)f->expiry_cost_ms);
+	/* The transfer thread compiles (expiry_rebuild()), this thread swaps the result in: the
+	 * swap arms the timer again. */
 	pthread_mutex_lock(&f->mu);
-	for (size_t i = 0; i < f->count; i++)
-		f->zones[i].st.rules = rules[f->zones[i].index];
+	f->expiry_due = f->next_expiry;
 	pthread_mutex_unlock(&f->mu);
-	net_feeds_note_expiry(f, f->next_expiry); /* again, now with the spacing below */
+	f->next_expiry = 0;
+	wake(f);
 }
 
 void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry)
@@ -2135,10 +2142,12 @@ void net_feeds_note_expiry(struct net_feeds *f, int64_t next_expiry)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t ms = next_expiry * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	/* Entries that run out second after second (each with its own expiry) must not keep the
-	 * main thread compiling: leave at least 4 times the last rebuild's cost between two,
+	 * transfer thread compiling: leave at least 4 times the last rebuild's cost between two,
 	 * so expiry rebuilds take at most a fifth of its time. */
-	int64_t gap = f->expiry_done_ms + 4 * f->expiry_cost_ms - mono_ms();
-	if (f->expiry_done_ms > 0 && gap > ms)
+	pthread_mutex_lock(&f->mu);
+	int64_t done = f->expiry_done_ms, gap = done + 4 * f->expiry_cost_ms - mono_ms();
+	pthread_mutex_unlock(&f->mu);
+	if (done > 0 && gap > ms)
 		ms = gap;
 	if (ms < 0)
 		ms = 0;

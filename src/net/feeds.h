@@ -6,11 +6,12 @@
  * the same guard rails as a reload, on this thread; the main thread only holds the running
  * policy for the build and swaps the result in (so control, metrics and the sinkhole keep
  * answering during a compile of millions of rules). Only then does the copy replace the last
- * good one on disk. Zones with a URL are downloaded by the
- * same thread every `refresh` (feed/http_fetch.c) and take the same path. Workers only call
+ * good one on disk. Zones with a URL are downloaded by the same thread every `refresh`
+ * (feed/http_fetch.c) and take the same path. The same thread also compiles the policy again
+ * when "expires=" entries run out (the main thread's timer asks it). Workers only call
  * net_feeds_notify().
  *
- *   net_feeds_new(base, cfg, apply, srv, &f);   main thread, reads last good copies
+ *   net_feeds_new(base, cfg, delta, srv, &f);   main thread, reads last good copies
  *   net_feeds_files(f, cfg, files);             feeds for net_policy_load_files()
  *   net_feeds_start(f);                         after the workers
  *   net_feeds_note_expiry(f, when);              after any policy swap ("expires=")
@@ -33,13 +34,6 @@ struct event_base;
 struct policy_snap;
 struct policy_soa_timers;
 
-/**
- * Main thread: rebuild the policy with @files (one per zone of the running config, as from
- * net_feeds_files()) and swap it in; fill @rules per zone.
- *
- * @return C2W_OK when the new policy is in force; otherwise the old one stays
- */
-typedef int (*net_feeds_apply_cb)(void *ctx, const char *const *files, uint64_t *rules);
 
 /** What the running policy needs after an increment (net_feeds_delta_io.merge). */
 enum net_feeds_merge {
@@ -108,18 +102,16 @@ typedef int (*net_feeds_delta_cb)(void *ctx, size_t zone, uint64_t *rules,
 
 /**
  * Set up the zones of @cfg (borrowed until net_feeds_reconfigure() or free) that name
- * primaries, reading each last good copy from disk; the thread is not started.
+ * primaries, reading each last good copy from disk; the thread is not started. Every policy
+ * change the thread builds goes in through @delta, called on the main thread with @ctx.
  *
  * @return C2W_OK, C2W_ECONFIG (a TSIG key file does not load; logged), C2W_ENOMEM
  */
 C2W_NODISCARD int net_feeds_new(struct event_base *base, const struct c2w_config *cfg,
-				net_feeds_apply_cb apply, void *ctx, struct net_feeds **out);
+				net_feeds_delta_cb delta, void *ctx, struct net_feeds **out);
 
-/** Apply IXFRs as increments through @cb (main thread); without it every copy is compiled
- *  in full. Call before net_feeds_start(). */
-void net_feeds_set_delta(struct net_feeds *f, net_feeds_delta_cb cb);
-
-/** Start the transfer thread. @return C2W_OK or a negative errno */
+/** Start the transfer thread (also without zones to follow: expiry rebuilds run there).
+ *  @return C2W_OK or a negative errno */
 C2W_NODISCARD int net_feeds_start(struct net_feeds *f);
 
 /**

@@ -626,21 +626,6 @@ static int swap_policy(struct net_server *srv, struct policy_snap *snap, bool sa
 	return C2W_OK;
 }
 
-/* The transfer machinery has a new copy (or an expired zone): same guard rails as a reload. */
-static int apply_feeds(void *ctx, const char *const *files, uint64_t *rules)
-{
-	struct net_server *srv = ctx;
-	struct policy_snap *snap = NULL;
-	char err[512];
-	int ret = net_policy_load_files(srv->cfg, files, srv->snap, true, rules, &snap, err,
-					sizeof(err));
-	if (ret != C2W_OK) {
-		c2w_log_err("feeds: new policy refused (%s); the running policy stays", err);
-		return ret;
-	}
-	return swap_policy(srv, snap, false);
-}
-
 /* Increments stacked on one full compile before the feeds merge them: this many layers, or
  * this many trigger keys touched since the last merge (plus 1/16 of the rules), whichever
  * first. Lookups probe one small table per layer. A merge folds the layers into one (a
@@ -769,8 +754,9 @@ static int change_swap(struct net_server *srv, size_t zone, uint64_t *rules,
 	return C2W_OK;
 }
 
-/* The feeds' policy changes (an IXFR as an increment, a rebase, a flatten): the transfer
- * thread builds them, this thread only begins and swaps; same guard rails as a reload. */
+/* The feeds' policy changes (an IXFR as an increment, a rebase, a flatten, a full compile of a
+ * new copy or for entries that expired): the transfer thread builds them, this thread only
+ * begins and swaps; same guard rails as a reload. */
 static int apply_delta(void *ctx, size_t zone, uint64_t *rules, struct net_feeds_delta_io *io)
 {
 	struct net_server *srv = ctx;
@@ -859,12 +845,11 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		goto out_free;
 	ret = resolve_user(srv);
 	if (ret == C2W_OK)
-		ret = net_feeds_new(srv->base, cfg, apply_feeds, srv, &srv->feeds);
+		ret = net_feeds_new(srv->base, cfg, apply_delta, srv, &srv->feeds);
 	if (ret == C2W_OK)
 		ret = net_xfr_new(cfg, &srv->xfr);
 	if (ret != C2W_OK)
 		goto out_free;
-	net_feeds_set_delta(srv->feeds, apply_delta);
 	ret = load_policy(srv, cfg, false, &srv->snap, NULL, 0);
 	if (ret != C2W_OK)
 		goto out_free;
@@ -938,6 +923,11 @@ int net_server_run(struct net_server *srv)
 	evsignal_add(srv->ev_term, NULL);
 	evsignal_add(srv->ev_int, NULL);
 	evsignal_add(srv->ev_hup, NULL);
+	/* Handled from now on: a SIGHUP held since start-up (cli_serve_main()) comes in now. */
+	sigset_t hup;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
 	c2w_log_info("server: %u worker(s), %zu listener(s), ready", srv->worker_count,
 		     srv->cfg->server.listen_count);
 	net_service_ready(srv->service, "serving");

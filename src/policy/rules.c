@@ -333,7 +333,13 @@ struct policy_rules *policy_rules_new(struct policy_report *rep)
 	if (r == NULL)
 		return NULL;
 	r->rep = rep;
-	r->now = (int64_t)time(NULL);
+	/* Not time(NULL): glibc reads the coarse clock there, which can still show the last second
+	 * for a few ms after clock_gettime() shows the next. An expiry rebuild that starts the
+	 * moment its second comes (on_expiry() checks with clock_gettime()) then kept the entries
+	 * it was for until a second rebuild. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->now = (int64_t)ts.tv_sec;
 	/* Offset 0 of keys and strs is reserved: "empty slot" and "no string". */
 	if (vec_push(&r->keys, "", 1, NULL) != C2W_OK || vec_push(&r->strs, "", 1, NULL) != C2W_OK ||
 	    vec_push(&r->protect, "", 1, NULL) != C2W_OK) {

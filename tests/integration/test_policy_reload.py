@@ -4,9 +4,13 @@
 reloaded 20 times, alternately by SIGHUP and by `c2wall reload` (the control socket), switching
 between two feed versions. Every query must be answered, and each answer must be the one the
 old or the new policy gives: the policy in force when the query was sent, or one a reload that
-overlapped the query switched to."""
+overlapped the query switched to.
+
+A SIGHUP during start-up (here 50 ms after the process starts, while it compiles 200,000
+rules) must not end the daemon: it is held until the main loop handles it, then reloads."""
 
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -103,6 +107,40 @@ def versions_of(name, m):
         if normal and a_values(m, name) == [want]:
             out = {"A", "B"}
     return out
+
+
+class TestHupAtStart(unittest.TestCase):
+    def test_sighup_during_start_up(self):
+        d = tempfile.mkdtemp(prefix="hup-", dir=WORLD.tmp)
+        feed = os.path.join(d, "big.rpz")
+        with open(feed, "w") as f:
+            f.write("$TTL 300\n@ SOA ns.hup.c2w. h.hup.c2w. 1 3600 600 86400 300\n@ NS ns.hup.c2w.\n")
+            f.writelines("n%06d.example.test CNAME .\n" % i for i in range(200000))
+        r2 = cw.C2wall(WORLD, mode="recursive", name="c2wall-hup",
+                       extra={"policy": {"zones": [{"name": "hup.c2w.", "file": feed}]}})
+        r2.write_config()
+        r2._err = open(r2.stderr_path, "ab")
+        r2.proc = subprocess.Popen(r2.command(), stdout=r2._err, stderr=r2._err,
+                                   stdin=subprocess.DEVNULL)
+        cw._register(r2.proc)
+        try:
+            time.sleep(0.05)
+            self.assertIsNone(r2.proc.poll(), "ended before the SIGHUP")
+            started = "server: " not in r2.stderr_text()  # still starting: the point
+            os.kill(r2.proc.pid, signal.SIGHUP)
+            cw.wait_answer(r2.addr, r2.port, "test.", "SOA", 60, r2.proc)
+            deadline = time.monotonic() + 30
+            while "reload: configuration" not in r2.stderr_text() and \
+                    time.monotonic() < deadline and r2.running():
+                time.sleep(0.05)
+            self.assertTrue(r2.running(), r2.stderr_text()[-2000:])
+            self.assertIn("reload: configuration", r2.stderr_text())
+            m = r2.udp("n199999.example.test.", "A")
+            self.assertEqual(m.rcode(), dns.rcode.NXDOMAIN)
+            print("SIGHUP 50 ms after the start (%s): held, then reloaded"
+                  % ("during start-up" if started else "after start-up"))
+        finally:
+            self.assertEqual(r2.stop(), 0)
 
 
 class TestReloadUnderLoad(unittest.TestCase):
