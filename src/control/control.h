@@ -80,6 +80,46 @@ C2W_NODISCARD int control_server_register(struct control_server *srv, const char
 C2W_NODISCARD int control_server_call(struct control_server *srv, int argc, char **argv,
 				      struct evbuffer *body, char *err, size_t err_len);
 
+/* ---- answers given later --------------------------------------------------------------------
+ * A handler whose work runs elsewhere (a reload compiles on its own thread) answers later:
+ * control_reply_defer() in the handler, control_pending_finish() once the work is done. The
+ * caller (the socket, the HTTP API) says how it takes that answer; a caller that cannot wait
+ * gets NULL from control_reply_defer() and the handler answers at once. */
+struct control_pending;
+
+/**
+ * The deferred answer reaches its caller, on the main loop's thread.
+ * @param ret   C2W_OK, or the error (@err its text)
+ * @param body  the response body (empty: plain "ok"); borrowed for the call
+ */
+typedef void (*control_done_cb)(void *arg, int ret, struct evbuffer *body, const char *err);
+
+/**
+ * control_server_call() for a caller that can wait: when the handler defers, the call
+ * returns C2W_OK with *@pending set, and @done runs once with the answer (later, never
+ * inside this call). If the caller goes away first it calls control_pending_orphan().
+ */
+C2W_NODISCARD int control_server_call_async(struct control_server *srv, int argc, char **argv,
+					    struct evbuffer *body, char *err, size_t err_len,
+					    control_done_cb done, void *done_arg,
+					    struct control_pending **pending);
+
+/**
+ * In a handler: the answer comes later, through control_pending_finish() (exactly once); the
+ * handler then returns C2W_OK and writes nothing now. @return NULL when the caller cannot
+ * wait (or memory is short): answer now as usual
+ */
+struct control_pending *control_reply_defer(struct control_reply *reply);
+
+/**
+ * The deferred answer: @ret C2W_OK with @text the body ("" or NULL: "ok"), or an error with
+ * @text its message. Frees @p. Main loop's thread.
+ */
+void control_pending_finish(struct control_pending *p, int ret, const char *text);
+
+/** The caller of a deferred command is gone: the answer, when it comes, goes nowhere. */
+void control_pending_orphan(struct control_pending *p);
+
 /** Append to the response body (one line; the server adds the final LF). */
 void control_reply_printf(struct control_reply *reply, const char *fmt, ...) C2W_PRINTF(2, 3);
 

@@ -41,8 +41,17 @@ struct hconn {
 	struct hconn *prev, *next;
 };
 
+/* A request whose command answers later (control_reply_defer()). */
+struct hwait {
+	struct control_http *h;
+	struct evhttp_request *req;
+	struct control_pending *pending;
+	struct hwait *prev, *next;
+};
+
 struct control_http {
 	struct event_base *base;
+	struct hwait *waits;
 	struct evhttp *http;
 	SSL_CTX *ssl;
 	struct control_tokens *tokens;
@@ -317,6 +326,10 @@ static size_t count_params(const struct route *r)
 	return n;
 }
 
+static void send_result(struct evhttp_request *req, int ret, struct evbuffer *body,
+			const char *err);
+static void wait_done(void *arg, int ret, struct evbuffer *body, const char *err);
+
 /* Run the route's command; a body that is not JSON ("ok; restart needed for: ...") is
  * wrapped as {"result": "..."}. */
 static void run_command(struct control_http *h, struct evhttp_request *req, const struct route *r,
@@ -357,12 +370,39 @@ static void run_command(struct control_http *h, struct evhttp_request *req, cons
 		return;
 	}
 	char err[512];
-	int ret = control_server_call(h->ctl, argc, argv, body, err, sizeof(err));
+	struct hwait *w = calloc(1, sizeof(*w));
+	struct control_pending *p = NULL;
+	int ret = w == NULL ? control_server_call(h->ctl, argc, argv, body, err, sizeof(err))
+			    : control_server_call_async(h->ctl, argc, argv, body, err, sizeof(err),
+							wait_done, w, &p);
+	if (p != NULL) { /* answered later (wait_done()) */
+		w->h = h;
+		w->req = req;
+		w->pending = p;
+		/* an admin waiting for a reload's compile (seconds at millions of rules) is not a
+		 * slow client: no deadline until answered (the daemon bounds the waiters) */
+		struct hconn *c = conn_of(h, req);
+		if (c != NULL && !c->refused)
+			c->deadline_ms = 0;
+		w->next = h->waits;
+		if (h->waits != NULL)
+			h->waits->prev = w;
+		h->waits = w;
+	} else {
+		free(w);
+		send_result(req, ret, body, err);
+	}
+	evbuffer_free(body);
+}
+
+/* A command's answer: an error with its status, or the body (wrapped unless JSON). */
+static void send_result(struct evhttp_request *req, int ret, struct evbuffer *body,
+			const char *err)
+{
 	if (ret != C2W_OK) {
 		const char *reason;
 		int code = status_of(ret, &reason);
-		reply_error(req, code, reason, err);
-		evbuffer_free(body);
+		reply_error(req, code, reason, err != NULL ? err : c2w_strerror(ret));
 		return;
 	}
 	size_t n = evbuffer_get_length(body);
@@ -370,7 +410,6 @@ static void run_command(struct control_http *h, struct evhttp_request *req, cons
 	if (p == NULL || (p[0] != '{' && p[0] != '[')) {
 		struct evbuffer *wrap = evbuffer_new();
 		if (wrap == NULL) {
-			evbuffer_free(body);
 			evhttp_send_error(req, HTTP_INTERNAL, NULL);
 			return;
 		}
@@ -378,13 +417,35 @@ static void run_command(struct control_http *h, struct evhttp_request *req, cons
 		const char *text = n ? (const char *)evbuffer_pullup(body, -1) : "ok";
 		evbuffer_add_printf(wrap, "{\"result\":");
 		add_json_string(wrap, text ? text : "ok");
-		evbuffer_add_printf(wrap, "}");
-		evbuffer_free(body);
-		body = wrap;
+		evbuffer_add_printf(wrap, "}\n");
+		reply(req, HTTP_OK, "OK", "application/json", wrap);
+		evbuffer_free(wrap);
+		return;
 	}
 	evbuffer_add(body, "\n", 1);
 	reply(req, HTTP_OK, "OK", "application/json", body);
-	evbuffer_free(body);
+}
+
+/* A deferred command answered: the request gets it (evhttp frees a request whose client
+ * went away when it is answered). */
+static void wait_done(void *arg, int ret, struct evbuffer *body, const char *err)
+{
+	struct hwait *w = arg;
+	struct control_http *h = w->h;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		h->waits = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	struct hconn *c = conn_of(h, w->req); /* NULL once its client went away */
+	if (c != NULL && !c->refused)
+		c->deadline_ms = now_ms() + h->timeout_ms;
+	if (body == NULL)
+		evhttp_send_error(w->req, HTTP_INTERNAL, NULL);
+	else
+		send_result(w->req, ret, body, err);
+	free(w);
 }
 
 static void serve_metrics(struct control_http *h, struct evhttp_request *req)
@@ -641,6 +702,13 @@ void control_http_free(struct control_http *h)
 		return;
 	/* evhttp_free closes the listeners it was given and lets go of every connection;
 	 * then our references go. */
+	/* Requests still waiting for a deferred answer go with evhttp: the answer goes nowhere. */
+	while (h->waits != NULL) {
+		struct hwait *w = h->waits;
+		h->waits = w->next;
+		control_pending_orphan(w->pending);
+		free(w);
+	}
 	if (h->http != NULL)
 		evhttp_free(h->http);
 	while (h->conns != NULL)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -31,6 +32,9 @@ struct conn {
 	struct control_server *srv;
 	struct bufferevent *bev;
 	struct conn *prev, *next;
+	/* A command answering later (control_reply_defer()): the lines after it wait, reading
+	 * is off (no idle timeout meanwhile) */
+	struct control_pending *pending;
 };
 
 struct control_server {
@@ -45,7 +49,66 @@ struct control_server {
 struct control_reply {
 	struct evbuffer *body;
 	char error[512];
+	control_done_cb done; /* NULL: the caller cannot wait */
+	void *done_arg;
+	struct control_pending *pending; /* set by control_reply_defer() */
 };
+
+struct control_pending {
+	control_done_cb done; /* NULL once orphaned */
+	void *done_arg;
+	/* Still inside the handler's call: an answer given now is the call's own (@ret and
+	 * @text kept until the call returns), not @done's. */
+	bool in_call, finished;
+	int ret;
+	char text[1024];
+};
+
+struct control_pending *control_reply_defer(struct control_reply *reply)
+{
+	if (reply->done == NULL || reply->pending != NULL)
+		return NULL;
+	struct control_pending *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->done = reply->done;
+	p->done_arg = reply->done_arg;
+	p->in_call = true;
+	reply->pending = p;
+	return p;
+}
+
+void control_pending_orphan(struct control_pending *p)
+{
+	if (p != NULL)
+		p->done = NULL;
+}
+
+void control_pending_finish(struct control_pending *p, int ret, const char *text)
+{
+	if (p == NULL)
+		return;
+	if (p->in_call) {
+		p->finished = true;
+		p->ret = ret;
+		snprintf(p->text, sizeof(p->text), "%s", text != NULL ? text : "");
+		return;
+	}
+	if (p->done != NULL) {
+		struct evbuffer *body = evbuffer_new();
+		if (body == NULL) {
+			p->done(p->done_arg, C2W_ENOMEM, NULL, c2w_strerror(C2W_ENOMEM));
+		} else {
+			if (ret == C2W_OK && text != NULL && text[0] != '\0')
+				evbuffer_add(body, text, strlen(text));
+			p->done(p->done_arg, ret, body,
+				ret == C2W_OK ? NULL
+					      : (text != NULL && text[0] ? text : c2w_strerror(ret)));
+			evbuffer_free(body);
+		}
+	}
+	free(p);
+}
 
 void control_reply_printf(struct control_reply *reply, const char *fmt, ...)
 {
@@ -93,7 +156,16 @@ static int help_cb(void *arg, int argc, char **argv, struct control_reply *reply
 int control_server_call(struct control_server *srv, int argc, char **argv, struct evbuffer *body,
 			char *err, size_t err_len)
 {
-	struct control_reply reply = {.body = body};
+	return control_server_call_async(srv, argc, argv, body, err, err_len, NULL, NULL, NULL);
+}
+
+int control_server_call_async(struct control_server *srv, int argc, char **argv,
+			      struct evbuffer *body, char *err, size_t err_len, control_done_cb done,
+			      void *done_arg, struct control_pending **pending)
+{
+	struct control_reply reply = {.body = body, .done = done, .done_arg = done_arg};
+	if (pending != NULL)
+		*pending = NULL;
 	if (err_len > 0)
 		err[0] = '\0';
 	if (strcmp(argv[0], "help") == 0)
@@ -102,6 +174,22 @@ int control_server_call(struct control_server *srv, int argc, char **argv, struc
 		if (strcmp(argv[0], srv->commands[i].name) != 0)
 			continue;
 		int ret = srv->commands[i].cb(srv->commands[i].arg, argc, argv, &reply);
+		struct control_pending *p = reply.pending;
+		if (p != NULL && p->finished) { /* answered within the call: an answer now */
+			ret = p->ret;
+			if (ret == C2W_OK)
+				evbuffer_add(body, p->text, strlen(p->text));
+			else
+				snprintf(reply.error, sizeof(reply.error), "%.*s",
+					 (int)sizeof(reply.error) - 1, p->text);
+			free(p);
+		} else if (p != NULL) {
+			/* deferred: the handler answers through the pending, whatever it returned */
+			p->in_call = false;
+			if (pending != NULL)
+				*pending = p;
+			return C2W_OK;
+		}
 		if (ret != C2W_OK)
 			snprintf(err, err_len, "%s", reply.error[0] ? reply.error : c2w_strerror(ret));
 		return ret;
@@ -110,8 +198,57 @@ int control_server_call(struct control_server *srv, int argc, char **argv, struc
 	return CONTROL_UNKNOWN;
 }
 
-static void run_line(struct control_server *srv, const char *line, size_t len, struct evbuffer *out)
+/* One answer line: "error: TEXT", "ok", or the body with its newlines flattened. */
+static void put_answer(struct evbuffer *out, int ret, struct evbuffer *body, const char *err)
 {
+	if (ret != C2W_OK) {
+		evbuffer_add_printf(out, "error: %s\n", err != NULL ? err : c2w_strerror(ret));
+	} else if (body == NULL || evbuffer_get_length(body) == 0) {
+		evbuffer_add_printf(out, "ok\n");
+	} else {
+		/* One response line: a handler's newline must not split it. */
+		size_t n = evbuffer_get_length(body);
+		unsigned char *p = evbuffer_pullup(body, -1);
+		for (size_t i = 0; p && i < n; i++)
+			if (p[i] == '\n' || p[i] == '\r')
+				p[i] = ' ';
+		evbuffer_add_buffer(out, body);
+		evbuffer_add(out, "\n", 1);
+	}
+}
+
+static void read_cb(struct bufferevent *bev, void *arg);
+
+/* The deferred command of a connection answered: write it, go on with the lines after it. */
+static void conn_done(void *arg, int ret, struct evbuffer *body, const char *err)
+{
+	struct conn *c = arg;
+	c->pending = NULL;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *line = evbuffer_new();
+	if (line == NULL) {
+		put_answer(out, ret, body, err);
+	} else {
+		/* Sent at once when nothing is queued before it: the answer may come as the
+		 * daemon stops, with no loop left to send it. The rest goes as usual. */
+		put_answer(line, ret, body, err);
+		size_t n = evbuffer_get_length(line);
+		if (evbuffer_get_length(out) == 0) {
+			ssize_t w = send(bufferevent_getfd(c->bev), evbuffer_pullup(line, -1), n,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				evbuffer_drain(line, (size_t)w);
+		}
+		evbuffer_add_buffer(out, line);
+		evbuffer_free(line);
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	read_cb(c->bev, c);
+}
+
+static void run_line(struct conn *c, const char *line, size_t len, struct evbuffer *out)
+{
+	struct control_server *srv = c->srv;
 	char buf[CONTROL_LINE_MAX];
 	char *argv[CONTROL_ARGS_MAX + 1];
 	int argc = control_request_parse(line, len, buf, sizeof(buf), argv);
@@ -126,26 +263,18 @@ static void run_line(struct control_server *srv, const char *line, size_t len, s
 		return;
 	}
 	char err[512];
-	int ret = control_server_call(srv, argc, argv, body, err, sizeof(err));
-	if (ret != C2W_OK) {
-		evbuffer_add_printf(out, "error: %s\n", err);
-	} else if (evbuffer_get_length(body) == 0) {
-		evbuffer_add_printf(out, "ok\n");
-	} else {
-		/* One response line: a handler's newline must not split it. */
-		size_t n = evbuffer_get_length(body);
-		unsigned char *p = evbuffer_pullup(body, -1);
-		for (size_t i = 0; p && i < n; i++)
-			if (p[i] == '\n' || p[i] == '\r')
-				p[i] = ' ';
-		evbuffer_add_buffer(out, body);
-		evbuffer_add(out, "\n", 1);
-	}
+	int ret = control_server_call_async(srv, argc, argv, body, err, sizeof(err), conn_done, c,
+					    &c->pending);
+	if (c->pending == NULL)
+		put_answer(out, ret, body, err);
+	else /* the answer comes later: no reading (nor idle timeout) until then */
+		bufferevent_disable(c->bev, EV_READ);
 	evbuffer_free(body);
 }
 
 static void conn_close(struct conn *c)
 {
+	control_pending_orphan(c->pending);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -165,18 +294,17 @@ static void write_done_cb(struct bufferevent *bev, void *arg)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
-	struct control_server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *out = bufferevent_get_output(bev);
-	for (;;) {
+	while (c->pending == NULL) {
 		size_t len;
 		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 		if (line == NULL)
 			break;
-		run_line(srv, line, len, out);
+		run_line(c, line, len, out);
 		free(line);
 	}
-	if (evbuffer_get_length(in) >= CONTROL_LINE_MAX) {
+	if (c->pending == NULL && evbuffer_get_length(in) >= CONTROL_LINE_MAX) {
 		evbuffer_add_printf(out, "error: request too long\n");
 		evbuffer_drain(in, evbuffer_get_length(in));
 		/* Close once the error went out. */

@@ -127,6 +127,7 @@ struct net_feeds {
 	int wake_fd; /* anyone -> transfer thread */
 	int req_fd;  /* transfer thread -> main thread */
 	struct event *req_ev;
+	bool held; /* main thread: requests wait (net_feeds_hold()) */
 	struct event *expiry_ev; /* main thread: rebuild when an "expires=" entry runs out */
 	int64_t next_expiry;     /* main thread */
 	/* An expiry rebuild, which the transfer thread builds (expiry_rebuild()): the second the
@@ -481,6 +482,15 @@ void net_feeds_settle(struct net_feeds *f)
 			     (long long)((mono_us() - t0) / 1000));
 }
 
+void net_feeds_hold(struct net_feeds *f, bool hold)
+{
+	f->held = hold;
+	if (!hold && f->req_fd >= 0) {
+		uint64_t one = 1; /* a request that came meanwhile: on_request() takes it now */
+		(void)!write(f->req_fd, &one, sizeof(one));
+	}
+}
+
 void net_feeds_note_rules(struct net_feeds *f, const struct c2w_config *cfg,
 			  const uint64_t *rules)
 {
@@ -500,6 +510,8 @@ static void on_request(evutil_socket_t fd, short what, void *arg)
 	uint64_t v;
 	(void)what;
 	(void)!read(fd, &v, sizeof(v));
+	if (f->held)
+		return; /* taken when the hold ends */
 	uint64_t rules[POLICY_ZONES_MAX];
 	int64_t pick_us = mono_us();
 	pthread_mutex_lock(&f->mu);

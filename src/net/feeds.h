@@ -132,6 +132,14 @@ void net_feeds_files(struct net_feeds *f, const struct c2w_config *cfg, const ch
  */
 void net_feeds_settle(struct net_feeds *f);
 
+/**
+ * Main thread: while @hold, the transfer thread's requests (a change's BEGIN or SWAP) wait
+ * unanswered, as they would behind a main thread busy compiling: a reload compiling on its
+ * own thread reads the files and the running policy, and nothing may go in force meanwhile.
+ * Released, a request that came meanwhile is taken.
+ */
+void net_feeds_hold(struct net_feeds *f, bool hold);
+
 /** Record the rules compiled per zone of @cfg (as from net_policy_load_files()). */
 void net_feeds_note_rules(struct net_feeds *f, const struct c2w_config *cfg,
 			  const uint64_t *rules);

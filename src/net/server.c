@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -48,6 +49,28 @@
 struct srv_sock {
 	struct net_sock sock;
 	unsigned worker;
+};
+
+/* Control requests waiting for one reload's result (each `c2wall reload`, each POST of the
+ * HTTP API): beyond this many, the next is refused at once. */
+#define RELOAD_WAITERS_MAX 64
+
+/* A reload under way (docs/config.md "Reloading"): the new config, read and checked on the
+ * main thread; its policy, compiled on a thread of its own while the main thread goes on
+ * answering control, metrics and the sinkhole. */
+struct reload_job {
+	struct c2w_config *cfg;
+	struct policy_snap *from; /* a hold on the running policy (policy.max-change); NULL = none */
+	struct policy_snap *snap; /* the compile's result */
+	uint64_t rules[POLICY_ZONES_MAX];
+	int ret;
+	char err[1024];
+	int64_t t0_us; /* monotonic: the reload asked */
+};
+
+struct reload_waiters {
+	struct control_pending *p[RELOAD_WAITERS_MAX];
+	size_t count;
 };
 
 struct net_server {
@@ -84,6 +107,16 @@ struct net_server {
 	bool rcu_registered;           /* the main thread, between _new and _free */
 	uid_t run_uid;                 /* server.user when started as root; (uid_t)-1 = no drop */
 	gid_t run_gid;
+	/* The reload compiling (NULL: none) on @reload_thread, which says it is done through
+	 * @reload_fd; the control requests waiting for it, and for the one asked meanwhile
+	 * (@reload_again: a SIGHUP or a request came during it: the file may have changed since
+	 * it was read). */
+	struct reload_job *job;
+	pthread_t reload_thread;
+	int reload_fd;
+	struct event *reload_ev;
+	struct reload_waiters waiting, next_waiting;
+	bool reload_again;
 };
 
 /* DNS Cookies without cookies.cookie-secret-file: the secret made at start, the same for
@@ -167,11 +200,20 @@ static int events_setup(struct net_server *srv)
 	return C2W_OK;
 }
 
+static void reload_request(struct net_server *srv, struct control_pending *p);
+static void on_reload_done(evutil_socket_t fd, short what, void *arg);
+static void reload_stop(struct net_server *srv);
+
 static int on_ctl_reload(void *arg, int argc, char **argv, struct control_reply *reply)
 {
 	char msg[1024] = "";
 	(void)argc;
 	(void)argv;
+	struct control_pending *p = control_reply_defer(reply);
+	if (p != NULL) { /* answered when the reload ends (reload_answer()) */
+		reload_request(arg, p);
+		return C2W_OK;
+	}
 	int ret = net_server_reload(arg, msg, sizeof(msg));
 	if (ret != C2W_OK)
 		control_reply_error(reply, "reload failed: %s; the running configuration stays",
@@ -529,7 +571,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	/* logrotate's postrotate sends HUP: reopen the hit log even when the reload fails. */
 	if (srv->events != NULL)
 		events_pipeline_reopen(srv->events);
-	(void)net_server_reload(srv, NULL, 0);
+	reload_request(srv, NULL);
 }
 
 /*
@@ -814,6 +856,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 		return C2W_ENOMEM;
 	}
 	srv->cfg = cfg;
+	srv->reload_fd = -1;
 	srv->start_time = time(NULL);
 	/* libunbound reads these only at the first query: refuse now, not then. */
 	char err[1024];
@@ -839,6 +882,12 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	srv->base = event_base_new();
 	int ret = C2W_ENOMEM;
 	if (srv->workers == NULL || srv->base == NULL)
+		goto out_free;
+	srv->reload_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	srv->reload_ev = srv->reload_fd < 0 ? NULL
+					    : event_new(srv->base, srv->reload_fd,
+							EV_READ | EV_PERSIST, on_reload_done, srv);
+	if (srv->reload_ev == NULL || event_add(srv->reload_ev, NULL) != 0)
 		goto out_free;
 	ret = socks_build(cfg, srv->worker_count, NULL, 0, &srv->socks, &srv->sock_count);
 	if (ret != C2W_OK)
@@ -1011,24 +1060,92 @@ static void commit_reload(struct net_server *srv, struct c2w_config *cfg, struct
 	srv->cfg = cfg;
 }
 
-int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void job_free(struct reload_job *job)
+{
+	if (job == NULL)
+		return;
+	policy_snap_free(job->from);
+	policy_snap_free(job->snap);
+	conf_free(job->cfg);
+	free(job);
+}
+
+/* A reload's first part, on the main thread: the configuration read and checked, a hold on
+ * the running policy for the compile. @return C2W_OK with *@out, or the error in @err */
+static int reload_begin(struct net_server *srv, struct reload_job **out, char *err,
+			size_t err_len)
+{
+	struct reload_job *job = calloc(1, sizeof(*job));
+	if (job == NULL)
+		return C2W_ENOMEM;
+	job->t0_us = mono_us();
+	int ret = conf_load(srv->cfg->path, &job->cfg, err, err_len);
+	if (ret == C2W_OK) {
+		cookie_secret_fill(srv, job->cfg);
+		ret = validate_resolver(srv, job->cfg, err, err_len);
+	}
+	if (ret == C2W_OK && job->cfg->policy.zone_count > POLICY_ZONES_MAX) {
+		struct policy_snap *none = NULL; /* reports the limit */
+		ret = net_policy_load_err(job->cfg, srv->snap, true, &none, err, err_len);
+		policy_snap_free(none);
+		if (ret == C2W_OK)
+			ret = C2W_EINVAL;
+	}
+	if (ret != C2W_OK) {
+		job_free(job);
+		return ret;
+	}
+	job->from = srv->snap != NULL ? policy_snap_hold(srv->snap) : NULL;
+	*out = job;
+	return C2W_OK;
+}
+
+/* The compile, from the files as they are once every copy in force is saved; any thread (the
+ * reload's own, or the main thread for net_server_reload()). Nothing goes in force meanwhile:
+ * the feeds' requests wait (net_feeds_hold()) or, on the main thread, are not read. */
+static void reload_compile(struct net_server *srv, struct reload_job *job)
+{
+	const char *files[POLICY_ZONES_MAX];
+	net_feeds_settle(srv->feeds); /* an increment in force is on disk before we read */
+	net_feeds_files(srv->feeds, job->cfg, files);
+	job->ret = net_policy_load_files(job->cfg, files, job->from, true, job->rules, &job->snap,
+					 job->err, sizeof(job->err));
+}
+
+/* A reload refused: counted, logged, told. */
+static int reload_failed(struct net_server *srv, int ret, const char *err, char *msg,
+			 size_t msg_len)
+{
+	srv->reload_failures++;
+	c2w_log_err("reload: %s; keeping the running configuration",
+		    err[0] ? err : c2w_strerror(ret));
+	say(msg, msg_len, "%s", err[0] ? err : c2w_strerror(ret));
+	net_service_ready(srv->service, "serving; last reload failed, see the log");
+	return ret;
+}
+
+/* The rest, on the main thread: listeners, every worker prepared, then all switched, or none.
+ * Takes @job. @return C2W_OK or the error (logged, in @msg) */
+static int reload_apply(struct net_server *srv, struct reload_job *job, char *msg, size_t msg_len)
 {
 	char err[1024] = "", restart[512] = "";
-	struct c2w_config *cfg = NULL;
-	struct policy_snap *snap = NULL;
 	struct srv_sock *socks = NULL;
 	struct net_sock *mine = NULL;
 	size_t count = 0;
-	net_service_reloading(srv->service);
-	int ret = conf_load(srv->cfg->path, &cfg, err, sizeof(err));
-	if (ret != C2W_OK)
+	int ret = job->ret;
+	if (ret != C2W_OK) {
+		snprintf(err, sizeof(err), "%s", job->err);
 		goto out_fail;
-	cookie_secret_fill(srv, cfg);
-	if ((ret = validate_resolver(srv, cfg, err, sizeof(err))) != C2W_OK)
-		goto out_fail;
-	if ((ret = load_policy(srv, cfg, true, &snap, err, sizeof(err))) != C2W_OK)
-		goto out_fail;
-	ret = socks_build(cfg, srv->worker_count, srv->socks, srv->sock_count, &socks, &count);
+	}
+	net_feeds_note_rules(srv->feeds, job->cfg, job->rules);
+	ret = socks_build(job->cfg, srv->worker_count, srv->socks, srv->sock_count, &socks, &count);
 	if (ret != C2W_OK) {
 		snprintf(err, sizeof(err), "server.listen: cannot open a listener (%s)",
 			 c2w_strerror(ret));
@@ -1039,20 +1156,24 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 		ret = C2W_ENOMEM;
 		goto out_fail;
 	}
-	if ((ret = prepare_workers(srv, cfg, snap, err, sizeof(err))) != C2W_OK)
+	if ((ret = prepare_workers(srv, job->cfg, job->snap, err, sizeof(err))) != C2W_OK)
 		goto out_fail;
-	unsigned restart_count = conf_diff_restart(srv->cfg, cfg, restart, sizeof(restart));
-	commit_reload(srv, cfg, snap, socks, count, mine);
+	unsigned restart_count = conf_diff_restart(srv->cfg, job->cfg, restart, sizeof(restart));
+	commit_reload(srv, job->cfg, job->snap, socks, count, mine);
+	job->cfg = NULL; /* the server's now */
+	job->snap = NULL;
 	free(mine);
+	double ms = (double)(mono_us() - job->t0_us) / 1000.0;
 	if (restart_count > 0) {
-		c2w_log_warn("reload: configuration %s loaded; a restart is needed for: %s (they "
-			     "keep their running values)",
-			     srv->cfg->path, restart);
+		c2w_log_warn("reload: configuration %s loaded in %.1f ms; a restart is needed for: "
+			     "%s (they keep their running values)",
+			     srv->cfg->path, ms, restart);
 		say(msg, msg_len, "ok; restart needed for: %s", restart);
 	} else {
-		c2w_log_info("reload: configuration %s loaded", srv->cfg->path);
+		c2w_log_info("reload: configuration %s loaded in %.1f ms", srv->cfg->path, ms);
 		say(msg, msg_len, "ok");
 	}
+	job_free(job);
 	net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap, NULL);
 	if (net_feeds_reconfigure(srv->feeds, srv->cfg) != C2W_OK)
 		c2w_log_err("reload: zone transfers: see above; zones not followed until fixed");
@@ -1065,23 +1186,162 @@ int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
 	net_service_ready(srv->service, "serving; last reload ok");
 	return C2W_OK;
 out_fail:
-	srv->reload_failures++;
-	c2w_log_err("reload: %s; keeping the running configuration",
-		    err[0] ? err : c2w_strerror(ret));
-	say(msg, msg_len, "%s", err[0] ? err : c2w_strerror(ret));
 	free(mine);
 	if (socks != NULL)
 		socks_drop_new(socks, count, srv->socks, srv->sock_count);
-	policy_snap_free(snap);
-	conf_free(cfg);
-	net_service_ready(srv->service, "serving; last reload failed, see the log");
-	return ret;
+	job_free(job);
+	return reload_failed(srv, ret, err, msg, msg_len);
+}
+
+int net_server_reload(struct net_server *srv, char *msg, size_t msg_len)
+{
+	char err[1024] = "";
+	struct reload_job *job = NULL;
+	if (srv->job != NULL)
+		return reload_failed(srv, C2W_EAGAIN, "a reload is already running", msg, msg_len);
+	net_service_reloading(srv->service);
+	int ret = reload_begin(srv, &job, err, sizeof(err));
+	if (ret != C2W_OK)
+		return reload_failed(srv, ret, err, msg, msg_len);
+	reload_compile(srv, job);
+	return reload_apply(srv, job, msg, msg_len);
+}
+
+/* ---- reloads on their own thread ------------------------------------------------------------ */
+
+static void *reload_main(void *arg)
+{
+	struct net_server *srv = arg;
+	reload_compile(srv, srv->job);
+	uint64_t one = 1;
+	(void)!write(srv->reload_fd, &one, sizeof(one));
+	return NULL;
+}
+
+/* Tell every waiting control request the result. */
+static void reload_answer(struct reload_waiters *w, int ret, const char *msg)
+{
+	char text[1200];
+	if (ret != C2W_OK)
+		snprintf(text, sizeof(text), "reload failed: %s; the running configuration stays",
+			 msg[0] ? msg : c2w_strerror(ret));
+	else
+		snprintf(text, sizeof(text), "%s", msg);
+	for (size_t i = 0; i < w->count; i++)
+		control_pending_finish(w->p[i], ret, text);
+	w->count = 0;
+}
+
+static void reload_start(struct net_server *srv);
+
+/* The compile ended (reload_main() said so): switch, answer, and start the reload asked
+ * meanwhile, if any. */
+static void on_reload_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_server *srv = arg;
+	uint64_t v;
+	(void)what;
+	(void)!read(fd, &v, sizeof(v));
+	if (srv->job == NULL)
+		return;
+	pthread_join(srv->reload_thread, NULL);
+	struct reload_job *job = srv->job;
+	srv->job = NULL;
+	char msg[1024] = "";
+	int ret = reload_apply(srv, job, msg, sizeof(msg));
+	/* After the switch: a change the feeds held is built again over the new policy (or its
+	 * thread was restarted with the new config and asks again). */
+	net_feeds_hold(srv->feeds, false);
+	reload_answer(&srv->waiting, ret, msg);
+	if (srv->reload_again) {
+		srv->reload_again = false;
+		srv->waiting = srv->next_waiting;
+		srv->next_waiting.count = 0;
+		reload_start(srv);
+	}
+}
+
+/* Start a reload for the requests in srv->waiting: the config read and checked here, the
+ * compile on its own thread (on_reload_done() goes on). */
+static void reload_start(struct net_server *srv)
+{
+	char err[1024] = "";
+	struct reload_job *job = NULL;
+	net_service_reloading(srv->service);
+	c2w_log_info("reload: reading %s", srv->cfg->path);
+	int ret = reload_begin(srv, &job, err, sizeof(err));
+	if (ret != C2W_OK) {
+		char msg[1024] = "";
+		reload_failed(srv, ret, err, msg, sizeof(msg));
+		reload_answer(&srv->waiting, ret, msg);
+		return;
+	}
+	srv->job = job;
+	net_feeds_hold(srv->feeds, true);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals stay with the main loop */
+	int pret = srv->reload_ev != NULL ? pthread_create(&srv->reload_thread, NULL, reload_main,
+							    srv)
+					  : EAGAIN;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pret == 0)
+		return;
+	/* No thread: compile here, as before there was one. */
+	c2w_log_warn("reload: no thread for the compile (%s); compiling on the main thread",
+		     c2w_strerror(-pret));
+	reload_compile(srv, job);
+	srv->job = NULL;
+	char msg[1024] = "";
+	ret = reload_apply(srv, job, msg, sizeof(msg));
+	net_feeds_hold(srv->feeds, false);
+	reload_answer(&srv->waiting, ret, msg);
+}
+
+/* A SIGHUP (@p NULL) or a control request: a reload now, or after the one running (which may
+ * have read the file before it changed). */
+static void reload_request(struct net_server *srv, struct control_pending *p)
+{
+	struct reload_waiters *w = srv->job != NULL ? &srv->next_waiting : &srv->waiting;
+	if (p != NULL && w->count == RELOAD_WAITERS_MAX) {
+		control_pending_finish(p, C2W_EAGAIN,
+				       "reload failed: too many reload requests waiting; try again");
+		p = NULL;
+	}
+	if (p != NULL)
+		w->p[w->count++] = p;
+	if (srv->job != NULL) {
+		if (!srv->reload_again)
+			c2w_log_info("reload: asked while one is compiling; it runs next");
+		srv->reload_again = true;
+		return;
+	}
+	reload_start(srv);
+}
+
+/* Stopping: a compile under way ends first (it reads the feeds' files); nobody waits for
+ * its result. */
+static void reload_stop(struct net_server *srv)
+{
+	if (srv->job != NULL) {
+		c2w_log_info("server: waiting for the reload's compile to end");
+		pthread_join(srv->reload_thread, NULL);
+		job_free(srv->job);
+		srv->job = NULL;
+	}
+	reload_answer(&srv->waiting, C2W_EAGAIN, "the daemon is stopping");
+	reload_answer(&srv->next_waiting, C2W_EAGAIN, "the daemon is stopping");
 }
 
 void net_server_free(struct net_server *srv)
 {
 	if (srv == NULL)
 		return;
+	reload_stop(srv);
+	if (srv->reload_ev != NULL)
+		event_free(srv->reload_ev);
+	if (srv->reload_fd >= 0)
+		close(srv->reload_fd);
 	net_service_free(srv->service);
 	/* The transfer thread may wait on the main thread: stop it first. */
 	net_feeds_free(srv->feeds);

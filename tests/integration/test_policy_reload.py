@@ -22,6 +22,7 @@ import dns.rcode
 import dns.rdatatype
 
 import c2w_world as cw
+import events_util as eu
 from c2w_world import DATA, describe
 
 WORLD = R = None
@@ -141,6 +142,131 @@ class TestHupAtStart(unittest.TestCase):
                   % ("during start-up" if started else "after start-up"))
         finally:
             self.assertEqual(r2.stop(), 0)
+
+
+def ctl_timed(r, request, timeout=120.0):
+    """(sent, answered, answer line) of one control request, monotonic seconds."""
+    t0 = time.monotonic()
+    try:
+        out = eu.control(r, request, timeout=timeout)
+    except OSError as e:
+        out = "no answer: %s" % e
+    return t0, time.monotonic(), out
+
+
+def big_feed(path, prefix, count, serial):
+    with open(path + ".tmp", "w") as f:
+        f.write("$TTL 300\n@ SOA ns.big.c2w. h.big.c2w. %d 3600 600 86400 300\n"
+                "@ NS ns.big.c2w.\n" % serial)
+        f.writelines("%s%06d.example.test CNAME .\n" % (prefix, i) for i in range(count))
+    os.replace(path + ".tmp", path)
+
+
+class TestReloadOffMainThread(unittest.TestCase):
+    """A reload compiles on a thread of its own: the control socket keeps answering during
+    the compile (with the compile on the main thread no answer came until it ended); a reload
+    asked during one runs after it and reads the file as it is then; SIGTERM during one
+    stops the daemon cleanly and tells the waiting client."""
+
+    RULES = 1000000
+
+    @classmethod
+    def setUpClass(cls):
+        d = tempfile.mkdtemp(prefix="bigreload-", dir=WORLD.tmp)
+        cls.feed = os.path.join(d, "big.rpz")
+        big_feed(cls.feed, "a", cls.RULES, 1)
+        cls.r = cw.C2wall(WORLD, mode="recursive", name="c2wall-bigreload",
+                          extra={"policy": {"zones": [{"name": "big.c2w.", "file": cls.feed}]}})
+        cls.r.start(timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.r.running():
+            cls.r.stop(check=True)
+
+    def blocked(self, name):
+        m = self.r.udp(name, "A")
+        return m.rcode() == dns.rcode.NXDOMAIN and any(
+            rr.rdtype == dns.rdatatype.SOA and rr.name.to_text() == "big.c2w."
+            for rr in m.additional)
+
+    def test_1_control_answers_during_the_compile(self):
+        big_feed(self.feed, "b", self.RULES, 2)
+        polls = []
+        stop = threading.Event()
+
+        def poll():
+            for _ in range(5000):  # bounded: 20 ms apart, the reload ends it
+                if stop.is_set():
+                    return
+                polls.append(ctl_timed(self.r, "stats", timeout=60))
+                time.sleep(0.02)
+
+        th = threading.Thread(target=poll)
+        th.start()
+        time.sleep(0.1)
+        try:
+            t0, t1, out = ctl_timed(self.r, "reload")
+        finally:
+            stop.set()
+            th.join(90)
+        self.assertEqual(out, "ok", self.r.stderr_text()[-2000:])
+        during = [(a, b) for a, b, o in polls if a > t0 and b < t1 and o.startswith("{")]
+        slowest = max((b - a for a, b, o in polls), default=0)
+        print("reload of %d rules answered in %.0f ms; %d stats answers during it, slowest "
+              "%.1f ms" % (self.RULES, (t1 - t0) * 1000, len(during), slowest * 1000))
+        # the compile of 300,000 rules takes over half a second on any machine this runs on
+        self.assertGreater(t1 - t0, 0.3, "the compile was too quick to tell")
+        self.assertGreaterEqual(len(during), 3, "control did not answer during the compile")
+        self.assertTrue(self.blocked("b%06d.example.test." % (self.RULES - 1)))
+        self.assertFalse(self.blocked("a%06d.example.test." % (self.RULES - 1)))
+
+    def test_2_reload_asked_during_one_runs_next(self):
+        big_feed(self.feed, "c", self.RULES, 3)
+        answers = {}
+
+        def ask(key):
+            answers[key] = ctl_timed(self.r, "reload")
+
+        first = threading.Thread(target=ask, args=("first",))
+        first.start()
+        deadline = time.monotonic() + 30
+        while "reload: reading" not in self.r.stderr_text()[-4000:] and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+        # the first one has read the file: the next version must come by the second reload
+        big_feed(self.feed, "d", self.RULES, 4)
+        second = threading.Thread(target=ask, args=("second",))
+        second.start()
+        time.sleep(0.05)
+        os.kill(self.r.proc.pid, signal.SIGHUP)
+        first.join(120)
+        second.join(120)
+        self.assertEqual(answers["first"][2], "ok")
+        self.assertEqual(answers["second"][2], "ok")
+        self.assertGreaterEqual(answers["second"][1], answers["first"][1])
+        log = self.r.stderr_text()
+        self.assertIn("reload: asked while one is compiling; it runs next", log)
+        self.assertTrue(self.blocked("d%06d.example.test." % (self.RULES - 1)))
+        self.assertFalse(self.blocked("c%06d.example.test." % (self.RULES - 1)))
+
+    def test_3_sigterm_during_a_reload(self):
+        big_feed(self.feed, "e", self.RULES, 5)
+        answers = []
+        reads = self.r.stderr_text().count("reload: reading")
+        th = threading.Thread(target=lambda: answers.append(ctl_timed(self.r, "reload")))
+        th.start()
+        deadline = time.monotonic() + 30
+        while self.r.stderr_text().count("reload: reading") <= reads and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        self.assertEqual(self.r.stop(check=True, timeout=60), 0)
+        th.join(60)
+        out = answers[0][2] if answers else ""
+        # the compile ends, nothing switches, the waiting client is told
+        self.assertIn("reload failed: the daemon is stopping", out)
+        print("reload answer when stopped during it: %r" % out)
 
 
 class TestReloadUnderLoad(unittest.TestCase):
