@@ -917,8 +917,10 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	ret = drop_privileges(srv);
 	/* Served zones' first versions: after the privilege drop (the journals belong to the
 	 * run-time user), before the workers (a secondary asking at once finds them). */
-	if (ret == C2W_OK)
+	if (ret == C2W_OK) {
 		net_xfr_update(srv->xfr, srv->base, srv->cfg, srv->snap, NULL);
+		net_xfr_settle(srv->xfr);
+	}
 	if (ret == C2W_OK && srv->events != NULL)
 		ret = events_pipeline_start(srv->events);
 	if (ret == C2W_OK)

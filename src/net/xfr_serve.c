@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libknot/libknot.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,6 +57,7 @@ struct xzone {
 	uint64_t versions, notify_sent, notify_acked, notify_failed;
 	uint64_t exports_full, exports_incremental; /* how the versions were made */
 	bool last_incremental;
+	bool notify_due; /* a new version to announce (the main thread sends the NOTIFYs) */
 	char error[256];
 };
 
@@ -75,14 +79,37 @@ struct notify_job {
 	struct notify_job *next;
 };
 
+/* A policy change for the export thread: the served zones of the config then (their config
+ * parts; versions and counters are taken from the zones served when it runs), the policy in
+ * force and the one it replaced (held), or, for a fold (@same), only the two addresses. */
+struct xexport {
+	struct xexport *next;
+	bool same;
+	struct xzone *zones;
+	size_t count;
+	struct policy_snap *snap, *prev;
+	struct feed_out_limits lim;
+	unsigned max_total, max_per_client;
+};
+
 struct net_xfr {
 	pthread_mutex_t mu;
 	struct xzone *zones;
 	size_t count;
 	unsigned max_total, max_per_client, active;
-	struct feed_out_limits lim;
+	struct feed_out_limits lim; /* export thread */
 	struct client_slot clients[CLIENTS_MAX];
 	struct notify_job *jobs; /* main thread */
+	struct event_base *base;
+	/* The export thread (started at the first update): @queue (x->mu) in order, @busy while
+	 * it runs one; @cv wakes it, and net_xfr_settle(); @notify_fd tells the main thread
+	 * that versions were made (xzone.notify_due) */
+	pthread_t thread;
+	bool thread_on, stop, busy;
+	pthread_cond_t cv;
+	struct xexport *queue, *queue_tail;
+	int notify_fd;
+	struct event *notify_ev;
 };
 
 struct net_xfr_stream {
@@ -144,6 +171,31 @@ static int zone_init(struct xzone *z, const struct c2w_config *cfg,
 	return C2W_OK;
 }
 
+/* Versions, counters and the error of each zone in @old carried over to the zone of the same
+ * name in @zones (which has none yet). */
+static void carry(struct xzone *zones, size_t count, const struct xzone *old, size_t old_count)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct xzone *z = &zones[i];
+		for (size_t j = 0; j < old_count; j++) {
+			if (old[j].dname_len != z->dname_len ||
+			    memcmp(old[j].dname, z->dname, z->dname_len) != 0)
+				continue;
+			if (old[j].ver != NULL)
+				z->ver = feed_out_ver_ref(old[j].ver);
+			z->versions = old[j].versions;
+			z->notify_sent = old[j].notify_sent;
+			z->notify_acked = old[j].notify_acked;
+			z->notify_failed = old[j].notify_failed;
+			z->seen = old[j].seen;
+			z->exports_full = old[j].exports_full;
+			z->exports_incremental = old[j].exports_incremental;
+			z->notify_due = old[j].notify_due;
+			memcpy(z->error, old[j].error, sizeof(z->error));
+		}
+	}
+}
+
 /* The served zones of @cfg; versions carried over from @old by name. */
 static int zones_build(const struct c2w_config *cfg, struct xzone *old, size_t old_count,
 		       struct xzone **out, size_t *out_count)
@@ -165,21 +217,8 @@ static int zones_build(const struct c2w_config *cfg, struct xzone *old, size_t o
 			zones_free(zones, k);
 			return ret;
 		}
-		for (size_t j = 0; j < old_count; j++) {
-			if (old[j].ver != NULL && old[j].dname_len == zones[k - 1].dname_len &&
-			    memcmp(old[j].dname, zones[k - 1].dname, old[j].dname_len) == 0) {
-				struct xzone *z = &zones[k - 1];
-				z->ver = feed_out_ver_ref(old[j].ver);
-				z->versions = old[j].versions;
-				z->notify_sent = old[j].notify_sent;
-				z->notify_acked = old[j].notify_acked;
-				z->notify_failed = old[j].notify_failed;
-				z->seen = old[j].seen;
-				z->exports_full = old[j].exports_full;
-				z->exports_incremental = old[j].exports_incremental;
-			}
-		}
 	}
+	carry(zones, k, old, old_count);
 	*out = zones;
 	*out_count = k;
 	return C2W_OK;
@@ -191,9 +230,12 @@ int net_xfr_new(const struct c2w_config *cfg, struct net_xfr **out)
 	if (x == NULL)
 		return C2W_ENOMEM;
 	pthread_mutex_init(&x->mu, NULL);
+	pthread_cond_init(&x->cv, NULL);
+	x->notify_fd = -1;
 	int ret = zones_build(cfg, NULL, 0, &x->zones, &x->count);
 	if (ret != C2W_OK) {
 		pthread_mutex_destroy(&x->mu);
+		pthread_cond_destroy(&x->cv);
 		free(x);
 		return ret;
 	}
@@ -487,68 +529,241 @@ static struct feed_out_ver *zone_refresh(struct net_xfr *x, struct xzone *z,
 	return v;
 }
 
-void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w_config *cfg,
-		    const struct policy_snap *snap, const struct policy_snap *prev)
+static void export_free(struct xexport *e)
 {
-	struct xzone *zones;
-	size_t count;
-	pthread_mutex_lock(&x->mu);
-	int ret = zones_build(cfg, x->zones, x->count, &zones, &count);
-	pthread_mutex_unlock(&x->mu);
-	if (ret != C2W_OK) {
-		c2w_log_err("xfr-out: zones not updated (%s); serving the old versions",
-			    c2w_strerror(ret));
+	if (e == NULL)
 		return;
-	}
-	x->lim.versions = cfg->policy.journal_versions;
-	x->lim.bytes = cfg->policy.journal_max_bytes;
-	bool fresh[POLICY_ZONES_MAX] = {false};
-	if (count > POLICY_ZONES_MAX)
-		count = POLICY_ZONES_MAX; /* the config allows no more policy zones */
+	zones_free(e->zones, e->count);
+	policy_snap_free(e->snap);
+	policy_snap_free(e->prev);
+	free(e);
+}
+
+/* Export thread: the next version of every served zone from @e, then the zone table swapped
+ * in (workers serve the new versions from then on) and the main thread asked to announce
+ * them. */
+static void run_update(struct net_xfr *x, struct xexport *e)
+{
+	pthread_mutex_lock(&x->mu);
+	carry(e->zones, e->count, x->zones, x->count); /* as the export before this one left them */
+	pthread_mutex_unlock(&x->mu);
+	x->lim = e->lim;
+	size_t count = e->count < POLICY_ZONES_MAX ? e->count : POLICY_ZONES_MAX;
+	bool fresh = false;
 	for (size_t i = 0; i < count; i++) {
-		struct feed_out_ver *v =
-		    snap != NULL ? zone_refresh(x, &zones[i], snap, prev) : NULL;
-		fresh[i] = v != NULL;
+		struct xzone *z = &e->zones[i];
+		struct feed_out_ver *v = e->snap != NULL ? zone_refresh(x, z, e->snap, e->prev) : NULL;
 		if (v == NULL)
 			continue;
-		feed_out_ver_unref(zones[i].ver);
-		zones[i].ver = v;
-		zones[i].versions++;
+		feed_out_ver_unref(z->ver);
+		z->ver = v;
+		z->versions++;
+		z->notify_due = z->notify_count > 0;
+		fresh = fresh || z->notify_due;
 		uint64_t jb;
 		size_t je = feed_out_ver_journal(v, &jb);
 		c2w_log_info("xfr-out: zone %s: serial %u, %zu records, journal %zu entries (%s)",
-			     zones[i].name, feed_out_ver_serial(v), feed_out_ver_count(v), je,
-			     zones[i].last_incremental ? "from the increment" : "full export");
+			     z->name, feed_out_ver_serial(v), feed_out_ver_count(v), je,
+			     z->last_incremental ? "from the increment" : "full export");
 	}
 	pthread_mutex_lock(&x->mu);
 	struct xzone *old = x->zones;
 	size_t old_count = x->count;
-	x->zones = zones;
+	/* NOTIFYs sent and answered during the export went to the table served meanwhile */
+	for (size_t i = 0; i < count; i++)
+		for (size_t j = 0; j < old_count; j++) {
+			struct xzone *z = &e->zones[i];
+			if (old[j].dname_len != z->dname_len ||
+			    memcmp(old[j].dname, z->dname, z->dname_len) != 0)
+				continue;
+			z->notify_sent = old[j].notify_sent;
+			z->notify_acked = old[j].notify_acked;
+			z->notify_failed = old[j].notify_failed;
+			z->notify_due = z->notify_due || old[j].notify_due;
+		}
+	x->zones = e->zones;
 	x->count = count;
-	x->max_total = cfg->policy.transfers_out_max;
-	x->max_per_client = cfg->policy.transfers_out_per_client;
+	x->max_total = e->max_total;
+	x->max_per_client = e->max_per_client;
+	e->zones = old; /* freed with @e */
+	e->count = old_count;
 	pthread_mutex_unlock(&x->mu);
-	zones_free(old, old_count);
 	/* RFC 1996 3.5: tell the secondaries, now that the version is served. */
-	for (size_t i = 0; i < count; i++) {
-		if (!fresh[i])
+	if (fresh && x->notify_fd >= 0) {
+		uint64_t one = 1;
+		(void)!write(x->notify_fd, &one, sizeof(one));
+	}
+}
+
+/* Export thread: a fold: a version made from @prev counts as made from @snap. */
+static void run_same(struct net_xfr *x, const struct xexport *e)
+{
+	pthread_mutex_lock(&x->mu);
+	for (size_t i = 0; i < x->count; i++)
+		if (e->prev != NULL && x->zones[i].seen == e->prev)
+			x->zones[i].seen = e->snap;
+	pthread_mutex_unlock(&x->mu);
+}
+
+static void *export_main(void *arg)
+{
+	struct net_xfr *x = arg;
+	pthread_mutex_lock(&x->mu);
+	for (;;) {
+		while (x->queue == NULL && !x->stop)
+			pthread_cond_wait(&x->cv, &x->mu);
+		if (x->stop)
+			break;
+		struct xexport *e = x->queue;
+		x->queue = e->next;
+		if (x->queue == NULL)
+			x->queue_tail = NULL;
+		x->busy = true;
+		pthread_mutex_unlock(&x->mu);
+		if (e->same)
+			run_same(x, e);
+		else
+			run_update(x, e);
+		/* a fold's addresses were never held */
+		if (e->same)
+			e->snap = e->prev = NULL;
+		export_free(e);
+		pthread_mutex_lock(&x->mu);
+		x->busy = false;
+		pthread_cond_broadcast(&x->cv);
+	}
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
+}
+
+/* Main thread: versions were made; their NOTIFYs go from this loop. */
+static void on_notify_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_xfr *x = arg;
+	uint64_t v;
+	(void)what;
+	(void)!read(fd, &v, sizeof(v));
+	pthread_mutex_lock(&x->mu);
+	for (size_t i = 0; i < x->count; i++) {
+		struct xzone *z = &x->zones[i];
+		if (!z->notify_due || z->ver == NULL)
 			continue;
-		for (size_t k = 0; k < zones[i].notify_count; k++) {
-			notify_one(x, base, &zones[i], &zones[i].notify[k]);
-			pthread_mutex_lock(&x->mu);
-			zones[i].notify_sent++;
-			pthread_mutex_unlock(&x->mu);
+		z->notify_due = false;
+		for (size_t k = 0; k < z->notify_count; k++) {
+			notify_one(x, x->base, z, &z->notify[k]);
+			z->notify_sent++;
 		}
 	}
+	pthread_mutex_unlock(&x->mu);
+}
+
+/* Main thread: the export thread and the main thread's NOTIFY event, at the first update. */
+static int export_start(struct net_xfr *x, struct event_base *base)
+{
+	if (x->thread_on)
+		return C2W_OK;
+	x->base = base;
+	if (x->notify_fd < 0)
+		x->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (x->notify_fd < 0)
+		return -errno;
+	if (x->notify_ev == NULL)
+		x->notify_ev = event_new(base, x->notify_fd, EV_READ | EV_PERSIST, on_notify_due, x);
+	if (x->notify_ev == NULL || event_add(x->notify_ev, NULL) != 0)
+		return C2W_ENOMEM;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* signals stay with the main loop */
+	int ret = pthread_create(&x->thread, NULL, export_main, x);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret != 0)
+		return -ret;
+	x->thread_on = true;
+	return C2W_OK;
+}
+
+static void enqueue(struct net_xfr *x, struct xexport *e)
+{
+	struct xexport *dropped = NULL;
+	struct policy_snap *dropped_prev = NULL;
+	pthread_mutex_lock(&x->mu);
+	/* An update still waiting behind the running one is replaced by this one: its policy is
+	 * no longer in force, and the queue holds one policy at most. This one is then a full
+	 * export (its increment is over the policy of the one dropped). */
+	if (!e->same && x->queue_tail != NULL && !x->queue_tail->same) {
+		dropped = x->queue_tail;
+		struct xexport **pp = &x->queue;
+		while (*pp != dropped)
+			pp = &(*pp)->next;
+		*pp = NULL;
+		x->queue_tail = NULL;
+		for (struct xexport *q = x->queue; q != NULL; q = q->next)
+			x->queue_tail = q;
+		dropped_prev = e->prev;
+		e->prev = NULL;
+	}
+	if (x->queue_tail != NULL)
+		x->queue_tail->next = e;
+	else
+		x->queue = e;
+	x->queue_tail = e;
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	export_free(dropped);
+	policy_snap_free(dropped_prev);
+}
+
+void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w_config *cfg,
+		    const struct policy_snap *snap, const struct policy_snap *prev)
+{
+	struct xexport *e = calloc(1, sizeof(*e));
+	int ret = e == NULL ? C2W_ENOMEM : zones_build(cfg, NULL, 0, &e->zones, &e->count);
+	if (ret == C2W_OK)
+		ret = export_start(x, base);
+	if (ret != C2W_OK) {
+		c2w_log_err("xfr-out: zones not updated (%s); serving the old versions",
+			    c2w_strerror(ret));
+		export_free(e);
+		return;
+	}
+	e->lim.versions = cfg->policy.journal_versions;
+	e->lim.bytes = cfg->policy.journal_max_bytes;
+	e->max_total = cfg->policy.transfers_out_max;
+	e->max_per_client = cfg->policy.transfers_out_per_client;
+	e->snap = snap != NULL ? policy_snap_hold(snap) : NULL;
+	/* The policy replaced matters only for a version from an increment over it: held then
+	 * (it shares the full image), never when a full compile replaced it (its memory goes
+	 * now, not after the export). */
+	unsigned layers = 0;
+	uint64_t keys;
+	if (snap != NULL)
+		policy_snap_delta_size(snap, &layers, &keys);
+	e->prev = prev != NULL && layers > 0 ? policy_snap_hold(prev) : NULL;
+	enqueue(x, e);
 }
 
 void net_xfr_same(struct net_xfr *x, const struct policy_snap *snap,
 		  const struct policy_snap *prev)
 {
+	if (!x->thread_on) {
+		run_same(x, &(struct xexport){.snap = (struct policy_snap *)(uintptr_t)snap,
+					      .prev = (struct policy_snap *)(uintptr_t)prev});
+		return;
+	}
+	struct xexport *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return; /* the next version comes from a full export */
+	e->same = true;
+	e->snap = (struct policy_snap *)(uintptr_t)snap; /* compared, never dereferenced */
+	e->prev = (struct policy_snap *)(uintptr_t)prev;
+	enqueue(x, e);
+}
+
+void net_xfr_settle(struct net_xfr *x)
+{
 	pthread_mutex_lock(&x->mu);
-	for (size_t i = 0; i < x->count; i++)
-		if (prev != NULL && x->zones[i].seen == prev)
-			x->zones[i].seen = snap;
+	while (x->thread_on && (x->queue != NULL || x->busy))
+		pthread_cond_wait(&x->cv, &x->mu);
 	pthread_mutex_unlock(&x->mu);
 }
 
@@ -834,6 +1049,26 @@ void net_xfr_free(struct net_xfr *x)
 {
 	if (x == NULL)
 		return;
+	if (x->thread_on) {
+		/* the export running ends (seconds at millions of rules); those queued are not run */
+		pthread_mutex_lock(&x->mu);
+		x->stop = true;
+		pthread_cond_broadcast(&x->cv);
+		pthread_mutex_unlock(&x->mu);
+		pthread_join(x->thread, NULL);
+		while (x->queue != NULL) {
+			struct xexport *e = x->queue;
+			x->queue = e->next;
+			if (e->same)
+				e->snap = e->prev = NULL;
+			export_free(e);
+		}
+	}
+	if (x->notify_ev != NULL)
+		event_free(x->notify_ev);
+	if (x->notify_fd >= 0)
+		close(x->notify_fd);
+	pthread_cond_destroy(&x->cv);
 	while (x->jobs != NULL)
 		job_free(x->jobs);
 	zones_free(x->zones, x->count);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * c2wall as primary of its policy zones (docs/policy.md "c2wall as primary"): after every
- * policy swap the main thread writes each served zone (allow-transfer set) out of the new
+ * policy swap an export thread writes each served zone (allow-transfer set) out of the new
  * snapshot as RPZ records, makes a new version when they changed (serial, journal entry, the
- * journal saved under policy.state-dir) and sends NOTIFY to the zone's `notify` list. Workers
+ * journal saved under policy.state-dir), and the main thread sends NOTIFY to the zone's
+ * `notify` list. Workers
  * hand every query at or below a policy zone's origin to net_xfr_query(): SOA, AXFR and IXFR
  * from allowed (and, with a key, signed) clients are answered, all else is REFUSED. A TCP
  * transfer is a stream the worker pumps as its output drains (net_xfr_stream_pump()), from
@@ -51,6 +52,9 @@ C2W_NODISCARD int net_xfr_new(const struct c2w_config *cfg, struct net_xfr **out
 /**
  * Main thread, after @snap went in force with @cfg (both borrowed for the call): new versions
  * for the served zones whose records changed, journals saved, NOTIFY sent from @base's loop.
+ * The export runs on a thread of its own (started at the first call), in order of the calls;
+ * an update still waiting when the next comes is dropped for it. Until it is done the zones
+ * are served at their previous versions.
  * Zones no longer served stop being served. A zone that fails to export keeps its version.
  * When @snap is @prev plus one increment (a transfer applied as a layer) and a zone's version
  * was made from @prev, its next version comes from the increment alone (O(change)); else
@@ -61,6 +65,10 @@ C2W_NODISCARD int net_xfr_new(const struct c2w_config *cfg, struct net_xfr **out
  */
 void net_xfr_update(struct net_xfr *x, struct event_base *base, const struct c2w_config *cfg,
 		    const struct policy_snap *snap, const struct policy_snap *prev);
+
+/** Main thread: wait until every update asked so far is served (at start, before the
+ *  workers, so a secondary asking at once finds the first versions). */
+void net_xfr_settle(struct net_xfr *x);
 
 /**
  * Main thread, instead of net_xfr_update() when @snap answers exactly as @prev did (the

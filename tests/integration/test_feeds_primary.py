@@ -15,6 +15,7 @@ serves the zone onward to a third (C3), which gets P's change by IXFR through it
 import os
 import socket
 import subprocess
+import threading
 import time
 import unittest
 import unittest.mock
@@ -522,6 +523,53 @@ class TestPrimary(unittest.TestCase):
         while eu.control_json(P, "xfr-out")["active"] != 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertEqual(eu.control_json(P, "xfr-out")["active"], 0)
+
+    def test_7_export_off_the_main_thread(self):
+        """A reload that changes the 120,000-name served zone: its next version (a full
+        export of the zone, and the journal difference) is made on the export thread, so the
+        control socket keeps answering until it is served (with the export on the main
+        thread no answer came between the reload and the version)."""
+        with open(os.path.join(TMP, "big.txt"), "a") as f:
+            f.write("10.8.255.254 bignew.example.test\n")
+        marker = "xfr-out: zone %s: serial" % BIG_ZONE
+        before = P.stderr_text().count(marker)
+        served = eu.control_json(P, "xfr-out")
+        z0 = [z for z in served["zones"] if z["name"] == BIG_ZONE][0]
+        seen = []
+        stop = threading.Event()
+
+        def poll():
+            for _ in range(20000):  # bounded: 5 ms apart, the export ends it
+                if stop.is_set():
+                    return
+                t = time.monotonic()
+                if eu.control(P, "stats", timeout=60).startswith("{"):
+                    seen.append((t, time.monotonic()))
+                time.sleep(0.005)
+
+        th = threading.Thread(target=poll)
+        th.start()
+        try:
+            time.sleep(0.05)
+            t0 = time.monotonic()
+            self.assertEqual(eu.control(P, "reload", timeout=120), "ok")
+            deadline = time.monotonic() + 60
+            while P.stderr_text().count(marker) == before and time.monotonic() < deadline:
+                time.sleep(0.002)
+            t1 = time.monotonic()
+        finally:
+            stop.set()
+            th.join(60)
+        self.assertGreater(P.stderr_text().count(marker), before, "no new version")
+        during = [a for a, b in seen if a > t0 and b < t1]
+        print("reload + export of %d names: %.0f ms, %d control answers meanwhile"
+              % (BIG_NAMES + 1, (t1 - t0) * 1000, len(during)))
+        self.assertGreaterEqual(len(during), 3)
+        z = [z for z in eu.control_json(P, "xfr-out")["zones"] if z["name"] == BIG_ZONE][0]
+        self.assertEqual(z["versions"], z0["versions"] + 1)
+        self.assertEqual(z["records"], z0["records"] + 1, (z0, z))
+        self.assertEqual(a_of(PORTS["p"], "bignew.example.test."), ["10.8.255.254"])
+        self.assertEqual(z["error"], "")
 
 
 if __name__ == "__main__":
