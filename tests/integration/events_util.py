@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import struct
 import subprocess
+import threading
 import time
 
 import dns.message
@@ -36,6 +37,34 @@ def control(r, request, timeout=5.0):
         return buf.decode().rstrip("\n")
     finally:
         s.close()
+
+
+class Poller(threading.Thread):
+    """Calls ask() every @every seconds (at most @max_n times) until stop is set; keeps
+    (sent, answered, what ask() returned) per call, monotonic seconds."""
+
+    def __init__(self, ask, every=0.02, max_n=5000):
+        super().__init__()
+        self.ask, self.every, self.max_n = ask, every, max_n
+        self.stop = threading.Event()
+        self.seen = []
+
+    def run(self):
+        for _ in range(self.max_n):
+            if self.stop.is_set():
+                return
+            t = time.monotonic()
+            out = self.ask()
+            self.seen.append((t, time.monotonic(), out))
+            time.sleep(self.every)
+
+    def during(self, t0, t1, ok=lambda out: True):
+        """The calls sent after @t0 and answered before @t1 whose result is ok."""
+        return [(a, b, o) for a, b, o in self.seen if a > t0 and b < t1 and ok(o)]
+
+    def finish(self, timeout=90):
+        self.stop.set()
+        self.join(timeout)
 
 
 def control_json(r, request):

@@ -15,7 +15,6 @@ serves the zone onward to a third (C3), which gets P's change by IXFR through it
 import os
 import socket
 import subprocess
-import threading
 import time
 import unittest
 import unittest.mock
@@ -535,20 +534,9 @@ class TestPrimary(unittest.TestCase):
         before = P.stderr_text().count(marker)
         served = eu.control_json(P, "xfr-out")
         z0 = [z for z in served["zones"] if z["name"] == BIG_ZONE][0]
-        seen = []
-        stop = threading.Event()
-
-        def poll():
-            for _ in range(20000):  # bounded: 5 ms apart, the export ends it
-                if stop.is_set():
-                    return
-                t = time.monotonic()
-                if eu.control(P, "stats", timeout=60).startswith("{"):
-                    seen.append((t, time.monotonic()))
-                time.sleep(0.005)
-
-        th = threading.Thread(target=poll)
-        th.start()
+        polls = eu.Poller(lambda: eu.control(P, "stats", timeout=60), every=0.005,
+                          max_n=20000)
+        polls.start()
         try:
             time.sleep(0.05)
             t0 = time.monotonic()
@@ -558,10 +546,9 @@ class TestPrimary(unittest.TestCase):
                 time.sleep(0.002)
             t1 = time.monotonic()
         finally:
-            stop.set()
-            th.join(60)
+            polls.finish()
         self.assertGreater(P.stderr_text().count(marker), before, "no new version")
-        during = [a for a, b in seen if a > t0 and b < t1]
+        during = polls.during(t0, t1, lambda o: o.startswith("{"))
         print("reload + export of %d names: %.0f ms, %d control answers meanwhile"
               % (BIG_NAMES + 1, (t1 - t0) * 1000, len(during)))
         self.assertGreaterEqual(len(during), 3)
