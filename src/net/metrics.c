@@ -351,6 +351,14 @@ static void write_daemon(const struct net_metrics_src *src, struct evbuffer *b)
 	counter(b, "c2wall_reloads_total", "configuration reloads that took effect", src->reloads);
 	counter(b, "c2wall_reload_failures_total",
 		"reloads refused (the running configuration stayed)", src->reload_failures);
+	gauge(b, "c2wall_reload_in_progress",
+	      "1 while a reload compiles the policy (on its own thread), else 0",
+	      src->reload_running ? 1 : 0);
+	if (src->reload_last_seconds >= 0)
+		gauge(b, "c2wall_reload_last_duration_seconds",
+		      "how long the last reload that reached the compile took, to the switch or "
+		      "the refusal",
+		      src->reload_last_seconds);
 	if (src->optout != NULL) {
 		struct events_prefix *items = NULL;
 		size_t n = 0;

@@ -8,6 +8,7 @@
 #ifndef C2W_NET_METRICS_H
 #define C2W_NET_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -33,6 +34,8 @@ struct net_metrics_src {
 	struct events_optout *optout;
 	const struct control_http *http;
 	uint64_t reloads, reload_failures;
+	bool reload_running;        /* a reload's compile under way */
+	double reload_last_seconds; /* the last reload, in force or refused; < 0: none yet */
 	time_t start_time; /* unix s */
 };
 

@@ -117,6 +117,7 @@ struct net_server {
 	struct event *reload_ev;
 	struct reload_waiters waiting, next_waiting;
 	bool reload_again;
+	int64_t reload_last_us; /* how long the last reload took; -1 = none yet */
 };
 
 /* DNS Cookies without cookies.cookie-secret-file: the secret made at start, the same for
@@ -274,6 +275,9 @@ static void on_metrics(void *arg, struct evbuffer *out)
 	    .http = srv->http,
 	    .reloads = srv->reloads,
 	    .reload_failures = srv->reload_failures,
+	    .reload_running = srv->job != NULL,
+	    .reload_last_seconds = srv->reload_last_us < 0 ? -1.0
+							  : (double)srv->reload_last_us / 1e6,
 	    .start_time = srv->start_time,
 	};
 	net_metrics_write(&src, out);
@@ -857,6 +861,7 @@ int net_server_new(struct c2w_config *cfg, struct net_server **out)
 	}
 	srv->cfg = cfg;
 	srv->reload_fd = -1;
+	srv->reload_last_us = -1;
 	srv->start_time = time(NULL);
 	/* libunbound reads these only at the first query: refuse now, not then. */
 	char err[1024];
@@ -1165,7 +1170,8 @@ static int reload_apply(struct net_server *srv, struct reload_job *job, char *ms
 	job->cfg = NULL; /* the server's now */
 	job->snap = NULL;
 	free(mine);
-	double ms = (double)(mono_us() - job->t0_us) / 1000.0;
+	srv->reload_last_us = mono_us() - job->t0_us;
+	double ms = (double)srv->reload_last_us / 1000.0;
 	if (restart_count > 0) {
 		c2w_log_warn("reload: configuration %s loaded in %.1f ms; a restart is needed for: "
 			     "%s (they keep their running values)",
@@ -1191,6 +1197,7 @@ out_fail:
 	free(mine);
 	if (socks != NULL)
 		socks_drop_new(socks, count, srv->socks, srv->sock_count);
+	srv->reload_last_us = mono_us() - job->t0_us;
 	job_free(job);
 	return reload_failed(srv, ret, err, msg, msg_len);
 }

@@ -287,7 +287,8 @@ class TestReloadOffMainThread(unittest.TestCase):
 class TestReloadByHttpApi(unittest.TestCase):
     """POST /api/v1/reload answers when the reload is done, also past control.http-timeout
     (1 s here: the request waits without the deadline a slow client gets), and the API keeps
-    answering other requests meanwhile."""
+    answering other requests meanwhile: /metrics, whose c2wall_reload_in_progress is 1 until
+    the switch, then c2wall_reload_last_duration_seconds says how long it took."""
 
     # a reload of well over a second: 4M rules, 700,000 under ASan (about 2 s either)
     RULES = 700000 if "ASAN_OPTIONS" in os.environ else 4000000
@@ -303,8 +304,12 @@ class TestReloadByHttpApi(unittest.TestCase):
         r = cw.C2wall(WORLD, mode="recursive", name="c2wall-apireload", extra=extra)
         r.start(timeout=180)
         try:
-            polls = eu.Poller(
-                lambda: hu.request(port, "GET", "/api/v1/stats", read, timeout=60)[0])
+            def scrape():
+                st, _, body = hu.request(port, "GET", "/metrics", read, timeout=60)
+                return st, hu.sample(body.decode(), "c2wall_reload_in_progress")
+
+            self.assertEqual(scrape(), (200, 0))
+            polls = eu.Poller(scrape)
             polls.start()
             try:
                 time.sleep(0.1)
@@ -313,14 +318,20 @@ class TestReloadByHttpApi(unittest.TestCase):
                 t1 = time.monotonic()
             finally:
                 polls.finish()
-            during = polls.during(t0, t1, lambda o: o == 200)
+            during = polls.during(t0, t1, lambda o: o[0] == 200)
             print("POST /api/v1/reload of %d rules: %d in %.0f ms (http-timeout 1 s); %d "
-                  "API answers meanwhile" % (self.RULES, st, (t1 - t0) * 1000, len(during)))
+                  "/metrics answers meanwhile" % (self.RULES, st, (t1 - t0) * 1000, len(during)))
             self.assertEqual((st, json.loads(body)), (200, {"result": "ok"}))
             if t1 - t0 < 1.2:
                 self.skipTest("the reload took %.2f s: too quick to pass the 1 s timeout"
                               % (t1 - t0))
             self.assertGreaterEqual(len(during), 3)
+            # the scrapes during it said so; the one after says it is over, and how long
+            self.assertTrue(all(o == (200, 1) for _, _, o in during), during[:5])
+            self.assertEqual(scrape(), (200, 0))
+            _, _, body = hu.request(port, "GET", "/metrics", read)
+            took = hu.sample(body.decode(), "c2wall_reload_last_duration_seconds")
+            self.assertTrue(1.0 < took <= t1 - t0, (took, t1 - t0))
             self.assertIn("reload: configuration", r.stderr_text())
         finally:
             r.stop(check=True, timeout=60)
