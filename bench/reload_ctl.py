@@ -15,7 +15,8 @@ compile is a full one of N rules): one by `reload` on the control socket, one by
 turn. Meanwhile `stats` is asked on the control socket every 20 ms, as a metrics scraper
 would. Per reload it prints how long the reload took to answer (control) or to be logged
 (SIGHUP), how many `stats` answers came back while it ran, and the slowest of them; and the
-same for DNS queries of a cached name (UDP, every 20 ms), which the workers answer.
+same for DNS queries of a blocked name (UDP, every 20 ms), which the workers answer; and the
+daemon's VmRSS (sampled every 20 ms) before the reload and at its peak during it.
 
 Listens on 127.0.0.1 only; run it in a private network namespace on a shared machine:
     unshare -rn bash -c 'ip link set lo up; bench/reload_ctl.py --c2wall build-bench/c2wall'
@@ -55,7 +56,7 @@ def control(path, request, timeout=120.0):
 
 
 class Poller(threading.Thread):
-    """Asks @what every 20 ms (at most 30,000 times); keeps (sent, answered) pairs."""
+    """Calls ask() every 20 ms (at most 30,000 times); keeps (sent, answered, result)."""
 
     def __init__(self, ask):
         super().__init__(daemon=True)
@@ -69,18 +70,29 @@ class Poller(threading.Thread):
                 return
             t0 = time.monotonic()
             try:
-                self.ask()
+                out = self.ask()
             except Exception:  # an unanswered ask counts as answered at the next one
-                pass
-            self.seen.append((t0, time.monotonic()))
+                out = None
+            self.seen.append((t0, time.monotonic(), out))
             time.sleep(0.02)
 
     def during(self, a, b):
         """Answers sent after @a and answered before @b; the slowest of every ask that
         overlapped [a, b]."""
-        inside = [(s, e) for s, e in self.seen if s >= a and e <= b]
-        overlap = [e - s for s, e in self.seen if s < b and e > a]
+        inside = [(s, e) for s, e, _ in self.seen if s >= a and e <= b]
+        overlap = [e - s for s, e, _ in self.seen if s < b and e > a]
         return len(inside), max(overlap, default=0.0)
+
+
+def rss_mib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 
 
 def write_config(work, port, feed, serve=False):
@@ -158,14 +170,18 @@ def one_build(label, binary, n, args):
         q = dns.message.make_query("probe.bench.example.", "A")
         ctl = Poller(lambda: control(sock, "stats", 120))
         dnsp = Poller(lambda: dns.query.udp(q, "127.0.0.1", port=args.port, timeout=2))
+        rss = Poller(lambda: rss_mib(proc.pid))
         ctl.start()
         dnsp.start()
+        rss.start()
         for r in range(args.rounds):
             gen(feed, n, 2 + r)
             how = "control" if r % 2 == 0 else "SIGHUP"
             done = log_count(err.name, "reload: configuration")
             exports = log_count(err.name, "xfr-out: zone rpz.bench.")
-            time.sleep(0.5)
+            # jemalloc gives freed memory back after about 10 s: "RSS before" is then the
+            # steady state, not what the last reload left
+            time.sleep(12)
             t0 = time.monotonic()
             if how == "control":
                 out = control(sock, "reload", 600)
@@ -189,14 +205,18 @@ def one_build(label, binary, n, args):
             time.sleep(0.1)
             c_n, c_max = ctl.during(t0, t2)
             d_n, d_max = dnsp.during(t0, t2)
-            row = (label, n, how, (t1 - t0) * 1000, c_n, c_max * 1000, d_n, d_max * 1000)
+            steady = [v for a, b, v in rss.seen if b < t0]
+            peak = max((v for a, b, v in rss.seen if t0 <= a <= t2 + 0.1), default=0.0)
+            row = (label, n, how, (t1 - t0) * 1000, c_n, c_max * 1000, d_n, d_max * 1000,
+                   steady[-1] if steady else 0.0, peak)
             if args.serve:
                 row += ((t2 - t0) * 1000,)
             rows.append(row)
-        ctl.stop.set()
-        dnsp.stop.set()
+        for p in (ctl, dnsp, rss):
+            p.stop.set()
         ctl.join(130)
         dnsp.join(10)
+        rss.join(10)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -222,13 +242,14 @@ def main():
     args = ap.parse_args()
     builds = [("c2wall", args.c2wall)] + ([("before", args.before)] if args.before else [])
     print("| build | rules | reload by | reload took (ms) | stats answers during it | "
-          "slowest stats answer (ms) | DNS answers during it | slowest DNS answer (ms) |" +
+          "slowest stats answer (ms) | DNS answers during it | slowest DNS answer (ms) | "
+          "RSS before (MiB) | RSS peak (MiB) |" +
           (" reload + export (ms) |" if args.serve else ""))
-    print("|---|--:|---|--:|--:|--:|--:|--:|" + ("--:|" if args.serve else ""))
+    print("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if args.serve else ""))
     for n in [int(x) for x in args.sizes.split(",")]:
         for label, binary in builds:
             for row in one_build(label, binary, n, args):
-                print(("| %s | %d | %s | %.1f | %d | %.1f | %d | %.1f |" +
+                print(("| %s | %d | %s | %.1f | %d | %.1f | %d | %.1f | %.1f | %.1f |" +
                        (" %.1f |" if args.serve else "")) % row, flush=True)
     shutil.rmtree(args.work, ignore_errors=True)
 
