@@ -11,12 +11,15 @@ it compiles 200,000 rules; the test says whether it was still starting) must not
 then reloads.
 
 A reload compiles on a thread of its own (TestReloadOffMainThread): the control socket answers
-during the compile; a reload asked during one runs after it, with the file as it is then;
-SIGTERM during one waits for the compile, switches nothing and tells the waiting client."""
+during the compile; a reload asked during one runs after it, with the file as it is then; at
+most 64 requests wait for it; SIGTERM during one waits for the compile, switches nothing and
+tells the waiting client. Over the HTTP API (TestReloadByHttpApi) the reload may take longer
+than control.http-timeout, and /metrics says a reload is running."""
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -264,6 +267,34 @@ class TestReloadOffMainThread(unittest.TestCase):
         self.assertIn("reload: asked while one is compiling; it runs next", log)
         self.assertTrue(self.blocked("d%06d.example.test." % (self.RULES - 1)))
         self.assertFalse(self.blocked("c%06d.example.test." % (self.RULES - 1)))
+
+    def test_2b_waiting_reloads_are_bounded(self):
+        """70 `reload` requests at once: the first runs, 64 wait for the next, the other 5 are
+        answered at once (a control client cannot make the daemon hold any number)."""
+        big_feed(self.feed, "f", self.RULES, 6)
+        socks = []
+        path = os.path.join(self.r.dir, "control.sock")
+        for _ in range(70):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(120)
+            s.connect(path)
+            s.sendall(b"reload\n")
+            socks.append(s)
+        answers = []
+        for s in socks:
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+            s.close()
+            answers.append(buf.decode().strip())
+        refused = [a for a in answers if "too many reload requests waiting" in a]
+        print("70 reloads at once: %d ok, %d refused" % (answers.count("ok"), len(refused)))
+        self.assertEqual(answers.count("ok"), 65, sorted(set(answers)))
+        self.assertEqual(len(refused), 5)
+        self.assertTrue(self.blocked("f%06d.example.test." % (self.RULES - 1)))
 
     def test_3_sigterm_during_a_reload(self):
         big_feed(self.feed, "e", self.RULES, 5)

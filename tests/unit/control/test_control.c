@@ -4,6 +4,7 @@
  * thread, a client thread sends requests with control_client_call().
  */
 #include <arpa/inet.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <pthread.h>
@@ -169,6 +170,165 @@ static void test_protocol(void)
 	rmdir(dir);
 }
 
+/* ---- answers given later ---- */
+
+static struct control_pending *g_pending;
+static int g_done_calls, g_done_ret;
+static char g_done_text[256];
+
+/* Defers when it can (finishing at once with "at once" as the argument), else answers now. */
+static int later_cb(void *arg, int argc, char **argv, struct control_reply *reply)
+{
+	(void)arg;
+	struct control_pending *p = control_reply_defer(reply);
+	if (p == NULL) {
+		control_reply_printf(reply, "now");
+		return C2W_OK;
+	}
+	if (argc > 1 && strcmp(argv[1], "at-once") == 0) {
+		control_pending_finish(p, C2W_EFULL, "finished within the call");
+		return C2W_OK;
+	}
+	g_pending = p;
+	return C2W_OK;
+}
+
+static void done_cb(void *arg, int ret, struct evbuffer *body, const char *err)
+{
+	(void)arg;
+	g_done_calls++;
+	g_done_ret = ret;
+	size_t n = body != NULL ? evbuffer_get_length(body) : 0;
+	if (ret != C2W_OK)
+		snprintf(g_done_text, sizeof(g_done_text), "%s", err);
+	else
+		snprintf(g_done_text, sizeof(g_done_text), "%.*s", (int)n,
+			 n ? (const char *)evbuffer_pullup(body, -1) : "");
+}
+
+static int call(struct control_server *srv, const char *word, const char *arg, char *out,
+		size_t out_len, struct control_pending **p)
+{
+	char w[32], a[32];
+	snprintf(w, sizeof(w), "%s", word);
+	snprintf(a, sizeof(a), "%s", arg ? arg : "");
+	char *argv[] = {w, a, NULL};
+	struct evbuffer *body = evbuffer_new();
+	char err[512] = "";
+	int ret = p != NULL ? control_server_call_async(srv, arg ? 2 : 1, argv, body, err,
+							sizeof(err), done_cb, NULL, p)
+			    : control_server_call(srv, arg ? 2 : 1, argv, body, err, sizeof(err));
+	size_t n = evbuffer_get_length(body);
+	snprintf(out, out_len, "%s", ret != C2W_OK ? err : "");
+	if (ret == C2W_OK)
+		snprintf(out, out_len, "%.*s", (int)n, n ? (const char *)evbuffer_pullup(body, -1) : "");
+	evbuffer_free(body);
+	return ret;
+}
+
+static void finish_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	control_pending_finish(g_pending, C2W_OK, "later ok");
+	g_pending = NULL;
+}
+
+/* One connection, two lines: the deferred answer comes first, then the next line's. */
+static void *pipelined_client(void *arg)
+{
+	char *out = arg;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		const char *req = "later\nlater at-once\n";
+		(void)!write(fd, req, strlen(req));
+		size_t got = 0;
+		ssize_t n;
+		while (got < 255 && (n = read(fd, out + got, 255 - got)) > 0) {
+			got += (size_t)n;
+			out[got] = '\0';
+			char *first = strchr(out, '\n');
+			if (first != NULL && strchr(first + 1, '\n') != NULL)
+				break; /* both answers */
+		}
+	}
+	close(fd);
+	event_base_loopbreak(base);
+	return NULL;
+}
+
+static void test_deferred(void)
+{
+	base = event_base_new();
+	struct control_server *srv = NULL;
+	CHECK_EQ(control_server_new(base, NULL, &srv), C2W_OK);
+	if (srv == NULL)
+		return;
+	CHECK_EQ(control_server_register(srv, "later", later_cb, NULL), C2W_OK);
+	char out[256];
+	struct control_pending *p = NULL;
+
+	/* A caller that cannot wait gets the answer now. */
+	CHECK_EQ(call(srv, "later", NULL, out, sizeof(out), NULL), C2W_OK);
+	CHECK_STREQ(out, "now");
+	/* Deferred: nothing now, the answer through done_cb when finished. */
+	CHECK_EQ(call(srv, "later", NULL, out, sizeof(out), &p), C2W_OK);
+	CHECK(p != NULL && p == g_pending);
+	CHECK_EQ(g_done_calls, 0);
+	control_pending_finish(g_pending, C2W_OK, "it worked");
+	CHECK_EQ(g_done_calls, 1);
+	CHECK_EQ(g_done_ret, C2W_OK);
+	CHECK_STREQ(g_done_text, "it worked");
+	/* An error later. */
+	CHECK_EQ(call(srv, "later", NULL, out, sizeof(out), &p), C2W_OK);
+	control_pending_finish(g_pending, C2W_EINVAL, "refused, reason");
+	CHECK_EQ(g_done_calls, 2);
+	CHECK_EQ(g_done_ret, C2W_EINVAL);
+	CHECK_STREQ(g_done_text, "refused, reason");
+	/* Finished within the handler's call: the call's own answer, done_cb never runs. */
+	CHECK_EQ(call(srv, "later", "at-once", out, sizeof(out), &p), C2W_EFULL);
+	CHECK(p == NULL);
+	CHECK_STREQ(out, "finished within the call");
+	CHECK_EQ(g_done_calls, 2);
+	/* The caller went away: the answer goes nowhere. */
+	CHECK_EQ(call(srv, "later", NULL, out, sizeof(out), &p), C2W_OK);
+	control_pending_orphan(p);
+	control_pending_finish(g_pending, C2W_OK, "nobody");
+	CHECK_EQ(g_done_calls, 2);
+	control_server_free(srv);
+
+	/* Over the socket: the next line on the connection waits for the deferred answer. */
+	char dir[] = "/tmp/c2w-ctl-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(sock, sizeof(sock), "%s/control.sock", dir);
+	CHECK_EQ(control_server_new(base, sock, &srv), C2W_OK);
+	if (srv == NULL)
+		return;
+	CHECK_EQ(control_server_register(srv, "later", later_cb, NULL), C2W_OK);
+	g_pending = NULL;
+	char resp[256] = "";
+	pthread_t t;
+	pthread_create(&t, NULL, pipelined_client, resp);
+	struct event *tick = evtimer_new(base, finish_later, NULL);
+	for (int i = 0; i < 200 && g_pending == NULL; i++) /* the first line is in */
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
+	CHECK(g_pending != NULL);
+	struct timeval tv = {0, 50000};
+	evtimer_add(tick, &tv);
+	event_base_dispatch(base);
+	pthread_join(t, NULL);
+	CHECK_STREQ(resp, "later ok\nerror: finished within the call\n");
+	event_free(tick);
+	control_server_free(srv);
+	event_base_free(base);
+	rmdir(dir);
+}
+
 static void test_parse(void)
 {
 	char buf[64];
@@ -191,7 +351,8 @@ static void test_parse(void)
 
 int main(void)
 {
-	static const struct test_case cases[] = {TEST(test_parse), TEST(test_protocol)};
+	static const struct test_case cases[] = {TEST(test_parse), TEST(test_protocol),
+						 TEST(test_deferred)};
 	rcu_register_thread();
 	evthread_use_pthreads(); /* the client threads break the loop */
 	int ret = test_run(cases, sizeof(cases) / sizeof(cases[0]));
