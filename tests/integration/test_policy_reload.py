@@ -276,8 +276,8 @@ class TestReloadOffMainThread(unittest.TestCase):
         path = os.path.join(self.r.dir, "control.sock")
         for _ in range(70):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)  # blocking: waits while the listen backlog (16) is full
             s.settimeout(120)
-            s.connect(path)
             s.sendall(b"reload\n")
             socks.append(s)
         answers = []
