@@ -189,7 +189,8 @@ def a_of(m):
     return [r.address for rr in m.answer for r in rr if rr.rdtype == 1]
 
 
-def control(path, req, timeout=30.0):
+def control_line(path, req, timeout=30.0):
+    """One request to c2wall's control socket; its answer line, without the newline."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
@@ -201,9 +202,13 @@ def control(path, req, timeout=30.0):
             if not chunk:
                 break
             buf += chunk
-        return json.loads(buf.decode())
+        return buf.decode().rstrip("\n")
     finally:
         s.close()
+
+
+def control(path, req, timeout=30.0):
+    return json.loads(control_line(path, req, timeout))
 
 
 def feeds_state(sock):

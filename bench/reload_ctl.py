@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,23 +35,8 @@ import dns.message
 import dns.query
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def control(path, request, timeout=120.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(path)
-        s.sendall(request.encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        return buf.decode().rstrip("\n")
-    finally:
-        s.close()
+sys.path.insert(0, HERE)
+from ixfr import control_line as control  # noqa: E402 (the control socket's client)
 
 
 class Poller(threading.Thread):

@@ -28,15 +28,20 @@ def control(r, request, timeout=5.0):
     try:
         s.connect(path)
         s.sendall(request.encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        return buf.decode().rstrip("\n")
+        return read_line(s)
     finally:
         s.close()
+
+
+def read_line(s):
+    """The answer line on control-socket connection @s, without the newline."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf.decode().rstrip("\n")
 
 
 class Poller(threading.Thread):

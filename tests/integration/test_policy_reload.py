@@ -282,14 +282,8 @@ class TestReloadOffMainThread(unittest.TestCase):
             socks.append(s)
         answers = []
         for s in socks:
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
+            answers.append(eu.read_line(s).strip())
             s.close()
-            answers.append(buf.decode().strip())
         refused = [a for a in answers if "too many reload requests waiting" in a]
         print("70 reloads at once: %d ok, %d refused" % (answers.count("ok"), len(refused)))
         self.assertEqual(answers.count("ok"), 65, sorted(set(answers)))
