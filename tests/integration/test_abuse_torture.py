@@ -10,13 +10,19 @@ uncached names of example.test.; we assert its success rate and latency with gen
 the mitigation (counters, log, a `ddos` hit record), the load reaching the victim's servers,
 and the recovery once the flood stops: the mitigation ends once the flood has stopped
 (`lift-after`), long before its `hold`, and fresh names that exist under the victim resolve
-again. A pulsing flood (pulse.test., same authority) ends a mitigation early at most a few
+again. A third victim, slow.test. (same authority), answers every query only after
+SLOW_DELAY seconds, as an overloaded authority does: its floods hold each fetch that long.
+many.test. (same authority) and void.test. (a stub on the black hole) take the flood from 1,000
+source addresses, a botnet whose members each stay below every per-client limit. A
+pulsing flood (pulse.test., same authority) ends a mitigation early at most a few
 times, then stays mitigated between pulses. A second daemon without the lab option shows that
 delegations to loopback are not followed while a loopback stub still is.
 """
 
+import heapq
 import os
 import random
+import selectors
 import socket
 import struct
 import threading
@@ -36,6 +42,8 @@ AUTH = None
 FLOOD = int(os.environ.get("C2W_TORTURE_FLOOD", "20000"))
 AUTH_ADDR = "127.53.0.240"
 HOT = ["hot%d.flood.test." % i for i in range(20)]
+SLOW_HOT = ["hot%d.slow.test." % i for i in range(5)]
+SLOW_DELAY = 0.5  # seconds slow.test.'s authority takes for every answer
 CACHED = ["c%d.open.example.test." % i for i in range(80)]
 # hold 8s, lift-after 1s: a mitigation that ends well before the hold was lifted because the
 # flood stopped. Quiet means fewer than 100 / 2 / 4 = 12 misses a second under the zone.
@@ -52,38 +60,47 @@ if DDOS_OFF:
 
 
 class FastNx:
-    """UDP authority for flood.test. and pulse.test.: hot*.flood.test. and ok*.<zone> A,
-    apex SOA/NS, NXDOMAIN otherwise. Counts the queries per zone."""
+    """UDP authority for flood.test., pulse.test. and slow.test.: hot*.flood.test.,
+    hot*.slow.test. and ok*.<zone> A, apex SOA/NS, NXDOMAIN otherwise. slow.test.'s answers
+    leave SLOW_DELAY seconds after their query came. Counts the queries per zone."""
 
     def __init__(self, addr):
-        self.addr, self.queries, self.pulse_queries = addr, 0, 0
+        self.addr, self.queries, self.pulse_queries, self.slow_queries = addr, 0, 0, 0
+        self.many_queries = 0
         self._stop = threading.Event()
+        self._late, self._late_cv, self._seq = [], threading.Condition(), 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((addr, 53))
         self.sock.settimeout(0.2)
         self.th = threading.Thread(target=self._run, daemon=True)
         self.th.start()
+        self.th_late = threading.Thread(target=self._run_late, daemon=True)
+        self.th_late.start()
 
     def _answer(self, data):
         q = dns.message.from_wire(data)
         r = dns.message.make_response(q)
         r.flags |= dns.flags.AA
         name = q.question[0].name.to_text().lower()
-        zone = "pulse.test." if name.endswith("pulse.test.") else "flood.test."
+        zone = next((z for z in ("pulse.test.", "slow.test.", "many.test.")
+                     if name.endswith(z)), "flood.test.")
         if zone == "pulse.test.":
             self.pulse_queries += 1
+        elif zone == "many.test.":
+            self.many_queries += 1
         soa = dns.rrset.from_text(zone, 300, "IN", "SOA",
                                   "ns.%s h.%s 1 3600 600 86400 300" % (zone, zone))
-        if name in HOT or name == zone or name.startswith("ok"):
+        hot = HOT + SLOW_HOT
+        if name in hot or name == zone or name.startswith("ok"):
             if q.question[0].rdtype == 1 and name != zone:
-                addr = "192.0.2.%d" % (HOT.index(name) + 1) if name in HOT else "192.0.2.200"
+                addr = "192.0.2.%d" % (hot.index(name) + 1) if name in hot else "192.0.2.200"
                 r.answer.append(dns.rrset.from_text(name, 3600, "IN", "A", addr))
             else:
                 r.authority.append(soa)
         else:
             r.set_rcode(dns.rcode.NXDOMAIN)
             r.authority.append(soa)
-        return r.to_wire()
+        return zone, r.to_wire()
 
     def _run(self):
         while not self._stop.is_set():
@@ -93,13 +110,37 @@ class FastNx:
                 continue
             self.queries += 1
             try:
-                self.sock.sendto(self._answer(data), peer)
+                zone, wire = self._answer(data)
+                if zone == "slow.test.":
+                    self.slow_queries += 1
+                    with self._late_cv:
+                        self._seq += 1
+                        heapq.heappush(self._late, (time.monotonic() + SLOW_DELAY,
+                                                    self._seq, wire, peer))
+                        self._late_cv.notify()
+                else:
+                    self.sock.sendto(wire, peer)
             except Exception:  # malformed: stay silent
+                pass
+
+    def _run_late(self):
+        while not self._stop.is_set():
+            with self._late_cv:
+                due = self._late[0][0] if self._late else None
+                now = time.monotonic()
+                if due is None or due > now:
+                    self._late_cv.wait(0.2 if due is None else min(0.2, due - now))
+                    continue
+                _, _, wire, peer = heapq.heappop(self._late)
+            try:
+                self.sock.sendto(wire, peer)
+            except OSError:
                 pass
 
     def stop(self):
         self._stop.set()
         self.th.join(2)
+        self.th_late.join(2)
         self.sock.close()
 
 
@@ -109,7 +150,11 @@ def setUpModule():
     AUTH = FastNx(AUTH_ADDR)
     R = cw.make_resolver(WORLD, mode="recursive", workers=1, validate=False,
                          stub=[{"zone": "flood.test.", "addr": [AUTH_ADDR]},
-                               {"zone": "pulse.test.", "addr": [AUTH_ADDR]}],
+                               {"zone": "pulse.test.", "addr": [AUTH_ADDR]},
+                               {"zone": "slow.test.", "addr": [AUTH_ADDR]},
+                               {"zone": "many.test.", "addr": [AUTH_ADDR]},
+                               # a second black-holed victim, for the botnet flood
+                               {"zone": "void.test.", "addr": [cw.ADDR["blackhole"]]}],
                          extra={"ddos": DDOS, "resolver": {"ratelimit": RATELIMIT},
                                 "events": {"jsonl": "hits.jsonl"}})
     R.start()
@@ -129,26 +174,35 @@ def stats():
     return eu.control_json(R, "stats")
 
 
-def flood(zone, count, source="127.0.0.2", server=None):
+def flood(zone, count, source="127.0.0.2", server=None, sources=None):
     """Send @count queries for random names under @zone to @server (default R) as fast as
-    Python goes; a reader thread drains the answers. Returns (seconds, answers received)."""
+    Python goes, from @source or in turn from each address of @sources (a botnet: each
+    address stays far below any per-client limit); a reader thread drains the answers.
+    Returns (seconds, answers received)."""
     server = server or R
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((source, 0))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    socks = []
+    for a in sources or [source]:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((a, 0))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22 if sources is None else 1 << 16)
+        s.setblocking(False)
+        socks.append(s)
     got = [0]
     done = threading.Event()
 
     def drain():
-        s.settimeout(0.2)
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
         while not done.is_set():
-            try:
-                s.recv(4096)
-                got[0] += 1
-            except socket.timeout:
-                continue
-            except OSError:
-                return
+            for key, _ in sel.select(0.2):
+                while True:
+                    try:
+                        key.fileobj.recv(4096)
+                        got[0] += 1
+                    except (BlockingIOError, OSError):
+                        break
+        sel.close()
 
     th = threading.Thread(target=drain, daemon=True)
     th.start()
@@ -159,10 +213,12 @@ def flood(zone, count, source="127.0.0.2", server=None):
         label = ("%012x" % rnd.getrandbits(48)).encode()
         pkt = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + bytes([12]) + label + \
             tail + struct.pack("!HH", 1, 1)
-        try:
-            s.sendto(pkt, (server.addr, server.port))
-        except BlockingIOError:
-            time.sleep(0.001)
+        for _ in range(100):
+            try:
+                socks[i % len(socks)].sendto(pkt, (server.addr, server.port))
+                break
+            except BlockingIOError:
+                time.sleep(0.001)
         if i % 2000 == 1999:
             time.sleep(0.01)  # leave the two cores a breath: bounded, not a benchmark
     LAST_FLOOD[0] = time.monotonic()
@@ -170,7 +226,8 @@ def flood(zone, count, source="127.0.0.2", server=None):
     time.sleep(1.0)
     done.set()
     th.join(2)
-    s.close()
+    for s in socks:
+        s.close()
     return secs, got[0]
 
 
@@ -219,7 +276,7 @@ class Benign(threading.Thread):
 
 
 def prime():
-    for n in CACHED + HOT:
+    for n in CACHED + HOT + SLOW_HOT:
         for _ in range(2):  # stored, then a hit: popular
             m = eu.query(R, n, "A", timeout=3.0)
             assert m is not None and m.rcode() == dns.rcode.NOERROR, (n, eu.rcode(m))
@@ -230,13 +287,13 @@ def hits():
 
 
 class TestTorture(unittest.TestCase):
-    def run_flood(self, zone, hot=()):
+    def run_flood(self, zone, hot=(), sources=None):
         prime()
         before = stats()
         b = Benign(CACHED, "f" + zone.split(".")[0], hot)
         b.start()
         time.sleep(0.5)
-        secs, answered = flood(zone, FLOOD)
+        secs, answered = flood(zone, FLOOD, sources=sources)
         during = stats()
         b.stop_ev.set()
         b.join(10)
@@ -326,6 +383,77 @@ class TestTorture(unittest.TestCase):
         self.assertLess(WORLD.blackhole.queries, bound)
         self.check_mitigation("dead.test.", before, during)
 
+
+    def test_4_slow_authority(self):
+        """The victim's authority answers, but only after SLOW_DELAY (an overloaded server):
+        every fetch of the flood would hold a slot that long. Other clients stay served, the
+        flood is mitigated, the victim sees a bounded load, and once the flood stops fresh
+        names under the victim resolve again (the issue's report: 134 s of "overloaded" and
+        318 s to recover, before the defences)."""
+        b, before, during, secs = self.run_flood("slow.test.", SLOW_HOT)
+        print("  slow.test. authority received %d queries" % AUTH.slow_queries)
+        if DDOS_OFF:
+            return
+        recovered = None
+        while time.monotonic() - LAST_FLOOD[0] < 15.0:
+            m = eu.query(R, "ok%d.slow.test." % random.getrandbits(30), "A", timeout=2.0)
+            if m is not None and m.rcode() == dns.rcode.NOERROR and m.answer:
+                recovered = time.monotonic() - LAST_FLOOD[0]
+                break
+            time.sleep(0.2)
+        print("  slow.test.: a fresh ok* name resolved %s s after the flood's last query"
+              % ("never" if recovered is None else "%.1f" % recovered))
+        self.assertIsNotNone(recovered, "fresh names under the victim never resolved again")
+        self.assertLess(recovered, HOLD - 1.0)
+        self.assertGreaterEqual(b.rate("cached"), 0.97)
+        self.assertGreaterEqual(b.rate("hot"), 0.97)
+        self.assertGreaterEqual(b.rate("fresh"), 0.90)
+        self.assertLess(b.p99(), 1.0)
+        # No slot went to waste on the victim: its fetches are capped (fetches-per-zone), so
+        # the worker's slots never ran out for the other zones.
+        self.assertEqual(during["slots_exhausted"] - before["slots_exhausted"], 0)
+        bound = RATELIMIT * (secs + 3) + 300
+        print("  slow.test. authority received %d queries (bound %d)" % (AUTH.slow_queries,
+                                                                         bound))
+        self.assertLess(AUTH.slow_queries, bound)
+        self.check_mitigation("slow.test.", before, during)
+
+    def test_5_many_sources(self):
+        """The flood of test_1 from a botnet: 1,000 source addresses, 20 names each, so no
+        client comes near a per-client limit (in-flight cap, rate limit). The defence is per
+        zone: the victim is mitigated all the same, other clients stay served, the victim's
+        load stays bounded."""
+        sources = ["127.1.%d.%d" % (k // 250, k % 250 + 1) for k in range(1000)]
+        b, before, during, secs = self.run_flood("many.test.", sources=sources)
+        print("  many.test. authority received %d queries" % AUTH.many_queries)
+        if DDOS_OFF:
+            return
+        self.assertGreaterEqual(b.rate("cached"), 0.97)
+        self.assertGreaterEqual(b.rate("fresh"), 0.90)
+        self.assertLess(b.p99(), 1.0)
+        bound = RATELIMIT * (secs + 3) + 300
+        print("  many.test. authority received %d queries (bound %d)" % (AUTH.many_queries,
+                                                                         bound))
+        self.assertLess(AUTH.many_queries, bound)
+        self.check_mitigation("many.test.", before, during)
+
+    def test_6_many_sources_blackhole(self):
+        """The botnet flood against a black-holed victim (void.test.): every fetch would wait
+        for its timeout. No client reaches its in-flight cap; the zone's fetch cap and then
+        the mitigation keep the worker's slots for the others."""
+        sources = ["127.1.%d.%d" % (4 + k // 250, k % 250 + 1) for k in range(1000)]
+        WORLD.blackhole.queries = 0
+        b, before, during, secs = self.run_flood("void.test.", sources=sources)
+        print("  void.test. black hole received %d queries" % WORLD.blackhole.queries)
+        if DDOS_OFF:
+            return
+        self.assertGreaterEqual(b.rate("cached"), 0.97)
+        self.assertGreaterEqual(b.rate("fresh"), 0.90)
+        self.assertLess(b.p99(), 1.0)
+        self.assertEqual(during["slots_exhausted"] - before["slots_exhausted"], 0)
+        bound = 50 * 10 + RATELIMIT * (secs + 3)
+        self.assertLess(WORLD.blackhole.queries, bound)
+        self.check_mitigation("void.test.", before, during)
 
     def test_3_pulsing(self):
         """Pulses of 1500 names under pulse.test.: the first mitigation ends after 1 quiet
