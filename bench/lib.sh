@@ -104,9 +104,10 @@ server:
     # Debian's NSD is built with response rate limiting, on by default at 200 answers/s per
     # source and bucket (one bucket per wildcard, one for a zone's NXDOMAINs): every resolver
     # here is one source, so the Zipf workload's misses were dropped or sent back truncated
-    # (TCP retries, SERVFAIL). The benchmark's authority must not limit.
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
+    # (TCP retries, SERVFAIL). The benchmark's authority must not limit, unless
+    # BENCH_NSD_RRL asks for an authority that does (as many on the Internet do).
+    rrl-ratelimit: ${BENCH_NSD_RRL:-0}
+    rrl-whitelist-ratelimit: ${BENCH_NSD_RRL:-0}
 remote-control:
     # A unix socket, no keys: nsd_queries reads the query counter through it.
     control-enable: yes

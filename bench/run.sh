@@ -132,6 +132,8 @@ ENVIRONMENT
                                          run and stopped with SIGINT after it; "{name}" and
                                          "{pid}" are replaced (e.g. "strace -c -f -p {pid}
                                          -o /tmp/{name}.strace" counts system calls)
+    BENCH_NSD_RRL                        NSD's response rate limit, answers/s per source and
+                                         bucket (default 0: off; 200 is NSD's own default)
     BENCH_C2WALL_BIN                     run this c2wall binary instead of building
                                          build-bench/c2wall (e.g. an older commit's build,
                                          for before/after runs); its row says so
@@ -201,6 +203,10 @@ if ! [[ $nice_level =~ ^-?[0-9]+$ ]] || [ "$nice_level" -lt -20 ] || [ "$nice_le
 	exit 2
 fi
 in_range() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+if ! [[ ${BENCH_NSD_RRL:-0} =~ ^[0-9]{1,7}$ ]]; then
+	echo "bench: BENCH_NSD_RRL: answers per second, 0..9999999" >&2
+	exit 2
+fi
 if ! in_range "$duration" 1 3600 || ! in_range "$names" 1 10000000 ||
 	! in_range "$clients" 1 1000 || ! in_range "$outstanding" 1 65535 ||
 	! in_range "$cache_mb" 4 65536 || ! in_range "$warm" 0 3600 ||
@@ -812,7 +818,7 @@ fi
 [ -n "$rpz" ] && rpz_rules=$(grep -cvE '^\s*($|;|\$|@)' "$rpz" || true)
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\t%s\n' "bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg$cold_arg$workload_arg --latency-rate $lat_rate --latency-duration $lat_duration"
+	printf 'command\t%s\n' "${BENCH_NSD_RRL:+BENCH_NSD_RRL=$BENCH_NSD_RRL }bench/run.sh --duration $duration --only $only${rpz:+ --rpz $rpz} --names $names --clients $clients --outstanding $outstanding$nice_arg$cold_arg$workload_arg --latency-rate $lat_rate --latency-duration $lat_duration"
 	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 	printf 'nproc\t%s\n' "$(nproc)"
 	printf 'kernel\t%s\n' "$(uname -sr)"

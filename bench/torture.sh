@@ -4,12 +4,13 @@
 # Water-torture (random-subdomain flood) benchmark: c2wall side by side with Unbound, BIND 9
 # and PowerDNS Recursor, each with its own defences on, in one run. See docs/BENCHMARKS.md.
 #
-#   bench/torture.sh [--only c2wall,unbound,bind,pdns] [--modes silent,nxdomain]
+#   bench/torture.sh [--only c2wall,unbound,bind,pdns] [--modes silent,nxdomain,slow]
 #                    [--base S] [--attack S] [--after S] [--rate Q] [--no-build] [--keep]
 #
 # World (loopback only): NSD serves bench.example. (the benign zone); bench/torture_auth.py
-# serves victim.example., either black-holed ("silent": reads, never answers) or answering
-# NXDOMAIN at once ("nxdomain"), and counts every query it receives. Each resolver runs with
+# serves victim.example., either black-holed ("silent": reads, never answers), answering
+# NXDOMAIN at once ("nxdomain") or the same 0.5 s late ("slow", an overloaded server; not in
+# the default --modes), and counts every query it receives. Each resolver runs with
 # one worker pinned to core 0 and reaches both zones through stub zones.
 # Timeline per server and mode: benign clients (bench/torture_benign.py, source 127.2.0.1, a
 # fixed rate of hot cached names, fresh uncached names and one fresh victim name a second)
@@ -64,6 +65,10 @@ while [ $# -gt 0 ]; do
 	-h | --help) usage; exit 0 ;;
 	*) echo "torture: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
+done
+IFS=, read -r -a _m <<<"$modes"
+for m in "${_m[@]}"; do
+	case $m in silent | nxdomain | slow) ;; *) echo "torture: --modes: silent, nxdomain, slow" >&2; exit 2 ;; esac
 done
 for v in base attack after rate; do
 	[[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] && [ "${!v}" -le 3600 ] ||

@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: MIT
 """The victim's authoritative server for bench/torture.sh, on loopback.
 
-    torture_auth.py --addr A --port P --zone victim.example. --mode nxdomain|silent --stats F
+    torture_auth.py --addr A --port P --zone victim.example. --mode nxdomain|silent|slow
+                    [--delay S] --stats F
 
 nxdomain: every name under the zone is NXDOMAIN (with the zone's SOA), except names whose first
 label starts with "ok" and the apex, which have an A record: a fresh "ok<N>" name tells whether
 the resolver resolves the zone at all. silent: reads queries, never answers (a black-holed
-zone). Both count every query received; once a second the running total goes to F as
+zone). slow: the answers of nxdomain, each sent --delay seconds (default 0.5) after its query
+came (an overloaded server). All count every query received; once a second the running total goes to F as
 "<unix time> <total>" (the benchmark turns it into queries per second). Stops on SIGTERM.
 """
 import argparse
+import heapq
 import signal
 import socket
 import struct
@@ -44,7 +47,8 @@ def main():
     ap.add_argument("--addr", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--zone", default="victim.example.")
-    ap.add_argument("--mode", choices=("nxdomain", "silent"), required=True)
+    ap.add_argument("--mode", choices=("nxdomain", "silent", "slow"), required=True)
+    ap.add_argument("--delay", type=float, default=0.5)
     ap.add_argument("--stats", required=True)
     a = ap.parse_args()
 
@@ -74,7 +78,17 @@ def main():
     t = threading.Thread(target=writer)
     t.start()
     lzone = zone.lower()
+    late = []  # slow: (due, seq, reply, peer), sent from this loop when due
+    seq = 0
     while not stop.is_set():
+        now = time.monotonic()
+        while late and late[0][0] <= now:
+            _, _, reply, peer = heapq.heappop(late)
+            try:
+                sock.sendto(reply, peer)
+            except OSError:
+                pass
+        sock.settimeout(min(0.2, max(0.001, late[0][0] - now)) if late else 0.2)
         try:
             pkt, peer = sock.recvfrom(4096)
         except socket.timeout:
@@ -101,6 +115,10 @@ def main():
             reply = head + struct.pack("!HHHHH", flags, 1, 0, 1, 0) + question + soa_rr
         else:
             reply = head + struct.pack("!HHHHH", flags | 3, 1, 0, 1, 0) + question + soa_rr
+        if a.mode == "slow":
+            seq += 1
+            heapq.heappush(late, (time.monotonic() + a.delay, seq, reply, peer))
+            continue
         try:
             sock.sendto(reply, peer)
         except OSError:

@@ -104,7 +104,8 @@ def main():
             p = line.rstrip("\n").split("\t")
             name, mode = p[0], p[1]
             label = "%s (%s)" % (NAMES.get(name, name), meta.get("version_" + name, ""))
-            victim = "black hole" if mode == "silent" else "NXDOMAIN at once"
+            victim = {"silent": "black hole", "nxdomain": "NXDOMAIN at once",
+                      "slow": "NXDOMAIN after 0.5 s"}.get(mode, mode)
             if len(p) < 7:
                 print("| %s | %s | %s |" % (victim, label, p[2]) + " |" * 12)
                 continue
@@ -121,7 +122,7 @@ def main():
             # baseline (a machine that stalls the server shows here too).
             post = [r for r in benign if r[0] >= s1 + 8.0]
             watch = [r for r in rows if r[0] >= s1 and
-                     (r[1] != "victim" or mode == "nxdomain")]
+                     (r[1] != "victim" or mode in ("nxdomain", "slow"))]
             fails = [r[0] for r in watch if not r[2]]
             end = max((r[0] for r in rows), default=s1)
             if not fails:

@@ -312,8 +312,11 @@ class TestFold(unittest.TestCase):
         print("full compile of %d rules: %.1f ms; %d control answers during it, slowest "
               "%.1f ms" % (z["rules"], build_ms, len(p.building),
                            1000 * max(p.building, default=0)))
-        # Answered while it was built: impossible had the main thread compiled.
-        self.assertGreaterEqual(len(p.building), 2, (build_ms, len(p.seen), p.seen[-20:]))
+        # Answered while it was built: impossible had the main thread compiled (the flag is
+        # set and cleared around the build; a main thread busy building answers nothing in
+        # between), so one answer proves it. Two were asked for until a compile of 78 ms met
+        # a slow poller once.
+        self.assertGreaterEqual(len(p.building), 1, (build_ms, len(p.seen), p.seen[-20:]))
         self.assertLess(max(p.building), max(0.1, build_ms / 1000 / 2), (build_ms, p.building))
         # a sample: test_3 left some 20,000 names to check, one query each
         self._check(every=7)
