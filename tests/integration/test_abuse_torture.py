@@ -282,6 +282,20 @@ def prime():
             assert m is not None and m.rcode() == dns.rcode.NOERROR, (n, eu.rcode(m))
 
 
+def vmrss_kb():
+    with open("/proc/%d/status" % R.proc.pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# What a flood may add to the daemon's resident memory: its fetches are capped, so the query
+# slots, libunbound's state for them and the answer cache's pages are all it can touch
+# (generous: the floods here grew it by a few MiB).
+RSS_GROWTH_MAX_KB = 64 * 1024
+
+
 def hits():
     return eu.read_jsonl(os.path.join(R.dir, "hits.jsonl"))
 
@@ -290,11 +304,13 @@ class TestTorture(unittest.TestCase):
     def run_flood(self, zone, hot=(), sources=None):
         prime()
         before = stats()
+        rss0 = vmrss_kb()
         b = Benign(CACHED, "f" + zone.split(".")[0], hot)
         b.start()
         time.sleep(0.5)
         secs, answered = flood(zone, FLOOD, sources=sources)
         during = stats()
+        self.rss_growth_kb = vmrss_kb() - rss0
         b.stop_ev.set()
         b.join(10)
         print("  flood %s: %d queries in %.1fs (%.0f q/s), %d answered; benign cached %.1f%% "
@@ -304,6 +320,7 @@ class TestTorture(unittest.TestCase):
                   {k: during[k] - before[k] for k in ("ddos_mitigations", "ddos_mitigated",
                                                       "fetch_limited", "timeouts",
                                                       "cache_hits", "slots_exhausted")}))
+        print("  resident memory grew by %d kB during the flood" % self.rss_growth_kb)
         if b.fail_by:
             print("  benign failures: %s %s" % (b.fail_by, b.fail_samples))
         return b, before, during, secs
@@ -416,6 +433,7 @@ class TestTorture(unittest.TestCase):
         print("  slow.test. authority received %d queries (bound %d)" % (AUTH.slow_queries,
                                                                          bound))
         self.assertLess(AUTH.slow_queries, bound)
+        self.assertLess(self.rss_growth_kb, RSS_GROWTH_MAX_KB)
         self.check_mitigation("slow.test.", before, during)
 
     def test_5_many_sources(self):
@@ -435,6 +453,7 @@ class TestTorture(unittest.TestCase):
         print("  many.test. authority received %d queries (bound %d)" % (AUTH.many_queries,
                                                                          bound))
         self.assertLess(AUTH.many_queries, bound)
+        self.assertLess(self.rss_growth_kb, RSS_GROWTH_MAX_KB)
         self.check_mitigation("many.test.", before, during)
 
     def test_6_many_sources_blackhole(self):
@@ -453,6 +472,7 @@ class TestTorture(unittest.TestCase):
         self.assertEqual(during["slots_exhausted"] - before["slots_exhausted"], 0)
         bound = 50 * 10 + RATELIMIT * (secs + 3)
         self.assertLess(WORLD.blackhole.queries, bound)
+        self.assertLess(self.rss_growth_kb, RSS_GROWTH_MAX_KB)
         self.check_mitigation("void.test.", before, during)
 
     def test_3_pulsing(self):
