@@ -5,7 +5,8 @@
 # and PowerDNS Recursor, each with its own defences on, in one run. See docs/BENCHMARKS.md.
 #
 #   bench/torture.sh [--only c2wall,unbound,bind,pdns] [--modes silent,nxdomain,slow]
-#                    [--base S] [--attack S] [--after S] [--rate Q] [--no-build] [--keep]
+#                    [--base S] [--attack S] [--after S] [--rate Q] [--sources N]
+#                    [--no-build] [--keep]
 #
 # World (loopback only): NSD serves bench.example. (the benign zone); bench/torture_auth.py
 # serves victim.example., either black-holed ("silent": reads, never answers), answering
@@ -15,7 +16,9 @@
 # Timeline per server and mode: benign clients (bench/torture_benign.py, source 127.2.0.1, a
 # fixed rate of hot cached names, fresh uncached names and one fresh victim name a second)
 # run throughout; after --base seconds an attacker (dnsperf from 127.1.0.1, random names under
-# victim.example., as fast as it goes on core 1) runs for --attack seconds; the benign clients
+# victim.example., as fast as it goes on core 1; with --sources N, N dnsperf from 127.1.1.1,
+# 127.1.2.1 ... 127.1.N.1, each with its own share of the names and of the rate: a botnet,
+# where no single source, and no /24, stands out) runs for --attack seconds; the benign clients
 # go on for --after seconds. Reported per server: benign success % and p99 latency during the
 # attack beside the no-attack phase, queries per second reaching the victim's server, peak
 # RSS, and time to recover after the attack. Every process started here is stopped by PID.
@@ -29,6 +32,7 @@ base=10
 attack=30
 after=20
 rate=200
+sources=1
 build=1
 keep=0
 ready_timeout=30
@@ -44,7 +48,7 @@ attack_names=1000000
 c2wall_qps=${BENCH_C2WALL_QPS:-1000}
 
 usage() {
-	sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--attack) attack=${2:?}; shift 2 ;;
 	--after) after=${2:?}; shift 2 ;;
 	--rate) rate=${2:?}; shift 2 ;;
+	--sources) sources=${2:?}; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--keep) keep=1; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -70,6 +75,8 @@ IFS=, read -r -a _m <<<"$modes"
 for m in "${_m[@]}"; do
 	case $m in silent | nxdomain | slow) ;; *) echo "torture: --modes: silent, nxdomain, slow" >&2; exit 2 ;; esac
 done
+[[ $sources =~ ^[0-9]+$ ]] && [ "$sources" -ge 1 ] && [ "$sources" -le 250 ] ||
+	{ echo "torture: --sources takes 1..250" >&2; exit 2; }
 for v in base attack after rate; do
 	[[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] && [ "${!v}" -le 3600 ] ||
 		{ echo "torture: --$v takes 1..3600" >&2; exit 2; }
@@ -288,10 +295,25 @@ run_one() {
 	a0=$(date +%s.%N)
 	# dnsperf -l alone can overrun by many seconds under a flood of its own: SIGINT at the
 	# attack's end makes it stop and print its statistics.
-	taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 -p "$port" \
-		-a 127.1.0.1 -d "$work/attack.txt" -l $((attack + 5)) -c 10 -q 20000 -t 1 \
-		-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
-		>"$raw_dir/attack-$tag.txt" 2>&1 || true
+	if [ "$sources" = 1 ]; then
+		taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 -p "$port" \
+			-a 127.1.0.1 -d "$work/attack.txt" -l $((attack + 5)) -c 10 -q 20000 -t 1 \
+			-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
+			>"$raw_dir/attack-$tag.txt" 2>&1 || true
+	else
+		local k apids=()
+		for ((k = 1; k <= sources; k++)); do
+			taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 \
+				-p "$port" -a "127.1.$k.1" -d "$work/attack-$k.txt" -l $((attack + 5)) \
+				-c 2 -q $(((20000 + sources - 1) / sources)) -t 1 \
+				-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
+				>"$raw_dir/attack-$tag-$k.txt" 2>&1 &
+			apids+=($!)
+		done
+		for k in "${apids[@]}"; do wait "$k" || true; done
+		cat "$raw_dir/attack-$tag"-*.txt >"$raw_dir/attack-$tag.txt"
+		rm -f "$raw_dir/attack-$tag"-*.txt
+	fi
 	a1=$(date +%s.%N)
 	wait "$bpid" || true
 	local rss
@@ -330,6 +352,11 @@ gen_data
 awk -v n="$attack_names" 'BEGIN { srand(42); for (i = 0; i < n; i++)
 	printf "r%08x%04x.victim.example A\n", int(rand() * 4294967295), i % 65536 }' \
 	>"$work/attack.txt"
+if [ "$sources" -gt 1 ]; then
+	# each source its own names: the same file from every dnsperf would be mostly repeats
+	awk -v n="$sources" -v d="$work" '{ print > (d "/attack-" (NR % n + 1) ".txt") }' \
+		"$work/attack.txt"
+fi
 start_nsd
 for s in "${servers[@]}"; do
 	for m in "${mode_list[@]}"; do
@@ -338,8 +365,9 @@ for s in "${servers[@]}"; do
 done
 {
 	printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
-	printf 'command\tbench/torture.sh --only %s --modes %s --base %s --attack %s --after %s --rate %s\n' \
-		"$only" "$modes" "$base" "$attack" "$after" "$rate"
+	printf 'command\tbench/torture.sh --only %s --modes %s --base %s --attack %s --after %s --rate %s%s\n' \
+		"$only" "$modes" "$base" "$attack" "$after" "$rate" \
+		"$([ "$sources" = 1 ] || echo " --sources $sources")"
 	printf 'cpu\t%s\n' "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 	for s in "${servers[@]}"; do printf 'version_%s\t%s\n' "$s" "$(version_of "$s")"; done
 } >"$raw_dir/meta.tsv"

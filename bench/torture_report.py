@@ -74,13 +74,16 @@ def victim_qps(path, a0, a1):
 
 
 def attack_qps(path, seconds):
+    """Queries the attacker sent per second: the sum over the dnsperf runs in @path (one per
+    source address with --sources)."""
     if not os.path.exists(path):
         return "-"
+    sent = None
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if "Queries sent:" in line:
-                return "%.0f" % (int(line.split(":")[1].split()[0]) / max(seconds, 1e-3))
-    return "-"
+                sent = (sent or 0) + int(line.split(":")[1].split()[0])
+    return "-" if sent is None else "%.0f" % (sent / max(seconds, 1e-3))
 
 
 def main():
