@@ -295,25 +295,23 @@ run_one() {
 	a0=$(date +%s.%N)
 	# dnsperf -l alone can overrun by many seconds under a flood of its own: SIGINT at the
 	# attack's end makes it stop and print its statistics.
-	if [ "$sources" = 1 ]; then
-		taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 -p "$port" \
-			-a 127.1.0.1 -d "$work/attack.txt" -l $((attack + 5)) -c 10 -q 20000 -t 1 \
+	# One dnsperf per source (127.1.0.1 alone, or 127.1.K.1 with --sources), each with its
+	# own names and share of the outstanding queries; their reports go into one file.
+	local k apids=() addr=127.1.0.1 names=$work/attack.txt clients=10
+	for ((k = 1; k <= sources; k++)); do
+		if [ "$sources" -gt 1 ]; then
+			addr=127.1.$k.1 names=$work/attack-$k.txt clients=2
+		fi
+		taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 \
+			-p "$port" -a "$addr" -d "$names" -l $((attack + 5)) -c "$clients" \
+			-q $(((20000 + sources - 1) / sources)) -t 1 \
 			-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
-			>"$raw_dir/attack-$tag.txt" 2>&1 || true
-	else
-		local k apids=()
-		for ((k = 1; k <= sources; k++)); do
-			taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 \
-				-p "$port" -a "127.1.$k.1" -d "$work/attack-$k.txt" -l $((attack + 5)) \
-				-c 2 -q $(((20000 + sources - 1) / sources)) -t 1 \
-				-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
-				>"$raw_dir/attack-$tag-$k.txt" 2>&1 &
-			apids+=($!)
-		done
-		for k in "${apids[@]}"; do wait "$k" || true; done
-		cat "$raw_dir/attack-$tag"-*.txt >"$raw_dir/attack-$tag.txt"
-		rm -f "$raw_dir/attack-$tag"-*.txt
-	fi
+			>"$raw_dir/attack-$tag-$k.txt" 2>&1 &
+		apids+=($!)
+	done
+	for k in "${apids[@]}"; do wait "$k" || true; done
+	cat "$raw_dir/attack-$tag"-*.txt >"$raw_dir/attack-$tag.txt"
+	rm -f "$raw_dir/attack-$tag"-*.txt
 	a1=$(date +%s.%N)
 	wait "$bpid" || true
 	local rss

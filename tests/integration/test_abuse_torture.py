@@ -36,6 +36,7 @@ import dns.rrset
 
 import c2w_world as cw
 import events_util as eu
+from load_util import rss_kb
 
 WORLD = R = None
 AUTH = None
@@ -275,19 +276,16 @@ class Benign(threading.Thread):
         return lat[int(len(lat) * 0.99) - 1] if lat else 0.0
 
 
+def botnet(first):
+    """1,000 source addresses, 127.1.<first>.1 to 127.1.<first + 3>.250."""
+    return ["127.1.%d.%d" % (first + k // 250, k % 250 + 1) for k in range(1000)]
+
+
 def prime():
     for n in CACHED + HOT + SLOW_HOT:
         for _ in range(2):  # stored, then a hit: popular
             m = eu.query(R, n, "A", timeout=3.0)
             assert m is not None and m.rcode() == dns.rcode.NOERROR, (n, eu.rcode(m))
-
-
-def vmrss_kb():
-    with open("/proc/%d/status" % R.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 # What a flood may add to the daemon's resident memory: its fetches are capped, so the query
@@ -304,13 +302,13 @@ class TestTorture(unittest.TestCase):
     def run_flood(self, zone, hot=(), sources=None):
         prime()
         before = stats()
-        rss0 = vmrss_kb()
+        rss0 = rss_kb(R.proc.pid)
         b = Benign(CACHED, "f" + zone.split(".")[0], hot)
         b.start()
         time.sleep(0.5)
         secs, answered = flood(zone, FLOOD, sources=sources)
         during = stats()
-        self.rss_growth_kb = vmrss_kb() - rss0
+        self.rss_growth_kb = rss_kb(R.proc.pid) - rss0
         b.stop_ev.set()
         b.join(10)
         print("  flood %s: %d queries in %.1fs (%.0f q/s), %d answered; benign cached %.1f%% "
@@ -348,34 +346,44 @@ class TestTorture(unittest.TestCase):
         self.assertIn("mitigation for %s ended" % zone, R.stderr_text())
         self.assertIn("the flood stopped", R.stderr_text())
 
+    def check_benign(self, b, hot=False):
+        # Generous margins: correctness, not a benchmark (the figures go in the report).
+        self.assertGreaterEqual(b.rate("cached"), 0.97)
+        if hot:
+            self.assertGreaterEqual(b.rate("hot"), 0.97)  # hot names under the victim
+        self.assertGreaterEqual(b.rate("fresh"), 0.90)
+        self.assertLess(b.p99(), 1.0)
+
+    def check_fresh_resolve(self, zone):
+        """Fresh names that exist under the victim (ok*) resolve again soon after the flood:
+        ask a new one every 0.2 s until one is answered."""
+        recovered = None
+        while time.monotonic() - LAST_FLOOD[0] < 15.0:
+            m = eu.query(R, "ok%d.%s" % (random.getrandbits(30), zone), "A", timeout=2.0)
+            if m is not None and m.rcode() == dns.rcode.NOERROR and m.answer:
+                recovered = time.monotonic() - LAST_FLOOD[0]
+                break
+            time.sleep(0.2)
+        print("  %s: a fresh ok* name resolved %s s after the flood's last query"
+              % (zone, "never" if recovered is None else "%.1f" % recovered))
+        self.assertIsNotNone(recovered, "fresh names under the victim never resolved again")
+        self.assertLess(recovered, HOLD - 1.0)
+
+    def check_victim_load(self, what, received, bound):
+        print("  %s received %d queries (bound %d)" % (what, received, bound))
+        self.assertLess(received, bound)
+
     def test_1_nxdomain_fast(self):
         b, before, during, secs = self.run_flood("flood.test.", HOT)
         print("  flood.test. authority received %d queries" % AUTH.queries)
         if DDOS_OFF:
             return
-        # Fresh names that exist under the victim (ok*) resolve again soon after the flood:
-        # ask a new one every 0.2 s until one is answered.
-        recovered = None
-        while time.monotonic() - LAST_FLOOD[0] < 15.0:
-            m = eu.query(R, "ok%d.flood.test." % random.getrandbits(30), "A", timeout=2.0)
-            if m is not None and m.rcode() == dns.rcode.NOERROR and m.answer:
-                recovered = time.monotonic() - LAST_FLOOD[0]
-                break
-            time.sleep(0.2)
-        print("  flood.test.: a fresh ok* name resolved %s s after the flood's last query"
-              % ("never" if recovered is None else "%.1f" % recovered))
-        self.assertIsNotNone(recovered, "fresh names under the victim never resolved again")
-        self.assertLess(recovered, HOLD - 1.0)
-        # Generous margins: correctness, not a benchmark (the figures go in the report).
-        self.assertGreaterEqual(b.rate("cached"), 0.97)
-        self.assertGreaterEqual(b.rate("hot"), 0.97)  # hot names under the victim
-        self.assertGreaterEqual(b.rate("fresh"), 0.90)
-        self.assertLess(b.p99(), 1.0)
+        self.check_fresh_resolve("flood.test.")
+        self.check_benign(b, hot=True)
         # The authority saw at most the ratelimit (per worker, one worker) plus the time it
         # took to detect the flood; far below the flood.
-        bound = RATELIMIT * (secs + 3) + 300
-        print("  flood.test. authority received %d queries (bound %d)" % (AUTH.queries, bound))
-        self.assertLess(AUTH.queries, bound)
+        self.check_victim_load("flood.test. authority", AUTH.queries,
+                               RATELIMIT * (secs + 3) + 300)
         self.check_mitigation("flood.test.", before, during)
         # After it: an uncached name goes to the authority again and gets its real answer.
         n = AUTH.queries
@@ -389,17 +397,12 @@ class TestTorture(unittest.TestCase):
         print("  dead.test. black hole received %d queries" % WORLD.blackhole.queries)
         if DDOS_OFF:
             return
-        self.assertGreaterEqual(b.rate("cached"), 0.97)
-        self.assertGreaterEqual(b.rate("fresh"), 0.90)
-        self.assertLess(b.p99(), 1.0)
+        self.check_benign(b)
         # The fetch cap held the black-holed zone to a few fetches; then the mitigation.
         self.assertGreater(during["fetch_limited"] - before["fetch_limited"], 0)
-        bound = 50 * 10 + RATELIMIT * (secs + 3)
-        print("  dead.test. black hole received %d queries (bound %d)" % (
-            WORLD.blackhole.queries, bound))
-        self.assertLess(WORLD.blackhole.queries, bound)
+        self.check_victim_load("dead.test. black hole", WORLD.blackhole.queries,
+                               50 * 10 + RATELIMIT * (secs + 3))
         self.check_mitigation("dead.test.", before, during)
-
 
     def test_4_slow_authority(self):
         """The victim's authority answers, but only after SLOW_DELAY (an overloaded server):
@@ -411,28 +414,13 @@ class TestTorture(unittest.TestCase):
         print("  slow.test. authority received %d queries" % AUTH.slow_queries)
         if DDOS_OFF:
             return
-        recovered = None
-        while time.monotonic() - LAST_FLOOD[0] < 15.0:
-            m = eu.query(R, "ok%d.slow.test." % random.getrandbits(30), "A", timeout=2.0)
-            if m is not None and m.rcode() == dns.rcode.NOERROR and m.answer:
-                recovered = time.monotonic() - LAST_FLOOD[0]
-                break
-            time.sleep(0.2)
-        print("  slow.test.: a fresh ok* name resolved %s s after the flood's last query"
-              % ("never" if recovered is None else "%.1f" % recovered))
-        self.assertIsNotNone(recovered, "fresh names under the victim never resolved again")
-        self.assertLess(recovered, HOLD - 1.0)
-        self.assertGreaterEqual(b.rate("cached"), 0.97)
-        self.assertGreaterEqual(b.rate("hot"), 0.97)
-        self.assertGreaterEqual(b.rate("fresh"), 0.90)
-        self.assertLess(b.p99(), 1.0)
+        self.check_fresh_resolve("slow.test.")
+        self.check_benign(b, hot=True)
         # No slot went to waste on the victim: its fetches are capped (fetches-per-zone), so
         # the worker's slots never ran out for the other zones.
         self.assertEqual(during["slots_exhausted"] - before["slots_exhausted"], 0)
-        bound = RATELIMIT * (secs + 3) + 300
-        print("  slow.test. authority received %d queries (bound %d)" % (AUTH.slow_queries,
-                                                                         bound))
-        self.assertLess(AUTH.slow_queries, bound)
+        self.check_victim_load("slow.test. authority", AUTH.slow_queries,
+                               RATELIMIT * (secs + 3) + 300)
         self.assertLess(self.rss_growth_kb, RSS_GROWTH_MAX_KB)
         self.check_mitigation("slow.test.", before, during)
 
@@ -441,18 +429,13 @@ class TestTorture(unittest.TestCase):
         client comes near a per-client limit (in-flight cap, rate limit). The defence is per
         zone: the victim is mitigated all the same, other clients stay served, the victim's
         load stays bounded."""
-        sources = ["127.1.%d.%d" % (k // 250, k % 250 + 1) for k in range(1000)]
-        b, before, during, secs = self.run_flood("many.test.", sources=sources)
+        b, before, during, secs = self.run_flood("many.test.", sources=botnet(0))
         print("  many.test. authority received %d queries" % AUTH.many_queries)
         if DDOS_OFF:
             return
-        self.assertGreaterEqual(b.rate("cached"), 0.97)
-        self.assertGreaterEqual(b.rate("fresh"), 0.90)
-        self.assertLess(b.p99(), 1.0)
-        bound = RATELIMIT * (secs + 3) + 300
-        print("  many.test. authority received %d queries (bound %d)" % (AUTH.many_queries,
-                                                                         bound))
-        self.assertLess(AUTH.many_queries, bound)
+        self.check_benign(b)
+        self.check_victim_load("many.test. authority", AUTH.many_queries,
+                               RATELIMIT * (secs + 3) + 300)
         self.assertLess(self.rss_growth_kb, RSS_GROWTH_MAX_KB)
         self.check_mitigation("many.test.", before, during)
 
@@ -460,18 +443,15 @@ class TestTorture(unittest.TestCase):
         """The botnet flood against a black-holed victim (void.test.): every fetch would wait
         for its timeout. No client reaches its in-flight cap; the zone's fetch cap and then
         the mitigation keep the worker's slots for the others."""
-        sources = ["127.1.%d.%d" % (4 + k // 250, k % 250 + 1) for k in range(1000)]
         WORLD.blackhole.queries = 0
-        b, before, during, secs = self.run_flood("void.test.", sources=sources)
+        b, before, during, secs = self.run_flood("void.test.", sources=botnet(4))
         print("  void.test. black hole received %d queries" % WORLD.blackhole.queries)
         if DDOS_OFF:
             return
-        self.assertGreaterEqual(b.rate("cached"), 0.97)
-        self.assertGreaterEqual(b.rate("fresh"), 0.90)
-        self.assertLess(b.p99(), 1.0)
+        self.check_benign(b)
         self.assertEqual(during["slots_exhausted"] - before["slots_exhausted"], 0)
-        bound = 50 * 10 + RATELIMIT * (secs + 3)
-        self.assertLess(WORLD.blackhole.queries, bound)
+        self.check_victim_load("void.test. black hole", WORLD.blackhole.queries,
+                               50 * 10 + RATELIMIT * (secs + 3))
         self.assertLess(self.rss_growth_kb, RSS_GROWTH_MAX_KB)
         self.check_mitigation("void.test.", before, during)
 
