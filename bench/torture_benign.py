@@ -12,8 +12,11 @@ victim zone when its server answers). Success: NOERROR with an answer within --t
 Every query is one line of --out: "<sent, s since start> <class> <ok 0/1> <latency ms or -1>
 <send lag ms>" (send lag: how late this client sent it, against its schedule: on a loaded
 machine the client itself can be starved, and its late queries then go out in a burst). The
-latency runs from just before sendto() to the kernel's receive timestamp of the answer
-(SO_TIMESTAMPNS), so time the client spends unscheduled before reading does not count.
+latency runs from the kernel's transmit timestamp of the query to its receive timestamp of the
+answer (SO_TIMESTAMPING, software stamps, one clock), so time the client spends unscheduled
+does not count, neither before it reads nor between taking the time and sending (a starved
+client preempted there once in a hundred queries made a p99 of its own). Where the kernel
+gives no transmit stamp, the clock just before sendto() stands in.
 The load is bounded by --rate x --seconds; the run ends by itself.
 """
 import argparse
@@ -23,7 +26,24 @@ import struct
 import sys
 import time
 
-SO_TIMESTAMPNS = 35  # Linux; Python has no constant for it (SCM_TIMESTAMPNS is the same)
+# Linux's values; Python has no constants for them. SCM_TIMESTAMPING is SO_TIMESTAMPING.
+SO_TIMESTAMPING = 37
+TS_FLAGS = (1 << 1) | (1 << 3) | (1 << 4) | (1 << 7) | (1 << 11)
+# TX_SOFTWARE | RX_SOFTWARE | SOFTWARE | OPT_ID (a counter per datagram sent, from 0) |
+# OPT_TSONLY (the error queue holds the stamp, not a copy of the query)
+MSG_ERRQUEUE = 0x2000
+IP_RECVERR = 11
+SO_EE_ORIGIN_TIMESTAMPING = 4
+
+
+def stamp(anc):
+    """The software timestamp (Unix seconds) in a message's ancillary data, or None."""
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            if sec or nsec:
+                return sec + nsec / 1e9
+    return None
 
 
 def query(qid, name):
@@ -51,7 +71,7 @@ def main():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((a.source, 0))
     sock.setblocking(False)
-    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, TS_FLAGS)
     dest = (a.server, a.port)
 
     if a.warm:
@@ -69,7 +89,10 @@ def main():
         return 0 if got == a.hot else 1
 
     out = open(a.out, "w", encoding="ascii")
-    pending = {}  # id -> (sent_rel, class, t_sent)
+    pending = {}  # id -> (sent_rel, class, t_sent, lag, wall clock before sendto, datagram no.)
+    tx = {}  # datagram no. -> the kernel's transmit stamp
+    sends = 0  # datagrams handed to sendto(), the kernel's OPT_ID counter
+    stamped = [0]  # answers timed from the kernel's transmit stamp
     start = time.monotonic()
     total = int(a.rate * a.seconds)
     interval = 1.0 / a.rate
@@ -79,10 +102,28 @@ def main():
     qid = 0
 
     def finish(q, ok, lat_ms):
-        sent_rel, cls, _, lag, _ = pending.pop(q)
+        sent_rel, cls, _, lag, _, no = pending.pop(q)
+        tx.pop(no, None)
         out.write("%.3f %s %d %.3f %.1f\n" % (sent_rel, cls, ok, lat_ms, lag))
 
+    def drain_tx():
+        while True:
+            try:
+                _, anc, _, _ = sock.recvmsg(1, 256, MSG_ERRQUEUE)
+            except BlockingIOError:
+                return
+            t = stamp(anc)
+            for level, kind, data in anc:
+                if level == socket.SOL_IP and kind == IP_RECVERR and len(data) >= 16:
+                    origin = data[4]
+                    no = struct.unpack("I", data[12:16])[0]
+                    if origin == SO_EE_ORIGIN_TIMESTAMPING and t is not None:
+                        tx[no] = t
+
     def drain():
+        # a query's transmit stamp is queued while its sendto() runs, before any answer can
+        # come: read them first
+        drain_tx()
         while True:
             try:
                 pkt, anc, _, _ = sock.recvmsg(65535, 64)
@@ -94,10 +135,14 @@ def main():
             if q not in pending:
                 continue
             lat = (time.monotonic() - pending[q][2]) * 1000.0
-            for level, kind, data in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
-                    sec, nsec = struct.unpack("qq", data[:16])
-                    lat = (sec + nsec / 1e9 - pending[q][4]) * 1000.0
+            rx = stamp(anc)
+            if rx is not None:
+                sent = tx.get(pending[q][5])
+                if sent is None or not pending[q][4] - 0.01 <= sent <= rx:
+                    sent = pending[q][4]  # no stamp, or not this query's
+                else:
+                    stamped[0] += 1
+                lat = (rx - sent) * 1000.0
             ok = (flags & 0x000F) == 0 and an > 0 and lat <= a.timeout * 1000.0
             finish(q, 1 if ok else 0, lat)
 
@@ -120,9 +165,10 @@ def main():
             if qid in pending:
                 finish(qid, 0, -1)
             lag = max(0.0, (now - (next_victim - 1.0 if cls == "victim" else nxt)) * 1000.0)
-            pending[qid] = (now - start, cls, now, lag, time.time())
+            pending[qid] = (now - start, cls, now, lag, time.time(), sends)
             try:
                 sock.sendto(query(qid, name), dest)
+                sends += 1
             except OSError:
                 pass
             if cls != "victim":
@@ -138,6 +184,7 @@ def main():
         if r:
             drain()
     out.close()
+    print("benign: %d queries, %d answers timed by both kernel stamps" % (sends, stamped[0]))
     return 0
 
 
