@@ -22,6 +22,8 @@
 # go on for --after seconds. Reported per server: benign success % and p99 latency during the
 # attack beside the no-attack phase, queries per second reaching the victim's server, peak
 # RSS, and time to recover after the attack. Every process started here is stopped by PID.
+# Environment: BENCH_C2WALL_QPS (c2wall's per-client query rate, 0 = off; default 1000),
+# BENCH_C2WALL_DDOS_ACTION (c2wall's ddos.action), BENCH_ATTACK_QPS (cap on the whole flood).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,9 +48,11 @@ auth_cpu=${BENCH_AUTH_CPU:-$server_cpu}
 port_base=${BENCH_PORT_BASE:-5470}
 attack_names=1000000
 c2wall_qps=${BENCH_C2WALL_QPS:-1000}
+c2wall_ddos_action=${BENCH_C2WALL_DDOS_ACTION:-}
+attack_qps=${BENCH_ATTACK_QPS:-}
 
 usage() {
-	sed -n '3,24p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,26p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -157,6 +161,10 @@ EOF
 	# Unbound's ip-ratelimit (BENCH_C2WALL_QPS=0 leaves it off).
 	if [ "$c2wall_qps" -gt 0 ]; then
 		printf 'rate-limit:\n  queries-per-second: %s\n' "$c2wall_qps" >>"$work/c2wall.yaml"
+	fi
+	# BENCH_C2WALL_DDOS_ACTION: ddos.action other than its default (servfail), e.g. drop
+	if [ -n "$c2wall_ddos_action" ]; then
+		printf 'ddos:\n  action: %s\n' "$c2wall_ddos_action" >>"$work/c2wall.yaml"
 	fi
 	cmd=("$c2wall_bin" serve --config "$work/c2wall.yaml")
 }
@@ -297,14 +305,19 @@ run_one() {
 	# attack's end makes it stop and print its statistics.
 	# One dnsperf per source (127.1.0.1 alone, or 127.1.K.1 with --sources), each with its
 	# own names and share of the outstanding queries; their reports go into one file.
-	local k apids=() addr=127.1.0.1 names=$work/attack.txt clients=10
+	local k apids=() addr=127.1.0.1 names=$work/attack.txt clients=10 attack_cap=()
+	# BENCH_ATTACK_QPS: the whole flood's rate capped (dnsperf -Q, shared by the sources), so
+	# that runs whose servers answer the flood differently send the same load
+	if [ -n "$attack_qps" ]; then
+		attack_cap=(-Q $(((attack_qps + sources - 1) / sources)))
+	fi
 	for ((k = 1; k <= sources; k++)); do
 		if [ "$sources" -gt 1 ]; then
 			addr=127.1.$k.1 names=$work/attack-$k.txt clients=2
 		fi
 		taskset -c "$client_cpu" timeout -k 10 -s INT "$attack" dnsperf -s 127.0.0.1 \
 			-p "$port" -a "$addr" -d "$names" -l $((attack + 5)) -c "$clients" \
-			-q $(((20000 + sources - 1) / sources)) -t 1 \
+			-q $(((20000 + sources - 1) / sources)) -t 1 "${attack_cap[@]}" \
 			-O suppress=timeout,congestion,sendfailed,sockready,unexpected \
 			>"$raw_dir/attack-$tag-$k.txt" 2>&1 &
 		apids+=($!)

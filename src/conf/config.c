@@ -1019,6 +1019,7 @@ static const struct enum_def ddos_actions[] = {
     {"servfail", CONF_DDOS_SERVFAIL},
     {"nxdomain", CONF_DDOS_NXDOMAIN},
     {"refused", CONF_DDOS_REFUSED},
+    {"drop", CONF_DDOS_DROP},
     {NULL, 0},
 };
 

@@ -89,6 +89,7 @@ enum conf_ddos_action {
 	CONF_DDOS_SERVFAIL = 0,
 	CONF_DDOS_NXDOMAIN,
 	CONF_DDOS_REFUSED,
+	CONF_DDOS_DROP, /* UDP: no answer; TCP: SERVFAIL */
 };
 
 /* Random-subdomain ("water torture") detection and per-zone fetch limits (net/torture.h). */

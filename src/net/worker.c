@@ -212,21 +212,22 @@ static uint8_t ddos_rcode(const struct net_worker *w)
 
 void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
 				const struct net_route *rt, enum net_torture_verdict v,
-				const uint8_t *zone, struct net_torture_answer *a)
+				const uint8_t *zone, bool can_drop, struct net_torture_answer *a)
 {
 	if (v == NET_TORTURE_LIMIT_POOL) {
 		CTR_ADD(w->ctr.fetch_unresponsive_limited, 1);
 		*a = (struct net_torture_answer){DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-						 "fetch limit for unresponsive servers reached"};
+						 "fetch limit for unresponsive servers reached", false};
 		return;
 	}
 	if (v == NET_TORTURE_LIMIT) {
 		CTR_ADD(w->ctr.fetch_limited, 1);
 		*a = (struct net_torture_answer){DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-						 "fetch limit for the zone reached"};
+						 "fetch limit for the zone reached", false};
 		return;
 	}
 	uint8_t rcode = ddos_rcode(w);
+	bool drop = can_drop && w->cfg->ddos.action == CONF_DDOS_DROP;
 	CTR_ADD(w->ctr.ddos_mitigated, 1);
 	if (v == NET_TORTURE_START) {
 		char text[DNS_NAME_TEXT_MAX];
@@ -235,18 +236,24 @@ void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
 		CTR_ADD(w->ctr.ddos_mitigations, 1);
 		CTR_SET(w->ctr.ddos_active, net_torture_active(w->torture));
 		c2w_log_warn("worker %u: ddos: random-subdomain flood on %s: mitigation started "
-			     "(uncached names answered %s for at least %us)",
+			     "(uncached names %s for at least %us)",
 			     w->id, text,
-			     rcode == DNS_RCODE_NXDOMAIN  ? "NXDOMAIN"
-			     : rcode == DNS_RCODE_REFUSED ? "REFUSED"
-							  : "SERVFAIL",
+			     w->cfg->ddos.action == CONF_DDOS_DROP
+				 ? "dropped over UDP, answered SERVFAIL over TCP"
+			     : rcode == DNS_RCODE_NXDOMAIN ? "answered NXDOMAIN"
+			     : rcode == DNS_RCODE_REFUSED  ? "answered REFUSED"
+							   : "answered SERVFAIL",
 			     w->cfg->ddos.hold_s);
-		net_wpolicy_ddos_hit(w, q, rt, text, rcode);
+		net_wpolicy_ddos_hit(w, q, rt, text,
+				     drop			   ? EVENTS_ACTION_DROP
+				     : rcode == DNS_RCODE_NXDOMAIN ? EVENTS_ACTION_NXDOMAIN
+				     : rcode == DNS_RCODE_REFUSED  ? EVENTS_ACTION_REFUSED
+								   : EVENTS_ACTION_SERVFAIL);
 	}
 	*a = (struct net_torture_answer){rcode,
 					 rcode == DNS_RCODE_REFUSED ? DNS_EDE_PROHIBITED
 								    : DNS_EDE_OTHER,
-					 "random-subdomain flood mitigation"};
+					 "random-subdomain flood mitigation", drop};
 }
 
 /*
@@ -270,7 +277,9 @@ static int on_miss(struct net_worker *w, const struct dns_query *q, const struct
 		return ret;
 	}
 	struct net_torture_answer a;
-	net_worker_torture_refusal(w, q, rt, v, zone, &a);
+	net_worker_torture_refusal(w, q, rt, v, zone, !rt->tcp, &a);
+	if (a.drop)
+		return 0; /* ddos.action drop: nothing sent, counted in ddos_mitigated */
 	return net_worker_answer_rcode(w, q, a.rcode, a.ede, a.text, rt->tcp, out, out_cap);
 }
 

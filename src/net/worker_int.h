@@ -136,6 +136,7 @@ struct net_torture_answer {
 	uint8_t rcode;
 	int ede;
 	const char *text; /* static */
+	bool drop;        /* ddos.action drop, over UDP: no answer at all */
 };
 
 /* What a slot waits for. */
@@ -410,11 +411,12 @@ void net_tcp_free_all(struct net_worker *w);
 
 /**
  * Count a net_torture_miss() verdict other than PASS for query @q, log and record a mitigation
- * that starts (@zone, its wire name), and say how to answer it in @a.
+ * that starts (@zone, its wire name), and say how to answer it in @a. @can_drop: the query
+ * came over UDP and its answer would go straight back (ddos.action drop may leave it out).
  */
 void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
 				const struct net_route *rt, enum net_torture_verdict v,
-				const uint8_t *zone, struct net_torture_answer *a);
+				const uint8_t *zone, bool can_drop, struct net_torture_answer *a);
 
 /* worker_policy.c */
 
@@ -431,7 +433,7 @@ int net_wpolicy_act(struct net_worker *w, const struct dns_query *q, const struc
  * "ddos", carrying what any hit carries (the client is pseudonymised by the event thread).
  */
 void net_wpolicy_ddos_hit(struct net_worker *w, const struct dns_query *q,
-			  const struct net_route *rt, const char *zone, uint8_t rcode);
+			  const struct net_route *rt, const char *zone, unsigned action);
 /** Explicit query log (events.query-log): one EVENTS_KIND_QUERY record; no-op when off. */
 void net_wpolicy_query_log(struct net_worker *w, const struct dns_query *q,
 			   const struct net_route *rt);

@@ -229,7 +229,8 @@ static bool admit(struct net_worker *w, struct net_slot *s, const uint8_t *name)
 		return true;
 	}
 	struct net_torture_answer a;
-	net_worker_torture_refusal(w, &s->q, &s->rt, v, zone, &a);
+	/* the walk ends in an answer to the client: a mitigation's drop is SERVFAIL here */
+	net_worker_torture_refusal(w, &s->q, &s->rt, v, zone, false, &a);
 	CTR_ADD(w->ctr.cut_lookups_limited, 1);
 	s->ns_fail = NET_NS_FAIL_LIMITED;
 	s->ns_rcode = a.rcode;

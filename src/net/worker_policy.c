@@ -104,7 +104,7 @@ static void record_hit(struct net_worker *w, const struct dns_query *q, const st
 }
 
 void net_wpolicy_ddos_hit(struct net_worker *w, const struct dns_query *q,
-			  const struct net_route *rt, const char *zone, uint8_t rcode)
+			  const struct net_route *rt, const char *zone, unsigned action)
 {
 	struct policy_hit hit;
 	memset(&hit, 0, sizeof(hit));
@@ -113,11 +113,7 @@ void net_wpolicy_ddos_hit(struct net_worker *w, const struct dns_query *q,
 	events_hit_copy(hit.zone_name, sizeof(hit.zone_name), "water-torture");
 	events_hit_copy(hit.category, sizeof(hit.category), "ddos");
 	events_hit_copy(hit.feed, sizeof(hit.feed), "water-torture");
-	record_hit_as(w, q, rt, &hit,
-		      rcode == DNS_RCODE_NXDOMAIN	? EVENTS_ACTION_NXDOMAIN
-		      : rcode == DNS_RCODE_REFUSED ? EVENTS_ACTION_REFUSED
-						    : EVENTS_ACTION_SERVFAIL,
-		      "random-subdomain mitigation started");
+	record_hit_as(w, q, rt, &hit, action, "random-subdomain mitigation started");
 }
 
 /*

@@ -548,6 +548,48 @@ class TestTrickle(unittest.TestCase):
                 self.assertEqual(r2.stop(), 0)
 
 
+class TestDropAction(unittest.TestCase):
+    def test_drop_during_mitigation(self):
+        """ddos.action drop: once a flood has started the mitigation, uncached names under the
+        victim get no answer at all over UDP (nothing for the flood's sources to receive, no
+        send to pay for), SERVFAIL with the mitigation's EDE over TCP; counted in
+        ddos_mitigated; the hit record and the log say so. Names outside the victim are
+        answered as before."""
+        ddos = dict(DDOS, hold="60s", action="drop", **{"lift-after": "0s", "trickle": 0})
+        r2 = cw.make_resolver(WORLD, mode="recursive", workers=1, validate=False,
+                              stub=[{"zone": "pulse.test.", "addr": [AUTH_ADDR]}],
+                              extra={"ddos": ddos, "resolver": {"ratelimit": RATELIMIT},
+                                     "events": {"jsonl": "hits.jsonl"}})
+        r2.start()
+        try:
+            _, answered = flood("pulse.test.", 1000, server=r2)
+            st = eu.control_json(r2, "stats")
+            print("  drop: %d of 1,000 flood queries answered, %d mitigated" % (
+                answered, st["ddos_mitigated"]))
+            self.assertEqual(st["ddos_active"], 1, st)
+            self.assertGreater(st["ddos_mitigated"], 500)
+            # every mitigated query went unanswered
+            self.assertLessEqual(answered, 1000 - st["ddos_mitigated"])
+            name = "fresh-%d.pulse.test." % random.getrandbits(30)
+            self.assertIsNone(eu.query(r2, name, "A", timeout=1.0))
+            m = eu.query(r2, name, "A", tcp=True)
+            self.assertEqual(eu.rcode(m), "SERVFAIL")
+            self.assertIn("random-subdomain flood mitigation",
+                          [getattr(o, "text", None) for o in m.options])
+            self.assertEqual(eu.rcode(eu.query(r2, "www.example.test.", "A")), "NOERROR")
+            after = eu.control_json(r2, "stats")
+            self.assertEqual(after["ddos_mitigated"] - st["ddos_mitigated"], 2)
+            self.assertIn("mitigation started (uncached names dropped over UDP, answered "
+                          "SERVFAIL over TCP", r2.stderr_text())
+            recs = eu.wait_for(lambda: [h for h in eu.read_jsonl(
+                os.path.join(r2.dir, "hits.jsonl")) if h.get("category") == "ddos"], 5.0)
+            self.assertTrue(recs, "no ddos hit record")
+            self.assertEqual(recs[0]["action"], "drop")
+            self.assertEqual(recs[0]["match"], "*.pulse.test.")
+        finally:
+            self.assertEqual(r2.stop(), 0)
+
+
 class TestLoopback(unittest.TestCase):
     def test_delegation_to_loopback_not_followed(self):
         """Without the lab option, root hints on 127.53.0.1 are not queried; a stub on

@@ -382,6 +382,11 @@ static void test_ddos_keys(void)
 		CHECK_EQ(cfg->ddos.fetches_unresponsive, 16);
 		conf_free(cfg);
 	}
+	cfg = load_ok("ddos:\n  action: drop\n");
+	if (cfg != NULL) {
+		CHECK_EQ(cfg->ddos.action, CONF_DDOS_DROP);
+		conf_free(cfg);
+	}
 	cfg = load_ok("");
 	if (cfg != NULL) {
 		CHECK_EQ(cfg->resolver.ratelimit, 0);
@@ -403,7 +408,8 @@ static void test_ddos_keys(void)
 	expect_error("ddos:\n  lift-after: soon\n", 2, "ddos.lift-after");
 	expect_error("policy:\n  min-ns-dots: 128\n", 2, "out of range");
 	expect_error("policy:\n  min-ns-dots: two\n", 2, "expected a number");
-	expect_error("ddos:\n  action: drop\n", 2, "'drop' is not one of servfail, nxdomain");
+	expect_error("ddos:\n  action: silence\n", 2,
+		     "'silence' is not one of servfail, nxdomain, refused, drop");
 	expect_error("ddos:\n  min-misses: 2\n", 2, "out of range (8 to 1000)");
 	expect_error("ddos:\n  window: 0s\n", 2, "out of range");
 	expect_error("ddos:\n  fetches-unresponsive: 5000\n", 2, "out of range (0 to 4096)");
