@@ -93,7 +93,7 @@ struct net_xfr;
 	X(xfr_out_tsig_bad, "transfer requests unsigned, wrongly signed or with unknown key")  \
 	X(xfr_out_limited, "transfers refused at transfers-out-max or -per-client")            \
 	X(ddos_mitigations, "random-subdomain mitigations started (ddos)")                   \
-	X(ddos_mitigated, "queries answered by a random-subdomain mitigation")               \
+	X(ddos_mitigated, "queries answered or dropped by a random-subdomain mitigation")    \
 	X(ddos_trickled, "misses under a mitigated zone still resolved (ddos.trickle)")       \
 	X(ddos_active, "zones under random-subdomain mitigation now (gauge)")                \
 	X(ddos_lifted, "random-subdomain mitigations ended early, flood over (ddos)")        \
