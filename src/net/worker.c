@@ -198,17 +198,19 @@ static int defer_query(struct net_worker *w, const struct dns_query *q, const st
 		       const struct policy_hit *hit, bool policy_off, uint32_t zone_ref,
 		       bool popular, uint8_t *out, size_t out_cap);
 
-static uint8_t ddos_rcode(const struct net_worker *w)
-{
-	switch (w->cfg->ddos.action) {
-	case CONF_DDOS_NXDOMAIN:
-		return DNS_RCODE_NXDOMAIN;
-	case CONF_DDOS_REFUSED:
-		return DNS_RCODE_REFUSED;
-	default:
-		return DNS_RCODE_SERVFAIL;
-	}
-}
+/* What each ddos.action does to a mitigated query: its rcode (for drop, over TCP and in a
+ * name-server walk), the hit record's action, and the start log line's words. */
+static const struct {
+	uint8_t rcode;
+	unsigned hit;
+	const char *says;
+} ddos_action[] = {
+    [CONF_DDOS_SERVFAIL] = {DNS_RCODE_SERVFAIL, EVENTS_ACTION_SERVFAIL, "answered SERVFAIL"},
+    [CONF_DDOS_NXDOMAIN] = {DNS_RCODE_NXDOMAIN, EVENTS_ACTION_NXDOMAIN, "answered NXDOMAIN"},
+    [CONF_DDOS_REFUSED] = {DNS_RCODE_REFUSED, EVENTS_ACTION_REFUSED, "answered REFUSED"},
+    [CONF_DDOS_DROP] = {DNS_RCODE_SERVFAIL, EVENTS_ACTION_DROP,
+			"dropped over UDP, answered SERVFAIL over TCP"},
+};
 
 void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
 				const struct net_route *rt, enum net_torture_verdict v,
@@ -226,8 +228,9 @@ void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
 						 "fetch limit for the zone reached", false};
 		return;
 	}
-	uint8_t rcode = ddos_rcode(w);
-	bool drop = can_drop && w->cfg->ddos.action == CONF_DDOS_DROP;
+	int act = w->cfg->ddos.action;
+	uint8_t rcode = ddos_action[act].rcode;
+	bool drop = can_drop && act == CONF_DDOS_DROP;
 	CTR_ADD(w->ctr.ddos_mitigated, 1);
 	if (v == NET_TORTURE_START) {
 		char text[DNS_NAME_TEXT_MAX];
@@ -237,18 +240,11 @@ void net_worker_torture_refusal(struct net_worker *w, const struct dns_query *q,
 		CTR_SET(w->ctr.ddos_active, net_torture_active(w->torture));
 		c2w_log_warn("worker %u: ddos: random-subdomain flood on %s: mitigation started "
 			     "(uncached names %s for at least %us)",
-			     w->id, text,
-			     w->cfg->ddos.action == CONF_DDOS_DROP
-				 ? "dropped over UDP, answered SERVFAIL over TCP"
-			     : rcode == DNS_RCODE_NXDOMAIN ? "answered NXDOMAIN"
-			     : rcode == DNS_RCODE_REFUSED  ? "answered REFUSED"
-							   : "answered SERVFAIL",
-			     w->cfg->ddos.hold_s);
+			     w->id, text, ddos_action[act].says, w->cfg->ddos.hold_s);
+		/* the query that started it: dropped, or answered (drop over TCP: SERVFAIL) */
 		net_wpolicy_ddos_hit(w, q, rt, text,
-				     drop			   ? EVENTS_ACTION_DROP
-				     : rcode == DNS_RCODE_NXDOMAIN ? EVENTS_ACTION_NXDOMAIN
-				     : rcode == DNS_RCODE_REFUSED  ? EVENTS_ACTION_REFUSED
-								   : EVENTS_ACTION_SERVFAIL);
+				     act == CONF_DDOS_DROP && !drop ? EVENTS_ACTION_SERVFAIL
+								    : ddos_action[act].hit);
 	}
 	*a = (struct net_torture_answer){rcode,
 					 rcode == DNS_RCODE_REFUSED ? DNS_EDE_PROHIBITED
